@@ -1,0 +1,28 @@
+"""The commit timeline: which modeled commit switches which rule, and kernels built from it."""
+
+from cowlab.history.commits import Commit
+from cowlab.history.kernel import (
+    Kernel,
+    UnknownKernelError,
+    build_kernel,
+    find_commit,
+    kernel_at,
+)
+from cowlab.history.releases import RELEASES, normalize_release
+from cowlab.history.rules import RULE_NAMES, RULE_SUMMARIES, Rules
+from cowlab.history.timeline import TIMELINE
+
+__all__ = [
+    "RELEASES",
+    "RULE_NAMES",
+    "RULE_SUMMARIES",
+    "TIMELINE",
+    "Commit",
+    "Kernel",
+    "Rules",
+    "UnknownKernelError",
+    "build_kernel",
+    "find_commit",
+    "kernel_at",
+    "normalize_release",
+]

@@ -1,0 +1,67 @@
+"""The named behaviour rules that kernel commits switch.
+
+Each rule is one decision that differs between kernel versions.  Its value in a
+kernel is set by the last applied commit that switches it, or else is the
+field's default here (its value before any modeled commit touched it).  The
+kernel paths read them as attributes: ``k.r.wp_reuse_refcount``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Rules(NamedTuple):
+    numa_savedwrite: bool = False
+    gup_foll_cow: bool = False
+    numa_skip_shared_cow: bool = False
+    wp_reuse_ksm: bool = True
+    foll_pin: bool = False
+    pin_bias: bool = False
+    gup_cow_break_on_read: bool = False
+    wp_reuse_refcount: bool = False
+    mm_has_pinned: bool = False
+    fork_early_cow: bool = False
+    reclaim_skip_pinned: bool = False
+    numa_delay_map: bool = False
+    numa_skip_refcount: bool = False
+    wp_swapcache_free: bool = False
+    wp_lru_drain: bool = False
+    swapin_refcount: bool = False
+    anon_exclusive: bool = False
+    swap_exclusive_bit: bool = False
+    ro_pin_unshare: bool = False
+    mprotect_exclusive_writable: bool = False
+    no_foll_cow: bool = False
+    numa_recompute_writable: bool = False
+    numa_skip_pinned_or_shared: bool = False
+
+
+RULE_SUMMARIES: dict[str, str] = {
+    "numa_savedwrite": "NUMA PROT_NONE PTEs keep the write bit (savedwrite)",
+    "gup_foll_cow": "GUP keeps FOLL_WRITE after a COW fault and accepts a dirty R/O PTE (FOLL_COW)",
+    "numa_skip_shared_cow": "NUMA scan skips pages of COW mappings that look shared",
+    "wp_reuse_ksm": "do_wp_page may reuse a KSM page mapped only once",
+    "foll_pin": "FOLL_PIN exists (pin_user_pages)",
+    "pin_bias": "a FOLL_PIN adds GUP_PIN_COUNTING_BIAS (1024) to the refcount",
+    "gup_cow_break_on_read": "GUP taking a reference in a COW mapping breaks COW as if writing",
+    "wp_reuse_refcount": "do_wp_page reuses an anon page only if its refcount is 1",
+    "mm_has_pinned": "mm->has_pinned gates fork's early COW",
+    "fork_early_cow": "fork copies maybe-pinned anon pages for the child at once",
+    "reclaim_skip_pinned": "reclaim keeps maybe-pinned anon pages out of the swap cache",
+    "numa_delay_map": "do_numa_page keeps the PTE PROT_NONE while migrating",
+    "numa_skip_refcount": "NUMA scan tests refcount != 1 (not mapcount) in COW mappings",
+    "wp_swapcache_free": "do_wp_page frees the swap cache of an exclusive page, then tests refcount",
+    "wp_lru_drain": "do_wp_page drains the local LRU batch before its refcount test",
+    "swapin_refcount": "do_swap_page maps writable on refcount exclusivity, not reuse_swap_page",
+    "anon_exclusive": "PG_anon_exclusive marks exclusively mapped anon pages",
+    "swap_exclusive_bit": "swap PTEs remember PG_anon_exclusive",
+    "ro_pin_unshare": "R/O FOLL_PIN on a non-exclusive anon page unshares it first",
+    "mprotect_exclusive_writable": "mprotect(RW) maps exclusive anon pages writable at once",
+    "no_foll_cow": "forced writes through R/O PTEs need an exclusive anon page (FOLL_COW gone)",
+    "numa_recompute_writable": "NUMA hinting fault recomputes writability; R/O after a failed migration",
+    "numa_skip_pinned_or_shared": "NUMA scan skips maybe-pinned or maybe-shared folios",
+}
+
+RULE_NAMES: tuple[str, ...] = Rules._fields
+DEFAULT_RULES = Rules()

@@ -1,0 +1,196 @@
+"""The timeline: every modeled commit, in mainline order.
+
+Order inside a release follows the order the commits reached mainline; bisect
+walks this order.  ``source`` names where the behaviour was read (see
+kernel-semantics.md for the full citations).
+"""
+
+from __future__ import annotations
+
+from cowlab.history.commits import Commit
+
+KS = "kernel-semantics.md"
+
+TIMELINE: tuple[Commit, ...] = (
+    Commit(
+        "b191f9b106ea",
+        "mm: numa: preserve PTE write permissions across a NUMA hinting fault",
+        "v4.0",
+        f"{KS} §1, §2.4",
+        (("numa_savedwrite", True),),
+        "M",
+    ),
+    Commit(
+        "19be0eaffa3a",
+        "mm: remove gup_flags FOLL_WRITE games from __get_user_pages()",
+        "v4.9",
+        f"{KS} §1, §2.2 (Dirty COW, CVE-2016-5195)",
+        (("gup_foll_cow", True),),
+    ),
+    Commit(
+        "859d4adc3415",
+        "mm: numa: do not trap faults on shared data section pages",
+        "v4.15",
+        f"{KS} §2.4",
+        (("numa_skip_shared_cow", True),),
+        "M",
+    ),
+    Commit(
+        "52d1e606ee73",
+        "mm: reuse only-pte-mapped KSM page in do_wp_page()",
+        "v5.1",
+        f"{KS} §1",
+        (("wp_reuse_ksm", True),),
+        "M",
+    ),
+    Commit(
+        "eddb1c228f79",
+        "mm/gup: introduce pin_user_pages*() and FOLL_PIN",
+        "v5.6",
+        f"{KS} §1, §2.0",
+        (("foll_pin", True),),
+        "M",
+    ),
+    Commit(
+        "3faa52c03f44",
+        "mm/gup: track FOLL_PIN pages",
+        "v5.7",
+        f"{KS} §2.0 (GUP_PIN_COUNTING_BIAS = 1024)",
+        (("pin_bias", True),),
+        "M",
+    ),
+    Commit(
+        "17839856fd58",
+        "gup: document and work around \"COW can break either way\" issue",
+        "v5.8",
+        f"{KS} §2.2, §5.2 (CVE-2020-29374)",
+        (("gup_cow_break_on_read", True),),
+    ),
+    Commit(
+        "09854ba94c6a",
+        "mm: do_wp_page() simplification",
+        "v5.9",
+        f"{KS} §2.1; lore CAFCwf10eNmwq2wD71xjUhqkvv5+_pJMR1nPug2RqNDcFT4H86Q@mail.gmail.com",
+        (("wp_reuse_refcount", True),),
+    ),
+    Commit(
+        "1a0cf26323c8",
+        "mm/ksm: Remove reuse_ksm_page()",
+        "v5.9",
+        f"{KS} §1",
+        (("wp_reuse_ksm", False),),
+    ),
+    Commit(
+        "a308c71bf1e6",
+        "mm/gup: Remove enfornced COW mechanism",
+        "v5.9",
+        f"{KS} §1, §2.2",
+        (("gup_cow_break_on_read", False),),
+    ),
+    Commit(
+        "008cfe4418b3",
+        "mm: Introduce mm_struct.has_pinned",
+        "v5.9",
+        f"{KS} §2.3",
+        (("mm_has_pinned", True),),
+    ),
+    Commit(
+        "70e806e4e645",
+        "mm: Do early cow for pinned pages during fork() for ptes",
+        "v5.9",
+        f"{KS} §2.3, §5.3; lore 20200925222600.6832-4-peterx@redhat.com",
+        (("fork_early_cow", True),),
+    ),
+    Commit(
+        "feb889fb40fa",
+        "mm: don't put pinned pages into the swap cache",
+        "v5.11",
+        f"{KS} §2.7, §5.4",
+        (("reclaim_skip_pinned", True),),
+    ),
+    Commit(
+        "b99a342d4f11",
+        "NUMA balancing: reduce TLB flush via delaying mapping on hint page fault",
+        "v5.13",
+        f"{KS} §2.5; lore 20210408132236.1175607-1-ying.huang@intel.com",
+        (("numa_delay_map", True),),
+    ),
+    Commit(
+        "80d47f5de5e3",
+        "mm: don't try to NUMA-migrate COW pages that have other uses",
+        "v5.17",
+        f"{KS} §3.1; CVE-2022-48797; stable 5.10.102, 5.15.25, 5.16.11",
+        (("numa_skip_refcount", True),),
+    ),
+    Commit(
+        "53a05ad9f21d",
+        "mm: optimize do_wp_page() for exclusive pages in the swapcache",
+        "v5.18",
+        f"{KS} §2.1",
+        (("wp_swapcache_free", True),),
+    ),
+    Commit(
+        "d4c470970d45",
+        "mm: optimize do_wp_page() for fresh pages in local LRU pagevecs",
+        "v5.18",
+        f"{KS} §2.1",
+        (("wp_lru_drain", True),),
+    ),
+    Commit(
+        "c145e0b47c77",
+        "mm: streamline COW logic in do_swap_page()",
+        "v5.18",
+        f"{KS} §2.7",
+        (("swapin_refcount", True),),
+    ),
+    Commit(
+        "6c287605fd56",
+        "mm: remember exclusively mapped anonymous pages with PG_anon_exclusive",
+        "v5.19",
+        f"{KS} §2.1, §2.3, §2.6; lore 20220224122614.94921-1-david@redhat.com",
+        (("anon_exclusive", True),),
+    ),
+    Commit(
+        "a7f226604170",
+        "mm/gup: trigger FAULT_FLAG_UNSHARE when R/O-pinning a possibly shared anonymous page",
+        "v5.19",
+        f"{KS} §2.2",
+        (("ro_pin_unshare", True),),
+    ),
+    Commit(
+        "1493a1913e34",
+        "mm/swap: remember PG_anon_exclusive via a swp pte bit",
+        "v5.19",
+        f"{KS} §2.7",
+        (("swap_exclusive_bit", True),),
+    ),
+    Commit(
+        "5535be309971",
+        "mm/gup: fix FOLL_FORCE COW security issue and remove FOLL_COW",
+        "v6.0",
+        f"{KS} §2.2 (CVE-2022-2590)",
+        (("no_foll_cow", True),),
+    ),
+    Commit(
+        "64fe24a3e05e",
+        "mm/mprotect: try avoiding write faults for exclusive anonymous pages when changing protection",
+        "v6.0",
+        f"{KS} §1",
+        (("mprotect_exclusive_writable", True),),
+        "M",
+    ),
+    Commit(
+        "6a56ccbcf6c6",
+        "mm/autonuma: use can_change_(pte|pmd)_writable() to replace savedwrite",
+        "v6.2",
+        f"{KS} §2.4, §2.5; lore 20221108174652.198904-1-david@redhat.com",
+        (("numa_savedwrite", False), ("numa_recompute_writable", True)),
+    ),
+    Commit(
+        "d2136d749d76",
+        "mm: support multi-size THP numa balancing",
+        "v6.10",
+        f"{KS} §2.4",
+        (("numa_skip_pinned_or_shared", True),),
+    ),
+)

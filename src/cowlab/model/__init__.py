@@ -1,0 +1,62 @@
+"""State layer: immutable, hashable records of pages, page tables, tasks and the machine.
+
+Nothing here knows about kernel versions, scenarios or output.
+"""
+
+from cowlab.model.machine import Machine
+from cowlab.model.page import GUP_PIN_COUNTING_BIAS, NO_CPU, NO_SLOT, ZERO_PFN, Page
+from cowlab.model.pte import (
+    MIGRATION_READABLE,
+    MIGRATION_READABLE_EXCLUSIVE,
+    MIGRATION_WRITABLE,
+    MigrationEntry,
+    PresentPte,
+    Pte,
+    SwapEntry,
+    pte_write,
+)
+from cowlab.model.swap import NO_PFN, GupRef, SwapSlot
+from cowlab.model.task import KSWAPD, NO_NODE, Frame, Process, Thread
+from cowlab.model.vma import (
+    VM_DONTCOPY,
+    VM_MAYWRITE,
+    VM_READ,
+    VM_SHARED,
+    VM_WIPEONFORK,
+    VM_WRITE,
+    Vma,
+    prot_flags,
+)
+
+__all__ = [
+    "GUP_PIN_COUNTING_BIAS",
+    "KSWAPD",
+    "MIGRATION_READABLE",
+    "MIGRATION_READABLE_EXCLUSIVE",
+    "MIGRATION_WRITABLE",
+    "NO_CPU",
+    "NO_NODE",
+    "NO_PFN",
+    "NO_SLOT",
+    "VM_DONTCOPY",
+    "VM_MAYWRITE",
+    "VM_READ",
+    "VM_SHARED",
+    "VM_WIPEONFORK",
+    "VM_WRITE",
+    "ZERO_PFN",
+    "Frame",
+    "GupRef",
+    "Machine",
+    "MigrationEntry",
+    "Page",
+    "PresentPte",
+    "Process",
+    "Pte",
+    "SwapEntry",
+    "SwapSlot",
+    "Thread",
+    "Vma",
+    "prot_flags",
+    "pte_write",
+]

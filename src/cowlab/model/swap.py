@@ -1,0 +1,34 @@
+"""Swap slots, the swap cache's other half, and GUP references held outside page tables."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+NO_PFN = -1
+
+
+class SwapSlot(NamedTuple):
+    """A swap slot: ``count`` swap PTEs refer to it (swap_map count); ``cache`` is the
+    pfn of its swap-cache page or NO_PFN; ``content`` the data written to disk (-1: none)."""
+
+    count: int = 0
+    cache: int = NO_PFN
+    content: int = -1
+
+
+class GupRef(NamedTuple):
+    """A page reference taken by GUP and held outside the page tables.
+
+    ``kind`` is ``"pin"`` (FOLL_PIN, +GUP_PIN_COUNTING_BIAS) or ``"get"`` (FOLL_GET, +1).
+    ``holder`` is ``"device"`` (a driver's DMA pin) or ``"pipe"`` (vmsplice).
+    ``pid``/``vpn`` record where the user asked for it.
+    """
+
+    name: str
+    kind: str
+    holder: str
+    pid: int
+    vpn: int
+    pfn: int
+    write: bool
+    longterm: bool

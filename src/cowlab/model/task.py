@@ -1,0 +1,94 @@
+"""Processes (an mm with its page table) and threads (with a continuation stack)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowlab.model.pte import Pte
+from cowlab.model.vma import Vma
+
+NO_NODE = -1
+KSWAPD = "kswapd"
+
+
+class Frame(NamedTuple):
+    """One frame of a kernel operation in progress (a continuation).
+
+    ``stage`` is a stable name such as ``migrate.unmapped``: the point the
+    operation has reached, and what it does on its next step.  ``locals`` is an
+    operation-specific record.  ``holds`` lists pfns on which this frame holds a
+    page reference, so that every unit of refcount has a visible owner.
+    """
+
+    stage: str
+    locals: tuple = ()
+    holds: tuple[int, ...] = ()
+
+
+class Thread(NamedTuple):
+    """A task: a thread of a process, or the kernel's reclaim thread (``pid == -1``)."""
+
+    name: str
+    pid: int
+    node: int
+    #: the node the task is bound to by sched_setaffinity, or NO_NODE
+    affinity: int = NO_NODE
+    #: operation in progress, innermost frame last; empty when idle
+    stack: tuple[Frame, ...] = ()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.stack)
+
+    @property
+    def cpu(self) -> int:
+        """One CPU per node: the per-CPU LRU batch of a task is its node's."""
+        return self.node
+
+
+class Process(NamedTuple):
+    """A process and its mm: VMAs and one page table (vpn -> PTE, sorted by vpn)."""
+
+    pid: int
+    name: str
+    vmas: tuple[Vma, ...] = ()
+    ptes: tuple[tuple[int, Pte], ...] = ()
+    alive: bool = True
+    #: mm->has_pinned (008cfe4418b3, v5.9): set on the first FOLL_PIN
+    has_pinned: bool = False
+    parent: int = -1
+
+    def vma_at(self, vpn: int) -> Vma | None:
+        for vma in self.vmas:
+            if vma.start <= vpn < vma.start + vma.npages:
+                return vma
+        return None
+
+    def vma_named(self, name: str) -> Vma | None:
+        for vma in self.vmas:
+            if vma.name == name:
+                return vma
+        return None
+
+    def pte(self, vpn: int) -> Pte | None:
+        for key, pte in self.ptes:
+            if key == vpn:
+                return pte
+        return None
+
+    def with_pte(self, vpn: int, pte: Pte | None) -> Process:
+        """This process with the PTE at ``vpn`` replaced (``None`` clears it)."""
+        rest = [(k, p) for k, p in self.ptes if k != vpn]
+        if pte is not None:
+            rest.append((vpn, pte))
+            rest.sort(key=_first)
+        return self._replace(ptes=tuple(rest))
+
+    def next_free_vpn(self) -> int:
+        """Where the next mmap goes: one guard page above the highest VMA."""
+        top = max((v.start + v.npages for v in self.vmas), default=0x100 - 1)
+        return top + 1
+
+
+def _first(item: tuple[int, Pte]) -> int:
+    return item[0]

@@ -1,0 +1,52 @@
+"""Private anonymous VMAs, page granular."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+VM_READ = 0x1
+VM_WRITE = 0x2
+VM_MAYWRITE = 0x20
+VM_SHARED = 0x8
+VM_DONTCOPY = 0x20000
+VM_WIPEONFORK = 0x2000000
+
+
+class Vma(NamedTuple):
+    """A VMA named by the user (``buf``), covering ``npages`` pages from ``start``."""
+
+    name: str
+    start: int
+    npages: int
+    flags: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.npages
+
+    def contains(self, vpn: int) -> bool:
+        return self.start <= vpn < self.start + self.npages
+
+    @property
+    def is_cow_mapping(self) -> bool:
+        """is_cow_mapping(): private and possibly writable."""
+        return (self.flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE
+
+    @property
+    def writable(self) -> bool:
+        return bool(self.flags & VM_WRITE)
+
+    @property
+    def accessible(self) -> bool:
+        """vma_is_accessible(): any of read/write (exec is not modeled)."""
+        return bool(self.flags & (VM_READ | VM_WRITE))
+
+
+def prot_flags(prot: str) -> int:
+    """VMA flags for an mmap/mprotect protection string ``"rw"``, ``"r"`` or ``"none"``."""
+    flags = VM_MAYWRITE
+    if "r" in prot:
+        flags |= VM_READ
+    if "w" in prot:
+        flags |= VM_WRITE | VM_READ
+    return flags

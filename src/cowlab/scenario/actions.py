@@ -1,0 +1,200 @@
+"""The actions a scenario step can take, shared by YAML files and the Python API.
+
+An address is ``region`` or ``region[i]`` (page ``i`` of the region named at
+mmap); reclaim, which no process performs, names the process too: ``P:buf[0]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GUP_FLAG_NAMES = ("FOLL_WRITE", "FOLL_FORCE", "FOLL_GET", "FOLL_PIN", "FOLL_LONGTERM")
+PROTS = ("rw", "r", "none")
+ADVICES = ("dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "pageout")
+
+
+@dataclass(frozen=True)
+class Mmap:
+    """mmap(MAP_PRIVATE|MAP_ANONYMOUS) of ``pages`` pages, named ``name``."""
+
+    name: str
+    pages: int = 1
+    prot: str = "rw"
+
+
+@dataclass(frozen=True)
+class Write:
+    """A CPU store by the thread."""
+
+    addr: str
+
+
+@dataclass(frozen=True)
+class Read:
+    """A CPU load by the thread."""
+
+    addr: str
+
+
+@dataclass(frozen=True)
+class Munmap:
+    region: str
+
+
+@dataclass(frozen=True)
+class Mprotect:
+    region: str
+    prot: str
+
+
+@dataclass(frozen=True)
+class Madvise:
+    region: str
+    advice: str
+
+
+@dataclass(frozen=True)
+class Fork:
+    """fork(): the child process is named ``child``; its one thread ``thread``
+    (default: the child's name)."""
+
+    child: str
+    thread: str | None = None
+
+
+@dataclass(frozen=True)
+class Exit:
+    """The whole process exits (exit_mmap)."""
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A driver takes GUP references on ``addr`` for its device (pin_user_pages or
+    get_user_pages with ``flags``); the references are named ``name``."""
+
+    addr: str
+    name: str
+    flags: tuple[str, ...] = ("FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM")
+    fast: bool = False
+
+
+@dataclass(frozen=True)
+class Unpin:
+    name: str
+
+
+@dataclass(frozen=True)
+class Vmsplice:
+    """vmsplice() of the page into a pipe named ``name``: a FOLL_GET reference."""
+
+    addr: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PipeRead:
+    """Read the pipe: what its page reference sees, then drop the reference."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class NumaScan:
+    """task_numa_work() run by this thread over its process's VMAs."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Continue the actor's stopped kernel operation."""
+
+
+@dataclass(frozen=True)
+class DmaWrite:
+    """The device writes through the named pin."""
+
+    pin: str
+
+
+@dataclass(frozen=True)
+class DmaRead:
+    """The device reads through the named pin."""
+
+    pin: str
+
+
+@dataclass(frozen=True)
+class LruDrain:
+    """lru_add_drain_all(): drain every CPU's LRU-add batch (or one node's)."""
+
+    node: int | None = None
+
+
+@dataclass(frozen=True)
+class Move:
+    """The scheduler moves a thread to another node (refused if bound elsewhere)."""
+
+    thread: str
+    node: int
+
+
+@dataclass(frozen=True)
+class Reclaim:
+    """kswapd reclaims the page mapped at ``addr`` (``P:buf[0]``)."""
+
+    addr: str
+
+
+Action = (
+    Mmap
+    | Write
+    | Read
+    | Munmap
+    | Mprotect
+    | Madvise
+    | Fork
+    | Exit
+    | Pin
+    | Unpin
+    | Vmsplice
+    | PipeRead
+    | NumaScan
+    | Resume
+    | DmaWrite
+    | DmaRead
+    | LruDrain
+    | Move
+    | Reclaim
+)
+
+#: YAML action keyword -> class; the keyword's value fills the first field.
+ACTIONS: dict[str, type] = {
+    "mmap": Mmap,
+    "write": Write,
+    "read": Read,
+    "munmap": Munmap,
+    "mprotect": Mprotect,
+    "madvise": Madvise,
+    "fork": Fork,
+    "exit": Exit,
+    "pin": Pin,
+    "unpin": Unpin,
+    "vmsplice": Vmsplice,
+    "pipe_read": PipeRead,
+    "numa_scan": NumaScan,
+    "resume": Resume,
+    "dma_write": DmaWrite,
+    "dma_read": DmaRead,
+    "lru_drain": LruDrain,
+    "move": Move,
+    "reclaim": Reclaim,
+}
+ACTION_NAMES: dict[type, str] = {cls: name for name, cls in ACTIONS.items()}
+
+#: who may perform each action: a process thread, the device, the kernel, kswapd
+THREAD_ACTIONS = frozenset(
+    {Mmap, Write, Read, Munmap, Mprotect, Madvise, Fork, Exit, Pin, Unpin, Vmsplice, PipeRead,
+     NumaScan, Resume}
+)
+DEVICE_ACTIONS = frozenset({DmaWrite, DmaRead})
+KERNEL_ACTIONS = frozenset({LruDrain, Move})
+KSWAPD_ACTIONS = frozenset({Reclaim, Resume})

@@ -1,0 +1,56 @@
+"""A scenario: the machine, the processes and threads, and the ordered steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cowlab.scenario.actions import Action
+
+DEVICE = "device"
+KERNEL = "kernel"
+KSWAPD = "kswapd"
+
+
+@dataclass(frozen=True)
+class ThreadSpec:
+    name: str
+    node: int = 0
+    #: node the thread is bound to (sched_setaffinity), or None
+    affinity: int | None = None
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    threads: tuple[ThreadSpec, ...]
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    nodes: int = 2
+    numa_balancing: bool = True
+
+
+@dataclass(frozen=True)
+class Step:
+    """``actor`` (a thread, ``device``, ``kernel`` or ``kswapd``) does ``action``;
+    with ``until`` the actor's kernel operation stops when it reaches that stage."""
+
+    actor: str
+    action: Action
+    until: str | None = None
+    #: source line in the scenario file, for error messages
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    machine: MachineSpec
+    processes: tuple[ProcessSpec, ...]
+    steps: tuple[Step, ...]
+    description: str = ""
+    #: file the scenario came from (None when built in Python)
+    source: str | None = None
+    #: free-form references: commits, CVEs, mails
+    references: tuple[str, ...] = field(default=())
