@@ -32,3 +32,5 @@ class GupRef(NamedTuple):
     pfn: int
     write: bool
     longterm: bool
+    #: refcount units this reference holds (GUP_PIN_COUNTING_BIAS for a pin, else 1)
+    refs: int = 1

@@ -23,6 +23,8 @@ class Frame(NamedTuple):
     stage: str
     locals: tuple = ()
     holds: tuple[int, ...] = ()
+    #: what the last callee returned to this frame
+    result: str = ""
 
 
 class Thread(NamedTuple):

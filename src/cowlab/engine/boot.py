@@ -1,0 +1,56 @@
+"""From a scenario's declarations to the initial machine, and names to indices."""
+
+from __future__ import annotations
+
+import re
+
+from cowlab.model import KSWAPD, NO_NODE, Machine, Process, Thread
+from cowlab.scenario import Scenario, ScenarioError
+
+_ADDR = re.compile(r"^(?:(?P<proc>[^:\[\]]+):)?(?P<region>[^:\[\]]+)(?:\[(?P<index>\d+)\])?$")
+
+
+def boot(scenario: Scenario) -> Machine:
+    """Processes in declaration order (pid = index), their threads, and kswapd."""
+    processes = tuple(Process(pid, p.name) for pid, p in enumerate(scenario.processes))
+    threads = tuple(
+        Thread(t.name, pid, t.node, NO_NODE if t.affinity is None else t.affinity)
+        for pid, p in enumerate(scenario.processes)
+        for t in p.threads
+    )
+    threads += (Thread(KSWAPD, -1, 0),)
+    return Machine(
+        nodes=scenario.machine.nodes,
+        numa_balancing=scenario.machine.numa_balancing,
+        processes=processes,
+        threads=threads,
+    )
+
+
+def thread_index(m: Machine, name: str) -> int | None:
+    for i, thread in enumerate(m.threads):
+        if thread.name == name:
+            return i
+    return None
+
+
+def resolve_addr(m: Machine, pid: int | None, text: str) -> tuple[int, int]:
+    """``buf``, ``buf[1]`` or ``P:buf[1]`` -> (pid, vpn).  Raises ScenarioError."""
+    match = _ADDR.match(text)
+    if not match:
+        raise ScenarioError(f"bad address {text!r}: expected REGION or REGION[i]")
+    if match.group("proc"):
+        try:
+            pid = m.process_named(match.group("proc")).pid
+        except KeyError:
+            raise ScenarioError(f"no process named {match.group('proc')!r}") from None
+    if pid is None:
+        raise ScenarioError(f"address {text!r} needs a process: PROC:{text}")
+    proc = m.processes[pid]
+    vma = proc.vma_named(match.group("region"))
+    if vma is None:
+        raise ScenarioError(f"{proc.name} has no region {match.group('region')!r} mapped")
+    index = int(match.group("index") or 0)
+    if index >= vma.npages:
+        raise ScenarioError(f"{text}: region {vma.name} has {vma.npages} page(s)")
+    return pid, vma.start + index

@@ -1,0 +1,173 @@
+"""Replay: run a scenario's steps in order on one kernel, checking the promises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cowlab.engine.boot import boot, thread_index
+from cowlab.engine.translate import outside_op, reclaim_op, thread_op
+from cowlab.history import Kernel
+from cowlab.invariants import (
+    MODEL_SANITY,
+    Spec,
+    Violation,
+    check_pins,
+    check_sanity,
+    initial_spec,
+    observe,
+)
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.frames import STAGES
+from cowlab.kernel.step import advance, apply, blocked, start
+from cowlab.model import Machine
+from cowlab.model.events import Event
+from cowlab.scenario import Reclaim, Resume, Scenario, ScenarioError, Step
+from cowlab.scenario.spec import DEVICE, KERNEL
+
+#: a thread operation that needs more atomic steps than this is livelocked
+MAX_STAGES_PER_STEP = 10_000
+
+
+@dataclass
+class StepRecord:
+    """What one scenario step did: the kernel's events, where the actor stopped,
+    and the promises first broken at this step."""
+
+    index: int
+    step: Step
+    events: list[Event] = field(default_factory=list)
+    stopped_at: str | None = None
+    violations: list[Violation] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    kernel: Kernel
+    steps: list[StepRecord]
+    machine: Machine
+    #: every promise broken, in order, each instance once: (step index, violation)
+    violations: list[tuple[int, Violation]]
+
+    @property
+    def holds(self) -> bool:
+        return not self.violations
+
+    @property
+    def first(self) -> tuple[int, Violation] | None:
+        return self.violations[0] if self.violations else None
+
+
+class Replay:
+    """Step-by-step replay; ``run_scenario`` drives it to the end."""
+
+    def __init__(self, scenario: Scenario, kernel: Kernel) -> None:
+        self.scenario = scenario
+        self.kernel = kernel
+        self.machine = boot(scenario)
+        self.spec: Spec = initial_spec(len(self.machine.processes))
+        self.records: list[StepRecord] = []
+        self.violations: list[tuple[int, Violation]] = []
+        self._seen: set[tuple[str, str]] = set()
+        #: actor -> stage it was told to stop at but finished before reaching
+        self._missed_stop: dict[str, str] = {}
+
+    def _error(self, step: Step, message: str, field: str | None = None) -> ScenarioError:
+        index = self.scenario.steps.index(step)
+        return ScenarioError(message, file=self.scenario.source, line=step.line,
+                             field=field or f"steps[{index}].{step.actor}")
+
+    def do(self, step: Step) -> StepRecord:
+        """Run one scenario step (raises ScenarioError for an impossible step)."""
+        record = StepRecord(len(self.records), step)
+        ctx = Ctx(self.kernel)
+        try:
+            self._dispatch(ctx, step, record)
+        except ScenarioError as err:
+            if err.line is not None:
+                raise
+            raise self._error(step, err.message) from None
+        record.events = ctx.events
+        self._check(record)
+        self.records.append(record)
+        return record
+
+    def _dispatch(self, ctx: Ctx, step: Step, record: StepRecord) -> None:
+        m = self.machine
+        if step.until is not None and step.until not in STAGES:
+            raise self._error(step, f"unknown stage {step.until!r} (see cowlab run --list-stages)",
+                              f"steps[{self.scenario.steps.index(step)}].{step.actor}.until")
+        if step.actor in (DEVICE, KERNEL):
+            self.machine = apply(ctx, m, outside_op(m, step.action))
+            return
+        ti = thread_index(m, step.actor)
+        if ti is None:
+            raise ScenarioError(f"no thread {step.actor!r} (exited, or not yet forked)")
+        thread = m.threads[ti]
+        self._missed_stop.pop(step.actor, None) if type(step.action) is not Resume else None
+        if type(step.action) is Resume:
+            if not thread.stack:
+                missed = self._missed_stop.pop(step.actor, None)
+                if missed is None:
+                    raise ScenarioError(f"{step.actor} is not stopped: nothing to resume")
+                ctx.note("resume", f"{step.actor} never stopped at {missed} on this kernel: "
+                         "nothing to resume")
+                return
+        else:
+            if thread.stack:
+                raise ScenarioError(
+                    f"{step.actor} is stopped at {thread.stack[-1].stage}: resume it first")
+            if type(step.action) is Reclaim:
+                op = reclaim_op(m, step.action)
+                if op is None:
+                    ctx.note("kswapd", f"nothing mapped at {step.action.addr} to reclaim")
+                    return
+            else:
+                op = thread_op(m, ti, step.action)
+            m = start(ctx, m, ti, op)
+        self.machine, record.stopped_at = self._run_thread(ctx, m, ti, step)
+
+    def _run_thread(self, ctx: Ctx, m: Machine, ti: int, step: Step) -> tuple[Machine, str | None]:
+        name = m.threads[ti].name
+        for _ in range(MAX_STAGES_PER_STEP):
+            why = blocked(m, ti)
+            if why is not None:
+                raise ScenarioError(f"impossible step: {name} cannot proceed: {why}")
+            m = advance(ctx, m, ti)
+            index = thread_index(m, name)
+            if index is None or not m.threads[index].stack:
+                if step.until is not None:
+                    self._missed_stop[name] = step.until
+                    ctx.note("stop", f"{name} finished without reaching {step.until} "
+                             "on this kernel")
+                return m, None
+            ti = index
+            stage_name = m.threads[ti].stack[-1].stage
+            if stage_name == step.until:
+                ctx.note("stop", f"{name} stopped at {stage_name}")
+                return m, stage_name
+        raise ScenarioError(f"{name} did not finish within {MAX_STAGES_PER_STEP} stages")
+
+    def _check(self, record: StepRecord) -> None:
+        self.spec, found = observe(self.spec, self.machine, record.events)
+        found.extend(check_pins(self.spec, self.machine))
+        found.extend(Violation(MODEL_SANITY, f"cowlab bug: {p}", p)
+                     for p in check_sanity(self.machine))
+        for violation in found:
+            key = (violation.invariant, violation.subject)
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            record.violations.append(violation)
+            self.violations.append((record.index, violation))
+
+    def result(self) -> RunResult:
+        return RunResult(self.scenario, self.kernel, self.records, self.machine, self.violations)
+
+
+def run_scenario(scenario: Scenario, kernel: Kernel) -> RunResult:
+    """Replay every step; raises ScenarioError at the first impossible step."""
+    replay = Replay(scenario, kernel)
+    for step in scenario.steps:
+        replay.do(step)
+    return replay.result()

@@ -1,0 +1,144 @@
+"""Scenario actions -> kernel operations, resolving names against the machine."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowlab.engine.boot import resolve_addr, thread_index
+from cowlab.kernel.access import AccessOp
+from cowlab.kernel.gup import FLAG_VALUES, FOLL_GET, FOLL_PIN
+from cowlab.kernel.step import DmaReadOp, DmaWriteOp, GupOp, LruDrainOp, MoveOp, ReclaimOp
+from cowlab.kernel.syscalls import (
+    ExitOp,
+    ForkOp,
+    MadviseOp,
+    MmapOp,
+    MprotectOp,
+    MunmapOp,
+    NumaScanOp,
+    PipeReadOp,
+    UnpinOp,
+)
+from cowlab.model import Machine, PresentPte, prot_flags
+from cowlab.scenario import (
+    DmaRead,
+    DmaWrite,
+    Exit,
+    Fork,
+    LruDrain,
+    Madvise,
+    Mmap,
+    Move,
+    Mprotect,
+    Munmap,
+    NumaScan,
+    Pin,
+    PipeRead,
+    Read,
+    Reclaim,
+    ScenarioError,
+    Unpin,
+    Vmsplice,
+    Write,
+)
+from cowlab.scenario.actions import Action
+
+
+def _region(m: Machine, pid: int, name: str) -> str:
+    if m.processes[pid].vma_named(name) is None:
+        raise ScenarioError(f"{m.processes[pid].name} has no region {name!r} mapped")
+    return name
+
+
+def _ref(m: Machine, name: str, *, write: bool = False) -> str:
+    ref = m.ref_named(name)
+    if ref is None:
+        raise ScenarioError(f"no pin or pipe named {name!r} is held")
+    if write and not ref.write:
+        raise ScenarioError(f"{name!r} is a read-only reference: the device cannot write")
+    return name
+
+
+def gup_flags(names: tuple[str, ...]) -> int:
+    flags = 0
+    for name in names:
+        flags |= FLAG_VALUES[name]
+    if flags & FOLL_GET and flags & FOLL_PIN:
+        raise ScenarioError("FOLL_GET and FOLL_PIN are exclusive")
+    if not flags & (FOLL_GET | FOLL_PIN):
+        flags |= FOLL_GET
+    return flags
+
+
+def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
+    """The kernel operation a thread's action starts."""
+    pid = m.threads[ti].pid
+    match action:
+        case Write(addr=addr) | Read(addr=addr):
+            _, vpn = resolve_addr(m, pid, addr)
+            return AccessOp(pid, vpn, type(action) is Write)
+        case Mmap(name=name, pages=pages, prot=prot):
+            if m.processes[pid].vma_named(name) is not None:
+                raise ScenarioError(f"region {name!r} is already mapped")
+            return MmapOp(pid, name, pages, prot_flags(prot))
+        case Munmap(region=region):
+            return MunmapOp(pid, _region(m, pid, region))
+        case Mprotect(region=region, prot=prot):
+            return MprotectOp(pid, _region(m, pid, region), prot_flags(prot))
+        case Madvise(region=region, advice=advice):
+            return MadviseOp(pid, _region(m, pid, region), advice)
+        case Fork(child=child, thread=thread):
+            if any(p.name == child for p in m.processes):
+                raise ScenarioError(f"a process named {child!r} already exists")
+            if thread_index(m, thread or child) is not None:
+                raise ScenarioError(f"a thread named {thread or child!r} already exists")
+            return ForkOp(child, thread or child)
+        case Exit():
+            return ExitOp(pid)
+        case Pin(addr=addr, name=name, flags=flags, fast=fast):
+            if m.ref_named(name) is not None:
+                raise ScenarioError(f"a reference named {name!r} is already held")
+            _, vpn = resolve_addr(m, pid, addr)
+            return GupOp(pid, vpn, gup_flags(flags), name, "device", fast)
+        case Vmsplice(addr=addr, name=name):
+            if m.ref_named(name) is not None:
+                raise ScenarioError(f"a reference named {name!r} is already held")
+            _, vpn = resolve_addr(m, pid, addr)
+            return GupOp(pid, vpn, FOLL_GET, name, "pipe", True)
+        case Unpin(name=name):
+            return UnpinOp(_ref(m, name))
+        case PipeRead(name=name):
+            return PipeReadOp(_ref(m, name))
+        case NumaScan():
+            return NumaScanOp(pid)
+    raise ScenarioError(f"a thread cannot do {type(action).__name__}")
+
+
+def reclaim_op(m: Machine, action: Reclaim) -> ReclaimOp | None:
+    """kswapd's target: the page mapped at the address (None if nothing is mapped)."""
+    pid, vpn = resolve_addr(m, None, action.addr)
+    pte = m.processes[pid].pte(vpn)
+    if type(pte) is not PresentPte or pte.pfn == 0:
+        return None
+    return ReclaimOp(pte.pfn)
+
+
+def outside_op(m: Machine, action: Action) -> NamedTuple:
+    """A device or kernel action."""
+    match action:
+        case DmaWrite(pin=name):
+            return DmaWriteOp(_ref(m, name, write=True))
+        case DmaRead(pin=name):
+            return DmaReadOp(_ref(m, name))
+        case LruDrain(node=node):
+            if node is not None and node >= m.nodes:
+                raise ScenarioError(f"node {node} does not exist ({m.nodes} nodes)")
+            return LruDrainOp(node)
+        case Move(thread=name, node=node):
+            ti = thread_index(m, name)
+            if ti is None:
+                raise ScenarioError(f"no thread named {name!r}")
+            if node >= m.nodes:
+                raise ScenarioError(f"node {node} does not exist ({m.nodes} nodes)")
+            return MoveOp(ti, node)
+    raise ScenarioError(f"{type(action).__name__} is not a device or kernel action")

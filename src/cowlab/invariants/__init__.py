@@ -1,0 +1,30 @@
+"""The promises users are given, independent of kernel version, and the model's sanity."""
+
+from cowlab.invariants.sanity import check_sanity
+from cowlab.invariants.spec import RefSpec, Spec, check_pins, initial_spec, observe, resolve
+from cowlab.invariants.violation import (
+    FORK_ISOLATION,
+    MODEL_SANITY,
+    NO_LOST_WRITE,
+    PIN_COHERENCE,
+    PROMISES,
+    RO_PIN_COHERENCE,
+    Violation,
+)
+
+__all__ = [
+    "FORK_ISOLATION",
+    "MODEL_SANITY",
+    "NO_LOST_WRITE",
+    "PIN_COHERENCE",
+    "PROMISES",
+    "RO_PIN_COHERENCE",
+    "RefSpec",
+    "Spec",
+    "Violation",
+    "check_pins",
+    "check_sanity",
+    "initial_spec",
+    "observe",
+    "resolve",
+]

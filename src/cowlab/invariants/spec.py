@@ -1,0 +1,225 @@
+"""What user space is promised, tracked beside the machine.
+
+The spec is the ideal memory each process should see: the last token written at
+each address (by its CPU, or by a device through its pin), and the set of tokens it
+may ever legitimately see (its own writes, its devices' writes, and what it
+inherited at fork).  It reads only the observations in a step's events, never the
+kernel's bookkeeping, so it cannot share the kernel model's mistakes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowlab.invariants.violation import (
+    FORK_ISOLATION,
+    NO_LOST_WRITE,
+    PIN_COHERENCE,
+    RO_PIN_COHERENCE,
+    Violation,
+)
+from cowlab.model import Machine, MigrationEntry, PresentPte, SwapEntry
+from cowlab.model.events import (
+    DeviceLoad,
+    DeviceStore,
+    Event,
+    Forked,
+    Load,
+    RefDropped,
+    RefTaken,
+    Store,
+    Zapped,
+)
+
+
+class RefSpec(NamedTuple):
+    name: str
+    pid: int
+    vpn: int
+    write: bool
+    holder: str
+    #: the user still maps the pinned address; munmap/DONTNEED/exit detach it
+    attached: bool = True
+
+
+class Spec(NamedTuple):
+    #: ((pid, vpn), token) for addresses written since mapped; absent means zero
+    expected: tuple[tuple[tuple[int, int], int], ...] = ()
+    #: per pid: tokens the process may legitimately observe
+    known: tuple[frozenset[int], ...] = ()
+    #: per token (index token-1): (pid, how) of its writer
+    writers: tuple[tuple[int, str], ...] = ()
+    refs: tuple[RefSpec, ...] = ()
+
+    def expect(self, pid: int, vpn: int) -> int:
+        for key, token in self.expected:
+            if key == (pid, vpn):
+                return token
+        return 0
+
+    def with_expect(self, pid: int, vpn: int, token: int | None) -> Spec:
+        rest = [(k, t) for k, t in self.expected if k != (pid, vpn)]
+        if token:
+            rest.append(((pid, vpn), token))
+            rest.sort()
+        return self._replace(expected=tuple(rest))
+
+    def learn(self, pid: int, token: int) -> Spec:
+        known = list(self.known)
+        while len(known) <= pid:
+            known.append(frozenset())
+        known[pid] = known[pid] | {token}
+        return self._replace(known=tuple(known))
+
+    def may_see(self, pid: int, token: int) -> bool:
+        return token == 0 or (pid < len(self.known) and token in self.known[pid])
+
+    def ref(self, name: str) -> RefSpec | None:
+        for ref in self.refs:
+            if ref.name == name:
+                return ref
+        return None
+
+
+def initial_spec(nprocs: int) -> Spec:
+    return Spec(known=tuple(frozenset() for _ in range(nprocs)))
+
+
+def _who(m: Machine, pid: int) -> str:
+    return m.processes[pid].name
+
+
+def _token_desc(spec: Spec, m: Machine, token: int) -> str:
+    if token == 0:
+        return "#0 (zero)"
+    pid, how = spec.writers[token - 1]
+    return f"#{token} (written by {_who(m, pid)}{' ' + how if how else ''})"
+
+
+def _leak(spec: Spec, m: Machine, pid: int, token: int, via: str) -> Violation:
+    writer, _ = spec.writers[token - 1]
+    relation = "parent into child" if m.processes[pid].parent == writer else (
+        "child into parent" if m.processes[writer].parent == pid else "one process into another")
+    return Violation(
+        FORK_ISOLATION,
+        f"leak from {relation}: {_who(m, pid)} {via} saw {_token_desc(spec, m, token)} "
+        "after they forked apart",
+        f"{pid}:{via}",
+    )
+
+
+def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Violation]]:
+    """Fold one step's observations into the spec; return what they broke."""
+    found: list[Violation] = []
+    for ev in events:
+        kind = type(ev)
+        if kind is Store:
+            spec = spec._replace(writers=(*spec.writers, (ev.pid, "")))
+            spec = spec.learn(ev.pid, ev.token).with_expect(ev.pid, ev.vpn, ev.token)
+        elif kind is Load:
+            spec, found = _check_load(spec, m, ev, found)
+        elif kind is RefTaken:
+            spec = spec._replace(refs=(*spec.refs, RefSpec(ev.name, ev.pid, ev.vpn, ev.write,
+                                                           ev.holder)))
+        elif kind is RefDropped:
+            spec = spec._replace(refs=tuple(r for r in spec.refs if r.name != ev.name))
+        elif kind is DeviceStore:
+            ref = spec.ref(ev.name)
+            assert ref is not None
+            spec = spec._replace(writers=(*spec.writers, (ref.pid, f"via {ev.name}")))
+            spec = spec.learn(ref.pid, ev.token)
+            if ref.attached:
+                spec = spec.with_expect(ref.pid, ref.vpn, ev.token)
+        elif kind is DeviceLoad:
+            found.extend(_check_device_load(spec, m, ev))
+        elif kind is Forked:
+            spec = _fork(spec, ev)
+        elif kind is Zapped:
+            for vpn in ev.vpns:
+                spec = spec.with_expect(ev.pid, vpn, None)
+            spec = spec._replace(refs=tuple(
+                r._replace(attached=False) if r.pid == ev.pid and r.vpn in ev.vpns else r
+                for r in spec.refs))
+    return spec, found
+
+
+def _check_load(
+    spec: Spec, m: Machine, ev: Load, found: list[Violation]
+) -> tuple[Spec, list[Violation]]:
+    where = f"vpn {ev.vpn:#x}"
+    if not spec.may_see(ev.pid, ev.token):
+        found.append(_leak(spec, m, ev.pid, ev.token, f"reading {where}"))
+    else:
+        want = spec.expect(ev.pid, ev.vpn)
+        if ev.token != want:
+            found.append(Violation(
+                NO_LOST_WRITE,
+                f"{_who(m, ev.pid)} read {_token_desc(spec, m, ev.token)} at {where}, but the "
+                f"last write there was {_token_desc(spec, m, want)}",
+                f"{ev.pid}:{ev.vpn}",
+            ))
+    return spec, found
+
+
+def _check_device_load(spec: Spec, m: Machine, ev: DeviceLoad) -> list[Violation]:
+    ref = spec.ref(ev.name)
+    assert ref is not None
+    via = f"through {ev.name}"
+    if not spec.may_see(ref.pid, ev.token):
+        return [_leak(spec, m, ref.pid, ev.token, via)]
+    if ref.holder != "device" or not ref.attached:
+        return []
+    want = spec.expect(ref.pid, ref.vpn)
+    if ev.token == want:
+        return []
+    invariant = PIN_COHERENCE if ref.write else RO_PIN_COHERENCE
+    return [Violation(
+        invariant,
+        f"device read {_token_desc(spec, m, ev.token)} {via}, but {_who(m, ref.pid)} last "
+        f"wrote {_token_desc(spec, m, want)} at vpn {ref.vpn:#x}",
+        f"{ev.name}:read",
+    )]
+
+
+def _fork(spec: Spec, ev: Forked) -> Spec:
+    known = list(spec.known)
+    while len(known) <= ev.child:
+        known.append(frozenset())
+    known[ev.child] = known[ev.parent] if ev.parent < len(known) else frozenset()
+    spec = spec._replace(known=tuple(known))
+    for vpn in ev.copied:
+        spec = spec.with_expect(ev.child, vpn, spec.expect(ev.parent, vpn))
+    return spec
+
+
+def resolve(m: Machine, pid: int, vpn: int) -> int | None:
+    """The pfn the process reaches at ``vpn``: mapped, migrating, or in the swap cache."""
+    pte = m.processes[pid].pte(vpn)
+    if type(pte) is PresentPte or type(pte) is MigrationEntry:
+        return pte.pfn
+    if type(pte) is SwapEntry:
+        slot = m.swap[pte.slot]
+        return slot.cache if slot is not None and slot.cache >= 0 else None
+    return None
+
+
+def check_pins(spec: Spec, m: Machine) -> list[Violation]:
+    """Pin coherence as a state property: each attached R/W device reference is on the
+    page its process reaches at the pinned address."""
+    found = []
+    for ref in spec.refs:
+        if not (ref.attached and ref.write and ref.holder == "device"):
+            continue
+        held = m.ref_named(ref.name)
+        if held is None:
+            continue
+        now = resolve(m, ref.pid, ref.vpn)
+        if now != held.pfn:
+            reach = f"pfn {now}" if now is not None else "no page"
+            found.append(Violation(
+                PIN_COHERENCE,
+                f"{ref.name} holds pfn {held.pfn} but {_who(m, ref.pid)} now reaches {reach} "
+                f"at vpn {ref.vpn:#x}: the device and the CPU use different pages",
+                f"{ref.name}:page",
+            ))
+    return found

@@ -1,0 +1,32 @@
+"""A broken promise."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+PIN_COHERENCE = "pin_coherence"
+RO_PIN_COHERENCE = "ro_pin_coherence"
+FORK_ISOLATION = "fork_isolation"
+NO_LOST_WRITE = "no_lost_write"
+MODEL_SANITY = "model_sanity"
+
+#: what each promise says, for `cowlab run` and the docs
+PROMISES: dict[str, str] = {
+    PIN_COHERENCE: "the page a R/W pin's device reads and writes is the page the pinning "
+    "process maps at that address",
+    RO_PIN_COHERENCE: "a R/O pin's device reads what the pinning process last wrote there",
+    FORK_ISOLATION: "no process sees data written by another after they forked apart",
+    NO_LOST_WRITE: "a process reads back the last thing written at an address (by its CPU, or "
+    "by a device through its pin)",
+    MODEL_SANITY: "refcount and mapcount agree with mappings, pins, swap cache and batches; no "
+    "freed page is mapped (a failure is a bug in cowlab)",
+}
+
+
+class Violation(NamedTuple):
+    """``subject`` identifies the broken instance (a pin, an address) so a report
+    names each once."""
+
+    invariant: str
+    detail: str
+    subject: str = ""

@@ -1,0 +1,135 @@
+"""fork(): dup_mmap and copy_page_range (kernel/fork.c, mm/memory.c copy_present_pte)."""
+
+from __future__ import annotations
+
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.lru import lru_cache_add
+from cowlab.kernel.pages import alloc_page, get_page, page_add_rmap
+from cowlab.kernel.pgtable import set_pte
+from cowlab.kernel.swapfile import swap_duplicate
+from cowlab.model import (
+    MIGRATION_READABLE,
+    VM_DONTCOPY,
+    VM_WIPEONFORK,
+    ZERO_PFN,
+    Machine,
+    MigrationEntry,
+    PresentPte,
+    Process,
+    Pte,
+    SwapEntry,
+    Thread,
+    Vma,
+)
+from cowlab.model.events import Forked
+
+
+def _needs_early_cow(c: Ctx, m: Machine, parent: Process, vma: Vma, pfn: int) -> bool:
+    """70e806e4e645 "mm: Do early cow for pinned pages during fork() for ptes" (v5.9),
+    gated by 008cfe4418b3 mm->has_pinned; from 6c287605fd56 the page must also be
+    PageAnonExclusive (page_try_dup_anon_rmap fails only then)."""
+    r = c.r
+    page = m.page(pfn)
+    if not (r.fork_early_cow and vma.is_cow_mapping and page.anon and page.maybe_dma_pinned):
+        return False
+    if r.mm_has_pinned and not parent.has_pinned:
+        c.decide("copy_present_pte", "page maybe pinned but mm has never pinned -> share",
+                 "mm_has_pinned")
+        return False
+    return not (r.anon_exclusive and not page.exclusive)
+
+
+def copy_present_pte(
+    c: Ctx, m: Machine, parent: Process, child_pid: int, vma: Vma, vpn: int, pte: PresentPte,
+    node: int, cpu: int,
+) -> tuple[Machine, Pte]:
+    """Share the page with the child (write-protecting both in a COW mapping), or
+    copy it for the child at once if it may be pinned."""
+    fn = "copy_present_pte"
+    pfn = pte.pfn
+    if pfn != ZERO_PFN and _needs_early_cow(c, m, parent, vma, pfn):
+        page = m.page(pfn)
+        m, new = alloc_page(m, node, page.content)
+        m = page_add_rmap(m, new, exclusive=c.r.anon_exclusive)
+        m = lru_cache_add(m, new, cpu)
+        c.decide(
+            fn,
+            f"pfn {pfn} maybe DMA-pinned (refcount {page.refcount}) -> copy for the child "
+            f"now (pfn {new}); parent PTE untouched",
+            "fork_early_cow",
+        )
+        return m, PresentPte(new, write=vma.writable, dirty=True, soft_dirty=pte.soft_dirty)
+    if pfn != ZERO_PFN:
+        m = get_page(m, pfn)
+        page = m.page(pfn)
+        m = m.with_page(pfn, page._replace(mapcount=page.mapcount + 1,
+                                           exclusive=False if c.r.anon_exclusive else
+                                           page.exclusive))
+    child_pte = pte._replace(young=False)
+    if vma.is_cow_mapping and (pte.write or pte.savedwrite):
+        m = set_pte(m, parent.pid, vpn, pte._replace(write=False, savedwrite=False))
+        child_pte = child_pte._replace(write=False, savedwrite=False)
+        c.decide(fn, f"vpn {vpn:#x}: share pfn {pfn}, write-protect parent and child")
+    else:
+        c.decide(fn, f"vpn {vpn:#x}: share pfn {pfn}")
+    return m, child_pte
+
+
+def copy_page_range(
+    c: Ctx, m: Machine, parent: Process, child_pid: int, vma: Vma, node: int, cpu: int,
+) -> tuple[Machine, list[tuple[int, Pte]]]:
+    child_ptes: list[tuple[int, Pte]] = []
+    for vpn, pte in parent.ptes:
+        if not vma.contains(vpn):
+            continue
+        parent = m.processes[parent.pid]
+        if type(pte) is PresentPte:
+            m, new = copy_present_pte(c, m, parent, child_pid, vma, vpn, pte, node, cpu)
+        elif type(pte) is SwapEntry:
+            m = swap_duplicate(m, pte.slot)
+            if pte.exclusive:
+                m = set_pte(m, parent.pid, vpn, pte._replace(exclusive=False))
+            new = pte._replace(exclusive=False)
+            c.note("copy_nonpresent_pte", f"vpn {vpn:#x}: swap slot {pte.slot} shared")
+        else:
+            assert type(pte) is MigrationEntry
+            new = pte
+            if pte.mode != MIGRATION_READABLE and vma.is_cow_mapping:
+                new = pte._replace(mode=MIGRATION_READABLE)
+                m = set_pte(m, parent.pid, vpn, new)
+                c.note("copy_nonpresent_pte", f"vpn {vpn:#x}: migration entry -> readable")
+        child_ptes.append((vpn, new))
+    return m, child_ptes
+
+
+def do_fork(c: Ctx, m: Machine, ti: int, child_name: str, thread_name: str) -> Machine:
+    """dup_mm(): VM_DONTCOPY VMAs are not copied, VM_WIPEONFORK VMAs are copied empty."""
+    thread = m.threads[ti]
+    parent = m.processes[thread.pid]
+    child_pid = len(m.processes)
+    vmas: list[Vma] = []
+    ptes: list[tuple[int, Pte]] = []
+    copied: list[int] = []
+    wiped: list[int] = []
+    child = Process(child_pid, child_name, parent=parent.pid)
+    m = m._replace(processes=(*m.processes, child))
+    for vma in parent.vmas:
+        if vma.flags & VM_DONTCOPY:
+            c.decide("dup_mmap", f"{vma.name}: VM_DONTCOPY -> not in the child")
+            continue
+        vmas.append(vma)
+        if vma.flags & VM_WIPEONFORK:
+            c.decide("dup_mmap", f"{vma.name}: VM_WIPEONFORK -> empty in the child")
+            wiped.extend(range(vma.start, vma.end))
+            continue
+        copied.extend(range(vma.start, vma.end))
+        m, new = copy_page_range(c, m, m.processes[parent.pid], child_pid, vma, thread.node,
+                                 thread.cpu)
+        ptes.extend(new)
+    ptes.sort(key=lambda item: item[0])
+    m = m.with_process(child._replace(vmas=tuple(vmas), ptes=tuple(ptes)))
+    new_thread = Thread(thread_name, child_pid, thread.node, thread.affinity)
+    m = m._replace(threads=(*m.threads, new_thread))
+    c.note("fork", f"{parent.name} forked {child_name} (thread {thread_name})")
+    c.emit(Forked(parent.pid, child_pid, tuple(copied), tuple(wiped)))
+    return m

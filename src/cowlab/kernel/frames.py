@@ -1,0 +1,70 @@
+"""Continuations: kernel operations as stacks of named stages, one atomic step each.
+
+A stage function runs what the kernel does under one lock and leaves the thread's
+stack at the next stage (or pops back to its caller).  A wait function, where a
+stage has one, says why the stage cannot run yet (a migration entry to wait for,
+a page lock), so that replay and the checker only run enabled steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cowlab.kernel.context import Ctx, ModelBugError
+from cowlab.model import Frame, Machine
+
+StageFn = Callable[[Ctx, Machine, int, Frame], Machine]
+WaitFn = Callable[[Machine, int, Frame], str | None]
+
+STAGES: dict[str, StageFn] = {}
+WAITS: dict[str, WaitFn] = {}
+#: one line per stage, for `cowlab run --list-stages` and the docs
+STAGE_DOCS: dict[str, str] = {}
+
+
+def stage(name: str, *, wait: WaitFn | None = None) -> Callable[[StageFn], StageFn]:
+    """Register a stage function under its stable name."""
+
+    def register(fn: StageFn) -> StageFn:
+        if name in STAGES:
+            raise ModelBugError(f"stage {name} registered twice")
+        STAGES[name] = fn
+        STAGE_DOCS[name] = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        if wait is not None:
+            WAITS[name] = wait
+        return fn
+
+    return register
+
+
+def top(m: Machine, ti: int) -> Frame:
+    return m.threads[ti].stack[-1]
+
+
+def set_top(m: Machine, ti: int, frame: Frame) -> Machine:
+    thread = m.threads[ti]
+    return m.with_thread(ti, thread._replace(stack=(*thread.stack[:-1], frame)))
+
+
+def goto(m: Machine, ti: int, stage_name: str, **changes: object) -> Machine:
+    """Move the top frame to another stage (updating its fields)."""
+    return set_top(m, ti, top(m, ti)._replace(stage=stage_name, **changes))
+
+
+def push(m: Machine, ti: int, frame: Frame) -> Machine:
+    thread = m.threads[ti]
+    return m.with_thread(ti, thread._replace(stack=(*thread.stack, frame)))
+
+
+def pop(m: Machine, ti: int, result: str = "") -> Machine:
+    """Return from the top frame, handing ``result`` to the caller's frame."""
+    thread = m.threads[ti]
+    stack = thread.stack[:-1]
+    if stack:
+        stack = (*stack[:-1], stack[-1]._replace(result=result))
+    return m.with_thread(ti, thread._replace(stack=stack))
+
+
+def replace_top(m: Machine, ti: int, frame: Frame) -> Machine:
+    """Tail call: the top frame becomes ``frame``."""
+    return set_top(m, ti, frame)

@@ -1,0 +1,241 @@
+"""get_user_pages / pin_user_pages (mm/gup.c): the fast path, the slow path's
+follow_page / faultin_page / retry loop, and unpin.
+
+The slow path drops the page-table lock between looking up the PTE and faulting
+it in, and again before retrying: each is a stage, so other actors interleave.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.frames import goto, pop, stage, top
+from cowlab.kernel.memory import handle_mm_fault
+from cowlab.kernel.pages import put_page
+from cowlab.model import (
+    GUP_PIN_COUNTING_BIAS,
+    ZERO_PFN,
+    Frame,
+    GupRef,
+    Machine,
+    PresentPte,
+    Vma,
+    pte_write,
+)
+from cowlab.model.events import RefDropped, RefTaken
+
+FOLL_WRITE = 0x01
+FOLL_GET = 0x04
+FOLL_FORCE = 0x10
+FOLL_NUMA = 0x200
+FOLL_COW = 0x4000
+FOLL_LONGTERM = 0x10000
+FOLL_PIN = 0x40000
+
+FLAG_VALUES = {
+    "FOLL_WRITE": FOLL_WRITE,
+    "FOLL_GET": FOLL_GET,
+    "FOLL_FORCE": FOLL_FORCE,
+    "FOLL_LONGTERM": FOLL_LONGTERM,
+    "FOLL_PIN": FOLL_PIN,
+}
+
+
+def flag_names(flags: int) -> str:
+    names = [n for n, v in (*FLAG_VALUES.items(), ("FOLL_NUMA", FOLL_NUMA), ("FOLL_COW", FOLL_COW))
+             if flags & v]
+    return "|".join(names) or "0"
+
+
+class GupLocals(NamedTuple):
+    pid: int
+    vpn: int
+    flags: int
+    name: str
+    holder: str
+    unshare: bool = False
+
+
+def gup_frame(c: Ctx, pid: int, vpn: int, flags: int, name: str, holder: str, fast: bool) -> Frame:
+    """The first frame of a GUP call.  Before eddb1c228f79 there is no FOLL_PIN: the
+    driver takes a FOLL_GET reference, as drivers then did."""
+    if flags & FOLL_PIN and not c.r.foll_pin:
+        c.decide("pin_user_pages", "no FOLL_PIN in this kernel -> get_user_pages (FOLL_GET)",
+                 "foll_pin")
+        flags = (flags & ~FOLL_PIN) | FOLL_GET
+    loc = GupLocals(pid, vpn, flags, name, holder)
+    return Frame("gup.fast" if fast else "gup.follow_page", loc)
+
+
+def check_vma_flags(vma: Vma | None, flags: int) -> str | None:
+    """Why GUP refuses this VMA (-EFAULT), or None."""
+    if vma is None:
+        return "no VMA"
+    if flags & FOLL_WRITE:
+        if not vma.writable and not (flags & FOLL_FORCE and vma.is_cow_mapping):
+            return "write to a read-only VMA without FOLL_FORCE"
+    elif not vma.accessible and not flags & FOLL_FORCE:
+        return "read of an inaccessible VMA"
+    return None
+
+
+def _take_reference(c: Ctx, m: Machine, ti: int, loc: GupLocals, pfn: int) -> Machine:
+    pin = bool(loc.flags & FOLL_PIN)
+    refs = GUP_PIN_COUNTING_BIAS if (pin and c.r.pin_bias) else 1
+    if pfn != ZERO_PFN:
+        page = m.page(pfn)
+        m = m.with_page(pfn, page._replace(refcount=page.refcount + refs,
+                                           pins=page.pins + int(pin)))
+    if pin and c.r.mm_has_pinned:
+        proc = m.processes[loc.pid]
+        if not proc.has_pinned:
+            m = m.with_process(proc._replace(has_pinned=True))
+    ref = GupRef(
+        loc.name, "pin" if pin else "get", loc.holder, loc.pid, loc.vpn, pfn,
+        bool(loc.flags & FOLL_WRITE), bool(loc.flags & FOLL_LONGTERM), refs,
+    )
+    m = m._replace(refs=(*m.refs, ref))
+    c.decide(
+        "pin_user_pages" if pin else "get_user_pages",
+        f"{loc.name}: {'pin' if pin else 'reference'} on pfn {pfn} (+{refs} refcount)",
+        "pin_bias" if pin else "",
+    )
+    c.emit(RefTaken(ref.name, ref.pid, ref.vpn, pfn, ref.write, ref.kind, ref.holder))
+    return pop(m, ti, "done")
+
+
+@stage("gup.fast")
+def gup_fast(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """Lockless walk: take the page only if the PTE already allows the access, else
+    fall back to the slow path (PROT_NONE PTEs always fall back)."""
+    loc: GupLocals = frame.locals  # type: ignore[assignment]
+    flags = loc.flags
+    if c.r.gup_cow_break_on_read and flags & (FOLL_GET | FOLL_PIN):
+        flags |= FOLL_WRITE  # 17839856fd58: get_user_pages_fast walks with FOLL_WRITE
+    pte = m.processes[loc.pid].pte(loc.vpn)
+    ok = type(pte) is PresentPte and not pte.protnone and (pte.write or not flags & FOLL_WRITE)
+    if ok and pte.pfn != ZERO_PFN and c.r.ro_pin_unshare and flags & FOLL_PIN:
+        page = m.page(pte.pfn)
+        ok = not (page.anon and not page.exclusive and not flags & FOLL_WRITE)
+    if ok:
+        assert type(pte) is PresentPte
+        c.decide("gup_fast", f"PTE allows the access -> take pfn {pte.pfn} locklessly")
+        return _take_reference(c, m, ti, loc, pte.pfn)
+    c.decide("gup_fast", "PTE does not allow the access -> fall back to the slow path")
+    return goto(m, ti, "gup.follow_page")
+
+
+@stage("gup.follow_page")
+def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """follow_page_pte(): take the page if the PTE allows the access, else fault."""
+    loc: GupLocals = frame.locals  # type: ignore[assignment]
+    fn = "follow_page_pte"
+    r = c.r
+    flags = loc.flags
+    proc = m.processes[loc.pid]
+    vma = proc.vma_at(loc.vpn)
+    refused = check_vma_flags(vma, flags)
+    if refused is not None:
+        c.decide("check_vma_flags", f"{refused} -> -EFAULT")
+        return pop(m, ti, "efault")
+    assert vma is not None
+    if r.gup_cow_break_on_read and flags & (FOLL_GET | FOLL_PIN) and vma.is_cow_mapping \
+            and vma.writable and not flags & FOLL_WRITE:
+        c.decide(fn, "reference in a COW mapping -> break COW as for a write",
+                 "gup_cow_break_on_read")
+        flags |= FOLL_WRITE
+    if not flags & FOLL_FORCE:
+        flags |= FOLL_NUMA
+    pte = proc.pte(loc.vpn)
+    need = None
+    unshare = False
+    if type(pte) is not PresentPte:
+        need = "PTE not present"
+    elif pte.protnone and flags & FOLL_NUMA:
+        need = "PROT_NONE PTE and FOLL_NUMA -> NUMA hinting fault"
+    elif flags & FOLL_WRITE and not pte_write(pte):
+        if _can_follow_write(c, m, vma, pte, flags):
+            pass
+        else:
+            need = "write access to a read-only PTE"
+    elif (r.ro_pin_unshare and flags & FOLL_PIN and not flags & FOLL_WRITE
+          and pte.pfn != ZERO_PFN):
+        page = m.page(pte.pfn)
+        if page.anon and not page.exclusive:
+            need = "R/O pin of a possibly shared anon page -> unshare"
+            unshare = True
+            c.decide(fn, need, "ro_pin_unshare")
+    if need is None:
+        assert type(pte) is PresentPte
+        if pte.protnone:
+            c.decide(fn, "FOLL_FORCE: no FOLL_NUMA -> take the page through the PROT_NONE PTE")
+        loc = loc._replace(flags=flags & ~FOLL_NUMA)
+        return _take_reference(c, m, ti, loc, pte.pfn)
+    c.decide(fn, f"{need} -> faultin_page")
+    return goto(m, ti, "gup.faultin", locals=loc._replace(flags=flags & ~FOLL_NUMA,
+                                                           unshare=unshare))
+
+
+def _can_follow_write(c: Ctx, m: Machine, vma: Vma, pte: PresentPte, flags: int) -> bool:
+    """Accept a read-only PTE for a forced write?  4.9-5.19 (19be0eaffa3a): FOLL_FORCE,
+    FOLL_COW and a dirty PTE.  6.0+ (5535be309971): an exclusive anon page in a private
+    mapping without VM_WRITE."""
+    if not flags & FOLL_FORCE:
+        return False
+    if c.r.no_foll_cow:
+        if vma.writable or not vma.is_cow_mapping or pte.pfn == ZERO_PFN:
+            return False
+        page = m.page(pte.pfn)
+        ok = page.anon and page.exclusive
+        c.decide("can_follow_write_pte", f"forced write, exclusive anon page: {ok}", "no_foll_cow")
+        return ok
+    if c.r.gup_foll_cow and flags & FOLL_COW and pte.dirty:
+        c.decide("can_follow_write_pte", "FOLL_FORCE|FOLL_COW and PTE dirty -> accept",
+                 "gup_foll_cow")
+        return True
+    return False
+
+
+@stage("gup.faultin")
+def faultin_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """handle_mm_fault() for the access GUP wants, then retry follow_page."""
+    loc: GupLocals = frame.locals  # type: ignore[assignment]
+    m = goto(m, ti, "gup.follow_page", result="")
+    m, status = handle_mm_fault(
+        c, m, ti, loc.pid, loc.vpn, write=bool(loc.flags & FOLL_WRITE), unshare=loc.unshare
+    )
+    if status == "write":
+        m = _after_cow_fault(c, m, ti, loc)
+    return m
+
+
+def _after_cow_fault(c: Ctx, m: Machine, ti: int, loc: GupLocals) -> Machine:
+    """VM_FAULT_WRITE on a VMA without VM_WRITE: <= v4.8 GUP dropped FOLL_WRITE and
+    retried as a read (Dirty COW); 19be0eaffa3a sets FOLL_COW instead."""
+    vma = m.processes[loc.pid].vma_at(loc.vpn)
+    if vma is None or vma.writable or c.r.no_foll_cow:
+        return m
+    frame = top(m, ti)
+    if c.r.gup_foll_cow:
+        c.decide("faultin_page", "COW fault on !VM_WRITE -> set FOLL_COW", "gup_foll_cow")
+        return goto(m, ti, "gup.follow_page", locals=loc._replace(flags=loc.flags | FOLL_COW))
+    c.decide("faultin_page", "COW fault on !VM_WRITE -> drop FOLL_WRITE and retry as a read",
+             "gup_foll_cow")
+    return goto(m, ti, frame.stage, locals=loc._replace(flags=loc.flags & ~FOLL_WRITE))
+
+
+def unpin_user_page(c: Ctx, m: Machine, name: str) -> Machine:
+    """Drop a GUP reference: unpin_user_page() for a pin, put_page() for a FOLL_GET."""
+    ref = m.ref_named(name)
+    assert ref is not None
+    m = m._replace(refs=tuple(r for r in m.refs if r.name != name))
+    if ref.pfn != ZERO_PFN:
+        if ref.kind == "pin":
+            page = m.page(ref.pfn)
+            m = m.with_page(ref.pfn, page._replace(pins=page.pins - 1))
+        m = put_page(c, m, ref.pfn, ref.refs)
+    c.note("unpin_user_page" if ref.kind == "pin" else "put_page",
+           f"{name}: released pfn {ref.pfn} (-{ref.refs} refcount)")
+    c.emit(RefDropped(name))
+    return m

@@ -1,0 +1,338 @@
+"""Page faults (mm/memory.c): handle_mm_fault, do_anonymous_page, do_wp_page,
+do_swap_page; do_numa_page lives in numa_fault.py.
+
+``handle_mm_fault`` returns ``"done"``, ``"write"`` (VM_FAULT_WRITE: the write
+fault reused or copied the page) or ``"pending"`` (it pushed a continuation that
+will pop back to the caller, whose frame then retries).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.frames import pop, push, stage
+from cowlab.kernel.lru import lru_add_drain, lru_cache_add
+from cowlab.kernel.pages import alloc_page, get_page, page_add_rmap, page_remove_rmap, put_page
+from cowlab.kernel.pgtable import set_pte
+from cowlab.kernel.swapfile import delete_from_swap_cache, swap_free, swapcount, try_to_free_swap
+from cowlab.model import (
+    ZERO_PFN,
+    Frame,
+    Machine,
+    MigrationEntry,
+    PresentPte,
+    SwapEntry,
+    Vma,
+)
+
+
+class FaultLocals(NamedTuple):
+    pid: int
+    vpn: int
+    write: bool
+    unshare: bool = False
+
+
+def _vma(m: Machine, pid: int, vpn: int) -> Vma:
+    vma = m.processes[pid].vma_at(vpn)
+    assert vma is not None, "callers check the VMA"
+    return vma
+
+
+def handle_mm_fault(
+    c: Ctx, m: Machine, ti: int, pid: int, vpn: int, *, write: bool, unshare: bool = False
+) -> tuple[Machine, str]:
+    """handle_pte_fault(): dispatch on the PTE.  Permission checks are the caller's
+    (the arch fault handler for CPU accesses, check_vma_flags for GUP)."""
+    pte = m.processes[pid].pte(vpn)
+    locals_ = FaultLocals(pid, vpn, write, unshare)
+    if pte is None:
+        return do_anonymous_page(c, m, ti, locals_)
+    if type(pte) is MigrationEntry:
+        c.decide("handle_pte_fault", f"migration entry for pfn {pte.pfn}: wait for migration")
+        return push(m, ti, Frame("fault.migration_wait", locals_)), "pending"
+    if type(pte) is SwapEntry:
+        return do_swap_page(c, m, ti, locals_, pte)
+    if pte.protnone:
+        from cowlab.kernel.numa_fault import do_numa_page
+
+        return do_numa_page(c, m, ti, locals_, pte)
+    if unshare:
+        if pte.write:
+            return m, "done"
+        return do_wp_page(c, m, ti, locals_, pte)
+    if write and not pte.write:
+        return do_wp_page(c, m, ti, locals_, pte)
+    # spurious fault: the PTE already allows the access
+    young = pte._replace(young=True, dirty=pte.dirty or write)
+    if young != pte:
+        m = set_pte(m, pid, vpn, young)
+    return m, "done"
+
+
+def _migration_wait(m: Machine, ti: int, frame: Frame) -> str | None:
+    loc: FaultLocals = frame.locals  # type: ignore[assignment]
+    pte = m.processes[loc.pid].pte(loc.vpn)
+    if type(pte) is MigrationEntry:
+        return f"waiting in migration_entry_wait for pfn {pte.pfn}"
+    return None
+
+
+@stage("fault.migration_wait", wait=_migration_wait)
+def migration_wait_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """migration_entry_wait(): the entry is gone; return and let the access retry."""
+    c.note("migration_entry_wait", "migration entry removed, retry the fault")
+    return pop(m, ti, "done")
+
+
+def _page_lock_wait(m: Machine, ti: int, frame: Frame) -> str | None:
+    loc: FaultLocals = frame.locals  # type: ignore[assignment]
+    pte = m.processes[loc.pid].pte(loc.vpn)
+    pfn = pte.pfn if type(pte) is PresentPte else None
+    if type(pte) is SwapEntry:
+        slot = m.swap[pte.slot]
+        pfn = slot.cache if slot is not None and slot.cache >= 0 else None
+    if pfn is not None and m.pages[pfn] is not None and m.page(pfn).locked:
+        return f"waiting in lock_page for pfn {pfn}"
+    return None
+
+
+@stage("fault.page_lock_wait", wait=_page_lock_wait)
+def page_lock_wait_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """lock_page() slept until the page was unlocked; return and let the access retry."""
+    c.note("lock_page", "page unlocked, retry the fault")
+    return pop(m, ti, "done")
+
+
+# --- do_anonymous_page --------------------------------------------------------
+
+
+def do_anonymous_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, str]:
+    """First touch: a read maps the shared zero page, a write a new zeroed anon page
+    (added to the local LRU-add batch, exclusive from 6c287605fd56)."""
+    vma = _vma(m, loc.pid, loc.vpn)
+    if not loc.write:
+        c.decide("do_anonymous_page", "read fault -> map the shared zero page read-only")
+        return set_pte(m, loc.pid, loc.vpn, PresentPte(ZERO_PFN, write=False)), "done"
+    thread = m.threads[ti]
+    m, pfn = alloc_page(m, thread.node, 0)
+    m = page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
+    m = lru_cache_add(m, pfn, thread.cpu)
+    pte = PresentPte(pfn, write=vma.writable, dirty=True)
+    c.decide(
+        "do_anonymous_page",
+        f"write fault -> new page pfn {pfn} on node {thread.node}, "
+        f"PTE {'writable' if pte.write else 'read-only'}",
+    )
+    return set_pte(m, loc.pid, loc.vpn, pte), "done"
+
+
+# --- do_wp_page ---------------------------------------------------------------
+
+
+def wp_page_reuse(
+    c: Ctx, m: Machine, loc: FaultLocals, pte: PresentPte, *, why: str, rule: str = ""
+) -> tuple[Machine, str]:
+    """Keep the page: writable+dirty, or (unshare) still read-only but exclusive."""
+    vma = _vma(m, loc.pid, loc.vpn)
+    c.decide("do_wp_page", f"{why} -> reuse pfn {pte.pfn}", rule)
+    if c.r.anon_exclusive:
+        m = m.with_page(pte.pfn, m.page(pte.pfn)._replace(exclusive=True))
+    if loc.unshare:
+        return m, "done"
+    new = pte._replace(write=vma.writable, dirty=True, young=True)
+    return set_pte(m, loc.pid, loc.vpn, new), "write"
+
+
+def wp_page_copy(
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte, *, why: str, rule: str = ""
+) -> tuple[Machine, str]:
+    """Copy to a new exclusive page, map it, drop the old mapping's reference."""
+    vma = _vma(m, loc.pid, loc.vpn)
+    thread = m.threads[ti]
+    old = pte.pfn
+    content = m.page(old).content
+    m, new = alloc_page(m, thread.node, content)
+    c.decide("do_wp_page", f"{why} -> copy pfn {old} to new pfn {new}", rule)
+    m = page_add_rmap(m, new, exclusive=c.r.anon_exclusive)
+    m = lru_cache_add(m, new, thread.cpu)
+    if loc.unshare:
+        new_pte = PresentPte(new, write=False, dirty=False, soft_dirty=pte.soft_dirty)
+    else:
+        new_pte = PresentPte(new, write=vma.writable, dirty=True, soft_dirty=pte.soft_dirty)
+    m = set_pte(m, loc.pid, loc.vpn, new_pte)
+    if old != ZERO_PFN:
+        m = page_remove_rmap(m, old)
+        m = put_page(c, m, old)
+    return m, "write"
+
+
+def do_wp_page(
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte
+) -> tuple[Machine, str]:
+    """Write (or unshare) fault on a present read-only PTE: reuse the page or copy it.
+
+    Rules by version (kernel-semantics.md §2.1):
+    - <= v5.8: reuse iff reuse_swap_page(): mapcount + swapcount <= 1 (GUP refs ignored).
+    - 09854ba94c6a "mm: do_wp_page() simplification" (v5.9): reuse iff refcount == 1.
+    - d4c470970d45 / 53a05ad9f21d (v5.18): drain the local LRU batch and free the swap
+      cache first, then require refcount == 1.
+    - 6c287605fd56 (v5.19): a PageAnonExclusive page is always reused.
+    """
+    pfn = pte.pfn
+    r = c.r
+    if pfn == ZERO_PFN:
+        return wp_page_copy(c, m, ti, loc, pte, why="shared zero page")
+    page = m.page(pfn)
+    if r.anon_exclusive and page.exclusive:
+        return wp_page_reuse(c, m, loc, pte, why="PageAnonExclusive", rule="anon_exclusive")
+    if page.ksm:
+        if r.wp_reuse_ksm and not page.in_swapcache and page.refcount == 1:
+            return wp_page_reuse(c, m, loc, pte, why="KSM page mapped once", rule="wp_reuse_ksm")
+        return wp_page_copy(c, m, ti, loc, pte, why="KSM page", rule="wp_reuse_ksm")
+    if not r.wp_reuse_refcount:
+        return _wp_reuse_swap_page(c, m, ti, loc, pte)
+    if r.wp_lru_drain:
+        if page.refcount > 3:
+            return wp_page_copy(
+                c, m, ti, loc, pte, why=f"refcount {page.refcount} > 3", rule="wp_lru_drain"
+            )
+        if not page.lru and page.in_lru_batch:
+            c.decide("do_wp_page", "page not on the LRU -> lru_add_drain()", "wp_lru_drain")
+            m = lru_add_drain(c, m, m.threads[ti].cpu, "do_wp_page")
+            page = m.page(pfn)
+    if r.wp_swapcache_free:
+        limit = 1 + int(page.in_swapcache)
+        if page.refcount > limit:
+            why = f"refcount {page.refcount} > 1 + swapcache {int(page.in_swapcache)}"
+            return wp_page_copy(c, m, ti, loc, pte, why=why, rule="wp_swapcache_free")
+        if c.choice == "trylock_fail" or page.locked:
+            return wp_page_copy(c, m, ti, loc, pte, why="trylock_page failed")
+        if page.in_swapcache:
+            m, freed = try_to_free_swap(c, m, pfn)
+            c.decide(
+                "do_wp_page",
+                "try_to_free_swap: " + ("freed" if freed else "slot still in use"),
+                "wp_swapcache_free",
+            )
+            page = m.page(pfn)
+        if page.refcount != 1:
+            return wp_page_copy(
+                c, m, ti, loc, pte, why=f"refcount {page.refcount} != 1", rule="wp_swapcache_free"
+            )
+        return wp_page_reuse(c, m, loc, pte, why="refcount 1", rule="wp_swapcache_free")
+    # 09854ba94c6a: v5.9 .. v5.17
+    if page.refcount != 1:
+        return wp_page_copy(
+            c, m, ti, loc, pte, why=f"refcount {page.refcount} != 1", rule="wp_reuse_refcount"
+        )
+    if c.choice == "trylock_fail" or page.locked:
+        return wp_page_copy(c, m, ti, loc, pte, why="trylock_page failed", rule="wp_reuse_refcount")
+    if page.mapcount != 1:
+        return wp_page_copy(
+            c, m, ti, loc, pte, why=f"mapcount {page.mapcount} != 1", rule="wp_reuse_refcount"
+        )
+    return wp_page_reuse(c, m, loc, pte, why="refcount 1, mapcount 1", rule="wp_reuse_refcount")
+
+
+def reuse_swap_page(c: Ctx, m: Machine, pfn: int) -> tuple[Machine, bool, int]:
+    """<= v5.17: exclusive iff mapcount + swapcount <= 1; when exactly 1 and in the swap
+    cache, the page leaves the swap cache.  Returns (machine, reuse, count)."""
+    page = m.page(pfn)
+    count = page.mapcount + (swapcount(m, page.swapcache) if page.in_swapcache else 0)
+    if count == 1 and page.in_swapcache:
+        m = delete_from_swap_cache(c, m, pfn)
+    return m, count <= 1, count
+
+
+def _wp_reuse_swap_page(
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte
+) -> tuple[Machine, str]:
+    page = m.page(pte.pfn)
+    if page.locked:
+        c.decide("do_wp_page", f"pfn {pte.pfn} is locked -> lock_page() sleeps")
+        return push(m, ti, Frame("fault.page_lock_wait", loc)), "pending"
+    swaps = swapcount(m, page.swapcache) if page.in_swapcache else 0
+    m, reuse, count = reuse_swap_page(c, m, pte.pfn)
+    why = f"reuse_swap_page: mapcount {page.mapcount} + swapcount {swaps} = {count}"
+    if reuse:
+        return wp_page_reuse(c, m, loc, pte, why=why, rule="wp_reuse_refcount")
+    return wp_page_copy(c, m, ti, loc, pte, why=why, rule="wp_reuse_refcount")
+
+
+# --- do_swap_page -------------------------------------------------------------
+
+
+def do_swap_page(
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, entry: SwapEntry
+) -> tuple[Machine, str]:
+    """Swap-in: find or read the page, map it, decide whether a write may map it writable.
+
+    - <= v5.17: writable iff reuse_swap_page() (mapcount + swapcount, GUP refs ignored).
+    - c145e0b47c77 "mm: streamline COW logic in do_swap_page()" (v5.18): free the swap
+      cache first; writable iff refcount == 1.
+    - 1493a1913e34 (v5.19): the swap PTE's exclusive bit says exclusive outright.
+    The read from the swap device is modeled as synchronous (one step).
+    """
+    fn = "do_swap_page"
+    r = c.r
+    slot_value = m.swap[entry.slot]
+    assert slot_value is not None
+    thread = m.threads[ti]
+    pfn = slot_value.cache
+    if pfn >= 0:
+        if m.page(pfn).locked:
+            c.decide(fn, f"swap-cache pfn {pfn} is locked -> lock_page() sleeps")
+            return push(m, ti, Frame("fault.page_lock_wait", loc)), "pending"
+        m = get_page(m, pfn)
+        c.decide(fn, f"slot {entry.slot} found in the swap cache: pfn {pfn}")
+    else:
+        m, pfn = alloc_page(m, thread.node, slot_value.content)
+        page = m.page(pfn)
+        m = m.with_page(pfn, page._replace(swapcache=entry.slot, refcount=page.refcount + 1))
+        m = m.with_slot(entry.slot, slot_value._replace(cache=pfn))
+        m = lru_cache_add(m, pfn, thread.cpu)
+        c.decide(fn, f"slot {entry.slot} read from swap into new pfn {pfn}")
+    vma = _vma(m, loc.pid, loc.vpn)
+    page = m.page(pfn)
+    writable = False
+    exclusive = False
+    if not r.swapin_refcount:
+        # reuse_swap_page() before this PTE is counted: mapcount + swapcount
+        if loc.write and not page.ksm:
+            swaps = swapcount(m, entry.slot)
+            m, reuse, count = reuse_swap_page(c, m, pfn)
+            c.decide(
+                fn,
+                f"reuse_swap_page: mapcount {page.mapcount} + swapcount {swaps} = {count}"
+                + (" -> map writable" if reuse else " -> map read-only, then do_wp_page"),
+                "swapin_refcount",
+            )
+            writable = exclusive = reuse
+        m = swap_free(m, entry.slot)
+    else:
+        bit = r.swap_exclusive_bit and entry.exclusive
+        m = swap_free(m, entry.slot)
+        page = m.page(pfn)
+        if page.in_swapcache and loc.write and not page.ksm and page.refcount == 2:
+            m, _ = try_to_free_swap(c, m, pfn)
+            page = m.page(pfn)
+        if bit:
+            exclusive = True
+            c.decide(fn, "swap PTE exclusive bit set -> exclusive", "swap_exclusive_bit")
+        elif not page.ksm and page.refcount == 1:
+            exclusive = True
+            c.decide(fn, "refcount 1 -> exclusive", "swapin_refcount")
+        else:
+            c.decide(fn, f"refcount {page.refcount} != 1 -> not exclusive", "swapin_refcount")
+        writable = exclusive and loc.write
+    m = page_add_rmap(m, pfn, exclusive=True if (exclusive and r.anon_exclusive) else None)
+    pte = PresentPte(
+        pfn, write=writable and vma.writable, dirty=writable, soft_dirty=entry.soft_dirty
+    )
+    m = set_pte(m, loc.pid, loc.vpn, pte)
+    if loc.write and not writable:
+        return do_wp_page(c, m, ti, loc, pte)
+    return m, ("write" if writable else "done")
+

@@ -1,0 +1,83 @@
+"""mmap, munmap, exit_mmap and the zap path (mm/mmap.c, mm/memory.c zap_pte_range)."""
+
+from __future__ import annotations
+
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.pages import page_remove_rmap, put_page
+from cowlab.kernel.pgtable import set_pte
+from cowlab.kernel.swapfile import free_swap_and_cache, free_swap_cache
+from cowlab.model import (
+    ZERO_PFN,
+    Machine,
+    MigrationEntry,
+    PresentPte,
+    SwapEntry,
+    Vma,
+)
+from cowlab.model.events import Mapped, Zapped
+
+
+def do_mmap(c: Ctx, m: Machine, pid: int, name: str, npages: int, flags: int) -> Machine:
+    proc = m.processes[pid]
+    start = proc.next_free_vpn()
+    vma = Vma(name, start, npages, flags)
+    m = m.with_process(proc._replace(vmas=(*proc.vmas, vma)))
+    c.note("mmap", f"{proc.name}: {name} = vpn {start:#x}..{start + npages - 1:#x}")
+    c.emit(Mapped(pid, tuple(range(start, start + npages))))
+    return m
+
+
+def zap_pte_range(c: Ctx, m: Machine, pid: int, vma: Vma) -> Machine:
+    """Drop every mapping in ``vma``: present pages lose a map count and a reference
+    (and an unmapped page its unused swap cache), swap entries their slot count."""
+    fn = "zap_pte_range"
+    for vpn, pte in m.processes[pid].ptes:
+        if not vma.contains(vpn):
+            continue
+        m = set_pte(m, pid, vpn, None)
+        if type(pte) is PresentPte:
+            if pte.pfn == ZERO_PFN:
+                continue
+            m = page_remove_rmap(m, pte.pfn)
+            m = put_page(c, m, pte.pfn)
+            m = free_swap_cache(c, m, pte.pfn)
+            c.note(fn, f"vpn {vpn:#x}: unmapped pfn {pte.pfn}")
+        elif type(pte) is SwapEntry:
+            m = free_swap_and_cache(c, m, pte.slot)
+            c.note(fn, f"vpn {vpn:#x}: dropped swap slot {pte.slot}")
+        elif type(pte) is MigrationEntry:
+            c.note(fn, f"vpn {vpn:#x}: dropped migration entry for pfn {pte.pfn}")
+    return m
+
+
+def do_munmap(c: Ctx, m: Machine, pid: int, region: str) -> Machine:
+    proc = m.processes[pid]
+    vma = proc.vma_named(region)
+    assert vma is not None
+    m = zap_pte_range(c, m, pid, vma)
+    proc = m.processes[pid]
+    m = m.with_process(proc._replace(vmas=tuple(v for v in proc.vmas if v is not vma)))
+    c.note("munmap", f"{proc.name}: {region} unmapped")
+    c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), unmapped=True))
+    return m
+
+
+def exit_mmap(c: Ctx, m: Machine, pid: int) -> Machine:
+    """The process exits: its mappings go, its threads go, its pipes close (their page
+    references drop).  A device's pins stay: the driver holds them."""
+    from cowlab.kernel.gup import unpin_user_page
+
+    proc = m.processes[pid]
+    vpns: list[int] = []
+    for vma in proc.vmas:
+        m = zap_pte_range(c, m, pid, vma)
+        vpns.extend(range(vma.start, vma.end))
+    for ref in m.refs:
+        if ref.pid == pid and ref.holder == "pipe":
+            m = unpin_user_page(c, m, ref.name)
+    proc = m.processes[pid]
+    m = m.with_process(proc._replace(vmas=(), alive=False))
+    m = m._replace(threads=tuple(t for t in m.threads if t.pid != pid))
+    c.note("exit", f"{proc.name} exited")
+    c.emit(Zapped(pid, tuple(vpns), unmapped=True))
+    return m

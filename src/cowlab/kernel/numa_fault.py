@@ -1,0 +1,123 @@
+"""The NUMA hinting fault (mm/memory.c do_numa_page, numa_migrate_prep) and
+migrate_misplaced_page (mm/migrate.c).
+
+Versions (kernel-semantics.md §2.5):
+- <= v5.12: make the PTE present (writable iff savedwrite) first, then migrate.
+- b99a342d4f11 "NUMA balancing: reduce TLB flush via delaying mapping on hint page
+  fault" (v5.13): migrate while the PTE stays PROT_NONE; on failure re-take the lock
+  and restore only if the PTE is unchanged.
+- 6a56ccbcf6c6 "mm/autonuma: use can_change_(pte|pmd)_writable() to replace
+  savedwrite" (v6.2): writability is recomputed (exclusive anon page) and forced
+  off once the lock is dropped, so a failed migration remaps read-only.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.frames import goto, pop, push, stage
+from cowlab.kernel.lru import isolate_lru_page
+from cowlab.kernel.memory import FaultLocals
+from cowlab.kernel.mempolicy import mpol_misplaced
+from cowlab.kernel.migrate import migrate_frame
+from cowlab.kernel.pages import get_page, put_page
+from cowlab.kernel.pgtable import set_pte
+from cowlab.model import NO_NODE, ZERO_PFN, Frame, Machine, PresentPte, pte_write
+
+
+class NumaLocals(NamedTuple):
+    pid: int
+    vpn: int
+    pfn: int
+    target: int
+    orig: PresentPte
+    writable: bool
+
+
+def _restored(pte: PresentPte, writable: bool) -> PresentPte:
+    """pte_modify(old, vm_page_prot) + young (+ write): present again, dirty kept."""
+    return PresentPte(
+        pte.pfn, write=writable, dirty=pte.dirty, young=True, soft_dirty=pte.soft_dirty
+    )
+
+
+def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: PresentPte) -> bool:
+    fn = "do_numa_page"
+    if c.r.numa_recompute_writable:
+        vma = m.processes[loc.pid].vma_at(loc.vpn)
+        page = m.pages[pte.pfn] if pte.pfn != ZERO_PFN else None
+        ok = bool(vma and vma.writable and page is not None and page.anon and page.exclusive)
+        c.decide(
+            fn,
+            "can_change_pte_writable: "
+            + ("exclusive anon page -> writable" if ok else "not exclusive -> read-only"),
+            "numa_recompute_writable",
+        )
+        return ok
+    if c.r.numa_savedwrite:
+        was = pte_write(pte)
+        c.decide(fn, f"savedwrite {'set' if was else 'clear'}", "numa_savedwrite")
+        return was
+    return False
+
+
+def do_numa_page(
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte
+) -> tuple[Machine, str]:
+    """Hinting fault on a PROT_NONE PTE: pick a target node and start migration."""
+    fn = "do_numa_page"
+    writable = _writable(c, m, loc, pte)
+    if not c.r.numa_delay_map:
+        c.decide(fn, "make the PTE present before migrating", "numa_delay_map")
+        m = set_pte(m, loc.pid, loc.vpn, _restored(pte, writable))
+    page = m.page(pte.pfn)
+    target = mpol_misplaced(m, ti, pte.pfn)
+    task_node = m.threads[ti].node
+    if target == NO_NODE:
+        c.decide(fn, f"page on node {page.node}, task on node {task_node} -> no migration")
+        if c.r.numa_delay_map:
+            m = set_pte(m, loc.pid, loc.vpn, _restored(pte, writable))
+        return m, "done"
+    c.decide(fn, f"page on node {page.node}, task on node {task_node} -> migrate to {target}")
+    m = get_page(m, pte.pfn)  # numa_migrate_prep
+    locals_ = NumaLocals(loc.pid, loc.vpn, pte.pfn, target, pte, writable)
+    return push(m, ti, Frame("do_numa_page.target_chosen", locals_, holds=(pte.pfn,))), "pending"
+
+
+@stage("do_numa_page.target_chosen")
+def migrate_misplaced_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """Isolate the page from the LRU (no pin pre-filter for small pages) and migrate."""
+    loc: NumaLocals = frame.locals  # type: ignore[assignment]
+    m, isolated = isolate_lru_page(c, m, loc.pfn, "numamigrate_isolate_page")
+    m = put_page(c, m, loc.pfn)  # the numa_migrate_prep reference
+    if not isolated:
+        return goto(m, ti, "do_numa_page.migrate_done", holds=(), result="failed")
+    m = goto(m, ti, "do_numa_page.migrate_done", holds=())
+    return push(m, ti, migrate_frame(loc.pfn, loc.target))
+
+
+@stage("do_numa_page.migrate_done")
+def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """After migration: done if it moved; else restore the PTE if nobody changed it."""
+    loc: NumaLocals = frame.locals  # type: ignore[assignment]
+    fn = "do_numa_page"
+    if frame.result == "migrated":
+        c.note(fn, "page migrated")
+        return pop(m, ti, "done")
+    if not c.r.numa_delay_map:
+        c.decide(fn, "migration failed; the PTE was already made present", "numa_delay_map")
+        return pop(m, ti, "done")
+    current = m.processes[loc.pid].pte(loc.vpn)
+    if current != loc.orig:
+        c.decide(fn, "migration failed and the PTE changed meanwhile -> leave it", "numa_delay_map")
+        return pop(m, ti, "done")
+    writable = loc.writable and not c.r.numa_recompute_writable
+    if c.r.numa_recompute_writable and loc.writable:
+        c.decide(fn, "lock was dropped: writable forced off -> remap read-only",
+                 "numa_recompute_writable")
+    else:
+        c.decide(fn, f"migration failed -> restore the PTE {'writable' if writable else 'read-only'}",
+                 "numa_delay_map")
+    m = set_pte(m, loc.pid, loc.vpn, _restored(loc.orig, writable))
+    return pop(m, ti, "done")

@@ -1,0 +1,102 @@
+"""The step function: start an operation, advance a thread by one atomic stage, or
+apply a device/kernel action.  Pure: (kernel, machine, action) -> machine + events."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowlab.kernel import access, migrate, numa_fault, syscalls, vmscan  # noqa: F401 (stages)
+from cowlab.kernel.access import AccessOp
+from cowlab.kernel.context import Ctx, ModelBugError
+from cowlab.kernel.device import dma_read, dma_write
+from cowlab.kernel.frames import STAGES, WAITS, push
+from cowlab.kernel.gup import gup_frame
+from cowlab.kernel.lru import lru_add_drain
+from cowlab.kernel.numa import sched_move
+from cowlab.kernel.syscalls import MMAP_WRITE_ADVICE, MMAP_WRITE_STAGES, OP_STAGES, MadviseOp
+from cowlab.kernel.vmscan import reclaim_frame
+from cowlab.model import Frame, Machine
+
+
+class GupOp(NamedTuple):
+    pid: int
+    vpn: int
+    flags: int
+    name: str
+    holder: str
+    fast: bool
+
+
+class ReclaimOp(NamedTuple):
+    pfn: int
+
+
+class DmaWriteOp(NamedTuple):
+    name: str
+
+
+class DmaReadOp(NamedTuple):
+    name: str
+
+
+class LruDrainOp(NamedTuple):
+    node: int | None
+
+
+class MoveOp(NamedTuple):
+    thread: int
+    node: int
+
+
+def start(c: Ctx, m: Machine, ti: int, op: NamedTuple) -> Machine:
+    """Begin a thread's operation: push its first frame (nothing runs yet)."""
+    if m.threads[ti].stack:
+        raise ModelBugError("start on a busy thread")
+    if type(op) is GupOp:
+        frame = gup_frame(c, op.pid, op.vpn, op.flags, op.name, op.holder, op.fast)
+    elif type(op) is ReclaimOp:
+        frame = reclaim_frame(op.pfn)
+    elif type(op) is AccessOp:
+        frame = Frame("access", op)
+    else:
+        frame = Frame(OP_STAGES[type(op)], op)
+    return push(m, ti, frame)
+
+
+def blocked(m: Machine, ti: int) -> str | None:
+    """Why the thread's next stage cannot run now, or None."""
+    thread = m.threads[ti]
+    if not thread.stack:
+        return None
+    frame = thread.stack[-1]
+    wait = WAITS.get(frame.stage)
+    if wait is not None:
+        return wait(m, ti, frame)
+    needs_write = frame.stage in MMAP_WRITE_STAGES or (
+        type(frame.locals) is MadviseOp and frame.locals.advice in MMAP_WRITE_ADVICE
+    )
+    if needs_write:
+        for other in m.threads:
+            if other is not thread and other.pid == thread.pid and other.stack:
+                return (f"mmap_lock is held for reading by {other.name} "
+                        f"(at {other.stack[-1].stage})")
+    return None
+
+
+def advance(c: Ctx, m: Machine, ti: int) -> Machine:
+    """Run the thread's next stage (one atomic step)."""
+    frame = m.threads[ti].stack[-1]
+    return STAGES[frame.stage](c, m, ti, frame)
+
+
+def apply(c: Ctx, m: Machine, op: NamedTuple) -> Machine:
+    """An action of the device or the kernel outside any thread: one atomic step."""
+    if type(op) is DmaWriteOp:
+        return dma_write(c, m, op.name)
+    if type(op) is DmaReadOp:
+        return dma_read(c, m, op.name)
+    if type(op) is LruDrainOp:
+        return lru_add_drain(c, m, op.node)
+    if type(op) is MoveOp:
+        return sched_move(c, m, op.thread, op.node)
+    raise ModelBugError(f"unknown action {op!r}")

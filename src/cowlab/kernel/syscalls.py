@@ -1,0 +1,153 @@
+"""System calls a thread makes, each one atomic step under its lock.
+
+Calls that take mmap_lock for writing (mmap, munmap, mprotect, madvise flags,
+fork, exit) cannot start while another thread of the process is inside a fault
+or GUP, which holds mmap_lock for reading across its stages.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.device import pipe_read
+from cowlab.kernel.fork import do_fork
+from cowlab.kernel.frames import pop, replace_top, stage
+from cowlab.kernel.gup import unpin_user_page
+from cowlab.kernel.madvise import do_madvise
+from cowlab.kernel.mmap import do_mmap, do_munmap, exit_mmap
+from cowlab.kernel.mprotect import mprotect
+from cowlab.kernel.numa import task_numa_work
+from cowlab.kernel.vmscan import PageoutLocals
+from cowlab.model import Frame, Machine
+
+
+class MmapOp(NamedTuple):
+    pid: int
+    name: str
+    npages: int
+    flags: int
+
+
+class MunmapOp(NamedTuple):
+    pid: int
+    region: str
+
+
+class MprotectOp(NamedTuple):
+    pid: int
+    region: str
+    flags: int
+
+
+class MadviseOp(NamedTuple):
+    pid: int
+    region: str
+    advice: str
+
+
+class ForkOp(NamedTuple):
+    child: str
+    thread: str
+
+
+class ExitOp(NamedTuple):
+    pid: int
+
+
+class UnpinOp(NamedTuple):
+    name: str
+
+
+class PipeReadOp(NamedTuple):
+    name: str
+
+
+class NumaScanOp(NamedTuple):
+    pid: int
+
+
+#: the stage each operation starts at
+OP_STAGES: dict[type, str] = {
+    MmapOp: "sys.mmap",
+    MunmapOp: "sys.munmap",
+    MprotectOp: "sys.mprotect",
+    MadviseOp: "sys.madvise",
+    ForkOp: "sys.fork",
+    ExitOp: "sys.exit",
+    UnpinOp: "sys.unpin",
+    PipeReadOp: "sys.pipe_read",
+    NumaScanOp: "task_numa_work",
+}
+
+#: stages that need mmap_lock for writing
+MMAP_WRITE_STAGES = frozenset({"sys.mmap", "sys.munmap", "sys.mprotect", "sys.fork", "sys.exit"})
+MMAP_WRITE_ADVICE = frozenset({"dontfork", "dofork", "wipeonfork", "keeponfork"})
+
+
+@stage("sys.mmap")
+def sys_mmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """mmap(MAP_PRIVATE|MAP_ANONYMOUS)."""
+    op: MmapOp = frame.locals  # type: ignore[assignment]
+    return pop(do_mmap(c, m, op.pid, op.name, op.npages, op.flags), ti)
+
+
+@stage("sys.munmap")
+def sys_munmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """munmap() of a whole region."""
+    op: MunmapOp = frame.locals  # type: ignore[assignment]
+    return pop(do_munmap(c, m, op.pid, op.region), ti)
+
+
+@stage("sys.mprotect")
+def sys_mprotect(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """mprotect() of a whole region."""
+    op: MprotectOp = frame.locals  # type: ignore[assignment]
+    return pop(mprotect(c, m, op.pid, op.region, op.flags), ti)
+
+
+@stage("sys.madvise")
+def sys_madvise(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """madvise(); MADV_PAGEOUT continues as reclaim stages."""
+    op: MadviseOp = frame.locals  # type: ignore[assignment]
+    if op.advice == "pageout":
+        vma = m.processes[op.pid].vma_named(op.region)
+        assert vma is not None
+        locals_ = PageoutLocals(op.pid, tuple(range(vma.start, vma.end)))
+        return replace_top(m, ti, Frame("madvise.pageout", locals_))
+    return pop(do_madvise(c, m, op.pid, op.region, op.advice), ti)
+
+
+@stage("sys.fork")
+def sys_fork(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """fork()."""
+    op: ForkOp = frame.locals  # type: ignore[assignment]
+    m = pop(m, ti)
+    return do_fork(c, m, ti, op.child, op.thread)
+
+
+@stage("sys.exit")
+def sys_exit(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """exit_group(): the process and its threads go."""
+    op: ExitOp = frame.locals  # type: ignore[assignment]
+    return exit_mmap(c, pop(m, ti), op.pid)
+
+
+@stage("sys.unpin")
+def sys_unpin(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """The driver releases its references (unpin_user_page / put_page)."""
+    op: UnpinOp = frame.locals  # type: ignore[assignment]
+    return pop(unpin_user_page(c, m, op.name), ti)
+
+
+@stage("sys.pipe_read")
+def sys_pipe_read(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """read() from the pipe a page was vmspliced into."""
+    op: PipeReadOp = frame.locals  # type: ignore[assignment]
+    return pop(pipe_read(c, m, op.name), ti)
+
+
+@stage("task_numa_work")
+def sys_numa_scan(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """One NUMA scan pass over the thread's mm (on return to user space)."""
+    return pop(task_numa_work(c, m, ti), ti)

@@ -1,0 +1,142 @@
+"""Reclaim of one anon page to swap (mm/vmscan.c shrink_page_list, mm/rmap.c
+try_to_unmap), as stages: the page lock is held from ``reclaim.isolated`` to the end.
+
+- feb889fb40fa "mm: don't put pinned pages into the swap cache" (v5.11): a maybe-pinned
+  page is kept.
+- 6c287605fd56 (v5.19): an exclusive page cannot be unmapped while maybe pinned; from
+  1493a1913e34 its swap PTE keeps an exclusive bit.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.frames import goto, pop, push, stage
+from cowlab.kernel.lru import isolate_lru_page, putback_lru_page
+from cowlab.kernel.pages import page_remove_rmap, put_page
+from cowlab.kernel.pgtable import rmap_present, set_pte
+from cowlab.kernel.swapfile import add_to_swap, delete_from_swap_cache, swap_duplicate
+from cowlab.model import ZERO_PFN, Frame, Machine, PresentPte, SwapEntry
+
+
+class ReclaimLocals(NamedTuple):
+    pfn: int
+
+
+class PageoutLocals(NamedTuple):
+    pid: int
+    vpns: tuple[int, ...]
+
+
+def reclaim_frame(pfn: int) -> Frame:
+    return Frame("reclaim.start", ReclaimLocals(pfn))
+
+
+def _keep(c: Ctx, m: Machine, ti: int, pfn: int, why: str, *, locked: bool) -> Machine:
+    c.decide("shrink_page_list", f"pfn {pfn}: {why} -> keep")
+    if locked:
+        m = m.with_page(pfn, m.page(pfn)._replace(locked=False))
+    m = putback_lru_page(c, m, pfn)
+    return pop(m, ti, "kept")
+
+
+@stage("reclaim.start")
+def shrink_isolate(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """isolate_lru_page(): take the page off the LRU for reclaim."""
+    loc: ReclaimLocals = frame.locals  # type: ignore[assignment]
+    if m.pages[loc.pfn] is None:
+        c.note("shrink_page_list", f"pfn {loc.pfn} already freed")
+        return pop(m, ti, "kept")
+    m, ok = isolate_lru_page(c, m, loc.pfn, "shrink_page_list")
+    if not ok:
+        return pop(m, ti, "kept")
+    return goto(m, ti, "reclaim.isolated")
+
+
+@stage("reclaim.isolated")
+def shrink_add_to_swap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """Lock the page; keep it if maybe pinned (from feb889fb40fa); else add_to_swap()."""
+    loc: ReclaimLocals = frame.locals  # type: ignore[assignment]
+    page = m.page(loc.pfn)
+    if page.locked or c.choice == "trylock_fail":
+        return _keep(c, m, ti, loc.pfn, "trylock_page failed", locked=False)
+    m = m.with_page(loc.pfn, page._replace(locked=True))
+    if page.anon and not page.in_swapcache:
+        if c.r.reclaim_skip_pinned and page.maybe_dma_pinned:
+            c.decide("shrink_page_list", f"pfn {loc.pfn} maybe DMA-pinned (refcount "
+                     f"{page.refcount}) -> not added to the swap cache", "reclaim_skip_pinned")
+            return _keep(c, m, ti, loc.pfn, "pinned", locked=True)
+        if page.maybe_dma_pinned:
+            c.decide("shrink_page_list", f"pfn {loc.pfn} maybe DMA-pinned but added to the "
+                     "swap cache anyway", "reclaim_skip_pinned")
+        m, _ = add_to_swap(c, m, loc.pfn)
+    return goto(m, ti, "reclaim.swapcache")
+
+
+@stage("reclaim.swapcache")
+def shrink_unmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """try_to_unmap(): every mapping becomes a swap PTE."""
+    loc: ReclaimLocals = frame.locals  # type: ignore[assignment]
+    r = c.r
+    slot = m.page(loc.pfn).swapcache
+    for pid, vpn, pte in rmap_present(m, loc.pfn):
+        page = m.page(loc.pfn)
+        exclusive = r.anon_exclusive and page.exclusive
+        if exclusive and page.maybe_dma_pinned:
+            c.decide("try_to_unmap", f"pfn {loc.pfn} exclusive and maybe pinned -> "
+                     "cannot unmap", "anon_exclusive")
+            return _keep(c, m, ti, loc.pfn, "still mapped", locked=True)
+        entry = SwapEntry(slot, exclusive=exclusive and r.swap_exclusive_bit,
+                          soft_dirty=pte.soft_dirty)
+        m = set_pte(m, pid, vpn, entry)
+        m = swap_duplicate(m, slot)
+        m = page_remove_rmap(m, loc.pfn)
+        if exclusive:
+            m = m.with_page(loc.pfn, m.page(loc.pfn)._replace(exclusive=False))
+        m = put_page(c, m, loc.pfn)
+        c.decide("try_to_unmap", f"{m.processes[pid].name} vpn {vpn:#x} -> swap entry (slot "
+                 f"{slot}{', exclusive' if entry.exclusive else ''})")
+    return goto(m, ti, "reclaim.unmapped")
+
+
+@stage("reclaim.unmapped")
+def shrink_pageout(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """pageout(): write the page's content to its swap slot."""
+    loc: ReclaimLocals = frame.locals  # type: ignore[assignment]
+    page = m.page(loc.pfn)
+    value = m.swap[page.swapcache]
+    assert value is not None
+    m = m.with_slot(page.swapcache, value._replace(content=page.content))
+    c.note("pageout", f"pfn {loc.pfn} written to swap slot {page.swapcache}")
+    return goto(m, ti, "reclaim.written")
+
+
+@stage("reclaim.written")
+def shrink_remove_mapping(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """__remove_mapping(): free the page only if the swap cache and isolation hold the
+    only references; extra ones (a GUP reference or pin) keep it in the swap cache."""
+    loc: ReclaimLocals = frame.locals  # type: ignore[assignment]
+    page = m.page(loc.pfn)
+    if page.mapcount or page.refcount != 2:
+        return _keep(c, m, ti, loc.pfn, f"refcount {page.refcount} != 2 (swap cache + "
+                     "isolation): page stays in the swap cache", locked=True)
+    c.decide("__remove_mapping", f"pfn {loc.pfn}: refcount 2 -> free")
+    m = m.with_page(loc.pfn, page._replace(locked=False))
+    m = delete_from_swap_cache(c, m, loc.pfn)
+    m = m.with_page(loc.pfn, m.page(loc.pfn)._replace(isolated=False))
+    m = put_page(c, m, loc.pfn)
+    return pop(m, ti, "reclaimed")
+
+
+@stage("madvise.pageout")
+def madvise_pageout(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """MADV_PAGEOUT: reclaim the region's pages one by one from the caller's context."""
+    loc: PageoutLocals = frame.locals  # type: ignore[assignment]
+    proc = m.processes[loc.pid]
+    for i, vpn in enumerate(loc.vpns):
+        pte = proc.pte(vpn)
+        if type(pte) is PresentPte and pte.pfn != ZERO_PFN:
+            m = goto(m, ti, "madvise.pageout", locals=loc._replace(vpns=loc.vpns[i + 1:]))
+            return push(m, ti, reclaim_frame(pte.pfn))
+    return pop(m, ti, "done")

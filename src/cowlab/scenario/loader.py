@@ -1,0 +1,252 @@
+"""Load a YAML scenario into a Scenario, with every error located as
+``FILE:LINE: FIELD: message`` (one line) so a user can jump straight to it.
+
+PyYAML's node tree keeps line numbers that plain ``safe_load`` throws away; we
+compose the tree, flatten it to plain data while indexing the line of every
+dotted field path, then validate shapes with pydantic (schema.py) and meaning
+with validate_scenario.  Any error's field path then finds its line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, NoReturn, get_args
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from cowlab.scenario.actions import ACTIONS, Action
+from cowlab.scenario.errors import ScenarioError
+from cowlab.scenario.schema import ARG_MODELS, ScenarioModel, yaml_keys
+from cowlab.scenario.spec import MachineSpec, ProcessSpec, Scenario, Step, ThreadSpec
+from cowlab.scenario.validate import validate_scenario
+
+#: FIELD of errors about the document as a whole
+DOCUMENT = "<document>"
+_LAST_PART = re.compile(r"(\.[^.\[\]]*|\[\d+\])$")
+_ACTION_LIST = ", ".join(ACTIONS)
+
+
+def load_scenario(path_or_text: str | os.PathLike[str], *, source: str | None = None) -> Scenario:
+    """Load a scenario from a path, or from YAML text (a str with a newline, or
+    one naming no file); ``source`` names it in errors and Scenario.source."""
+    if isinstance(path_or_text, os.PathLike) or _looks_like_path(path_or_text):
+        return load_scenario_file(path_or_text, source=source)
+    return _Reader(source).read(path_or_text)
+
+
+def load_scenario_file(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario:
+    """Load the scenario in the YAML file at ``path``."""
+    name = source or str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read the file: {exc}", file=name, field=DOCUMENT) from exc
+    return _Reader(name).read(text)
+
+
+def _looks_like_path(text: str) -> bool:
+    if "\n" in text:
+        return False
+    return text.endswith((".yaml", ".yml")) or Path(text).is_file()
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _kind(value: object) -> str:
+    """How a value reads in an error message."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+
+
+class _Reader:
+    """One load: the source name and the line of every field path seen."""
+
+    def __init__(self, source: str | None) -> None:
+        self.source = source
+        self.lines: dict[str, int] = {}
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    # --- errors -------------------------------------------------------------
+
+    def line_of(self, path: str) -> int | None:
+        """The line of ``path``, or of its nearest ancestor seen in the file."""
+        while path not in self.lines and path:
+            path = _LAST_PART.sub("", path)
+        return self.lines.get(path)
+
+    def fail(self, field: str, message: str, line: int | None = None) -> NoReturn:
+        line = self.line_of(field) if line is None else line
+        raise ScenarioError(message, file=self.source, line=line, field=field)
+
+    def fail_pydantic(
+        self, exc: ValidationError, base: str, model: type[BaseModel], extra: tuple[str, ...] = ()
+    ) -> NoReturn:
+        """Report the pydantic error that comes first in the file."""
+        errors = exc.errors()
+        paths = [_loc_path(base, err["loc"]) for err in errors]
+        i = min(range(len(errors)), key=lambda k: self.line_of(paths[k]) or 0)
+        err, path = errors[i], paths[i]
+        loc = err["loc"]
+        if err["type"] == "missing":
+            message = f"missing required key {loc[-1]!r}"
+        elif err["type"] == "extra_forbidden":
+            allowed = ", ".join([*yaml_keys(_model_at(model, loc[:-1])), *extra])
+            message = f"unknown key {loc[-1]!r} (allowed: {allowed})"
+        elif err["type"] == "value_error":
+            message = str(err["ctx"]["error"])
+        else:
+            message = f"{err['msg']}, got {_kind(err['input'])}"
+        self.fail(path, message)
+
+    # --- YAML -> plain data + line index -------------------------------------
+
+    def read(self, text: str) -> Scenario:
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else None
+            problem = " ".join(str(exc.problem or exc.context or "bad YAML").split())
+            self.fail(DOCUMENT, f"malformed YAML: {problem}", line)
+        except yaml.YAMLError as exc:
+            self.fail(DOCUMENT, f"malformed YAML: {' '.join(str(exc).split())}", 1)
+        if root is None:
+            self.fail(DOCUMENT, "empty document: the top level must be a mapping", 1)
+        self.lines[""] = root.start_mark.line + 1
+        data = self.plain(root, "")
+        if not isinstance(data, dict):
+            self.fail(DOCUMENT, f"the top level must be a mapping, got {_kind(data)}")
+        return self.build(data)
+
+    def plain(self, node: yaml.Node, path: str) -> Any:
+        """The node as plain data, recording each path's line on the way."""
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.plain(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key_line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.fail(path or DOCUMENT, "a mapping key must be a plain name", key_line)
+                key = self.scalar(key_node)
+                sub = _join(path, key)
+                if key in out:
+                    self.fail(sub, f"duplicate key {key!r}", key_line)
+                if not isinstance(value_node, yaml.ScalarNode):
+                    self.lines[sub] = key_line  # a block value starts below its key
+                out[key] = self.plain(value_node, sub)
+            return out
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        try:
+            return self.constructor.construct_object(node)
+        except yaml.MarkedYAMLError as exc:
+            self.fail(DOCUMENT, f"malformed YAML: {exc.problem}", node.start_mark.line + 1)
+
+    # --- plain data -> Scenario ----------------------------------------------
+
+    def build(self, data: dict[Any, Any]) -> Scenario:
+        try:
+            top = ScenarioModel.model_validate(data)
+        except ValidationError as exc:
+            self.fail_pydantic(exc, "", ScenarioModel)
+        scenario = Scenario(
+            name=top.name,
+            description=top.description.strip(),
+            references=tuple(top.references),
+            machine=MachineSpec(nodes=top.machine.nodes, numa_balancing=top.machine.numa_balancing),
+            processes=tuple(
+                ProcessSpec(
+                    p.name, tuple(ThreadSpec(t.name, t.node, t.affinity) for t in p.threads)
+                )
+                for p in top.processes
+            ),
+            steps=tuple(self.step(f"steps[{i}]", raw) for i, raw in enumerate(top.steps)),
+            source=self.source,
+        )
+        try:
+            validate_scenario(scenario)
+        except ScenarioError as exc:
+            self.fail(exc.field or DOCUMENT, exc.message)
+        return scenario
+
+    def step(self, path: str, raw: Any) -> Step:
+        """``ACTOR: keyword`` or ``ACTOR: {keyword: value, option: ..., until: STAGE}``."""
+        if not isinstance(raw, dict) or len(raw) != 1:
+            self.fail(path, f"a step is a one-key mapping ACTOR: ACTION, got {_kind(raw)}")
+        ((actor, body),) = raw.items()
+        if not isinstance(actor, str):
+            self.fail(path, f"the actor must be a name, got {_kind(actor)}")
+        base = f"{path}.{actor}"
+        until = None
+        if isinstance(body, str):
+            keyword, args = body, {}
+            if keyword not in ACTIONS:
+                self.fail(base, f"unknown action {keyword!r} (valid: {_ACTION_LIST})")
+        elif isinstance(body, dict):
+            keywords = [k for k in body if k in ACTIONS]
+            if len(keywords) > 1:
+                self.fail(
+                    f"{base}.{keywords[1]}",
+                    f"two actions {keywords[0]!r} and {keywords[1]!r} in one step"
+                    " (give each its own step)",
+                )
+            if not keywords:
+                others = [k for k in body if k != "until"]
+                if others:
+                    self.fail(
+                        f"{base}.{others[0]}",
+                        f"{others[0]!r} is not an action (valid: {_ACTION_LIST})",
+                    )
+                self.fail(base, f"no action given (valid: {_ACTION_LIST})")
+            keyword, args = keywords[0], dict(body)
+            until = args.pop("until", None)
+            if until is not None and not isinstance(until, str):
+                self.fail(f"{base}.until", f"until must be a stage name, got {_kind(until)}")
+        else:
+            self.fail(base, f"an action is a keyword or a mapping, got {_kind(body)}")
+        return Step(actor, self.action(base, keyword, args), until, self.lines[path])
+
+    def action(self, base: str, keyword: str, args: dict[Any, Any]) -> Action:
+        model = ARG_MODELS[keyword]
+        if model.model_fields and keyword not in args:
+            first = next(iter(model.model_fields.values()))
+            if first.is_required():
+                self.fail(f"{base}.{keyword}", f"{keyword} needs a value: {{{keyword}: ...}}")
+        try:
+            parsed = model.model_validate(args)
+        except ValidationError as exc:
+            self.fail_pydantic(exc, base, model, extra=("until",))
+        cls = ACTIONS[keyword]
+        values = {f.name: getattr(parsed, f.name) for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def _loc_path(base: str, loc: tuple[int | str, ...]) -> str:
+    path = base
+    for part in loc:
+        path = f"{path}[{part}]" if isinstance(part, int) else _join(path, part)
+    return path
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The nested model at ``loc`` (to list the keys it allows)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            current = get_args(current)[0]
+        else:
+            by_key = {f.alias or name: f for name, f in current.model_fields.items()}
+            current = by_key[part].annotation
+    return current

@@ -1,0 +1,185 @@
+"""Pydantic models of the YAML scenario format: field types, ranges and choices.
+
+They only check shapes; the loader turns them into the frozen dataclasses of
+spec.py and actions.py.  Strict mode, so ``pages: "3"`` or ``fast: 1`` is an
+error rather than a guess.  Each action model's field names equal the action
+dataclass's; aliases give the YAML keys (the keyword for the first field).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from cowlab.scenario.actions import ACTIONS, ADVICES, GUP_FLAG_NAMES, PROTS
+from cowlab.scenario.validate import MAX_PAGES, NAME
+
+Name = Annotated[str, StringConstraints(pattern=rf"^{NAME}$")]
+NodeId = Annotated[int, Field(ge=0)]
+Pages = Annotated[int, Field(ge=1, le=MAX_PAGES)]
+
+
+def _one_of(choices: tuple[str, ...]) -> Any:
+    """A str restricted to ``choices``, with an error message listing them."""
+
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
+Prot = _one_of(PROTS)
+Advice = _one_of(ADVICES)
+GupFlag = _one_of(GUP_FLAG_NAMES)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class MachineModel(Model):
+    nodes: int = Field(2, ge=1, le=64)
+    numa_balancing: bool = True
+
+
+class ThreadModel(Model):
+    name: Name
+    node: NodeId = 0
+    affinity: NodeId | None = None
+
+
+class ProcessModel(Model):
+    name: Name
+    threads: list[ThreadModel] = Field(min_length=1)
+
+
+class ScenarioModel(Model):
+    name: str
+    description: str = ""
+    references: list[str] = []
+    machine: MachineModel = MachineModel()
+    processes: list[ProcessModel]
+    #: checked one by one by the loader (a step's keys depend on its action)
+    steps: list[Any]
+
+
+# --- one model per action ----------------------------------------------------
+
+
+class MmapArgs(Model):
+    name: Name = Field(alias="mmap")
+    pages: Pages = 1
+    prot: Prot = "rw"
+
+
+class WriteArgs(Model):
+    addr: str = Field(alias="write")
+
+
+class ReadArgs(Model):
+    addr: str = Field(alias="read")
+
+
+class MunmapArgs(Model):
+    region: str = Field(alias="munmap")
+
+
+class MprotectArgs(Model):
+    region: str = Field(alias="mprotect")
+    prot: Prot
+
+
+class MadviseArgs(Model):
+    region: str = Field(alias="madvise")
+    advice: Advice
+
+
+class ForkArgs(Model):
+    child: Name = Field(alias="fork")
+    thread: Name | None = None
+
+
+class ExitArgs(Model):
+    exit: Literal[True] | None = None
+
+
+class PinArgs(Model):
+    addr: str = Field(alias="pin")
+    name: Name = Field(alias="as")
+    flags: list[GupFlag] = ["FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM"]
+    fast: bool = False
+
+
+class UnpinArgs(Model):
+    name: Name = Field(alias="unpin")
+
+
+class VmspliceArgs(Model):
+    addr: str = Field(alias="vmsplice")
+    name: Name = Field(alias="as")
+
+
+class PipeReadArgs(Model):
+    name: Name = Field(alias="pipe_read")
+
+
+class NumaScanArgs(Model):
+    numa_scan: Literal[True] | None = None
+
+
+class ResumeArgs(Model):
+    resume: Literal[True] | None = None
+
+
+class DmaWriteArgs(Model):
+    pin: Name = Field(alias="dma_write")
+
+
+class DmaReadArgs(Model):
+    pin: Name = Field(alias="dma_read")
+
+
+class LruDrainArgs(Model):
+    node: NodeId | None = Field(None, alias="lru_drain")
+
+
+class MoveArgs(Model):
+    thread: Name = Field(alias="move")
+    node: NodeId
+
+
+class ReclaimArgs(Model):
+    addr: str = Field(alias="reclaim")
+
+
+#: action keyword -> the model of its YAML mapping
+ARG_MODELS: dict[str, type[Model]] = {
+    "mmap": MmapArgs,
+    "write": WriteArgs,
+    "read": ReadArgs,
+    "munmap": MunmapArgs,
+    "mprotect": MprotectArgs,
+    "madvise": MadviseArgs,
+    "fork": ForkArgs,
+    "exit": ExitArgs,
+    "pin": PinArgs,
+    "unpin": UnpinArgs,
+    "vmsplice": VmspliceArgs,
+    "pipe_read": PipeReadArgs,
+    "numa_scan": NumaScanArgs,
+    "resume": ResumeArgs,
+    "dma_write": DmaWriteArgs,
+    "dma_read": DmaReadArgs,
+    "lru_drain": LruDrainArgs,
+    "move": MoveArgs,
+    "reclaim": ReclaimArgs,
+}
+assert ARG_MODELS.keys() == ACTIONS.keys(), "every action needs an argument model"
+
+
+def yaml_keys(model: type[BaseModel]) -> list[str]:
+    """The YAML keys a model accepts, in declaration order."""
+    return [f.alias or name for name, f in model.model_fields.items()]
