@@ -15,7 +15,6 @@ class Rules(NamedTuple):
     numa_savedwrite: bool = False
     gup_foll_cow: bool = False
     numa_skip_shared_cow: bool = False
-    wp_reuse_ksm: bool = True
     foll_pin: bool = False
     pin_bias: bool = False
     gup_cow_break_on_read: bool = False
@@ -41,7 +40,6 @@ RULE_SUMMARIES: dict[str, str] = {
     "numa_savedwrite": "NUMA PROT_NONE PTEs keep the write bit (savedwrite)",
     "gup_foll_cow": "GUP keeps FOLL_WRITE after a COW fault and accepts a dirty R/O PTE (FOLL_COW)",
     "numa_skip_shared_cow": "NUMA scan skips pages of COW mappings that look shared",
-    "wp_reuse_ksm": "do_wp_page may reuse a KSM page mapped only once",
     "foll_pin": "FOLL_PIN exists (pin_user_pages)",
     "pin_bias": "a FOLL_PIN adds GUP_PIN_COUNTING_BIAS (1024) to the refcount",
     "gup_cow_break_on_read": "GUP taking a reference in a COW mapping breaks COW as if writing",

@@ -187,10 +187,6 @@ def do_wp_page(
     page = m.page(pfn)
     if r.anon_exclusive and page.exclusive:
         return wp_page_reuse(c, m, loc, pte, why="PageAnonExclusive", rule="anon_exclusive")
-    if page.ksm:
-        if r.wp_reuse_ksm and not page.in_swapcache and page.refcount == 1:
-            return wp_page_reuse(c, m, loc, pte, why="KSM page mapped once", rule="wp_reuse_ksm")
-        return wp_page_copy(c, m, ti, loc, pte, why="KSM page", rule="wp_reuse_ksm")
     if not r.wp_reuse_refcount:
         return _wp_reuse_swap_page(c, m, ti, loc, pte)
     if r.wp_lru_drain:
@@ -300,7 +296,7 @@ def do_swap_page(
     exclusive = False
     if not r.swapin_refcount:
         # reuse_swap_page() before this PTE is counted: mapcount + swapcount
-        if loc.write and not page.ksm:
+        if loc.write:
             swaps = swapcount(m, entry.slot)
             m, reuse, count = reuse_swap_page(c, m, pfn)
             c.decide(
@@ -315,13 +311,13 @@ def do_swap_page(
         bit = r.swap_exclusive_bit and entry.exclusive
         m = swap_free(m, entry.slot)
         page = m.page(pfn)
-        if page.in_swapcache and loc.write and not page.ksm and page.refcount == 2:
+        if page.in_swapcache and loc.write and page.refcount == 2:
             m, _ = try_to_free_swap(c, m, pfn)
             page = m.page(pfn)
         if bit:
             exclusive = True
             c.decide(fn, "swap PTE exclusive bit set -> exclusive", "swap_exclusive_bit")
-        elif not page.ksm and page.refcount == 1:
+        elif page.refcount == 1:
             exclusive = True
             c.decide(fn, "refcount 1 -> exclusive", "swapin_refcount")
         else:

@@ -153,7 +153,7 @@ def _next_pass(c: Ctx, m: Machine, ti: int, loc: MigrateLocals) -> Machine:
 def _move(c: Ctx, m: Machine, ti: int, loc: MigrateLocals) -> Machine:
     old = m.page(loc.pfn)
     new_page = Page(
-        node=loc.target, content=old.content, refcount=1, anon=old.anon, ksm=old.ksm,
+        node=loc.target, content=old.content, refcount=1, anon=old.anon,
         lru=True,
     )
     m, new = m.with_new_page(new_page)

@@ -37,8 +37,6 @@ def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: PresentPte, target_node: int) 
     if pte.pfn == ZERO_PFN:
         return "no struct page (zero page)"
     page = m.page(pte.pfn)
-    if page.ksm:
-        return "KSM page"
     if vma.is_cow_mapping:
         if r.numa_skip_pinned_or_shared:
             shared = page.maybe_dma_pinned or page.mapcount > 1

@@ -45,8 +45,6 @@ class Page(NamedTuple):
     isolated: bool = False
     #: PG_locked
     locked: bool = False
-    #: PageKsm
-    ksm: bool = False
 
     @property
     def maybe_dma_pinned(self) -> bool:

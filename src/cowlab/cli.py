@@ -1,0 +1,111 @@
+"""The ``cowlab`` command.
+
+Exit status: 0 all promises held, 1 a promise broke, 2 bad input, 4 the model's
+own sanity check failed (a bug in cowlab).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cowlab.engine import run_scenario
+from cowlab.history import RELEASES, RULE_SUMMARIES, TIMELINE, UnknownKernelError, kernel_at
+from cowlab.kernel.frames import STAGE_DOCS
+from cowlab.report import print_run, run_json, verdict
+from cowlab.scenario import ScenarioError
+from cowlab.scenario.catalog import builtin_names, load_builtin, load_named
+
+EXIT_HELD, EXIT_BROKEN, EXIT_BAD_INPUT, EXIT_MODEL_BUG = 0, 1, 2, 4
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="A laboratory for Linux anonymous-memory semantics.")
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"cowlab: error: {escape(message)}")
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def run(
+    scenario: Annotated[str | None, typer.Argument(help="scenario file or built-in name")] = None,
+    kernel: Annotated[str, typer.Option("--kernel", "-k", help="release or commit")] = "v5.16",
+    revert: Annotated[list[str] | None, typer.Option(help="revert a modeled commit")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+    list_stages: Annotated[bool, typer.Option("--list-stages",
+                                              help="list the stages `until` can name")] = False,
+) -> None:
+    """Replay a scenario step by step on one kernel and check the promises."""
+    if list_stages:
+        for name in sorted(STAGE_DOCS):
+            console.print(f"{name:<28} {escape(STAGE_DOCS[name])}")
+        return
+    if scenario is None:
+        _fail("give a scenario file or built-in name (see `cowlab catalog`)")
+    try:
+        k = kernel_at(kernel, revert or ())
+        result = run_scenario(load_named(scenario), k)
+    except (ScenarioError, UnknownKernelError) as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(run_json(result), indent=2) + "\n")
+    else:
+        print_run(result, console)
+    outcome = verdict(result)
+    raise typer.Exit({"holds": EXIT_HELD, "broken": EXIT_BROKEN}.get(outcome, EXIT_MODEL_BUG))
+
+
+@app.command()
+def kernels(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List the modeled releases and commits, and the rules each commit switches."""
+    if as_json:
+        data = {
+            "releases": list(RELEASES),
+            "commits": [
+                {"hash": c.short, "title": c.title, "release": c.release, "source": c.source,
+                 "confidence": c.confidence, "sets": dict(c.sets)}
+                for c in TIMELINE
+            ],
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    console.print(f"releases: {RELEASES[0]} .. {RELEASES[-1]} "
+                  "(a release applies every modeled commit up to its tag)")
+    table = Table("commit", "release", "title", "rules switched")
+    for c in TIMELINE:
+        rules = ", ".join(f"{name}={'on' if on else 'off'}" for name, on in c.sets)
+        table.add_row(c.short, c.release, escape(c.title), rules)
+    console.print(table)
+    console.print("rules:")
+    for name, summary in RULE_SUMMARIES.items():
+        console.print(f"  {name:<28} {escape(summary)}")
+
+
+@app.command()
+def catalog() -> None:
+    """List the built-in scenarios."""
+    table = Table("name", "description")
+    for name in builtin_names():
+        sc = load_builtin(name)
+        summary = " ".join(sc.description.split())
+        table.add_row(name, escape(summary.split(": ")[0].split(". ")[0]))
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""`cowlab run` output: a step-by-step text trace, or one JSON object."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields, is_dataclass
+
+from rich.console import Console
+from rich.markup import escape
+
+from cowlab.engine import RunResult
+from cowlab.invariants import MODEL_SANITY, PROMISES
+from cowlab.report.events import describe, event_json
+from cowlab.scenario.actions import ACTION_NAMES, Action
+
+
+def action_text(action: Action) -> str:
+    name = ACTION_NAMES[type(action)]
+    parts = []
+    for f in fields(action) if is_dataclass(action) else ():
+        value = getattr(action, f.name)
+        if value is None or value == f.default:
+            continue
+        parts.append(f"{value}" if not parts else f"{f.name}={value}")
+    return " ".join([name, *map(str, parts)])
+
+
+def verdict(result: RunResult) -> str:
+    if any(v.invariant == MODEL_SANITY for _, v in result.violations):
+        return "model-bug"
+    return "holds" if result.holds else "broken"
+
+
+def print_run(result: RunResult, console: Console) -> None:
+    sc = result.scenario
+    console.print(f"[bold]{escape(sc.name)}[/] on kernel [bold]{escape(result.kernel.name)}[/] "
+                  f"({len(result.kernel.commits)} modeled commits applied)")
+    for record in result.steps:
+        step = record.step
+        head = f"{record.index:>3}  {step.actor:<8} {action_text(step.action)}"
+        if step.until:
+            head += f"  [until {step.until}]"
+        console.print(escape(head), style="bold" if record.violations else None)
+        for event in record.events:
+            text = describe(event, result.machine)
+            if text is not None:
+                console.print(f"       {escape(text)}", highlight=False)
+        for violation in record.violations:
+            console.print(f"       [red]BROKEN {violation.invariant}[/]: {escape(violation.detail)}",
+                          highlight=False)
+    first = result.first
+    if first is None:
+        console.print("[green]all promises held[/]")
+        return
+    index, violation = first
+    label = "MODEL BUG" if verdict(result) == "model-bug" else "promise broken"
+    console.print(f"[red]{label}[/]: {violation.invariant} at step {index} "
+                  f"({escape(PROMISES[violation.invariant])})", highlight=False)
+
+
+def run_json(result: RunResult) -> dict[str, object]:
+    return {
+        "scenario": result.scenario.name,
+        "kernel": result.kernel.name,
+        "commits": [c.short for c in result.kernel.commits],
+        "reverted": [c.short for c in result.kernel.reverted],
+        "verdict": verdict(result),
+        "steps": [
+            {
+                "index": r.index,
+                "actor": r.step.actor,
+                "action": ACTION_NAMES[type(r.step.action)],
+                "args": asdict(r.step.action),
+                "until": r.step.until,
+                "stopped_at": r.stopped_at,
+                "events": [event_json(e) for e in r.events],
+                "violations": [{"invariant": v.invariant, "detail": v.detail} for v in r.violations],
+            }
+            for r in result.steps
+        ],
+        "violations": [
+            {"invariant": v.invariant, "step": i, "detail": v.detail}
+            for i, v in result.violations
+        ],
+    }
+

@@ -1,0 +1,42 @@
+"""Built-in scenarios, shipped as YAML files in ``cowlab/scenarios``."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from cowlab.scenario.errors import ScenarioError
+from cowlab.scenario.loader import load_scenario, load_scenario_file
+from cowlab.scenario.spec import Scenario
+
+
+def _files() -> dict[str, resources.abc.Traversable]:
+    root = resources.files("cowlab") / "scenarios"
+    return {
+        entry.name.removesuffix(".yaml"): entry
+        for entry in root.iterdir()
+        if entry.name.endswith(".yaml")
+    }
+
+
+def builtin_names() -> list[str]:
+    return sorted(_files())
+
+
+def load_builtin(name: str) -> Scenario:
+    entry = _files().get(name)
+    if entry is None:
+        raise ScenarioError(f"no built-in scenario named {name!r} (see `cowlab catalog`)",
+                            file=name)
+    return load_scenario(entry.read_text(encoding="utf-8"), source=f"<builtin>/{name}.yaml")
+
+
+def load_named(name_or_path: str) -> Scenario:
+    """A scenario file path, or the name of a built-in scenario."""
+    if Path(name_or_path).is_file():
+        return load_scenario_file(name_or_path)
+    if name_or_path in _files():
+        return load_builtin(name_or_path)
+    raise ScenarioError(
+        f"no scenario file or built-in scenario named {name_or_path!r} "
+        "(see `cowlab catalog`)", file=name_or_path)
