@@ -1,0 +1,78 @@
+"""cowlab: an executable model of Linux anonymous memory (COW, GUP pins, fork, NUMA
+balancing, migration, swap) across kernel history.
+
+Typical use::
+
+    import cowlab
+    result = cowlab.run_scenario(cowlab.load_builtin("gaudi"), cowlab.kernel_at("v5.16"))
+    result.violations  # [(9, Violation("pin_coherence", ...)), ...]
+"""
+
+from cowlab.engine import Replay, RunResult, StepRecord, run_scenario
+from cowlab.history import (
+    RELEASES,
+    RULE_NAMES,
+    TIMELINE,
+    Commit,
+    Kernel,
+    UnknownKernelError,
+    build_kernel,
+    find_commit,
+    kernel_at,
+)
+from cowlab.invariants import PROMISES, Violation, check_sanity
+from cowlab.model import (
+    Machine,
+    MigrationEntry,
+    Page,
+    PresentPte,
+    Process,
+    SwapEntry,
+    Thread,
+    Vma,
+)
+from cowlab.scenario import (
+    Scenario,
+    ScenarioBuilder,
+    ScenarioError,
+    load_scenario,
+    load_scenario_file,
+)
+from cowlab.scenario.catalog import builtin_names, load_builtin, load_named
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PROMISES",
+    "RELEASES",
+    "RULE_NAMES",
+    "TIMELINE",
+    "Commit",
+    "Kernel",
+    "Machine",
+    "MigrationEntry",
+    "Page",
+    "PresentPte",
+    "Process",
+    "Replay",
+    "RunResult",
+    "Scenario",
+    "ScenarioBuilder",
+    "ScenarioError",
+    "StepRecord",
+    "SwapEntry",
+    "Thread",
+    "UnknownKernelError",
+    "Violation",
+    "Vma",
+    "build_kernel",
+    "builtin_names",
+    "check_sanity",
+    "find_commit",
+    "kernel_at",
+    "load_builtin",
+    "load_named",
+    "load_scenario",
+    "load_scenario_file",
+    "run_scenario",
+]

@@ -1,0 +1,109 @@
+"""The command line: exit statuses, JSON shape, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cowlab.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):  # noqa: ANN201
+    return runner.invoke(app, list(args))
+
+
+def test_run_gaudi_breaks_on_v5_16_with_exit_1() -> None:
+    result = invoke("run", "gaudi", "--kernel", "v5.16")
+    assert result.exit_code == 1
+    assert "do_wp_page: refcount 1025 != 1 -> copy" in result.output
+    assert "(09854ba94c6a)" in result.output
+    assert "pin_coherence at step 9" in result.output
+
+
+@pytest.mark.parametrize("kernel", ["v5.8", "v5.17", "v6.2"])
+def test_run_gaudi_holds_with_exit_0(kernel: str) -> None:
+    result = invoke("run", "gaudi", "--kernel", kernel)
+    assert result.exit_code == 0, result.output
+    assert "all promises held" in result.output
+
+
+def test_revert_restores_the_old_behaviour() -> None:
+    assert invoke("run", "gaudi", "-k", "v5.16", "--revert", "09854ba94c6a").exit_code == 0
+
+
+def test_json_has_the_promised_keys() -> None:
+    result = invoke("run", "gaudi", "--kernel", "v5.16", "--json")
+    data = json.loads(result.stdout)
+    assert {"scenario", "kernel", "steps", "violations"} <= data.keys()
+    first = data["violations"][0]
+    assert first == {"invariant": "pin_coherence", "step": 9, "detail": first["detail"]}
+    assert data["steps"][9]["action"] == "write"
+    assert any(e.get("commit") == "09854ba94c6a" for e in data["steps"][9]["events"])
+
+
+def test_kernels_and_catalog_list_things() -> None:
+    out = invoke("kernels").output
+    assert "80d47f5de5e3" in out and "numa_skip_refcount" in out
+    out = invoke("catalog").output
+    for name in ("gaudi", "gaudi-affinity", "gaudi-no-numa-balancing", "iouring-mprotect",
+                 "vmsplice-child", "rdma-fork"):
+        assert name in out
+
+
+def test_list_stages() -> None:
+    out = invoke("run", "--list-stages").output
+    assert "migrate.unmapped" in out and "do_numa_page.target_chosen" in out
+
+
+def _error_line(result) -> str:  # noqa: ANN001
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_unknown_kernel_is_one_line_exit_2() -> None:
+    result = invoke("run", "gaudi", "--kernel", "v9.9")
+    assert result.exit_code == 2
+    assert "unknown kernel 'v9.9'" in _error_line(result)
+
+
+def test_unknown_commit_to_revert_is_one_line_exit_2() -> None:
+    result = invoke("run", "gaudi", "--revert", "0123456789ab")
+    assert result.exit_code == 2
+    assert "unknown commit" in _error_line(result)
+
+
+def test_unknown_scenario_is_one_line_exit_2() -> None:
+    result = invoke("run", "no-such-scenario")
+    assert result.exit_code == 2
+    assert "no-such-scenario" in _error_line(result)
+
+
+BAD_STEPS = {
+    "unknown thread": ("  - T9: {write: buf}\n", "steps[1].T9"),
+    "resume of a running thread": ("  - T1: resume\n", "steps[1]"),
+    "unknown stage": ("  - T1: {write: buf, until: no.such.stage}\n", "steps[1].T1.until"),
+    "unmapped region": ("  - T1: {write: nope}\n", "steps[1]"),
+    "dma through a missing pin": ("  - device: {dma_write: nopin}\n", "steps[1]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STEPS))
+def test_bad_steps_name_file_line_and_field(case: str, tmp_path: Path) -> None:
+    step, field = BAD_STEPS[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: bad\nprocesses:\n  - name: P\n    threads: [{name: T1}]\n"
+        "steps:\n  - T1: {mmap: buf}\n" + step
+    )
+    result = invoke("run", str(path))
+    assert result.exit_code == 2, result.output
+    line = _error_line(result)
+    assert f"{path}:7:" in line
+    assert field in line
