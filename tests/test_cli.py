@@ -13,7 +13,7 @@ from cowlab.cli import app
 runner = CliRunner()
 
 
-def invoke(*args: str):  # noqa: ANN201
+def invoke(*args: str):
     return runner.invoke(app, list(args))
 
 
@@ -60,7 +60,7 @@ def test_list_stages() -> None:
     assert "migrate.unmapped" in out and "do_numa_page.target_chosen" in out
 
 
-def _error_line(result) -> str:  # noqa: ANN001
+def _error_line(result) -> str:
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1, result.output
     assert "Traceback" not in result.output

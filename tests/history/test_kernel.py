@@ -43,7 +43,7 @@ def test_unknown_kernel_is_refused(bad: str) -> None:
 
 
 def test_revert_of_a_commit_not_in_the_kernel_is_refused() -> None:
-    with pytest.raises(UnknownKernelError, match="not in v5.16"):
+    with pytest.raises(UnknownKernelError, match=r"not in v5\.16"):
         kernel_at("v5.16", ["80d47f5de5e3"])
 
 

@@ -18,7 +18,7 @@ def both_sides(name: str, release: str, commit: str) -> tuple[list[str], list[st
     return (broken(run_builtin(name, release, (commit,))), broken(run_builtin(name, release)))
 
 
-def pfn_at(result, process: str = "P", region_vpn: int = 0x100) -> int | None:  # noqa: ANN001
+def pfn_at(result, process: str = "P", region_vpn: int = 0x100) -> int | None:
     m = result.machine
     return resolve(m, m.process_named(process).pid, region_vpn)
 

@@ -28,6 +28,7 @@ from cowlab.scenario.validate import validate_scenario
 DOCUMENT = "<document>"
 _LAST_PART = re.compile(r"(\.[^.\[\]]*|\[\d+\])$")
 _ACTION_LIST = ", ".join(ACTIONS)
+_NAME_RULE = "letters, digits, _ and -, not starting with a digit or -"
 
 
 def load_scenario(path_or_text: str | os.PathLike[str], *, source: str | None = None) -> Scenario:
@@ -79,9 +80,12 @@ class _Reader:
 
     def line_of(self, path: str) -> int | None:
         """The line of ``path``, or of its nearest ancestor seen in the file."""
-        while path not in self.lines and path:
-            path = _LAST_PART.sub("", path)
-        return self.lines.get(path)
+        while path not in self.lines:
+            parent = _LAST_PART.sub("", path)
+            if parent == path:
+                return self.lines.get("")
+            path = parent
+        return self.lines[path]
 
     def fail(self, field: str, message: str, line: int | None = None) -> NoReturn:
         line = self.line_of(field) if line is None else line
@@ -90,10 +94,14 @@ class _Reader:
     def fail_pydantic(
         self, exc: ValidationError, base: str, model: type[BaseModel], extra: tuple[str, ...] = ()
     ) -> NoReturn:
-        """Report the pydantic error that comes first in the file."""
+        """Report the pydantic error that comes first in the file (missing keys,
+        located only at their parent, last)."""
         errors = exc.errors()
         paths = [_loc_path(base, err["loc"]) for err in errors]
-        i = min(range(len(errors)), key=lambda k: self.line_of(paths[k]) or 0)
+        i = min(
+            range(len(errors)),
+            key=lambda k: (errors[k]["type"] == "missing", self.line_of(paths[k]) or 0),
+        )
         err, path = errors[i], paths[i]
         loc = err["loc"]
         if err["type"] == "missing":
@@ -103,6 +111,10 @@ class _Reader:
             message = f"unknown key {loc[-1]!r} (allowed: {allowed})"
         elif err["type"] == "value_error":
             message = str(err["ctx"]["error"])
+        elif err["type"] == "string_pattern_mismatch":
+            message = f"{err['input']!r} is not a name: {_NAME_RULE}"
+        elif isinstance(err["input"], dict | list):
+            message = err["msg"]
         else:
             message = f"{err['msg']}, got {_kind(err['input'])}"
         self.fail(path, message)
@@ -115,8 +127,10 @@ class _Reader:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
-            problem = " ".join(str(exc.problem or exc.context or "bad YAML").split())
-            self.fail(DOCUMENT, f"malformed YAML: {problem}", line)
+            problem = exc.problem or "bad YAML"
+            if exc.context:
+                problem += f" ({exc.context})"
+            self.fail(DOCUMENT, "malformed YAML: " + " ".join(problem.split()), line)
         except yaml.YAMLError as exc:
             self.fail(DOCUMENT, f"malformed YAML: {' '.join(str(exc).split())}", 1)
         if root is None:
@@ -167,9 +181,7 @@ class _Reader:
             references=tuple(top.references),
             machine=MachineSpec(nodes=top.machine.nodes, numa_balancing=top.machine.numa_balancing),
             processes=tuple(
-                ProcessSpec(
-                    p.name, tuple(ThreadSpec(t.name, t.node, t.affinity) for t in p.threads)
-                )
+                ProcessSpec(p.name, tuple(ThreadSpec(t.name, t.node, t.affinity) for t in p.threads))
                 for p in top.processes
             ),
             steps=tuple(self.step(f"steps[{i}]", raw) for i, raw in enumerate(top.steps)),
@@ -199,8 +211,7 @@ class _Reader:
             if len(keywords) > 1:
                 self.fail(
                     f"{base}.{keywords[1]}",
-                    f"two actions {keywords[0]!r} and {keywords[1]!r} in one step"
-                    " (give each its own step)",
+                    f"two actions {keywords[0]!r} and {keywords[1]!r} in one step (give each its own step)",
                 )
             if not keywords:
                 others = [k for k in body if k != "until"]
