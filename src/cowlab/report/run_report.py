@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, fields, is_dataclass
 
 from rich.console import Console
@@ -24,6 +25,33 @@ def action_text(action: Action) -> str:
     return " ".join([name, *map(str, parts)])
 
 
+_PASS = re.compile(r"\(pass \d+/\d+\)")
+
+
+def collapse_passes(lines: list[str]) -> list[str]:
+    """Migration retries print the same lines pass after pass: keep the first pass and
+    the last, and say how many identical passes lie between."""
+    blocks: list[list[str]] = [[]]
+    for line in lines:
+        blocks[-1].append(line)
+        if _PASS.search(line):
+            blocks.append([])
+    out: list[str] = []
+    i = 0
+    while i < len(blocks):
+        j = i
+        key = [_PASS.sub("", x) for x in blocks[i]]
+        while j + 1 < len(blocks) - 1 and [_PASS.sub("", x) for x in blocks[j + 1]] == key:
+            j += 1
+        out.extend(blocks[i])
+        if j - i > 1:
+            out.append(f"... {j - i - 1} more identical migration passes ...")
+        if j > i:
+            out.extend(blocks[j])
+        i = j + 1
+    return out
+
+
 def verdict(result: RunResult) -> str:
     if any(v.invariant == MODEL_SANITY for _, v in result.violations):
         return "model-bug"
@@ -40,10 +68,10 @@ def print_run(result: RunResult, console: Console) -> None:
         if step.until:
             head += f"  [until {step.until}]"
         console.print(escape(head), style="bold" if record.violations else None)
-        for event in record.events:
-            text = describe(event, result.machine)
-            if text is not None:
-                console.print(f"       {escape(text)}", highlight=False)
+        for text in collapse_passes(
+            [t for t in (describe(e, result.machine) for e in record.events) if t is not None]
+        ):
+            console.print(f"       {escape(text)}", highlight=False)
         for violation in record.violations:
             console.print(f"       [red]BROKEN {violation.invariant}[/]: {escape(violation.detail)}",
                           highlight=False)
