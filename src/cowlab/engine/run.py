@@ -17,7 +17,7 @@ from cowlab.invariants import (
     observe,
 )
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.frames import STAGES
+from cowlab.kernel.frames import CHOICES, STAGES
 from cowlab.kernel.step import advance, apply, blocked, start
 from cowlab.model import Machine
 from cowlab.model.events import Event
@@ -80,7 +80,7 @@ class Replay:
     def do(self, step: Step) -> StepRecord:
         """Run one scenario step (raises ScenarioError for an impossible step)."""
         record = StepRecord(len(self.records), step)
-        ctx = Ctx(self.kernel)
+        ctx = Ctx(self.kernel, choice=step.choose or "")
         try:
             self._dispatch(ctx, step, record)
         except ScenarioError as err:
@@ -94,9 +94,13 @@ class Replay:
 
     def _dispatch(self, ctx: Ctx, step: Step, record: StepRecord) -> None:
         m = self.machine
+        index = self.scenario.steps.index(step)
         if step.until is not None and step.until not in STAGES:
             raise self._error(step, f"unknown stage {step.until!r} (see cowlab run --list-stages)",
-                              f"steps[{self.scenario.steps.index(step)}].{step.actor}.until")
+                              f"steps[{index}].{step.actor}.until")
+        if step.choose is not None and step.choose not in CHOICES:
+            raise self._error(step, f"unknown choice {step.choose!r} (valid: {', '.join(CHOICES)})",
+                              f"steps[{index}].{step.actor}.choose")
         if step.actor in (DEVICE, KERNEL):
             self.machine = apply(ctx, m, outside_op(m, step.action))
             return
@@ -129,11 +133,13 @@ class Replay:
 
     def _run_thread(self, ctx: Ctx, m: Machine, ti: int, step: Step) -> tuple[Machine, str | None]:
         name = m.threads[ti].name
+        arrivals = 0
         for _ in range(MAX_STAGES_PER_STEP):
             why = blocked(m, ti)
             if why is not None:
                 raise ScenarioError(f"impossible step: {name} cannot proceed: {why}")
             m = advance(ctx, m, ti)
+            ctx.choice = ""  # a step's choice applies to its first stage only
             index = thread_index(m, name)
             if index is None or not m.threads[index].stack:
                 if step.until is not None:
@@ -144,8 +150,11 @@ class Replay:
             ti = index
             stage_name = m.threads[ti].stack[-1].stage
             if stage_name == step.until:
-                ctx.note("stop", f"{name} stopped at {stage_name}")
-                return m, stage_name
+                arrivals += 1
+                if arrivals == step.nth:
+                    ctx.note("stop", f"{name} stopped at {stage_name}"
+                             + (f" (arrival {arrivals})" if step.nth > 1 else ""))
+                    return m, stage_name
         raise ScenarioError(f"{name} did not finish within {MAX_STAGES_PER_STEP} stages")
 
     def _check(self, record: StepRecord) -> None:

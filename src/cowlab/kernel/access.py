@@ -22,7 +22,7 @@ class AccessOp(NamedTuple):
     write: bool
 
 
-@stage("access")
+@stage("access", choices=("trylock_fail",))
 def user_access(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """Try the load/store; fault if the PTE does not allow it."""
     op: AccessOp = frame.locals  # type: ignore[assignment]

@@ -20,10 +20,21 @@ STAGES: dict[str, StageFn] = {}
 WAITS: dict[str, WaitFn] = {}
 #: one line per stage, for `cowlab run --list-stages` and the docs
 STAGE_DOCS: dict[str, str] = {}
+#: stage -> kernel-internal choices it offers besides the default outcome
+STAGE_CHOICES: dict[str, tuple[str, ...]] = {}
+
+#: what each choice means
+CHOICES: dict[str, str] = {
+    "trylock_fail": "trylock_page() fails: another CPU holds the page lock for a moment",
+    "transient_ref": "a transient reference (GUP-fast, a /proc walker) breaks the refcount check",
+}
 
 
-def stage(name: str, *, wait: WaitFn | None = None) -> Callable[[StageFn], StageFn]:
-    """Register a stage function under its stable name."""
+def stage(
+    name: str, *, wait: WaitFn | None = None, choices: tuple[str, ...] = ()
+) -> Callable[[StageFn], StageFn]:
+    """Register a stage function under its stable name, with the wait condition and the
+    kernel-internal choices it has."""
 
     def register(fn: StageFn) -> StageFn:
         if name in STAGES:
@@ -32,6 +43,8 @@ def stage(name: str, *, wait: WaitFn | None = None) -> Callable[[StageFn], Stage
         STAGE_DOCS[name] = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
         if wait is not None:
             WAITS[name] = wait
+        if choices:
+            STAGE_CHOICES[name] = choices
         return fn
 
     return register

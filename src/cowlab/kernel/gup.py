@@ -197,7 +197,7 @@ def _can_follow_write(c: Ctx, m: Machine, vma: Vma, pte: PresentPte, flags: int)
     return False
 
 
-@stage("gup.faultin")
+@stage("gup.faultin", choices=("trylock_fail",))
 def faultin_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """handle_mm_fault() for the access GUP wants, then retry follow_page."""
     loc: GupLocals = frame.locals  # type: ignore[assignment]

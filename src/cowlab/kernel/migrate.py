@@ -102,7 +102,7 @@ def remove_migration_ptes(c: Ctx, m: Machine, old: int, new: int) -> Machine:
     return m
 
 
-@stage("migrate.isolated")
+@stage("migrate.isolated", choices=("trylock_fail",))
 def unmap_and_move_unmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """Lock the isolated page (async: trylock) and unmap it to migration entries."""
     loc: MigrateLocals = frame.locals  # type: ignore[assignment]
@@ -116,7 +116,7 @@ def unmap_and_move_unmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     return goto(m, ti, "migrate.unmapped")
 
 
-@stage("migrate.unmapped")
+@stage("migrate.unmapped", choices=("transient_ref",))
 def unmap_and_move_move(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """Check the expected refcount, then move the page or restore the old mappings."""
     loc: MigrateLocals = frame.locals  # type: ignore[assignment]
@@ -125,10 +125,11 @@ def unmap_and_move_move(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     expected = 1 + int(page.in_swapcache)
     if page.mapcount:
         c.decide("unmap_and_move", f"pfn {loc.pfn} still mapped -> -EAGAIN")
-    elif page.refcount != expected:
+    elif page.refcount != expected or c.choice == "transient_ref":
+        extra = " + a transient reference" if c.choice == "transient_ref" else ""
         c.decide(
             fn,
-            f"refcount {page.refcount} != expected {expected} -> -EAGAIN "
+            f"refcount {page.refcount}{extra} != expected {expected} -> -EAGAIN "
             f"(pass {loc.npass + 1}/{NR_MAX_MIGRATE_PAGES_RETRY})",
         )
     else:

@@ -54,7 +54,7 @@ def shrink_isolate(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     return goto(m, ti, "reclaim.isolated")
 
 
-@stage("reclaim.isolated")
+@stage("reclaim.isolated", choices=("trylock_fail",))
 def shrink_add_to_swap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """Lock the page; keep it if maybe pinned (from feb889fb40fa); else add_to_swap()."""
     loc: ReclaimLocals = frame.locals  # type: ignore[assignment]

@@ -24,12 +24,16 @@ from cowlab.scenario.actions import (
     Write,
 )
 from cowlab.scenario.builder import ScenarioBuilder
+from cowlab.scenario.check_config import Budgets, CheckConfig
 from cowlab.scenario.errors import ScenarioError
-from cowlab.scenario.loader import load_scenario, load_scenario_file
+from cowlab.scenario.loader import load_check_config, load_scenario, load_scenario_file
 from cowlab.scenario.spec import MachineSpec, ProcessSpec, Scenario, Step, ThreadSpec
 from cowlab.scenario.validate import validate_scenario
 
 __all__ = [
+    "Budgets",
+    "CheckConfig",
+    "load_check_config",
     "ACTIONS",
     "Action",
     "DmaRead",

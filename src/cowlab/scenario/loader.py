@@ -19,15 +19,18 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from cowlab.scenario.actions import ACTIONS, Action
+from cowlab.scenario.check_config import Budgets, CheckConfig
 from cowlab.scenario.errors import ScenarioError
 from cowlab.scenario.schema import ARG_MODELS, ScenarioModel, yaml_keys
 from cowlab.scenario.spec import MachineSpec, ProcessSpec, Scenario, Step, ThreadSpec
-from cowlab.scenario.validate import validate_scenario
+from cowlab.scenario.validate import validate_programs, validate_scenario
 
 #: FIELD of errors about the document as a whole
 DOCUMENT = "<document>"
 _LAST_PART = re.compile(r"(\.[^.\[\]]*|\[\d+\])$")
 _ACTION_LIST = ", ".join(ACTIONS)
+#: keys a step may carry beside its action
+STEP_OPTIONS = ("until", "nth", "choose")
 _NAME_RULE = "letters, digits, _ and -, not starting with a digit or -"
 
 
@@ -69,10 +72,12 @@ def _kind(value: object) -> str:
 
 
 class _Reader:
-    """One load: the source name and the line of every field path seen."""
+    """One load: the source name and the line of every field path seen.
+    ``check`` reads a model-check configuration (programs) instead of a scenario."""
 
-    def __init__(self, source: str | None) -> None:
+    def __init__(self, source: str | None, *, check: bool = False) -> None:
         self.source = source
+        self.check = check
         self.lines: dict[str, int] = {}
         self.constructor = yaml.constructor.SafeConstructor()
 
@@ -122,6 +127,9 @@ class _Reader:
     # --- YAML -> plain data + line index -------------------------------------
 
     def read(self, text: str) -> Scenario:
+        return self.build(self.parse(text))
+
+    def parse(self, text: str) -> dict[Any, Any]:
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
@@ -139,7 +147,7 @@ class _Reader:
         data = self.plain(root, "")
         if not isinstance(data, dict):
             self.fail(DOCUMENT, f"the top level must be a mapping, got {_kind(data)}")
-        return self.build(data)
+        return data
 
     def plain(self, node: yaml.Node, path: str) -> Any:
         """The node as plain data, recording each path's line on the way."""
@@ -175,6 +183,17 @@ class _Reader:
             top = ScenarioModel.model_validate(data)
         except ValidationError as exc:
             self.fail_pydantic(exc, "", ScenarioModel)
+        if self.check:
+            if top.steps:
+                self.fail("steps", "a check configuration has programs, not steps")
+            if top.programs is None:
+                self.fail("", "missing required key 'programs'")
+        else:
+            if "steps" not in data:
+                self.fail("steps", "missing required key 'steps'")
+            for key in ("programs", "background"):
+                if key in data:
+                    self.fail(key, f"{key!r} belongs to check configurations (cowlab check)")
         scenario = Scenario(
             name=top.name,
             description=top.description.strip(),
@@ -193,6 +212,29 @@ class _Reader:
             self.fail(exc.field or DOCUMENT, exc.message)
         return scenario
 
+    def config(self, scenario: Scenario, data: dict[Any, Any]) -> CheckConfig:
+        top = ScenarioModel.model_validate(data)
+        assert top.programs is not None
+        programs = []
+        for thread, items in top.programs.items():
+            base = f"programs.{thread}"
+            steps = tuple(
+                self.body(f"{base}[{i}]", thread, item, self.line_of(f"{base}[{i}]") or 0)
+                for i, item in enumerate(items)
+            )
+            for i, step in enumerate(steps):
+                if step.until is not None or step.choose is not None:
+                    self.fail(f"{base}[{i}]", "programs have no global order: until/choose "
+                              "belong to scenario steps")
+            programs.append((thread, steps))
+        try:
+            validate_programs(scenario, tuple(programs))
+        except ScenarioError as exc:
+            self.fail(exc.field or DOCUMENT, exc.message)
+        bg = top.background
+        budgets = Budgets(**bg.model_dump()) if bg is not None else Budgets()
+        return CheckConfig(scenario, tuple(programs), budgets)
+
     def step(self, path: str, raw: Any) -> Step:
         """``ACTOR: keyword`` or ``ACTOR: {keyword: value, option: ..., until: STAGE}``."""
         if not isinstance(raw, dict) or len(raw) != 1:
@@ -200,8 +242,12 @@ class _Reader:
         ((actor, body),) = raw.items()
         if not isinstance(actor, str):
             self.fail(path, f"the actor must be a name, got {_kind(actor)}")
-        base = f"{path}.{actor}"
-        until = None
+        return self.body(f"{path}.{actor}", actor, body, self.lines[path])
+
+    def body(self, base: str, actor: str, body: Any, line: int) -> Step:
+        """An action keyword, or a mapping of one keyword, its options and the step
+        options (``until``, ``nth``, ``choose``)."""
+        options: dict[str, Any] = {}
         if isinstance(body, str):
             keyword, args = body, {}
             if keyword not in ACTIONS:
@@ -214,7 +260,7 @@ class _Reader:
                     f"two actions {keywords[0]!r} and {keywords[1]!r} in one step (give each its own step)",
                 )
             if not keywords:
-                others = [k for k in body if k != "until"]
+                others = [k for k in body if k not in STEP_OPTIONS]
                 if others:
                     self.fail(
                         f"{base}.{others[0]}",
@@ -222,12 +268,21 @@ class _Reader:
                     )
                 self.fail(base, f"no action given (valid: {_ACTION_LIST})")
             keyword, args = keywords[0], dict(body)
-            until = args.pop("until", None)
-            if until is not None and not isinstance(until, str):
-                self.fail(f"{base}.until", f"until must be a stage name, got {_kind(until)}")
+            options = {k: args.pop(k) for k in STEP_OPTIONS if k in args}
         else:
             self.fail(base, f"an action is a keyword or a mapping, got {_kind(body)}")
-        return Step(actor, self.action(base, keyword, args), until, self.lines[path])
+        until = options.get("until")
+        if until is not None and not isinstance(until, str):
+            self.fail(f"{base}.until", f"until must be a stage name, got {_kind(until)}")
+        nth = options.get("nth", 1)
+        if type(nth) is not int or nth < 1:
+            self.fail(f"{base}.nth", f"nth must be a positive integer, got {_kind(nth)}")
+        if nth != 1 and until is None:
+            self.fail(f"{base}.nth", "nth counts arrivals at the until stage: give until too")
+        choose = options.get("choose")
+        if choose is not None and not isinstance(choose, str):
+            self.fail(f"{base}.choose", f"choose must be a choice name, got {_kind(choose)}")
+        return Step(actor, self.action(base, keyword, args), until, line, nth, choose)
 
     def action(self, base: str, keyword: str, args: dict[Any, Any]) -> Action:
         model = ARG_MODELS[keyword]
@@ -238,7 +293,7 @@ class _Reader:
         try:
             parsed = model.model_validate(args)
         except ValidationError as exc:
-            self.fail_pydantic(exc, base, model, extra=("until",))
+            self.fail_pydantic(exc, base, model, extra=STEP_OPTIONS)
         cls = ACTIONS[keyword]
         values = {f.name: getattr(parsed, f.name) for f in fields(cls)}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
@@ -261,3 +316,20 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
             by_key = {f.alias or name: f for name, f in current.model_fields.items()}
             current = by_key[part].annotation
     return current
+
+
+def load_check_config(path_or_text: str | os.PathLike[str], *, source: str | None = None) -> CheckConfig:
+    """Load a model-check configuration: a scenario's machine and processes, each
+    thread's program, and the background budgets."""
+    if isinstance(path_or_text, os.PathLike) or _looks_like_path(path_or_text):
+        name = source or str(path_or_text)
+        try:
+            text = Path(path_or_text).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"cannot read the file: {exc}", file=name, field=DOCUMENT) from exc
+    else:
+        name, text = source, str(path_or_text)
+    reader = _Reader(name, check=True)
+    data = reader.parse(text)
+    scenario = reader.build(data)
+    return reader.config(scenario, data)

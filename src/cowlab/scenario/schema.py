@@ -56,6 +56,18 @@ class ProcessModel(Model):
     threads: list[ThreadModel] = Field(min_length=1)
 
 
+class BackgroundModel(Model):
+    """Budgets of background activity a model check may interleave anywhere."""
+
+    numa_scan: int = Field(0, ge=0, le=16)
+    move: int = Field(0, ge=0, le=16)
+    lru_drain: int = Field(0, ge=0, le=16)
+    reclaim: int = Field(0, ge=0, le=16)
+    dma_write: int = Field(0, ge=0, le=16)
+    dma_read: int = Field(0, ge=0, le=16)
+    kernel_choices: bool = True
+
+
 class ScenarioModel(Model):
     name: str
     description: str = ""
@@ -63,7 +75,10 @@ class ScenarioModel(Model):
     machine: MachineModel = MachineModel()
     processes: list[ProcessModel]
     #: checked one by one by the loader (a step's keys depend on its action)
-    steps: list[Any]
+    steps: list[Any] = []
+    #: check configurations only: thread name -> its actions, in order, no global order
+    programs: dict[str, list[Any]] | None = None
+    background: BackgroundModel | None = None
 
 
 # --- one model per action ----------------------------------------------------

@@ -41,6 +41,10 @@ class Step:
     until: str | None = None
     #: source line in the scenario file, for error messages
     line: int | None = None
+    #: stop the nth time the operation reaches ``until`` (a stage can recur: migration passes)
+    nth: int = 1
+    #: a kernel choice for the first stage this step runs (``trylock_fail``, ``transient_ref``)
+    choose: str | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from cowlab.scenario.actions import (
     Pin,
     Read,
     Reclaim,
+    Resume,
     Vmsplice,
     Write,
 )
@@ -182,3 +183,27 @@ class _Checker:
     def check_choice(self, value: str, choices: tuple[str, ...], field: str) -> None:
         if value not in choices:
             self.fail(field, f"{value!r} is not one of: {', '.join(choices)}")
+
+
+def validate_programs(scenario: Scenario, programs: tuple[tuple[str, tuple[Step, ...]], ...]) -> None:
+    """Static checks of a check configuration's programs: every program belongs to a
+    declared thread or to one a fork in some program creates; programs hold only
+    thread actions (no resume: they have no global order)."""
+    checker = _Checker(scenario)
+    checker.run()
+    for thread, steps in programs:
+        for i, step in enumerate(steps):
+            if type(step.action) is Fork:
+                checker.line = step.line
+                checker.check_args(f"programs.{thread}[{i}]", step)
+    for thread, steps in programs:
+        if thread not in checker.threads:
+            checker.line = steps[0].line if steps else None
+            checker.fail(f"programs.{thread}", f"no thread {thread!r} is declared or forked")
+        for i, step in enumerate(steps):
+            checker.line = step.line
+            base = f"programs.{thread}[{i}]"
+            if type(step.action) not in THREAD_ACTIONS or type(step.action) is Resume:
+                checker.fail(base, f"a program holds thread actions, not {ACTION_NAMES[type(step.action)]}")
+            if type(step.action) is not Fork:
+                checker.check_args(base, step)
