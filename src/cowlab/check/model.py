@@ -1,0 +1,194 @@
+"""The checker's view of a configuration: states, enabled transitions, and the step.
+
+It drives the same kernel step function as ``cowlab run`` (start/advance/apply)
+and the same promise checks; it has no kernel behaviour of its own.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowlab.engine.boot import boot, thread_index
+from cowlab.engine.translate import thread_op
+from cowlab.history import Kernel
+from cowlab.invariants import MODEL_SANITY, Spec, Violation, check_pins, check_sanity, initial_spec, observe
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.frames import STAGE_CHOICES
+from cowlab.kernel.step import (
+    DmaReadOp,
+    DmaWriteOp,
+    LruDrainOp,
+    MoveOp,
+    ReclaimOp,
+    advance,
+    apply,
+    blocked,
+    start,
+)
+from cowlab.model import KSWAPD, NO_NODE, ZERO_PFN, Machine, PresentPte
+from cowlab.scenario import CheckConfig, ScenarioError
+from cowlab.scenario.spec import Step
+
+#: budget slots, in CheckState.budgets order
+BUDGETS = ("numa_scan", "move", "lru_drain", "reclaim", "dma_write", "dma_read")
+SCAN, MOVE, DRAIN, RECLAIM, DMA_WRITE, DMA_READ = range(6)
+
+
+class Transition(NamedTuple):
+    """One atomic step: ``kind`` is ``thread`` (advance, or start the next program
+    action), ``numa_scan``, ``move``, ``lru_drain``, ``reclaim``, ``dma_write`` or
+    ``dma_read``; ``actor`` the thread or reference; ``arg`` a node or (pid, vpn)."""
+
+    kind: str
+    actor: str = ""
+    arg: object = None
+    choice: str = ""
+
+
+class CheckState(NamedTuple):
+    machine: Machine
+    spec: Spec
+    #: per thread with a program: (name, index of its next action)
+    pcs: tuple[tuple[str, int], ...]
+    budgets: tuple[int, ...]
+
+
+class ConfigError(ScenarioError):
+    """A program action that cannot run (an unmapped region, an unknown pin)."""
+
+
+class CheckModel:
+    """Configuration + kernel: initial state, transitions, step."""
+
+    def __init__(self, config: CheckConfig, kernel: Kernel, *, sanity: bool = True) -> None:
+        self.config = config
+        self.kernel = kernel
+        self.sanity = sanity
+        self.programs: dict[str, tuple[Step, ...]] = dict(config.programs)
+        self.choices = config.budgets.kernel_choices
+
+    def initial(self) -> CheckState:
+        m = boot(self.config.scenario)
+        b = self.config.budgets
+        budgets = (b.numa_scan, b.move, b.lru_drain, b.reclaim, b.dma_write, b.dma_read)
+        pcs = tuple(sorted((name, 0) for name in self.programs))
+        return CheckState(m, initial_spec(len(m.processes)), pcs, budgets)
+
+    # --- enabled transitions ---------------------------------------------------------
+
+    def transitions(self, s: CheckState) -> list[Transition]:
+        m = s.machine
+        out: list[Transition] = []
+        pcs = dict(s.pcs)
+        for ti, thread in enumerate(m.threads):
+            if thread.stack:
+                if blocked(m, ti) is None:
+                    out.append(Transition("thread", thread.name))
+                    if self.choices:
+                        for choice in STAGE_CHOICES.get(thread.stack[-1].stage, ()):
+                            out.append(Transition("thread", thread.name, None, choice))
+                continue
+            if thread.name == KSWAPD:
+                if s.budgets[RECLAIM]:
+                    out.extend(Transition("reclaim", KSWAPD, target) for target in _reclaimable(m))
+                continue
+            program = self.programs.get(thread.name, ())
+            pc = pcs.get(thread.name, 0)
+            if pc < len(program) and self._can_start(m, ti, program[pc]):
+                out.append(Transition("thread", thread.name))
+            if s.budgets[SCAN] and m.numa_balancing:
+                out.append(Transition("numa_scan", thread.name))
+        if s.budgets[MOVE]:
+            for thread in m.threads:
+                if thread.name != KSWAPD and thread.affinity == NO_NODE:
+                    out.extend(Transition("move", thread.name, node)
+                               for node in range(m.nodes) if node != thread.node)
+        if s.budgets[DRAIN] and any(p is not None and p.in_lru_batch for p in m.pages):
+            out.append(Transition("lru_drain"))
+        for ref in m.refs:
+            if ref.holder != "device":
+                continue
+            if s.budgets[DMA_WRITE] and ref.write:
+                out.append(Transition("dma_write", ref.name))
+            if s.budgets[DMA_READ]:
+                out.append(Transition("dma_read", ref.name))
+        return out
+
+    def _can_start(self, m: Machine, ti: int, step: Step) -> bool:
+        ctx = Ctx(self.kernel, trace=False)
+        try:
+            m2 = start(ctx, m, ti, thread_op(m, ti, step.action))
+        except ScenarioError as exc:
+            raise ConfigError(exc.message, file=self.config.scenario.source, line=step.line,
+                              field=f"programs.{step.actor}") from None
+        return blocked(m2, ti) is None
+
+    # --- the step ----------------------------------------------------------------------
+
+    def step(self, s: CheckState, t: Transition, *, trace: bool = False
+             ) -> tuple[CheckState, list[Violation], Ctx]:
+        ctx = Ctx(self.kernel, trace=trace, choice=t.choice)
+        m = s.machine
+        budgets = s.budgets
+        pcs = s.pcs
+        kind = t.kind
+        if kind == "thread":
+            ti = thread_index(m, t.actor)
+            assert ti is not None
+            if not m.threads[ti].stack:
+                pc = dict(pcs)[t.actor]
+                m = start(ctx, m, ti, thread_op(m, ti, self.programs[t.actor][pc].action))
+                pcs = tuple((n, i + 1 if n == t.actor else i) for n, i in pcs)
+            m = advance(ctx, m, ti)
+        elif kind == "numa_scan":
+            from cowlab.kernel.numa import task_numa_work
+
+            ti = thread_index(m, t.actor)
+            assert ti is not None
+            m = task_numa_work(ctx, m, ti)
+            budgets = _spend(budgets, SCAN)
+        elif kind == "move":
+            ti = thread_index(m, t.actor)
+            assert ti is not None and isinstance(t.arg, int)
+            m = apply(ctx, m, MoveOp(ti, t.arg))
+            budgets = _spend(budgets, MOVE)
+        elif kind == "lru_drain":
+            m = apply(ctx, m, LruDrainOp(None))
+            budgets = _spend(budgets, DRAIN)
+        elif kind == "reclaim":
+            pid, vpn = t.arg  # type: ignore[misc]
+            pte = m.processes[pid].pte(vpn)
+            assert type(pte) is PresentPte
+            ti = thread_index(m, KSWAPD)
+            assert ti is not None
+            m = advance(ctx, start(ctx, m, ti, ReclaimOp(pte.pfn)), ti)
+            budgets = _spend(budgets, RECLAIM)
+        elif kind == "dma_write":
+            m = apply(ctx, m, DmaWriteOp(t.actor))
+            budgets = _spend(budgets, DMA_WRITE)
+        elif kind == "dma_read":
+            m = apply(ctx, m, DmaReadOp(t.actor))
+            budgets = _spend(budgets, DMA_READ)
+        spec, found = observe(s.spec, m, ctx.events)
+        found.extend(check_pins(spec, m))
+        if self.sanity:
+            found.extend(Violation(MODEL_SANITY, f"cowlab bug: {p}", p) for p in check_sanity(m))
+        return CheckState(m, spec, pcs, budgets), found, ctx
+
+
+def _spend(budgets: tuple[int, ...], slot: int) -> tuple[int, ...]:
+    return budgets[:slot] + (budgets[slot] - 1,) + budgets[slot + 1:]
+
+
+def _reclaimable(m: Machine) -> list[tuple[int, int]]:
+    """One mapped address per anon page on the LRU (kswapd picks pages, not addresses)."""
+    seen: set[int] = set()
+    out = []
+    for proc in m.processes:
+        for vpn, pte in proc.ptes:
+            if type(pte) is PresentPte and pte.pfn != ZERO_PFN and pte.pfn not in seen:
+                page = m.pages[pte.pfn]
+                if page is not None and page.lru:
+                    seen.add(pte.pfn)
+                    out.append((proc.pid, vpn))
+    return out

@@ -1,0 +1,83 @@
+"""Search limits, statistics and outcomes shared by every strategy."""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass, field
+
+from cowlab.check.model import Transition
+from cowlab.invariants import Violation
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 10_000
+    max_states: int = 50_000_000
+    time_limit: float | None = None
+    memory_limit_mb: int | None = None
+
+
+@dataclass
+class Stats:
+    distinct: int = 0
+    transitions: int = 0
+    max_depth: int = 0
+    depth_cut: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def rate(self, count: int) -> float:
+        return count / self.seconds if self.seconds > 0 else 0.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * resource.getpagesize() / (1024 * 1024)
+    except OSError:
+        return peak_rss_mb()
+
+
+@dataclass
+class SearchResult:
+    #: "violation", "complete" (no violation within the bounds) or "limit"
+    outcome: str
+    stats: Stats
+    trace: list[Transition] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    reason: str = ""
+
+
+class Stopper:
+    """Decides when a limit stops the search; checked every few hundred states."""
+
+    def __init__(self, limits: Limits, stats: Stats, every: int = 256) -> None:
+        self.limits = limits
+        self.stats = stats
+        self.every = every
+        self._count = 0
+        self.interrupted = False
+
+    def check(self, queue: int) -> str:
+        self._count += 1
+        if self.interrupted:
+            return "interrupted"
+        if self._count % self.every:
+            return ""
+        lim = self.limits
+        if self.stats.distinct >= lim.max_states:
+            return f"max-states {lim.max_states}"
+        if lim.time_limit is not None and self.stats.seconds >= lim.time_limit:
+            return f"time-limit {lim.time_limit:g}s"
+        if lim.memory_limit_mb is not None and current_rss_mb() >= lim.memory_limit_mb:
+            return f"memory-limit {lim.memory_limit_mb} MB"
+        return ""
