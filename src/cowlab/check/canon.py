@@ -1,10 +1,131 @@
-"""Canonical state keys for the visited set."""
+"""Canonical state keys: states equal up to the naming of pfns and swap slots share a key.
+
+The kernel allocates the lowest free pfn and slot, so two interleavings that free
+and allocate in different orders reach the same memory under different names.  The
+canonical form renames pfns and slots in order of first appearance (walking page
+tables by pid and vpn, then references by name, then thread frames) and compacts the
+free holes.  Frame locals follow a convention: a field named ``pfn``, and a PTE-valued
+field, hold pfns.  The queue keeps real states; only visited-set keys are canonical.
+"""
 
 from __future__ import annotations
 
 from cowlab.check.model import CheckState
+from cowlab.model import (
+    NO_PFN,
+    NO_SLOT,
+    ZERO_PFN,
+    Frame,
+    Machine,
+    MigrationEntry,
+    PresentPte,
+    SwapEntry,
+)
+
+
+def _orders(m: Machine) -> tuple[list[int], list[int]]:
+    pfns = [ZERO_PFN]
+    slots: list[int] = []
+    seen_p = {ZERO_PFN}
+    seen_s: set[int] = set()
+
+    def pfn(x: int) -> None:
+        if x not in seen_p and x >= 0:
+            seen_p.add(x)
+            pfns.append(x)
+
+    def slot(x: int) -> None:
+        if x not in seen_s:
+            seen_s.add(x)
+            slots.append(x)
+            value = m.swap[x]
+            if value is not None and value.cache != NO_PFN:
+                pfn(value.cache)
+
+    for proc in m.processes:
+        for _, pte in proc.ptes:
+            if type(pte) is SwapEntry:
+                slot(pte.slot)
+            else:
+                pfn(pte.pfn)  # type: ignore[union-attr]
+    for ref in sorted(m.refs, key=lambda r: r.name):
+        pfn(ref.pfn)
+    for thread in m.threads:
+        for frame in thread.stack:
+            for x in _frame_pfns(frame):
+                pfn(x)
+    for x, page in enumerate(m.pages):
+        if page is not None:
+            pfn(x)
+            if page.swapcache != NO_SLOT:
+                slot(page.swapcache)
+    for x, value in enumerate(m.swap):
+        if value is not None:
+            slot(x)
+    return pfns, slots
+
+
+def _frame_pfns(frame: Frame) -> list[int]:
+    out = list(frame.holds)
+    loc = frame.locals
+    for name in getattr(loc, "_fields", ()):
+        value = getattr(loc, name)
+        if name == "pfn":
+            out.append(value)
+        elif type(value) is PresentPte or type(value) is MigrationEntry:
+            out.append(value.pfn)
+    return out
+
+
+def _remap_frame(frame: Frame, p: dict[int, int]) -> Frame:
+    loc = frame.locals
+    changes = {}
+    for name in getattr(loc, "_fields", ()):
+        value = getattr(loc, name)
+        if name == "pfn":
+            changes[name] = p[value]
+        elif type(value) is PresentPte or type(value) is MigrationEntry:
+            changes[name] = value._replace(pfn=p[value.pfn])
+    if changes:
+        loc = loc._replace(**changes)  # type: ignore[attr-defined]
+    return frame._replace(locals=loc, holds=tuple(p[x] for x in frame.holds))
+
+
+def canonical_machine(m: Machine) -> Machine:
+    pfns, slots = _orders(m)
+    identity = (pfns == list(range(len(m.pages))) and slots == list(range(len(m.swap)))
+                and list(m.refs) == sorted(m.refs, key=lambda r: r.name))
+    if identity:
+        return m
+    p = {old: new for new, old in enumerate(pfns)}
+    s = {old: new for new, old in enumerate(slots)}
+    pages = tuple(
+        page._replace(swapcache=s[page.swapcache]) if page.swapcache != NO_SLOT else page
+        for page in (m.pages[old] for old in pfns)
+        if page is not None
+    )
+    swap = tuple(
+        value._replace(cache=p[value.cache]) if value.cache != NO_PFN else value
+        for value in (m.swap[old] for old in slots)
+        if value is not None
+    )
+    procs = []
+    for proc in m.processes:
+        ptes = tuple(
+            (vpn, pte._replace(slot=s[pte.slot]) if type(pte) is SwapEntry
+             else pte._replace(pfn=p[pte.pfn]))  # type: ignore[union-attr]
+            for vpn, pte in proc.ptes
+        )
+        procs.append(proc._replace(ptes=ptes))
+    refs = tuple(r._replace(pfn=p[r.pfn]) for r in sorted(m.refs, key=lambda r: r.name))
+    threads = tuple(
+        t._replace(stack=tuple(_remap_frame(f, p) for f in t.stack)) if t.stack else t
+        for t in m.threads
+    )
+    return m._replace(pages=pages, swap=swap, processes=tuple(procs), refs=refs, threads=threads)
 
 
 def canonical(state: CheckState) -> object:
-    """The key under which a state is remembered (identity for now)."""
-    return state
+    """The key under which a state is remembered."""
+    m = canonical_machine(state.machine)
+    return state if m is state.machine else state._replace(machine=m)
