@@ -1,7 +1,8 @@
 """The ``cowlab`` command.
 
-Exit status: 0 all promises held, 1 a promise broke, 2 bad input, 4 the model's
-own sanity check failed (a bug in cowlab).
+Exit status: 0 all promises held (check: no violation within the bounds), 1 a
+promise broke, 2 bad input, 3 a check stopped by a limit before an answer, 4 the
+model's own sanity check failed (a bug in cowlab).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cowlab.report import print_run, run_json, verdict
 from cowlab.scenario import ScenarioError
 from cowlab.scenario.catalog import builtin_names, load_builtin, load_named
 
-EXIT_HELD, EXIT_BROKEN, EXIT_BAD_INPUT, EXIT_MODEL_BUG = 0, 1, 2, 4
+EXIT_HELD, EXIT_BROKEN, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_MODEL_BUG = 0, 1, 2, 3, 4
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="A laboratory for Linux anonymous-memory semantics.")
@@ -62,6 +63,69 @@ def run(
         print_run(result, console)
     outcome = verdict(result)
     raise typer.Exit({"holds": EXIT_HELD, "broken": EXIT_BROKEN}.get(outcome, EXIT_MODEL_BUG))
+
+
+@app.command()
+def check(
+    config: Annotated[str, typer.Argument(help="check configuration file or built-in name")],
+    kernel: Annotated[str, typer.Option("--kernel", "-k", help="release or commit")] = "v5.16",
+    revert: Annotated[list[str] | None, typer.Option(help="revert a modeled commit")] = None,
+    strategy: Annotated[str, typer.Option(help="bfs | dfs | random")] = "bfs",
+    max_depth: Annotated[int, typer.Option(min=1)] = 10_000,
+    max_states: Annotated[int, typer.Option(min=1)] = 50_000_000,
+    time_limit: Annotated[float | None, typer.Option(help="seconds")] = None,
+    memory_limit: Annotated[int | None, typer.Option(help="MB of resident memory")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="parallel BFS processes")] = 1,
+    seed: Annotated[int, typer.Option(help="random-walk seed")] = 0,
+    checkpoint: Annotated[str | None, typer.Option(help="write checkpoints to FILE")] = None,
+    checkpoint_every: Annotated[float, typer.Option(help="seconds between checkpoints")] = 30.0,
+    resume: Annotated[str | None, typer.Option(help="resume from a checkpoint FILE")] = None,
+    emit_scenario: Annotated[str | None, typer.Option(help="write the counterexample here")] = None,
+    no_reduce: Annotated[bool, typer.Option("--no-reduce", help="no partial-order reduction")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+) -> None:
+    """Explore every interleaving of a configuration; report the shortest violation."""
+    from pathlib import Path
+
+    from cowlab.check.checkpoint import CheckpointError
+    from cowlab.check.model import ConfigError
+    from cowlab.check.progress import ProgressReporter
+    from cowlab.check.result import Limits
+    from cowlab.check.runner import STRATEGIES, run_check
+    from cowlab.report.check_report import check_json, print_check
+    from cowlab.scenario.catalog import load_named_config
+    from cowlab.scenario.dump import dump_scenario
+
+    if strategy not in STRATEGIES:
+        _fail(f"--strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if workers > 1 and strategy != "bfs":
+        _fail("--workers: parallel search is breadth-first only")
+    if workers > 1 and (checkpoint or resume):
+        _fail("--workers: checkpoints are written by single-process searches only")
+    reporter = ProgressReporter()
+    try:
+        k = kernel_at(kernel, revert or ())
+        cfg = load_named_config(config)
+        limits = Limits(max_depth=max_depth, max_states=max_states, time_limit=time_limit,
+                        memory_limit_mb=memory_limit)
+        run_ = run_check(cfg, k, strategy=strategy, limits=limits, reduce=not no_reduce,
+                         seed=seed, workers=workers, checkpoint=checkpoint,
+                         checkpoint_every=checkpoint_every, resume=resume, progress=reporter)
+    except (ScenarioError, UnknownKernelError, CheckpointError, ConfigError) as exc:
+        reporter.close()
+        _fail(str(exc))
+    reporter.close()
+    if emit_scenario and run_.counterexample is not None:
+        Path(emit_scenario).write_text(dump_scenario(run_.counterexample))
+    if as_json:
+        sys.stdout.write(json.dumps(check_json(run_), indent=2) + "\n")
+    else:
+        print_check(run_, console)
+    outcome = run_.result.outcome
+    if outcome == "violation":
+        model_bug = any(v.invariant == "model_sanity" for v in run_.result.violations)
+        raise typer.Exit(EXIT_MODEL_BUG if model_bug or not run_.reproduced else EXIT_BROKEN)
+    raise typer.Exit(EXIT_HELD if outcome == "complete" else EXIT_LIMIT)
 
 
 @app.command()

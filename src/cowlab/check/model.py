@@ -66,6 +66,8 @@ class CheckModel:
         self.sanity = sanity
         self.programs: dict[str, tuple[Step, ...]] = dict(config.programs)
         self.choices = config.budgets.kernel_choices
+        #: transitions the partial-order reduction left out (statistics)
+        self.stats_reduced = 0
 
     def initial(self) -> CheckState:
         m = boot(self.config.scenario)
@@ -177,7 +179,7 @@ class CheckModel:
 
 
 def _spend(budgets: tuple[int, ...], slot: int) -> tuple[int, ...]:
-    return budgets[:slot] + (budgets[slot] - 1,) + budgets[slot + 1:]
+    return (*budgets[:slot], budgets[slot] - 1, *budgets[slot + 1:])
 
 
 def _reclaimable(m: Machine) -> list[tuple[int, int]]:

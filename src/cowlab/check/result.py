@@ -24,14 +24,28 @@ class Stats:
     transitions: int = 0
     max_depth: int = 0
     depth_cut: int = 0
+    #: seconds spent before the last resume
+    earlier: float = 0.0
     started: float = field(default_factory=time.monotonic)
+
+    def resume_clock(self) -> None:
+        self.started = time.monotonic()
+
+    def pause_clock(self) -> None:
+        self.earlier = self.seconds
+        self.started = time.monotonic()
 
     @property
     def seconds(self) -> float:
-        return time.monotonic() - self.started
+        return self.earlier + time.monotonic() - self.started
 
     def rate(self, count: int) -> float:
         return count / self.seconds if self.seconds > 0 else 0.0
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["earlier"] = self.seconds
+        return state
 
 
 def peak_rss_mb() -> float:
@@ -58,22 +72,28 @@ class SearchResult:
 
 
 class Stopper:
-    """Decides when a limit stops the search; checked every few hundred states."""
+    """Decides when a limit stops the search, and raises ``tick`` about twice a second
+    for progress reports and checkpoints.  Cheap: looks at the clock every few hundred
+    states."""
 
-    def __init__(self, limits: Limits, stats: Stats, every: int = 256) -> None:
+    def __init__(self, limits: Limits, stats: Stats, every: int = 128) -> None:
         self.limits = limits
         self.stats = stats
         self.every = every
         self._count = 0
-        self.interrupted = False
+        self._last_tick = time.monotonic()
+        self.tick = False
 
     def check(self, queue: int) -> str:
         self._count += 1
-        if self.interrupted:
-            return "interrupted"
+        self.tick = False
         if self._count % self.every:
             return ""
         lim = self.limits
+        now = time.monotonic()
+        if now - self._last_tick >= 0.5:
+            self.tick = True
+            self._last_tick = now
         if self.stats.distinct >= lim.max_states:
             return f"max-states {lim.max_states}"
         if lim.time_limit is not None and self.stats.seconds >= lim.time_limit:

@@ -66,7 +66,9 @@ def print_run(result: RunResult, console: Console) -> None:
         step = record.step
         head = f"{record.index:>3}  {step.actor:<8} {action_text(step.action)}"
         if step.until:
-            head += f"  [until {step.until}]"
+            head += f"  [until {step.until}" + (f" #{step.nth}" if step.nth > 1 else "") + "]"
+        if step.choose:
+            head += f"  [choose {step.choose}]"
         console.print(escape(head), style="bold" if record.violations else None)
         for text in collapse_passes(
             [t for t in (describe(e, result.machine) for e in record.events) if t is not None]

@@ -31,11 +31,10 @@ from cowlab.scenario.spec import MachineSpec, ProcessSpec, Scenario, Step, Threa
 from cowlab.scenario.validate import validate_scenario
 
 __all__ = [
-    "Budgets",
-    "CheckConfig",
-    "load_check_config",
     "ACTIONS",
     "Action",
+    "Budgets",
+    "CheckConfig",
     "DmaRead",
     "DmaWrite",
     "Exit",
@@ -62,6 +61,7 @@ __all__ = [
     "Unpin",
     "Vmsplice",
     "Write",
+    "load_check_config",
     "load_scenario",
     "load_scenario_file",
     "validate_scenario",

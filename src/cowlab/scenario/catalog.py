@@ -1,17 +1,19 @@
-"""Built-in scenarios, shipped as YAML files in ``cowlab/scenarios``."""
+"""Built-in scenarios (``cowlab/scenarios``) and check configurations (``cowlab/configs``),
+shipped as YAML files."""
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
 
+from cowlab.scenario.check_config import CheckConfig
 from cowlab.scenario.errors import ScenarioError
-from cowlab.scenario.loader import load_scenario, load_scenario_file
+from cowlab.scenario.loader import load_check_config, load_scenario, load_scenario_file
 from cowlab.scenario.spec import Scenario
 
 
-def _files() -> dict[str, resources.abc.Traversable]:
-    root = resources.files("cowlab") / "scenarios"
+def _files(folder: str = "scenarios") -> dict[str, resources.abc.Traversable]:
+    root = resources.files("cowlab") / folder
     return {
         entry.name.removesuffix(".yaml"): entry
         for entry in root.iterdir()
@@ -40,3 +42,20 @@ def load_named(name_or_path: str) -> Scenario:
     raise ScenarioError(
         f"no scenario file or built-in scenario named {name_or_path!r} "
         "(see `cowlab catalog`)", file=name_or_path)
+
+
+def builtin_config_names() -> list[str]:
+    return sorted(_files("configs"))
+
+
+def load_named_config(name_or_path: str) -> CheckConfig:
+    """A check configuration file path, or the name of a built-in one."""
+    if Path(name_or_path).is_file():
+        return load_check_config(name_or_path)
+    entry = _files("configs").get(name_or_path)
+    if entry is None:
+        raise ScenarioError(
+            f"no check configuration file or built-in named {name_or_path!r} "
+            f"(built-in: {', '.join(builtin_config_names())})", file=name_or_path)
+    return load_check_config(entry.read_text(encoding="utf-8"),
+                             source=f"<builtin>/{name_or_path}.yaml")

@@ -1,0 +1,85 @@
+"""One `cowlab check` run: pick the strategy, resume or start, stop cleanly, and turn
+a counterexample into a replayable scenario (verified by replaying it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cowlab.check.checkpoint import Checkpointer, load_checkpoint
+from cowlab.check.model import CheckModel
+from cowlab.check.random_walk import WalkMemory, new_walk_memory, random_walks
+from cowlab.check.result import Limits, SearchResult, peak_rss_mb
+from cowlab.check.search import Memory, Progress, explore, new_memory
+from cowlab.check.trace import to_scenario
+from cowlab.engine import RunResult, run_scenario
+from cowlab.history import Kernel
+from cowlab.scenario import CheckConfig, Scenario
+
+STRATEGIES = ("bfs", "dfs", "random")
+
+
+@dataclass
+class CheckRun:
+    config: CheckConfig
+    kernel: Kernel
+    strategy: str
+    result: SearchResult
+    reduced: int
+    peak_mb: float
+    workers: int = 1
+    counterexample: Scenario | None = None
+    replay: RunResult | None = None
+
+    @property
+    def reproduced(self) -> bool:
+        """Does replaying the emitted scenario break the same promise?"""
+        if self.replay is None or not self.result.violations:
+            return False
+        wanted = {v.invariant for v in self.result.violations}
+        return any(v.invariant in wanted for _, v in self.replay.violations)
+
+
+def run_check(
+    config: CheckConfig,
+    kernel: Kernel,
+    *,
+    strategy: str = "bfs",
+    limits: Limits | None = None,
+    reduce: bool = True,
+    seed: int = 0,
+    workers: int = 1,
+    checkpoint: str | None = None,
+    checkpoint_every: float = 30.0,
+    resume: str | None = None,
+    progress: Progress | None = None,
+    sanity: bool = True,
+) -> CheckRun:
+    limits = limits or Limits()
+    model = CheckModel(config, kernel, sanity=sanity)
+    meta = {"config": config.name, "kernel": kernel.name, "strategy": strategy,
+            "reduce": reduce, "seed": seed if strategy == "random" else None}
+    memory: Memory | WalkMemory
+    if resume is not None:
+        memory = load_checkpoint(resume, meta)
+    elif strategy == "random":
+        memory = new_walk_memory(seed)
+    else:
+        memory = new_memory(model, strategy)
+    path = checkpoint or resume
+    checkpointer = Checkpointer(path, meta, checkpoint_every) if path else None
+    if strategy == "random":
+        assert isinstance(memory, WalkMemory)
+        result = random_walks(model, limits, memory, checkpointer=checkpointer, progress=progress)
+    elif workers > 1:
+        from cowlab.check.parallel import parallel_bfs
+
+        result = parallel_bfs(model, limits, workers, reduce=reduce, progress=progress)
+    else:
+        assert isinstance(memory, Memory)
+        result = explore(model, limits, memory, reduce=reduce, checkpointer=checkpointer,
+                         progress=progress)
+    run = CheckRun(config, kernel, strategy, result, model.stats_reduced, peak_rss_mb(), workers)
+    if result.outcome == "violation":
+        run.counterexample = to_scenario(model, result.trace, f"{config.name}-counterexample")
+        run.replay = run_scenario(run.counterexample, kernel)
+    return run
