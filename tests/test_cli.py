@@ -107,3 +107,33 @@ def test_bad_steps_name_file_line_and_field(case: str, tmp_path: Path) -> None:
     line = _error_line(result)
     assert f"{path}:7:" in line
     assert field in line
+
+
+def test_check_exit_statuses(tmp_path: Path) -> None:
+    out = tmp_path / "ce.yaml"
+    broken = invoke("check", "gaudi-open", "--kernel", "v5.16", "--emit-scenario", str(out))
+    assert broken.exit_code == 1, broken.output
+    assert "violation: pin_coherence" in broken.output
+    replay = invoke("run", str(out), "--kernel", "v5.16")
+    assert replay.exit_code == 1 and "BROKEN pin_coherence" in replay.output
+    assert invoke("check", "gaudi-open", "--kernel", "v6.2").exit_code == 0
+    limited = invoke("check", "gaudi-open", "--kernel", "v5.8", "--max-states", "50")
+    assert limited.exit_code == 3 and "stopped by max-states" in limited.output
+
+
+def test_check_json() -> None:
+    result = invoke("check", "gaudi-open", "--kernel", "v5.16", "--json")
+    data = json.loads(result.stdout)
+    assert data["outcome"] == "violation"
+    assert data["violation"]["invariant"] == "pin_coherence" and data["violation"]["reproduced"]
+    assert {"distinct", "transitions", "max_depth", "seconds", "peak_memory_mb"} <= data["stats"].keys()
+
+
+def test_check_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nprocesses:\n  - name: P\n    threads: [{name: T1}]\n"
+                   "programs:\n  T9: [{mmap: buf}]\n")
+    result = invoke("check", str(bad))
+    assert result.exit_code == 2
+    assert f"{bad}:6: programs.T9" in _error_line(result)
+    assert invoke("check", "gaudi-open", "--strategy", "sideways").exit_code == 2

@@ -10,6 +10,7 @@ the string hash seed (keys hash alike in every worker).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import pickle
 from multiprocessing.connection import Connection
@@ -149,10 +150,8 @@ def parallel_bfs(model: CheckModel, limits: Limits, workers: int, *, reduce: boo
         return SearchResult("limit", stats, reason="interrupted")
     finally:
         for conn in conns:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(("stop",))
-            except (BrokenPipeError, OSError):
-                pass
         for proc in procs:
             proc.join(timeout=5)
             if proc.is_alive():

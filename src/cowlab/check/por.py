@@ -1,11 +1,9 @@
 """Partial-order reduction for threads of processes that share nothing.
 
 At a state where some thread T is the only actor that can ever touch its process's
-memory -- no page or swap slot of T's process is reachable from another process or
-held by another process's reference, no sibling thread has work left, and no
-background budget that could touch it remains (scan, move, drain, reclaim, DMA) --
-T's enabled transitions commute with everything else that can happen, now and
-later.  Expanding only T's transitions (an ample set) then reaches every verdict
+memory (see ``ample`` for the conditions), T's enabled transitions (its steps, its
+scans, its moves) commute with everything else that can happen, now and later.
+Expanding only those (an ample set) then reaches every verdict
 the full search reaches (conditions C0-C2 of Peled's ample sets; C3, the cycle
 proviso, is enforced by the search: an ample set whose successors are all known is
 replaced by the full expansion).
@@ -13,7 +11,16 @@ replaced by the full expansion).
 
 from __future__ import annotations
 
-from cowlab.check.model import CheckModel, CheckState, Transition
+from cowlab.check.model import (
+    DMA_READ,
+    DMA_WRITE,
+    DRAIN,
+    RECLAIM,
+    SCAN,
+    CheckModel,
+    CheckState,
+    Transition,
+)
 from cowlab.model import KSWAPD, Machine, MigrationEntry, PresentPte, SwapEntry
 
 
@@ -36,40 +43,51 @@ def _reach(m: Machine, pid: int) -> tuple[set[int], set[int]]:
     return pfns, slots
 
 
+def _touches(t: Transition, actor: str) -> bool:
+    """Is ``t`` one of the transitions that act on ``actor``'s process through ``actor``:
+    its own steps, its NUMA scans, its moves between nodes?"""
+    return t.actor == actor and t.kind in ("thread", "numa_scan", "move")
+
+
 def ample(model: CheckModel, s: CheckState, enabled: list[Transition]) -> list[Transition] | None:
-    """T's transitions if some thread T qualifies (see module doc), else None."""
-    if any(s.budgets):
-        return None
+    """The transitions of one thread T whose process nobody else can touch, if any:
+
+    - no other process reaches a page or swap slot T's process reaches;
+    - T's siblings are idle with nothing left to do, and cannot scan (no scan budget);
+    - kswapd is idle with no reclaim budget, and no LRU drain remains (a drain does not
+      commute with an allocation);
+    - no DMA budget remains, or T's process holds no device reference.
+    Token and pfn numbering may then differ between the orders the reduction skips,
+    which changes no verdict.
+    """
     m = s.machine
+    budgets = s.budgets
+    if budgets[RECLAIM] or budgets[DRAIN]:
+        return None
+    if any(t.name == KSWAPD and t.stack for t in m.threads):
+        return None
+    actors = {t.actor for t in enabled if t.kind == "thread"}
+    if len(actors) < 2 and len(enabled) == len([t for t in enabled if t.kind == "thread"]):
+        return None
     pcs = dict(s.pcs)
-    kswapd_busy = any(t.name == KSWAPD and t.stack for t in m.threads)
-    if kswapd_busy:
-        return None
-    by_actor: dict[str, list[Transition]] = {}
-    for t in enabled:
-        if t.kind != "thread":
-            return None
-        by_actor.setdefault(t.actor, []).append(t)
-    if len(by_actor) < 2:
-        return None
-    for actor, mine in by_actor.items():
+    best: list[Transition] | None = None
+    for actor in sorted(actors):
         thread = next(t for t in m.threads if t.name == actor)
         pid = thread.pid
-        siblings_idle = all(
-            not other.stack and pcs.get(other.name, 0) >= len(model.programs.get(other.name, ()))
-            for other in m.threads if other.pid == pid and other.name != actor
-        )
-        if not siblings_idle:
+        siblings = [o for o in m.threads if o.pid == pid and o.name != actor]
+        if siblings and budgets[SCAN]:
+            continue
+        if any(o.stack or pcs.get(o.name, 0) < len(model.programs.get(o.name, ()))
+               for o in siblings):
+            continue
+        if (budgets[DMA_WRITE] or budgets[DMA_READ]) and any(
+                r.pid == pid and r.holder == "device" for r in m.refs):
             continue
         pfns, slots = _reach(m, pid)
-        shared = False
-        for other in m.processes:
-            if other.pid == pid or not other.alive:
-                continue
-            op, os_ = _reach(m, other.pid)
-            if op & pfns or os_ & slots:
-                shared = True
-                break
-        if not shared:
-            return mine
-    return None
+        if any(_reach(m, o.pid)[0] & pfns or _reach(m, o.pid)[1] & slots
+               for o in m.processes if o.pid != pid and o.alive):
+            continue
+        mine = [t for t in enabled if _touches(t, actor)]
+        if len(mine) < len(enabled) and (best is None or len(mine) < len(best)):
+            best = mine
+    return best

@@ -1,0 +1,176 @@
+"""The model checker finds the Gaudi interleaving by itself, and its reductions,
+checkpoints and workers do not change what it finds."""
+
+from __future__ import annotations
+
+import pytest
+
+from cowlab.check.checkpoint import load_checkpoint
+from cowlab.check.model import CheckModel
+from cowlab.check.result import Limits
+from cowlab.check.runner import run_check
+from cowlab.check.search import explore, new_memory
+from cowlab.engine import run_scenario
+from cowlab.history import kernel_at
+from cowlab.scenario import load_scenario
+from cowlab.scenario.catalog import load_named_config
+from cowlab.scenario.dump import dump_scenario
+
+
+def check(name: str, kernel: str, **kw):
+    return run_check(load_named_config(name), kernel_at(kernel), **kw)
+
+
+@pytest.mark.parametrize("kernel", ["v5.9", "v5.16"])
+def test_gaudi_open_finds_pin_coherence_violation(kernel: str) -> None:
+    run = check("gaudi-open", kernel)
+    assert run.result.outcome == "violation"
+    assert run.result.violations[0].invariant == "pin_coherence"
+    assert run.reproduced
+    texts = [str(e) for r in run.replay.steps for e in r.events]
+    assert any("writable migration entry -> readable" in t for t in texts)
+    assert any("do_wp_page: refcount 1025 != 1 -> copy" in t for t in texts)
+
+
+@pytest.mark.parametrize("kernel", ["v5.8", "v6.2"])
+def test_gaudi_open_has_no_violation(kernel: str) -> None:
+    run = check("gaudi-open", kernel)
+    assert run.result.outcome == "complete"
+    assert run.result.stats.distinct > 100
+
+
+@pytest.mark.parametrize("kernel", ["v5.17", "v5.18"])
+def test_gaudi_open_pin_after_scan_survives_80d47f5de5e3(kernel: str) -> None:
+    """80d47f5de5e3 skips pages already pinned; a FOLL_FORCE pin taken after the scan
+    goes straight through the PROT_NONE PTE (no FOLL_NUMA), and the Gaudi copy follows."""
+    run = check("gaudi-open", kernel)
+    assert run.result.outcome == "violation"
+    assert run.reproduced
+    steps = [type(s.action).__name__ for s in run.counterexample.steps]
+    assert steps.index("NumaScan") < steps.index("Pin")
+    texts = [str(e) for r in run.replay.steps for e in r.events]
+    assert any("through the PROT_NONE PTE" in t for t in texts)
+
+
+def test_bfs_trace_is_no_longer_than_dfs_trace() -> None:
+    bfs = check("gaudi-open", "v5.16")
+    dfs = check("gaudi-open", "v5.16", strategy="dfs")
+    assert dfs.result.outcome == "violation"
+    assert len(bfs.result.trace) <= len(dfs.result.trace)
+
+
+def test_random_walks_are_reproducible_by_seed() -> None:
+    a = check("gaudi-open", "v5.16", strategy="random", seed=7)
+    b = check("gaudi-open", "v5.16", strategy="random", seed=7)
+    assert a.result.outcome == b.result.outcome == "violation"
+    assert a.result.trace == b.result.trace
+
+
+def test_emitted_scenario_replays_to_the_same_violation() -> None:
+    run = check("gaudi-open", "v5.16")
+    text = dump_scenario(run.counterexample)
+    replay = run_scenario(load_scenario(text, source="<emitted>"), kernel_at("v5.16"))
+    assert replay.violations[0][1].invariant == "pin_coherence"
+
+
+@pytest.mark.parametrize(("name", "kernel", "outcome"), [
+    ("rdma-fork-open", "v5.8", "violation"),
+    ("rdma-fork-open", "v5.9", "complete"),
+    ("vmsplice-child-open", "v5.7", "violation"),
+    ("vmsplice-child-open", "v5.8", "complete"),
+    ("vmsplice-child-open", "v6.2", "complete"),
+])
+def test_open_configs(name: str, kernel: str, outcome: str) -> None:
+    assert check(name, kernel).result.outcome == outcome
+
+
+@pytest.mark.parametrize(("name", "kernel"), [
+    ("vmsplice-child-open", "v5.7"), ("vmsplice-child-open", "v5.9"),
+    ("rdma-fork-open", "v5.8"), ("rdma-fork-open", "v5.9"),
+    ("gaudi-open", "v5.8"), ("gaudi-open", "v5.16"),
+])
+def test_reduction_keeps_verdicts(name: str, kernel: str, capsys: pytest.CaptureFixture[str]) -> None:
+    full = check(name, kernel, reduce=False)
+    reduced = check(name, kernel, reduce=True)
+    assert full.result.outcome == reduced.result.outcome
+    if full.result.outcome == "violation":
+        assert {v.invariant for v in full.result.violations} == {
+            v.invariant for v in reduced.result.violations}
+    assert reduced.result.stats.distinct <= full.result.stats.distinct
+    with capsys.disabled():
+        print(f"\n  {name} {kernel}: {full.result.outcome}, distinct states "
+              f"unreduced {full.result.stats.distinct}, reduced {reduced.result.stats.distinct}")
+
+
+def test_resume_after_a_stop_gives_the_same_answer(tmp_path) -> None:
+    cfg = load_named_config("gaudi-open")
+    kernel = kernel_at("v5.8")
+    whole = run_check(cfg, kernel)
+    path = str(tmp_path / "ck")
+    partial = run_check(cfg, kernel, limits=Limits(max_states=300), checkpoint=path)
+    assert partial.result.outcome == "limit"
+    resumed = run_check(cfg, kernel, resume=path)
+    assert resumed.result.outcome == whole.result.outcome == "complete"
+    assert resumed.result.stats.distinct == whole.result.stats.distinct
+
+
+def test_checkpoint_belongs_to_its_run(tmp_path) -> None:
+    from cowlab.check.checkpoint import CheckpointError
+
+    path = str(tmp_path / "ck")
+    run_check(load_named_config("gaudi-open"), kernel_at("v5.8"), limits=Limits(max_states=100),
+              checkpoint=path)
+    with pytest.raises(CheckpointError, match="kernel"):
+        load_checkpoint(path, {"config": "gaudi-open", "kernel": "v6.2", "strategy": "bfs",
+                               "reduce": True, "seed": None})
+
+
+@pytest.mark.parametrize("kernel", ["v5.8", "v5.16"])
+def test_two_workers_agree_with_one(kernel: str) -> None:
+    one = check("gaudi-open", kernel)
+    two = check("gaudi-open", kernel, workers=2)
+    assert one.result.outcome == two.result.outcome
+    if one.result.outcome == "complete":
+        assert one.result.stats.distinct == two.result.stats.distinct
+    else:
+        assert len(one.result.trace) == len(two.result.trace)
+        assert two.reproduced
+
+
+def test_interrupted_search_keeps_what_it_found() -> None:
+    model = CheckModel(load_named_config("gaudi-open"), kernel_at("v5.8"))
+    mem = new_memory(model, "bfs")
+    first = explore(model, Limits(max_states=200), mem)
+    assert first.outcome == "limit"
+    known = len(mem.visited)
+    second = explore(model, Limits(), mem)
+    assert second.outcome == "complete"
+    assert len(mem.visited) >= known
+
+
+INDEPENDENT = """
+name: independent
+machine: {nodes: 1, numa_balancing: false}
+processes:
+  - name: P
+    threads: [{name: T1}]
+  - name: Q
+    threads: [{name: U1}]
+programs:
+  T1: [{mmap: a}, {write: a}, {write: a}, {read: a}]
+  U1: [{mmap: b}, {write: b}, {fork: R}, {write: b}]
+  R: [{read: b}, {write: b}]
+"""
+
+
+def test_reduction_shrinks_disjoint_processes(capsys: pytest.CaptureFixture[str]) -> None:
+    from cowlab.scenario import load_check_config
+
+    cfg = load_check_config(INDEPENDENT, source="<test>")
+    full = run_check(cfg, kernel_at("v5.7"), reduce=False)
+    reduced = run_check(cfg, kernel_at("v5.7"), reduce=True)
+    assert full.result.outcome == reduced.result.outcome == "complete"
+    assert reduced.result.stats.distinct < full.result.stats.distinct / 2
+    with capsys.disabled():
+        print(f"\n  independent v5.7: distinct states unreduced {full.result.stats.distinct}, "
+              f"reduced {reduced.result.stats.distinct}")
