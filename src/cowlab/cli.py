@@ -88,7 +88,6 @@ def check(
     from pathlib import Path
 
     from cowlab.check.checkpoint import CheckpointError
-    from cowlab.check.model import ConfigError
     from cowlab.check.progress import ProgressReporter
     from cowlab.check.result import Limits
     from cowlab.check.runner import STRATEGIES, run_check
@@ -111,7 +110,7 @@ def check(
         run_ = run_check(cfg, k, strategy=strategy, limits=limits, reduce=not no_reduce,
                          seed=seed, workers=workers, checkpoint=checkpoint,
                          checkpoint_every=checkpoint_every, resume=resume, progress=reporter)
-    except (ScenarioError, UnknownKernelError, CheckpointError, ConfigError) as exc:
+    except (ScenarioError, UnknownKernelError, CheckpointError) as exc:
         reporter.close()
         _fail(str(exc))
     reporter.close()

@@ -287,3 +287,19 @@ def test_swap_pte_exclusive_bit_from_1493a1913e34() -> None:
     assert broken(with_bit) == broken(without) == []
     assert any("exclusive bit set -> exclusive (1493a1913e34)" in d for d in decisions(with_bit))
     assert not any("exclusive bit set" in d for d in decisions(without))
+
+
+def test_gup_takes_hinting_faults_with_foll_force_from_d74943a2f3cd() -> None:
+    """Up to v6.4 a FOLL_FORCE GUP follows a NUMA PROT_NONE PTE without a hinting fault
+    (the pin-after-scan window); from d74943a2f3cd it takes the fault first."""
+    text = scenario_text("""
+        - T1: {mmap: buf}
+        - T1: {write: buf}
+        - kernel: lru_drain
+        - T2: numa_scan
+        - T1: {pin: buf, as: dev, flags: [FOLL_PIN, FOLL_FORCE, FOLL_LONGTERM]}
+    """, threads=TWO_THREADS, nodes=2, numa=True)
+    for revert, protnone in (((), False), (("d74943a2f3cd",), True)):
+        result = run_text(text, "v6.5", revert)
+        pte = result.machine.processes[0].pte(0x100)
+        assert type(pte) is PresentPte and pte.protnone is protnone

@@ -33,6 +33,7 @@ class Rules(NamedTuple):
     mprotect_exclusive_writable: bool = False
     no_foll_cow: bool = False
     numa_recompute_writable: bool = False
+    gup_honor_numa_fault: bool = False
     numa_skip_pinned_or_shared: bool = False
 
 
@@ -58,6 +59,7 @@ RULE_SUMMARIES: dict[str, str] = {
     "mprotect_exclusive_writable": "mprotect(RW) maps exclusive anon pages writable at once",
     "no_foll_cow": "forced writes through R/O PTEs need an exclusive anon page (FOLL_COW gone)",
     "numa_recompute_writable": "NUMA hinting fault recomputes writability; R/O after a failed migration",
+    "gup_honor_numa_fault": "GUP takes NUMA hinting faults even with FOLL_FORCE",
     "numa_skip_pinned_or_shared": "NUMA scan skips maybe-pinned or maybe-shared folios",
 }
 

@@ -33,10 +33,10 @@ TIMELINE: tuple[Commit, ...] = (
     Commit(
         "859d4adc3415",
         "mm: numa: do not trap faults on shared data section pages",
-        "v4.15",
-        f"{KS} §2.4",
+        "v4.16",
+        f"{KS} §2.4 says v4.15; it was queued on v4.15 for the v4.16 merge window "
+        "(docs/research/history-verification.md)",
         (("numa_skip_shared_cow", True),),
-        "M",
     ),
     Commit(
         "eddb1c228f79",
@@ -180,6 +180,14 @@ TIMELINE: tuple[Commit, ...] = (
         "v6.2",
         f"{KS} §2.4, §2.5; lore 20221108174652.198904-1-david@redhat.com",
         (("numa_savedwrite", False), ("numa_recompute_writable", True)),
+    ),
+    Commit(
+        "d74943a2f3cd",
+        "mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT",
+        "v6.5",
+        "lore 20230803143208.383663-2-david@redhat.com; Fixes 474098edac26; "
+        "docs/research/history-verification.md note A1",
+        (("gup_honor_numa_fault", True),),
     ),
     Commit(
         "d2136d749d76",

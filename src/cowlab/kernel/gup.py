@@ -145,7 +145,9 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide(fn, "reference in a COW mapping -> break COW as for a write",
                  "gup_cow_break_on_read")
         flags |= FOLL_WRITE
-    if not flags & FOLL_FORCE:
+    if not flags & FOLL_FORCE or r.gup_honor_numa_fault:
+        # up to v6.4 FOLL_FORCE meant "ignore NUMA hinting" (FOLL_NUMA, then
+        # gup_can_follow_protnone()); d74943a2f3cd (v6.5) honours hinting faults for all
         flags |= FOLL_NUMA
     pte = proc.pte(loc.vpn)
     need = None

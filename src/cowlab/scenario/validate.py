@@ -196,6 +196,14 @@ def validate_programs(scenario: Scenario, programs: tuple[tuple[str, tuple[Step,
             if type(step.action) is Fork:
                 checker.line = step.line
                 checker.check_args(f"programs.{thread}[{i}]", step)
+    regions = {step.action.name for _, steps in programs for step in steps
+               if type(step.action) is Mmap}
+    for thread, steps in programs:
+        for i, step in enumerate(steps):
+            region = _region_of(step.action)
+            if region is not None and region not in regions:
+                checker.line = step.line
+                checker.fail(f"programs.{thread}[{i}]", f"no program maps a region {region!r}")
     for thread, steps in programs:
         if thread not in checker.threads:
             checker.line = steps[0].line if steps else None
@@ -207,3 +215,13 @@ def validate_programs(scenario: Scenario, programs: tuple[tuple[str, tuple[Step,
                 checker.fail(base, f"a program holds thread actions, not {ACTION_NAMES[type(step.action)]}")
             if type(step.action) is not Fork:
                 checker.check_args(base, step)
+
+
+def _region_of(action: object) -> str | None:
+    match action:
+        case Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr):
+            found = ADDR_RE.fullmatch(addr)
+            return found["region"] if found else None
+        case Munmap(region) | Mprotect(region) | Madvise(region):
+            return region
+    return None
