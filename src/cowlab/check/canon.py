@@ -24,45 +24,61 @@ from cowlab.model import (
 
 
 def _orders(m: Machine) -> tuple[list[int], list[int]]:
+    """pfns and slots in order of first appearance (hot path: written flat)."""
     pfns = [ZERO_PFN]
     slots: list[int] = []
     seen_p = {ZERO_PFN}
     seen_s: set[int] = set()
-
-    def pfn(x: int) -> None:
-        if x not in seen_p and x >= 0:
-            seen_p.add(x)
-            pfns.append(x)
-
-    def slot(x: int) -> None:
-        if x not in seen_s:
-            seen_s.add(x)
-            slots.append(x)
-            value = m.swap[x]
-            if value is not None and value.cache != NO_PFN:
-                pfn(value.cache)
-
+    swap = m.swap
     for proc in m.processes:
         for _, pte in proc.ptes:
             if type(pte) is SwapEntry:
-                slot(pte.slot)
+                x = pte.slot
+                if x not in seen_s:
+                    seen_s.add(x)
+                    slots.append(x)
+                    value = swap[x]
+                    if value is not None and value.cache != NO_PFN and value.cache not in seen_p:
+                        seen_p.add(value.cache)
+                        pfns.append(value.cache)
             else:
-                pfn(pte.pfn)  # type: ignore[union-attr]
-    for ref in sorted(m.refs, key=lambda r: r.name):
-        pfn(ref.pfn)
+                x = pte.pfn  # type: ignore[union-attr]
+                if x not in seen_p:
+                    seen_p.add(x)
+                    pfns.append(x)
+    refs = m.refs
+    if len(refs) > 1:
+        refs = tuple(sorted(refs, key=_ref_name))
+    for ref in refs:
+        if ref.pfn not in seen_p:
+            seen_p.add(ref.pfn)
+            pfns.append(ref.pfn)
     for thread in m.threads:
         for frame in thread.stack:
             for x in _frame_pfns(frame):
-                pfn(x)
-    for x, page in enumerate(m.pages):
-        if page is not None:
-            pfn(x)
-            if page.swapcache != NO_SLOT:
-                slot(page.swapcache)
-    for x, value in enumerate(m.swap):
-        if value is not None:
-            slot(x)
+                if x not in seen_p:
+                    seen_p.add(x)
+                    pfns.append(x)
+    if len(pfns) < len(m.pages):
+        for x, page in enumerate(m.pages):
+            if page is not None and x not in seen_p:
+                seen_p.add(x)
+                pfns.append(x)
+    for x in pfns:
+        page = m.pages[x]
+        if page is not None and page.swapcache != NO_SLOT and page.swapcache not in seen_s:
+            seen_s.add(page.swapcache)
+            slots.append(page.swapcache)
+    if len(slots) < len(swap):
+        for x, value in enumerate(swap):
+            if value is not None and x not in seen_s:
+                seen_s.add(x)
+                slots.append(x)
     return pfns, slots
+
+
+def _ref_name(ref: object) -> str:
+    return ref.name  # type: ignore[attr-defined]
 
 
 def _frame_pfns(frame: Frame) -> list[int]:
@@ -93,8 +109,13 @@ def _remap_frame(frame: Frame, p: dict[int, int]) -> Frame:
 
 def canonical_machine(m: Machine) -> Machine:
     pfns, slots = _orders(m)
-    identity = (pfns == list(range(len(m.pages))) and slots == list(range(len(m.swap)))
-                and list(m.refs) == sorted(m.refs, key=lambda r: r.name))
+    identity = (
+        len(pfns) == len(m.pages)
+        and pfns == list(range(len(pfns)))
+        and len(slots) == len(m.swap)
+        and slots == list(range(len(slots)))
+        and (len(m.refs) < 2 or list(m.refs) == sorted(m.refs, key=_ref_name))
+    )
     if identity:
         return m
     p = {old: new for new, old in enumerate(pfns)}
@@ -117,7 +138,7 @@ def canonical_machine(m: Machine) -> Machine:
             for vpn, pte in proc.ptes
         )
         procs.append(proc._replace(ptes=ptes))
-    refs = tuple(r._replace(pfn=p[r.pfn]) for r in sorted(m.refs, key=lambda r: r.name))
+    refs = tuple(r._replace(pfn=p[r.pfn]) for r in sorted(m.refs, key=_ref_name))
     threads = tuple(
         t._replace(stack=tuple(_remap_frame(f, p) for f in t.stack)) if t.stack else t
         for t in m.threads

@@ -170,9 +170,13 @@ class CheckModel:
             budgets = _spend(budgets, DMA_READ)
         spec, found = observe(s.spec, m, ctx.events)
         found.extend(check_pins(spec, m))
-        if self.sanity:
-            found.extend(Violation(MODEL_SANITY, f"cowlab bug: {p}", p) for p in check_sanity(m))
         return CheckState(m, spec, pcs, budgets), found, ctx
+
+    def sanity_of(self, s: CheckState) -> list[Violation]:
+        """Model-sanity failures of a state, checked once per distinct state."""
+        if not self.sanity:
+            return []
+        return [Violation(MODEL_SANITY, f"cowlab bug: {p}", p) for p in check_sanity(s.machine)]
 
 
 def _spend(budgets: tuple[int, ...], slot: int) -> tuple[int, ...]:

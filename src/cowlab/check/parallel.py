@@ -61,9 +61,16 @@ class _Worker:
                 key = canonical(nxt)
                 owner = hash(key) % self.n
                 if owner == self.wid:
-                    new += self.add(key, nxt, (self.wid, index), t)
+                    if self.add(key, nxt, (self.wid, index), t):
+                        new += 1
+                        bug = self.model.sanity_of(nxt)
+                        if bug:
+                            return ((self.wid, index, t, bug), [b""] * self.n, transitions, new)
                 elif key not in self.sent:
                     self.sent.add(key)
+                    bug = self.model.sanity_of(nxt)
+                    if bug:
+                        return ((self.wid, index, t, bug), [b""] * self.n, transitions, new)
                     outboxes[owner].append((key, nxt, (self.wid, index), t))
         batches = [pickle.dumps(box, protocol=pickle.HIGHEST_PROTOCOL) if box else b""
                    for box in outboxes]
@@ -74,7 +81,7 @@ class _Worker:
         for batch in batches:
             if batch:
                 for key, state, parent, t in pickle.loads(batch):
-                    new += self.add(key, state, parent, t)
+                    new += self.add(key, state, parent, t)  # sanity: checked by the sender
         return new
 
 

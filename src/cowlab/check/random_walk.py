@@ -72,6 +72,9 @@ def random_walks(
                 if key not in mem.seen:
                     mem.seen.add(key)
                     stats.distinct += 1
+                    bug = model.sanity_of(state)
+                    if bug:
+                        return SearchResult("violation", stats, trace=trace, violations=bug)
                 stats.max_depth = max(stats.max_depth, len(trace))
             mem.walks += 1
     except KeyboardInterrupt:

@@ -104,6 +104,10 @@ def explore(
                 mem.parent.append(index)
                 mem.via.append(t)
                 stats.distinct += 1
+                bug = model.sanity_of(nxt)
+                if bug:
+                    trace = [*trace_to(mem, index), t]
+                    return SearchResult("violation", stats, trace=trace, violations=bug)
                 if depth + 1 > stats.max_depth:
                     stats.max_depth = depth + 1
                 frontier.append((nxt, len(mem.parent) - 1, depth + 1))

@@ -2,60 +2,71 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
-from cowlab.model import ZERO_PFN, Machine, MigrationEntry, PresentPte, SwapEntry
+from cowlab.model import NO_SLOT, ZERO_PFN, Machine, MigrationEntry, PresentPte, SwapEntry
 
 
 def check_sanity(m: Machine) -> list[str]:
     """Problems found (empty when the state is consistent)."""
     problems: list[str] = []
-    mapped: Counter[int] = Counter()
-    swap_users: Counter[int] = Counter()
+    pages = m.pages
+    npages = len(pages)
+    swap = m.swap
+    mapped: dict[int, int] = {}
+    swap_users: dict[int, int] = {}
     for proc in m.processes:
         for vpn, pte in proc.ptes:
-            if type(pte) is PresentPte or type(pte) is MigrationEntry:
-                if pte.pfn >= len(m.pages) or m.pages[pte.pfn] is None:
-                    problems.append(f"{proc.name} vpn {vpn:#x} maps freed pfn {pte.pfn}")
-                elif type(pte) is PresentPte and pte.pfn != ZERO_PFN:
-                    mapped[pte.pfn] += 1
-            elif type(pte) is SwapEntry:
-                if pte.slot >= len(m.swap) or m.swap[pte.slot] is None:
-                    problems.append(f"{proc.name} vpn {vpn:#x} refers to free swap slot {pte.slot}")
+            kind = type(pte)
+            if kind is SwapEntry:
+                slot = pte.slot
+                if slot >= len(swap) or swap[slot] is None:
+                    problems.append(f"{proc.name} vpn {vpn:#x} refers to free swap slot {slot}")
                 else:
-                    swap_users[pte.slot] += 1
-    held: Counter[int] = Counter()
+                    swap_users[slot] = swap_users.get(slot, 0) + 1
+                continue
+            pfn = pte.pfn  # type: ignore[union-attr]
+            if pfn >= npages or pages[pfn] is None:
+                problems.append(f"{proc.name} vpn {vpn:#x} maps freed pfn {pfn}")
+            elif kind is PresentPte and pfn != ZERO_PFN:
+                mapped[pfn] = mapped.get(pfn, 0) + 1
+            elif kind is not PresentPte and kind is not MigrationEntry:
+                problems.append(f"{proc.name} vpn {vpn:#x}: unknown PTE {pte!r}")
+    held: dict[int, int] = {}
+    pins: dict[int, int] = {}
     for ref in m.refs:
-        if ref.pfn >= len(m.pages) or m.pages[ref.pfn] is None:
+        if ref.pfn >= npages or pages[ref.pfn] is None:
             problems.append(f"reference {ref.name} holds freed pfn {ref.pfn}")
-        held[ref.pfn] += ref.refs
-    pins = Counter(ref.pfn for ref in m.refs if ref.kind == "pin")
+        held[ref.pfn] = held.get(ref.pfn, 0) + ref.refs
+        if ref.kind == "pin":
+            pins[ref.pfn] = pins.get(ref.pfn, 0) + 1
     for thread in m.threads:
         for frame in thread.stack:
             for pfn in frame.holds:
-                held[pfn] += 1
-    for pfn, page in enumerate(m.pages):
-        if page is None or pfn == ZERO_PFN:
+                held[pfn] = held.get(pfn, 0) + 1
+    for pfn in range(1, npages):
+        page = pages[pfn]
+        if page is None:
             continue
-        if page.mapcount != mapped[pfn]:
-            problems.append(f"pfn {pfn}: mapcount {page.mapcount} but {mapped[pfn]} PTEs map it")
-        owners = (mapped[pfn] + int(page.in_swapcache) + int(page.in_lru_batch)
-                  + int(page.isolated) + held[pfn])
+        maps = mapped.get(pfn, 0)
+        if page.mapcount != maps:
+            problems.append(f"pfn {pfn}: mapcount {page.mapcount} but {maps} PTEs map it")
+        owners = (maps + (page.swapcache != NO_SLOT) + (page.lru_batch >= 0) + page.isolated
+                  + held.get(pfn, 0))
         if page.refcount != owners:
             problems.append(f"pfn {pfn}: refcount {page.refcount} but {owners} owners")
-        if page.pins != pins[pfn]:
-            problems.append(f"pfn {pfn}: {page.pins} pins recorded, {pins[pfn]} held")
-        if page.in_swapcache:
-            slot = m.swap[page.swapcache] if page.swapcache < len(m.swap) else None
+        if page.pins != pins.get(pfn, 0):
+            problems.append(f"pfn {pfn}: {page.pins} pins recorded, {pins.get(pfn, 0)} held")
+        if page.swapcache != NO_SLOT:
+            slot = swap[page.swapcache] if page.swapcache < len(swap) else None
             if slot is None or slot.cache != pfn:
                 problems.append(f"pfn {pfn}: in swap cache slot {page.swapcache} not pointing back")
-        if page.lru and (page.isolated or page.in_lru_batch):
+        if page.lru and (page.isolated or page.lru_batch >= 0):
             problems.append(f"pfn {pfn}: on the LRU and isolated or batched")
-    for slot, value in enumerate(m.swap):
+    for slot, value in enumerate(swap):
         if value is None:
             continue
-        if value.count != swap_users[slot]:
-            problems.append(f"swap slot {slot}: count {value.count} but {swap_users[slot]} PTEs")
+        users = swap_users.get(slot, 0)
+        if value.count != users:
+            problems.append(f"swap slot {slot}: count {value.count} but {users} PTEs")
         if value.count == 0 and value.cache < 0:
             problems.append(f"swap slot {slot}: unused but not freed")
     return problems

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cowlab.kernel.context import Ctx, ModelBugError
-from cowlab.model import Frame, Machine
+from cowlab.model import Frame, Machine, Thread
+
+_new = tuple.__new__
 
 StageFn = Callable[[Ctx, Machine, int, Frame], Machine]
 WaitFn = Callable[[Machine, int, Frame], str | None]
@@ -54,9 +56,13 @@ def top(m: Machine, ti: int) -> Frame:
     return m.threads[ti].stack[-1]
 
 
+def _with_stack(thread: Thread, stack: tuple[Frame, ...]) -> Thread:
+    return _new(Thread, (*thread[:4], stack))  # hot path: Thread._replace(stack=...)
+
+
 def set_top(m: Machine, ti: int, frame: Frame) -> Machine:
     thread = m.threads[ti]
-    return m.with_thread(ti, thread._replace(stack=(*thread.stack[:-1], frame)))
+    return m.with_thread(ti, _with_stack(thread, (*thread.stack[:-1], frame)))
 
 
 def goto(m: Machine, ti: int, stage_name: str, **changes: object) -> Machine:
@@ -66,7 +72,7 @@ def goto(m: Machine, ti: int, stage_name: str, **changes: object) -> Machine:
 
 def push(m: Machine, ti: int, frame: Frame) -> Machine:
     thread = m.threads[ti]
-    return m.with_thread(ti, thread._replace(stack=(*thread.stack, frame)))
+    return m.with_thread(ti, _with_stack(thread, (*thread.stack, frame)))
 
 
 def pop(m: Machine, ti: int, result: str = "") -> Machine:
@@ -75,7 +81,7 @@ def pop(m: Machine, ti: int, result: str = "") -> Machine:
     stack = thread.stack[:-1]
     if stack:
         stack = (*stack[:-1], stack[-1]._replace(result=result))
-    return m.with_thread(ti, thread._replace(stack=stack))
+    return m.with_thread(ti, _with_stack(thread, stack))
 
 
 def replace_top(m: Machine, ti: int, frame: Frame) -> Machine:
