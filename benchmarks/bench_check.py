@@ -66,11 +66,12 @@ def large(kernel: str, max_states: int | None) -> None:
     run = run_check(cfg, kernel_at(kernel), limits=Limits(max_states=max_states or 50_000_000))
     seconds = time.perf_counter() - t0
     s = run.result.stats
-    grown = (current_rss_mb() - base) * 1024 * 1024
+    grown = (run.peak_mb - base) * 1024 * 1024
     print(f"gaudi-large {kernel}: {run.result.outcome} {run.result.reason}; distinct "
           f"{s.distinct:,}, transitions {s.transitions:,}, {seconds:.1f} s, "
           f"{s.distinct / seconds:,.0f} distinct/s, {s.transitions / seconds:,.0f} transitions/s, "
-          f"{grown / max(s.distinct, 1):,.0f} bytes/state (RSS growth), peak {run.peak_mb:,.0f} MB")
+          f"{grown / max(s.distinct, 1):,.0f} bytes/state (peak RSS growth), "
+          f"peak {run.peak_mb:,.0f} MB")
     for workers in (1, 2):
         data = _subprocess_run(workers, max_states, kernel)
         st = data["stats"]

@@ -1,16 +1,23 @@
-"""Parallel breadth-first search on one machine: the visited set is partitioned by
-key hash among worker processes, explored level by level.
+"""Parallel breadth-first search on one machine, level by level.
 
-Each worker expands its share of a level, keeps successors it owns, and ships the
-others (deduplicated against what it already sent) to their owners through the
-master, which only forwards bytes.  Levels keep BFS order, so a violation found at
-level d is still a shortest one.  Workers are forked, so they share the model and
-the string hash seed (keys hash alike in every worker).
+Every worker expands its own share of a level.  Who owns a successor's *key* is fixed
+by the key's hash.  Workers first send the owner the 64-bit hashes of successors they
+found; it answers which are new (first claim wins); only those states are then
+pickled, in one batch per owner, and shipped to the owner, which expands them in the
+next level.  So a state crosses a process boundary at most once, and duplicates
+(three out of four transitions) cost eight bytes.
+
+Deduplication is by 64-bit hash here (hash compaction, as SPIN's ``-DHC``): two
+distinct states with equal hashes would be merged.  For a million states the chance of
+any such collision is about 3e-8.  The single-process search compares whole states.
+Levels keep BFS order, so a violation found at level d is still a shortest one.
+Workers are forked: they share the model and the string hash seed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing as mp
 import pickle
 from multiprocessing.connection import Connection
@@ -29,75 +36,120 @@ class _Worker:
         self.wid = wid
         self.n = n
         self.reduce = reduce
-        self.visited: dict[object, int] = {}
-        #: per local state: (owner, index) of its parent, and the transition from it
+        #: hashes of the keys this worker owns that some worker has claimed
+        self.claimed: set[int] = set()
+        #: per state this worker expands: (owner, index) of its parent and the transition
         self.parent: list[tuple[int, int]] = []
         self.via: list[Transition | None] = []
         self.frontier: list[tuple[CheckState, int]] = []
-        self.sent: set[object] = set()
+        #: successors owned elsewhere, waiting for the owner's answer
+        self.pending: list[tuple[int, CheckState, tuple[int, int], Transition]] = []
+        self.asked: set[int] = set()
 
-    def add(self, key: object, state: CheckState, parent: tuple[int, int], t: Transition | None
-            ) -> bool:
-        if key in self.visited:
-            return False
-        self.visited[key] = len(self.parent)
+    def __contains__(self, key: object) -> bool:
+        """For the reduction's cycle proviso: is this key known?  Keys owned by another
+        worker count as known, which only makes the reduction fall back more often."""
+        h = hash(key)
+        return h % self.n != self.wid or h in self.claimed
+
+    def keep(self, state: CheckState, parent: tuple[int, int], t: Transition | None) -> int:
         self.parent.append(parent)
         self.via.append(t)
         self.frontier.append((state, len(self.parent) - 1))
-        return True
+        return len(self.parent) - 1
 
-    def expand(self) -> tuple[object, list[bytes], int, int]:
-        """One level: (violation or None, outgoing batches per worker, transitions, new)."""
-        outboxes: list[list[tuple[object, CheckState, tuple[int, int], Transition]]] = [
-            [] for _ in range(self.n)]
+    def expand(self) -> tuple[object, list[list[int]], int, int]:
+        """One level: (violation or None, hashes to ask each owner, transitions, new)."""
+        asks: list[list[int]] = [[] for _ in range(self.n)]
         frontier, self.frontier = self.frontier, []
+        self.pending = []
         transitions = new = 0
+        model = self.model
         for state, index in frontier:
-            successors = _expand(self.model, state, self.reduce, self.visited)
+            successors = _expand(model, state, self.reduce, self)
             transitions += len(successors)
             for t, nxt, found in successors:
                 if found:
-                    return ((self.wid, index, t, found), [b""] * self.n, transitions, new)
-                key = canonical(nxt)
-                owner = hash(key) % self.n
+                    return ((self.wid, index, t, found), asks, transitions, new)
+                h = hash(canonical(nxt))
+                owner = h % self.n
                 if owner == self.wid:
-                    if self.add(key, nxt, (self.wid, index), t):
-                        new += 1
-                        bug = self.model.sanity_of(nxt)
-                        if bug:
-                            return ((self.wid, index, t, bug), [b""] * self.n, transitions, new)
-                elif key not in self.sent:
-                    self.sent.add(key)
-                    bug = self.model.sanity_of(nxt)
+                    if h in self.claimed:
+                        continue
+                    self.claimed.add(h)
+                    bug = model.sanity_of(nxt)
                     if bug:
-                        return ((self.wid, index, t, bug), [b""] * self.n, transitions, new)
-                    outboxes[owner].append((key, nxt, (self.wid, index), t))
+                        return ((self.wid, index, t, bug), asks, transitions, new)
+                    self.keep(nxt, (self.wid, index), t)
+                    new += 1
+                elif h not in self.asked:
+                    self.asked.add(h)
+                    asks[owner].append(h)
+                    self.pending.append((h, nxt, (self.wid, index), t))
+        return (None, asks, transitions, new)
+
+    def arbitrate(self, asks: list[list[int]]) -> list[list[bool]]:
+        """Answer each worker's hashes (in worker order): True where it claimed first."""
+        answers = []
+        for hashes in asks:
+            row = []
+            for h in hashes:
+                fresh = h not in self.claimed
+                if fresh:
+                    self.claimed.add(h)
+                row.append(fresh)
+            answers.append(row)
+        return answers
+
+    def accept(self, answers: list[list[bool]]) -> tuple[object, int, list[bytes]]:
+        """The pending successors the owners granted (answers per owner, in the order
+        asked), checked and pickled in one batch per owner."""
+        cursor = [0] * self.n
+        boxes: list[list[tuple[CheckState, tuple[int, int], Transition]]] = [
+            [] for _ in range(self.n)]
+        new = 0
+        for h, nxt, parent, t in self.pending:
+            owner = h % self.n
+            granted = answers[owner][cursor[owner]]
+            cursor[owner] += 1
+            if granted:
+                bug = self.model.sanity_of(nxt)
+                if bug:
+                    return ((self.wid, parent[1], t, bug), new, [b""] * self.n)
+                boxes[owner].append((nxt, parent, t))
+                new += 1
+        self.pending = []
         batches = [pickle.dumps(box, protocol=pickle.HIGHEST_PROTOCOL) if box else b""
-                   for box in outboxes]
-        return (None, batches, transitions, new)
+                   for box in boxes]
+        return (None, new, batches)
 
     def receive(self, batches: list[bytes]) -> int:
-        new = 0
         for batch in batches:
             if batch:
-                for key, state, parent, t in pickle.loads(batch):
-                    new += self.add(key, state, parent, t)  # sanity: checked by the sender
-        return new
+                for state, parent, t in pickle.loads(batch):
+                    self.keep(state, parent, t)
+        return len(self.frontier)
 
 
 def _serve(conn: Connection, model: CheckModel, wid: int, n: int, reduce: bool) -> None:
+    gc.disable()  # see search.no_cyclic_gc
     worker = _Worker(model, wid, n, reduce)
     while True:
         msg = conn.recv()
         op = msg[0]
         if op == "seed":
             state = model.initial()
-            key = canonical(state)
-            conn.send(worker.add(key, state, ROOT, None))
+            worker.claimed.add(hash(canonical(state)))
+            worker.keep(state, ROOT, None)
+            conn.send(True)
         elif op == "expand":
             conn.send(worker.expand())
+        elif op == "arbitrate":
+            conn.send(worker.arbitrate(msg[1]))
+        elif op == "accept":
+            conn.send(worker.accept(msg[1]))
         elif op == "receive":
-            conn.send((worker.receive(msg[1]), len(worker.frontier)))
+            conn.send(worker.receive(msg[1]))
         elif op == "parent":
             index = msg[1]
             conn.send((worker.parent[index], worker.via[index]))
@@ -121,9 +173,9 @@ def parallel_bfs(model: CheckModel, limits: Limits, workers: int, *, reduce: boo
         procs.append(proc)
     stats = Stats()
     try:
-        owner = hash(canonical(model.initial())) % workers
-        conns[owner].send(("seed",))
-        conns[owner].recv()
+        first = hash(canonical(model.initial())) % workers
+        conns[first].send(("seed",))
+        conns[first].recv()
         stats.distinct = 1
         frontier = 1
         depth = 0
@@ -138,15 +190,21 @@ def parallel_bfs(model: CheckModel, limits: Limits, workers: int, *, reduce: boo
             stats.distinct += sum(r[3] for r in replies)
             found = [r[0] for r in replies if r[0] is not None]
             if found:
-                wid, index, t, violations = min(found, key=lambda f: f[0])
-                trace = [*_trace(conns, wid, index), t]
-                stats.max_depth = depth + 1
-                return SearchResult("violation", stats, trace=trace, violations=violations)
-            for dest, conn in enumerate(conns):
-                conn.send(("receive", [r[1][dest] for r in replies]))
-            received = [conn.recv() for conn in conns]
-            stats.distinct += sum(r[0] for r in received)
-            frontier = sum(r[1] for r in received)
+                return _violation(conns, found, stats, depth)
+            # owner o answers the hashes every worker w asked of it
+            for owner, conn in enumerate(conns):
+                conn.send(("arbitrate", [r[1][owner] for r in replies]))
+            answers = [conn.recv() for conn in conns]  # answers[owner][asker]
+            for asker, conn in enumerate(conns):
+                conn.send(("accept", [answers[owner][asker] for owner in range(workers)]))
+            accepted = [conn.recv() for conn in conns]
+            stats.distinct += sum(a[1] for a in accepted)
+            found = [a[0] for a in accepted if a[0] is not None]
+            if found:
+                return _violation(conns, found, stats, depth)
+            for owner, conn in enumerate(conns):
+                conn.send(("receive", [a[2][owner] for a in accepted]))
+            frontier = sum(conn.recv() for conn in conns)
             depth += 1
             if frontier:
                 stats.max_depth = depth
@@ -163,6 +221,13 @@ def parallel_bfs(model: CheckModel, limits: Limits, workers: int, *, reduce: boo
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
+
+
+def _violation(conns: list[Connection], found: list, stats: Stats, depth: int) -> SearchResult:
+    wid, index, t, violations = min(found, key=lambda f: f[0])
+    trace = [*_trace(conns, wid, index), t]
+    stats.max_depth = depth + 1
+    return SearchResult("violation", stats, trace=trace, violations=violations)
 
 
 def _trace(conns: list[Connection], wid: int, index: int) -> list[Transition]:

@@ -11,7 +11,7 @@ from cowlab.check.canon import canonical
 from cowlab.check.checkpoint import Checkpointer
 from cowlab.check.model import CheckModel, Transition
 from cowlab.check.result import Limits, SearchResult, Stats, Stopper
-from cowlab.check.search import Progress
+from cowlab.check.search import Progress, no_cyclic_gc
 
 
 @dataclass
@@ -45,6 +45,14 @@ def random_walks(
     stats.resume_clock()
     stop = Stopper(limits, stats, every=1)
     depth_limit = min(limits.max_depth, 100_000)
+    with no_cyclic_gc():
+        return _walks(model, rng, mem, stop, depth_limit, max_walks, checkpointer, progress)
+
+
+def _walks(model: CheckModel, rng: random.Random, mem: WalkMemory, stop: Stopper,
+           depth_limit: int, max_walks: int, checkpointer: Checkpointer | None,
+           progress: Progress | None) -> SearchResult:
+    stats = mem.stats
     try:
         while mem.walks < max_walks:
             mem.rng_state = rng.getstate()
