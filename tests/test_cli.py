@@ -137,3 +137,18 @@ def test_check_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"{bad}:6: programs.T9" in _error_line(result)
     assert invoke("check", "gaudi-open", "--strategy", "sideways").exit_code == 2
+
+
+def test_bisect_and_matrix_commands() -> None:
+    out = invoke("bisect", "gaudi", "--good", "v5.8", "--bad", "v5.16")
+    assert out.exit_code == 0
+    assert "first change: 09854ba94c6a" in out.output and "first bad" in out.output
+    data = json.loads(invoke("bisect", "rdma-fork", "--good", "v5.8", "--bad", "v5.9",
+                             "--json").stdout)
+    assert data["first"]["commit"] == "70e806e4e645" and data["first"]["direction"] == "first good"
+    data = json.loads(invoke("matrix", "gaudi*", "--kernels", "v5.16,v5.17", "--json").stdout)
+    verdicts = {s["name"]: s["verdicts"] for s in data["scenarios"]}
+    assert verdicts["gaudi"]["v5.16"]["cow_c"] == "not ok: Longterm R/W pin is reliable"
+    assert verdicts["gaudi"]["v5.17"]["verdict"] == "holds"
+    assert invoke("matrix", "nothing-like-this*").exit_code == 2
+    assert invoke("bisect", "gaudi", "--good", "v5.10.3", "--bad", "v6.1.192").exit_code == 2

@@ -28,6 +28,8 @@ EXIT_HELD, EXIT_BROKEN, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_MODEL_BUG = 0, 1, 2, 3,
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="A laboratory for Linux anonymous-memory semantics.")
 console = Console(highlight=False, soft_wrap=True)
+if not console.is_terminal:
+    console.width = 200  # files and pipes get whole table rows
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -125,6 +127,59 @@ def check(
         model_bug = any(v.invariant == "model_sanity" for v in run_.result.violations)
         raise typer.Exit(EXIT_MODEL_BUG if model_bug or not run_.reproduced else EXIT_BROKEN)
     raise typer.Exit(EXIT_HELD if outcome == "complete" else EXIT_LIMIT)
+
+
+@app.command()
+def bisect(
+    scenario: Annotated[str, typer.Argument(help="scenario file or built-in name")],
+    good: Annotated[str, typer.Option(help="one end (default: the oldest release)")] = "v4.8",
+    bad: Annotated[str, typer.Option(help="the other end (default: the newest release)")] = "v6.12",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The first modeled commit at which a scenario's verdict changes (either way)."""
+    from cowlab.engine.bisect import bisect as run_bisect
+    from cowlab.report.history_report import bisect_json, print_bisect
+
+    try:
+        result = run_bisect(load_named(scenario), good, bad)
+    except (ScenarioError, UnknownKernelError) as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(bisect_json(result), indent=2) + "\n")
+    else:
+        print_bisect(result, console)
+
+
+@app.command()
+def matrix(
+    names: Annotated[list[str], typer.Argument(help="built-in names, globs or files")],
+    kernels_: Annotated[str | None, typer.Option("--kernels", help="comma-separated")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A table of scenarios x kernels with each verdict."""
+    import fnmatch
+
+    from cowlab.engine.matrix import DEFAULT_KERNELS
+    from cowlab.engine.matrix import matrix as run_matrix
+    from cowlab.report.history_report import matrix_json, print_matrix
+
+    chosen: list[str] = []
+    for name in names:
+        hits = [n for n in builtin_names() if fnmatch.fnmatchcase(n, name)]
+        if not hits and not any(ch in name for ch in "*?["):
+            hits = [name]
+        if not hits:
+            _fail(f"no built-in scenario matches {name!r} (see `cowlab catalog`)")
+        chosen.extend(h for h in hits if h not in chosen)
+    kernel_list = tuple(k.strip() for k in kernels_.split(",")) if kernels_ else DEFAULT_KERNELS
+    try:
+        mx = run_matrix([load_named(n) for n in chosen], kernel_list)
+    except (ScenarioError, UnknownKernelError) as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(matrix_json(mx), indent=2) + "\n")
+    else:
+        print_matrix(mx, console)
 
 
 @app.command()

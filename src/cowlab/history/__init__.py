@@ -10,13 +10,17 @@ from cowlab.history.kernel import (
 )
 from cowlab.history.releases import RELEASES, normalize_release
 from cowlab.history.rules import RULE_NAMES, RULE_SUMMARIES, Rules
+from cowlab.history.stable import DEBIAN_KERNELS, STABLE_BRANCHES, Backport
 from cowlab.history.timeline import TIMELINE
 
 __all__ = [
+    "DEBIAN_KERNELS",
     "RELEASES",
     "RULE_NAMES",
     "RULE_SUMMARIES",
+    "STABLE_BRANCHES",
     "TIMELINE",
+    "Backport",
     "Commit",
     "Kernel",
     "Rules",

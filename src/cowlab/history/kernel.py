@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from cowlab.history.commits import Commit
 from cowlab.history.releases import RELEASE_INDEX, RELEASES, normalize_release
 from cowlab.history.rules import RULE_NAMES, Rules
+from cowlab.history.stable import STABLE_BRANCHES, backports_in, parse_stable
 from cowlab.history.timeline import TIMELINE
 
 _HASH = re.compile(r"^[0-9a-f]{7,40}$")
@@ -64,6 +65,12 @@ def find_commit(text: str) -> Commit:
 
 
 def _commits_for(spec: str) -> tuple[str, tuple[Commit, ...]]:
+    stable = parse_stable(spec)
+    if stable is not None:
+        branch, sublevel = stable
+        _, base = _commits_for(branch)
+        extra = tuple(find_commit(b.commit) for b in backports_in(branch, sublevel))
+        return f"{branch}.{sublevel}", base + tuple(c for c in extra if c not in base)
     tag = normalize_release(spec)
     if tag is not None:
         limit = RELEASE_INDEX[tag]
@@ -72,7 +79,8 @@ def _commits_for(spec: str) -> tuple[str, tuple[Commit, ...]]:
         commit = find_commit(spec)
     except UnknownKernelError:
         raise UnknownKernelError(
-            f"unknown kernel {spec!r}: give a release {RELEASES[0]}..{RELEASES[-1]} "
+            f"unknown kernel {spec!r}: give a release {RELEASES[0]}..{RELEASES[-1]}, a stable "
+            f"release of {', '.join(STABLE_BRANCHES)} (e.g. v5.10.262) "
             "or a modeled commit hash (see `cowlab kernels`)"
         ) from None
     index = TIMELINE.index(commit)

@@ -1,0 +1,53 @@
+"""Stable kernels: a mainline release plus the backports of modeled commits that its
+stable branch took, each with the stable version that first carried it.
+
+``v5.10.262`` is v5.10 plus every backport first released in 5.10.N with N <= 262.
+Sources: docs/research/history-verification.md (stable review mails, CVE records).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+
+class Backport(NamedTuple):
+    commit: str
+    #: first stable release of the branch that carried it, e.g. 102 for 5.10.102
+    first: int
+    source: str
+
+
+#: branch -> backports of modeled commits, in the order the branch took them
+STABLE_BRANCHES: dict[str, tuple[Backport, ...]] = {
+    "v5.10": (
+        Backport("feb889fb40fa", 9, "[PATCH 5.10 000/152] 5.10.9-rc1 review, "
+                 "20210118113352.764293297@linuxfoundation.org"),
+        Backport("80d47f5de5e3", 102, "Linux 5.10.102 announcement 164561802556115@kroah.com; "
+                 "osv CVE-2022-48797"),
+    ),
+    # 6a56ccbcf6c6, d74943a2f3cd (failed to apply) and d2136d749d76 did not reach 6.1.y
+    "v6.1": (),
+    # nothing modeled after v6.12 yet
+    "v6.12": (),
+}
+
+#: the Debian kernels the oracle boots
+DEBIAN_KERNELS: tuple[str, ...] = ("v5.10.262", "v6.1.192", "v6.12.117")
+
+_STABLE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+
+
+def parse_stable(text: str) -> tuple[str, int] | None:
+    """``"v5.10.262"`` -> ``("v5.10", 262)`` for a modeled stable branch, else None."""
+    match = _STABLE.match(text.strip())
+    if not match:
+        return None
+    branch = f"v{int(match.group(1))}.{int(match.group(2))}"
+    if branch not in STABLE_BRANCHES:
+        return None
+    return branch, int(match.group(3))
+
+
+def backports_in(branch: str, sublevel: int) -> tuple[Backport, ...]:
+    return tuple(b for b in STABLE_BRANCHES[branch] if b.first <= sublevel)
