@@ -56,14 +56,9 @@ def _walks(model: CheckModel, rng: random.Random, mem: WalkMemory, stop: Stopper
     try:
         while mem.walks < max_walks:
             mem.rng_state = rng.getstate()
-            reason = stop.check(0)
+            reason = stop.poll(mem, 0, checkpointer, progress)
             if reason:
                 return _stop(mem, reason, checkpointer)
-            if stop.tick:
-                if checkpointer is not None:
-                    checkpointer.maybe_save(mem)
-                if progress is not None:
-                    progress(stats, 0)
             state = model.initial()
             trace: list[Transition] = []
             for _ in range(depth_limit):

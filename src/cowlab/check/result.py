@@ -84,6 +84,16 @@ class Stopper:
         self._last_tick = time.monotonic()
         self.tick = False
 
+    def poll(self, memory: object, queue: int, checkpointer: object, progress: object) -> str:
+        """``check``, then on a tick save a checkpoint and report progress."""
+        reason = self.check(queue)
+        if self.tick and not reason:
+            if checkpointer is not None:
+                checkpointer.maybe_save(memory)  # type: ignore[attr-defined]
+            if progress is not None:
+                progress(self.stats, queue)  # type: ignore[operator]
+        return reason
+
     def check(self, queue: int) -> str:
         self._count += 1
         self.tick = False

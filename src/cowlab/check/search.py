@@ -100,14 +100,9 @@ def _loop(model: CheckModel, limits: Limits, mem: Memory, reduce: bool,
     current: tuple[CheckState, int, int] | None = None
     try:
         while frontier:
-            reason = stop.check(len(frontier))
+            reason = stop.poll(mem, len(frontier), checkpointer, progress)
             if reason:
                 return _stopped(mem, reason, checkpointer)
-            if stop.tick:
-                if checkpointer is not None:
-                    checkpointer.maybe_save(mem)
-                if progress is not None:
-                    progress(stats, len(frontier))
             current = take()
             state, index, depth = current
             if depth >= limits.max_depth:
