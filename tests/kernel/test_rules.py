@@ -303,3 +303,19 @@ def test_gup_takes_hinting_faults_with_foll_force_from_d74943a2f3cd() -> None:
         result = run_text(text, "v6.5", revert)
         pte = result.machine.processes[0].pte(0x100)
         assert type(pte) is PresentPte and pte.protnone is protnone
+
+
+def test_ro_longterm_pin_unshares_the_zero_page_from_84209e87c696() -> None:
+    """A R/O long-term pin of a never-written page pins the shared zero page until
+    84209e87c696; the process's first write then copies, and the device reads zero."""
+    text = scenario_text("""
+        - T1: {mmap: buf}
+        - T1: {read: buf}
+        - T1: {pin: buf, as: ro, flags: [FOLL_PIN, FOLL_LONGTERM]}
+        - T1: {write: buf}
+        - device: {dma_read: ro}
+    """)
+    before = run_text(text, "v6.2", ("84209e87c696",))
+    after = run_text(text, "v6.2")
+    assert broken(before) == ["ro_pin_coherence"]
+    assert broken(after) == []

@@ -30,6 +30,7 @@ class Rules(NamedTuple):
     anon_exclusive: bool = False
     swap_exclusive_bit: bool = False
     ro_pin_unshare: bool = False
+    ro_longterm_unshare_cow: bool = False
     mprotect_exclusive_writable: bool = False
     no_foll_cow: bool = False
     numa_recompute_writable: bool = False
@@ -56,6 +57,7 @@ RULE_SUMMARIES: dict[str, str] = {
     "anon_exclusive": "PG_anon_exclusive marks exclusively mapped anon pages",
     "swap_exclusive_bit": "swap PTEs remember PG_anon_exclusive",
     "ro_pin_unshare": "R/O FOLL_PIN on a non-exclusive anon page unshares it first",
+    "ro_longterm_unshare_cow": "R/O long-term pins in COW mappings unshare the zero page too",
     "mprotect_exclusive_writable": "mprotect(RW) maps exclusive anon pages writable at once",
     "no_foll_cow": "forced writes through R/O PTEs need an exclusive anon page (FOLL_COW gone)",
     "numa_recompute_writable": "NUMA hinting fault recomputes writability; R/O after a failed migration",

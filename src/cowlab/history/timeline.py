@@ -182,6 +182,14 @@ TIMELINE: tuple[Commit, ...] = (
         (("numa_savedwrite", False), ("numa_recompute_writable", True)),
     ),
     Commit(
+        "84209e87c696",
+        "mm/gup: reliable R/O long-term pinning in COW mappings",
+        "v6.2",
+        f"{KS} §1, §2.2; found missing by `cowlab check --strategy random` (R/O pin of the "
+        "shared zero page)",
+        (("ro_longterm_unshare_cow", True),),
+    ),
+    Commit(
         "d74943a2f3cd",
         "mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT",
         "v6.5",

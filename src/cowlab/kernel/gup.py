@@ -115,6 +115,8 @@ def gup_fast(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         flags |= FOLL_WRITE  # 17839856fd58: get_user_pages_fast walks with FOLL_WRITE
     pte = m.processes[loc.pid].pte(loc.vpn)
     ok = type(pte) is PresentPte and not pte.protnone and (pte.write or not flags & FOLL_WRITE)
+    if ok and pte.pfn == ZERO_PFN and c.r.ro_longterm_unshare_cow and flags & FOLL_LONGTERM:
+        ok = False  # 84209e87c696: never R/O long-term pin the shared zero page
     if ok and pte.pfn != ZERO_PFN and c.r.ro_pin_unshare and flags & FOLL_PIN:
         page = m.page(pte.pfn)
         ok = not (page.anon and not page.exclusive and not flags & FOLL_WRITE)
@@ -161,6 +163,12 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
             pass
         else:
             need = "write access to a read-only PTE"
+    elif (r.ro_longterm_unshare_cow and flags & FOLL_PIN and flags & FOLL_LONGTERM
+          and not flags & FOLL_WRITE and vma.is_cow_mapping
+          and (pte.pfn == ZERO_PFN or not m.page(pte.pfn).anon)):
+        need = "R/O long-term pin of a shared page in a COW mapping -> unshare"
+        unshare = True
+        c.decide(fn, need, "ro_longterm_unshare_cow")
     elif (r.ro_pin_unshare and flags & FOLL_PIN and not flags & FOLL_WRITE
           and pte.pfn != ZERO_PFN):
         page = m.page(pte.pfn)
