@@ -319,3 +319,10 @@ def test_ro_longterm_pin_unshares_the_zero_page_from_84209e87c696() -> None:
     after = run_text(text, "v6.2")
     assert broken(before) == ["ro_pin_coherence"]
     assert broken(after) == []
+
+
+def test_forced_cow_break_does_not_make_a_ro_pin_writable() -> None:
+    """17839856fd58 breaks COW for a R/O pin as if writing; the pin stays read-only."""
+    result = run_builtin("ro-pin-after-fork", "v5.8")
+    assert broken(result) == []
+    assert [r.write for r in result.machine.refs] == [False]

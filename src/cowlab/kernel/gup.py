@@ -55,6 +55,8 @@ class GupLocals(NamedTuple):
     name: str
     holder: str
     unshare: bool = False
+    #: the flags the caller asked for (``flags`` gains internal FOLL_WRITE/FOLL_COW/FOLL_NUMA)
+    requested: int = 0
 
 
 def gup_frame(c: Ctx, pid: int, vpn: int, flags: int, name: str, holder: str, fast: bool) -> Frame:
@@ -64,7 +66,7 @@ def gup_frame(c: Ctx, pid: int, vpn: int, flags: int, name: str, holder: str, fa
         c.decide("pin_user_pages", "no FOLL_PIN in this kernel -> get_user_pages (FOLL_GET)",
                  "foll_pin")
         flags = (flags & ~FOLL_PIN) | FOLL_GET
-    loc = GupLocals(pid, vpn, flags, name, holder)
+    loc = GupLocals(pid, vpn, flags, name, holder, requested=flags)
     return Frame("gup.fast" if fast else "gup.follow_page", loc)
 
 
@@ -91,9 +93,13 @@ def _take_reference(c: Ctx, m: Machine, ti: int, loc: GupLocals, pfn: int) -> Ma
         proc = m.processes[loc.pid]
         if not proc.has_pinned:
             m = m.with_process(proc._replace(has_pinned=True))
+    # the reference is writable if the caller asked for write access (a COW break
+    # forced by 17839856fd58 does not make a R/O pin writable; Dirty COW's dropped
+    # FOLL_WRITE does make a forced write read-only)
+    write = bool(loc.requested & loc.flags & FOLL_WRITE)
     ref = GupRef(
         loc.name, "pin" if pin else "get", loc.holder, loc.pid, loc.vpn, pfn,
-        bool(loc.flags & FOLL_WRITE), bool(loc.flags & FOLL_LONGTERM), refs,
+        write, bool(loc.flags & FOLL_LONGTERM), refs,
     )
     m = m._replace(refs=(*m.refs, ref))
     c.decide(
