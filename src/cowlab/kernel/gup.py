@@ -117,8 +117,10 @@ def gup_fast(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     fall back to the slow path (PROT_NONE PTEs always fall back)."""
     loc: GupLocals = frame.locals  # type: ignore[assignment]
     flags = loc.flags
-    if c.r.gup_cow_break_on_read and flags & (FOLL_GET | FOLL_PIN):
-        flags |= FOLL_WRITE  # 17839856fd58: get_user_pages_fast walks with FOLL_WRITE
+    if c.r.gup_cow_break_on_read and flags & (FOLL_GET | FOLL_PIN) and not flags & FOLL_WRITE:
+        c.decide("gup_fast", "walk as a write: only writable PTEs are taken locklessly",
+                 "gup_cow_break_on_read")
+        flags |= FOLL_WRITE
     pte = m.processes[loc.pid].pte(loc.vpn)
     ok = type(pte) is PresentPte and not pte.protnone and (pte.write or not flags & FOLL_WRITE)
     if ok and pte.pfn == ZERO_PFN and c.r.ro_longterm_unshare_cow and flags & FOLL_LONGTERM:
