@@ -174,3 +174,13 @@ def test_reduction_shrinks_disjoint_processes(capsys: pytest.CaptureFixture[str]
     with capsys.disabled():
         print(f"\n  independent v5.7: distinct states unreduced {full.result.stats.distinct}, "
               f"reduced {reduced.result.stats.distinct}")
+
+
+@pytest.mark.parametrize(("kernel", "outcome"), [("v4.8", "violation"), ("v4.9", "complete"),
+                                                  ("v6.0", "complete")])
+def test_dirty_cow_open(kernel: str, outcome: str) -> None:
+    run = check("dirty-cow-open", kernel)
+    assert run.result.outcome == outcome
+    if outcome == "violation":
+        assert run.result.violations[0].invariant == "file_isolation"
+        assert run.reproduced

@@ -53,3 +53,8 @@ def test_stable_kernels_carry_their_backports() -> None:
     assert rows["iouring-swap"] == ["broken", "broken"] + ["holds"] * 6
     # oracle-recipe.md: 5.10.262 copies the mprotect'ed pinned page, 6.1 and 6.12 keep it
     assert rows["iouring-mprotect"] == ["broken"] * 6 + ["holds"] * 2
+
+
+def test_bisect_dirty_cow() -> None:
+    result = bisect(load_builtin("dirty-cow"), "v4.8", "v6.12")
+    assert [(c.commit.short, c.direction) for c in result.changes] == [("19be0eaffa3a", "first good")]

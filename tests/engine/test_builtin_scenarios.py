@@ -70,3 +70,16 @@ def test_gaudi_device_and_cpu_disagree_on_v5_16() -> None:
 def test_no_model_bug_anywhere(name: str, kernel: str) -> None:
     result = run_builtin(name, kernel)
     assert "model_sanity" not in broken(result)
+
+
+@pytest.mark.parametrize(("kernel", "expected"), [
+    ("v4.8", ["file_isolation"]), ("v4.9", []), ("v5.8", []), ("v5.19", []), ("v6.0", []),
+])
+def test_dirty_cow(kernel: str, expected: list[str]) -> None:
+    """The /proc/self/mem write reaches the file's page cache only before 19be0eaffa3a."""
+    result = run_builtin("dirty-cow", kernel)
+    assert broken(result) == expected
+    m = result.machine
+    passwd = m.files[0]
+    changed = m.page(passwd.pages[0]).content != passwd.original[0]
+    assert changed is bool(expected)

@@ -326,3 +326,16 @@ def test_forced_cow_break_does_not_make_a_ro_pin_writable() -> None:
     result = run_builtin("ro-pin-after-fork", "v5.8")
     assert broken(result) == []
     assert [r.write for r in result.machine.refs] == [False]
+
+
+def test_madv_pageout_exists_from_v5_4() -> None:
+    from cowlab.model import SwapEntry
+
+    text = scenario_text("""
+        - T1: {mmap: buf}
+        - T1: {write: buf}
+        - kernel: lru_drain
+        - T1: {madvise: buf, advice: pageout}
+    """)
+    assert type(run_text(text, "v5.4").machine.processes[0].pte(0x100)) is SwapEntry
+    assert type(run_text(text, "v5.3").machine.processes[0].pte(0x100)) is PresentPte

@@ -46,6 +46,11 @@ def _orders(m: Machine) -> tuple[list[int], list[int]]:
                 if x not in seen_p:
                     seen_p.add(x)
                     pfns.append(x)
+    for f in m.files:
+        for x in f.pages:
+            if x not in seen_p:
+                seen_p.add(x)
+                pfns.append(x)
     refs = m.refs
     if len(refs) > 1:
         refs = tuple(sorted(refs, key=_ref_name))
@@ -143,7 +148,9 @@ def canonical_machine(m: Machine) -> Machine:
         t._replace(stack=tuple(_remap_frame(f, p) for f in t.stack)) if t.stack else t
         for t in m.threads
     )
-    return m._replace(pages=pages, swap=swap, processes=tuple(procs), refs=refs, threads=threads)
+    files = tuple(f._replace(pages=tuple(p[x] for x in f.pages)) for f in m.files)
+    return m._replace(pages=pages, swap=swap, processes=tuple(procs), refs=refs, threads=threads,
+                      files=files)
 
 
 def canonical(state: CheckState) -> object:

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from cowlab.engine.boot import boot, thread_index
+from cowlab.engine.boot import boot, file_tokens, thread_index
 from cowlab.engine.translate import thread_op
 from cowlab.history import Kernel
-from cowlab.invariants import MODEL_SANITY, Spec, Violation, check_pins, check_sanity, initial_spec, observe
+from cowlab.invariants import (
+    MODEL_SANITY,
+    Spec,
+    Violation,
+    check_files,
+    check_pins,
+    check_sanity,
+    initial_spec,
+    observe,
+)
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import STAGE_CHOICES
 from cowlab.kernel.step import (
@@ -70,7 +79,7 @@ class CheckModel:
         b = self.config.budgets
         budgets = (b.numa_scan, b.move, b.lru_drain, b.reclaim, b.dma_write, b.dma_read)
         pcs = tuple(sorted((name, 0) for name in self.programs))
-        return CheckState(m, initial_spec(len(m.processes)), pcs, budgets)
+        return CheckState(m, initial_spec(len(m.processes), file_tokens(m)), pcs, budgets)
 
     # --- enabled transitions ---------------------------------------------------------
 
@@ -170,6 +179,8 @@ class CheckModel:
             budgets = _spend(budgets, DMA_READ)
         spec, found = observe(s.spec, m, ctx.events)
         found.extend(check_pins(spec, m))
+        if m.files:
+            found.extend(check_files(spec, m))
         return CheckState(m, spec, pcs, budgets), found, ctx
 
     def sanity_of(self, s: CheckState) -> list[Violation]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cowlab.model import KSWAPD, NO_NODE, Machine, Process, Thread
+from cowlab.model import KSWAPD, NO_NODE, File, Machine, Page, Process, Thread
 from cowlab.scenario import Scenario, ScenarioError
 
 _ADDR = re.compile(r"^(?:(?P<proc>[^:\[\]]+):)?(?P<region>[^:\[\]]+)(?:\[(?P<index>\d+)\])?$")
@@ -19,12 +19,27 @@ def boot(scenario: Scenario) -> Machine:
         for t in p.threads
     )
     threads += (Thread(KSWAPD, -1, 0),)
-    return Machine(
+    m = Machine(
         nodes=scenario.machine.nodes,
         numa_balancing=scenario.machine.numa_balancing,
         processes=processes,
         threads=threads,
     )
+    files = []
+    for spec in scenario.files:
+        pfns, tokens = [], []
+        for _ in range(spec.pages):
+            m, token = m.take_token()
+            m, pfn = m.with_new_page(Page(node=0, content=token, refcount=1, anon=False, lru=True))
+            pfns.append(pfn)
+            tokens.append(token)
+        files.append(File(spec.name, tuple(pfns), tuple(tokens)))
+    return m._replace(files=tuple(files))
+
+
+def file_tokens(m: Machine) -> frozenset[int]:
+    """The files' data on disk: every process may see it."""
+    return frozenset(t for f in m.files for t in f.original)
 
 
 def thread_index(m: Machine, name: str) -> int | None:

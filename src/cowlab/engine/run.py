@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cowlab.engine.boot import boot, thread_index
+from cowlab.engine.boot import boot, file_tokens, thread_index
 from cowlab.engine.translate import outside_op, reclaim_op, thread_op
 from cowlab.history import Kernel
 from cowlab.invariants import (
     MODEL_SANITY,
     Spec,
     Violation,
+    check_files,
     check_pins,
     check_sanity,
     initial_spec,
@@ -65,7 +66,7 @@ class Replay:
         self.scenario = scenario
         self.kernel = kernel
         self.machine = boot(scenario)
-        self.spec: Spec = initial_spec(len(self.machine.processes))
+        self.spec: Spec = initial_spec(len(self.machine.processes), file_tokens(self.machine))
         self.records: list[StepRecord] = []
         self.violations: list[tuple[int, Violation]] = []
         self._seen: set[tuple[str, str]] = set()
@@ -160,6 +161,7 @@ class Replay:
     def _check(self, record: StepRecord) -> None:
         self.spec, found = observe(self.spec, self.machine, record.events)
         found.extend(check_pins(self.spec, self.machine))
+        found.extend(check_files(self.spec, self.machine))
         found.extend(Violation(MODEL_SANITY, f"cowlab bug: {p}", p)
                      for p in check_sanity(self.machine))
         for violation in found:

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from cowlab.engine.boot import resolve_addr, thread_index
 from cowlab.kernel.access import AccessOp
 from cowlab.kernel.gup import FLAG_VALUES, FOLL_GET, FOLL_PIN
+from cowlab.kernel.proc_mem import ProcMemWriteOp
 from cowlab.kernel.step import DmaReadOp, DmaWriteOp, GupOp, LruDrainOp, MoveOp, ReclaimOp
 from cowlab.kernel.syscalls import (
     ExitOp,
@@ -34,6 +35,7 @@ from cowlab.scenario import (
     NumaScan,
     Pin,
     PipeRead,
+    ProcMemWrite,
     Read,
     Reclaim,
     ScenarioError,
@@ -77,10 +79,13 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
         case Write(addr=addr) | Read(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
             return AccessOp(pid, vpn, type(action) is Write)
-        case Mmap(name=name, pages=pages, prot=prot):
+        case Mmap(name=name, pages=pages, prot=prot, file=file):
             if m.processes[pid].vma_named(name) is not None:
                 raise ScenarioError(f"region {name!r} is already mapped")
-            return MmapOp(pid, name, pages, prot_flags(prot))
+            return MmapOp(pid, name, pages, prot_flags(prot), file or "")
+        case ProcMemWrite(addr=addr):
+            _, vpn = resolve_addr(m, pid, addr)
+            return ProcMemWriteOp(pid, vpn, f"/proc/{m.processes[pid].name}/mem")
         case Munmap(region=region):
             return MunmapOp(pid, _region(m, pid, region))
         case Mprotect(region=region, prot=prot):

@@ -15,6 +15,7 @@ class Rules(NamedTuple):
     numa_savedwrite: bool = False
     gup_foll_cow: bool = False
     numa_skip_shared_cow: bool = False
+    madv_pageout: bool = False
     foll_pin: bool = False
     pin_bias: bool = False
     gup_cow_break_on_read: bool = False
@@ -45,6 +46,7 @@ RULE_SUMMARIES: dict[str, str] = {
     "foll_pin": "FOLL_PIN exists (pin_user_pages)",
     "pin_bias": "a FOLL_PIN adds GUP_PIN_COUNTING_BIAS (1024) to the refcount",
     "gup_cow_break_on_read": "GUP taking a reference in a COW mapping breaks COW as if writing",
+    "madv_pageout": "madvise(MADV_PAGEOUT) exists",
     "wp_reuse_refcount": "do_wp_page reuses an anon page only if its refcount is 1",
     "mm_has_pinned": "mm->has_pinned gates fork's early COW",
     "fork_early_cow": "fork copies maybe-pinned anon pages for the child at once",

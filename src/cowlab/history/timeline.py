@@ -39,6 +39,14 @@ TIMELINE: tuple[Commit, ...] = (
         (("numa_skip_shared_cow", True),),
     ),
     Commit(
+        "1a4e58cce84e",
+        "mm: introduce MADV_PAGEOUT",
+        "v5.4",
+        "madvise(2): MADV_PAGEOUT since Linux 5.4; hash not verified against a primary source",
+        (("madv_pageout", True),),
+        "M",
+    ),
+    Commit(
         "eddb1c228f79",
         "mm/gup: introduce pin_user_pages*() and FOLL_PIN",
         "v5.6",

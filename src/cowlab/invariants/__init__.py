@@ -1,8 +1,17 @@
 """The promises users are given, independent of kernel version, and the model's sanity."""
 
 from cowlab.invariants.sanity import check_sanity
-from cowlab.invariants.spec import RefSpec, Spec, check_pins, initial_spec, observe, resolve
+from cowlab.invariants.spec import (
+    RefSpec,
+    Spec,
+    check_files,
+    check_pins,
+    initial_spec,
+    observe,
+    resolve,
+)
 from cowlab.invariants.violation import (
+    FILE_ISOLATION,
     FORK_ISOLATION,
     MODEL_SANITY,
     NO_LOST_WRITE,
@@ -13,6 +22,7 @@ from cowlab.invariants.violation import (
 )
 
 __all__ = [
+    "FILE_ISOLATION",
     "FORK_ISOLATION",
     "MODEL_SANITY",
     "NO_LOST_WRITE",
@@ -22,6 +32,7 @@ __all__ = [
     "RefSpec",
     "Spec",
     "Violation",
+    "check_files",
     "check_pins",
     "check_sanity",
     "initial_spec",

@@ -42,6 +42,11 @@ def check_sanity(m: Machine) -> list[str]:
         for frame in thread.stack:
             for pfn in frame.holds:
                 held[pfn] = held.get(pfn, 0) + 1
+    for f in m.files:  # the page cache holds one reference per page
+        for pfn in f.pages:
+            if pfn >= npages or pages[pfn] is None:
+                problems.append(f"file {f.name} caches freed pfn {pfn}")
+            held[pfn] = held.get(pfn, 0) + 1
     for pfn in range(1, npages):
         page = pages[pfn]
         if page is None:

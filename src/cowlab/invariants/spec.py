@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from cowlab.invariants.violation import (
+    FILE_ISOLATION,
     FORK_ISOLATION,
     NO_LOST_WRITE,
     PIN_COHERENCE,
@@ -25,6 +26,7 @@ from cowlab.model.events import (
     Event,
     Forked,
     Load,
+    Mapped,
     RefDropped,
     RefTaken,
     Store,
@@ -47,9 +49,11 @@ class Spec(NamedTuple):
     expected: tuple[tuple[tuple[int, int], int], ...] = ()
     #: per pid: tokens the process may legitimately observe
     known: tuple[frozenset[int], ...] = ()
-    #: per token (index token-1): (pid, how) of its writer
-    writers: tuple[tuple[int, str], ...] = ()
+    #: (token, pid, how) of every store, in order
+    writers: tuple[tuple[int, int, str], ...] = ()
     refs: tuple[RefSpec, ...] = ()
+    #: tokens every process may see: the files' data on disk
+    public: frozenset[int] = frozenset()
 
     def expect(self, pid: int, vpn: int) -> int:
         for key, token in self.expected:
@@ -72,7 +76,15 @@ class Spec(NamedTuple):
         return self._replace(known=tuple(known))
 
     def may_see(self, pid: int, token: int) -> bool:
-        return token == 0 or (pid < len(self.known) and token in self.known[pid])
+        return (token == 0 or token in self.public
+                or (pid < len(self.known) and token in self.known[pid]))
+
+    def writer(self, token: int) -> tuple[int, str]:
+        """(pid, how) of the store that wrote ``token``."""
+        for t, pid, how in reversed(self.writers):
+            if t == token:
+                return pid, how
+        raise KeyError(token)
 
     def ref(self, name: str) -> RefSpec | None:
         for ref in self.refs:
@@ -81,8 +93,8 @@ class Spec(NamedTuple):
         return None
 
 
-def initial_spec(nprocs: int) -> Spec:
-    return Spec(known=tuple(frozenset() for _ in range(nprocs)))
+def initial_spec(nprocs: int, public: frozenset[int] = frozenset()) -> Spec:
+    return Spec(known=tuple(frozenset() for _ in range(nprocs)), public=public)
 
 
 def _who(m: Machine, pid: int) -> str:
@@ -92,12 +104,14 @@ def _who(m: Machine, pid: int) -> str:
 def _token_desc(spec: Spec, m: Machine, token: int) -> str:
     if token == 0:
         return "#0 (zero)"
-    pid, how = spec.writers[token - 1]
+    if token in spec.public:
+        return f"#{token} (the file's data)"
+    pid, how = spec.writer(token)
     return f"#{token} (written by {_who(m, pid)}{' ' + how if how else ''})"
 
 
 def _leak(spec: Spec, m: Machine, pid: int, token: int, via: str) -> Violation:
-    writer, _ = spec.writers[token - 1]
+    writer, _ = spec.writer(token)
     relation = "parent into child" if m.processes[pid].parent == writer else (
         "child into parent" if m.processes[writer].parent == pid else "one process into another")
     return Violation(
@@ -114,7 +128,7 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
     for ev in events:
         kind = type(ev)
         if kind is Store:
-            spec = spec._replace(writers=(*spec.writers, (ev.pid, "")))
+            spec = spec._replace(writers=(*spec.writers, (ev.token, ev.pid, "")))
             spec = spec.learn(ev.pid, ev.token).with_expect(ev.pid, ev.vpn, ev.token)
         elif kind is Load:
             spec, found = _check_load(spec, m, ev, found)
@@ -126,7 +140,7 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
         elif kind is DeviceStore:
             ref = spec.ref(ev.name)
             assert ref is not None
-            spec = spec._replace(writers=(*spec.writers, (ref.pid, f"via {ev.name}")))
+            spec = spec._replace(writers=(*spec.writers, (ev.token, ref.pid, f"via {ev.name}")))
             spec = spec.learn(ref.pid, ev.token)
             if ref.attached:
                 spec = spec.with_expect(ref.pid, ref.vpn, ev.token)
@@ -134,9 +148,12 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
             found.extend(_check_device_load(spec, m, ev))
         elif kind is Forked:
             spec = _fork(spec, ev)
-        elif kind is Zapped:
-            for vpn in ev.vpns:
-                spec = spec.with_expect(ev.pid, vpn, None)
+        elif kind is Zapped or kind is Mapped:
+            fresh = ev.fresh or (0,) * len(ev.vpns)
+            for vpn, token in zip(ev.vpns, fresh, strict=True):
+                spec = spec.with_expect(ev.pid, vpn, token or None)
+            if kind is Mapped:
+                continue
             spec = spec._replace(refs=tuple(
                 r._replace(attached=False) if r.pid == ev.pid and r.vpn in ev.vpns else r
                 for r in spec.refs))
@@ -201,6 +218,25 @@ def resolve(m: Machine, pid: int, vpn: int) -> int | None:
         slot = m.swap[pte.slot]
         return slot.cache if slot is not None and slot.cache >= 0 else None
     return None
+
+
+def check_files(spec: Spec, m: Machine) -> list[Violation]:
+    """File isolation as a state property: every page-cache page still holds the data
+    the file has on disk (only private mappings exist in the model, so nothing may
+    write a file)."""
+    found = []
+    for f in m.files:
+        for index, (pfn, token) in enumerate(zip(f.pages, f.original, strict=True)):
+            now = m.page(pfn).content
+            if now != token:
+                found.append(Violation(
+                    FILE_ISOLATION,
+                    f"page {index} of {f.name} (pfn {pfn}) now holds "
+                    f"{_token_desc(spec, m, now)}: a write through a private mapping reached "
+                    "the file",
+                    f"{f.name}:{index}",
+                ))
+    return found
 
 
 def check_pins(spec: Spec, m: Machine) -> list[Violation]:

@@ -8,6 +8,7 @@ PIN_COHERENCE = "pin_coherence"
 RO_PIN_COHERENCE = "ro_pin_coherence"
 FORK_ISOLATION = "fork_isolation"
 NO_LOST_WRITE = "no_lost_write"
+FILE_ISOLATION = "file_isolation"
 MODEL_SANITY = "model_sanity"
 
 #: what each promise says, for `cowlab run` and the docs
@@ -18,6 +19,7 @@ PROMISES: dict[str, str] = {
     FORK_ISOLATION: "no process sees data written by another after they forked apart",
     NO_LOST_WRITE: "a process reads back the last thing written at an address (by its CPU, or "
     "by a device through its pin)",
+    FILE_ISOLATION: "a write through a private (MAP_PRIVATE) mapping never reaches the file",
     MODEL_SANITY: "refcount and mapcount agree with mappings, pins, swap cache and batches; no "
     "freed page is mapped (a failure is a bug in cowlab)",
 }

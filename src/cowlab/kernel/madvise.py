@@ -4,7 +4,7 @@ reclaims (in vmscan.py)."""
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.mmap import zap_pte_range
+from cowlab.kernel.mmap import fresh_contents, zap_pte_range
 from cowlab.model import VM_DONTCOPY, VM_WIPEONFORK, Machine
 from cowlab.model.events import Zapped
 
@@ -22,8 +22,9 @@ def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str) -> Machin
     assert vma is not None
     if advice == "dontneed":
         m = zap_pte_range(c, m, pid, vma)
-        c.note("madvise", f"MADV_DONTNEED {region}: mappings dropped, next touch reads zero")
-        c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), unmapped=False))
+        c.note("madvise", f"MADV_DONTNEED {region}: mappings dropped, next touch reads "
+               + (f"{vma.file} again" if vma.file else "zero"))
+        c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), False, fresh_contents(m, vma)))
         return m
     flag, on = _FLAG_ADVICE[advice]
     new = vma._replace(flags=(vma.flags | flag) if on else (vma.flags & ~flag))

@@ -48,6 +48,8 @@ def handle_mm_fault(
     pte = m.processes[pid].pte(vpn)
     locals_ = FaultLocals(pid, vpn, write, unshare)
     if pte is None:
+        if _vma(m, pid, vpn).file:
+            return do_fault(c, m, ti, locals_)
         return do_anonymous_page(c, m, ti, locals_)
     if type(pte) is MigrationEntry:
         c.decide("handle_pte_fault", f"migration entry for pfn {pte.pfn}: wait for migration")
@@ -128,6 +130,30 @@ def do_anonymous_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Ma
     return set_pte(m, loc.pid, loc.vpn, pte), "done"
 
 
+# --- do_fault: private file mappings --------------------------------------------------
+
+
+def do_fault(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, str]:
+    """First touch of a private file mapping: a read maps the page-cache page read-only
+    (do_read_fault); a write copies it into a new anon page (do_cow_fault), writable
+    only if the VMA is VM_WRITE."""
+    vma = _vma(m, loc.pid, loc.vpn)
+    cached = m.file_page(vma.file, vma.pgoff + loc.vpn - vma.start)
+    if not (loc.write or loc.unshare):
+        m = get_page(m, cached)
+        m = page_add_rmap(m, cached)
+        c.decide("do_read_fault", f"map page-cache pfn {cached} of {vma.file} read-only")
+        return set_pte(m, loc.pid, loc.vpn, PresentPte(cached, write=False)), "done"
+    thread = m.threads[ti]
+    m, pfn = alloc_page(m, thread.node, m.page(cached).content)
+    m = page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
+    m = lru_cache_add(m, pfn, thread.cpu)
+    pte = PresentPte(pfn, write=vma.writable and not loc.unshare, dirty=not loc.unshare)
+    c.decide("do_cow_fault", f"write fault -> copy page-cache pfn {cached} of {vma.file} into "
+             f"new anon pfn {pfn}, PTE {'writable' if pte.write else 'read-only'}")
+    return set_pte(m, loc.pid, loc.vpn, pte), "done"
+
+
 # --- do_wp_page ---------------------------------------------------------------
 
 
@@ -185,6 +211,8 @@ def do_wp_page(
     if pfn == ZERO_PFN:
         return wp_page_copy(c, m, ti, loc, pte, why="shared zero page")
     page = m.page(pfn)
+    if not page.anon:
+        return wp_page_copy(c, m, ti, loc, pte, why="page-cache page in a private mapping")
     if r.anon_exclusive and page.exclusive:
         return wp_page_reuse(c, m, loc, pte, why="PageAnonExclusive", rule="anon_exclusive")
     if not r.wp_reuse_refcount:
@@ -314,13 +342,15 @@ def do_swap_page(
         if page.in_swapcache and loc.write and page.refcount == 2:
             m, _ = try_to_free_swap(c, m, pfn)
             page = m.page(pfn)
+        matters = loc.write or r.anon_exclusive  # a read fault maps R/O unless PAE is kept
         if bit:
             exclusive = True
             c.decide(fn, "swap PTE exclusive bit set -> exclusive", "swap_exclusive_bit")
         elif page.refcount == 1:
             exclusive = True
-            c.decide(fn, "refcount 1 -> exclusive", "swapin_refcount")
-        else:
+            if matters:
+                c.decide(fn, "refcount 1 -> exclusive", "swapin_refcount")
+        elif matters:
             c.decide(fn, f"refcount {page.refcount} != 1 -> not exclusive", "swapin_refcount")
         writable = exclusive and loc.write
     m = page_add_rmap(m, pfn, exclusive=True if (exclusive and r.anon_exclusive) else None)

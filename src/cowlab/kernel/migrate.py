@@ -122,7 +122,8 @@ def unmap_and_move_move(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     loc: MigrateLocals = frame.locals  # type: ignore[assignment]
     fn = "migrate_page_move_mapping"
     page = m.page(loc.pfn)
-    expected = 1 + int(page.in_swapcache)
+    cached = m.page_cache_owner(loc.pfn) is not None
+    expected = 1 + int(page.in_swapcache) + int(cached)
     if page.mapcount:
         c.decide("unmap_and_move", f"pfn {loc.pfn} still mapped -> -EAGAIN")
     elif page.refcount != expected or c.choice == "transient_ref":
@@ -165,6 +166,15 @@ def _move(c: Ctx, m: Machine, ti: int, loc: MigrateLocals) -> Machine:
         m = m.with_slot(slot, value._replace(cache=new))
         m = m.with_page(new, m.page(new)._replace(swapcache=slot, refcount=2))
         m = m.with_page(loc.pfn, m.page(loc.pfn)._replace(swapcache=NO_SLOT))
+        m = put_page(c, m, loc.pfn)
+    owner = m.page_cache_owner(loc.pfn)
+    if owner is not None:
+        fi, index = owner
+        f = m.files[fi]
+        files = list(m.files)
+        files[fi] = f._replace(pages=(*f.pages[:index], new, *f.pages[index + 1:]))
+        m = m._replace(files=tuple(files))
+        m = m.with_page(new, m.page(new)._replace(refcount=m.page(new).refcount + 1))
         m = put_page(c, m, loc.pfn)
     c.note("migrate_page", f"pfn {loc.pfn} copied to new pfn {new} on node {loc.target}")
     m = remove_migration_ptes(c, m, loc.pfn, new)

@@ -17,13 +17,24 @@ from cowlab.model import (
 from cowlab.model.events import Mapped, Zapped
 
 
-def do_mmap(c: Ctx, m: Machine, pid: int, name: str, npages: int, flags: int) -> Machine:
+def fresh_contents(m: Machine, vma: Vma) -> tuple[int, ...]:
+    """What each page of ``vma`` reads as when first touched: zero for anonymous
+    memory, the file's data (as on disk) for a private file mapping."""
+    for f in m.files:
+        if f.name == vma.file:
+            return f.original[vma.pgoff: vma.pgoff + vma.npages]
+    return (0,) * vma.npages
+
+
+def do_mmap(c: Ctx, m: Machine, pid: int, name: str, npages: int, flags: int, file: str = ""
+            ) -> Machine:
     proc = m.processes[pid]
     start = proc.next_free_vpn()
-    vma = Vma(name, start, npages, flags)
+    vma = Vma(name, start, npages, flags, file)
     m = m.with_process(proc._replace(vmas=(*proc.vmas, vma)))
-    c.note("mmap", f"{proc.name}: {name} = vpn {start:#x}..{start + npages - 1:#x}")
-    c.emit(Mapped(pid, tuple(range(start, start + npages))))
+    what = f"private mapping of {file}" if file else "anonymous"
+    c.note("mmap", f"{proc.name}: {name} = vpn {start:#x}..{start + npages - 1:#x} ({what})")
+    c.emit(Mapped(pid, tuple(range(start, start + npages)), fresh_contents(m, vma)))
     return m
 
 
@@ -58,7 +69,7 @@ def do_munmap(c: Ctx, m: Machine, pid: int, region: str) -> Machine:
     proc = m.processes[pid]
     m = m.with_process(proc._replace(vmas=tuple(v for v in proc.vmas if v is not vma)))
     c.note("munmap", f"{proc.name}: {region} unmapped")
-    c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), unmapped=True))
+    c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), True, fresh_contents(m, vma)))
     return m
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from cowlab.kernel import access, migrate, numa_fault, syscalls, vmscan  # noqa: F401 (stages)
+from cowlab.kernel import access, migrate, numa_fault, proc_mem, syscalls, vmscan  # noqa: F401
 from cowlab.kernel.access import AccessOp
 from cowlab.kernel.context import Ctx, ModelBugError
 from cowlab.kernel.device import dma_read, dma_write
@@ -13,6 +13,7 @@ from cowlab.kernel.frames import STAGES, WAITS, push
 from cowlab.kernel.gup import gup_frame
 from cowlab.kernel.lru import lru_add_drain
 from cowlab.kernel.numa import sched_move
+from cowlab.kernel.proc_mem import ProcMemWriteOp, proc_mem_frames
 from cowlab.kernel.syscalls import MMAP_WRITE_ADVICE, MMAP_WRITE_STAGES, OP_STAGES, MadviseOp
 from cowlab.kernel.vmscan import reclaim_frame
 from cowlab.model import Frame, Machine
@@ -58,6 +59,8 @@ def start(c: Ctx, m: Machine, ti: int, op: NamedTuple) -> Machine:
         frame = reclaim_frame(op.pfn)
     elif type(op) is AccessOp:
         frame = Frame("access", op)
+    elif type(op) is ProcMemWriteOp:
+        return proc_mem_frames(c, m, ti, op)
     else:
         frame = Frame(OP_STAGES[type(op)], op)
     return push(m, ti, frame)

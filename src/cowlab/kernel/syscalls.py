@@ -27,6 +27,7 @@ class MmapOp(NamedTuple):
     name: str
     npages: int
     flags: int
+    file: str = ""
 
 
 class MunmapOp(NamedTuple):
@@ -89,7 +90,7 @@ MMAP_WRITE_ADVICE = frozenset({"dontfork", "dofork", "wipeonfork", "keeponfork"}
 def sys_mmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """mmap(MAP_PRIVATE|MAP_ANONYMOUS)."""
     op: MmapOp = frame.locals  # type: ignore[assignment]
-    return pop(do_mmap(c, m, op.pid, op.name, op.npages, op.flags), ti)
+    return pop(do_mmap(c, m, op.pid, op.name, op.npages, op.flags, op.file), ti)
 
 
 @stage("sys.munmap")
@@ -111,6 +112,10 @@ def sys_madvise(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """madvise(); MADV_PAGEOUT continues as reclaim stages."""
     op: MadviseOp = frame.locals  # type: ignore[assignment]
     if op.advice == "pageout":
+        if not c.r.madv_pageout:
+            c.decide("madvise", "MADV_PAGEOUT is unknown to this kernel -> -EINVAL",
+                     "madv_pageout")
+            return pop(m, ti, "einval")
         vma = m.processes[op.pid].vma_named(op.region)
         assert vma is not None
         locals_ = PageoutLocals(op.pid, tuple(range(vma.start, vma.end)))

@@ -62,7 +62,10 @@ def shrink_add_to_swap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     if page.locked or c.choice == "trylock_fail":
         return _keep(c, m, ti, loc.pfn, "trylock_page failed", locked=False)
     m = m.with_page(loc.pfn, page._replace(locked=True))
-    if page.anon and not page.in_swapcache:
+    if not page.anon:
+        return _keep(c, m, ti, loc.pfn, "page-cache page (file reclaim is not modeled)",
+                     locked=True)
+    if not page.in_swapcache:
         if c.r.reclaim_skip_pinned and page.maybe_dma_pinned:
             c.decide("shrink_page_list", f"pfn {loc.pfn} maybe DMA-pinned (refcount "
                      f"{page.refcount}) -> not added to the swap cache", "reclaim_skip_pinned")

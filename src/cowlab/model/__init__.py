@@ -15,7 +15,7 @@ from cowlab.model.pte import (
     SwapEntry,
     pte_write,
 )
-from cowlab.model.swap import NO_PFN, GupRef, SwapSlot
+from cowlab.model.swap import NO_PFN, File, GupRef, SwapSlot
 from cowlab.model.task import KSWAPD, NO_NODE, Frame, Process, Thread
 from cowlab.model.vma import (
     VM_DONTCOPY,
@@ -45,6 +45,7 @@ __all__ = [
     "VM_WIPEONFORK",
     "VM_WRITE",
     "ZERO_PFN",
+    "File",
     "Frame",
     "GupRef",
     "Machine",

@@ -92,18 +92,21 @@ class Forked(NamedTuple):
 
 class Zapped(NamedTuple):
     """The user dropped these mappings (munmap, MADV_DONTNEED, exit): what the
-    process sees there afterwards is new memory, and pins there are detached."""
+    process sees there afterwards is new memory (``fresh``: zero, or the file's data
+    for a private file mapping), and pins there are detached."""
 
     pid: int
     vpns: tuple[int, ...]
     unmapped: bool
+    fresh: tuple[int, ...] = ()
 
 
 class Mapped(NamedTuple):
-    """mmap() created these vpns; they read as zero."""
+    """mmap() created these vpns; they read as ``fresh`` (zero, or the file's data)."""
 
     pid: int
     vpns: tuple[int, ...]
+    fresh: tuple[int, ...] = ()
 
 
 Event = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from cowlab.model.page import ZERO_PAGE, Page
-from cowlab.model.swap import GupRef, SwapSlot
+from cowlab.model.swap import File, GupRef, SwapSlot
 from cowlab.model.task import Process, Thread
 
 _new = tuple.__new__
@@ -28,6 +28,7 @@ class Machine(NamedTuple):
     swap: tuple[SwapSlot | None, ...] = ()
     refs: tuple[GupRef, ...] = ()
     next_token: int = 1
+    files: tuple[File, ...] = ()
 
     # --- lookups -------------------------------------------------------------
 
@@ -59,7 +60,7 @@ class Machine(NamedTuple):
 
     # Hot path of the model checker: build the tuple directly (NamedTuple._replace
     # costs about twice as much).  Field order: nodes, numa_balancing, pages,
-    # processes, threads, swap, refs, next_token.
+    # processes, threads, swap, refs, next_token, files.
 
     def with_page(self, pfn: int, page: Page | None) -> Machine:
         pages = self[2]
@@ -109,6 +110,19 @@ class Machine(NamedTuple):
         else:
             swap[slot] = value
         return self._replace(swap=tuple(swap)), slot
+
+    def file_page(self, name: str, index: int) -> int:
+        for f in self.files:
+            if f.name == name:
+                return f.pages[index]
+        raise KeyError(name)
+
+    def page_cache_owner(self, pfn: int) -> tuple[int, int] | None:
+        """(file index, page index) if ``pfn`` is a page-cache page, else None."""
+        for i, f in enumerate(self.files):
+            if pfn in f.pages:
+                return i, f.pages.index(pfn)
+        return None
 
     def take_token(self) -> tuple[Machine, int]:
         return self._replace(next_token=self.next_token + 1), self.next_token

@@ -16,6 +16,16 @@ class SwapSlot(NamedTuple):
     content: int = -1
 
 
+class File(NamedTuple):
+    """A file with a page cache: ``pages[i]`` is the pfn caching page ``i`` (the page
+    cache holds one reference on each); ``original[i]`` the token the file holds on
+    disk, which no private mapping may ever change."""
+
+    name: str
+    pages: tuple[int, ...]
+    original: tuple[int, ...]
+
+
 class GupRef(NamedTuple):
     """A page reference taken by GUP and held outside the page tables.
 

@@ -19,6 +19,9 @@ class Vma(NamedTuple):
     start: int
     npages: int
     flags: int
+    #: the file a private file mapping maps ("" for anonymous memory), from page ``pgoff``
+    file: str = ""
+    pgoff: int = 0
 
     @property
     def end(self) -> int:

@@ -15,11 +15,13 @@ ADVICES = ("dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "pageou
 
 @dataclass(frozen=True)
 class Mmap:
-    """mmap(MAP_PRIVATE|MAP_ANONYMOUS) of ``pages`` pages, named ``name``."""
+    """mmap(MAP_PRIVATE) of ``pages`` pages, named ``name``: anonymous, or of ``file``
+    (declared under the scenario's ``files``) from its first page."""
 
     name: str
     pages: int = 1
     prot: str = "rw"
+    file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,14 @@ class Pin:
     name: str
     flags: tuple[str, ...] = ("FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM")
     fast: bool = False
+
+
+@dataclass(frozen=True)
+class ProcMemWrite:
+    """write() to /proc/self/mem at ``addr``: a FOLL_FORCE|FOLL_WRITE GUP, then the
+    kernel stores through the page it got (how ptrace and debuggers poke memory)."""
+
+    addr: str
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,7 @@ Action = (
     | Fork
     | Exit
     | Pin
+    | ProcMemWrite
     | Unpin
     | Vmsplice
     | PipeRead
@@ -177,6 +188,7 @@ ACTIONS: dict[str, type] = {
     "fork": Fork,
     "exit": Exit,
     "pin": Pin,
+    "proc_mem_write": ProcMemWrite,
     "unpin": Unpin,
     "vmsplice": Vmsplice,
     "pipe_read": PipeRead,
@@ -193,7 +205,7 @@ ACTION_NAMES: dict[type, str] = {cls: name for name, cls in ACTIONS.items()}
 #: who may perform each action: a process thread, the device, the kernel, kswapd
 THREAD_ACTIONS = frozenset(
     {Mmap, Write, Read, Munmap, Mprotect, Madvise, Fork, Exit, Pin, Unpin, Vmsplice, PipeRead,
-     NumaScan, Resume}
+     NumaScan, Resume, ProcMemWrite}
 )
 DEVICE_ACTIONS = frozenset({DmaWrite, DmaRead})
 KERNEL_ACTIONS = frozenset({LruDrain, Move})

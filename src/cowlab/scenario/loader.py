@@ -22,7 +22,7 @@ from cowlab.scenario.actions import ACTIONS, Action
 from cowlab.scenario.check_config import Budgets, CheckConfig
 from cowlab.scenario.errors import ScenarioError
 from cowlab.scenario.schema import ARG_MODELS, ScenarioModel, yaml_keys
-from cowlab.scenario.spec import MachineSpec, ProcessSpec, Scenario, Step, ThreadSpec
+from cowlab.scenario.spec import FileSpec, MachineSpec, ProcessSpec, Scenario, Step, ThreadSpec
 from cowlab.scenario.validate import validate_programs, validate_scenario
 
 #: FIELD of errors about the document as a whole
@@ -205,6 +205,7 @@ class _Reader:
             ),
             steps=tuple(self.step(f"steps[{i}]", raw) for i, raw in enumerate(top.steps)),
             source=self.source,
+            files=tuple(FileSpec(f.name, f.pages) for f in top.files),
         )
         try:
             validate_scenario(scenario)

@@ -56,6 +56,11 @@ class ProcessModel(Model):
     threads: list[ThreadModel] = Field(min_length=1)
 
 
+class FileModel(Model):
+    name: Name
+    pages: Pages = 1
+
+
 class BackgroundModel(Model):
     """Budgets of background activity a model check may interleave anywhere."""
 
@@ -73,6 +78,7 @@ class ScenarioModel(Model):
     description: str = ""
     references: list[str] = []
     machine: MachineModel = MachineModel()
+    files: list[FileModel] = []
     processes: list[ProcessModel]
     #: checked one by one by the loader (a step's keys depend on its action)
     steps: list[Any] = []
@@ -88,6 +94,12 @@ class MmapArgs(Model):
     name: Name = Field(alias="mmap")
     pages: Pages = 1
     prot: Prot = "rw"
+    file: Name | None = None
+
+
+class ProcMemWriteArgs(Model):
+    addr: str = Field(alias="proc_mem_write")
+
 
 
 class WriteArgs(Model):
@@ -181,6 +193,7 @@ ARG_MODELS: dict[str, type[Model]] = {
     "fork": ForkArgs,
     "exit": ExitArgs,
     "pin": PinArgs,
+    "proc_mem_write": ProcMemWriteArgs,
     "unpin": UnpinArgs,
     "vmsplice": VmspliceArgs,
     "pipe_read": PipeReadArgs,

@@ -26,6 +26,14 @@ class ProcessSpec:
 
 
 @dataclass(frozen=True)
+class FileSpec:
+    """A file whose pages private mappings may map (its page cache is populated)."""
+
+    name: str
+    pages: int = 1
+
+
+@dataclass(frozen=True)
 class MachineSpec:
     nodes: int = 2
     numa_balancing: bool = True
@@ -58,3 +66,4 @@ class Scenario:
     source: str | None = None
     #: free-form references: commits, CVEs, mails
     references: tuple[str, ...] = field(default=())
+    files: tuple[FileSpec, ...] = ()

@@ -29,6 +29,7 @@ from cowlab.scenario.actions import (
     Mprotect,
     Munmap,
     Pin,
+    ProcMemWrite,
     Read,
     Reclaim,
     Resume,
@@ -146,7 +147,7 @@ class _Checker:
             return f"{base}.{action_key(type(action), field)}"
 
         match action:
-            case Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr):
+            case Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr):
                 if not ADDR_RE.fullmatch(addr):
                     self.fail(key("addr"), f"address {addr!r} is not REGION or REGION[i]")
             case Reclaim(addr):
@@ -159,10 +160,16 @@ class _Checker:
                 if not NAME_RE.fullmatch(region):
                     self.fail(key("region"), f"{region!r} is not a region name")
         match action:
-            case Mmap(_, pages, prot):
+            case Mmap(_, pages, prot, file):
                 if not 1 <= pages <= MAX_PAGES:
                     self.fail(key("pages"), f"pages must be 1..{MAX_PAGES}, got {pages}")
                 self.check_choice(prot, PROTS, key("prot"))
+                if file is not None:
+                    spec = next((f for f in self.scenario.files if f.name == file), None)
+                    if spec is None:
+                        self.fail(key("file"), f"no file {file!r} is declared under files")
+                    elif pages > spec.pages:
+                        self.fail(key("pages"), f"file {file} has {spec.pages} page(s)")
             case Mprotect(_, prot):
                 self.check_choice(prot, PROTS, key("prot"))
             case Madvise(_, advice):
@@ -219,7 +226,7 @@ def validate_programs(scenario: Scenario, programs: tuple[tuple[str, tuple[Step,
 
 def _region_of(action: object) -> str | None:
     match action:
-        case Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr):
+        case Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr):
             found = ADDR_RE.fullmatch(addr)
             return found["region"] if found else None
         case Munmap(region) | Mprotect(region) | Madvise(region):
