@@ -6,7 +6,7 @@ import pytest
 
 from cowlab.engine.bisect import bisect
 from cowlab.engine.matrix import matrix
-from cowlab.scenario.catalog import load_builtin
+from cowlab.scenario.catalog import builtin_names, load_builtin
 
 CASES = [
     # scenario, older, newer, first changing commit, direction
@@ -58,3 +58,15 @@ def test_stable_kernels_carry_their_backports() -> None:
 def test_bisect_dirty_cow() -> None:
     result = bisect(load_builtin("dirty-cow"), "v4.8", "v6.12")
     assert [(c.commit.short, c.direction) for c in result.changes] == [("19be0eaffa3a", "first good")]
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_catalog_entries_bisect_to_the_commits_they_declare(name: str) -> None:
+    """Each built-in scenario declares the commits that broke and fixed it; bisecting
+    across the whole modeled timeline must find exactly those, in that order."""
+    scenario = load_builtin(name)
+    result = bisect(scenario, "v4.8", "v6.12")
+    assert [c.commit.short for c in result.changes if c.direction == "first bad"] == list(
+        scenario.introduced_by)
+    assert [c.commit.short for c in result.changes if c.direction == "first good"] == list(
+        scenario.fixed_by)

@@ -161,7 +161,7 @@ ERRORS = {
     "missing top key": ("name: x\nprocesses: []\n", "1: steps: missing required key 'steps'"),
     "unknown top key": (
         "name: x\nprocesses: []\nsteps: []\nfoo: 1\n",
-        "4: foo: unknown key 'foo' (allowed: name, description, references, machine,",
+        "4: foo: unknown key 'foo' (allowed: name, description, references, introduced_by,",
     ),
     "unknown machine key": (
         "name: x\nmachine:\n  nodes: 2\n  numa: true\n",

@@ -38,6 +38,8 @@ def dump_scenario(scenario: Scenario) -> str:
         data["description"] = scenario.description
     if scenario.references:
         data["references"] = list(scenario.references)
+    if scenario.files:
+        data["files"] = [{"name": f.name, "pages": f.pages} for f in scenario.files]
     data["machine"] = {"nodes": scenario.machine.nodes,
                        "numa_balancing": scenario.machine.numa_balancing}
     data["processes"] = [

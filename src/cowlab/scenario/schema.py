@@ -77,6 +77,8 @@ class ScenarioModel(Model):
     name: str
     description: str = ""
     references: list[str] = []
+    introduced_by: list[str] = []
+    fixed_by: list[str] = []
     machine: MachineModel = MachineModel()
     files: list[FileModel] = []
     processes: list[ProcessModel]

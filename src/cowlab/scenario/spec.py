@@ -67,3 +67,7 @@ class Scenario:
     #: free-form references: commits, CVEs, mails
     references: tuple[str, ...] = field(default=())
     files: tuple[FileSpec, ...] = ()
+    #: catalog claims, checked by bisect in the tests: commits at which the verdict turns
+    #: broken (first bad) and turns back to holding (first good), oldest first
+    introduced_by: tuple[str, ...] = ()
+    fixed_by: tuple[str, ...] = ()
