@@ -339,3 +339,23 @@ def test_madv_pageout_exists_from_v5_4() -> None:
     """)
     assert type(run_text(text, "v5.4").machine.processes[0].pte(0x100)) is SwapEntry
     assert type(run_text(text, "v5.3").machine.processes[0].pte(0x100)) is PresentPte
+
+
+def test_clear_refs_leaves_pinned_pages_alone_from_9348b73c2e1b() -> None:
+    before, after = both_sides("clear-refs-pin", "v5.11", "9348b73c2e1b")
+    assert before == ["pin_coherence"]
+    assert after == []
+
+
+def test_soft_dirty_tracking_stops_mprotect_making_pages_writable() -> None:
+    """64fe24a3e05e maps an exclusive page writable on mprotect(RW) only when soft-dirty
+    tracking does not need the write fault (cow.c clears soft-dirty for this)."""
+    text = scenario_text("""
+        - T1: {mmap: buf}
+        - T1: {write: buf}
+        - T1: clear_refs
+        - T1: {mprotect: buf, prot: r}
+        - T1: {mprotect: buf, prot: rw}
+    """)
+    pte = run_text(text, "v6.0").machine.processes[0].pte(0x100)
+    assert type(pte) is PresentPte and pte.write is False

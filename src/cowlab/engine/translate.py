@@ -10,6 +10,7 @@ from cowlab.kernel.gup import FLAG_VALUES, FOLL_GET, FOLL_PIN
 from cowlab.kernel.proc_mem import ProcMemWriteOp
 from cowlab.kernel.step import DmaReadOp, DmaWriteOp, GupOp, LruDrainOp, MoveOp, ReclaimOp
 from cowlab.kernel.syscalls import (
+    ClearRefsOp,
     ExitOp,
     ForkOp,
     MadviseOp,
@@ -22,6 +23,7 @@ from cowlab.kernel.syscalls import (
 )
 from cowlab.model import Machine, PresentPte, prot_flags
 from cowlab.scenario import (
+    ClearRefs,
     DmaRead,
     DmaWrite,
     Exit,
@@ -116,6 +118,8 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
             return PipeReadOp(_ref(m, name))
         case NumaScan():
             return NumaScanOp(pid)
+        case ClearRefs():
+            return ClearRefsOp(pid)
     raise ScenarioError(f"a thread cannot do {type(action).__name__}")
 
 

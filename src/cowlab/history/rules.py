@@ -23,6 +23,7 @@ class Rules(NamedTuple):
     mm_has_pinned: bool = False
     fork_early_cow: bool = False
     reclaim_skip_pinned: bool = False
+    clear_refs_skip_pinned: bool = False
     numa_delay_map: bool = False
     numa_skip_refcount: bool = False
     wp_swapcache_free: bool = False
@@ -50,6 +51,7 @@ RULE_SUMMARIES: dict[str, str] = {
     "wp_reuse_refcount": "do_wp_page reuses an anon page only if its refcount is 1",
     "mm_has_pinned": "mm->has_pinned gates fork's early COW",
     "fork_early_cow": "fork copies maybe-pinned anon pages for the child at once",
+    "clear_refs_skip_pinned": "clear_refs soft-dirty leaves maybe-pinned COW pages writable",
     "reclaim_skip_pinned": "reclaim keeps maybe-pinned anon pages out of the swap cache",
     "numa_delay_map": "do_numa_page keeps the PTE PROT_NONE while migrating",
     "numa_skip_refcount": "NUMA scan tests refcount != 1 (not mapcount) in COW mappings",

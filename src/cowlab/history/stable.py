@@ -23,6 +23,8 @@ STABLE_BRANCHES: dict[str, tuple[Backport, ...]] = {
     "v5.10": (
         Backport("feb889fb40fa", 9, "[PATCH 5.10 000/152] 5.10.9-rc1 review, "
                  "20210118113352.764293297@linuxfoundation.org"),
+        Backport("9348b73c2e1b", 9, "[PATCH 5.10 110/152], "
+                 "20210118113358.001978134@linuxfoundation.org"),
         Backport("80d47f5de5e3", 102, "Linux 5.10.102 announcement 164561802556115@kroah.com; "
                  "osv CVE-2022-48797"),
     ),

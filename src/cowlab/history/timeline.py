@@ -112,6 +112,13 @@ TIMELINE: tuple[Commit, ...] = (
         (("reclaim_skip_pinned", True),),
     ),
     Commit(
+        "9348b73c2e1b",
+        "mm: don't play games with pinned pages in clear_page_refs",
+        "v5.11",
+        f"{KS} §5.4; stable 5.10.9 (20210118113358.001978134@linuxfoundation.org)",
+        (("clear_refs_skip_pinned", True),),
+    ),
+    Commit(
         "b99a342d4f11",
         "NUMA balancing: reduce TLB flush via delaying mapping on hint page fault",
         "v5.13",

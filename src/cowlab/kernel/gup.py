@@ -205,7 +205,7 @@ def _can_follow_write(c: Ctx, m: Machine, vma: Vma, pte: PresentPte, flags: int)
         if vma.writable or not vma.is_cow_mapping or pte.pfn == ZERO_PFN:
             return False
         page = m.page(pte.pfn)
-        ok = page.anon and page.exclusive
+        ok = page.anon and page.exclusive and not (vma.soft_dirty_tracking and not pte.soft_dirty)
         c.decide("can_follow_write_pte", f"forced write, exclusive anon page: {ok}", "no_foll_cow")
         return ok
     if c.r.gup_foll_cow and flags & FOLL_COW and pte.dirty:

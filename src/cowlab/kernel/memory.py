@@ -121,7 +121,7 @@ def do_anonymous_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Ma
     m, pfn = alloc_page(m, thread.node, 0)
     m = page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
     m = lru_cache_add(m, pfn, thread.cpu)
-    pte = PresentPte(pfn, write=vma.writable, dirty=True)
+    pte = PresentPte(pfn, write=vma.writable, dirty=True, soft_dirty=True)
     c.decide(
         "do_anonymous_page",
         f"write fault -> new page pfn {pfn} on node {thread.node}, "
@@ -148,7 +148,8 @@ def do_fault(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, st
     m, pfn = alloc_page(m, thread.node, m.page(cached).content)
     m = page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
     m = lru_cache_add(m, pfn, thread.cpu)
-    pte = PresentPte(pfn, write=vma.writable and not loc.unshare, dirty=not loc.unshare)
+    pte = PresentPte(pfn, write=vma.writable and not loc.unshare, dirty=not loc.unshare,
+                     soft_dirty=not loc.unshare)
     c.decide("do_cow_fault", f"write fault -> copy page-cache pfn {cached} of {vma.file} into "
              f"new anon pfn {pfn}, PTE {'writable' if pte.write else 'read-only'}")
     return set_pte(m, loc.pid, loc.vpn, pte), "done"
@@ -167,7 +168,7 @@ def wp_page_reuse(
         m = m.with_page(pte.pfn, m.page(pte.pfn)._replace(exclusive=True))
     if loc.unshare:
         return m, "done"
-    new = pte._replace(write=vma.writable, dirty=True, young=True)
+    new = pte._replace(write=vma.writable, dirty=True, young=True, soft_dirty=True)
     return set_pte(m, loc.pid, loc.vpn, new), "write"
 
 
@@ -186,7 +187,7 @@ def wp_page_copy(
     if loc.unshare:
         new_pte = PresentPte(new, write=False, dirty=False, soft_dirty=pte.soft_dirty)
     else:
-        new_pte = PresentPte(new, write=vma.writable, dirty=True, soft_dirty=pte.soft_dirty)
+        new_pte = PresentPte(new, write=vma.writable, dirty=True, soft_dirty=True)
     m = set_pte(m, loc.pid, loc.vpn, new_pte)
     if old != ZERO_PFN:
         m = page_remove_rmap(m, old)
@@ -355,7 +356,8 @@ def do_swap_page(
         writable = exclusive and loc.write
     m = page_add_rmap(m, pfn, exclusive=True if (exclusive and r.anon_exclusive) else None)
     pte = PresentPte(
-        pfn, write=writable and vma.writable, dirty=writable, soft_dirty=entry.soft_dirty
+        pfn, write=writable and vma.writable, dirty=writable,
+        soft_dirty=entry.soft_dirty or writable
     )
     m = set_pte(m, loc.pid, loc.vpn, pte)
     if loc.write and not writable:

@@ -7,6 +7,7 @@ from cowlab.kernel.pages import page_remove_rmap, put_page
 from cowlab.kernel.pgtable import set_pte
 from cowlab.kernel.swapfile import free_swap_and_cache, free_swap_cache
 from cowlab.model import (
+    VM_SOFTDIRTY,
     ZERO_PFN,
     Machine,
     MigrationEntry,
@@ -30,7 +31,7 @@ def do_mmap(c: Ctx, m: Machine, pid: int, name: str, npages: int, flags: int, fi
             ) -> Machine:
     proc = m.processes[pid]
     start = proc.next_free_vpn()
-    vma = Vma(name, start, npages, flags, file)
+    vma = Vma(name, start, npages, flags | VM_SOFTDIRTY, file)
     m = m.with_process(proc._replace(vmas=(*proc.vmas, vma)))
     what = f"private mapping of {file}" if file else "anonymous"
     c.note("mmap", f"{proc.name}: {name} = vpn {start:#x}..{start + npages - 1:#x} ({what})")

@@ -18,6 +18,7 @@ from cowlab.model import (
     MIGRATION_WRITABLE,
     NO_NODE,
     VM_DONTCOPY,
+    VM_SOFTDIRTY,
     VM_WIPEONFORK,
     ZERO_PFN,
     Machine,
@@ -121,7 +122,10 @@ def _mprotect_pte(c: Ctx, m: Machine, vma: Vma, vpn: int, pte: PresentPte) -> Pr
     write = False
     if vma.writable and c.r.mprotect_exclusive_writable and pte.pfn != ZERO_PFN:
         page = m.page(pte.pfn)
-        if page.anon and page.exclusive:
+        if vma.soft_dirty_tracking and not pte.soft_dirty:
+            c.decide("change_pte_range", f"vpn {vpn:#x}: soft-dirty tracking needs the write "
+                     "fault -> stays read-only", "mprotect_exclusive_writable")
+        elif page.anon and page.exclusive:
             write = True
             c.decide("change_pte_range", f"vpn {vpn:#x}: exclusive anon page -> writable",
                      "mprotect_exclusive_writable")
@@ -133,7 +137,7 @@ def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int) -> Machine:
     proc = m.processes[pid]
     vma = proc.vma_named(region)
     assert vma is not None
-    keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK)
+    keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY)
     new_vma = vma._replace(flags=flags | keep)
     if new_vma.flags == vma.flags:
         c.note("mprotect", "protection unchanged")

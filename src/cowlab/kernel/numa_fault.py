@@ -47,7 +47,8 @@ def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: PresentPte) -> bool:
     if c.r.numa_recompute_writable:
         vma = m.processes[loc.pid].vma_at(loc.vpn)
         page = m.pages[pte.pfn] if pte.pfn != ZERO_PFN else None
-        ok = bool(vma and vma.writable and page is not None and page.anon and page.exclusive)
+        ok = bool(vma and vma.writable and page is not None and page.anon and page.exclusive
+                  and not (vma.soft_dirty_tracking and not pte.soft_dirty))
         c.decide(
             fn,
             "can_change_pte_writable: "

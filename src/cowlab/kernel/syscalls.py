@@ -18,6 +18,7 @@ from cowlab.kernel.madvise import do_madvise
 from cowlab.kernel.mmap import do_mmap, do_munmap, exit_mmap
 from cowlab.kernel.mprotect import mprotect
 from cowlab.kernel.numa import task_numa_work
+from cowlab.kernel.task_mmu import clear_refs_soft_dirty
 from cowlab.kernel.vmscan import PageoutLocals
 from cowlab.model import Frame, Machine
 
@@ -68,6 +69,10 @@ class NumaScanOp(NamedTuple):
     pid: int
 
 
+class ClearRefsOp(NamedTuple):
+    pid: int
+
+
 #: the stage each operation starts at
 OP_STAGES: dict[type, str] = {
     MmapOp: "sys.mmap",
@@ -79,10 +84,12 @@ OP_STAGES: dict[type, str] = {
     UnpinOp: "sys.unpin",
     PipeReadOp: "sys.pipe_read",
     NumaScanOp: "task_numa_work",
+    ClearRefsOp: "sys.clear_refs",
 }
 
 #: stages that need mmap_lock for writing
-MMAP_WRITE_STAGES = frozenset({"sys.mmap", "sys.munmap", "sys.mprotect", "sys.fork", "sys.exit"})
+MMAP_WRITE_STAGES = frozenset({"sys.mmap", "sys.munmap", "sys.mprotect", "sys.fork", "sys.exit",
+                               "sys.clear_refs"})
 MMAP_WRITE_ADVICE = frozenset({"dontfork", "dofork", "wipeonfork", "keeponfork"})
 
 
@@ -150,6 +157,14 @@ def sys_pipe_read(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """read() from the pipe a page was vmspliced into."""
     op: PipeReadOp = frame.locals  # type: ignore[assignment]
     return pop(pipe_read(c, m, op.name), ti)
+
+
+@stage("sys.clear_refs")
+def sys_clear_refs(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """echo 4 > /proc/self/clear_refs: clear soft-dirty bits (29a951dfb3c3: mmap_lock for
+    writing)."""
+    op: ClearRefsOp = frame.locals  # type: ignore[assignment]
+    return pop(clear_refs_soft_dirty(c, m, op.pid), ti)
 
 
 @stage("task_numa_work")

@@ -10,6 +10,8 @@ VM_MAYWRITE = 0x20
 VM_SHARED = 0x8
 VM_DONTCOPY = 0x20000
 VM_WIPEONFORK = 0x2000000
+#: set on new VMAs; cleared by clear_refs (soft-dirty tracking on for the VMA)
+VM_SOFTDIRTY = 0x8000000
 
 
 class Vma(NamedTuple):
@@ -38,6 +40,11 @@ class Vma(NamedTuple):
     @property
     def writable(self) -> bool:
         return bool(self.flags & VM_WRITE)
+
+    @property
+    def soft_dirty_tracking(self) -> bool:
+        """vma_soft_dirty_enabled(): clear_refs armed soft-dirty tracking for this VMA."""
+        return not self.flags & VM_SOFTDIRTY
 
     @property
     def accessible(self) -> bool:

@@ -3,6 +3,7 @@
 from cowlab.scenario.actions import (
     ACTIONS,
     Action,
+    ClearRefs,
     DmaRead,
     DmaWrite,
     Exit,
@@ -36,6 +37,7 @@ __all__ = [
     "Action",
     "Budgets",
     "CheckConfig",
+    "ClearRefs",
     "DmaRead",
     "DmaWrite",
     "Exit",

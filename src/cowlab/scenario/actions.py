@@ -114,6 +114,13 @@ class NumaScan:
 
 
 @dataclass(frozen=True)
+class ClearRefs:
+    """echo 4 > /proc/self/clear_refs: clear the soft-dirty bits of the process."""
+
+    what: str = "soft_dirty"
+
+
+@dataclass(frozen=True)
 class Resume:
     """Continue the actor's stopped kernel operation."""
 
@@ -169,6 +176,7 @@ Action = (
     | Vmsplice
     | PipeRead
     | NumaScan
+    | ClearRefs
     | Resume
     | DmaWrite
     | DmaRead
@@ -193,6 +201,7 @@ ACTIONS: dict[str, type] = {
     "vmsplice": Vmsplice,
     "pipe_read": PipeRead,
     "numa_scan": NumaScan,
+    "clear_refs": ClearRefs,
     "resume": Resume,
     "dma_write": DmaWrite,
     "dma_read": DmaRead,
@@ -205,7 +214,7 @@ ACTION_NAMES: dict[type, str] = {cls: name for name, cls in ACTIONS.items()}
 #: who may perform each action: a process thread, the device, the kernel, kswapd
 THREAD_ACTIONS = frozenset(
     {Mmap, Write, Read, Munmap, Mprotect, Madvise, Fork, Exit, Pin, Unpin, Vmsplice, PipeRead,
-     NumaScan, Resume, ProcMemWrite}
+     NumaScan, Resume, ProcMemWrite, ClearRefs}
 )
 DEVICE_ACTIONS = frozenset({DmaWrite, DmaRead})
 KERNEL_ACTIONS = frozenset({LruDrain, Move})

@@ -155,6 +155,10 @@ class PipeReadArgs(Model):
     name: Name = Field(alias="pipe_read")
 
 
+class ClearRefsArgs(Model):
+    what: Literal["soft_dirty"] = Field("soft_dirty", alias="clear_refs")
+
+
 class NumaScanArgs(Model):
     numa_scan: Literal[True] | None = None
 
@@ -200,6 +204,7 @@ ARG_MODELS: dict[str, type[Model]] = {
     "vmsplice": VmspliceArgs,
     "pipe_read": PipeReadArgs,
     "numa_scan": NumaScanArgs,
+    "clear_refs": ClearRefsArgs,
     "resume": ResumeArgs,
     "dma_write": DmaWriteArgs,
     "dma_read": DmaReadArgs,

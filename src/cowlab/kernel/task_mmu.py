@@ -1,0 +1,35 @@
+"""/proc/PID/clear_refs (fs/proc/task_mmu.c): writing 4 clears soft-dirty bits, which
+write-protects every present PTE so that the next write faults and marks it again.
+
+A write-protected pinned page in a COW mapping is then copied by the next write
+fault on v5.9-v5.10 (refcount != 1).  9348b73c2e1b "mm: don't play games with
+pinned pages in clear_page_refs" (v5.11, stable 5.10.9) leaves such PTEs alone.
+"""
+
+from __future__ import annotations
+
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.pgtable import set_pte
+from cowlab.model import VM_SOFTDIRTY, ZERO_PFN, Machine, PresentPte
+
+
+def clear_refs_soft_dirty(c: Ctx, m: Machine, pid: int) -> Machine:
+    fn = "clear_soft_dirty"
+    proc = m.processes[pid]
+    vmas = tuple(v._replace(flags=v.flags & ~VM_SOFTDIRTY) for v in proc.vmas)
+    m = m.with_process(proc._replace(vmas=vmas))
+    for vpn, pte in proc.ptes:
+        if type(pte) is not PresentPte:
+            continue
+        vma = m.processes[pid].vma_at(vpn)
+        assert vma is not None
+        if c.r.clear_refs_skip_pinned and pte.pfn != ZERO_PFN and vma.is_cow_mapping:
+            page = m.page(pte.pfn)
+            pinned_mm = proc.has_pinned or not c.r.mm_has_pinned
+            if pinned_mm and page.maybe_dma_pinned:
+                c.decide(fn, f"vpn {vpn:#x}: pfn {pte.pfn} maybe pinned -> leave the PTE",
+                         "clear_refs_skip_pinned")
+                continue
+        m = set_pte(m, pid, vpn, pte._replace(write=False, savedwrite=False, soft_dirty=False))
+        c.decide(fn, f"vpn {vpn:#x}: write-protect, clear soft-dirty", "clear_refs_skip_pinned")
+    return m
