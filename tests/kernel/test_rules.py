@@ -359,3 +359,16 @@ def test_soft_dirty_tracking_stops_mprotect_making_pages_writable() -> None:
     """)
     pte = run_text(text, "v6.0").machine.processes[0].pte(0x100)
     assert type(pte) is PresentPte and pte.write is False
+
+
+def test_hugetlb_fork_copies_pinned_pages_from_4eae4efa2c29() -> None:
+    before, after = both_sides("cow-iouring-fork-hugetlb", "v5.12", "4eae4efa2c29")
+    assert before == ["pin_coherence"]
+    assert after == []
+
+
+def test_hugetlb_reuse_counts_mappings_not_references() -> None:
+    """hugetlb_wp reuses an anon huge page mapped once whatever its references: a pinned
+    page made R/O is reused (no wrong COW), and a vmsplice'd one leaks (cow.c XFAIL)."""
+    assert broken(run_builtin("cow-iouring-ro-mapped-hugetlb", "v5.16")) == []
+    assert broken(run_builtin("cow-vmsplice-unmap-child-hugetlb", "v6.12")) == ["fork_isolation"]

@@ -21,7 +21,7 @@ from cowlab.kernel.syscalls import (
     PipeReadOp,
     UnpinOp,
 )
-from cowlab.model import Machine, PresentPte, prot_flags
+from cowlab.model import VM_HUGETLB, Machine, PresentPte, prot_flags
 from cowlab.scenario import (
     ClearRefs,
     DmaRead,
@@ -81,10 +81,13 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
         case Write(addr=addr) | Read(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
             return AccessOp(pid, vpn, type(action) is Write)
-        case Mmap(name=name, pages=pages, prot=prot, file=file):
+        case Mmap(name=name, pages=pages, prot=prot, file=file, hugetlb=hugetlb):
             if m.processes[pid].vma_named(name) is not None:
                 raise ScenarioError(f"region {name!r} is already mapped")
-            return MmapOp(pid, name, pages, prot_flags(prot), file or "")
+            if hugetlb and file:
+                raise ScenarioError("hugetlbfs files are not modeled: hugetlb regions are anonymous")
+            flags = prot_flags(prot) | (VM_HUGETLB if hugetlb else 0)
+            return MmapOp(pid, name, pages, flags, file or "")
         case ProcMemWrite(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
             return ProcMemWriteOp(pid, vpn, f"/proc/{m.processes[pid].name}/mem")

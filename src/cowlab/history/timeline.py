@@ -119,6 +119,13 @@ TIMELINE: tuple[Commit, ...] = (
         (("clear_refs_skip_pinned", True),),
     ),
     Commit(
+        "4eae4efa2c29",
+        "hugetlb: do early cow when page pinned on src mm",
+        "v5.12",
+        f"{KS} §1, §2.3, §5.3",
+        (("hugetlb_fork_early_cow", True),),
+    ),
+    Commit(
         "b99a342d4f11",
         "NUMA balancing: reduce TLB flush via delaying mapping on hint page fault",
         "v5.13",

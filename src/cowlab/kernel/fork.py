@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
+from cowlab.kernel.hugetlb import copy_hugetlb_pte
 from cowlab.kernel.lru import lru_cache_add
 from cowlab.kernel.pages import alloc_page, get_page, page_add_rmap
 from cowlab.kernel.pgtable import set_pte
@@ -83,7 +84,9 @@ def copy_page_range(
         if not vma.contains(vpn):
             continue
         parent = m.processes[parent.pid]
-        if type(pte) is PresentPte:
+        if vma.hugetlb:
+            m, new = copy_hugetlb_pte(c, m, parent, vma, vpn, pte, node)
+        elif type(pte) is PresentPte:
             m, new = copy_present_pte(c, m, parent, child_pid, vma, vpn, pte, node, cpu)
         elif type(pte) is SwapEntry:
             m = swap_duplicate(m, pte.slot)

@@ -84,7 +84,9 @@ def check_vma_flags(vma: Vma | None, flags: int) -> str | None:
 
 def _take_reference(c: Ctx, m: Machine, ti: int, loc: GupLocals, pfn: int) -> Machine:
     pin = bool(loc.flags & FOLL_PIN)
-    refs = GUP_PIN_COUNTING_BIAS if (pin and c.r.pin_bias) else 1
+    huge = pfn != ZERO_PFN and m.page(pfn).huge
+    # 3faa52c03f44: a small page takes the bias; a large folio one ref plus its pincount
+    refs = GUP_PIN_COUNTING_BIAS if (pin and c.r.pin_bias and not huge) else 1
     if pfn != ZERO_PFN:
         page = m.page(pfn)
         m = m.with_page(pfn, page._replace(refcount=page.refcount + refs,

@@ -47,6 +47,10 @@ def handle_mm_fault(
     (the arch fault handler for CPU accesses, check_vma_flags for GUP)."""
     pte = m.processes[pid].pte(vpn)
     locals_ = FaultLocals(pid, vpn, write, unshare)
+    if _vma(m, pid, vpn).hugetlb:
+        from cowlab.kernel.hugetlb import hugetlb_fault
+
+        return hugetlb_fault(c, m, ti, pid, vpn, write=write, unshare=unshare)
     if pte is None:
         if _vma(m, pid, vpn).file:
             return do_fault(c, m, ti, locals_)

@@ -33,7 +33,8 @@ def do_mmap(c: Ctx, m: Machine, pid: int, name: str, npages: int, flags: int, fi
     start = proc.next_free_vpn()
     vma = Vma(name, start, npages, flags | VM_SOFTDIRTY, file)
     m = m.with_process(proc._replace(vmas=(*proc.vmas, vma)))
-    what = f"private mapping of {file}" if file else "anonymous"
+    what = f"private mapping of {file}" if file else (
+        "anonymous hugetlb" if vma.hugetlb else "anonymous")
     c.note("mmap", f"{proc.name}: {name} = vpn {start:#x}..{start + npages - 1:#x} ({what})")
     c.emit(Mapped(pid, tuple(range(start, start + npages)), fresh_contents(m, vma)))
     return m

@@ -18,6 +18,7 @@ from cowlab.model import (
     MIGRATION_WRITABLE,
     NO_NODE,
     VM_DONTCOPY,
+    VM_HUGETLB,
     VM_SOFTDIRTY,
     VM_WIPEONFORK,
     ZERO_PFN,
@@ -120,6 +121,8 @@ def _mprotect_pte(c: Ctx, m: Machine, vma: Vma, vpn: int, pte: PresentPte) -> Pr
     if not vma.accessible:
         return pte._replace(protnone=True, write=False, savedwrite=False)
     write = False
+    if vma.hugetlb:  # hugetlb_change_protection: vm_page_prot only, no write upgrade
+        return pte._replace(protnone=False, savedwrite=False, write=False)
     if vma.writable and c.r.mprotect_exclusive_writable and pte.pfn != ZERO_PFN:
         page = m.page(pte.pfn)
         if vma.soft_dirty_tracking and not pte.soft_dirty:
@@ -137,7 +140,7 @@ def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int) -> Machine:
     proc = m.processes[pid]
     vma = proc.vma_named(region)
     assert vma is not None
-    keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY)
+    keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB)
     new_vma = vma._replace(flags=flags | keep)
     if new_vma.flags == vma.flags:
         c.note("mprotect", "protection unchanged")

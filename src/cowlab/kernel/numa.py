@@ -26,8 +26,8 @@ def task_numa_work(c: Ctx, m: Machine, ti: int) -> Machine:
     proc = m.processes[thread.pid]
     target = thread.node if mm_users(m, thread.pid) == 1 else NO_NODE
     for vma in proc.vmas:
-        if not vma.accessible:
-            c.decide(fn, f"{vma.name}: inaccessible VMA -> skip")
+        if not vma.accessible or vma.hugetlb:
+            c.decide(fn, f"{vma.name}: {'hugetlb' if vma.hugetlb else 'inaccessible'} VMA -> skip")
             continue
         m = change_pte_range(c, m, thread.pid, vma, prot_numa=True, target_node=target)
     return m

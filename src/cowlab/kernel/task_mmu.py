@@ -23,6 +23,8 @@ def clear_refs_soft_dirty(c: Ctx, m: Machine, pid: int) -> Machine:
             continue
         vma = m.processes[pid].vma_at(vpn)
         assert vma is not None
+        if vma.hugetlb:
+            continue  # the clear_refs page walk has no hugetlb handler
         if c.r.clear_refs_skip_pinned and pte.pfn != ZERO_PFN and vma.is_cow_mapping:
             page = m.page(pte.pfn)
             pinned_mm = proc.has_pinned or not c.r.mm_has_pinned

@@ -19,6 +19,7 @@ from cowlab.model.swap import NO_PFN, File, GupRef, SwapSlot
 from cowlab.model.task import KSWAPD, NO_NODE, Frame, Process, Thread
 from cowlab.model.vma import (
     VM_DONTCOPY,
+    VM_HUGETLB,
     VM_MAYWRITE,
     VM_READ,
     VM_SHARED,
@@ -40,6 +41,7 @@ __all__ = [
     "NO_PFN",
     "NO_SLOT",
     "VM_DONTCOPY",
+    "VM_HUGETLB",
     "VM_MAYWRITE",
     "VM_READ",
     "VM_SHARED",

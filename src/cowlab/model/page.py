@@ -45,10 +45,15 @@ class Page(NamedTuple):
     isolated: bool = False
     #: PG_locked
     locked: bool = False
+    #: a hugetlb page (a large folio: a pin adds one reference and counts in ``pins``)
+    huge: bool = False
 
     @property
     def maybe_dma_pinned(self) -> bool:
-        """page_maybe_dma_pinned() for a small page: a refcount of at least the bias."""
+        """page_maybe_dma_pinned(): for a small page, a refcount of at least the bias;
+        for a large folio, its separate pin count."""
+        if self.huge:
+            return self.pins > 0
         return self.refcount >= GUP_PIN_COUNTING_BIAS
 
     @property

@@ -12,6 +12,7 @@ VM_DONTCOPY = 0x20000
 VM_WIPEONFORK = 0x2000000
 #: set on new VMAs; cleared by clear_refs (soft-dirty tracking on for the VMA)
 VM_SOFTDIRTY = 0x8000000
+VM_HUGETLB = 0x400000
 
 
 class Vma(NamedTuple):
@@ -40,6 +41,11 @@ class Vma(NamedTuple):
     @property
     def writable(self) -> bool:
         return bool(self.flags & VM_WRITE)
+
+    @property
+    def hugetlb(self) -> bool:
+        """is_vm_hugetlb_page(): each page of the region is one huge page."""
+        return bool(self.flags & VM_HUGETLB)
 
     @property
     def soft_dirty_tracking(self) -> bool:

@@ -22,6 +22,8 @@ class Mmap:
     pages: int = 1
     prot: str = "rw"
     file: str | None = None
+    #: MAP_HUGETLB: each page of the region is one huge page (2048 kB)
+    hugetlb: bool = False
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ class MmapArgs(Model):
     pages: Pages = 1
     prot: Prot = "rw"
     file: Name | None = None
+    hugetlb: bool = False
 
 
 class ProcMemWriteArgs(Model):
