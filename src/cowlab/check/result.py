@@ -31,10 +31,6 @@ class Stats:
     def resume_clock(self) -> None:
         self.started = time.monotonic()
 
-    def pause_clock(self) -> None:
-        self.earlier = self.seconds
-        self.started = time.monotonic()
-
     @property
     def seconds(self) -> float:
         return self.earlier + time.monotonic() - self.started

@@ -38,12 +38,6 @@ class Machine(NamedTuple):
             raise KeyError(f"pfn {pfn} is free")
         return page
 
-    def thread_index(self, name: str) -> int:
-        for i, t in enumerate(self.threads):
-            if t.name == name:
-                return i
-        raise KeyError(name)
-
     def process_named(self, name: str) -> Process:
         for p in self.processes:
             if p.name == name:

@@ -35,9 +35,3 @@ class CheckConfig:
     @property
     def name(self) -> str:
         return self.scenario.name
-
-    def program(self, thread: str) -> tuple[Step, ...]:
-        for name, steps in self.programs:
-            if name == thread:
-                return steps
-        return ()
