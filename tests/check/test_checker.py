@@ -184,3 +184,12 @@ def test_dirty_cow_open(kernel: str, outcome: str) -> None:
     if outcome == "violation":
         assert run.result.violations[0].invariant == "file_isolation"
         assert run.reproduced
+
+
+@pytest.mark.parametrize(("kernel", "outcome"), [("v5.10", "violation"), ("v5.10.262", "violation"),
+                                                  ("v5.11", "complete"), ("v6.2", "complete")])
+def test_rdma_fork_gup_fast_open(kernel: str, outcome: str) -> None:
+    run = check("rdma-fork-gup-fast-open", kernel)
+    assert run.result.outcome == outcome
+    if outcome == "violation":
+        assert run.reproduced

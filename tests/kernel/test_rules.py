@@ -372,3 +372,9 @@ def test_hugetlb_reuse_counts_mappings_not_references() -> None:
     page made R/O is reused (no wrong COW), and a vmsplice'd one leaks (cow.c XFAIL)."""
     assert broken(run_builtin("cow-iouring-ro-mapped-hugetlb", "v5.16")) == []
     assert broken(run_builtin("cow-vmsplice-unmap-child-hugetlb", "v6.12")) == ["fork_isolation"]
+
+
+def test_gup_fast_backs_off_during_fork_from_57efa1fe5957() -> None:
+    before, after = both_sides("rdma-fork-gup-fast", "v5.11", "57efa1fe5957")
+    assert before == ["pin_coherence"]
+    assert after == []

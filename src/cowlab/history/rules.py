@@ -22,6 +22,7 @@ class Rules(NamedTuple):
     wp_reuse_refcount: bool = False
     mm_has_pinned: bool = False
     fork_early_cow: bool = False
+    gup_fast_fork_seq: bool = False
     hugetlb_fork_early_cow: bool = False
     reclaim_skip_pinned: bool = False
     clear_refs_skip_pinned: bool = False
@@ -54,6 +55,7 @@ RULE_SUMMARIES: dict[str, str] = {
     "fork_early_cow": "fork copies maybe-pinned anon pages for the child at once",
     "clear_refs_skip_pinned": "clear_refs soft-dirty leaves maybe-pinned COW pages writable",
     "hugetlb_fork_early_cow": "fork copies maybe-pinned hugetlb pages for the child at once",
+    "gup_fast_fork_seq": "GUP-fast backs off while fork copies the page tables (write_protect_seq)",
     "reclaim_skip_pinned": "reclaim keeps maybe-pinned anon pages out of the swap cache",
     "numa_delay_map": "do_numa_page keeps the PTE PROT_NONE while migrating",
     "numa_skip_refcount": "NUMA scan tests refcount != 1 (not mapcount) in COW mappings",

@@ -105,6 +105,13 @@ TIMELINE: tuple[Commit, ...] = (
         (("fork_early_cow", True),),
     ),
     Commit(
+        "57efa1fe5957",
+        "mm/gup: prevent gup_fast from racing with COW during fork",
+        "v5.11",
+        f"{KS} §2.2, §2.3, §5.3; not in 5.10.y (docs/research/history-verification.md)",
+        (("gup_fast_fork_seq", True),),
+    ),
+    Commit(
         "feb889fb40fa",
         "mm: don't put pinned pages into the swap cache",
         "v5.11",

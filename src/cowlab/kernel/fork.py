@@ -40,15 +40,29 @@ def _needs_early_cow(c: Ctx, m: Machine, parent: Process, vma: Vma, pfn: int) ->
     return not (r.anon_exclusive and not page.exclusive)
 
 
+def early_cow_vpns(c: Ctx, m: Machine, parent: Process) -> tuple[int, ...]:
+    """The pinned check of copy_present_pte, for every present PTE: which pages the child
+    gets a copy of.  fork makes it before it write-protects anything; GUP-fast, which
+    takes no lock, can pin a page in between (the race 57efa1fe5957 closes)."""
+    out = []
+    for vpn, pte in parent.ptes:
+        vma = parent.vma_at(vpn)
+        if (vma is not None and not vma.hugetlb and type(pte) is PresentPte
+                and pte.pfn != ZERO_PFN and not vma.flags & (VM_DONTCOPY | VM_WIPEONFORK)
+                and _needs_early_cow(c, m, parent, vma, pte.pfn)):
+            out.append(vpn)
+    return tuple(out)
+
+
 def copy_present_pte(
     c: Ctx, m: Machine, parent: Process, child_pid: int, vma: Vma, vpn: int, pte: PresentPte,
-    node: int, cpu: int,
+    node: int, cpu: int, early: tuple[int, ...],
 ) -> tuple[Machine, Pte]:
     """Share the page with the child (write-protecting both in a COW mapping), or
-    copy it for the child at once if it may be pinned."""
+    copy it for the child at once if the pinned check said it may be pinned."""
     fn = "copy_present_pte"
     pfn = pte.pfn
-    if pfn != ZERO_PFN and _needs_early_cow(c, m, parent, vma, pfn):
+    if pfn != ZERO_PFN and vpn in early:
         page = m.page(pfn)
         m, new = alloc_page(m, node, page.content)
         m = page_add_rmap(m, new, exclusive=c.r.anon_exclusive)
@@ -78,6 +92,7 @@ def copy_present_pte(
 
 def copy_page_range(
     c: Ctx, m: Machine, parent: Process, child_pid: int, vma: Vma, node: int, cpu: int,
+    early: tuple[int, ...],
 ) -> tuple[Machine, list[tuple[int, Pte]]]:
     child_ptes: list[tuple[int, Pte]] = []
     for vpn, pte in parent.ptes:
@@ -87,7 +102,7 @@ def copy_page_range(
         if vma.hugetlb:
             m, new = copy_hugetlb_pte(c, m, parent, vma, vpn, pte, node)
         elif type(pte) is PresentPte:
-            m, new = copy_present_pte(c, m, parent, child_pid, vma, vpn, pte, node, cpu)
+            m, new = copy_present_pte(c, m, parent, child_pid, vma, vpn, pte, node, cpu, early)
         elif type(pte) is SwapEntry:
             m = swap_duplicate(m, pte.slot)
             if pte.exclusive:
@@ -105,7 +120,8 @@ def copy_page_range(
     return m, child_ptes
 
 
-def do_fork(c: Ctx, m: Machine, ti: int, child_name: str, thread_name: str) -> Machine:
+def do_fork(c: Ctx, m: Machine, ti: int, child_name: str, thread_name: str,
+            early: tuple[int, ...]) -> Machine:
     """dup_mm(): VM_DONTCOPY VMAs are not copied, VM_WIPEONFORK VMAs are copied empty."""
     thread = m.threads[ti]
     parent = m.processes[thread.pid]
@@ -127,7 +143,7 @@ def do_fork(c: Ctx, m: Machine, ti: int, child_name: str, thread_name: str) -> M
             continue
         copied.extend(range(vma.start, vma.end))
         m, new = copy_page_range(c, m, m.processes[parent.pid], child_pid, vma, thread.node,
-                                 thread.cpu)
+                                 thread.cpu, early)
         ptes.extend(new)
     ptes.sort(key=lambda item: item[0])
     m = m.with_process(child._replace(vmas=tuple(vmas), ptes=tuple(ptes)))

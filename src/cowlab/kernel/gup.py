@@ -123,7 +123,12 @@ def gup_fast(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide("gup_fast", "walk as a write: only writable PTEs are taken locklessly",
                  "gup_cow_break_on_read")
         flags |= FOLL_WRITE
-    pte = m.processes[loc.pid].pte(loc.vpn)
+    proc = m.processes[loc.pid]
+    if c.r.gup_fast_fork_seq and proc.write_protect_seq % 2:
+        c.decide("gup_fast", "write_protect_seq odd: fork is copying page tables -> "
+                 "fall back to the slow path", "gup_fast_fork_seq")
+        return goto(m, ti, "gup.follow_page")
+    pte = proc.pte(loc.vpn)
     ok = type(pte) is PresentPte and not pte.protnone and (pte.write or not flags & FOLL_WRITE)
     if ok and pte.pfn == ZERO_PFN and c.r.ro_longterm_unshare_cow and flags & FOLL_LONGTERM:
         ok = False  # 84209e87c696: never R/O long-term pin the shared zero page

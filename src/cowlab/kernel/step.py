@@ -16,7 +16,7 @@ from cowlab.kernel.numa import sched_move
 from cowlab.kernel.proc_mem import ProcMemWriteOp, proc_mem_frames
 from cowlab.kernel.syscalls import MMAP_WRITE_ADVICE, MMAP_WRITE_STAGES, OP_STAGES, MadviseOp
 from cowlab.kernel.vmscan import reclaim_frame
-from cowlab.model import Frame, Machine
+from cowlab.model import Frame, Machine, PresentPte
 
 
 class GupOp(NamedTuple):
@@ -75,6 +75,11 @@ def blocked(m: Machine, ti: int) -> str | None:
     wait = WAITS.get(frame.stage)
     if wait is not None:
         return wait(m, ti, frame)
+    if frame.stage not in MMAP_LOCK_FREE_STAGES and not _access_needs_no_fault(m, frame):
+        for other in m.threads:
+            if (other is not thread and other.pid == thread.pid and other.stack
+                    and other.stack[-1].stage == "fork.copy_page_range"):
+                return f"mmap_lock is held for writing by {other.name} (forking)"
     needs_write = frame.stage in MMAP_WRITE_STAGES or (
         type(frame.locals) is MadviseOp and frame.locals.advice in MMAP_WRITE_ADVICE
     )
@@ -84,6 +89,20 @@ def blocked(m: Machine, ti: int) -> str | None:
                 return (f"mmap_lock is held for reading by {other.name} "
                         f"(at {other.stack[-1].stage})")
     return None
+
+
+#: stages that take no mmap_lock: lockless GUP-fast, and calls that touch no page tables
+MMAP_LOCK_FREE_STAGES = frozenset({"gup.fast", "sys.pipe_read", "sys.unpin",
+                                   "fork.copy_page_range"})
+
+
+def _access_needs_no_fault(m: Machine, frame: Frame) -> bool:
+    """A load or store the PTE allows runs without the kernel (and without mmap_lock)."""
+    if frame.stage != "access":
+        return False
+    op: AccessOp = frame.locals  # type: ignore[assignment]
+    pte = m.processes[op.pid].pte(op.vpn)
+    return type(pte) is PresentPte and not pte.protnone and (pte.write or not op.write)
 
 
 def advance(c: Ctx, m: Machine, ti: int) -> Machine:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.device import pipe_read
-from cowlab.kernel.fork import do_fork
+from cowlab.kernel.fork import do_fork, early_cow_vpns
 from cowlab.kernel.frames import pop, replace_top, stage
 from cowlab.kernel.gup import unpin_user_page
 from cowlab.kernel.madvise import do_madvise
@@ -130,12 +130,35 @@ def sys_madvise(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     return pop(do_madvise(c, m, op.pid, op.region, op.advice), ti)
 
 
+class ForkLocals(NamedTuple):
+    child: str
+    thread: str
+    early: tuple[int, ...]
+
+
 @stage("sys.fork")
 def sys_fork(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
-    """fork()."""
+    """fork(): take mmap_lock for writing, raise write_protect_seq (57efa1fe5957), and
+    decide which maybe-pinned pages the child gets a copy of."""
     op: ForkOp = frame.locals  # type: ignore[assignment]
+    proc = m.processes[m.threads[ti].pid]
+    if c.r.gup_fast_fork_seq:
+        m = m.with_process(proc._replace(write_protect_seq=proc.write_protect_seq + 1))
+    early = early_cow_vpns(c, m, m.processes[proc.pid])
+    return replace_top(m, ti, Frame("fork.copy_page_range", ForkLocals(op.child, op.thread, early)))
+
+
+@stage("fork.copy_page_range")
+def fork_copy(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """Copy the page tables (sharing, write-protecting, or copying what the check chose),
+    then drop write_protect_seq and mmap_lock."""
+    loc: ForkLocals = frame.locals  # type: ignore[assignment]
     m = pop(m, ti)
-    return do_fork(c, m, ti, op.child, op.thread)
+    m = do_fork(c, m, ti, loc.child, loc.thread, loc.early)
+    proc = m.processes[m.threads[ti].pid]
+    if c.r.gup_fast_fork_seq:
+        m = m.with_process(proc._replace(write_protect_seq=proc.write_protect_seq + 1))
+    return m
 
 
 @stage("sys.exit")

@@ -59,6 +59,8 @@ class Process(NamedTuple):
     #: mm->has_pinned (008cfe4418b3, v5.9): set on the first FOLL_PIN
     has_pinned: bool = False
     parent: int = -1
+    #: mm->write_protect_seq (57efa1fe5957, v5.11): odd while fork copies page tables
+    write_protect_seq: int = 0
 
     def vma_at(self, vpn: int) -> Vma | None:
         for vma in self.vmas:
