@@ -153,7 +153,36 @@ def canonical_machine(m: Machine) -> Machine:
                       files=files)
 
 
-def canonical(state: CheckState) -> object:
-    """The key under which a state is remembered."""
+def canonical(state: CheckState, symmetry: tuple[tuple[str, ...], ...] = ()) -> object:
+    """The key under which a state is remembered: pfns and slots renamed, and threads
+    of each symmetry class (same process, same program, same affinity) put in a
+    canonical order, so that states differing only by which of two interchangeable
+    threads did what share a key."""
     m = canonical_machine(state.machine)
+    if symmetry:
+        return _canonical_threads(state._replace(machine=m), symmetry)
     return state if m is state.machine else state._replace(machine=m)
+
+
+def _canonical_threads(state: CheckState, symmetry: tuple[tuple[str, ...], ...]) -> CheckState:
+    m = state.machine
+    pcs = dict(state.pcs)
+    threads = list(m.threads)
+    changed = False
+    for names in symmetry:
+        positions = [i for i, t in enumerate(threads) if t.name in names]
+        if len(positions) < 2:
+            continue
+        members = sorted((tuple(threads[i][1:]), pcs.get(threads[i].name, 0))
+                          for i in positions)
+        ordered = sorted(threads[i].name for i in positions)
+        for i, name, (rest, pc) in zip(positions, ordered, members, strict=True):
+            new = threads[i]._make((name, *rest))
+            if new != threads[i] or pcs.get(name, 0) != pc:
+                changed = True
+            threads[i] = new
+            pcs[name] = pc
+    if not changed:
+        return state
+    return state._replace(machine=m._replace(threads=tuple(threads)),
+                          pcs=tuple(sorted(pcs.items())))

@@ -65,7 +65,8 @@ class CheckState(NamedTuple):
 class CheckModel:
     """Configuration + kernel: initial state, transitions, step."""
 
-    def __init__(self, config: CheckConfig, kernel: Kernel, *, sanity: bool = True) -> None:
+    def __init__(self, config: CheckConfig, kernel: Kernel, *, sanity: bool = True,
+                 symmetry: bool = True) -> None:
         self.config = config
         self.kernel = kernel
         self.sanity = sanity
@@ -73,6 +74,7 @@ class CheckModel:
         self.choices = config.budgets.kernel_choices
         #: transitions the partial-order reduction left out (statistics)
         self.stats_reduced = 0
+        self.symmetry = symmetry_classes(config) if symmetry else ()
 
     def initial(self) -> CheckState:
         m = boot(self.config.scenario)
@@ -188,6 +190,18 @@ class CheckModel:
         if not self.sanity:
             return []
         return [Violation(MODEL_SANITY, f"cowlab bug: {p}", p) for p in check_sanity(s.machine)]
+
+
+def symmetry_classes(config: CheckConfig) -> tuple[tuple[str, ...], ...]:
+    """Threads declared in one process with equal programs and equal affinity are
+    interchangeable (their names appear nowhere else in a state)."""
+    programs = dict(config.programs)
+    classes: dict[tuple[object, ...], list[str]] = {}
+    for proc in config.scenario.processes:
+        for t in proc.threads:
+            actions = tuple(s.action for s in programs.get(t.name, ()))
+            classes.setdefault((proc.name, t.affinity, actions), []).append(t.name)
+    return tuple(tuple(sorted(names)) for names in classes.values() if len(names) > 1)
 
 
 def _spend(budgets: tuple[int, ...], slot: int) -> tuple[int, ...]:

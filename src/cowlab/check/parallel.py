@@ -71,7 +71,7 @@ class _Worker:
             for t, nxt, found in successors:
                 if found:
                     return ((self.wid, index, t, found), asks, transitions, new)
-                h = hash(canonical(nxt))
+                h = hash(canonical(nxt, model.symmetry))
                 owner = h % self.n
                 if owner == self.wid:
                     if h in self.claimed:
@@ -139,7 +139,7 @@ def _serve(conn: Connection, model: CheckModel, wid: int, n: int, reduce: bool) 
         op = msg[0]
         if op == "seed":
             state = model.initial()
-            worker.claimed.add(hash(canonical(state)))
+            worker.claimed.add(hash(canonical(state, model.symmetry)))
             worker.keep(state, ROOT, None)
             conn.send(True)
         elif op == "expand":
@@ -173,7 +173,7 @@ def parallel_bfs(model: CheckModel, limits: Limits, workers: int, *, reduce: boo
         procs.append(proc)
     stats = Stats()
     try:
-        first = hash(canonical(model.initial())) % workers
+        first = hash(canonical(model.initial(), model.symmetry)) % workers
         conns[first].send(("seed",))
         conns[first].recv()
         stats.distinct = 1

@@ -71,7 +71,7 @@ def _walks(model: CheckModel, rng: random.Random, mem: WalkMemory, stop: Stopper
                 stats.transitions += 1
                 if found:
                     return SearchResult("violation", stats, trace=trace, violations=found)
-                key = canonical(state)
+                key = canonical(state, model.symmetry)
                 if key not in mem.seen:
                     mem.seen.add(key)
                     stats.distinct += 1

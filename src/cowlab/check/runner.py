@@ -55,7 +55,7 @@ def run_check(
     sanity: bool = True,
 ) -> CheckRun:
     limits = limits or Limits()
-    model = CheckModel(config, kernel, sanity=sanity)
+    model = CheckModel(config, kernel, sanity=sanity, symmetry=reduce)
     meta = {"config": config.name, "kernel": kernel.name, "strategy": strategy,
             "reduce": reduce, "seed": seed if strategy == "random" else None}
     memory: Memory | WalkMemory

@@ -64,7 +64,7 @@ def trace_to(mem: Memory, index: int) -> list[Transition]:
 def new_memory(model: CheckModel, strategy: str) -> Memory:
     mem = Memory(strategy)
     init = model.initial()
-    mem.visited[canonical(init)] = 0
+    mem.visited[canonical(init, model.symmetry)] = 0
     mem.parent.append(-1)
     mem.via.append(None)
     mem.frontier.append((init, 0, 0))
@@ -115,7 +115,7 @@ def _loop(model: CheckModel, limits: Limits, mem: Memory, reduce: bool,
                 if found:
                     trace = [*trace_to(mem, index), t]
                     return SearchResult("violation", stats, trace=trace, violations=found)
-                key = canonical(nxt)
+                key = canonical(nxt, model.symmetry)
                 if key in visited:
                     continue
                 visited[key] = len(mem.parent)
@@ -150,7 +150,7 @@ def _expand(model: CheckModel, state: CheckState, reduce: bool, visited: Contain
             succ = [(t, *model.step(state, t)[:2]) for t in chosen]
             # cycle proviso: an ample set that only closes back on known states is
             # replaced by the full expansion
-            if any(f or canonical(s) not in visited for _, s, f in succ):
+            if any(f or canonical(s, model.symmetry) not in visited for _, s, f in succ):
                 model.stats_reduced += len(transitions) - len(chosen)
                 return succ
     for t in transitions:
