@@ -378,3 +378,19 @@ def test_gup_fast_backs_off_during_fork_from_57efa1fe5957() -> None:
     before, after = both_sides("rdma-fork-gup-fast", "v5.11", "57efa1fe5957")
     assert before == ["pin_coherence"]
     assert after == []
+
+
+def test_two_threads_write_proc_mem_at_once() -> None:
+    """Each writer holds its own GUP reference (one shared name once leaked a ref)."""
+    text = scenario_text("""
+        - T1: {mmap: buf, pages: 2}
+        - T1: {proc_mem_write: buf, until: proc_mem.write}
+        - T2: {proc_mem_write: "buf[1]", until: proc_mem.write}
+        - T1: resume
+        - T2: resume
+        - T1: {read: buf}
+        - T1: {read: "buf[1]"}
+    """, threads=TWO_THREADS)
+    result = run_text(text, "v6.2")
+    assert broken(result) == []
+    assert result.machine.refs == ()

@@ -90,7 +90,8 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
             return MmapOp(pid, name, pages, flags, file or "")
         case ProcMemWrite(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
-            return ProcMemWriteOp(pid, vpn, f"/proc/{m.processes[pid].name}/mem")
+            # one reference per writer: two threads may write /proc/self/mem at once
+            return ProcMemWriteOp(pid, vpn, f"/proc/{m.processes[pid].name}/mem:{m.threads[ti].name}")
         case Munmap(region=region):
             return MunmapOp(pid, _region(m, pid, region))
         case Mprotect(region=region, prot=prot):

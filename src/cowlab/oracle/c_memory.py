@@ -1,0 +1,533 @@
+"""The C runtime's memory levers: mappings, pagemap, pins (io_uring fixed buffers
+and gup_test), pipes, NUMA placement and balancing, files, and the checks.
+
+Our own C; it follows ``c_base.BASE`` in the exported program.
+"""
+
+MEMORY = r"""
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_PFN_MASK ((1ULL << 55) - 1)
+#define ADDR(r, page) ((char *)region[r] + (size_t)(page) * (size_t)page_size)
+#define BUF_MAX (1 << 16)
+
+/* per process: fork copies these tables with the rest of memory */
+static void *region[NREGIONS + 1];
+static int pipe_fd[NPIPES + 1][2];
+static int file_rw[NFILES + 1], file_ro[NFILES + 1];
+
+HELPER uint64_t load64(const void *addr)
+{
+	return *(const volatile uint64_t *)addr;
+}
+
+HELPER void store64(void *addr, uint64_t v)
+{
+	*(volatile uint64_t *)addr = v;
+}
+
+/* The pagemap entry of addr: PFNs read as 0 without CAP_SYS_ADMIN. */
+static uint64_t pagemap_entry(const void *addr)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, sizeof(e), (off_t)((uintptr_t)addr / (uintptr_t)page_size * sizeof(e))) != sizeof(e))
+		e = 0;
+	close(fd);
+	return e;
+}
+
+HELPER void *do_mmap(int pages, int prot, int fd)
+{
+	void *p = mmap(NULL, (size_t)pages * page_size, prot,
+		       MAP_PRIVATE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+
+	if (p == MAP_FAILED)
+		run_abort("%s: mmap: %s", op_label[sh->current_op], strerror(errno));
+	return p;
+}
+
+HELPER void do_munmap(void *addr, int pages)
+{
+	if (munmap(addr, (size_t)pages * page_size))
+		run_abort("%s: munmap: %s", op_label[sh->current_op], strerror(errno));
+}
+
+HELPER void do_mprotect(void *addr, int pages, int prot)
+{
+	if (mprotect(addr, (size_t)pages * page_size, prot))
+		run_abort("%s: mprotect: %s", op_label[sh->current_op], strerror(errno));
+}
+
+HELPER void do_madvise(void *addr, int pages, int advice)
+{
+	if (!madvise(addr, (size_t)pages * page_size, advice))
+		return;
+	if (errno == EINVAL)
+		skip_rest("%s: this kernel does not know the advice", op_label[sh->current_op]);
+	run_abort("%s: madvise: %s", op_label[sh->current_op], strerror(errno));
+}
+
+/* MADV_PAGEOUT; pages in must_go that stay mapped mean no swap-out: SKIP the rest. */
+HELPER void do_pageout(void *addr, int pages, uint64_t must_go)
+{
+	int i;
+
+	do_madvise(addr, pages, MADV_PAGEOUT);
+	for (i = 0; i < pages; i++) {
+		if (!(pagemap_entry((char *)addr + (size_t)i * page_size) & PM_PRESENT))
+			continue;
+		if (must_go >> i & 1)
+			skip_rest("%s: MADV_PAGEOUT left page %d mapped", op_label[sh->current_op], i);
+		out("# %s: page %d stays mapped after MADV_PAGEOUT\n", op_label[sh->current_op], i);
+	}
+}
+
+HELPER void clear_refs(void)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+
+	if (fd < 0)
+		skip_rest("cannot open /proc/self/clear_refs: %s", strerror(errno));
+	if (write(fd, "4", 1) != 1)
+		skip_rest("cannot write /proc/self/clear_refs: %s", strerror(errno));
+	close(fd);
+}
+
+/* A FOLL_FORCE|FOLL_WRITE GUP of the kernel on our behalf, as a debugger pokes. */
+HELPER void proc_mem_write(void *addr, uint64_t v)
+{
+	int fd = open("/proc/self/mem", O_RDWR);
+
+	if (fd < 0)
+		skip_rest("cannot open /proc/self/mem: %s", strerror(errno));
+	if (pwrite(fd, &v, sizeof(v), (off_t)(uintptr_t)addr) != sizeof(v))
+		skip_rest("cannot write /proc/self/mem: %s", strerror(errno));
+	close(fd);
+}
+
+/* vmsplice() without SPLICE_F_GIFT: the pipe holds a FOLL_GET reference to the page. */
+HELPER void do_vmsplice(int p, void *addr)
+{
+	struct iovec iov = { addr, (size_t)page_size };
+
+	if (pipe_fd[p][0] < 0 && pipe(pipe_fd[p]))
+		run_abort("%s: pipe: %s", op_label[sh->current_op], strerror(errno));
+	if (vmsplice(pipe_fd[p][1], &iov, 1, 0) != page_size)
+		run_abort("%s: vmsplice: %s", op_label[sh->current_op], strerror(errno));
+}
+
+HELPER uint64_t do_pipe_read(int p)
+{
+	static char buf[BUF_MAX];
+	uint64_t v;
+	long done = 0;
+
+	while (done < page_size) {
+		ssize_t n = read(pipe_fd[p][0], buf + done, (size_t)(page_size - done));
+
+		if (n <= 0)
+			run_abort("%s: read of the pipe: %s", op_label[sh->current_op],
+				  n ? strerror(errno) : "end of file");
+		done += n;
+	}
+	memcpy(&v, buf, sizeof(v));
+	return v;
+}
+
+/* ---- pins: io_uring fixed buffers (R/W) and gup_test (R/O) ---- */
+enum { PIN_NONE, PIN_URING, PIN_GUP };
+
+struct pin {
+	int kind;
+	void *addr;
+	uint64_t pfn;		/* right after pinning; 0 if pagemap hides PFNs */
+	int fd;			/* the DMA memfd (io_uring) or the gup_test file */
+	char why[200];		/* why there is no pin */
+#ifdef COWLAB_HAVE_LIBURING
+	struct io_uring ring;
+#endif
+};
+
+static struct pin pin[NPINS + 1];
+
+/* gup_test's long-term pin ABI (CONFIG_GUP_TEST), declared here under our own names */
+struct cowlab_longterm_pin {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t flags;
+};
+#define GUP_TEST_PATH "/sys/kernel/debug/gup_test"
+#define LONGTERM_PIN_START _IOW('g', 7, struct cowlab_longterm_pin)
+#define LONGTERM_PIN_STOP _IO('g', 8)
+#define LONGTERM_PIN_READ _IOW('g', 9, uint64_t)
+#define LONGTERM_PIN_FAST 2
+
+#ifdef COWLAB_HAVE_LIBURING
+/* One 8-byte transfer between the memfd and the fixed buffer. */
+static void uring_io(struct pin *p, int into_buffer)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&p->ring);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (!sqe)
+		run_abort("io_uring: no free submission entry");
+	if (into_buffer)
+		io_uring_prep_read_fixed(sqe, p->fd, p->addr, sizeof(uint64_t), 0, 0);
+	else
+		io_uring_prep_write_fixed(sqe, p->fd, p->addr, sizeof(uint64_t), 0, 0);
+	if (io_uring_submit(&p->ring) != 1 || io_uring_wait_cqe(&p->ring, &cqe))
+		run_abort("io_uring submit/wait failed");
+	ret = cqe->res;
+	io_uring_cqe_seen(&p->ring, cqe);
+	if (ret != sizeof(uint64_t))
+		run_abort("io_uring %s: %s", into_buffer ? "READ_FIXED" : "WRITE_FIXED",
+			  ret < 0 ? strerror(-ret) : "short transfer");
+}
+#endif
+
+/* FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM: register the page as an io_uring fixed buffer. */
+HELPER void pin_rw(struct pin *p, void *addr)
+{
+#ifdef COWLAB_HAVE_LIBURING
+	struct iovec iov = { addr, (size_t)page_size };
+	int ret = io_uring_queue_init(4, &p->ring, 0);
+
+	if (ret < 0)
+		skip_rest("io_uring_queue_init: %s", strerror(-ret));
+	ret = io_uring_register_buffers(&p->ring, &iov, 1);
+	if (ret < 0)
+		skip_rest("io_uring_register_buffers: %s", strerror(-ret));
+	p->fd = memfd_create("cowlab-dma", MFD_CLOEXEC);
+	if (p->fd < 0 || ftruncate(p->fd, page_size))
+		run_abort("memfd for the DMA: %s", strerror(errno));
+	p->kind = PIN_URING;
+	p->addr = addr;
+	p->pfn = pagemap_entry(addr) & PM_PFN_MASK;
+#else
+	(void)p;
+	(void)addr;
+	skip_rest("built without liburing: no io_uring fixed buffers");
+#endif
+}
+
+/* FOLL_PIN|FOLL_LONGTERM without FOLL_WRITE: only gup_test offers it. */
+HELPER void pin_ro(struct pin *p, void *addr, int fast)
+{
+	struct cowlab_longterm_pin args = { (uintptr_t)addr, (uint64_t)page_size,
+					    fast ? LONGTERM_PIN_FAST : 0 };
+	int fd = open(GUP_TEST_PATH, O_RDWR);
+
+	p->kind = PIN_NONE;
+	if (fd < 0) {
+		snprintf(p->why, sizeof(p->why), "R/O pins need %s (CONFIG_GUP_TEST): %s",
+			 GUP_TEST_PATH, strerror(errno));
+		out("# %s: %s\n", op_label[sh->current_op], p->why);
+		return;
+	}
+	if (ioctl(fd, LONGTERM_PIN_START, &args)) {
+		snprintf(p->why, sizeof(p->why), "gup_test PIN_LONGTERM_TEST_START: %s", strerror(errno));
+		out("# %s: %s\n", op_label[sh->current_op], p->why);
+		close(fd);
+		return;
+	}
+	p->kind = PIN_GUP;
+	p->fd = fd;
+	p->addr = addr;
+	p->pfn = pagemap_entry(addr) & PM_PFN_MASK;
+}
+
+HELPER void unpin(struct pin *p)
+{
+#ifdef COWLAB_HAVE_LIBURING
+	if (p->kind == PIN_URING) {
+		io_uring_unregister_buffers(&p->ring);
+		io_uring_queue_exit(&p->ring);
+		close(p->fd);
+	}
+#endif
+	if (p->kind == PIN_GUP) {
+		ioctl(p->fd, LONGTERM_PIN_STOP);
+		close(p->fd);
+	}
+	p->kind = PIN_NONE;
+	snprintf(p->why, sizeof(p->why), "the pin was released");
+}
+
+/* The device writes: IORING_OP_READ_FIXED from a memfd into the pinned page. */
+HELPER void dma_write(struct pin *p, uint64_t v)
+{
+#ifdef COWLAB_HAVE_LIBURING
+	if (p->kind == PIN_URING) {
+		if (pwrite(p->fd, &v, sizeof(v), 0) != sizeof(v))
+			run_abort("pwrite to the DMA memfd: %s", strerror(errno));
+		uring_io(p, 1);
+		return;
+	}
+#endif
+	(void)p;
+	(void)v;
+}
+
+/* The device reads: WRITE_FIXED into a memfd, or gup_test's read; 0 if no pin. */
+static int dma_read(struct pin *p, uint64_t *v)
+{
+	static char buf[BUF_MAX];
+	uint64_t dst = (uintptr_t)buf;
+
+	if (p->kind == PIN_GUP) {
+		if (ioctl(p->fd, LONGTERM_PIN_READ, &dst))
+			run_abort("gup_test PIN_LONGTERM_TEST_READ: %s", strerror(errno));
+		memcpy(v, buf, sizeof(*v));
+		return 1;
+	}
+#ifdef COWLAB_HAVE_LIBURING
+	if (p->kind == PIN_URING) {
+		uring_io(p, 0);
+		if (pread(p->fd, v, sizeof(*v), 0) != sizeof(*v))
+			run_abort("pread of the DMA memfd: %s", strerror(errno));
+		return 1;
+	}
+#endif
+	return 0;
+}
+
+/* ---- NUMA: placement and balancing ---- */
+#define NUMA_ENABLE_PATH "/proc/sys/kernel/numa_balancing"
+static const char *const numa_knob[] = { "scan_delay_ms", "scan_period_min_ms",
+					 "scan_period_max_ms", "scan_size_mb" };
+static const char *const numa_fast[] = { "0", "10", "100", "256" };
+static char knob_path[5][128], knob_saved[5][32];
+
+static int node_cpus(int node, cpu_set_t *set)
+{
+	char path[96], buf[512], *s, *end;
+	int fd, count = 0;
+	long lo, hi;
+	ssize_t n;
+
+	CPU_ZERO(set);
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	for (s = buf; *s >= '0' && *s <= '9'; s = end + 1) {
+		lo = hi = strtol(s, &end, 10);
+		if (*end == '-')
+			hi = strtol(end + 1, &end, 10);
+		for (; lo <= hi && lo < CPU_SETSIZE; lo++, count++)
+			CPU_SET(lo, set);
+		if (*end != ',')
+			break;
+	}
+	return count;
+}
+
+/* sched_setaffinity of the calling thread to the CPUs of node */
+HELPER void place_self(int node)
+{
+	cpu_set_t set;
+
+	if (node_cpus(node, &set) <= 0)
+		skip_rest("node %d has no CPUs here", node);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		skip_rest("sched_setaffinity to node %d: %s", node, strerror(errno));
+}
+
+static int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Remember the balancing knobs (debugfs on 6.1+, sysctl on 5.10) to restore them. */
+static void numa_save(void)
+{
+	struct stat st;
+	int debugfs = !stat("/sys/kernel/debug/sched/numa_balancing", &st), i;
+
+	snprintf(knob_path[0], sizeof(knob_path[0]), "%s", NUMA_ENABLE_PATH);
+	for (i = 0; i < 4; i++)
+		snprintf(knob_path[i + 1], sizeof(knob_path[i + 1]),
+			 debugfs ? "/sys/kernel/debug/sched/numa_balancing/%s" : "/proc/sys/kernel/numa_balancing_%s",
+			 numa_knob[i]);
+	for (i = 0; i < 5; i++)
+		if (read_text(knob_path[i], knob_saved[i], sizeof(knob_saved[i])))
+			knob_path[i][0] = 0;
+}
+
+static void numa_restore(void)
+{
+	int i;
+
+	for (i = 4; i >= 0; i--)
+		if (knob_path[i][0])
+			write_text(knob_path[i], knob_saved[i]);
+}
+
+/* The scenario's machine without balancing: switch it off if we can. */
+static void numa_setup(int balancing)
+{
+	if (balancing || !knob_path[0][0] || !strcmp(knob_saved[0], "0"))
+		return;
+	if (write_text(knob_path[0], "0"))
+		out("# NUMA balancing is on and cannot be switched off: scans may interfere\n");
+}
+
+/*
+ * task_numa_work() cannot be called: enable balancing with fast scanning and
+ * keep this thread running (the scan is queued from its scheduler tick) for
+ * 1.5 s.  When exactly the scan passes over the page is up to the kernel.
+ */
+HELPER void numa_scan(void)
+{
+	struct timespec t0, t;
+	int i;
+
+	if (!knob_path[0][0] || write_text(knob_path[0], "1"))
+		skip_rest("cannot enable NUMA balancing: %s", strerror(errno));
+	for (i = 1; i < 5; i++)
+		if (knob_path[i][0] && write_text(knob_path[i], numa_fast[i - 1]))
+			out("# cannot set %s\n", knob_path[i]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 1500);
+}
+
+/* ---- files: a memfd per scenario file, its pages filled with known tokens ---- */
+HELPER void make_file(int f, const char *name, int pages, const int *tokens)
+{
+	char path[64];
+	uint64_t v;
+	int i;
+
+	file_rw[f] = memfd_create(name, 0);
+	if (file_rw[f] < 0 || ftruncate(file_rw[f], (off_t)pages * page_size))
+		run_abort("memfd for file %s: %s", name, strerror(errno));
+	for (i = 0; i < pages; i++) {
+		v = tokval(tokens[i]);
+		if (pwrite(file_rw[f], &v, sizeof(v), (off_t)i * page_size) != sizeof(v))
+			run_abort("filling file %s: %s", name, strerror(errno));
+	}
+	/* the scenario's process may only read the file */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", file_rw[f]);
+	file_ro[f] = open(path, O_RDONLY);
+	if (file_ro[f] < 0)
+		run_abort("reopening file %s read-only: %s", name, strerror(errno));
+}
+
+/* ---- checks ---- */
+HELPER void check_value(int test, uint64_t seen, int expect, const int *known, int nknown)
+{
+	char got[200], want[200];
+	int n = tokidx(seen), ok = n == 0, i;
+
+	for (i = 0; i < nknown; i++)
+		ok |= known[i] == n;
+	tokdesc(got, sizeof(got), seen);
+	if (n > 0 && !ok) {
+		out("# %s: saw %s, written by another process after they forked apart\n",
+		    test_what[test], got);
+		report(test, RES_FAIL, "fork_isolation", NULL);
+	} else if (n < 0 || (expect >= 0 && n != expect)) {
+		tokdesc(want, sizeof(want), tokval(expect > 0 ? expect : 0));
+		out("# %s: saw %s, but the last write there was %s\n", test_what[test], got, want);
+		report(test, RES_FAIL, test_promise[test], NULL);
+	} else {
+		report(test, RES_PASS, test_promise[test], NULL);
+	}
+}
+
+HELPER void check_dma(int test, struct pin *p, int expect, const int *known, int nknown)
+{
+	uint64_t v;
+
+	if (!dma_read(p, &v))
+		report(test, RES_SKIP, test_promise[test], p->why);
+	else
+		check_value(test, v, expect, known, nknown);
+}
+
+/* The page the pin holds (PFN right after pinning) is the page mapped now. */
+HELPER void check_pfn(int test, struct pin *p, void *addr, int readable)
+{
+	uint64_t e;
+
+	if (p->kind != PIN_URING) {
+		report(test, RES_SKIP, test_promise[test], p->why);
+		return;
+	}
+	if (!p->pfn) {
+		report(test, RES_SKIP, test_promise[test], "/proc/self/pagemap shows no PFNs (needs CAP_SYS_ADMIN)");
+		return;
+	}
+	e = pagemap_entry(addr);
+	if (!(e & PM_PRESENT) && readable) {
+		(void)load64(addr);
+		e = pagemap_entry(addr);
+	}
+	if (!(e & PM_PRESENT)) {
+		out("# %s: no page is mapped at the pinned address%s\n", test_what[test],
+		    e & PM_SWAPPED ? " (swapped out)" : "");
+		report(test, RES_FAIL, test_promise[test], NULL);
+	} else if ((e & PM_PFN_MASK) != p->pfn) {
+		out("# %s: the pin holds pfn 0x%" PRIx64 ", the process maps pfn 0x%" PRIx64 "\n",
+		    test_what[test], p->pfn, e & PM_PFN_MASK);
+		report(test, RES_FAIL, test_promise[test], NULL);
+	} else {
+		report(test, RES_PASS, test_promise[test], NULL);
+	}
+}
+
+HELPER void check_file(int test, int f, int pages, const int *tokens)
+{
+	char got[200], want[200];
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < pages; i++) {
+		if (pread(file_rw[f], &v, sizeof(v), (off_t)i * page_size) != sizeof(v))
+			v = ~0ULL;
+		if (tokidx(v) == tokens[i])
+			continue;
+		tokdesc(got, sizeof(got), v);
+		tokdesc(want, sizeof(want), tokval(tokens[i]));
+		out("# %s: page %d holds %s instead of %s\n", test_what[test], i, got, want);
+		report(test, RES_FAIL, test_promise[test], NULL);
+		return;
+	}
+	report(test, RES_PASS, test_promise[test], NULL);
+}
+"""

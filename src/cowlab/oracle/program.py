@@ -1,0 +1,88 @@
+"""The exported program before it is C: which thread runs which step, with which
+statements, and the promise checks (TAP tests) they make."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class ExportError(ValueError):
+    """A scenario (or some of its steps) has no userspace equivalent.
+
+    ``problems`` holds one line per refused step: ``steps[i] ACTOR ACTION: reason``.
+    """
+
+    def __init__(self, scenario: str, problems: list[str]) -> None:
+        self.scenario = scenario
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"scenario {scenario} cannot be exported to C:\n{lines}")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One TAP test: ``promise`` is the line's label when it passes (a failure may be
+    relabelled fork_isolation at run time, as the model ranks a leak first)."""
+
+    number: int
+    promise: str
+    desc: str
+    #: short name of the step for diagnostics: ``steps[5] C read mem``
+    what: str
+
+
+@dataclass
+class Op:
+    """One step of the C program, run by ``thread`` when it holds the baton."""
+
+    label: str
+    thread: str
+    body: list[str] = field(default_factory=list)
+    #: a fork: the child's thread, which runs its steps in the child
+    fork_thread: str | None = None
+    #: the process really exits (_exit) after handing the baton on
+    exits: bool = False
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    name: str
+    index: int
+    process: int
+    #: node to run on from the start (multi-node machines), else None
+    node: int | None
+    #: declared under processes (a pthread from the start), not created by fork
+    initial: bool
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    name: str
+    index: int
+    tokens: tuple[int, ...]
+    #: the file_isolation check at the end
+    check: int
+
+
+@dataclass
+class Program:
+    name: str
+    description: str
+    numa_balancing: bool
+    processes: list[tuple[str, bool]]  # (name, declared at the top)
+    threads: list[ThreadInfo]
+    ops: list[Op]
+    checks: list[Check]
+    #: description of each token, index 0 = zero
+    tokens: list[str]
+    files: list[FileInfo]
+    #: per check number: the tokens its process may see
+    known: dict[int, tuple[int, ...]]
+    approximations: list[str]
+    nodes: list[int]
+    needs_swap: bool
+    needs_uring: bool
+    numa_scans: int
+    nregions: int
+    npins: int
+    npipes: int

@@ -1,0 +1,361 @@
+"""Each scenario action as C statements for the thread that runs it (see
+docs/oracle.md for the mapping and what is approximate or refused)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from cowlab.oracle.program import ExportError, FileInfo, Program
+from cowlab.oracle.state import PinRef, PipeRef, Proc, Region
+from cowlab.oracle.walk import PROTS, Refuse, Walk
+from cowlab.scenario.actions import (
+    ACTION_NAMES,
+    ClearRefs,
+    DmaRead,
+    DmaWrite,
+    Exit,
+    Fork,
+    LruDrain,
+    Madvise,
+    Mmap,
+    Move,
+    Mprotect,
+    Munmap,
+    NumaScan,
+    Pin,
+    PipeRead,
+    ProcMemWrite,
+    Read,
+    Reclaim,
+    Resume,
+    Unpin,
+    Vmsplice,
+    Write,
+)
+from cowlab.scenario.spec import DEVICE, KERNEL, KSWAPD, Scenario, Step
+from cowlab.scenario.validate import PROC_ADDR_RE
+
+#: a stop inside these cannot be approximated: the interleaving is the scenario
+REFUSED_STAGES = ("migrate.", "do_numa_page.")
+ADVICE = {"dontneed": "MADV_DONTNEED", "dontfork": "MADV_DONTFORK", "dofork": "MADV_DOFORK",
+          "wipeonfork": "MADV_WIPEONFORK", "keeponfork": "MADV_KEEPONFORK"}
+RW_PIN = frozenset({"FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM"})
+RO_PIN = frozenset({"FOLL_PIN", "FOLL_LONGTERM"})
+
+
+def step_label(i: int, step: Step) -> str:
+    """``steps[3] C vmsplice mem``: the step as the scenario writes it."""
+    action = step.action
+    keyword = ACTION_NAMES[type(action)]
+    first = fields(action)[0].name if fields(action) else None
+    value = getattr(action, first) if first else None
+    return f"steps[{i}] {step.actor} {keyword}" + (f" {value}" if value not in (None, "") else "")
+
+
+class Translator(Walk):
+    def run(self) -> Program:
+        problems: list[str] = []
+        for i, step in enumerate(self.scenario.steps):
+            where = f"steps[{i}] {step.actor} {ACTION_NAMES[type(step.action)]}"
+            label = step_label(i, step)
+            try:
+                self.stop_point(label, step)
+                self.step(i, step, label)
+            except Refuse as exc:
+                self.comment = []
+                problems.append(f"{where}: {exc}")
+        if problems:
+            raise ExportError(self.scenario.name, problems)
+        self.final_checks()
+        return self.program()
+
+    def stop_point(self, label: str, step: Step) -> None:
+        if step.choose is not None:
+            raise Refuse(f"choose: {step.choose} is a choice inside the kernel that user space "
+                         "cannot force")
+        if step.until is None:
+            return
+        if step.until.startswith(REFUSED_STAGES):
+            raise Refuse(f"until: {step.until} stops inside a NUMA migration, which user space "
+                         "cannot hold open")
+        nth = f" (arrival {step.nth})" if step.nth != 1 else ""
+        text = (f"{label}: the model stops it at {step.until}{nth} for other steps to run; "
+                "here it runs to completion")
+        self.note(text)
+        self.comment = [f"/* APPROXIMATE: {text} */"]
+
+    def step(self, i: int, step: Step, label: str) -> None:
+        a = step.action
+        actor = step.actor
+        match a:
+            case Mmap() | Write() | Read() | Munmap() | Mprotect() | Madvise() | ProcMemWrite() \
+                    | ClearRefs():
+                self.memory(i, a, actor, label)
+            case Fork() | Exit():
+                self.process(a, actor, label)
+            case Pin() | Unpin() | DmaWrite() | DmaRead():
+                self.pinning(i, a, actor, label)
+            case Vmsplice() | PipeRead():
+                self.piping(a, actor, label)
+            case _:
+                self.background(a, actor, label)
+
+    # ---- memory ----
+
+    def memory(self, i: int, a: object, actor: str, label: str) -> None:
+        proc = self.actor_proc(actor)
+        match a:
+            case Mmap(name, pages, prot, file):
+                if name in proc.regions:
+                    raise Refuse(f"region {name} is already mapped")
+                index = self.region_index.setdefault(name, len(self.region_index))
+                proc.regions[name] = Region(index, pages, prot, file)
+                self.fresh(proc, name)
+                fd = f"file_ro[{self.file_index(file)}]" if file else "-1"
+                self.emit(actor, label, [f"region[{index}] = do_mmap({pages}, {PROTS[prot]}, {fd});"])
+            case Write(addr) | ProcMemWrite(addr):
+                key, _, c = self.addr(proc, addr, "write" if type(a) is Write else "read")
+                how = "write" if type(a) is Write else "proc_mem_write"
+                token = self.tokens.new(f"{proc.name} {how} at steps[{i}]", proc.name)
+                proc.known.add(token)
+                proc.expected[key] = token
+                call = "store64" if type(a) is Write else "proc_mem_write"
+                self.emit(actor, label, [f"{call}({c}, tokval({token}));"])
+            case Read(addr):
+                key, _, c = self.addr(proc, addr, "read")
+                expect = proc.expected.get(key, 0)
+                n = self.check("no_lost_write", f"{label} reads {self.tdesc(expect)}", label, proc.known)
+                self.emit(actor, label, [f"check_value({n}, load64({c}), {expect}, KNOWN({n}));"])
+            case Munmap(name):
+                region = self.region(proc, name)
+                del proc.regions[name]
+                proc.expected = {k: t for k, t in proc.expected.items() if k[0] != name}
+                self.detach(proc, name)
+                self.emit(actor, label, [f"do_munmap(region[{region.index}], {region.pages});"])
+            case Mprotect(name, prot):
+                region = self.region(proc, name)
+                region.prot = prot
+                self.emit(actor, label,
+                          [f"do_mprotect(region[{region.index}], {region.pages}, {PROTS[prot]});"])
+            case Madvise(name, advice):
+                self.madvise(proc, name, advice, actor, label)
+            case ClearRefs():
+                self.emit(actor, label, ["clear_refs();"])
+
+    def file_index(self, name: str) -> int:
+        return list(self.file_tokens).index(name)
+
+    def madvise(self, proc: Proc, name: str, advice: str, actor: str, label: str) -> None:
+        region = self.region(proc, name)
+        if advice == "pageout":
+            # pages that must go to swap: written anonymous pages nothing else holds
+            self.needs_swap = True
+            must = sum(1 << p for p in range(region.pages)
+                       if proc.expected.get((name, p)) and not region.file
+                       and not self.referenced(proc, (name, p)))
+            self.emit(actor, label, [f"do_pageout(region[{region.index}], {region.pages}, {must:#x}ULL);"])
+            return
+        if advice == "wipeonfork" and region.file:
+            raise Refuse("MADV_WIPEONFORK applies to anonymous mappings only")
+        if advice == "dontneed":
+            self.fresh(proc, name)
+            self.detach(proc, name)
+        elif advice in ("dontfork", "dofork"):
+            region.dontfork = advice == "dontfork"
+        elif advice in ("wipeonfork", "keeponfork"):
+            region.wipeonfork = advice == "wipeonfork"
+        self.emit(actor, label,
+                  [f"do_madvise(region[{region.index}], {region.pages}, {ADVICE[advice]});"])
+
+    # ---- processes ----
+
+    def process(self, a: Fork | Exit, actor: str, label: str) -> None:
+        proc = self.actor_proc(actor)
+        if type(a) is Fork:
+            thread = a.thread or a.child
+            child = proc.forked(a.child, len(self.procs), thread)
+            self.procs[a.child] = child
+            self.add_thread(thread, child.index, None, initial=False)
+            self.emit(actor, label, [], fork_thread=thread)
+            return
+        proc.alive = False
+        held = [p for p in self.pins.values() if p.proc == proc.name and p.held]
+        for pin in held:
+            pin.attached = pin.held = False
+        if not proc.first:
+            self.emit(actor, label, [], exits=True)
+            return
+        text = (f"{label}: {proc.name} is the test program itself, so its exit is emulated: "
+                "unmap every region, release its pins, close its pipes")
+        self.note(text)
+        body = [f"/* APPROXIMATE: {text} */"]
+        body += [f"do_munmap(region[{r.index}], {r.pages});" for r in proc.regions.values()]
+        body += [f"unpin(&pin[{p.index}]);" for p in held]
+        body += [f"close(pipe_fd[{self.pipes[n].index}][{end}]);" for n in sorted(proc.pipes)
+                 for end in (0, 1)]
+        proc.regions.clear()
+        self.emit(actor, label, body)
+
+    # ---- pins and the device ----
+
+    def pinning(self, i: int, a: object, actor: str, label: str) -> None:
+        match a:
+            case Pin(addr, name, flags, fast):
+                proc = self.actor_proc(actor)
+                key, region, c = self.addr(proc, addr, "read")
+                if name in self.pins and self.pins[name].held:
+                    raise Refuse(f"pin {name} is already held")
+                write = "FOLL_WRITE" in flags
+                if write and region.prot != "rw":
+                    raise Refuse("io_uring cannot register a mapping that is not writable "
+                                 "(FOLL_FORCE has no userspace lever)")
+                index = self.pin_index.setdefault(name, len(self.pin_index))
+                self.pins[name] = PinRef(name, index, proc.name, actor, key[0], key[1], write)
+                want = RW_PIN if write else RO_PIN
+                how = "io_uring fixed buffer" if write else "gup_test PIN_LONGTERM_TEST_START"
+                if set(flags) != want or (fast and write):
+                    self.note(f"{label}: {'|'.join(flags)}{' fast' if fast else ''} is taken as a "
+                              f"{how} ({'|'.join(sorted(want))})")
+                self.needs_uring |= write
+                call = f"pin_rw(&pin[{index}], {c});" if write else \
+                    f"pin_ro(&pin[{index}], {c}, {int(fast)});"
+                self.emit(actor, label, [call])
+            case Unpin(name):
+                proc = self.actor_proc(actor)
+                pin = self.held_pin(name)
+                if pin.proc != proc.name:
+                    raise Refuse(f"pin {name} belongs to process {pin.proc}")
+                body = self.pfn_check(pin, label, f"{label}: pin {name}")
+                pin.held = False
+                self.emit(actor, label, [*body, f"unpin(&pin[{pin.index}]);"])
+            case DmaWrite(name):
+                pin = self.held_pin(name)
+                if not pin.write:
+                    raise Refuse(f"{name} is a R/O pin: gup_test cannot write through it")
+                owner = self.procs[pin.proc]
+                token = self.tokens.new(f"device dma_write through {name} at steps[{i}]", owner.name)
+                owner.known.add(token)
+                if pin.attached:
+                    owner.expected[(pin.region, pin.page)] = token
+                self.emit(pin.thread, label, [f"dma_write(&pin[{pin.index}], tokval({token}));"])
+            case DmaRead(name):
+                pin = self.held_pin(name)
+                owner = self.procs[pin.proc]
+                if pin.attached:
+                    expect = owner.expected.get((pin.region, pin.page), 0)
+                    promise = "pin_coherence" if pin.write else "ro_pin_coherence"
+                    desc = (f"{label} reads {self.tdesc(expect)}, what {owner.name} last wrote at "
+                            f"{pin.region}[{pin.page}]")
+                else:
+                    expect, promise = -1, "fork_isolation"
+                    desc = f"{label} sees only data {owner.name} may see"
+                n = self.check(promise, desc, label, owner.known)
+                self.emit(pin.thread, label,
+                          [f"check_dma({n}, &pin[{pin.index}], {expect}, KNOWN({n}));"])
+
+    def held_pin(self, name: str) -> PinRef:
+        pin = self.pins.get(name)
+        if pin is None or not pin.held:
+            raise Refuse(f"no pin {name} is held")
+        if not self.procs[pin.proc].alive:
+            raise Refuse(f"the process of pin {name} has exited (its io_uring ring is gone)")
+        return pin
+
+    def pfn_check(self, pin: PinRef, what: str, subject: str) -> list[str]:
+        """pin_coherence by page identity, for an attached R/W pin."""
+        if not (pin.write and pin.attached):
+            return []
+        proc = self.procs[pin.proc]
+        region = proc.regions[pin.region]
+        n = self.check("pin_coherence", f"{subject} still holds the page {proc.name} maps at "
+                       f"{pin.region}[{pin.page}]", what)
+        readable = int(region.prot != "none")
+        return [f"check_pfn({n}, &pin[{pin.index}], ADDR({region.index}, {pin.page}), {readable});"]
+
+    def final_checks(self) -> None:
+        for pin in self.pins.values():
+            if pin.held and pin.write and pin.attached and self.procs[pin.proc].alive:
+                body = self.pfn_check(pin, f"end: pin {pin.name}", f"at the end, pin {pin.name}")
+                self.emit(pin.thread, f"end: pin {pin.name}", body)
+
+    # ---- pipes ----
+
+    def piping(self, a: Vmsplice | PipeRead, actor: str, label: str) -> None:
+        proc = self.actor_proc(actor)
+        if type(a) is Vmsplice:
+            key, _, c = self.addr(proc, a.addr, "read")
+            pipe = self.pipes.setdefault(a.name, PipeRef(a.name, len(self.pipes)))
+            if pipe.owner is not None:
+                raise Refuse(f"pipe {a.name} already holds a page")
+            pipe.owner, pipe.key = proc.name, key
+            proc.pipes.add(a.name)
+            self.emit(actor, label, [f"do_vmsplice({pipe.index}, {c});"])
+            return
+        pipe = self.pipes.get(a.name)
+        if pipe is None or pipe.owner is None:
+            raise Refuse(f"no page was vmspliced into pipe {a.name}")
+        if a.name not in proc.pipes:
+            raise Refuse(f"{proc.name} does not hold pipe {a.name} (another process created it)")
+        owner = self.procs[pipe.owner]
+        n = self.check("fork_isolation", f"{label} sees only data {owner.name} may see", label,
+                       owner.known)
+        pipe.owner = pipe.key = None
+        self.emit(actor, label, [f"check_value({n}, do_pipe_read({pipe.index}), -1, KNOWN({n}));"])
+
+    # ---- the kernel, kswapd and the scheduler ----
+
+    def background(self, a: object, actor: str, label: str) -> None:
+        match a:
+            case NumaScan():
+                self.actor_proc(actor)
+                self.numa_scans += 1
+                self.note(f"{label}: task_numa_work() cannot be forced: NUMA balancing is enabled "
+                          "with fast scanning and the thread spins 1.5 s")
+                self.emit(actor, label, ["numa_scan();"])
+            case Resume():
+                thread = self.live_thread(actor if actor not in (KSWAPD, DEVICE, KERNEL) else None)
+                self.emit(thread, label, ["/* the operation already ran to completion */"])
+            case LruDrain():
+                self.note(f"{label}: lru_add_drain_all() has no userspace trigger (no-op)")
+                self.emit(self.live_thread(), label,
+                          ["/* lru_add_drain_all(): no userspace trigger, nothing to do */"])
+            case Move(thread, node):
+                self.actor_proc(thread)
+                self.nodes.add(node)
+                self.emit(thread, label, [f"place_self({node});"])
+            case Reclaim(addr):
+                m = PROC_ADDR_RE.fullmatch(addr)
+                if m is None or m["process"] not in self.procs:
+                    raise Refuse(f"bad address {addr!r}")
+                proc = self.procs[m["process"]]
+                if not proc.alive:
+                    raise Refuse(f"process {proc.name} has exited")
+                _, _, c = self.addr(proc, addr.split(":", 1)[1])
+                self.needs_swap = True
+                self.note(f"{label}: reclaim is MADV_PAGEOUT from {proc.name}'s thread, not kswapd")
+                self.emit(proc.threads[0], label, [f"do_pageout({c}, 1, 0);"])
+            case _:
+                raise Refuse(f"no userspace equivalent for {a!r}")
+
+    # ---- the result ----
+
+    def program(self) -> Program:
+        files = []
+        for i, (name, tokens) in enumerate(self.file_tokens.items()):
+            n = self.check("file_isolation", f"at the end, file {name} still holds its data",
+                           f"end: file {name}")
+            files.append(FileInfo(name, i, tokens, n))
+        ordered = sorted(self.procs.values(), key=lambda p: p.index)
+        return Program(
+            name=self.scenario.name, description=self.scenario.description,
+            numa_balancing=self.scenario.machine.numa_balancing,
+            processes=[(p.name, p.index < len(self.scenario.processes)) for p in ordered],
+            threads=sorted(self.threads.values(), key=lambda t: t.index), ops=self.ops,
+            checks=self.checks, tokens=self.tokens.descs, files=files, known=self.known,
+            approximations=self.approximations, nodes=sorted(self.nodes),
+            needs_swap=self.needs_swap, needs_uring=self.needs_uring, numa_scans=self.numa_scans,
+            nregions=len(self.region_index), npins=len(self.pin_index), npipes=len(self.pipes))
+
+
+def translate(scenario: Scenario) -> Program:
+    return Translator(scenario).run()
