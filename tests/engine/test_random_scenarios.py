@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from cowlab.engine import Replay
 from cowlab.history import kernel_at
 from cowlab.scenario import (
+    ClearRefs,
     DmaRead,
     DmaWrite,
     Fork,
@@ -21,6 +22,7 @@ from cowlab.scenario import (
     NumaScan,
     Pin,
     PipeRead,
+    ProcMemWrite,
     Read,
     Reclaim,
     Resume,
@@ -30,14 +32,14 @@ from cowlab.scenario import (
     Vmsplice,
     Write,
 )
-from cowlab.scenario.spec import MachineSpec, ProcessSpec, Scenario, ThreadSpec
+from cowlab.scenario.spec import FileSpec, MachineSpec, ProcessSpec, Scenario, ThreadSpec
 
 KERNELS = ["v4.9", "v5.7", "v5.8", "v5.9", "v5.12", "v5.16", "v5.17", "v5.18", "v5.19",
            "v6.0", "v6.2", "v6.5", "v6.10", "v5.10.262"]
 STAGES = [None, None, None, "migrate.unmapped", "migrate.isolated", "do_numa_page.target_chosen",
           "gup.faultin", "reclaim.swapcache", "reclaim.unmapped"]
 
-addr = st.sampled_from(["buf", "buf[1]"])
+addr = st.sampled_from(["buf", "buf[1]", "huge", "fmap", "fmap[1]"])
 thread_step = st.one_of(
     st.builds(Write, addr), st.builds(Read, addr), st.just(NumaScan()),
     st.builds(Pin, addr, st.sampled_from(["p1", "p2"]),
@@ -50,7 +52,9 @@ thread_step = st.one_of(
     st.builds(Mprotect, st.just("buf"), st.sampled_from(["r", "rw"])),
     st.builds(Madvise, st.just("buf"),
               st.sampled_from(["dontneed", "dontfork", "dofork", "wipeonfork", "pageout"])),
-    st.just(Fork("C")), st.just(Resume()),
+    st.just(Fork("C")), st.just(Resume()), st.just(ClearRefs()), st.builds(ProcMemWrite, addr),
+    st.builds(Mprotect, st.sampled_from(["huge", "fmap"]), st.sampled_from(["r", "rw"])),
+    st.builds(Madvise, st.sampled_from(["huge", "fmap"]), st.sampled_from(["dontneed", "pageout"])),
 )
 steps = st.lists(
     st.one_of(
@@ -70,14 +74,16 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(KERNELS), steps)
 def test_model_stays_consistent(kernel: str, raw: list) -> None:
     scenario = Scenario(
         "random", MachineSpec(nodes=2, numa_balancing=True),
         (ProcessSpec("P", (ThreadSpec("T1", 0), ThreadSpec("T2", 0))),),
-        (Step("T1", Mmap("buf", pages=2)), Step("T1", Write("buf")),
+        (Step("T1", Mmap("buf", pages=2)), Step("T1", Mmap("huge", hugetlb=True)),
+         Step("T1", Mmap("fmap", pages=2, prot="r", file="F")), Step("T1", Write("buf")),
          *(Step(actor, action, until) for actor, action, until in raw)),
+        files=(FileSpec("F", 2),),
     )
     replay = Replay(scenario, kernel_at(kernel))
     for step in scenario.steps:
