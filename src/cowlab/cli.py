@@ -21,7 +21,7 @@ from cowlab.history import RELEASES, RULE_SUMMARIES, TIMELINE, UnknownKernelErro
 from cowlab.kernel.frames import STAGE_DOCS
 from cowlab.report import print_run, run_json, verdict
 from cowlab.scenario import ScenarioError
-from cowlab.scenario.catalog import builtin_names, load_builtin, load_named
+from cowlab.scenario.catalog import builtin_config_names, builtin_names, load_builtin, load_named
 
 EXIT_HELD, EXIT_BROKEN, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_MODEL_BUG = 0, 1, 2, 3, 4
 
@@ -213,12 +213,14 @@ def kernels(
 @app.command()
 def catalog() -> None:
     """List the built-in scenarios."""
-    table = Table("name", "description")
+    table = Table("name", "broken by", "fixed by", "description")
     for name in builtin_names():
         sc = load_builtin(name)
         summary = " ".join(sc.description.split())
-        table.add_row(name, escape(summary.split(": ")[0].split(". ")[0]))
+        table.add_row(name, " ".join(sc.introduced_by) or "-", " ".join(sc.fixed_by) or "-",
+                      escape(summary.split(": ")[0].split(". ")[0]))
     console.print(table)
+    console.print("check configurations (cowlab check): " + ", ".join(builtin_config_names()))
 
 
 def main() -> None:
