@@ -152,3 +152,13 @@ def test_bisect_and_matrix_commands() -> None:
     assert verdicts["gaudi"]["v5.17"]["verdict"] == "holds"
     assert invoke("matrix", "nothing-like-this*").exit_code == 2
     assert invoke("bisect", "gaudi", "--good", "v5.10.3", "--bad", "v6.1.192").exit_code == 2
+
+
+def test_export_c(tmp_path: Path) -> None:
+    out = tmp_path / "rdma.c"
+    result = invoke("export-c", "rdma-fork", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "pin_coherence" in out.read_text()
+    refused = invoke("export-c", "gaudi", "-o", str(tmp_path / "g.c"))
+    assert refused.exit_code == 2
+    assert "steps[6] T1 read" in _error_line(refused)

@@ -182,6 +182,30 @@ def matrix(
         print_matrix(mx, console)
 
 
+@app.command("export-c")
+def export_c_command(
+    scenario: Annotated[str, typer.Argument(help="scenario file or built-in name")],
+    output: Annotated[str, typer.Option("--output", "-o", help="the C file to write")],
+) -> None:
+    """Write a scenario as a self-contained C program (kselftest TAP output)."""
+    from pathlib import Path
+
+    from cowlab.oracle import ExportError, approximations, export_c
+
+    try:
+        sc = load_named(scenario)
+        text = export_c(sc)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    except ExportError as exc:
+        _fail(f"{scenario}: cannot export: " + "; ".join(exc.problems))
+    Path(output).write_text(text)
+    for note in approximations(sc):
+        err.print(f"cowlab: approximate: {escape(note)}")
+    console.print(f"wrote {escape(output)}: build with gcc -O2 -static {escape(output)} "
+                  "-luring -lpthread")
+
+
 @app.command()
 def kernels(
     as_json: Annotated[bool, typer.Option("--json")] = False,

@@ -276,6 +276,8 @@ HELPER pid_t do_fork(int proc)
 	return pid;
 }
 
+HELPER void start_thread(int thread);
+
 /* A process with no steps left stays alive (it still maps its pages) until the end. */
 HELPER void child_idle(void) __attribute__((noreturn));
 HELPER void child_idle(void)
@@ -321,6 +323,7 @@ static int swap_on(void)
 static const char *precondition(void)
 {
 	static char why[256];
+	const char *huge;
 	cpu_set_t set;
 	int i;
 
@@ -334,6 +337,8 @@ static const char *precondition(void)
 		return "needs root and CONFIG_NUMA_BALANCING to drive NUMA balancing";
 	if (NEED_SWAP && !swap_on())
 		return "needs active swap for MADV_PAGEOUT";
+	if (NEED_HUGE_PAGES && (huge = reserve_huge_pages(NEED_HUGE_PAGES)))
+		return huge;
 	if (NEED_URING) {
 #ifdef COWLAB_HAVE_LIBURING
 		struct io_uring ring;
@@ -362,7 +367,7 @@ static void wait_for_end(void)
 	while (r < 0 && errno == EINTR);
 	if (r <= 0)
 		snprintf(sh->reason, sizeof(sh->reason), "%s did not complete within %d s",
-			 op_label[sh->current_op], COWLAB_TIMEOUT_S + 2 * NUMA_SCANS);
+				op_label[sh->current_op], COWLAB_TIMEOUT_S + 2 * NUMA_SCANS);
 	else if (read(p.fd, &b, sizeof(b)) != sizeof(b))
 		snprintf(sh->reason, sizeof(sh->reason), "the baton was lost");
 	else if (b.kind == MSG_DONE) {
@@ -383,7 +388,6 @@ static int finish(void)
 	int i, count[RES_ERROR + 1] = { 0 };
 	struct timespec nap = { 0, 10000000 };
 
-	numa_restore();
 	for (i = 1; i < NPROCS; i++)
 		if (sh->pid[i] > 0 && sh->pid[i] != main_pid)
 			kill(sh->pid[i], SIGKILL);
@@ -395,10 +399,11 @@ static int finish(void)
 		if (pid <= 0)
 			nanosleep(&nap, NULL);
 	}
+	restore_knobs();
 	for (i = 1; i <= NTESTS; i++)
 		count[sh->result[i]]++;
 	out("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:%d\n",
-	    count[RES_PASS], count[RES_FAIL], count[RES_SKIP], count[RES_ERROR]);
+		count[RES_PASS], count[RES_FAIL], count[RES_SKIP], count[RES_ERROR]);
 	if (count[RES_FAIL] || count[RES_ERROR])
 		return KSFT_FAIL;
 	return count[RES_SKIP] == NTESTS ? KSFT_SKIP : KSFT_PASS;
@@ -438,7 +443,7 @@ int main(void)
 	numa_save();
 	skip = precondition();
 	if (skip) {
-		out("# SKIP the scenario %s\n", skip);
+		out("# the whole scenario is skipped: %s\n", skip);
 		for (i = 1; i <= NTESTS; i++)
 			report(i, RES_SKIP, test_promise[i], skip);
 		return finish();

@@ -5,16 +5,18 @@ Our own C; it follows ``c_base.BASE`` in the exported program.
 """
 
 MEMORY = r"""
-#define PM_PRESENT (1ULL << 63)
-#define PM_SWAPPED (1ULL << 62)
-#define PM_PFN_MASK ((1ULL << 55) - 1)
+#define PM_PRESENT ((uint64_t)1 << 63)
+#define PM_SWAPPED ((uint64_t)1 << 62)
+#define PM_PFN_MASK (((uint64_t)1 << 55) - 1)
+#define HPAGE_SIZE (2UL << 20)
 #define ADDR(r, page) ((char *)region[r] + (size_t)(page) * (size_t)page_size)
+#define ADDR_HUGE(r, page) ((char *)region[r] + (size_t)(page) * HPAGE_SIZE)
 #define BUF_MAX (1 << 16)
 
 /* per process: fork copies these tables with the rest of memory */
-static void *region[NREGIONS + 1];
+HELPER void *region[NREGIONS + 1];
 static int pipe_fd[NPIPES + 1][2];
-static int file_rw[NFILES + 1], file_ro[NFILES + 1];
+HELPER int file_rw[NFILES + 1], file_ro[NFILES + 1];
 
 HELPER uint64_t load64(const void *addr)
 {
@@ -40,31 +42,33 @@ static uint64_t pagemap_entry(const void *addr)
 	return e;
 }
 
-HELPER void *do_mmap(int pages, int prot, int fd)
+HELPER void *do_mmap(size_t len, int prot, int fd, int huge)
 {
-	void *p = mmap(NULL, (size_t)pages * page_size, prot,
-		       MAP_PRIVATE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+	int flags = MAP_PRIVATE | (fd < 0 ? MAP_ANONYMOUS : 0) | (huge ? MAP_HUGETLB : 0);
+	void *p = mmap(NULL, len, prot, flags, fd, 0);
 
+	if (p == MAP_FAILED && huge)
+		skip_rest("%s: mmap(MAP_HUGETLB): %s", op_label[sh->current_op], strerror(errno));
 	if (p == MAP_FAILED)
 		run_abort("%s: mmap: %s", op_label[sh->current_op], strerror(errno));
 	return p;
 }
 
-HELPER void do_munmap(void *addr, int pages)
+HELPER void do_munmap(void *addr, size_t len)
 {
-	if (munmap(addr, (size_t)pages * page_size))
+	if (munmap(addr, len))
 		run_abort("%s: munmap: %s", op_label[sh->current_op], strerror(errno));
 }
 
-HELPER void do_mprotect(void *addr, int pages, int prot)
+HELPER void do_mprotect(void *addr, size_t len, int prot)
 {
-	if (mprotect(addr, (size_t)pages * page_size, prot))
+	if (mprotect(addr, len, prot))
 		run_abort("%s: mprotect: %s", op_label[sh->current_op], strerror(errno));
 }
 
-HELPER void do_madvise(void *addr, int pages, int advice)
+HELPER void do_madvise(void *addr, size_t len, int advice)
 {
-	if (!madvise(addr, (size_t)pages * page_size, advice))
+	if (!madvise(addr, len, advice))
 		return;
 	if (errno == EINVAL)
 		skip_rest("%s: this kernel does not know the advice", op_label[sh->current_op]);
@@ -76,7 +80,7 @@ HELPER void do_pageout(void *addr, int pages, uint64_t must_go)
 {
 	int i;
 
-	do_madvise(addr, pages, MADV_PAGEOUT);
+	do_madvise(addr, (size_t)pages * page_size, MADV_PAGEOUT);
 	for (i = 0; i < pages; i++) {
 		if (!(pagemap_entry((char *)addr + (size_t)i * page_size) & PM_PRESENT))
 			continue;
@@ -131,7 +135,7 @@ HELPER uint64_t do_pipe_read(int p)
 
 		if (n <= 0)
 			run_abort("%s: read of the pipe: %s", op_label[sh->current_op],
-				  n ? strerror(errno) : "end of file");
+					n ? strerror(errno) : "end of file");
 		done += n;
 	}
 	memcpy(&v, buf, sizeof(v));
@@ -152,7 +156,7 @@ struct pin {
 #endif
 };
 
-static struct pin pin[NPINS + 1];
+HELPER struct pin pin[NPINS + 1];
 
 /* gup_test's long-term pin ABI (CONFIG_GUP_TEST), declared here under our own names */
 struct cowlab_longterm_pin {
@@ -186,7 +190,7 @@ static void uring_io(struct pin *p, int into_buffer)
 	io_uring_cqe_seen(&p->ring, cqe);
 	if (ret != sizeof(uint64_t))
 		run_abort("io_uring %s: %s", into_buffer ? "READ_FIXED" : "WRITE_FIXED",
-			  ret < 0 ? strerror(-ret) : "short transfer");
+				ret < 0 ? strerror(-ret) : "short transfer");
 }
 #endif
 
@@ -219,13 +223,13 @@ HELPER void pin_rw(struct pin *p, void *addr)
 HELPER void pin_ro(struct pin *p, void *addr, int fast)
 {
 	struct cowlab_longterm_pin args = { (uintptr_t)addr, (uint64_t)page_size,
-					    fast ? LONGTERM_PIN_FAST : 0 };
+						fast ? LONGTERM_PIN_FAST : 0 };
 	int fd = open(GUP_TEST_PATH, O_RDWR);
 
 	p->kind = PIN_NONE;
 	if (fd < 0) {
 		snprintf(p->why, sizeof(p->why), "R/O pins need %s (CONFIG_GUP_TEST): %s",
-			 GUP_TEST_PATH, strerror(errno));
+				GUP_TEST_PATH, strerror(errno));
 		out("# %s: %s\n", op_label[sh->current_op], p->why);
 		return;
 	}
@@ -299,9 +303,91 @@ static int dma_read(struct pin *p, uint64_t *v)
 /* ---- NUMA: placement and balancing ---- */
 #define NUMA_ENABLE_PATH "/proc/sys/kernel/numa_balancing"
 static const char *const numa_knob[] = { "scan_delay_ms", "scan_period_min_ms",
-					 "scan_period_max_ms", "scan_size_mb" };
+						"scan_period_max_ms", "scan_size_mb" };
 static const char *const numa_fast[] = { "0", "10", "100", "256" };
-static char knob_path[5][128], knob_saved[5][32];
+
+/* ---- knobs: saved at the start, restored at the end ---- */
+static char knob_path[6][128], knob_saved[6][32];
+#define HUGE_KNOB 5
+
+static int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static void restore_knobs(void)
+{
+	int i;
+
+	for (i = 5; i >= 0; i--)
+		if (knob_path[i][0])
+			write_text(knob_path[i], knob_saved[i]);
+}
+
+/* ---- hugetlb: free 2048 kB pages, reserved as root if missing ---- */
+static long meminfo(const char *key)
+{
+	char buf[8192], *p;
+	int fd = open("/proc/meminfo", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strstr(buf, key);
+	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+static const char *reserve_huge_pages(long need)
+{
+	static char why[128];
+	char now[32], want[32];
+	long free_pages = meminfo("HugePages_Free:");
+
+	if (meminfo("Hugepagesize:") != 2048)
+		return "needs 2048 kB huge pages";
+	if (free_pages >= need)
+		return NULL;
+	/* from the total: pages an exiting io_uring ring still holds are surplus ones */
+	if (!read_text("/proc/sys/vm/nr_hugepages", now, sizeof(now))) {
+		snprintf(want, sizeof(want), "%ld", meminfo("HugePages_Total:") + need - free_pages);
+		if (!write_text("/proc/sys/vm/nr_hugepages", want)) {
+			snprintf(knob_path[HUGE_KNOB], sizeof(knob_path[HUGE_KNOB]), "/proc/sys/vm/nr_hugepages");
+			snprintf(knob_saved[HUGE_KNOB], sizeof(knob_saved[HUGE_KNOB]), "%s", now);
+		}
+	}
+	if (meminfo("HugePages_Free:") >= need)
+		return NULL;
+	snprintf(why, sizeof(why), "needs %ld free 2048 kB huge pages", need);
+	return why;
+}
 
 static int node_cpus(int node, cpu_set_t *set)
 {
@@ -343,34 +429,6 @@ HELPER void place_self(int node)
 		skip_rest("sched_setaffinity to node %d: %s", node, strerror(errno));
 }
 
-static int read_text(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, text, strlen(text));
-	close(fd);
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 /* Remember the balancing knobs (debugfs on 6.1+, sysctl on 5.10) to restore them. */
 static void numa_save(void)
 {
@@ -380,20 +438,11 @@ static void numa_save(void)
 	snprintf(knob_path[0], sizeof(knob_path[0]), "%s", NUMA_ENABLE_PATH);
 	for (i = 0; i < 4; i++)
 		snprintf(knob_path[i + 1], sizeof(knob_path[i + 1]),
-			 debugfs ? "/sys/kernel/debug/sched/numa_balancing/%s" : "/proc/sys/kernel/numa_balancing_%s",
-			 numa_knob[i]);
+				debugfs ? "/sys/kernel/debug/sched/numa_balancing/%s" : "/proc/sys/kernel/numa_balancing_%s",
+				numa_knob[i]);
 	for (i = 0; i < 5; i++)
 		if (read_text(knob_path[i], knob_saved[i], sizeof(knob_saved[i])))
 			knob_path[i][0] = 0;
-}
-
-static void numa_restore(void)
-{
-	int i;
-
-	for (i = 4; i >= 0; i--)
-		if (knob_path[i][0])
-			write_text(knob_path[i], knob_saved[i]);
 }
 
 /* The scenario's machine without balancing: switch it off if we can. */
@@ -459,7 +508,7 @@ HELPER void check_value(int test, uint64_t seen, int expect, const int *known, i
 	tokdesc(got, sizeof(got), seen);
 	if (n > 0 && !ok) {
 		out("# %s: saw %s, written by another process after they forked apart\n",
-		    test_what[test], got);
+			test_what[test], got);
 		report(test, RES_FAIL, "fork_isolation", NULL);
 	} else if (n < 0 || (expect >= 0 && n != expect)) {
 		tokdesc(want, sizeof(want), tokval(expect > 0 ? expect : 0));
@@ -500,11 +549,11 @@ HELPER void check_pfn(int test, struct pin *p, void *addr, int readable)
 	}
 	if (!(e & PM_PRESENT)) {
 		out("# %s: no page is mapped at the pinned address%s\n", test_what[test],
-		    e & PM_SWAPPED ? " (swapped out)" : "");
+			e & PM_SWAPPED ? " (swapped out)" : "");
 		report(test, RES_FAIL, test_promise[test], NULL);
 	} else if ((e & PM_PFN_MASK) != p->pfn) {
 		out("# %s: the pin holds pfn 0x%" PRIx64 ", the process maps pfn 0x%" PRIx64 "\n",
-		    test_what[test], p->pfn, e & PM_PFN_MASK);
+			test_what[test], p->pfn, e & PM_PFN_MASK);
 		report(test, RES_FAIL, test_promise[test], NULL);
 	} else {
 		report(test, RES_PASS, test_promise[test], NULL);

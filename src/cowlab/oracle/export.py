@@ -8,13 +8,19 @@ from cowlab.oracle.render import render
 from cowlab.oracle.translate import translate
 from cowlab.scenario.spec import Scenario
 
-__all__ = ["ExportError", "export_c"]
+__all__ = ["ExportError", "approximations", "export_c"]
 
 
 def export_c(scenario: Scenario) -> str:
-    """The C source of the scenario's oracle program.
+    """The C source of the scenario's oracle program (see docs/oracle.md).
 
-    Raises ExportError naming every step that has no userspace equivalent
-    (``steps[i] ACTOR ACTION: reason``).
+    Raises ExportError naming every step that has no userspace equivalent, one
+    ``steps[i] ACTOR ACTION: reason`` line each.
     """
     return render(translate(scenario))
+
+
+def approximations(scenario: Scenario) -> tuple[str, ...]:
+    """Where the exported program only approximates the scenario (also in the C
+    header and printed as ``# approx:`` lines before the tests)."""
+    return tuple(translate(scenario).approximations)

@@ -81,6 +81,8 @@ class Program:
     approximations: list[str]
     nodes: list[int]
     needs_swap: bool
+    #: free 2048 kB huge pages the run needs
+    huge_pages: int
     needs_uring: bool
     numa_scans: int
     nregions: int

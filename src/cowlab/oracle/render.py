@@ -57,7 +57,7 @@ def constants(p: Program) -> str:
         "NTHREADS": len(p.threads), "NPROCS": len(p.processes), "NOPS": len(p.ops),
         "NREGIONS": p.nregions, "NPINS": p.npins, "NPIPES": p.npipes, "NFILES": len(p.files),
         "NUMA_SCANS": p.numa_scans, "NEED_NUMA_SCAN": int(p.numa_scans > 0),
-        "NEED_SWAP": int(p.needs_swap), "NEED_URING": int(p.needs_uring),
+        "NEED_SWAP": int(p.needs_swap), "NEED_HUGE_PAGES": p.huge_pages, "NEED_URING": int(p.needs_uring),
         "MACHINE_NUMA_BALANCING": int(p.numa_balancing),
     }
     text = "".join(f"#define {k} {v}\n" for k, v in defines.items())
@@ -95,7 +95,7 @@ def known_tables(p: Program) -> str:
 def op_code(p: Program, k: int, op: Op, index: dict[str, int]) -> list[str]:
     me = index[op.thread]
     nxt = index[p.ops[k + 1].thread] if k + 1 < len(p.ops) else "NTHREADS"
-    lines = [f"/* {comment(op.label)} */", f"step_begin({me}, {k});", *op.body]
+    lines = ["", f"/* {comment(op.label)} */", f"step_begin({me}, {k});", *op.body]
     if op.fork_thread is not None:
         child = p.threads[index[op.fork_thread]]
         lines += [f"if (do_fork({child.process}) == 0) {{",
@@ -110,11 +110,11 @@ def thread_function(p: Program, t: ThreadInfo, index: dict[str, int]) -> str:
     proc = p.processes[t.process][0]
     lines: list[str] = []
     if t.node is not None:
-        lines.append(f"place_self({t.node});")
+        lines.append(f"place_self({t.node});\t/* the thread's node */")
     for k, op in enumerate(p.ops):
         if op.thread == t.name:
             lines += op_code(p, k, op, index)
-    body = "".join(f"\t{line}\n" if line else "\n" for line in lines)
+    body = "".join(f"\t{line}\n" if line else "\n" for line in lines).lstrip("\n")
     return f"/* thread {comment(t.name)} of process {comment(proc)} */\n" \
            f"static void thread_{t.index}(void)\n{{\n{body}}}\n"
 

@@ -19,8 +19,19 @@ class Region:
     pages: int
     prot: str
     file: str | None = None
+    huge: bool = False
     dontfork: bool = False
     wipeonfork: bool = False
+
+
+    @property
+    def size(self) -> str:
+        """The region's length as a C expression."""
+        return f"{self.pages} * {'HPAGE_SIZE' if self.huge else 'page_size'}"
+
+    def at(self, page: int) -> str:
+        """The address of one of its pages as a C expression."""
+        return f"ADDR{'_HUGE' if self.huge else ''}({self.index}, {page})"
 
 
 @dataclass

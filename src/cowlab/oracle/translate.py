@@ -39,6 +39,18 @@ from cowlab.scenario.validate import PROC_ADDR_RE
 REFUSED_STAGES = ("migrate.", "do_numa_page.")
 ADVICE = {"dontneed": "MADV_DONTNEED", "dontfork": "MADV_DONTFORK", "dofork": "MADV_DOFORK",
           "wipeonfork": "MADV_WIPEONFORK", "keeponfork": "MADV_KEEPONFORK"}
+#: the action fields the exporter understands: another field set away from its default
+#: (an option added to the scenario format later) is refused, not silently dropped
+HANDLED_FIELDS: dict[type, frozenset[str]] = {
+    cls: frozenset(names) for cls, names in {
+        Mmap: ("name", "pages", "prot", "file", "hugetlb"), Write: ("addr",), Read: ("addr",),
+        Munmap: ("region",), Mprotect: ("region", "prot"), Madvise: ("region", "advice"),
+        Fork: ("child", "thread"), Exit: (), Pin: ("addr", "name", "flags", "fast"),
+        ProcMemWrite: ("addr",), Unpin: ("name",), Vmsplice: ("addr", "name"), PipeRead: ("name",),
+        NumaScan: (), ClearRefs: (), Resume: (), DmaWrite: ("pin",), DmaRead: ("pin",),
+        LruDrain: ("node",), Move: ("thread", "node"), Reclaim: ("addr",),
+    }.items()
+}
 RW_PIN = frozenset({"FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM"})
 RO_PIN = frozenset({"FOLL_PIN", "FOLL_LONGTERM"})
 
@@ -46,10 +58,12 @@ RO_PIN = frozenset({"FOLL_PIN", "FOLL_LONGTERM"})
 def step_label(i: int, step: Step) -> str:
     """``steps[3] C vmsplice mem``: the step as the scenario writes it."""
     action = step.action
-    keyword = ACTION_NAMES[type(action)]
-    first = fields(action)[0].name if fields(action) else None
-    value = getattr(action, first) if first else None
-    return f"steps[{i}] {step.actor} {keyword}" + (f" {value}" if value not in (None, "") else "")
+    label = f"steps[{i}] {step.actor} {ACTION_NAMES[type(action)]}"
+    if not fields(action):
+        return label
+    first = fields(action)[0]
+    value = getattr(action, first.name)
+    return label if value is None or value == first.default else f"{label} {value}"
 
 
 class Translator(Walk):
@@ -87,6 +101,12 @@ class Translator(Walk):
     def step(self, i: int, step: Step, label: str) -> None:
         a = step.action
         actor = step.actor
+        handled = HANDLED_FIELDS.get(type(a))
+        if handled is None:
+            raise Refuse("the exporter does not know this action")
+        for f in fields(a):
+            if f.name not in handled and getattr(a, f.name) != f.default:
+                raise Refuse(f"option {f.name}={getattr(a, f.name)!r} is not supported")
         match a:
             case Mmap() | Write() | Read() | Munmap() | Mprotect() | Madvise() | ProcMemWrite() \
                     | ClearRefs():
@@ -105,14 +125,18 @@ class Translator(Walk):
     def memory(self, i: int, a: object, actor: str, label: str) -> None:
         proc = self.actor_proc(actor)
         match a:
-            case Mmap(name, pages, prot, file):
+            case Mmap(name, pages, prot, file, huge):
                 if name in proc.regions:
                     raise Refuse(f"region {name} is already mapped")
+                if huge and file:
+                    raise Refuse("a file mapping cannot be MAP_HUGETLB")
                 index = self.region_index.setdefault(name, len(self.region_index))
-                proc.regions[name] = Region(index, pages, prot, file)
+                region = proc.regions[name] = Region(index, pages, prot, file, huge)
+                self.huge_pages += pages if huge else 0
                 self.fresh(proc, name)
                 fd = f"file_ro[{self.file_index(file)}]" if file else "-1"
-                self.emit(actor, label, [f"region[{index}] = do_mmap({pages}, {PROTS[prot]}, {fd});"])
+                self.emit(actor, label, [f"region[{index}] = do_mmap({region.size}, {PROTS[prot]}, "
+                                         f"{fd}, {int(huge)});"])
             case Write(addr) | ProcMemWrite(addr):
                 key, _, c = self.addr(proc, addr, "write" if type(a) is Write else "read")
                 how = "write" if type(a) is Write else "proc_mem_write"
@@ -131,12 +155,12 @@ class Translator(Walk):
                 del proc.regions[name]
                 proc.expected = {k: t for k, t in proc.expected.items() if k[0] != name}
                 self.detach(proc, name)
-                self.emit(actor, label, [f"do_munmap(region[{region.index}], {region.pages});"])
+                self.emit(actor, label, [f"do_munmap(region[{region.index}], {region.size});"])
             case Mprotect(name, prot):
                 region = self.region(proc, name)
                 region.prot = prot
                 self.emit(actor, label,
-                          [f"do_mprotect(region[{region.index}], {region.pages}, {PROTS[prot]});"])
+                          [f"do_mprotect(region[{region.index}], {region.size}, {PROTS[prot]});"])
             case Madvise(name, advice):
                 self.madvise(proc, name, advice, actor, label)
             case ClearRefs():
@@ -147,6 +171,8 @@ class Translator(Walk):
 
     def madvise(self, proc: Proc, name: str, advice: str, actor: str, label: str) -> None:
         region = self.region(proc, name)
+        if region.huge and advice in ("pageout", "wipeonfork"):
+            raise Refuse(f"MADV_{advice.upper()} does not apply to hugetlb mappings")
         if advice == "pageout":
             # pages that must go to swap: written anonymous pages nothing else holds
             self.needs_swap = True
@@ -165,7 +191,7 @@ class Translator(Walk):
         elif advice in ("wipeonfork", "keeponfork"):
             region.wipeonfork = advice == "wipeonfork"
         self.emit(actor, label,
-                  [f"do_madvise(region[{region.index}], {region.pages}, {ADVICE[advice]});"])
+                  [f"do_madvise(region[{region.index}], {region.size}, {ADVICE[advice]});"])
 
     # ---- processes ----
 
@@ -173,6 +199,7 @@ class Translator(Walk):
         proc = self.actor_proc(actor)
         if type(a) is Fork:
             thread = a.thread or a.child
+            self.forks += 1
             child = proc.forked(a.child, len(self.procs), thread)
             self.procs[a.child] = child
             self.add_thread(thread, child.index, None, initial=False)
@@ -189,7 +216,7 @@ class Translator(Walk):
                 "unmap every region, release its pins, close its pipes")
         self.note(text)
         body = [f"/* APPROXIMATE: {text} */"]
-        body += [f"do_munmap(region[{r.index}], {r.pages});" for r in proc.regions.values()]
+        body += [f"do_munmap(region[{r.index}], {r.size});" for r in proc.regions.values()]
         body += [f"unpin(&pin[{p.index}]);" for p in held]
         body += [f"close(pipe_fd[{self.pipes[n].index}][{end}]);" for n in sorted(proc.pipes)
                  for end in (0, 1)]
@@ -270,7 +297,7 @@ class Translator(Walk):
         n = self.check("pin_coherence", f"{subject} still holds the page {proc.name} maps at "
                        f"{pin.region}[{pin.page}]", what)
         readable = int(region.prot != "none")
-        return [f"check_pfn({n}, &pin[{pin.index}], ADDR({region.index}, {pin.page}), {readable});"]
+        return [f"check_pfn({n}, &pin[{pin.index}], {region.at(pin.page)}, {readable});"]
 
     def final_checks(self) -> None:
         for pin in self.pins.values():
@@ -311,7 +338,8 @@ class Translator(Walk):
                 self.numa_scans += 1
                 self.note(f"{label}: task_numa_work() cannot be forced: NUMA balancing is enabled "
                           "with fast scanning and the thread spins 1.5 s")
-                self.emit(actor, label, ["numa_scan();"])
+                self.emit(actor, label, ["/* task_numa_work() cannot be forced at this moment: "
+                                         "enable fast balancing and keep running */", "numa_scan();"])
             case Resume():
                 thread = self.live_thread(actor if actor not in (KSWAPD, DEVICE, KERNEL) else None)
                 self.emit(thread, label, ["/* the operation already ran to completion */"])
@@ -333,7 +361,8 @@ class Translator(Walk):
                 _, _, c = self.addr(proc, addr.split(":", 1)[1])
                 self.needs_swap = True
                 self.note(f"{label}: reclaim is MADV_PAGEOUT from {proc.name}'s thread, not kswapd")
-                self.emit(proc.threads[0], label, [f"do_pageout({c}, 1, 0);"])
+                self.emit(proc.threads[0], label, [f"/* kswapd: MADV_PAGEOUT from {proc.name} */",
+                                                   f"do_pageout({c}, 1, 0);"])
             case _:
                 raise Refuse(f"no userspace equivalent for {a!r}")
 
@@ -353,7 +382,9 @@ class Translator(Walk):
             threads=sorted(self.threads.values(), key=lambda t: t.index), ops=self.ops,
             checks=self.checks, tokens=self.tokens.descs, files=files, known=self.known,
             approximations=self.approximations, nodes=sorted(self.nodes),
-            needs_swap=self.needs_swap, needs_uring=self.needs_uring, numa_scans=self.numa_scans,
+            # room for every huge page and a COW copy of it after each fork
+            needs_swap=self.needs_swap, huge_pages=self.huge_pages * (1 + self.forks),
+            needs_uring=self.needs_uring, numa_scans=self.numa_scans,
             nregions=len(self.region_index), npins=len(self.pin_index), npipes=len(self.pipes))
 
 

@@ -37,6 +37,8 @@ class Walk:
         self.needs_swap = False
         self.needs_uring = False
         self.numa_scans = 0
+        self.huge_pages = 0
+        self.forks = 0
         #: C comment lines the next emitted op starts with
         self.comment: list[str] = []
         for f in scenario.files:
@@ -114,7 +116,7 @@ class Walk:
             raise Refuse(f"region {name} is mapped {region.prot}: the store would fault (SIGSEGV)")
         if access == "read" and region.prot == "none":
             raise Refuse(f"region {name} is mapped none: the access would fault (SIGSEGV)")
-        return (name, page), region, f"ADDR({region.index}, {page})"
+        return (name, page), region, region.at(page)
 
     def region(self, proc: Proc, name: str) -> Region:
         region = proc.regions.get(name)
