@@ -109,7 +109,8 @@ class Replay:
         if ti is None:
             raise ScenarioError(f"no thread {step.actor!r} (exited, or not yet forked)")
         thread = m.threads[ti]
-        self._missed_stop.pop(step.actor, None) if type(step.action) is not Resume else None
+        if type(step.action) is not Resume:
+            self._missed_stop.pop(step.actor, None)
         if type(step.action) is Resume:
             if not thread.stack:
                 missed = self._missed_stop.pop(step.actor, None)

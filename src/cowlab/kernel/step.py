@@ -92,8 +92,7 @@ def blocked(m: Machine, ti: int) -> str | None:
 
 
 #: stages that take no mmap_lock: lockless GUP-fast, and calls that touch no page tables
-MMAP_LOCK_FREE_STAGES = frozenset({"gup.fast", "sys.pipe_read", "sys.unpin",
-                                   "fork.copy_page_range"})
+MMAP_LOCK_FREE_STAGES = frozenset({"gup.fast", "sys.pipe_read", "sys.unpin"})
 
 
 def _access_needs_no_fault(m: Machine, frame: Frame) -> bool:
