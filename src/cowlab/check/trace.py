@@ -27,6 +27,8 @@ def to_scenario(model: CheckModel, transitions: list[Transition], name: str) -> 
     # the open step of each actor: (index in steps, stage arrivals so far)
     open_step: dict[str, int] = {}
     arrivals: dict[str, dict[str, int]] = {}
+    # actor -> its step whose operation has not finished (still stopped at the end?)
+    unfinished: dict[str, int] = {}
     for t in transitions:
         before = state.machine
         pcs_before = dict(state.pcs)
@@ -52,7 +54,9 @@ def to_scenario(model: CheckModel, transitions: list[Transition], name: str) -> 
             ti = thread_index(m, actor)
             if ti is None or not m.threads[ti].stack:
                 open_step.pop(actor, None)
+                unfinished.pop(actor, None)
                 continue
+            unfinished[actor] = open_step[actor]
             stage = m.threads[ti].stack[-1].stage
             arrivals[actor][stage] = arrivals[actor].get(stage, 0) + 1
             index = open_step[actor]
@@ -60,10 +64,12 @@ def to_scenario(model: CheckModel, transitions: list[Transition], name: str) -> 
             continue
         open_step.clear()
         steps.append(_outside_step(before, t))
-    # steps that ran to completion need no until
+    # steps that ran to completion need no until; one still stopped when the trace ends
+    # keeps it, or the replay would run its operation on past the violation
+    still_stopped = set(unfinished.values())
     finished = []
     for i, step in enumerate(steps):
-        if step.until is not None and not _stopped_after(steps, i):
+        if step.until is not None and not _stopped_after(steps, i) and i not in still_stopped:
             step = replace(step, until=None, nth=1)
         finished.append(step)
     base = model.config.scenario
