@@ -17,7 +17,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from cowlab.engine import run_scenario
-from cowlab.history import RELEASES, RULE_SUMMARIES, TIMELINE, UnknownKernelError, kernel_at
+from cowlab.history import (
+    RELEASES,
+    RULE_SUMMARIES,
+    STABLE_BRANCHES,
+    TIMELINE,
+    UnknownKernelError,
+    kernel_at,
+)
 from cowlab.kernel.frames import STAGE_DOCS
 from cowlab.report import print_run, run_json, verdict
 from cowlab.scenario import ScenarioError
@@ -219,6 +226,9 @@ def kernels(
                  "confidence": c.confidence, "sets": dict(c.sets)}
                 for c in TIMELINE
             ],
+            "stable": {branch: [{"commit": b.commit, "first": f"{branch[1:]}.{b.first}",
+                                 "source": b.source} for b in backports]
+                       for branch, backports in STABLE_BRANCHES.items()},
         }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
@@ -229,6 +239,10 @@ def kernels(
         rules = ", ".join(f"{name}={'on' if on else 'off'}" for name, on in c.sets)
         table.add_row(c.short, c.release, escape(c.title), rules)
     console.print(table)
+    console.print("stable branches (vX.Y.N = vX.Y plus the backports first released by N):")
+    for branch, backports in STABLE_BRANCHES.items():
+        carried = ", ".join(f"{b.commit} in {branch[1:]}.{b.first}" for b in backports) or "none"
+        console.print(f"  {branch}.N: {carried}")
     console.print("rules:")
     for name, summary in RULE_SUMMARIES.items():
         console.print(f"  {name:<28} {escape(summary)}")
