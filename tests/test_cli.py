@@ -162,3 +162,15 @@ def test_export_c(tmp_path: Path) -> None:
     refused = invoke("export-c", "gaudi", "-o", str(tmp_path / "g.c"))
     assert refused.exit_code == 2
     assert "steps[6] T1 read" in _error_line(refused)
+
+
+def test_oracle_run_on_the_host_kernel() -> None:
+    import shutil
+
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is installed by .ci/run")
+    result = invoke("oracle", "run", "rdma-fork", "vmsplice-child", "--kernels", "host", "--json")
+    assert result.exit_code == 0, result.output
+    cells = json.loads(result.stdout)
+    assert {(c["scenario"], c["agree"]) for c in cells} == {("rdma-fork", True),
+                                                            ("vmsplice-child", True)}

@@ -164,20 +164,11 @@ def matrix(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A table of scenarios x kernels with each verdict."""
-    import fnmatch
-
     from cowlab.engine.matrix import DEFAULT_KERNELS
     from cowlab.engine.matrix import matrix as run_matrix
     from cowlab.report.history_report import matrix_json, print_matrix
 
-    chosen: list[str] = []
-    for name in names:
-        hits = [n for n in builtin_names() if fnmatch.fnmatchcase(n, name)]
-        if not hits and not any(ch in name for ch in "*?["):
-            hits = [name]
-        if not hits:
-            _fail(f"no built-in scenario matches {name!r} (see `cowlab catalog`)")
-        chosen.extend(h for h in hits if h not in chosen)
+    chosen = _expand_names(names)
     kernel_list = tuple(k.strip() for k in kernels_.split(",")) if kernels_ else DEFAULT_KERNELS
     try:
         mx = run_matrix([load_named(n) for n in chosen], kernel_list)
@@ -211,6 +202,82 @@ def export_c_command(
         err.print(f"cowlab: approximate: {escape(note)}")
     console.print(f"wrote {escape(output)}: build with gcc -O2 -static {escape(output)} "
                   "-luring -lpthread")
+
+
+oracle_app = typer.Typer(no_args_is_help=True, help="Run scenarios on real Linux kernels.")
+app.add_typer(oracle_app, name="oracle")
+
+
+@oracle_app.command("run")
+def oracle_run(
+    names: Annotated[list[str], typer.Argument(help="built-in names, globs or files")],
+    kernels_: Annotated[str, typer.Option("--kernels", help="comma-separated: 5.10,6.1,6.12,host")]
+    = "5.10,6.1,6.12",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    timeout: Annotated[int, typer.Option(help="seconds per program inside the VM")] = 30,
+    report: Annotated[str | None, typer.Option(help="also write the markdown report here")] = None,
+) -> None:
+    """Export, boot Debian's kernels under QEMU (two NUMA nodes), run, compare with the model.
+
+    Exit status: 0 every verdict agrees, 1 a disagreement, 2 bad input, 3 errors only
+    (a VM that panicked, timed out or printed nothing gives an error, never a verdict)."""
+    from dataclasses import asdict
+
+    from cowlab.oracle import ensure_tools, run_on_kernels
+
+    chosen = _expand_names(names)
+    kernel_list = [k.strip() for k in kernels_.split(",") if k.strip()]
+    try:
+        scenarios = [load_named(n) for n in chosen]
+        if any(k != "host" for k in kernel_list):
+            ensure_tools()
+        refused: dict[str, str] = {}
+        cells = run_on_kernels(scenarios, kernel_list, program_timeout=timeout,
+                               on_refusal=lambda name, why: refused.__setitem__(name, why))
+    except (ScenarioError, UnknownKernelError, ValueError) as exc:
+        _fail(str(exc))
+    for name, why in refused.items():
+        err.print(f"cowlab: {name}: not exported: {escape(why)}")
+    if report:
+        from pathlib import Path
+
+        from cowlab.oracle.fetch import cache_root, ensure_kernel
+        from cowlab.oracle.report import debian_version, markdown
+
+        versions = {k: debian_version(ensure_kernel(k, cache_root()).vmlinuz)
+                    for k in kernel_list if k != "host"}
+        command = "cowlab oracle run " + " ".join(repr(n) if "*" in n else n for n in names)
+        command += f" --kernels {kernels_} --report {report}"
+        Path(report).write_text(markdown(cells, command, refused, versions))
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(c) for c in cells], indent=2) + "\n")
+    else:
+        table = Table("scenario", "kernel", "model", "real", "agree", "note")
+        for cell in cells:
+            model = cell.model + (f" ({cell.invariant})" if cell.invariant else "")
+            agree = {True: "[green]yes[/]", False: "[red]NO[/]", None: "-"}[cell.agree]
+            note = cell.note + (f" log: {cell.log}" if cell.log else "")
+            table.add_row(cell.scenario, cell.kernel, model, cell.real, agree, escape(note))
+        console.print(table)
+    if any(c.agree is False for c in cells):
+        raise typer.Exit(EXIT_BROKEN)
+    if cells and all(c.agree is None for c in cells) and any(c.real == "error" for c in cells):
+        raise typer.Exit(EXIT_LIMIT)
+
+
+def _expand_names(names: list[str]) -> list[str]:
+    """Built-in names and globs over them; anything else is taken as a file."""
+    import fnmatch
+
+    chosen: list[str] = []
+    for name in names:
+        hits = [n for n in builtin_names() if fnmatch.fnmatchcase(n, name)]
+        if not hits and not any(ch in name for ch in "*?["):
+            hits = [name]
+        if not hits:
+            _fail(f"no built-in scenario matches {name!r} (see `cowlab catalog`)")
+        chosen.extend(h for h in hits if h not in chosen)
+    return chosen
 
 
 @app.command()

@@ -1,0 +1,110 @@
+"""Build the initramfs the oracle boots: busybox-static (one symlink per applet),
+the statically linked test programs, the brd module for swap, and an /init that
+runs each program with a timeout between markers on /dev/ttyS1, then powers off.
+"""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+BUSYBOX = Path("/bin/busybox")
+BEGIN, END, DONE = "=== cowlab begin ", "=== cowlab end ", "=== cowlab done"
+#: seconds a program may run in the guest before it is killed
+PROGRAM_TIMEOUT_S = 120
+#: the fast NUMA-balancing scan of docs/oracle.md
+NUMA_SCAN = {"scan_delay_ms": 0, "scan_period_min_ms": 10, "scan_period_max_ms": 100, "scan_size_mb": 256}
+
+
+class InitramfsError(RuntimeError):
+    pass
+
+
+def init_script(programs: list[str], timeout_s: int = PROGRAM_TIMEOUT_S, hugepages: int = 16) -> str:
+    """The /init shell script (busybox sh) running ``/bin/cowlab/NAME`` for each name."""
+    debugfs = "/sys/kernel/debug/sched/numa_balancing"
+    new = "; ".join(f"echo {v} > {debugfs}/{k}" for k, v in NUMA_SCAN.items())
+    old = "; ".join(f"echo {v} > /proc/sys/kernel/numa_balancing_{k}" for k, v in NUMA_SCAN.items())
+    lines = [
+        "#!/bin/sh",
+        "export PATH=/bin",
+        "mount -t proc proc /proc",
+        "mount -t sysfs sysfs /sys",
+        "mount -t devtmpfs devtmpfs /dev",
+        "mount -t debugfs debugfs /sys/kernel/debug",
+        "mount -t tmpfs tmpfs /tmp",
+        "exec >/dev/ttyS1 2>&1 </dev/null",
+        'echo "=== cowlab boot $(uname -r) nodes=$(ls -d /sys/devices/system/node/node* | wc -l)"',
+        "if [ -f /lib/brd.ko ]; then",
+        "  insmod /lib/brd.ko rd_nr=1 rd_size=262144 && mkswap /dev/ram0 >/dev/null && swapon /dev/ram0",
+        "fi",
+        "echo 1 > /proc/sys/kernel/numa_balancing",
+        f"if [ -d {debugfs} ]; then {new}; else {old}; fi",
+        f"echo {hugepages} > /proc/sys/vm/nr_hugepages",
+        'echo "# swap: $(grep -c ram0 /proc/swaps) numa_balancing: $(cat /proc/sys/kernel/numa_balancing)"',
+        "cd /tmp",
+    ]
+    for name in programs:
+        lines += [
+            f'echo "{BEGIN}{name}"',
+            f"COWLAB_TIMEOUT_S={max(timeout_s - 10, 5)} timeout -s KILL {timeout_s} /bin/cowlab/{name}",
+            f'echo "{END}{name} status=$?"',
+        ]
+    lines += [f'echo "{DONE}"', "sync", "poweroff -f", ""]
+    return "\n".join(lines)
+
+
+def applets(busybox: Path = BUSYBOX) -> list[str]:
+    out = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True).stdout
+    return [a for a in out.split() if a and a != "busybox" and "/" not in a]
+
+
+def _module(brd: Path, dest: Path) -> None:
+    if brd.suffix == ".xz":
+        dest.write_bytes(lzma.decompress(brd.read_bytes()))
+    else:
+        shutil.copyfile(brd, dest)
+
+
+def build_initramfs(programs: dict[str, Path], out: Path, *, brd: Path | None = None,
+                    timeout_s: int = PROGRAM_TIMEOUT_S, busybox: Path = BUSYBOX) -> Path:
+    """Write ``out`` (a gzipped newc cpio); ``programs`` maps name -> static executable."""
+    if not busybox.exists():
+        raise InitramfsError(f"{busybox} missing: apt-get install busybox-static")
+    if shutil.which("cpio") is None:
+        raise InitramfsError("cpio missing: apt-get install cpio")
+    with tempfile.TemporaryDirectory(prefix="cowlab-initramfs-") as tmp:
+        root = Path(tmp)
+        for d in ("bin/cowlab", "lib", "proc", "sys", "dev", "tmp"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(busybox, root / "bin" / "busybox")
+        (root / "bin" / "busybox").chmod(0o755)
+        for applet in applets(busybox):
+            link = root / "bin" / applet
+            if not link.exists():
+                link.symlink_to("busybox")
+        for name, exe in programs.items():
+            shutil.copyfile(exe, root / "bin" / "cowlab" / name)
+            (root / "bin" / "cowlab" / name).chmod(0o755)
+        if brd is not None:
+            _module(brd, root / "lib" / "brd.ko")
+        init = root / "init"
+        init.write_text(init_script(list(programs), timeout_s))
+        init.chmod(0o755)
+        files = subprocess.run(["find", ".", "-print0"], cwd=root, capture_output=True, check=True).stdout
+        archive = subprocess.run(["cpio", "--null", "-o", "-H", "newc", "--quiet"], cwd=root, input=files,
+                                 capture_output=True, check=True).stdout
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(gzip.compress(archive, compresslevel=6))
+    return out
+
+
+def listing(initramfs: Path) -> list[str]:
+    """The paths in a gzipped cpio (``cpio -t``), for tests."""
+    data = gzip.decompress(initramfs.read_bytes())
+    out = subprocess.run(["cpio", "-t", "--quiet"], input=data, capture_output=True, check=True).stdout
+    return out.decode().split()
