@@ -174,3 +174,14 @@ def test_oracle_run_on_the_host_kernel() -> None:
     cells = json.loads(result.stdout)
     assert {(c["scenario"], c["agree"]) for c in cells} == {("rdma-fork", True),
                                                             ("vmsplice-child", True)}
+
+
+def test_run_html_report(tmp_path: Path) -> None:
+    from html.parser import HTMLParser
+
+    out = tmp_path / "gaudi.html"
+    assert invoke("run", "gaudi", "-k", "v5.16", "--html", str(out)).exit_code == 1
+    page = out.read_text()
+    assert "do_wp_page: refcount 1025 != 1 -&gt; copy" in page
+    assert 'class="broken">BROKEN pin_coherence' in page
+    HTMLParser().feed(page)

@@ -51,6 +51,7 @@ def run(
     kernel: Annotated[str, typer.Option("--kernel", "-k", help="release or commit")] = "v5.16",
     revert: Annotated[list[str] | None, typer.Option(help="revert a modeled commit")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+    html: Annotated[str | None, typer.Option("--html", help="also write the trace as HTML")] = None,
     list_stages: Annotated[bool, typer.Option("--list-stages",
                                               help="list the stages `until` can name")] = False,
 ) -> None:
@@ -66,6 +67,12 @@ def run(
         result = run_scenario(load_named(scenario), k)
     except (ScenarioError, UnknownKernelError) as exc:
         _fail(str(exc))
+    if html:
+        from pathlib import Path
+
+        from cowlab.report.html_report import run_html
+
+        Path(html).write_text(run_html(result))
     if as_json:
         sys.stdout.write(json.dumps(run_json(result), indent=2) + "\n")
     else:
