@@ -62,10 +62,14 @@ def resolve_addr(m: Machine, pid: int | None, text: str) -> tuple[int, int]:
     if pid is None:
         raise ScenarioError(f"address {text!r} needs a process: PROC:{text}")
     proc = m.processes[pid]
-    vma = proc.vma_named(match.group("region"))
-    if vma is None:
-        raise ScenarioError(f"{proc.name} has no region {match.group('region')!r} mapped")
+    region = match.group("region")
+    span = proc.region_span(region)
+    if span is None:
+        raise ScenarioError(f"{proc.name} has no region {region!r} mapped")
     index = int(match.group("index") or 0)
-    if index >= vma.npages:
-        raise ScenarioError(f"{text}: region {vma.name} has {vma.npages} page(s)")
-    return pid, vma.start + index
+    if index >= span[1] - span[0]:
+        raise ScenarioError(f"{text}: region {region} has {span[1] - span[0]} page(s)")
+    vpn = span[0] + index
+    if proc.vma_at(vpn) is None:
+        raise ScenarioError(f"{text}: that page of {region} has been unmapped")
+    return pid, vpn

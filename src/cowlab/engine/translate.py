@@ -54,6 +54,18 @@ def _region(m: Machine, pid: int, name: str) -> str:
     return name
 
 
+def _range(m: Machine, pid: int, name: str, first: int, count: int | None) -> tuple[int, int]:
+    """The vpns ``lo``..``hi`` (exclusive) of pages ``first``.. of a region."""
+    span = m.processes[pid].region_span(_region(m, pid, name))
+    assert span is not None
+    size = span[1] - span[0]
+    count = size - first if count is None else count
+    if first + count > size or count < 1:
+        raise ScenarioError(f"pages {first}..{first + count - 1} are outside region {name} "
+                            f"({size} page(s))")
+    return span[0] + first, span[0] + first + count
+
+
 def _ref(m: Machine, name: str, *, write: bool = False) -> str:
     ref = m.ref_named(name)
     if ref is None:
@@ -92,12 +104,12 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
             _, vpn = resolve_addr(m, pid, addr)
             # one reference per writer: two threads may write /proc/self/mem at once
             return ProcMemWriteOp(pid, vpn, f"/proc/{m.processes[pid].name}/mem:{m.threads[ti].name}")
-        case Munmap(region=region):
-            return MunmapOp(pid, _region(m, pid, region))
-        case Mprotect(region=region, prot=prot):
-            return MprotectOp(pid, _region(m, pid, region), prot_flags(prot))
-        case Madvise(region=region, advice=advice):
-            return MadviseOp(pid, _region(m, pid, region), advice)
+        case Munmap(region=region, first=first, count=count):
+            return MunmapOp(pid, region, *_range(m, pid, region, first, count))
+        case Mprotect(region=region, prot=prot, first=first, count=count):
+            return MprotectOp(pid, region, prot_flags(prot), *_range(m, pid, region, first, count))
+        case Madvise(region=region, advice=advice, first=first, count=count):
+            return MadviseOp(pid, region, advice, *_range(m, pid, region, first, count))
         case Fork(child=child, thread=thread):
             if any(p.name == child for p in m.processes):
                 raise ScenarioError(f"a process named {child!r} already exists")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.mmap import fresh_contents, zap_pte_range
+from cowlab.kernel.vma import range_vmas
 from cowlab.model import VM_DONTCOPY, VM_WIPEONFORK, Machine
 from cowlab.model.events import Zapped
 
@@ -16,18 +17,21 @@ _FLAG_ADVICE = {
 }
 
 
-def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str) -> Machine:
-    proc = m.processes[pid]
-    vma = proc.vma_named(region)
-    assert vma is not None
+def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str, lo: int, hi: int
+               ) -> Machine:
+    m, pieces = range_vmas(m, pid, region, lo, hi)
     if advice == "dontneed":
-        m = zap_pte_range(c, m, pid, vma)
-        c.note("madvise", f"MADV_DONTNEED {region}: mappings dropped, next touch reads "
-               + (f"{vma.file} again" if vma.file else "zero"))
-        c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), False, fresh_contents(m, vma)))
+        for vma in pieces:
+            m = zap_pte_range(c, m, pid, vma)
+            c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), False, fresh_contents(m, vma)))
+        file = pieces[0].file if pieces else ""
+        c.note("madvise", f"MADV_DONTNEED {region} vpn {lo:#x}..{hi - 1:#x}: mappings dropped, "
+               "next touch reads " + (f"{file} again" if file else "zero"))
         return m
     flag, on = _FLAG_ADVICE[advice]
-    new = vma._replace(flags=(vma.flags | flag) if on else (vma.flags & ~flag))
-    m = m.with_process(proc._replace(vmas=tuple(new if v is vma else v for v in proc.vmas)))
-    c.note("madvise", f"MADV_{advice.upper()} {region}")
+    proc = m.processes[pid]
+    vmas = tuple(v._replace(flags=(v.flags | flag) if on else (v.flags & ~flag))
+                 if v in pieces else v for v in proc.vmas)
+    m = m.with_process(proc._replace(vmas=vmas))
+    c.note("madvise", f"MADV_{advice.upper()} {region} vpn {lo:#x}..{hi - 1:#x}")
     return m

@@ -6,6 +6,7 @@ from cowlab.kernel.context import Ctx
 from cowlab.kernel.pages import page_remove_rmap, put_page
 from cowlab.kernel.pgtable import set_pte
 from cowlab.kernel.swapfile import free_swap_and_cache, free_swap_cache
+from cowlab.kernel.vma import range_vmas
 from cowlab.model import (
     VM_SOFTDIRTY,
     ZERO_PFN,
@@ -63,15 +64,14 @@ def zap_pte_range(c: Ctx, m: Machine, pid: int, vma: Vma) -> Machine:
     return m
 
 
-def do_munmap(c: Ctx, m: Machine, pid: int, region: str) -> Machine:
-    proc = m.processes[pid]
-    vma = proc.vma_named(region)
-    assert vma is not None
-    m = zap_pte_range(c, m, pid, vma)
-    proc = m.processes[pid]
-    m = m.with_process(proc._replace(vmas=tuple(v for v in proc.vmas if v is not vma)))
-    c.note("munmap", f"{proc.name}: {region} unmapped")
-    c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), True, fresh_contents(m, vma)))
+def do_munmap(c: Ctx, m: Machine, pid: int, region: str, lo: int, hi: int) -> Machine:
+    m, pieces = range_vmas(m, pid, region, lo, hi)
+    for vma in pieces:
+        m = zap_pte_range(c, m, pid, vma)
+        proc = m.processes[pid]
+        m = m.with_process(proc._replace(vmas=tuple(v for v in proc.vmas if v != vma)))
+        c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), True, fresh_contents(m, vma)))
+    c.note("munmap", f"{m.processes[pid].name}: {region} vpn {lo:#x}..{hi - 1:#x} unmapped")
     return m
 
 

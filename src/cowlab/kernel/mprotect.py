@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.pgtable import set_pte
+from cowlab.kernel.vma import range_vmas
 from cowlab.model import (
     MIGRATION_READABLE,
     MIGRATION_READABLE_EXCLUSIVE,
@@ -135,17 +136,20 @@ def _mprotect_pte(c: Ctx, m: Machine, vma: Vma, vpn: int, pte: PresentPte) -> Pr
     return pte._replace(protnone=False, savedwrite=False, write=write)
 
 
-def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int) -> Machine:
-    """mprotect() of a whole region (VMA splitting is not modeled)."""
-    proc = m.processes[pid]
-    vma = proc.vma_named(region)
-    assert vma is not None
-    keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB)
-    new_vma = vma._replace(flags=flags | keep)
-    if new_vma.flags == vma.flags:
-        c.note("mprotect", "protection unchanged")
-        return m
-    vmas = tuple(new_vma if v is vma else v for v in proc.vmas)
-    m = m.with_process(proc._replace(vmas=vmas))
-    c.note("mprotect", f"{region}: VM_WRITE {'on' if new_vma.writable else 'off'}")
-    return change_pte_range(c, m, pid, new_vma, prot_numa=False)
+def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi: int
+             ) -> Machine:
+    """mprotect() of pages ``lo``..``hi`` of a region, splitting its VMA at the ends."""
+    m, pieces = range_vmas(m, pid, region, lo, hi)
+    for vma in pieces:
+        keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB)
+        new_vma = vma._replace(flags=flags | keep)
+        if new_vma.flags == vma.flags:
+            c.note("mprotect", f"vpn {vma.start:#x}..{vma.end - 1:#x}: protection unchanged")
+            continue
+        proc = m.processes[pid]
+        m = m.with_process(proc._replace(vmas=tuple(new_vma if v == vma else v
+                                                    for v in proc.vmas)))
+        c.note("mprotect", f"{region} vpn {vma.start:#x}..{vma.end - 1:#x}: VM_WRITE "
+               f"{'on' if new_vma.writable else 'off'}")
+        m = change_pte_range(c, m, pid, new_vma, prot_numa=False)
+    return m

@@ -34,18 +34,24 @@ class MmapOp(NamedTuple):
 class MunmapOp(NamedTuple):
     pid: int
     region: str
+    lo: int
+    hi: int
 
 
 class MprotectOp(NamedTuple):
     pid: int
     region: str
     flags: int
+    lo: int
+    hi: int
 
 
 class MadviseOp(NamedTuple):
     pid: int
     region: str
     advice: str
+    lo: int
+    hi: int
 
 
 class ForkOp(NamedTuple):
@@ -104,14 +110,14 @@ def sys_mmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
 def sys_munmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """munmap() of a whole region."""
     op: MunmapOp = frame.locals  # type: ignore[assignment]
-    return pop(do_munmap(c, m, op.pid, op.region), ti)
+    return pop(do_munmap(c, m, op.pid, op.region, op.lo, op.hi), ti)
 
 
 @stage("sys.mprotect")
 def sys_mprotect(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """mprotect() of a whole region."""
     op: MprotectOp = frame.locals  # type: ignore[assignment]
-    return pop(mprotect(c, m, op.pid, op.region, op.flags), ti)
+    return pop(mprotect(c, m, op.pid, op.region, op.flags, op.lo, op.hi), ti)
 
 
 @stage("sys.madvise")
@@ -123,11 +129,9 @@ def sys_madvise(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
             c.decide("madvise", "MADV_PAGEOUT is unknown to this kernel -> -EINVAL",
                      "madv_pageout")
             return pop(m, ti, "einval")
-        vma = m.processes[op.pid].vma_named(op.region)
-        assert vma is not None
-        locals_ = PageoutLocals(op.pid, tuple(range(vma.start, vma.end)))
+        locals_ = PageoutLocals(op.pid, tuple(range(op.lo, op.hi)))
         return replace_top(m, ti, Frame("madvise.pageout", locals_))
-    return pop(do_madvise(c, m, op.pid, op.region, op.advice), ti)
+    return pop(do_madvise(c, m, op.pid, op.region, op.advice, op.lo, op.hi), ti)
 
 
 class ForkLocals(NamedTuple):

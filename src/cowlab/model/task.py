@@ -69,10 +69,18 @@ class Process(NamedTuple):
         return None
 
     def vma_named(self, name: str) -> Vma | None:
+        """The first VMA of a region (a region splits into pieces that keep its name)."""
         for vma in self.vmas:
             if vma.name == name:
                 return vma
         return None
+
+    def region_span(self, name: str) -> tuple[int, int] | None:
+        """(first vpn, end vpn) over the pieces of region ``name``, or None."""
+        pieces = [v for v in self.vmas if v.name == name]
+        if not pieces:
+            return None
+        return pieces[0].region_base, max(v.start + v.npages for v in pieces)
 
     def pte(self, vpn: int) -> Pte | None:
         for key, pte in self.ptes:

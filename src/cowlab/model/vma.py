@@ -25,6 +25,13 @@ class Vma(NamedTuple):
     #: the file a private file mapping maps ("" for anonymous memory), from page ``pgoff``
     file: str = ""
     pgoff: int = 0
+    #: where the region began at mmap: ``buf[i]`` is page ``base + i`` whatever was split
+    #: off or unmapped since (-1: this VMA's own start)
+    base: int = -1
+
+    @property
+    def region_base(self) -> int:
+        return self.base if self.base >= 0 else self.start
 
     @property
     def end(self) -> int:

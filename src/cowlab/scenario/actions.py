@@ -43,18 +43,30 @@ class Read:
 @dataclass(frozen=True)
 class Munmap:
     region: str
+    #: pages ``first`` .. ``first + count - 1`` of the region (default: all of it);
+    #: a VMA split keeps the region's name on every piece
+    first: int = 0
+    count: int | None = None
 
 
 @dataclass(frozen=True)
 class Mprotect:
     region: str
     prot: str
+    #: pages ``first`` .. ``first + count - 1`` of the region (default: all of it);
+    #: a VMA split keeps the region's name on every piece
+    first: int = 0
+    count: int | None = None
 
 
 @dataclass(frozen=True)
 class Madvise:
     region: str
     advice: str
+    #: pages ``first`` .. ``first + count - 1`` of the region (default: all of it);
+    #: a VMA split keeps the region's name on every piece
+    first: int = 0
+    count: int | None = None
 
 
 @dataclass(frozen=True)

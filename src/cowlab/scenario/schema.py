@@ -115,16 +115,22 @@ class ReadArgs(Model):
 
 class MunmapArgs(Model):
     region: str = Field(alias="munmap")
+    first: int = Field(0, ge=0, le=MAX_PAGES)
+    count: int | None = Field(None, ge=1, le=MAX_PAGES)
 
 
 class MprotectArgs(Model):
     region: str = Field(alias="mprotect")
     prot: Prot
+    first: int = Field(0, ge=0, le=MAX_PAGES)
+    count: int | None = Field(None, ge=1, le=MAX_PAGES)
 
 
 class MadviseArgs(Model):
     region: str = Field(alias="madvise")
     advice: Advice
+    first: int = Field(0, ge=0, le=MAX_PAGES)
+    count: int | None = Field(None, ge=1, le=MAX_PAGES)
 
 
 class ForkArgs(Model):
