@@ -33,11 +33,7 @@ def run_builtin(name: str, kernel: str, revert: tuple[str, ...] = ()) -> RunResu
 
 def broken(result: RunResult) -> list[str]:
     """The invariants broken, in order of first breach."""
-    out: list[str] = []
-    for _, violation in result.violations:
-        if violation.invariant not in out:
-            out.append(violation.invariant)
-    return out
+    return result.broken
 
 
 def decisions(result: RunResult) -> list[str]:

@@ -20,11 +20,7 @@ from cowlab.scenario import Scenario
 
 def verdict_of(result: RunResult) -> str:
     """``holds``, or the promises broken, in order of first breach."""
-    broken: list[str] = []
-    for _, v in result.violations:
-        if v.invariant not in broken:
-            broken.append(v.invariant)
-    return "holds" if not broken else "broken: " + ", ".join(broken)
+    return "broken: " + ", ".join(result.broken) if result.broken else "holds"
 
 
 @dataclass

@@ -55,6 +55,11 @@ class RunResult:
         return not self.violations
 
     @property
+    def broken(self) -> list[str]:
+        """The promises broken, in order of first breach, each once."""
+        return list(dict.fromkeys(v.invariant for _, v in self.violations))
+
+    @property
     def first(self) -> tuple[int, Violation] | None:
         return self.violations[0] if self.violations else None
 

@@ -145,10 +145,8 @@ def sys_fork(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """fork(): take mmap_lock for writing, raise write_protect_seq (57efa1fe5957), and
     decide which maybe-pinned pages the child gets a copy of."""
     op: ForkOp = frame.locals  # type: ignore[assignment]
-    proc = m.processes[m.threads[ti].pid]
-    if c.r.gup_fast_fork_seq:
-        m = m.with_process(proc._replace(write_protect_seq=proc.write_protect_seq + 1))
-    early = early_cow_vpns(c, m, m.processes[proc.pid])
+    m = _bump_write_protect_seq(c, m, m.threads[ti].pid)
+    early = early_cow_vpns(c, m, m.processes[m.threads[ti].pid])
     return replace_top(m, ti, Frame("fork.copy_page_range", ForkLocals(op.child, op.thread, early)))
 
 
@@ -159,10 +157,15 @@ def fork_copy(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     loc: ForkLocals = frame.locals  # type: ignore[assignment]
     m = pop(m, ti)
     m = do_fork(c, m, ti, loc.child, loc.thread, loc.early)
-    proc = m.processes[m.threads[ti].pid]
-    if c.r.gup_fast_fork_seq:
-        m = m.with_process(proc._replace(write_protect_seq=proc.write_protect_seq + 1))
-    return m
+    return _bump_write_protect_seq(c, m, m.threads[ti].pid)
+
+
+def _bump_write_protect_seq(c: Ctx, m: Machine, pid: int) -> Machine:
+    """mm->write_protect_seq: odd while fork copies page tables (57efa1fe5957)."""
+    if not c.r.gup_fast_fork_seq:
+        return m
+    proc = m.processes[pid]
+    return m.with_process(proc._replace(write_protect_seq=proc.write_protect_seq + 1))
 
 
 @stage("sys.exit")
