@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from cowlab.check.model import CheckState
 from cowlab.model import (
+    NO_HEAD,
     NO_PFN,
     NO_SLOT,
     ZERO_PFN,
     Frame,
     Machine,
     MigrationEntry,
+    Page,
     PresentPte,
     SwapEntry,
 )
@@ -112,6 +114,14 @@ def _remap_frame(frame: Frame, p: dict[int, int]) -> Frame:
     return frame._replace(locals=loc, holds=tuple(p[x] for x in frame.holds))
 
 
+def _remap_page(page: Page, p: dict[int, int], s: dict[int, int]) -> Page:
+    if page.swapcache != NO_SLOT:
+        page = page._replace(swapcache=s[page.swapcache])
+    if page.head != NO_HEAD:
+        page = page._replace(head=p[page.head])
+    return page
+
+
 def canonical_machine(m: Machine) -> Machine:
     pfns, slots = _orders(m)
     identity = (
@@ -126,7 +136,7 @@ def canonical_machine(m: Machine) -> Machine:
     p = {old: new for new, old in enumerate(pfns)}
     s = {old: new for new, old in enumerate(slots)}
     pages = tuple(
-        page._replace(swapcache=s[page.swapcache]) if page.swapcache != NO_SLOT else page
+        _remap_page(page, p, s)
         for page in (m.pages[old] for old in pfns)
         if page is not None
     )

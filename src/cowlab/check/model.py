@@ -181,8 +181,7 @@ class CheckModel:
             budgets = _spend(budgets, DMA_READ)
         spec, found = observe(s.spec, m, ctx.events)
         found.extend(check_pins(spec, m))
-        if m.files:
-            found.extend(check_files(spec, m))
+        found.extend(check_files(spec, m))
         return CheckState(m, spec, pcs, budgets), found, ctx
 
     def sanity_of(self, s: CheckState) -> list[Violation]:

@@ -16,12 +16,13 @@ from cowlab.kernel.syscalls import (
     MadviseOp,
     MmapOp,
     MprotectOp,
+    MremapOp,
     MunmapOp,
     NumaScanOp,
     PipeReadOp,
     UnpinOp,
 )
-from cowlab.model import VM_HUGETLB, Machine, PresentPte, prot_flags
+from cowlab.model import VM_HUGEPAGE, VM_HUGETLB, Machine, PresentPte, prot_flags
 from cowlab.scenario import (
     ClearRefs,
     DmaRead,
@@ -33,6 +34,7 @@ from cowlab.scenario import (
     Mmap,
     Move,
     Mprotect,
+    Mremap,
     Munmap,
     NumaScan,
     Pin,
@@ -93,13 +95,18 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
         case Write(addr=addr) | Read(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
             return AccessOp(pid, vpn, type(action) is Write)
-        case Mmap(name=name, pages=pages, prot=prot, file=file, hugetlb=hugetlb):
+        case Mmap(name=name, pages=pages, prot=prot, file=file, hugetlb=hugetlb, thp=thp):
             if m.processes[pid].vma_named(name) is not None:
                 raise ScenarioError(f"region {name!r} is already mapped")
             if hugetlb and file:
                 raise ScenarioError("hugetlbfs files are not modeled: hugetlb regions are anonymous")
-            flags = prot_flags(prot) | (VM_HUGETLB if hugetlb else 0)
+            flags = (prot_flags(prot) | (VM_HUGETLB if hugetlb else 0)
+                     | (VM_HUGEPAGE if thp else 0))
             return MmapOp(pid, name, pages, flags, file or "")
+        case Mremap(region=region, to=to, first=first, count=count):
+            if m.processes[pid].vma_named(to) is not None:
+                raise ScenarioError(f"region {to!r} is already mapped")
+            return MremapOp(pid, region, to, *_range(m, pid, region, first, count))
         case ProcMemWrite(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
             # one reference per writer: two threads may write /proc/self/mem at once

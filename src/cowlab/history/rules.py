@@ -40,6 +40,11 @@ class Rules(NamedTuple):
     numa_recompute_writable: bool = False
     gup_honor_numa_fault: bool = False
     numa_skip_pinned_or_shared: bool = False
+    thp_foll_cow: bool = False
+    thp_touch_dirty_write_only: bool = False
+    thp_wp_split: bool = False
+    fork_split_pinned_pmd: bool = False
+    thp_wp_refcount: bool = False
 
 
 RULE_SUMMARIES: dict[str, str] = {
@@ -71,6 +76,11 @@ RULE_SUMMARIES: dict[str, str] = {
     "numa_recompute_writable": "NUMA hinting fault recomputes writability; R/O after a failed migration",
     "gup_honor_numa_fault": "GUP takes NUMA hinting faults even with FOLL_FORCE",
     "numa_skip_pinned_or_shared": "NUMA scan skips maybe-pinned or maybe-shared folios",
+    "thp_foll_cow": "a forced write accepts a dirty R/O PMD after a COW fault (FOLL_COW for THP)",
+    "thp_touch_dirty_write_only": "GUP's touch_pmd dirties the PMD only for write access",
+    "thp_wp_split": "PMD write fault: reuse_swap_page() or split the PMD (no huge copy)",
+    "fork_split_pinned_pmd": "fork splits a maybe-pinned PMD so the PTE early COW applies",
+    "thp_wp_refcount": "PMD write fault reuses the THP only if its refcount is 1",
 }
 
 RULE_NAMES: tuple[str, ...] = Rules._fields

@@ -31,6 +31,23 @@ TIMELINE: tuple[Commit, ...] = (
         (("gup_foll_cow", True),),
     ),
     Commit(
+        "8310d48b125d",
+        "mm/huge_memory.c: respect FOLL_FORCE/FOLL_COW for thp",
+        "v4.10",
+        f"{KS} §1, §5.1 (the THP path of 19be0eaffa3a: a forced write to a R/O THP "
+        "faulted forever)",
+        (("thp_foll_cow", True),),
+        "M",
+    ),
+    Commit(
+        "a8f97366452e",
+        "mm, thp: do not make page table dirty unconditionally in touch_p[mu]d()",
+        "v4.15",
+        f"{KS} §1, §5.1 (Huge Dirty COW, CVE-2017-1000405)",
+        (("thp_touch_dirty_write_only", True),),
+        "M",
+    ),
+    Commit(
         "859d4adc3415",
         "mm: numa: do not trap faults on shared data section pages",
         "v4.16",
@@ -61,6 +78,21 @@ TIMELINE: tuple[Commit, ...] = (
         f"{KS} §2.0 (GUP_PIN_COUNTING_BIAS = 1024)",
         (("pin_bias", True),),
         "M",
+    ),
+    Commit(
+        "3917c80280c9",
+        "thp: change CoW semantics for anon-THP",
+        "v5.8",
+        f"{KS} §1, §2.1 (PMD write fault: reuse_swap_page or split, no huge copy)",
+        (("thp_wp_split", True),),
+        "M",
+    ),
+    Commit(
+        "c444eb564fb1",
+        "mm: thp: make the THP mapcount atomic against __split_huge_pmd_locked()",
+        "v5.8",
+        f"{KS} §1, §5.5 (CVE-2020-29368).  Recorded without a rule: the model splits a "
+        "PMD in one atomic step, so the race it closes has no window to open",
     ),
     Commit(
         "17839856fd58",
@@ -103,6 +135,13 @@ TIMELINE: tuple[Commit, ...] = (
         "v5.9",
         f"{KS} §2.3, §5.3; lore 20200925222600.6832-4-peterx@redhat.com",
         (("fork_early_cow", True),),
+    ),
+    Commit(
+        "d042035eaf5f",
+        "mm/thp: Split huge pmds/puds if they're pinned when fork()",
+        "v5.9",
+        f"{KS} §1, §2.3",
+        (("fork_split_pinned_pmd", True),),
     ),
     Commit(
         "57efa1fe5957",
@@ -166,6 +205,13 @@ TIMELINE: tuple[Commit, ...] = (
         "v5.18",
         f"{KS} §2.7",
         (("swapin_refcount", True),),
+    ),
+    Commit(
+        "3bff7e3f1f16",
+        "mm/huge_memory: streamline COW logic in do_huge_pmd_wp_page()",
+        "v5.18",
+        f"{KS} §1, §2.1 (THP instance of CVE-2020-29374)",
+        (("thp_wp_refcount", True),),
     ),
     Commit(
         "6c287605fd56",

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from cowlab.model import NO_SLOT, ZERO_PFN, Machine, MigrationEntry, PresentPte, SwapEntry
+from cowlab.model import (
+    NO_HEAD,
+    NO_SLOT,
+    ZERO_PFN,
+    Machine,
+    MigrationEntry,
+    PresentPte,
+    SwapEntry,
+)
 
 
 def check_sanity(m: Machine) -> list[str]:
@@ -12,6 +20,7 @@ def check_sanity(m: Machine) -> list[str]:
     npages = len(pages)
     swap = m.swap
     mapped: dict[int, int] = {}
+    pmds: dict[int, int] = {}
     swap_users: dict[int, int] = {}
     for proc in m.processes:
         for vpn, pte in proc.ptes:
@@ -26,6 +35,9 @@ def check_sanity(m: Machine) -> list[str]:
             pfn = pte.pfn  # type: ignore[union-attr]
             if pfn >= npages or pages[pfn] is None:
                 problems.append(f"{proc.name} vpn {vpn:#x} maps freed pfn {pfn}")
+            elif kind is PresentPte and pte.pmd:  # type: ignore[union-attr]
+                if pfn == pages[pfn].head:  # type: ignore[union-attr]
+                    pmds[pfn] = pmds.get(pfn, 0) + 1
             elif kind is PresentPte and pfn != ZERO_PFN:
                 mapped[pfn] = mapped.get(pfn, 0) + 1
             elif kind is not PresentPte and kind is not MigrationEntry:
@@ -47,6 +59,19 @@ def check_sanity(m: Machine) -> list[str]:
             if pfn >= npages or pages[pfn] is None:
                 problems.append(f"file {f.name} caches freed pfn {pfn}")
             held[pfn] = held.get(pfn, 0) + 1
+    # a THP's counts are its folio's: fold every subpage's owners into the head
+    folio_held: dict[int, int] = {}
+    folio_pins: dict[int, int] = {}
+    for pfn in range(1, npages):
+        page = pages[pfn]
+        if page is None or page.head == NO_HEAD:
+            continue
+        head = page.head
+        if head >= npages or pages[head] is None or pages[head].head != head:  # type: ignore[union-attr]
+            problems.append(f"pfn {pfn}: THP head {head} is not a head")
+            continue
+        folio_held[head] = folio_held.get(head, 0) + mapped.get(pfn, 0) + held.get(pfn, 0)
+        folio_pins[head] = folio_pins.get(head, 0) + pins.get(pfn, 0)
     for pfn in range(1, npages):
         page = pages[pfn]
         if page is None:
@@ -54,12 +79,23 @@ def check_sanity(m: Machine) -> list[str]:
         maps = mapped.get(pfn, 0)
         if page.mapcount != maps:
             problems.append(f"pfn {pfn}: mapcount {page.mapcount} but {maps} PTEs map it")
-        owners = (maps + (page.swapcache != NO_SLOT) + (page.lru_batch >= 0) + page.isolated
-                  + held.get(pfn, 0))
+        if page.huge_zero:
+            continue  # like pfn 0, mapped without per-mapping counts
+        thp = page.head != NO_HEAD
+        if thp and page.head != pfn:
+            if page.refcount or page.pins or page.compound_mapcount:
+                problems.append(f"pfn {pfn}: THP tail holds counts of its own")
+            continue
+        if page.compound_mapcount != pmds.get(pfn, 0):
+            problems.append(f"pfn {pfn}: compound mapcount {page.compound_mapcount} but "
+                            f"{pmds.get(pfn, 0)} PMDs map it")
+        users = folio_held.get(pfn, 0) + pmds.get(pfn, 0) if thp else maps + held.get(pfn, 0)
+        owners = (users + (page.swapcache != NO_SLOT) + (page.lru_batch >= 0) + page.isolated)
         if page.refcount != owners:
             problems.append(f"pfn {pfn}: refcount {page.refcount} but {owners} owners")
-        if page.pins != pins.get(pfn, 0):
-            problems.append(f"pfn {pfn}: {page.pins} pins recorded, {pins.get(pfn, 0)} held")
+        pinned = folio_pins.get(pfn, 0) if thp else pins.get(pfn, 0)
+        if page.pins != pinned:
+            problems.append(f"pfn {pfn}: {page.pins} pins recorded, {pinned} held")
         if page.swapcache != NO_SLOT:
             slot = swap[page.swapcache] if page.swapcache < len(swap) else None
             if slot is None or slot.cache != pfn:

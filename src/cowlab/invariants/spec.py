@@ -27,6 +27,7 @@ from cowlab.model.events import (
     Forked,
     Load,
     Mapped,
+    Moved,
     RefDropped,
     RefTaken,
     Store,
@@ -148,6 +149,8 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
             found.extend(_check_device_load(spec, m, ev))
         elif kind is Forked:
             spec = _fork(spec, ev)
+        elif kind is Moved:
+            spec = _move(spec, ev)
         elif kind is Zapped or kind is Mapped:
             fresh = ev.fresh or (0,) * len(ev.vpns)
             for vpn, token in zip(ev.vpns, fresh, strict=True):
@@ -209,6 +212,18 @@ def _fork(spec: Spec, ev: Forked) -> Spec:
     return spec
 
 
+def _move(spec: Spec, ev: Moved) -> Spec:
+    tokens = {old: spec.expect(ev.pid, old) for old, _ in ev.moves}
+    for old, _ in ev.moves:
+        spec = spec.with_expect(ev.pid, old, None)
+    for old, new in ev.moves:
+        spec = spec.with_expect(ev.pid, new, tokens[old] or None)
+    where = dict(ev.moves)
+    return spec._replace(refs=tuple(
+        r._replace(vpn=where[r.vpn]) if r.pid == ev.pid and r.vpn in where else r
+        for r in spec.refs))
+
+
 def resolve(m: Machine, pid: int, vpn: int) -> int | None:
     """The pfn the process reaches at ``vpn``: mapped, migrating, or in the swap cache."""
     pte = m.processes[pid].pte(vpn)
@@ -223,7 +238,7 @@ def resolve(m: Machine, pid: int, vpn: int) -> int | None:
 def check_files(spec: Spec, m: Machine) -> list[Violation]:
     """File isolation as a state property: every page-cache page still holds the data
     the file has on disk (only private mappings exist in the model, so nothing may
-    write a file)."""
+    write a file), and the huge zero page still reads as zero."""
     found = []
     for f in m.files:
         for index, (pfn, token) in enumerate(zip(f.pages, f.original, strict=True)):
@@ -236,6 +251,14 @@ def check_files(spec: Spec, m: Machine) -> list[Violation]:
                     "the file",
                     f"{f.name}:{index}",
                 ))
+    for pfn, page in enumerate(m.pages):
+        if page is not None and page.huge_zero and page.content != 0:
+            found.append(Violation(
+                FILE_ISOLATION,
+                f"the huge zero page (pfn {pfn}) now holds {_token_desc(spec, m, page.content)}"
+                ": a write through a private mapping reached memory every process shares",
+                f"huge_zero:{pfn}",
+            ))
     return found
 
 

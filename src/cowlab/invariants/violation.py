@@ -19,7 +19,8 @@ PROMISES: dict[str, str] = {
     FORK_ISOLATION: "no process sees data written by another after they forked apart",
     NO_LOST_WRITE: "a process reads back the last thing written at an address (by its CPU, or "
     "by a device through its pin)",
-    FILE_ISOLATION: "a write through a private (MAP_PRIVATE) mapping never reaches the file",
+    FILE_ISOLATION: "a write through a private (MAP_PRIVATE) mapping never reaches the file, "
+    "nor the (huge) zero page every process shares",
     MODEL_SANITY: "refcount and mapcount agree with mappings, pins, swap cache and batches; no "
     "freed page is mapped (a failure is a bug in cowlab)",
 }

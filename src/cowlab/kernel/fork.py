@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
+from cowlab.kernel.huge_memory import copy_huge_pmd, pmd_base
 from cowlab.kernel.hugetlb import copy_hugetlb_pte
 from cowlab.kernel.lru import lru_cache_add
-from cowlab.kernel.pages import alloc_page, get_page, page_add_rmap
+from cowlab.kernel.pages import (
+    alloc_page,
+    folio_of,
+    get_page,
+    no_struct_page,
+    page_add_rmap,
+    page_maybe_dma_pinned,
+)
 from cowlab.kernel.pgtable import set_pte
 from cowlab.kernel.swapfile import swap_duplicate
 from cowlab.model import (
@@ -31,7 +39,8 @@ def _needs_early_cow(c: Ctx, m: Machine, parent: Process, vma: Vma, pfn: int) ->
     PageAnonExclusive (page_try_dup_anon_rmap fails only then)."""
     r = c.r
     page = m.page(pfn)
-    if not (r.fork_early_cow and vma.is_cow_mapping and page.anon and page.maybe_dma_pinned):
+    if not (r.fork_early_cow and vma.is_cow_mapping and page.anon
+            and page_maybe_dma_pinned(m, pfn)):
         return False
     if r.mm_has_pinned and not parent.has_pinned:
         c.decide("copy_present_pte", "page maybe pinned but mm has never pinned -> share",
@@ -48,7 +57,8 @@ def early_cow_vpns(c: Ctx, m: Machine, parent: Process) -> tuple[int, ...]:
     for vpn, pte in parent.ptes:
         vma = parent.vma_at(vpn)
         if (vma is not None and not vma.hugetlb and type(pte) is PresentPte
-                and pte.pfn != ZERO_PFN and not vma.flags & (VM_DONTCOPY | VM_WIPEONFORK)
+                and not no_struct_page(m, pte.pfn)
+                and not vma.flags & (VM_DONTCOPY | VM_WIPEONFORK)
                 and _needs_early_cow(c, m, parent, vma, pte.pfn)):
             out.append(vpn)
     return tuple(out)
@@ -64,12 +74,13 @@ def copy_present_pte(
     pfn = pte.pfn
     if pfn != ZERO_PFN and vpn in early:
         page = m.page(pfn)
+        folio = folio_of(m, pfn)
         m, new = alloc_page(m, node, page.content)
         m = page_add_rmap(m, new, exclusive=c.r.anon_exclusive)
         m = lru_cache_add(m, new, cpu)
         c.decide(
             fn,
-            f"pfn {pfn} maybe DMA-pinned (refcount {page.refcount}) -> copy for the child "
+            f"pfn {pfn} maybe DMA-pinned (refcount {folio.refcount}) -> copy for the child "
             f"now (pfn {new}); parent PTE untouched",
             "fork_early_cow",
         )
@@ -95,10 +106,22 @@ def copy_page_range(
     early: tuple[int, ...],
 ) -> tuple[Machine, list[tuple[int, Pte]]]:
     child_ptes: list[tuple[int, Pte]] = []
+    split: set[int] = set()
     for vpn, pte in parent.ptes:
         if not vma.contains(vpn):
             continue
         parent = m.processes[parent.pid]
+        if type(pte) is PresentPte and pte.pmd and pmd_base(vpn) not in split:
+            if vpn != pmd_base(vpn):
+                continue
+            m, group = copy_huge_pmd(c, m, parent, vma, vpn, early)
+            if group is not None:
+                child_ptes.extend(group)
+                continue
+            split.add(vpn)  # copied PTE by PTE below
+        if vpn in split or pmd_base(vpn) in split:
+            pte = m.processes[parent.pid].pte(vpn)
+            assert type(pte) is PresentPte
         if vma.hugetlb:
             m, new = copy_hugetlb_pte(c, m, parent, vma, vpn, pte, node)
         elif type(pte) is PresentPte:
@@ -146,7 +169,9 @@ def do_fork(c: Ctx, m: Machine, ti: int, child_name: str, thread_name: str,
                                  thread.cpu, early)
         ptes.extend(new)
     ptes.sort(key=lambda item: item[0])
-    m = m.with_process(child._replace(vmas=tuple(vmas), ptes=tuple(ptes)))
+    tables = tuple(b for b in m.processes[parent.pid].pte_tables
+                   if any(v.start <= b < v.end for v in vmas))
+    m = m.with_process(child._replace(vmas=tuple(vmas), ptes=tuple(ptes), pte_tables=tables))
     new_thread = Thread(thread_name, child_pid, thread.node, thread.affinity)
     m = m._replace(threads=(*m.threads, new_thread))
     c.note("fork", f"{parent.name} forked {child_name} (thread {thread_name})")

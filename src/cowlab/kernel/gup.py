@@ -11,10 +11,13 @@ from typing import NamedTuple
 
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import goto, pop, stage, top
+from cowlab.kernel.huge_memory import pmd_base
 from cowlab.kernel.memory import handle_mm_fault
-from cowlab.kernel.pages import put_page
+from cowlab.kernel.pages import folio_pfn, no_struct_page, put_page
+from cowlab.kernel.pgtable import set_pte
 from cowlab.model import (
     GUP_PIN_COUNTING_BIAS,
+    HPAGE_NR,
     ZERO_PFN,
     Frame,
     GupRef,
@@ -84,13 +87,16 @@ def check_vma_flags(vma: Vma | None, flags: int) -> str | None:
 
 def _take_reference(c: Ctx, m: Machine, ti: int, loc: GupLocals, pfn: int) -> Machine:
     pin = bool(loc.flags & FOLL_PIN)
-    huge = pfn != ZERO_PFN and m.page(pfn).huge
-    # 3faa52c03f44: a small page takes the bias; a large folio one ref plus its pincount
-    refs = GUP_PIN_COUNTING_BIAS if (pin and c.r.pin_bias and not huge) else 1
-    if pfn != ZERO_PFN:
-        page = m.page(pfn)
-        m = m.with_page(pfn, page._replace(refcount=page.refcount + refs,
-                                           pins=page.pins + int(pin)))
+    special = no_struct_page(m, pfn)
+    large = not special and (m.page(pfn).huge or m.page(pfn).thp)
+    # 3faa52c03f44: a small page takes the bias; a large folio (47e29d32afba) one ref
+    # plus its pincount, both on the folio
+    refs = GUP_PIN_COUNTING_BIAS if (pin and c.r.pin_bias and not large) else 1
+    if not special:
+        head = folio_pfn(m, pfn)
+        page = m.page(head)
+        m = m.with_page(head, page._replace(refcount=page.refcount + refs,
+                                            pins=page.pins + int(pin)))
     if pin and c.r.mm_has_pinned:
         proc = m.processes[loc.pid]
         if not proc.has_pinned:
@@ -130,7 +136,7 @@ def gup_fast(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         return goto(m, ti, "gup.follow_page")
     pte = proc.pte(loc.vpn)
     ok = type(pte) is PresentPte and not pte.protnone and (pte.write or not flags & FOLL_WRITE)
-    if ok and pte.pfn == ZERO_PFN and c.r.ro_longterm_unshare_cow and flags & FOLL_LONGTERM:
+    if ok and no_struct_page(m, pte.pfn) and c.r.ro_longterm_unshare_cow and flags & FOLL_LONGTERM:
         ok = False  # 84209e87c696: never R/O long-term pin the shared zero page
     if ok and pte.pfn != ZERO_PFN and c.r.ro_pin_unshare and flags & FOLL_PIN:
         page = m.page(pte.pfn)
@@ -177,7 +183,7 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         if _can_follow_write(c, m, vma, pte, flags):
             pass
         else:
-            need = "write access to a read-only PTE"
+            need = f"write access to a read-only {'PMD' if pte.pmd else 'PTE'}"
     elif (r.ro_longterm_unshare_cow and flags & FOLL_PIN and flags & FOLL_LONGTERM
           and not flags & FOLL_WRITE and vma.is_cow_mapping
           and (pte.pfn == ZERO_PFN or not m.page(pte.pfn).anon)):
@@ -193,6 +199,8 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
             c.decide(fn, need, "ro_pin_unshare")
     if need is None:
         assert type(pte) is PresentPte
+        if pte.pmd:
+            m = touch_pmd(c, m, loc.pid, loc.vpn, write=bool(flags & FOLL_WRITE))
         if pte.protnone:
             c.decide(fn, "FOLL_FORCE: no FOLL_NUMA -> take the page through the PROT_NONE PTE")
         loc = loc._replace(flags=flags & ~FOLL_NUMA)
@@ -202,22 +210,51 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
                                                            unshare=unshare))
 
 
+def touch_pmd(c: Ctx, m: Machine, pid: int, vpn: int, *, write: bool) -> Machine:
+    """follow_trans_huge_pmd() with FOLL_TOUCH marks the PMD young, and dirty: on any
+    access until a8f97366452e (v4.15), then only for FOLL_WRITE.  A dirty R/O PMD is
+    what FOLL_COW takes as proof of a completed COW: Huge Dirty COW."""
+    dirty = write or not c.r.thp_touch_dirty_write_only
+    base = pmd_base(vpn)
+    changed = False
+    for key in range(base, base + HPAGE_NR):
+        pte = m.processes[pid].pte(key)
+        assert type(pte) is PresentPte
+        new = pte._replace(young=True, dirty=pte.dirty or dirty)
+        if new != pte:
+            changed = changed or new.dirty != pte.dirty
+            m = set_pte(m, pid, key, new)
+    if changed:
+        c.decide("touch_pmd", f"vpn {base:#x}: FOLL_TOUCH marks the PMD dirty"
+                 + ("" if write else " (a read access)"), "thp_touch_dirty_write_only")
+    return m
+
+
 def _can_follow_write(c: Ctx, m: Machine, vma: Vma, pte: PresentPte, flags: int) -> bool:
     """Accept a read-only PTE for a forced write?  4.9-5.19 (19be0eaffa3a): FOLL_FORCE,
-    FOLL_COW and a dirty PTE.  6.0+ (5535be309971): an exclusive anon page in a private
-    mapping without VM_WRITE."""
+    FOLL_COW and a dirty PTE; for a PMD only from 8310d48b125d (v4.10).  6.0+
+    (5535be309971): an exclusive anon page in a private mapping without VM_WRITE."""
     if not flags & FOLL_FORCE:
         return False
+    if pte.pmd and not c.r.thp_foll_cow and not c.r.no_foll_cow:
+        if flags & FOLL_COW and pte.dirty:
+            c.decide("follow_trans_huge_pmd", "FOLL_COW is not honoured for a PMD -> fault "
+                     "again", "thp_foll_cow")
+        return False
     if c.r.no_foll_cow:
-        if vma.writable or not vma.is_cow_mapping or pte.pfn == ZERO_PFN:
+        if vma.writable or not vma.is_cow_mapping or no_struct_page(m, pte.pfn):
             return False
         page = m.page(pte.pfn)
         ok = page.anon and page.exclusive and not (vma.soft_dirty_tracking and not pte.soft_dirty)
         c.decide("can_follow_write_pte", f"forced write, exclusive anon page: {ok}", "no_foll_cow")
         return ok
     if c.r.gup_foll_cow and flags & FOLL_COW and pte.dirty:
-        c.decide("can_follow_write_pte", "FOLL_FORCE|FOLL_COW and PTE dirty -> accept",
-                 "gup_foll_cow")
+        if pte.pmd:
+            c.decide("can_follow_write_pmd", "FOLL_FORCE|FOLL_COW and PMD dirty -> accept",
+                     "thp_foll_cow")
+        else:
+            c.decide("can_follow_write_pte", "FOLL_FORCE|FOLL_COW and PTE dirty -> accept",
+                     "gup_foll_cow")
         return True
     return False
 
@@ -255,10 +292,11 @@ def unpin_user_page(c: Ctx, m: Machine, name: str) -> Machine:
     ref = m.ref_named(name)
     assert ref is not None
     m = m._replace(refs=tuple(r for r in m.refs if r.name != name))
-    if ref.pfn != ZERO_PFN:
+    if not no_struct_page(m, ref.pfn):
         if ref.kind == "pin":
-            page = m.page(ref.pfn)
-            m = m.with_page(ref.pfn, page._replace(pins=page.pins - 1))
+            head = folio_pfn(m, ref.pfn)
+            page = m.page(head)
+            m = m.with_page(head, page._replace(pins=page.pins - 1))
         m = put_page(c, m, ref.pfn, ref.refs)
     c.note("unpin_user_page" if ref.kind == "pin" else "put_page",
            f"{name}: released pfn {ref.pfn} (-{ref.refs} refcount)")

@@ -6,10 +6,12 @@ from __future__ import annotations
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.mmap import fresh_contents, zap_pte_range
 from cowlab.kernel.vma import range_vmas
-from cowlab.model import VM_DONTCOPY, VM_WIPEONFORK, Machine
+from cowlab.model import VM_DONTCOPY, VM_HUGEPAGE, VM_WIPEONFORK, Machine
 from cowlab.model.events import Zapped
 
 _FLAG_ADVICE = {
+    "hugepage": (VM_HUGEPAGE, True),
+    "nohugepage": (VM_HUGEPAGE, False),
     "dontfork": (VM_DONTCOPY, True),
     "dofork": (VM_DONTCOPY, False),
     "wipeonfork": (VM_WIPEONFORK, True),
@@ -19,7 +21,7 @@ _FLAG_ADVICE = {
 
 def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str, lo: int, hi: int
                ) -> Machine:
-    m, pieces = range_vmas(m, pid, region, lo, hi)
+    m, pieces = range_vmas(c, m, pid, region, lo, hi)
     if advice == "dontneed":
         for vma in pieces:
             m = zap_pte_range(c, m, pid, vma)

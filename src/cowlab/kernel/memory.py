@@ -12,11 +12,28 @@ from typing import NamedTuple
 
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import pop, push, stage
+from cowlab.kernel.huge_memory import (
+    do_huge_pmd_anonymous_page,
+    do_huge_pmd_wp_page,
+    page_trans_huge_map_swapcount,
+    pmd_base,
+    thp_suitable,
+)
 from cowlab.kernel.lru import lru_add_drain, lru_cache_add
-from cowlab.kernel.pages import alloc_page, get_page, page_add_rmap, page_remove_rmap, put_page
+from cowlab.kernel.pages import (
+    alloc_page,
+    folio_of,
+    get_page,
+    page_add_rmap,
+    page_mapcount,
+    page_remove_rmap,
+    put_page,
+)
 from cowlab.kernel.pgtable import set_pte
 from cowlab.kernel.swapfile import delete_from_swap_cache, swap_free, swapcount, try_to_free_swap
 from cowlab.model import (
+    HPAGE_NR,
+    NO_HEAD,
     ZERO_PFN,
     Frame,
     Machine,
@@ -52,8 +69,11 @@ def handle_mm_fault(
 
         return hugetlb_fault(c, m, ti, pid, vpn, write=write, unshare=unshare)
     if pte is None:
-        if _vma(m, pid, vpn).file:
+        vma = _vma(m, pid, vpn)
+        if vma.file:
             return do_fault(c, m, ti, locals_)
+        if thp_suitable(m.processes[pid], vma, vpn):
+            return do_huge_pmd_anonymous_page(c, m, ti, pid, vpn, write=write), "done"
         return do_anonymous_page(c, m, ti, locals_)
     if type(pte) is MigrationEntry:
         c.decide("handle_pte_fault", f"migration entry for pfn {pte.pfn}: wait for migration")
@@ -64,16 +84,22 @@ def handle_mm_fault(
         from cowlab.kernel.numa_fault import do_numa_page
 
         return do_numa_page(c, m, ti, locals_, pte)
+    if (unshare or write) and not pte.write:
+        if pte.pmd:
+            m, status = do_huge_pmd_wp_page(c, m, ti, pid, vpn, unshare=unshare)
+            if status != "fallback":
+                return m, status
+            return handle_mm_fault(c, m, ti, pid, vpn, write=write, unshare=unshare)
+        return do_wp_page(c, m, ti, locals_, pte)
     if unshare:
-        if pte.write:
-            return m, "done"
-        return do_wp_page(c, m, ti, locals_, pte)
-    if write and not pte.write:
-        return do_wp_page(c, m, ti, locals_, pte)
-    # spurious fault: the PTE already allows the access
-    young = pte._replace(young=True, dirty=pte.dirty or write)
-    if young != pte:
-        m = set_pte(m, pid, vpn, young)
+        return m, "done"
+    # spurious fault: the PTE (every PTE of a PMD) already allows the access
+    for key in (range(pmd_base(vpn), pmd_base(vpn) + HPAGE_NR) if pte.pmd else (vpn,)):
+        old = m.processes[pid].pte(key)
+        assert type(old) is PresentPte
+        young = old._replace(young=True, dirty=old.dirty or write)
+        if young != old:
+            m = set_pte(m, pid, key, young)
     return m, "done"
 
 
@@ -210,12 +236,16 @@ def do_wp_page(
     - d4c470970d45 / 53a05ad9f21d (v5.18): drain the local LRU batch and free the swap
       cache first, then require refcount == 1.
     - 6c287605fd56 (v5.19): a PageAnonExclusive page is always reused.
+    For a subpage of a PTE-mapped THP, page_count() is the folio's: it holds one
+    reference per mapped subpage, so such a page is copied from v5.9 on.
     """
     pfn = pte.pfn
     r = c.r
     if pfn == ZERO_PFN:
         return wp_page_copy(c, m, ti, loc, pte, why="shared zero page")
     page = m.page(pfn)
+    if page.head != NO_HEAD:
+        return _do_wp_subpage(c, m, ti, loc, pte)
     if not page.anon:
         return wp_page_copy(c, m, ti, loc, pte, why="page-cache page in a private mapping")
     if r.anon_exclusive and page.exclusive:
@@ -265,10 +295,40 @@ def do_wp_page(
     return wp_page_reuse(c, m, loc, pte, why="refcount 1, mapcount 1", rule="wp_reuse_refcount")
 
 
+def _do_wp_subpage(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte
+                   ) -> tuple[Machine, str]:
+    """do_wp_page() on a PTE-mapped THP subpage: the same rules, read off the folio (its
+    refcount, lock) and the subpage (its PageAnonExclusive bit, page_mapcount())."""
+    r = c.r
+    page = m.page(pte.pfn)
+    folio = folio_of(m, pte.pfn)
+    if r.anon_exclusive and page.exclusive:
+        return wp_page_reuse(c, m, loc, pte, why="PageAnonExclusive", rule="anon_exclusive")
+    if not r.wp_reuse_refcount:
+        return _wp_reuse_swap_page(c, m, ti, loc, pte)
+    if r.wp_lru_drain and folio.refcount > 3:
+        return wp_page_copy(c, m, ti, loc, pte, why=f"THP page_count {folio.refcount} > 3",
+                            rule="wp_lru_drain")
+    if folio.refcount != 1:
+        return wp_page_copy(c, m, ti, loc, pte, why=f"THP page_count {folio.refcount} != 1",
+                            rule="wp_reuse_refcount")
+    if c.choice == "trylock_fail" or folio.locked:
+        return wp_page_copy(c, m, ti, loc, pte, why="trylock_page failed", rule="wp_reuse_refcount")
+    mapcount = page_mapcount(m, pte.pfn)
+    if not r.wp_swapcache_free and mapcount != 1:
+        return wp_page_copy(c, m, ti, loc, pte, why=f"mapcount {mapcount} != 1",
+                            rule="wp_reuse_refcount")
+    return wp_page_reuse(c, m, loc, pte, why="THP page_count 1", rule="wp_reuse_refcount")
+
+
 def reuse_swap_page(c: Ctx, m: Machine, pfn: int) -> tuple[Machine, bool, int]:
     """<= v5.17: exclusive iff mapcount + swapcount <= 1; when exactly 1 and in the swap
-    cache, the page leaves the swap cache.  Returns (machine, reuse, count)."""
+    cache, the page leaves the swap cache.  Returns (machine, reuse, count).  For a THP
+    subpage the count is page_trans_huge_map_swapcount() over the folio."""
     page = m.page(pfn)
+    if page.head != NO_HEAD:
+        count = page_trans_huge_map_swapcount(m, pfn)
+        return m, count <= 1, count
     count = page.mapcount + (swapcount(m, page.swapcache) if page.in_swapcache else 0)
     if count == 1 and page.in_swapcache:
         m = delete_from_swap_cache(c, m, pfn)
@@ -278,13 +338,14 @@ def reuse_swap_page(c: Ctx, m: Machine, pfn: int) -> tuple[Machine, bool, int]:
 def _wp_reuse_swap_page(
     c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte
 ) -> tuple[Machine, str]:
-    page = m.page(pte.pfn)
+    page = folio_of(m, pte.pfn)
     if page.locked:
         c.decide("do_wp_page", f"pfn {pte.pfn} is locked -> lock_page() sleeps")
         return push(m, ti, Frame("fault.page_lock_wait", loc)), "pending"
     swaps = swapcount(m, page.swapcache) if page.in_swapcache else 0
     m, reuse, count = reuse_swap_page(c, m, pte.pfn)
-    why = f"reuse_swap_page: mapcount {page.mapcount} + swapcount {swaps} = {count}"
+    why = (f"reuse_swap_page: THP map+swap count {count}" if page.thp else
+           f"reuse_swap_page: mapcount {page.mapcount} + swapcount {swaps} = {count}")
     if reuse:
         return wp_page_reuse(c, m, loc, pte, why=why, rule="wp_reuse_refcount")
     return wp_page_copy(c, m, ti, loc, pte, why=why, rule="wp_reuse_refcount")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
+from cowlab.kernel.huge_memory import pmd_base, zap_huge_pmd
 from cowlab.kernel.pages import page_remove_rmap, put_page
 from cowlab.kernel.pgtable import set_pte
 from cowlab.kernel.swapfile import free_swap_and_cache, free_swap_cache
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import (
+    HPAGE_NR,
+    VM_HUGEPAGE,
     VM_SOFTDIRTY,
     ZERO_PFN,
     Machine,
@@ -30,12 +33,17 @@ def fresh_contents(m: Machine, vma: Vma) -> tuple[int, ...]:
 
 def do_mmap(c: Ctx, m: Machine, pid: int, name: str, npages: int, flags: int, file: str = ""
             ) -> Machine:
+    """mmap(MAP_PRIVATE).  A THP-enabled region (VM_HUGEPAGE) starts on a PMD boundary,
+    as cow.c arranges by over-allocating and aligning."""
     proc = m.processes[pid]
     start = proc.next_free_vpn()
+    if flags & VM_HUGEPAGE:
+        start += -start % HPAGE_NR
     vma = Vma(name, start, npages, flags | VM_SOFTDIRTY, file)
     m = m.with_process(proc._replace(vmas=(*proc.vmas, vma)))
     what = f"private mapping of {file}" if file else (
-        "anonymous hugetlb" if vma.hugetlb else "anonymous")
+        "anonymous hugetlb" if vma.hugetlb else
+        "anonymous, MADV_HUGEPAGE" if vma.thp_enabled else "anonymous")
     c.note("mmap", f"{proc.name}: {name} = vpn {start:#x}..{start + npages - 1:#x} ({what})")
     c.emit(Mapped(pid, tuple(range(start, start + npages)), fresh_contents(m, vma)))
     return m
@@ -47,6 +55,10 @@ def zap_pte_range(c: Ctx, m: Machine, pid: int, vma: Vma) -> Machine:
     fn = "zap_pte_range"
     for vpn, pte in m.processes[pid].ptes:
         if not vma.contains(vpn):
+            continue
+        if type(pte) is PresentPte and pte.pmd:
+            if vpn == pmd_base(vpn):
+                m = zap_huge_pmd(c, m, pid, vpn)
             continue
         m = set_pte(m, pid, vpn, None)
         if type(pte) is PresentPte:
@@ -65,11 +77,14 @@ def zap_pte_range(c: Ctx, m: Machine, pid: int, vma: Vma) -> Machine:
 
 
 def do_munmap(c: Ctx, m: Machine, pid: int, region: str, lo: int, hi: int) -> Machine:
-    m, pieces = range_vmas(m, pid, region, lo, hi)
+    m, pieces = range_vmas(c, m, pid, region, lo, hi)
     for vma in pieces:
         m = zap_pte_range(c, m, pid, vma)
         proc = m.processes[pid]
-        m = m.with_process(proc._replace(vmas=tuple(v for v in proc.vmas if v != vma)))
+        vmas = tuple(v for v in proc.vmas if v != vma)
+        tables = tuple(b for b in proc.pte_tables if any(v.start < b + HPAGE_NR and b < v.end
+                                                          for v in vmas))
+        m = m.with_process(proc._replace(vmas=vmas, pte_tables=tables))
         c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), True, fresh_contents(m, vma)))
     c.note("munmap", f"{m.processes[pid].name}: {region} vpn {lo:#x}..{hi - 1:#x} unmapped")
     return m

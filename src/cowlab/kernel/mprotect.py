@@ -40,6 +40,8 @@ def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: PresentPte, target_node: int) 
     if pte.pfn == ZERO_PFN:
         return "no struct page (zero page)"
     page = m.page(pte.pfn)
+    if page.thp:
+        return "THP (NUMA balancing of THPs is not modeled)"
     if vma.is_cow_mapping:
         if r.numa_skip_pinned_or_shared:
             shared = page.maybe_dma_pinned or page.mapcount > 1
@@ -139,7 +141,7 @@ def _mprotect_pte(c: Ctx, m: Machine, vma: Vma, vpn: int, pte: PresentPte) -> Pr
 def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi: int
              ) -> Machine:
     """mprotect() of pages ``lo``..``hi`` of a region, splitting its VMA at the ends."""
-    m, pieces = range_vmas(m, pid, region, lo, hi)
+    m, pieces = range_vmas(c, m, pid, region, lo, hi)
     for vma in pieces:
         keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB)
         new_vma = vma._replace(flags=flags | keep)

@@ -17,6 +17,7 @@ from cowlab.kernel.gup import unpin_user_page
 from cowlab.kernel.madvise import do_madvise
 from cowlab.kernel.mmap import do_mmap, do_munmap, exit_mmap
 from cowlab.kernel.mprotect import mprotect
+from cowlab.kernel.mremap import do_mremap
 from cowlab.kernel.numa import task_numa_work
 from cowlab.kernel.task_mmu import clear_refs_soft_dirty
 from cowlab.kernel.vmscan import PageoutLocals
@@ -54,6 +55,14 @@ class MadviseOp(NamedTuple):
     hi: int
 
 
+class MremapOp(NamedTuple):
+    pid: int
+    region: str
+    to: str
+    lo: int
+    hi: int
+
+
 class ForkOp(NamedTuple):
     child: str
     thread: str
@@ -85,6 +94,7 @@ OP_STAGES: dict[type, str] = {
     MunmapOp: "sys.munmap",
     MprotectOp: "sys.mprotect",
     MadviseOp: "sys.madvise",
+    MremapOp: "sys.mremap",
     ForkOp: "sys.fork",
     ExitOp: "sys.exit",
     UnpinOp: "sys.unpin",
@@ -94,9 +104,10 @@ OP_STAGES: dict[type, str] = {
 }
 
 #: stages that need mmap_lock for writing
-MMAP_WRITE_STAGES = frozenset({"sys.mmap", "sys.munmap", "sys.mprotect", "sys.fork", "sys.exit",
-                               "sys.clear_refs"})
-MMAP_WRITE_ADVICE = frozenset({"dontfork", "dofork", "wipeonfork", "keeponfork"})
+MMAP_WRITE_STAGES = frozenset({"sys.mmap", "sys.munmap", "sys.mprotect", "sys.mremap", "sys.fork",
+                               "sys.exit", "sys.clear_refs"})
+MMAP_WRITE_ADVICE = frozenset({"dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage",
+                               "nohugepage"})
 
 
 @stage("sys.mmap")
@@ -132,6 +143,13 @@ def sys_madvise(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         locals_ = PageoutLocals(op.pid, tuple(range(op.lo, op.hi)))
         return replace_top(m, ti, Frame("madvise.pageout", locals_))
     return pop(do_madvise(c, m, op.pid, op.region, op.advice, op.lo, op.hi), ti)
+
+
+@stage("sys.mremap")
+def sys_mremap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of part of a region."""
+    op: MremapOp = frame.locals  # type: ignore[assignment]
+    return pop(do_mremap(c, m, op.pid, op.region, op.to, op.lo, op.hi), ti)
 
 
 class ForkLocals(NamedTuple):

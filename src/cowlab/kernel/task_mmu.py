@@ -9,6 +9,7 @@ pinned pages in clear_page_refs" (v5.11, stable 5.10.9) leaves such PTEs alone.
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
+from cowlab.kernel.pages import page_maybe_dma_pinned
 from cowlab.kernel.pgtable import set_pte
 from cowlab.model import VM_SOFTDIRTY, ZERO_PFN, Machine, PresentPte
 
@@ -26,9 +27,8 @@ def clear_refs_soft_dirty(c: Ctx, m: Machine, pid: int) -> Machine:
         if vma.hugetlb:
             continue  # the clear_refs page walk has no hugetlb handler
         if c.r.clear_refs_skip_pinned and pte.pfn != ZERO_PFN and vma.is_cow_mapping:
-            page = m.page(pte.pfn)
             pinned_mm = proc.has_pinned or not c.r.mm_has_pinned
-            if pinned_mm and page.maybe_dma_pinned:
+            if pinned_mm and page_maybe_dma_pinned(m, pte.pfn):
                 c.decide(fn, f"vpn {vpn:#x}: pfn {pte.pfn} maybe pinned -> leave the PTE",
                          "clear_refs_skip_pinned")
                 continue

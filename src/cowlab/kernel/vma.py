@@ -4,6 +4,8 @@ VMA at the range's ends.  The pieces keep the region's name, so addresses like
 
 from __future__ import annotations
 
+from cowlab.kernel.context import Ctx
+from cowlab.kernel.huge_memory import split_huge_pmds_at
 from cowlab.model import Machine, Vma
 
 
@@ -14,8 +16,12 @@ def split_vma(vma: Vma, at: int) -> tuple[Vma, Vma]:
     return left, right
 
 
-def range_vmas(m: Machine, pid: int, region: str, lo: int, hi: int) -> tuple[Machine, list[Vma]]:
-    """Split the pieces of ``region`` at ``lo`` and ``hi`` and return those inside."""
+def range_vmas(c: Ctx, m: Machine, pid: int, region: str, lo: int, hi: int
+               ) -> tuple[Machine, list[Vma]]:
+    """Split the pieces of ``region`` at ``lo`` and ``hi`` and return those inside.  A
+    PMD-mapped THP across either end is split into PTEs first (vma_adjust_trans_huge
+    for a VMA split; zap and change_protection do the same for a partial PMD)."""
+    m = split_huge_pmds_at(c, m, pid, (lo, hi), "split_huge_pmd")
     proc = m.processes[pid]
     vmas: list[Vma] = []
     for vma in proc.vmas:

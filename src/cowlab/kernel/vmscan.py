@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import goto, pop, push, stage
+from cowlab.kernel.huge_memory import split_huge_page
 from cowlab.kernel.lru import isolate_lru_page, putback_lru_page
 from cowlab.kernel.pages import page_remove_rmap, put_page
 from cowlab.kernel.pgtable import rmap_present, set_pte
@@ -48,6 +49,13 @@ def shrink_isolate(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     if m.pages[loc.pfn] is None:
         c.note("shrink_page_list", f"pfn {loc.pfn} already freed")
         return pop(m, ti, "kept")
+    page = m.page(loc.pfn)
+    if page.thp and page.anon:
+        # THP swap-out as a whole is not modeled: split first, as reclaim does when it
+        # cannot swap the THP in one piece (the subpages are then swapped one by one)
+        m, ok = split_huge_page(c, m, loc.pfn, "shrink_page_list")
+        if not ok:
+            return pop(m, ti, "kept")
     m, ok = isolate_lru_page(c, m, loc.pfn, "shrink_page_list")
     if not ok:
         return pop(m, ti, "kept")

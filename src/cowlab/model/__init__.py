@@ -4,7 +4,15 @@ Nothing here knows about kernel versions, scenarios or output.
 """
 
 from cowlab.model.machine import Machine
-from cowlab.model.page import GUP_PIN_COUNTING_BIAS, NO_CPU, NO_SLOT, ZERO_PFN, Page
+from cowlab.model.page import (
+    GUP_PIN_COUNTING_BIAS,
+    HPAGE_NR,
+    NO_CPU,
+    NO_HEAD,
+    NO_SLOT,
+    ZERO_PFN,
+    Page,
+)
 from cowlab.model.pte import (
     MIGRATION_READABLE,
     MIGRATION_READABLE_EXCLUSIVE,
@@ -19,6 +27,7 @@ from cowlab.model.swap import NO_PFN, File, GupRef, SwapSlot
 from cowlab.model.task import KSWAPD, NO_NODE, Frame, Process, Thread
 from cowlab.model.vma import (
     VM_DONTCOPY,
+    VM_HUGEPAGE,
     VM_HUGETLB,
     VM_MAYWRITE,
     VM_READ,
@@ -32,15 +41,18 @@ from cowlab.model.vma import (
 
 __all__ = [
     "GUP_PIN_COUNTING_BIAS",
+    "HPAGE_NR",
     "KSWAPD",
     "MIGRATION_READABLE",
     "MIGRATION_READABLE_EXCLUSIVE",
     "MIGRATION_WRITABLE",
     "NO_CPU",
+    "NO_HEAD",
     "NO_NODE",
     "NO_PFN",
     "NO_SLOT",
     "VM_DONTCOPY",
+    "VM_HUGEPAGE",
     "VM_HUGETLB",
     "VM_MAYWRITE",
     "VM_READ",

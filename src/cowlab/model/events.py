@@ -109,7 +109,15 @@ class Mapped(NamedTuple):
     fresh: tuple[int, ...] = ()
 
 
+class Moved(NamedTuple):
+    """mremap() moved these mappings: (old vpn, new vpn) pairs of one process; what
+    was at the old address is now at the new one, pins included."""
+
+    pid: int
+    moves: tuple[tuple[int, int], ...]
+
+
 Event = (
     Decision | Note | Load | Store | RefTaken | RefDropped | DeviceLoad | DeviceStore | Forked
-    | Zapped | Mapped
+    | Zapped | Mapped | Moved
 )

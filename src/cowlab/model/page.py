@@ -16,6 +16,12 @@ GUP_PIN_COUNTING_BIAS = 1024
 ZERO_PFN = 0
 NO_SLOT = -1
 NO_CPU = -1
+#: not part of a transparent huge page
+NO_HEAD = -1
+#: subpages of a transparent huge page.  The kernel's PMD THP has 512; every rule
+#: depends on counts, not on the size, and four keep states small while still
+#: letting a range be "half" or "all but one" of a THP.
+HPAGE_NR = 4
 
 
 class Page(NamedTuple):
@@ -47,14 +53,28 @@ class Page(NamedTuple):
     locked: bool = False
     #: a hugetlb page (a large folio: a pin adds one reference and counts in ``pins``)
     huge: bool = False
+    #: transparent huge page: the pfn of the folio's head (the head's own pfn on the
+    #: head), else NO_HEAD.  The folio's refcount, pins, LRU state, lock and
+    #: ``compound_mapcount`` live on the head; a tail keeps refcount 0 and its own
+    #: PTE mapcount, content and PageAnonExclusive bit (kernel-semantics.md §2.0)
+    head: int = NO_HEAD
+    #: on a THP head: how many PMDs map the folio (compound_mapcount)
+    compound_mapcount: int = 0
+    #: the huge zero page (mm/huge_memory.c get_huge_zero_page): like pfn 0 it is
+    #: special, so its counts are not kept per mapping
+    huge_zero: bool = False
 
     @property
     def maybe_dma_pinned(self) -> bool:
         """page_maybe_dma_pinned(): for a small page, a refcount of at least the bias;
         for a large folio, its separate pin count."""
-        if self.huge:
+        if self.huge or self.head != NO_HEAD:
             return self.pins > 0
         return self.refcount >= GUP_PIN_COUNTING_BIAS
+
+    @property
+    def thp(self) -> bool:
+        return self.head != NO_HEAD
 
     @property
     def in_swapcache(self) -> bool:

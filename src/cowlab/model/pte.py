@@ -25,6 +25,9 @@ class PresentPte(NamedTuple):
     protnone: bool = False
     savedwrite: bool = False
     soft_dirty: bool = False
+    #: one of the HPAGE_NR entries of a PMD mapping a THP (an aligned group of vpns,
+    #: each naming its subpage); paths treat the group as one PMD or split it first
+    pmd: bool = False
 
 
 class MigrationEntry(NamedTuple):

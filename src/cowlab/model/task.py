@@ -61,6 +61,9 @@ class Process(NamedTuple):
     parent: int = -1
     #: mm->write_protect_seq (57efa1fe5957, v5.11): odd while fork copies page tables
     write_protect_seq: int = 0
+    #: first vpns of the PMD-sized ranges of THP-enabled VMAs that hold a page table of
+    #: PTEs (after a PMD split): such a range is not pmd_none, so no new THP goes there
+    pte_tables: tuple[int, ...] = ()
 
     def vma_at(self, vpn: int) -> Vma | None:
         for vma in self.vmas:

@@ -13,6 +13,8 @@ VM_WIPEONFORK = 0x2000000
 #: set on new VMAs; cleared by clear_refs (soft-dirty tracking on for the VMA)
 VM_SOFTDIRTY = 0x8000000
 VM_HUGETLB = 0x400000
+#: madvise(MADV_HUGEPAGE): write faults may allocate transparent huge pages
+VM_HUGEPAGE = 0x20000000
 
 
 class Vma(NamedTuple):
@@ -53,6 +55,11 @@ class Vma(NamedTuple):
     def hugetlb(self) -> bool:
         """is_vm_hugetlb_page(): each page of the region is one huge page."""
         return bool(self.flags & VM_HUGETLB)
+
+    @property
+    def thp_enabled(self) -> bool:
+        """hugepage_vma_check() with THP "enabled=madvise": only MADV_HUGEPAGE VMAs."""
+        return bool(self.flags & VM_HUGEPAGE) and not self.file and not self.hugetlb
 
     @property
     def soft_dirty_tracking(self) -> bool:

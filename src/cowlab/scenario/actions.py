@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 GUP_FLAG_NAMES = ("FOLL_WRITE", "FOLL_FORCE", "FOLL_GET", "FOLL_PIN", "FOLL_LONGTERM")
 PROTS = ("rw", "r", "none")
-ADVICES = ("dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "pageout")
+ADVICES = ("dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "pageout", "hugepage",
+           "nohugepage")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class Mmap:
     file: str | None = None
     #: MAP_HUGETLB: each page of the region is one huge page (2048 kB)
     hugetlb: bool = False
+    #: MADV_HUGEPAGE at once, the region aligned to a PMD: write faults on whole
+    #: HPAGE_NR-page ranges map transparent huge pages
+    thp: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,17 @@ class Madvise:
     advice: str
     #: pages ``first`` .. ``first + count - 1`` of the region (default: all of it);
     #: a VMA split keeps the region's name on every piece
+    first: int = 0
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class Mremap:
+    """mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of pages ``first`` .. ``first + count - 1`` of
+    ``region`` to a new place, which becomes region ``to``."""
+
+    region: str
+    to: str
     first: int = 0
     count: int | None = None
 
@@ -182,6 +197,7 @@ Action = (
     | Munmap
     | Mprotect
     | Madvise
+    | Mremap
     | Fork
     | Exit
     | Pin
@@ -207,6 +223,7 @@ ACTIONS: dict[str, type] = {
     "munmap": Munmap,
     "mprotect": Mprotect,
     "madvise": Madvise,
+    "mremap": Mremap,
     "fork": Fork,
     "exit": Exit,
     "pin": Pin,
@@ -227,7 +244,7 @@ ACTION_NAMES: dict[type, str] = {cls: name for name, cls in ACTIONS.items()}
 
 #: who may perform each action: a process thread, the device, the kernel, kswapd
 THREAD_ACTIONS = frozenset(
-    {Mmap, Write, Read, Munmap, Mprotect, Madvise, Fork, Exit, Pin, Unpin, Vmsplice, PipeRead,
+    {Mmap, Write, Read, Munmap, Mprotect, Madvise, Mremap, Fork, Exit, Pin, Unpin, Vmsplice, PipeRead,
      NumaScan, Resume, ProcMemWrite, ClearRefs}
 )
 DEVICE_ACTIONS = frozenset({DmaWrite, DmaRead})

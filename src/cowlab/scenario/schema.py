@@ -98,6 +98,7 @@ class MmapArgs(Model):
     prot: Prot = "rw"
     file: Name | None = None
     hugetlb: bool = False
+    thp: bool = False
 
 
 class ProcMemWriteArgs(Model):
@@ -122,6 +123,13 @@ class MunmapArgs(Model):
 class MprotectArgs(Model):
     region: str = Field(alias="mprotect")
     prot: Prot
+    first: int = Field(0, ge=0, le=MAX_PAGES)
+    count: int | None = Field(None, ge=1, le=MAX_PAGES)
+
+
+class MremapArgs(Model):
+    region: str = Field(alias="mremap")
+    to: Name
     first: int = Field(0, ge=0, le=MAX_PAGES)
     count: int | None = Field(None, ge=1, le=MAX_PAGES)
 
@@ -203,6 +211,7 @@ ARG_MODELS: dict[str, type[Model]] = {
     "munmap": MunmapArgs,
     "mprotect": MprotectArgs,
     "madvise": MadviseArgs,
+    "mremap": MremapArgs,
     "fork": ForkArgs,
     "exit": ExitArgs,
     "pin": PinArgs,

@@ -27,6 +27,7 @@ from cowlab.scenario.actions import (
     Mmap,
     Move,
     Mprotect,
+    Mremap,
     Munmap,
     Pin,
     ProcMemWrite,
@@ -156,10 +157,14 @@ class _Checker:
                     self.fail(key("addr"), f"address {addr!r} is not PROC:REGION or PROC:REGION[i]")
                 if m["process"] not in self.processes:
                     self.fail(key("addr"), f"unknown process {m['process']!r} in {addr!r}")
-            case Munmap(region) | Mprotect(region) | Madvise(region):
+            case Munmap(region) | Mprotect(region) | Madvise(region) | Mremap(region):
                 if not NAME_RE.fullmatch(region):
                     self.fail(key("region"), f"{region!r} is not a region name")
         match action:
+            case Mmap(hugetlb=True, thp=True):
+                self.fail(key("thp"), "a region is either hugetlb or THP, not both")
+            case Mmap(file=str(), thp=True):
+                self.fail(key("thp"), "THP of file mappings is not modeled")
             case Mmap(_, pages, prot, file):
                 if not 1 <= pages <= MAX_PAGES:
                     self.fail(key("pages"), f"pages must be 1..{MAX_PAGES}, got {pages}")
@@ -205,6 +210,8 @@ def validate_programs(scenario: Scenario, programs: tuple[tuple[str, tuple[Step,
                 checker.check_args(f"programs.{thread}[{i}]", step)
     regions = {step.action.name for _, steps in programs for step in steps
                if type(step.action) is Mmap}
+    regions |= {step.action.to for _, steps in programs for step in steps
+                if type(step.action) is Mremap}
     for thread, steps in programs:
         for i, step in enumerate(steps):
             region = _region_of(step.action)
@@ -229,6 +236,6 @@ def _region_of(action: object) -> str | None:
         case Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr):
             found = ADDR_RE.fullmatch(addr)
             return found["region"] if found else None
-        case Munmap(region) | Mprotect(region) | Madvise(region):
+        case Munmap(region) | Mprotect(region) | Madvise(region) | Mremap(region):
             return region
     return None
