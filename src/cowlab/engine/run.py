@@ -21,7 +21,7 @@ from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import CHOICES, STAGES
 from cowlab.kernel.step import advance, apply, blocked, start
 from cowlab.model import Machine
-from cowlab.model.events import Event
+from cowlab.model.events import Event, Hung
 from cowlab.scenario import Reclaim, Resume, Scenario, ScenarioError, Step
 from cowlab.scenario.spec import DEVICE, KERNEL
 
@@ -141,6 +141,7 @@ class Replay:
     def _run_thread(self, ctx: Ctx, m: Machine, ti: int, step: Step) -> tuple[Machine, str | None]:
         name = m.threads[ti].name
         arrivals = 0
+        seen: set[Machine] = set()
         for _ in range(MAX_STAGES_PER_STEP):
             why = blocked(m, ti)
             if why is not None:
@@ -162,6 +163,11 @@ class Replay:
                     ctx.note("stop", f"{name} stopped at {stage_name}"
                              + (f" (arrival {arrivals})" if step.nth > 1 else ""))
                     return m, stage_name
+            if m in seen:
+                # alone, deterministic, and back where it was: it will never return
+                ctx.emit(Hung(name, stage_name))
+                return m, stage_name
+            seen.add(m)
         raise ScenarioError(f"{name} did not finish within {MAX_STAGES_PER_STEP} stages")
 
     def _check(self, record: StepRecord) -> None:

@@ -39,6 +39,7 @@ from cowlab.scenario import (
     NumaScan,
     Pin,
     PipeRead,
+    ProcMemRead,
     ProcMemWrite,
     Read,
     Reclaim,
@@ -107,10 +108,11 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
             if m.processes[pid].vma_named(to) is not None:
                 raise ScenarioError(f"region {to!r} is already mapped")
             return MremapOp(pid, region, to, *_range(m, pid, region, first, count))
-        case ProcMemWrite(addr=addr):
+        case ProcMemWrite(addr=addr) | ProcMemRead(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
-            # one reference per writer: two threads may write /proc/self/mem at once
-            return ProcMemWriteOp(pid, vpn, f"/proc/{m.processes[pid].name}/mem:{m.threads[ti].name}")
+            # one reference per caller: two threads may use /proc/self/mem at once
+            return ProcMemWriteOp(pid, vpn, f"/proc/{m.processes[pid].name}/mem:{m.threads[ti].name}",
+                                  write=type(action) is ProcMemWrite)
         case Munmap(region=region, first=first, count=count):
             return MunmapOp(pid, region, *_range(m, pid, region, first, count))
         case Mprotect(region=region, prot=prot, first=first, count=count):

@@ -16,6 +16,7 @@ from cowlab.invariants.violation import (
     FORK_ISOLATION,
     NO_LOST_WRITE,
     PIN_COHERENCE,
+    PROGRESS,
     RO_PIN_COHERENCE,
     Violation,
 )
@@ -25,6 +26,7 @@ from cowlab.model.events import (
     DeviceStore,
     Event,
     Forked,
+    Hung,
     Load,
     Mapped,
     Moved,
@@ -117,8 +119,8 @@ def _leak(spec: Spec, m: Machine, pid: int, token: int, via: str) -> Violation:
         "child into parent" if m.processes[writer].parent == pid else "one process into another")
     return Violation(
         FORK_ISOLATION,
-        f"leak from {relation}: {_who(m, pid)} {via} saw {_token_desc(spec, m, token)} "
-        "after they forked apart",
+        f"leak from {relation}: {_who(m, pid)} {via} saw {_token_desc(spec, m, token)}"
+        + ("" if relation.startswith("one") else " after they forked apart"),
         f"{pid}:{via}",
     )
 
@@ -151,6 +153,9 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
             spec = _fork(spec, ev)
         elif kind is Moved:
             spec = _move(spec, ev)
+        elif kind is Hung:
+            found.append(Violation(PROGRESS, f"{ev.thread} loops forever in {ev.stage}: the "
+                                   "system call never returns", f"hang:{ev.thread}"))
         elif kind is Zapped or kind is Mapped:
             fresh = ev.fresh or (0,) * len(ev.vpns)
             for vpn, token in zip(ev.vpns, fresh, strict=True):

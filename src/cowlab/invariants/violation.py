@@ -9,6 +9,7 @@ RO_PIN_COHERENCE = "ro_pin_coherence"
 FORK_ISOLATION = "fork_isolation"
 NO_LOST_WRITE = "no_lost_write"
 FILE_ISOLATION = "file_isolation"
+PROGRESS = "progress"
 MODEL_SANITY = "model_sanity"
 
 #: what each promise says, for `cowlab run` and the docs
@@ -21,6 +22,7 @@ PROMISES: dict[str, str] = {
     "by a device through its pin)",
     FILE_ISOLATION: "a write through a private (MAP_PRIVATE) mapping never reaches the file, "
     "nor the (huge) zero page every process shares",
+    PROGRESS: "a system call that runs alone returns (the kernel does not loop forever)",
     MODEL_SANITY: "refcount and mapcount agree with mappings, pins, swap cache and batches; no "
     "freed page is mapped (a failure is a bug in cowlab)",
 }

@@ -1,4 +1,4 @@
-"""write() to /proc/PID/mem (fs/proc/base.c mem_rw -> access_remote_vm): GUP with
+"""read() and write() of /proc/PID/mem (fs/proc/base.c mem_rw -> access_remote_vm): GUP with
 FOLL_FORCE|FOLL_WRITE takes a reference on the page, the kernel copies the data into
 that page, and drops the reference.  This is the path Dirty COW (CVE-2016-5195) races:
 the page GUP returns is the one written, whatever the page tables say by then."""
@@ -11,19 +11,21 @@ from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import pop, push, stage
 from cowlab.kernel.gup import FOLL_FORCE, FOLL_GET, FOLL_WRITE, gup_frame, unpin_user_page
 from cowlab.model import Frame, Machine
-from cowlab.model.events import Store
+from cowlab.model.events import Load, Store
 
 
 class ProcMemWriteOp(NamedTuple):
     pid: int
     vpn: int
     name: str
+    #: False for a read(): GUP without FOLL_WRITE, and the data is copied out
+    write: bool = True
 
 
 def proc_mem_frames(c: Ctx, m: Machine, ti: int, op: ProcMemWriteOp) -> Machine:
     """The write's own frame, with GUP's frames on top of it."""
     m = push(m, ti, Frame("proc_mem.write", op))
-    flags = FOLL_FORCE | FOLL_WRITE | FOLL_GET
+    flags = FOLL_FORCE | FOLL_GET | (FOLL_WRITE if op.write else 0)
     return push(m, ti, gup_frame(c, op.pid, op.vpn, flags, op.name, "kernel", False))
 
 
@@ -35,6 +37,10 @@ def mem_rw_copy(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     if frame.result != "done" or ref is None:
         c.decide("mem_rw", "GUP failed -> -EIO")
         return pop(m, ti, "efault")
+    if not op.write:
+        c.emit(Load(op.pid, op.vpn, m.page(ref.pfn).content))
+        m = unpin_user_page(c, m, op.name)
+        return pop(m, ti, "done")
     m, token = m.take_token()
     page = m.page(ref.pfn)
     m = m.with_page(ref.pfn, page._replace(content=token))

@@ -117,7 +117,15 @@ class Moved(NamedTuple):
     moves: tuple[tuple[int, int], ...]
 
 
+class Hung(NamedTuple):
+    """A thread running alone came back to a state it had already been in, inside one
+    operation: the kernel loops forever (a livelock the user sees as a hang)."""
+
+    thread: str
+    stage: str
+
+
 Event = (
     Decision | Note | Load | Store | RefTaken | RefDropped | DeviceLoad | DeviceStore | Forked
-    | Zapped | Mapped | Moved
+    | Zapped | Mapped | Moved | Hung
 )

@@ -181,6 +181,8 @@ class Translator(Walk):
                        and not self.referenced(proc, (name, p)))
             self.emit(actor, label, [f"do_pageout(region[{region.index}], {region.pages}, {must:#x}ULL);"])
             return
+        if advice not in ADVICE:
+            raise Refuse(f"MADV_{advice.upper()} is not exported (THP scenarios are model-only)")
         if advice == "wipeonfork" and region.file:
             raise Refuse("MADV_WIPEONFORK applies to anonymous mappings only")
         if advice == "dontneed":

@@ -8,7 +8,14 @@ from rich.table import Table
 
 from cowlab.engine.bisect import BisectResult
 from cowlab.engine.matrix import Matrix
-from cowlab.invariants import FORK_ISOLATION, NO_LOST_WRITE, PIN_COHERENCE, RO_PIN_COHERENCE
+from cowlab.invariants import (
+    FILE_ISOLATION,
+    FORK_ISOLATION,
+    NO_LOST_WRITE,
+    PIN_COHERENCE,
+    PROGRESS,
+    RO_PIN_COHERENCE,
+)
 
 #: the words tools/testing/selftests/mm/cow.c prints for the promise each case checks
 COW_C_WORDS: dict[str, str] = {
@@ -19,7 +26,8 @@ COW_C_WORDS: dict[str, str] = {
 }
 
 _SHORT = {PIN_COHERENCE: "pin", RO_PIN_COHERENCE: "ro-pin", FORK_ISOLATION: "leak",
-          NO_LOST_WRITE: "lost-write", "model_sanity": "MODEL-BUG"}
+          NO_LOST_WRITE: "lost-write", FILE_ISOLATION: "file", PROGRESS: "hang",
+          "model_sanity": "MODEL-BUG"}
 
 
 def cell(verdict: str) -> str:
@@ -38,7 +46,8 @@ def print_matrix(mx: Matrix, console: Console) -> None:
             for v in verdicts))
     console.print(table)
     console.print("ok: every promise held; pin: pin coherence, ro-pin: R/O pin coherence, "
-                  "leak: fork isolation, lost-write: no lost write")
+                  "leak: fork isolation, lost-write: no lost write, file: file isolation, "
+                  "hang: progress")
 
 
 def matrix_json(mx: Matrix) -> dict[str, object]:

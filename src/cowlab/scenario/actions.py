@@ -118,6 +118,14 @@ class ProcMemWrite:
 
 
 @dataclass(frozen=True)
+class ProcMemRead:
+    """read() of /proc/self/mem at ``addr``: a FOLL_FORCE GUP without FOLL_WRITE (which
+    "touches" what it finds), then the kernel copies the data out."""
+
+    addr: str
+
+
+@dataclass(frozen=True)
 class Unpin:
     name: str
 
@@ -202,6 +210,7 @@ Action = (
     | Exit
     | Pin
     | ProcMemWrite
+    | ProcMemRead
     | Unpin
     | Vmsplice
     | PipeRead
@@ -228,6 +237,7 @@ ACTIONS: dict[str, type] = {
     "exit": Exit,
     "pin": Pin,
     "proc_mem_write": ProcMemWrite,
+    "proc_mem_read": ProcMemRead,
     "unpin": Unpin,
     "vmsplice": Vmsplice,
     "pipe_read": PipeRead,
@@ -245,7 +255,7 @@ ACTION_NAMES: dict[type, str] = {cls: name for name, cls in ACTIONS.items()}
 #: who may perform each action: a process thread, the device, the kernel, kswapd
 THREAD_ACTIONS = frozenset(
     {Mmap, Write, Read, Munmap, Mprotect, Madvise, Mremap, Fork, Exit, Pin, Unpin, Vmsplice, PipeRead,
-     NumaScan, Resume, ProcMemWrite, ClearRefs}
+     NumaScan, Resume, ProcMemWrite, ProcMemRead, ClearRefs}
 )
 DEVICE_ACTIONS = frozenset({DmaWrite, DmaRead})
 KERNEL_ACTIONS = frozenset({LruDrain, Move})

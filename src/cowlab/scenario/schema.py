@@ -105,6 +105,10 @@ class ProcMemWriteArgs(Model):
     addr: str = Field(alias="proc_mem_write")
 
 
+class ProcMemReadArgs(Model):
+    addr: str = Field(alias="proc_mem_read")
+
+
 
 class WriteArgs(Model):
     addr: str = Field(alias="write")
@@ -216,6 +220,7 @@ ARG_MODELS: dict[str, type[Model]] = {
     "exit": ExitArgs,
     "pin": PinArgs,
     "proc_mem_write": ProcMemWriteArgs,
+    "proc_mem_read": ProcMemReadArgs,
     "unpin": UnpinArgs,
     "vmsplice": VmspliceArgs,
     "pipe_read": PipeReadArgs,

@@ -30,6 +30,7 @@ from cowlab.scenario.actions import (
     Mremap,
     Munmap,
     Pin,
+    ProcMemRead,
     ProcMemWrite,
     Read,
     Reclaim,
@@ -148,7 +149,8 @@ class _Checker:
             return f"{base}.{action_key(type(action), field)}"
 
         match action:
-            case Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr):
+            case (Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr)
+                  | ProcMemRead(addr)):
                 if not ADDR_RE.fullmatch(addr):
                     self.fail(key("addr"), f"address {addr!r} is not REGION or REGION[i]")
             case Reclaim(addr):
@@ -233,7 +235,8 @@ def validate_programs(scenario: Scenario, programs: tuple[tuple[str, tuple[Step,
 
 def _region_of(action: object) -> str | None:
     match action:
-        case Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr):
+        case (Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr)
+                  | ProcMemRead(addr)):
             found = ADDR_RE.fullmatch(addr)
             return found["region"] if found else None
         case Munmap(region) | Mprotect(region) | Madvise(region) | Mremap(region):
