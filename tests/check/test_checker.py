@@ -236,16 +236,19 @@ def test_symmetric_threads_share_states(kernel: str, capsys: pytest.CaptureFixtu
 
 
 STRESS = Path(__file__).parent / "configs" / "stress.yaml"
+STRESS_THP = Path(__file__).parent / "configs" / "stress-thp.yaml"
 
 
-@pytest.mark.parametrize("kernel", ["v4.8", "v5.8", "v5.12", "v5.10.262"])
+@pytest.mark.parametrize(("config", "kernel"), [
+    (STRESS, "v4.8"), (STRESS, "v5.8"), (STRESS, "v5.12"), (STRESS, "v5.10.262"),
+    (STRESS_THP, "v4.9"), (STRESS_THP, "v5.10.262"), (STRESS_THP, "v5.18")])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_counterexamples_replay(kernel: str, seed: int) -> None:
+def test_random_counterexamples_replay(config: Path, kernel: str, seed: int) -> None:
     """Whatever trace a random walk through every kind of action ends in, the emitted
     scenario replays to the same broken promise, and the model stays consistent."""
     from cowlab.scenario import load_check_config
 
-    run = run_check(load_check_config(STRESS), kernel_at(kernel), strategy="random", seed=seed,
+    run = run_check(load_check_config(config), kernel_at(kernel), strategy="random", seed=seed,
                     limits=Limits(time_limit=20))
     assert run.result.outcome == "violation"
     assert run.result.violations[0].invariant != "model_sanity"

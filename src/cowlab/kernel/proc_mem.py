@@ -38,7 +38,7 @@ def mem_rw_copy(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide("mem_rw", "GUP failed -> -EIO")
         return pop(m, ti, "efault")
     if not op.write:
-        c.emit(Load(op.pid, op.vpn, m.page(ref.pfn).content))
+        c.emit(Load(op.pid, op.vpn, m.page(ref.pfn).content, exact=False))
         m = unpin_user_page(c, m, op.name)
         return pop(m, ti, "done")
     m, token = m.take_token()

@@ -34,11 +34,14 @@ class Note(NamedTuple):
 
 
 class Load(NamedTuple):
-    """A CPU load by process ``pid`` at ``vpn`` returned ``token``."""
+    """A CPU load by process ``pid`` at ``vpn`` returned ``token``.  ``exact`` is False
+    for a kernel copy-out (read() of /proc/self/mem) that may race a store after its
+    GUP: it must not leak, but may return the value from before that store."""
 
     pid: int
     vpn: int
     token: int
+    exact: bool = True
 
 
 class Store(NamedTuple):
