@@ -72,9 +72,11 @@ def thp_suitable(proc: Process, vma: Vma, vpn: int) -> bool:
 
 def _new_folio(m: Machine, node: int, contents: tuple[int, ...], *, anon: bool = True,
                exclusive: bool = False, huge_zero: bool = False) -> tuple[Machine, list[int]]:
-    """HPAGE_NR new pages forming one THP; the head holds the PMD's reference and map."""
-    m, head = m.with_new_page(Page(node=node, content=contents[0], refcount=1, anon=anon,
-                                   exclusive=exclusive, lru=anon, compound_mapcount=1,
+    """HPAGE_NR new pages forming one THP; the head holds the PMD's reference and map
+    (the huge zero page keeps no per-mapping counts)."""
+    maps = 0 if huge_zero else 1
+    m, head = m.with_new_page(Page(node=node, content=contents[0], refcount=maps, anon=anon,
+                                   exclusive=exclusive, lru=anon, compound_mapcount=maps,
                                    huge_zero=huge_zero))
     m = m.with_page(head, m.page(head)._replace(head=head))
     pfns = [head]
@@ -113,7 +115,6 @@ def do_huge_pmd_anonymous_page(c: Ctx, m: Machine, ti: int, pid: int, vpn: int, 
         pfns = huge_zero_pfns(m)
         if not pfns:
             m, pfns = _new_folio(m, 0, (0,) * HPAGE_NR, anon=False, huge_zero=True)
-            m = m.with_page(pfns[0], m.page(pfns[0])._replace(compound_mapcount=0))
         c.decide("do_huge_pmd_anonymous_page", f"read fault -> map the huge zero page "
                  f"(pfns {pfns[0]}..) read-only at vpn {base:#x}")
         return _map_pmd(m, pid, base, pfns)
