@@ -163,3 +163,40 @@ def test_ro_pin_unshares_a_shared_pmd_by_splitting_from_a7f226604170() -> None:
     assert broken(result) == []
     assert reach(result, "P", BASE) != reach(result, "C", BASE)
     assert reach(result, "P", BASE + 1) == reach(result, "C", BASE + 1)
+
+
+COLLAPSE_SHARED = """
+    - T1: {mmap: mem, pages: 4, thp: true}
+    - T1: {write: mem}
+    - T1: {mprotect: mem, prot: r, first: 1, count: 1}
+    - T1: {mprotect: mem, prot: rw, first: 1, count: 1}
+    - T1: {fork: C}
+    - C: {read: mem}
+    - T1: {madvise: mem, advice: collapse}
+    - T1: {write: mem}
+    - C: {read: mem}
+"""
+
+
+def test_madv_collapse_copies_a_shared_pte_mapped_thp_from_7d8faaf15545() -> None:
+    """cow.c "Basic COW after fork() when collapsing after fork() (fully shared)": the
+    parent's collapse copies into a new exclusive THP; the child keeps the old pages."""
+    before = run_text(scenario_text(COLLAPSE_SHARED), "v6.1", ("7d8faaf15545",))
+    after = run_text(scenario_text(COLLAPSE_SHARED), "v6.1")
+    assert broken(before) == [] and broken(after) == []
+    assert not pte(before, "P", BASE).pmd
+    assert pte(after, "P", BASE).pmd and not pte(after, "C", BASE).pmd
+    assert reach(after, "P", BASE + 2) != reach(after, "C", BASE + 2)
+    assert check_sanity(after.machine) == []
+
+
+def test_madv_collapse_refuses_a_pinned_page() -> None:
+    text = scenario_text("""
+        - T1: {mmap: mem, pages: 4, thp: true}
+        - T1: {write: mem}
+        - T1: {mprotect: mem, prot: r, first: 1, count: 1}
+        - T1: {pin: "mem[2]", as: dma}
+        - T1: {madvise: mem, advice: collapse}
+    """)
+    result = run_text(text, "v6.1")
+    assert broken(result) == [] and not pte(result, "P", BASE).pmd

@@ -45,6 +45,7 @@ class Rules(NamedTuple):
     thp_wp_split: bool = False
     fork_split_pinned_pmd: bool = False
     thp_wp_refcount: bool = False
+    madv_collapse: bool = False
 
 
 RULE_SUMMARIES: dict[str, str] = {
@@ -81,6 +82,7 @@ RULE_SUMMARIES: dict[str, str] = {
     "thp_wp_split": "PMD write fault: reuse_swap_page() or split the PMD (no huge copy)",
     "fork_split_pinned_pmd": "fork splits a maybe-pinned PMD so the PTE early COW applies",
     "thp_wp_refcount": "PMD write fault reuses the THP only if its refcount is 1",
+    "madv_collapse": "madvise(MADV_COLLAPSE) exists: synchronous THP collapse",
 }
 
 RULE_NAMES: tuple[str, ...] = Rules._fields

@@ -250,6 +250,14 @@ TIMELINE: tuple[Commit, ...] = (
         "M",
     ),
     Commit(
+        "7d8faaf15545",
+        "mm/madvise: introduce MADV_COLLAPSE sync hugepage collapse",
+        "v6.1",
+        f"{KS} §4.1 (cow.c's collapse cases); madvise(2): MADV_COLLAPSE since Linux 6.1",
+        (("madv_collapse", True),),
+        "M",
+    ),
+    Commit(
         "6a56ccbcf6c6",
         "mm/autonuma: use can_change_(pte|pmd)_writable() to replace savedwrite",
         "v6.2",

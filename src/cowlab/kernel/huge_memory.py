@@ -29,7 +29,7 @@ scanner skips THPs, reclaim splits them first).
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, ModelBugError
-from cowlab.kernel.pages import folio_pages, get_page, put_page
+from cowlab.kernel.pages import folio_pages, get_page, page_remove_rmap, put_page
 from cowlab.kernel.pgtable import rmap_present, set_pte
 from cowlab.kernel.swapfile import swapcount
 from cowlab.model import (
@@ -336,3 +336,67 @@ def copy_huge_pmd(c: Ctx, m: Machine, parent: Process, vma: Vma, base: int,
         c.decide(fn, f"vpn {base:#x}: share THP {head}")
     return m, child
 
+
+
+# --- MADV_COLLAPSE ------------------------------------------------------------------
+
+
+def madvise_collapse(c: Ctx, m: Machine, pid: int, lo: int, hi: int) -> Machine:
+    """MADV_COLLAPSE (7d8faaf15545, v6.1): each whole PMD range of [lo, hi) whose PTEs
+    map anon pages (or nothing) is copied into a new THP mapped by a PMD
+    (collapse_huge_page).  Unlike khugepaged, shared and unpopulated PTEs are allowed
+    (no max_ptes_* limits); a page something else holds (a GUP reference, the swap
+    cache, an LRU batch) fails the range (SCAN_PAGE_COUNT), as does a swap entry."""
+    fn = "madvise_collapse"
+    proc = m.processes[pid]
+    for base in range(lo + -lo % HPAGE_NR, hi - HPAGE_NR + 1, HPAGE_NR):
+        # the model does not merge VMAs back after a split: pieces with equal flags
+        # stand for the one VMA vma_merge() would have made
+        vmas = [proc.vma_at(base + i) for i in range(HPAGE_NR)]
+        vma = vmas[0]
+        if (vma is None or vma.file or vma.hugetlb
+                or any(v is None or v.flags != vma.flags for v in vmas)):
+            c.decide(fn, f"vpn {base:#x}: not a whole anonymous PMD range -> skip")
+            continue
+        ptes = [proc.pte(base + i) for i in range(HPAGE_NR)]
+        if all(type(p) is PresentPte and p.pmd for p in ptes):
+            c.decide(fn, f"vpn {base:#x}: already PMD-mapped")
+            continue
+        why = _collapse_refused(m, ptes)
+        if why is not None:
+            c.decide(fn, f"vpn {base:#x}: {why} -> cannot collapse")
+            continue
+        contents = tuple(m.page(p.pfn).content if p is not None else 0 for p in ptes)
+        m, pfns = _new_folio(m, m.page(ptes[0].pfn).node if ptes[0] is not None else 0,
+                             contents, exclusive=c.r.anon_exclusive)
+        for vpn, old in zip(range(base, base + HPAGE_NR), ptes, strict=True):
+            m = set_pte(m, pid, vpn, None)
+            if old is not None and old.pfn != ZERO_PFN:
+                m = page_remove_rmap(m, old.pfn)
+                m = put_page(c, m, old.pfn)
+        m = _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True, soft_dirty=True)
+        proc = m.processes[pid]
+        proc = proc._replace(pte_tables=tuple(b for b in proc.pte_tables if b != base))
+        m = m.with_process(proc)
+        c.decide(fn, f"vpn {base:#x}: copied into new THP {', '.join(map(str, pfns))}, "
+                 "mapped by a PMD", "madv_collapse")
+    return m
+
+
+def _collapse_refused(m: Machine, ptes: list[Pte | None]) -> str | None:
+    for pte in ptes:
+        if pte is None:
+            continue
+        if type(pte) is not PresentPte:
+            return "a swap or migration entry"
+        if pte.pfn == ZERO_PFN:
+            continue
+        page = m.page(pte.pfn)
+        if not page.anon or page.huge_zero:
+            return f"pfn {pte.pfn} is not an anon page"
+        folio = m.page(page.head) if page.thp else page
+        maps = (sum(m.page(p).mapcount for p in folio_pages(m, page.head))
+                + folio.compound_mapcount) if page.thp else page.mapcount
+        if folio.refcount != maps:
+            return f"pfn {pte.pfn}: refcount {folio.refcount} > {maps} mappings"
+    return None

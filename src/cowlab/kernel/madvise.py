@@ -4,6 +4,7 @@ reclaims (in vmscan.py)."""
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
+from cowlab.kernel.huge_memory import madvise_collapse
 from cowlab.kernel.mmap import fresh_contents, zap_pte_range
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import VM_DONTCOPY, VM_HUGEPAGE, VM_WIPEONFORK, Machine
@@ -21,6 +22,12 @@ _FLAG_ADVICE = {
 
 def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str, lo: int, hi: int
                ) -> Machine:
+    if advice == "collapse":
+        if not c.r.madv_collapse:
+            c.decide("madvise", "MADV_COLLAPSE is unknown to this kernel -> -EINVAL",
+                     "madv_collapse")
+            return m
+        return madvise_collapse(c, m, pid, lo, hi)
     m, pieces = range_vmas(c, m, pid, region, lo, hi)
     if advice == "dontneed":
         for vma in pieces:

@@ -19,6 +19,7 @@ from cowlab.model import (
     MIGRATION_WRITABLE,
     NO_NODE,
     VM_DONTCOPY,
+    VM_HUGEPAGE,
     VM_HUGETLB,
     VM_SOFTDIRTY,
     VM_WIPEONFORK,
@@ -143,7 +144,7 @@ def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi:
     """mprotect() of pages ``lo``..``hi`` of a region, splitting its VMA at the ends."""
     m, pieces = range_vmas(c, m, pid, region, lo, hi)
     for vma in pieces:
-        keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB)
+        keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB | VM_HUGEPAGE)
         new_vma = vma._replace(flags=flags | keep)
         if new_vma.flags == vma.flags:
             c.note("mprotect", f"vpn {vma.start:#x}..{vma.end - 1:#x}: protection unchanged")

@@ -107,7 +107,7 @@ OP_STAGES: dict[type, str] = {
 MMAP_WRITE_STAGES = frozenset({"sys.mmap", "sys.munmap", "sys.mprotect", "sys.mremap", "sys.fork",
                                "sys.exit", "sys.clear_refs"})
 MMAP_WRITE_ADVICE = frozenset({"dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage",
-                               "nohugepage"})
+                               "nohugepage", "collapse"})
 
 
 @stage("sys.mmap")

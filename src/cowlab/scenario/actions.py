@@ -11,7 +11,7 @@ from dataclasses import dataclass
 GUP_FLAG_NAMES = ("FOLL_WRITE", "FOLL_FORCE", "FOLL_GET", "FOLL_PIN", "FOLL_LONGTERM")
 PROTS = ("rw", "r", "none")
 ADVICES = ("dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "pageout", "hugepage",
-           "nohugepage")
+           "nohugepage", "collapse")
 
 
 @dataclass(frozen=True)
