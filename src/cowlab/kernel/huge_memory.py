@@ -251,10 +251,16 @@ def split_huge_pmds_at(c: Ctx, m: Machine, pid: int, cuts: tuple[int, ...], fn: 
     return m
 
 
+def folio_total_mapcount(m: Machine, head: int) -> int:
+    """total_mapcount(): PTE maps of every subpage plus the PMD maps."""
+    return (sum(m.page(p).mapcount for p in folio_pages(m, head))
+            + m.page(head).compound_mapcount)
+
+
 def can_split_huge_page(m: Machine, head: int) -> tuple[bool, str]:
     """can_split_folio(): only the mappings and the caller's isolation may hold it."""
     folio = m.page(head)
-    maps = sum(m.page(p).mapcount for p in folio_pages(m, head)) + folio.compound_mapcount
+    maps = folio_total_mapcount(m, head)
     extra = folio.refcount - maps
     return extra == 0, f"refcount {folio.refcount}, {maps} mappings"
 
@@ -395,8 +401,7 @@ def _collapse_refused(m: Machine, ptes: list[Pte | None]) -> str | None:
         if not page.anon or page.huge_zero:
             return f"pfn {pte.pfn} is not an anon page"
         folio = m.page(page.head) if page.thp else page
-        maps = (sum(m.page(p).mapcount for p in folio_pages(m, page.head))
-                + folio.compound_mapcount) if page.thp else page.mapcount
+        maps = folio_total_mapcount(m, page.head) if page.thp else page.mapcount
         if folio.refcount != maps:
             return f"pfn {pte.pfn}: refcount {folio.refcount} > {maps} mappings"
     return None
