@@ -111,15 +111,15 @@ def copy_page_range(
         if not vma.contains(vpn):
             continue
         parent = m.processes[parent.pid]
-        if type(pte) is PresentPte and pte.pmd and pmd_base(vpn) not in split:
-            if vpn != pmd_base(vpn):
-                continue
-            m, group = copy_huge_pmd(c, m, parent, vma, vpn, early)
-            if group is not None:
-                child_ptes.extend(group)
-                continue
-            split.add(vpn)  # copied PTE by PTE below
-        if vpn in split or pmd_base(vpn) in split:
+        if type(pte) is PresentPte and pte.pmd:
+            if vpn == pmd_base(vpn):
+                m, group = copy_huge_pmd(c, m, parent, vma, vpn, early)
+                if group is not None:
+                    child_ptes.extend(group)
+                    continue
+                split.add(vpn)  # the PMD is split: its PTEs are copied one by one
+            elif pmd_base(vpn) not in split:
+                continue  # copied with its PMD
             pte = m.processes[parent.pid].pte(vpn)
             assert type(pte) is PresentPte
         if vma.hugetlb:

@@ -11,13 +11,11 @@ from typing import NamedTuple
 
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import goto, pop, stage, top
-from cowlab.kernel.huge_memory import pmd_base
+from cowlab.kernel.huge_memory import pmd_base, pmd_mkyoung
 from cowlab.kernel.memory import handle_mm_fault
 from cowlab.kernel.pages import folio_pfn, no_struct_page, put_page
-from cowlab.kernel.pgtable import set_pte
 from cowlab.model import (
     GUP_PIN_COUNTING_BIAS,
-    HPAGE_NR,
     ZERO_PFN,
     Frame,
     GupRef,
@@ -214,18 +212,9 @@ def touch_pmd(c: Ctx, m: Machine, pid: int, vpn: int, *, write: bool) -> Machine
     """follow_trans_huge_pmd() with FOLL_TOUCH marks the PMD young, and dirty: on any
     access until a8f97366452e (v4.15), then only for FOLL_WRITE.  A dirty R/O PMD is
     what FOLL_COW takes as proof of a completed COW: Huge Dirty COW."""
-    dirty = write or not c.r.thp_touch_dirty_write_only
-    base = pmd_base(vpn)
-    changed = False
-    for key in range(base, base + HPAGE_NR):
-        pte = m.processes[pid].pte(key)
-        assert type(pte) is PresentPte
-        new = pte._replace(young=True, dirty=pte.dirty or dirty)
-        if new != pte:
-            changed = changed or new.dirty != pte.dirty
-            m = set_pte(m, pid, key, new)
-    if changed:
-        c.decide("touch_pmd", f"vpn {base:#x}: FOLL_TOUCH marks the PMD dirty"
+    m, newly_dirty = pmd_mkyoung(m, pid, vpn, dirty=write or not c.r.thp_touch_dirty_write_only)
+    if newly_dirty:
+        c.decide("touch_pmd", f"vpn {pmd_base(vpn):#x}: FOLL_TOUCH marks the PMD dirty"
                  + ("" if write else " (a read access)"), "thp_touch_dirty_write_only")
     return m
 

@@ -93,6 +93,21 @@ def _map_pmd(m: Machine, pid: int, base: int, pfns: list[int], **flags: bool) ->
     return m
 
 
+def pmd_mkyoung(m: Machine, pid: int, vpn: int, *, dirty: bool) -> tuple[Machine, bool]:
+    """Mark every PTE of the PMD at ``vpn`` young, and dirty if asked; returns whether
+    the dirty bit changed."""
+    base = pmd_base(vpn)
+    newly_dirty = False
+    for key in range(base, base + HPAGE_NR):
+        pte = m.processes[pid].pte(key)
+        assert type(pte) is PresentPte and pte.pmd
+        new = pte._replace(young=True, dirty=pte.dirty or dirty)
+        if new != pte:
+            newly_dirty = newly_dirty or new.dirty != pte.dirty
+            m = set_pte(m, pid, key, new)
+    return m, newly_dirty
+
+
 def huge_zero_pfns(m: Machine) -> list[int]:
     for pfn, page in enumerate(m.pages):
         if page is not None and page.huge_zero and page.head == pfn:

@@ -16,7 +16,7 @@ from cowlab.kernel.huge_memory import (
     do_huge_pmd_anonymous_page,
     do_huge_pmd_wp_page,
     page_trans_huge_map_swapcount,
-    pmd_base,
+    pmd_mkyoung,
     thp_suitable,
 )
 from cowlab.kernel.lru import lru_add_drain, lru_cache_add
@@ -32,7 +32,6 @@ from cowlab.kernel.pages import (
 from cowlab.kernel.pgtable import set_pte
 from cowlab.kernel.swapfile import delete_from_swap_cache, swap_free, swapcount, try_to_free_swap
 from cowlab.model import (
-    HPAGE_NR,
     NO_HEAD,
     ZERO_PFN,
     Frame,
@@ -93,13 +92,12 @@ def handle_mm_fault(
         return do_wp_page(c, m, ti, locals_, pte)
     if unshare:
         return m, "done"
-    # spurious fault: the PTE (every PTE of a PMD) already allows the access
-    for key in (range(pmd_base(vpn), pmd_base(vpn) + HPAGE_NR) if pte.pmd else (vpn,)):
-        old = m.processes[pid].pte(key)
-        assert type(old) is PresentPte
-        young = old._replace(young=True, dirty=old.dirty or write)
-        if young != old:
-            m = set_pte(m, pid, key, young)
+    # spurious fault: the PTE (or PMD) already allows the access
+    if pte.pmd:
+        return pmd_mkyoung(m, pid, vpn, dirty=write)[0], "done"
+    young = pte._replace(young=True, dirty=pte.dirty or write)
+    if young != pte:
+        m = set_pte(m, pid, vpn, young)
     return m, "done"
 
 
