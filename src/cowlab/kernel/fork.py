@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.huge_memory import copy_huge_pmd, pmd_base
+from cowlab.kernel.huge_memory import copy_huge_pmd, pmd_base, tables_in_use
 from cowlab.kernel.hugetlb import copy_hugetlb_pte
 from cowlab.kernel.lru import lru_cache_add
 from cowlab.kernel.pages import (
@@ -169,8 +169,7 @@ def do_fork(c: Ctx, m: Machine, ti: int, child_name: str, thread_name: str,
                                  thread.cpu, early)
         ptes.extend(new)
     ptes.sort(key=lambda item: item[0])
-    tables = tuple(b for b in m.processes[parent.pid].pte_tables
-                   if any(v.start <= b < v.end for v in vmas))
+    tables = tables_in_use(m.processes[parent.pid].pte_tables, vmas)
     m = m.with_process(child._replace(vmas=tuple(vmas), ptes=tuple(ptes), pte_tables=tables))
     new_thread = Thread(thread_name, child_pid, thread.node, thread.affinity)
     m = m._replace(threads=(*m.threads, new_thread))

@@ -63,6 +63,13 @@ def pmd_none(proc: Process, base: int) -> bool:
     return not any(base <= vpn < base + HPAGE_NR for vpn, _ in proc.ptes)
 
 
+def tables_in_use(tables: tuple[int, ...] | set[int], vmas: tuple[Vma, ...] | list[Vma]
+                  ) -> tuple[int, ...]:
+    """The page tables of PTEs that still serve a VMA (free_pgtables() frees the rest)."""
+    return tuple(sorted(b for b in tables
+                        if any(v.start < b + HPAGE_NR and b < v.end for v in vmas)))
+
+
 def thp_suitable(proc: Process, vma: Vma, vpn: int) -> bool:
     """transhuge_vma_suitable() && pmd_none(): may a fault at ``vpn`` map a THP?"""
     base = pmd_base(vpn)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.huge_memory import pmd_base, zap_huge_pmd
+from cowlab.kernel.huge_memory import pmd_base, tables_in_use, zap_huge_pmd
 from cowlab.kernel.pages import page_remove_rmap, put_page
 from cowlab.kernel.pgtable import set_pte
 from cowlab.kernel.swapfile import free_swap_and_cache, free_swap_cache
@@ -82,9 +82,8 @@ def do_munmap(c: Ctx, m: Machine, pid: int, region: str, lo: int, hi: int) -> Ma
         m = zap_pte_range(c, m, pid, vma)
         proc = m.processes[pid]
         vmas = tuple(v for v in proc.vmas if v != vma)
-        tables = tuple(b for b in proc.pte_tables if any(v.start < b + HPAGE_NR and b < v.end
-                                                          for v in vmas))
-        m = m.with_process(proc._replace(vmas=vmas, pte_tables=tables))
+        m = m.with_process(proc._replace(vmas=vmas, pte_tables=tables_in_use(proc.pte_tables,
+                                                                               vmas)))
         c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), True, fresh_contents(m, vma)))
     c.note("munmap", f"{m.processes[pid].name}: {region} vpn {lo:#x}..{hi - 1:#x} unmapped")
     return m

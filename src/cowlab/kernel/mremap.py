@@ -6,7 +6,7 @@ ends up mapped by PTEs in two VMAs (cow.c's backing of that name)."""
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.huge_memory import pmd_base
+from cowlab.kernel.huge_memory import pmd_base, tables_in_use
 from cowlab.kernel.pgtable import set_pte
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import HPAGE_NR, VM_HUGEPAGE, Machine, PresentPte
@@ -32,11 +32,8 @@ def do_mremap(c: Ctx, m: Machine, pid: int, region: str, to: str, lo: int, hi: i
                 moved.append((vpn, new_start + vpn - vma.start))
     vmas.sort(key=lambda v: v.start)
     proc = m.processes[pid]
-    tables = {b for b in proc.pte_tables if any(v.start < b + HPAGE_NR and b < v.end
-                                                for v in vmas)}
-    tables |= {pmd_base(new) for old, new in moved
-               if not _is_pmd(proc.pte(new))}
-    m = m.with_process(proc._replace(vmas=tuple(vmas), pte_tables=tuple(sorted(tables))))
+    tables = {*proc.pte_tables, *(pmd_base(new) for _, new in moved if not _is_pmd(proc.pte(new)))}
+    m = m.with_process(proc._replace(vmas=tuple(vmas), pte_tables=tables_in_use(tables, vmas)))
     c.note("mremap", f"{proc.name}: {region} vpn {lo:#x}..{hi - 1:#x} moved to {to} = vpn "
            f"{start:#x}..{start + hi - lo - 1:#x}")
     c.emit(Moved(pid, tuple(moved)))
