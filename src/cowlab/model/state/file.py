@@ -1,0 +1,52 @@
+"""Files with a page cache in the compact state: each page's cache pfn and the token
+the file holds on disk.
+"""
+
+from __future__ import annotations
+
+from cowlab.model.layout import (
+    FILE_FIXED_WORDS,
+    FILE_NAME,
+    FILE_NPAGES,
+    H_NFILES,
+    LayoutOverflowError,
+)
+from cowlab.model.state.machine import FlatMachine
+
+# --- files with a page cache -------------------------------------------------------------
+
+def add_file(m: FlatMachine, name: str, pfns: tuple[int, ...], tokens: tuple[int, ...]) -> int:
+    index = m.v[H_NFILES]
+    base = m.L.file(index)
+    if len(pfns) > m.L.bounds.file_pages:
+        raise LayoutOverflowError("file_pages", m.L.bounds.file_pages, f"file {name!r}")
+    m.v[base + FILE_NAME] = m.L.symbols.intern(name)
+    m.v[base + FILE_NPAGES] = len(pfns)
+    n = m.L.bounds.file_pages
+    for i, (pfn, token) in enumerate(zip(pfns, tokens, strict=True)):
+        m.v[base + FILE_FIXED_WORDS + i] = pfn
+        m.v[base + FILE_FIXED_WORDS + n + i] = token
+    m.v[H_NFILES] = index + 1
+    return index
+
+
+def file_name(m: FlatMachine, index: int) -> str:
+    return m.L.symbols.name(m.v[m.L.file(index) + FILE_NAME])
+
+
+def file_nr_pages(m: FlatMachine, index: int) -> int:
+    return m.v[m.L.file(index) + FILE_NPAGES]
+
+
+def file_page_pfn(m: FlatMachine, index: int, page: int) -> int:
+    """The page-cache pfn of page ``page`` of the file."""
+    return m.v[m.L.file(index) + FILE_FIXED_WORDS + page]
+
+
+def set_file_page_pfn(m: FlatMachine, index: int, page: int, pfn: int) -> None:
+    m.v[m.L.file(index) + FILE_FIXED_WORDS + page] = pfn
+
+
+def file_original(m: FlatMachine, index: int, page: int) -> int:
+    """The token the file holds on disk for page ``page``."""
+    return m.v[m.L.file(index) + FILE_FIXED_WORDS + m.L.bounds.file_pages + page]

@@ -1,0 +1,114 @@
+"""The compact machine: one vector of 32-bit integers per state, and the machine-wide fields.
+
+A step gets a private copy (``FlatMachine.copy``, one memcpy) and mutates it, so every
+accessor in this package writes in place.  Only this package combines record bases
+(``cowlab.model.layout.Layout``) with field constants; kernel code names what it wants
+(docs/design-notes/compact-state.md).
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from cowlab.model.layout import (
+    H_NEXT_TOKEN,
+    H_NFILES,
+    H_NODES,
+    H_NPROCESSES,
+    H_NTHREADS,
+    H_NUMA_BALANCING,
+    P_PARENT,
+    PG_HEAD,
+    PG_LRU_BATCH,
+    PG_PRIVATE,
+    S_CACHE,
+    Layout,
+)
+from cowlab.model.page import NO_CPU, NO_HEAD, NO_SLOT
+
+NO_PFN = -1
+
+
+class FlatMachine:
+    """A machine state: ``v``, the vector, and ``L``, its layout."""
+
+    __slots__ = ("L", "v")
+
+    def __init__(self, layout: Layout, vector: array | None = None) -> None:
+        self.L = layout
+        if vector is None:
+            vector = array("i", bytes(4 * layout.size))
+            _init_empty(self, vector)
+        self.v = vector
+
+    def copy(self) -> FlatMachine:
+        """The private copy a step mutates."""
+        return FlatMachine(self.L, self.v[:])
+
+    def tobytes(self) -> bytes:
+        return self.v.tobytes()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FlatMachine) and self.v == other.v
+
+    def __hash__(self) -> int:
+        return hash(self.v.tobytes())
+
+
+def _init_empty(m: FlatMachine, v: array) -> None:
+    """Every pfn free, every slot empty, no head, no swap slot, no LRU batch."""
+    L = m.L
+    for pfn in range(L.bounds.pages):
+        base = L.page(pfn)
+        v[base + PG_PRIVATE] = NO_SLOT
+        v[base + PG_LRU_BATCH] = NO_CPU
+        v[base + PG_HEAD] = NO_HEAD
+    for slot in range(L.bounds.slots):
+        v[L.slot(slot) + S_CACHE] = NO_PFN
+    for pid in range(L.bounds.processes):
+        v[L.process(pid) + P_PARENT] = -1
+
+
+# --- the machine --------------------------------------------------------------------------
+
+def nr_node_ids(m: FlatMachine) -> int:
+    return m.v[H_NODES]
+
+
+def numa_balancing_enabled(m: FlatMachine) -> bool:
+    return bool(m.v[H_NUMA_BALANCING])
+
+
+def take_token(m: FlatMachine) -> int:
+    """The content token of the next store (tokens are unique per store)."""
+    token = m.v[H_NEXT_TOKEN]
+    m.v[H_NEXT_TOKEN] = token + 1
+    return token
+
+
+def nr_processes(m: FlatMachine) -> int:
+    return m.v[H_NPROCESSES]
+
+
+def nr_threads(m: FlatMachine) -> int:
+    return m.v[H_NTHREADS]
+
+
+def nr_files(m: FlatMachine) -> int:
+    return m.v[H_NFILES]
+
+
+# --- the machine header --------------------------------------------------------------------
+
+def init_machine(m: FlatMachine, *, nodes: int, numa_balancing: bool, next_token: int = 1) -> None:
+    m.v[H_NODES] = nodes
+    m.v[H_NUMA_BALANCING] = int(numa_balancing)
+    m.v[H_NEXT_TOKEN] = next_token
+
+
+def set_next_token(m: FlatMachine, token: int) -> None:
+    m.v[H_NEXT_TOKEN] = token
+
+
+def next_token(m: FlatMachine) -> int:
+    return m.v[H_NEXT_TOKEN]

@@ -1,0 +1,156 @@
+"""Tasks and their continuation frames in the compact state: a frame is a stage, a
+result handed back by its callee, the page references it holds and integer locals.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from cowlab.model.layout import (
+    F_LOCALS_KIND,
+    F_NHOLDS,
+    F_RESULT,
+    F_STAGE,
+    FRAME_FIXED_WORDS,
+    H_NTHREADS,
+    T_AFFINITY,
+    T_DEPTH,
+    T_NAME,
+    T_NODE,
+    T_PID,
+    LayoutOverflowError,
+)
+from cowlab.model.state.machine import FlatMachine
+
+# --- tasks and continuation frames ----------------------------------------------------------
+
+def new_thread(m: FlatMachine, name: str, pid: int, node: int, affinity: int) -> int:
+    ti = m.v[H_NTHREADS]
+    base = m.L.thread(ti)
+    m.v[base + T_NAME] = m.L.symbols.intern(name)
+    m.v[base + T_PID] = pid
+    m.v[base + T_NODE] = node
+    m.v[base + T_AFFINITY] = affinity
+    m.v[H_NTHREADS] = ti + 1
+    return ti
+
+
+def task_name(m: FlatMachine, ti: int) -> str:
+    return m.L.symbols.name(m.v[m.L.thread(ti) + T_NAME])
+
+
+def task_pid(m: FlatMachine, ti: int) -> int:
+    return m.v[m.L.thread(ti) + T_PID]
+
+
+def task_node(m: FlatMachine, ti: int) -> int:
+    return m.v[m.L.thread(ti) + T_NODE]
+
+
+def set_task_node(m: FlatMachine, ti: int, node: int) -> None:
+    m.v[m.L.thread(ti) + T_NODE] = node
+
+
+def task_affinity(m: FlatMachine, ti: int) -> int:
+    return m.v[m.L.thread(ti) + T_AFFINITY]
+
+
+def set_task_affinity(m: FlatMachine, ti: int, node: int) -> None:
+    m.v[m.L.thread(ti) + T_AFFINITY] = node
+
+
+def task_depth(m: FlatMachine, ti: int) -> int:
+    """How many frames the thread's kernel operation has (0: in user space)."""
+    return m.v[m.L.thread(ti) + T_DEPTH]
+
+
+def push_frame(m: FlatMachine, ti: int, stage: int, kind: int, locals_: tuple[int, ...] = (),
+               holds: tuple[int, ...] = ()) -> None:
+    """Call: a new innermost frame at ``stage`` with its locals (of schema ``kind``)."""
+    depth = task_depth(m, ti)
+    base = m.L.frame(ti, depth)
+    _write_frame(m, base, stage, kind, locals_, holds)
+    m.v[m.L.thread(ti) + T_DEPTH] = depth + 1
+
+
+def pop_frame(m: FlatMachine, ti: int, result: int = 0) -> None:
+    """Return from the innermost frame, handing ``result`` to its caller's frame."""
+    depth = task_depth(m, ti) - 1
+    if depth < 0:
+        raise IndexError("pop of an idle thread")
+    base = m.L.frame(ti, depth)
+    for i in range(m.L.frame_words):
+        m.v[base + i] = 0
+    m.v[m.L.thread(ti) + T_DEPTH] = depth
+    if depth:
+        m.v[m.L.frame(ti, depth - 1) + F_RESULT] = result
+
+
+def frame_stage(m: FlatMachine, ti: int, depth: int = -1) -> int:
+    return m.v[_frame_base(m, ti, depth) + F_STAGE]
+
+
+def set_frame_stage(m: FlatMachine, ti: int, stage: int, depth: int = -1) -> None:
+    m.v[_frame_base(m, ti, depth) + F_STAGE] = stage
+
+
+def frame_result(m: FlatMachine, ti: int, depth: int = -1) -> int:
+    return m.v[_frame_base(m, ti, depth) + F_RESULT]
+
+
+def frame_kind(m: FlatMachine, ti: int, depth: int = -1) -> int:
+    """The schema of the frame's locals (see the kernel's frame registry)."""
+    return m.v[_frame_base(m, ti, depth) + F_LOCALS_KIND]
+
+
+def frame_locals(m: FlatMachine, ti: int, n: int, depth: int = -1) -> tuple[int, ...]:
+    at = _frame_base(m, ti, depth) + FRAME_FIXED_WORDS + m.L.bounds.holds
+    return tuple(m.v[at:at + n])
+
+
+def set_frame_locals(m: FlatMachine, ti: int, locals_: tuple[int, ...], depth: int = -1) -> None:
+    if len(locals_) > m.L.bounds.locals:
+        raise LayoutOverflowError("locals", m.L.bounds.locals, f"{len(locals_)} locals")
+    at = _frame_base(m, ti, depth) + FRAME_FIXED_WORDS + m.L.bounds.holds
+    m.v[at:at + len(locals_)] = array("i", locals_)
+
+
+def frame_holds(m: FlatMachine, ti: int, depth: int = -1) -> tuple[int, ...]:
+    base = _frame_base(m, ti, depth)
+    n = m.v[base + F_NHOLDS]
+    return tuple(m.v[base + FRAME_FIXED_WORDS:base + FRAME_FIXED_WORDS + n])
+
+
+def set_frame_holds(m: FlatMachine, ti: int, holds: tuple[int, ...], depth: int = -1) -> None:
+    base = _frame_base(m, ti, depth)
+    _write_holds(m, base, holds)
+
+
+def _frame_base(m: FlatMachine, ti: int, depth: int) -> int:
+    if depth < 0:
+        depth += task_depth(m, ti)
+    return m.L.frame(ti, depth)
+
+
+def _write_frame(m: FlatMachine, base: int, stage: int, kind: int, locals_: tuple[int, ...],
+                 holds: tuple[int, ...]) -> None:
+    b = m.L.bounds
+    if len(locals_) > b.locals:
+        raise LayoutOverflowError("locals", b.locals, f"{len(locals_)} locals")
+    v = m.v
+    v[base + F_STAGE] = stage
+    v[base + F_RESULT] = 0
+    v[base + F_LOCALS_KIND] = kind
+    _write_holds(m, base, holds)
+    at = base + FRAME_FIXED_WORDS + b.holds
+    for i in range(b.locals):
+        v[at + i] = locals_[i] if i < len(locals_) else 0
+
+
+def _write_holds(m: FlatMachine, base: int, holds: tuple[int, ...]) -> None:
+    b = m.L.bounds
+    if len(holds) > b.holds:
+        raise LayoutOverflowError("holds", b.holds, f"{len(holds)} page references in a frame")
+    m.v[base + F_NHOLDS] = len(holds)
+    for i in range(b.holds):
+        m.v[base + FRAME_FIXED_WORDS + i] = holds[i] if i < len(holds) else 0
