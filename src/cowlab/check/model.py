@@ -77,7 +77,7 @@ class CheckModel:
         self.symmetry = symmetry_classes(config) if symmetry else ()
 
     def initial(self) -> CheckState:
-        m = boot(self.config.scenario)
+        m = boot(self.config.scenario, [s.action for prog in self.programs.values() for s in prog])
         b = self.config.budgets
         budgets = (b.numa_scan, b.move, b.lru_drain, b.reclaim, b.dma_write, b.dma_read)
         pcs = tuple(sorted((name, 0) for name in self.programs))
@@ -128,7 +128,7 @@ class CheckModel:
         to map, a pin not yet taken) waits, as the thread would."""
         ctx = Ctx(self.kernel, trace=False)
         try:
-            m2 = start(ctx, m, ti, thread_op(m, ti, step.action))
+            m2 = start(ctx, m.copy(), ti, thread_op(m, ti, step.action))
         except ScenarioError:
             return False
         return blocked(m2, ti) is None
@@ -138,7 +138,7 @@ class CheckModel:
     def step(self, s: CheckState, t: Transition, *, trace: bool = False
              ) -> tuple[CheckState, list[Violation], Ctx]:
         ctx = Ctx(self.kernel, trace=trace, choice=t.choice)
-        m = s.machine
+        m = s.machine.copy()
         budgets = s.budgets
         pcs = s.pcs
         kind = t.kind

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
 
+from cowlab.engine.bounds import bounds_for
 from cowlab.model import KSWAPD, NO_NODE, File, Machine, Page, Process, Thread
+from cowlab.model.layout import Layout
+from cowlab.model.state.records import RecordMachine
 from cowlab.scenario import Scenario, ScenarioError
+from cowlab.scenario.actions import Action
 
 _ADDR = re.compile(r"^(?:(?P<proc>[^:\[\]]+):)?(?P<region>[^:\[\]]+)(?:\[(?P<index>\d+)\])?$")
 
 
-def boot(scenario: Scenario) -> Machine:
-    """Processes in declaration order (pid = index), their threads, and kswapd."""
+#: ``COWLAB_STATE=vector`` runs the engines on the compact vector state (through the
+#: record interface while the kernel is ported to it: docs/design-notes/compact-state.md)
+STATE_ENV = "COWLAB_STATE"
+
+
+def boot(scenario: Scenario, more_actions: Iterable[Action] = ()) -> Machine:
+    """Processes in declaration order (pid = index), their threads, and kswapd.
+    ``more_actions`` (a check configuration's programs) size the compact layout."""
+    m = _boot_records(scenario)
+    if os.environ.get(STATE_ENV, "records") == "vector":
+        layout = Layout(bounds_for(scenario, more_actions))
+        return RecordMachine.from_records(m, layout)  # type: ignore[return-value]
+    return m
+
+
+def _boot_records(scenario: Scenario) -> Machine:
     processes = tuple(Process(pid, p.name) for pid, p in enumerate(scenario.processes))
     threads = tuple(
         Thread(t.name, pid, t.node, NO_NODE if t.affinity is None else t.affinity)

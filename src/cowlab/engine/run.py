@@ -99,7 +99,7 @@ class Replay:
         return record
 
     def _dispatch(self, ctx: Ctx, step: Step, record: StepRecord) -> None:
-        m = self.machine
+        m = self.machine.copy()
         index = self.scenario.steps.index(step)
         if step.until is not None and step.until not in STAGES:
             raise self._error(step, f"unknown stage {step.until!r} (see cowlab run --list-stages)",

@@ -98,6 +98,18 @@ def nr_files(m: FlatMachine) -> int:
     return m.v[H_NFILES]
 
 
+def set_nr_processes(m: FlatMachine, n: int) -> None:
+    m.v[H_NPROCESSES] = n
+
+
+def set_nr_threads(m: FlatMachine, n: int) -> None:
+    m.v[H_NTHREADS] = n
+
+
+def set_nr_files(m: FlatMachine, n: int) -> None:
+    m.v[H_NFILES] = n
+
+
 # --- the machine header --------------------------------------------------------------------
 
 def init_machine(m: FlatMachine, *, nodes: int, numa_balancing: bool, next_token: int = 1) -> None:

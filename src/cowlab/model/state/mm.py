@@ -114,6 +114,22 @@ def set_write_protect_seq(m: FlatMachine, pid: int, seq: int) -> None:
     m.v[m.L.process(pid) + P_WRITE_PROTECT_SEQ] = seq
 
 
+def set_mm_name(m: FlatMachine, pid: int, name: str) -> None:
+    m.v[m.L.process(pid) + P_NAME] = m.L.symbols.intern(name)
+
+
+def set_mm_parent(m: FlatMachine, pid: int, parent: int) -> None:
+    m.v[m.L.process(pid) + P_PARENT] = parent
+
+
+def clear_process(m: FlatMachine, pid: int) -> None:
+    """The empty record of an unused pid: no VMAs, nothing mapped, no parent."""
+    base = m.L.process(pid)
+    for i in range(m.L.proc_words):
+        m.v[base + i] = 0
+    m.v[base + P_PARENT] = -1
+
+
 def new_process(m: FlatMachine, name: str, parent: int = -1) -> int:
     """The next pid (pids are never reused in a run), alive, with no VMAs."""
     pid = m.v[H_NPROCESSES]
@@ -168,6 +184,12 @@ def vma_pgoff(m: FlatMachine, pid: int, slot: int) -> int:
 
 def vma_region_base(m: FlatMachine, pid: int, slot: int) -> int:
     """Where the region began at mmap (``buf[i]`` is page ``base + i``)."""
+    base = _vma_field(m, pid, slot, V_BASE)
+    return _vma_field(m, pid, slot, V_START) if base < 0 else base
+
+
+def vma_base_raw(m: FlatMachine, pid: int, slot: int) -> int:
+    """The stored base: -1 when the VMA starts its own region."""
     return _vma_field(m, pid, slot, V_BASE)
 
 
@@ -200,7 +222,7 @@ def insert_vma(m: FlatMachine, pid: int, slot: int, *, start: int, npages: int, 
     v[at + V_NAME] = m.L.symbols.intern(name)
     v[at + V_FILE] = m.L.symbols.intern(file)
     v[at + V_PGOFF] = pgoff
-    v[at + V_BASE] = start if base < 0 else base
+    v[at + V_BASE] = base
     v[m.L.process(pid) + P_NVMAS] = n + 1
 
 

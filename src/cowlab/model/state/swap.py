@@ -52,14 +52,19 @@ def set_swap_content(m: FlatMachine, slot: int, token: int) -> None:
 def get_swap_slot(m: FlatMachine) -> int:
     """The lowest free slot, taken (count 0, no cache page, nothing on disk)."""
     for slot in range(m.L.bounds.slots):
-        base = m.L.slot(slot)
-        if not m.v[base + S_IN_USE]:
-            m.v[base + S_IN_USE] = 1
-            m.v[base + S_COUNT] = 0
-            m.v[base + S_CACHE] = NO_PFN
-            m.v[base + S_CONTENT] = -1
+        if not m.v[m.L.slot(slot) + S_IN_USE]:
+            take_swap_slot(m, slot)
             return slot
     raise LayoutOverflowError("slots", m.L.bounds.slots, "no free swap slot")
+
+
+def take_swap_slot(m: FlatMachine, slot: int) -> None:
+    """Mark ``slot`` in use: count 0, no cache page, nothing on disk yet."""
+    base = m.L.slot(slot)
+    m.v[base + S_IN_USE] = 1
+    m.v[base + S_COUNT] = 0
+    m.v[base + S_CACHE] = NO_PFN
+    m.v[base + S_CONTENT] = -1
 
 
 def free_swap_slot(m: FlatMachine, slot: int) -> None:

@@ -35,6 +35,20 @@ def new_thread(m: FlatMachine, name: str, pid: int, node: int, affinity: int) ->
     return ti
 
 
+def set_task(m: FlatMachine, ti: int, name: str, pid: int, node: int, affinity: int) -> None:
+    base = m.L.thread(ti)
+    m.v[base + T_NAME] = m.L.symbols.intern(name)
+    m.v[base + T_PID] = pid
+    m.v[base + T_NODE] = node
+    m.v[base + T_AFFINITY] = affinity
+
+
+def clear_thread(m: FlatMachine, ti: int) -> None:
+    base = m.L.thread(ti)
+    for i in range(m.L.thread_words):
+        m.v[base + i] = 0
+
+
 def task_name(m: FlatMachine, ti: int) -> str:
     return m.L.symbols.name(m.v[m.L.thread(ti) + T_NAME])
 
@@ -96,6 +110,10 @@ def set_frame_stage(m: FlatMachine, ti: int, stage: int, depth: int = -1) -> Non
 
 def frame_result(m: FlatMachine, ti: int, depth: int = -1) -> int:
     return m.v[_frame_base(m, ti, depth) + F_RESULT]
+
+
+def set_frame_result(m: FlatMachine, ti: int, result: int, depth: int = -1) -> None:
+    m.v[_frame_base(m, ti, depth) + F_RESULT] = result
 
 
 def frame_kind(m: FlatMachine, ti: int, depth: int = -1) -> int:

@@ -1,0 +1,363 @@
+"""Between today's record machine (``cowlab.model.Machine``, immutable tuples) and the
+compact vector (``FlatMachine``).
+
+During the port (docs/design-notes/compact-state.md) this proves that the layout
+holds everything a state has: every state a scenario or the checker reaches must
+survive ``unflatten(flatten(m)) == m``.  After the switch, ``unflatten`` is how traces,
+JSON and HTML see a vector state: as the records users know.
+
+Frame locals are NamedTuples of the kernel's operations; each field's kind comes from
+its annotation: ``int``, ``bool``, ``str`` (a symbol), ``int | None``, ``tuple[int,
+...]`` (a length, then the values) and page-table entries (a ``pte_t``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from cowlab.model.layout import Bounds, Layout, LayoutOverflowError
+from cowlab.model.machine import Machine
+from cowlab.model.page import HPAGE_NR, NO_CPU, NO_HEAD, NO_SLOT, Page
+from cowlab.model.state import gup, mm, page, swap, task
+from cowlab.model.state.file import add_file, file_name, file_nr_pages, file_original, file_page_pfn
+from cowlab.model.state.machine import (
+    FlatMachine,
+    init_machine,
+    next_token,
+    nr_files,
+    nr_node_ids,
+    nr_processes,
+    nr_threads,
+    numa_balancing_enabled,
+    set_nr_files,
+    set_nr_processes,
+    set_nr_threads,
+)
+from cowlab.model.swap import File, GupRef, SwapSlot
+from cowlab.model.task import Frame, Process, Thread
+from cowlab.model.vma import Vma
+
+#: ``int | None`` stores None as this
+NONE = -(2**31)
+
+INT, BOOL, SYMBOL, OPT_INT, INTS, PTE = "int", "bool", "symbol", "int | None", "ints", "pte"
+_KINDS = {"int": INT, "bool": BOOL, "str": SYMBOL, "int | None": OPT_INT, "tuple[int, ...]": INTS}
+
+#: locals classes seen so far, by the symbol of their qualified name
+_SCHEMAS: dict[str, type] = {}
+
+
+def locals_kinds(cls: type) -> tuple[tuple[str, str], ...]:
+    """(field, kind) of a frame-locals NamedTuple, from its annotations."""
+    notes = cls.__annotations__
+    return tuple((f, _KINDS.get(str(notes[f]), PTE)) for f in cls._fields)  # type: ignore[attr-defined]
+
+
+def _encode_locals(layout: Layout, loc: object) -> tuple[int, tuple[int, ...]]:
+    if loc == ():
+        return 0, ()
+    cls = type(loc)
+    key = f"{cls.__module__}.{cls.__qualname__}"
+    _SCHEMAS[key] = cls
+    words: list[int] = []
+    for (name, kind), value in zip(locals_kinds(cls), loc, strict=True):  # type: ignore[call-overload]
+        if kind == SYMBOL:
+            words.append(layout.symbols.intern(value))
+        elif kind == OPT_INT:
+            words.append(NONE if value is None else value)
+        elif kind == INTS:
+            words += [len(value), *value]
+        else:
+            words.append(int(value))
+        del name
+    return layout.symbols.intern(key), tuple(words)
+
+
+def _decode_locals(layout: Layout, kind_sym: int, words: tuple[int, ...]) -> object:
+    if kind_sym == 0:
+        return ()
+    cls = _SCHEMAS[layout.symbols.name(kind_sym)]
+    values: list[Any] = []
+    at = 0
+    for _, kind in locals_kinds(cls):
+        w = words[at]
+        at += 1
+        if kind == SYMBOL:
+            values.append(layout.symbols.name(w))
+        elif kind == BOOL:
+            values.append(bool(w))
+        elif kind == OPT_INT:
+            values.append(None if w == NONE else w)
+        elif kind == INTS:
+            values.append(tuple(words[at:at + w]))
+            at += w
+        else:
+            values.append(w)
+    return cls(*values)
+
+
+def fit_bounds(m: Machine, base: Bounds | None = None) -> Bounds:
+    """Bounds just large enough for ``m`` (at least ``base``'s)."""
+    b = base or Bounds()
+    vpns = [vpn for p in m.processes for vpn, _ in p.ptes]
+    vpns += [v.start + v.npages - 1 for p in m.processes for v in p.vmas]
+    vpns += [vpn for p in m.processes for vpn in p.pte_tables]
+    lo = min([b.vpn_base, *vpns])
+    lo -= lo % HPAGE_NR
+    span = max([lo + b.vpns, *(v + 1 for v in vpns)]) - lo
+    span += -span % HPAGE_NR
+    words = [len(_encode_locals(Layout(b), f.locals)[1]) for t in m.threads for f in t.stack]
+    return replace(
+        b,
+        processes=max(b.processes, len(m.processes)),
+        threads=max(b.threads, len(m.threads)),
+        pages=max(b.pages, len(m.pages)),
+        vpns=span,
+        vpn_base=lo,
+        vmas=max([b.vmas, *(len(p.vmas) for p in m.processes)]),
+        frames=max([b.frames, *(len(t.stack) for t in m.threads)]),
+        holds=max([b.holds, *(len(f.holds) for t in m.threads for f in t.stack)]),
+        locals=max([b.locals, *words]),
+        slots=max(b.slots, len(m.swap)),
+        refs=max(b.refs, len(m.refs)),
+        files=max(b.files, len(m.files)),
+        file_pages=max([b.file_pages, *(len(f.pages) for f in m.files)]),
+    )
+
+
+def flatten(m: Machine, layout: Layout | None = None) -> FlatMachine:
+    """The vector holding everything ``m`` holds."""
+    f = FlatMachine(layout or Layout(fit_bounds(m)))
+    init_machine(f, nodes=m.nodes, numa_balancing=m.numa_balancing, next_token=m.next_token)
+    write_pages(f, m.pages)
+    write_processes(f, m.processes)
+    write_threads(f, m.threads)
+    write_slots(f, m.swap)
+    write_refs(f, m.refs)
+    write_files(f, m.files)
+    return f
+
+
+# --- writing records into the vector -------------------------------------------------------
+
+def write_page(f: FlatMachine, pfn: int, pg: Page | None) -> None:
+    """Store ``pg`` at ``pfn`` (None: the pfn is free)."""
+    if pg is None:
+        page.free_pfn(f, pfn)
+        return
+    page.init_page(f, pfn, node=pg.node, content=pg.content, refcount=pg.refcount,
+                   anon=pg.anon, lru=pg.lru, hugetlb=pg.huge, huge_zero=pg.huge_zero)
+    page.page_mapcount_add(f, pfn, pg.mapcount)
+    page.folio_pincount_add(f, pfn, pg.pins)
+    page.compound_mapcount_add(f, pfn, pg.compound_mapcount)
+    if pg.exclusive:
+        page.SetPageAnonExclusive(f, pfn)
+    page.SetPageIsolated(f, pfn, pg.isolated)
+    page.set_page_locked(f, pfn, pg.locked)
+    page.set_page_swap_slot(f, pfn, pg.swapcache)
+    page.set_page_lru_batch(f, pfn, pg.lru_batch)
+    page.set_compound_head(f, pfn, pg.head)
+
+
+def write_pages(f: FlatMachine, pages: tuple[Page | None, ...]) -> None:
+    for pfn in range(f.L.bounds.pages):
+        write_page(f, pfn, pages[pfn] if pfn < len(pages) else None)
+    if len(pages) > f.L.bounds.pages and any(pg is not None for pg in pages[f.L.bounds.pages:]):
+        raise LayoutOverflowError("pages", f.L.bounds.pages, f"{len(pages)} pfns")
+
+
+def write_process(f: FlatMachine, p: Process) -> None:
+    """Store ``p`` as process ``p.pid`` (its whole record: mm, VMAs, page table)."""
+    pid = p.pid
+    mm.clear_process(f, pid)
+    mm.set_mm_name(f, pid, p.name)
+    mm.set_mm_parent(f, pid, p.parent)
+    mm.set_mm_alive(f, pid, p.alive)
+    mm.set_mm_has_pinned(f, pid, p.has_pinned)
+    mm.set_write_protect_seq(f, pid, p.write_protect_seq)
+    for slot, v in enumerate(p.vmas):
+        mm.insert_vma(f, pid, slot, start=v.start, npages=v.npages, flags=v.flags, name=v.name,
+                      file=v.file, pgoff=v.pgoff, base=v.base)
+    for vpn, pte in p.ptes:
+        mm.set_pte_at(f, pid, vpn, pte)  # type: ignore[arg-type]
+    for vpn in p.pte_tables:
+        mm.set_pmd_pte_table(f, pid, vpn, True)
+
+
+def write_processes(f: FlatMachine, procs: tuple[Process, ...]) -> None:
+    for i, p in enumerate(procs):
+        if p.pid != i:
+            raise ValueError(f"process {p.name} has pid {p.pid} at index {i}")
+        write_process(f, p)
+    for pid in range(len(procs), nr_processes(f)):
+        mm.clear_process(f, pid)
+    set_nr_processes(f, len(procs))
+
+
+def write_thread(f: FlatMachine, ti: int, t: Thread) -> None:
+    sym = f.L.symbols.intern
+    task.clear_thread(f, ti)
+    task.set_task(f, ti, t.name, t.pid, t.node, t.affinity)
+    for frame in t.stack:
+        kind, words = _encode_locals(f.L, frame.locals)
+        task.push_frame(f, ti, sym(frame.stage), kind, words, frame.holds)
+    for depth, frame in enumerate(t.stack):
+        task.set_frame_result(f, ti, sym(frame.result), depth)
+
+
+def write_threads(f: FlatMachine, threads: tuple[Thread, ...]) -> None:
+    for ti, t in enumerate(threads):
+        write_thread(f, ti, t)
+    for ti in range(len(threads), nr_threads(f)):
+        task.clear_thread(f, ti)
+    set_nr_threads(f, len(threads))
+
+
+def write_slot(f: FlatMachine, slot: int, value: SwapSlot | None) -> None:
+    if value is None:
+        swap.free_swap_slot(f, slot)
+        return
+    swap.take_swap_slot(f, slot)
+    swap.swap_count_add(f, slot, value.count)
+    swap.set_swap_cache_pfn(f, slot, value.cache)
+    swap.set_swap_content(f, slot, value.content)
+
+
+def write_slots(f: FlatMachine, slots: tuple[SwapSlot | None, ...]) -> None:
+    for slot in range(f.L.bounds.slots):
+        write_slot(f, slot, slots[slot] if slot < len(slots) else None)
+    if any(value is not None for value in slots[f.L.bounds.slots:]):
+        raise LayoutOverflowError("slots", f.L.bounds.slots, f"{len(slots)} swap slots")
+
+
+def write_refs(f: FlatMachine, refs: tuple[GupRef, ...]) -> None:
+    """The references in order, in the first entries."""
+    for i in range(f.L.bounds.refs):
+        gup.drop_ref(f, i)
+    for r in refs:
+        gup.add_ref(f, name=r.name, kind=gup.REF_PIN if r.kind == "pin" else gup.REF_GET,
+                    holder=r.holder, pid=r.pid, vpn=r.vpn, pfn=r.pfn, write=r.write,
+                    longterm=r.longterm, refs=r.refs)
+
+
+def write_files(f: FlatMachine, files: tuple[File, ...]) -> None:
+    set_nr_files(f, 0)
+    for file in files:
+        add_file(f, file.name, file.pages, file.original)
+
+
+# --- reading records out of the vector -----------------------------------------------------
+
+def unflatten(f: FlatMachine) -> Machine:
+    """The records of a vector state, as users and reports see them."""
+    return Machine(nr_node_ids(f), numa_balancing_enabled(f), page_views(f), process_views(f),
+                   thread_views(f), slot_views(f), ref_views(f), next_token(f), file_views(f))
+
+
+def page_view(f: FlatMachine, pfn: int) -> Page:
+    return Page(
+        node=page.page_to_nid(f, pfn), content=page.page_content(f, pfn),
+        refcount=page.page_count(f, pfn), mapcount=page.page_mapcount_raw(f, pfn),
+        pins=page.folio_pincount(f, pfn), anon=page.PageAnon(f, pfn),
+        exclusive=page.PageAnonExclusive(f, pfn), swapcache=page.page_swap_slot(f, pfn),
+        lru_batch=page.page_lru_batch(f, pfn), lru=page.PageLRU(f, pfn),
+        isolated=page.PageIsolated(f, pfn), locked=page.PageLocked(f, pfn),
+        huge=page.PageHuge(f, pfn), head=_raw_head(f, pfn),
+        compound_mapcount=page.compound_mapcount(f, pfn),
+        huge_zero=page.is_huge_zero_page(f, pfn))
+
+
+def page_views(f: FlatMachine) -> tuple[Page | None, ...]:
+    used = list(page.pfns_in_use(f))
+    pages: list[Page | None] = [None] * (max(used, default=0) + 1)
+    for pfn in used:
+        pages[pfn] = page_view(f, pfn)
+    return tuple(pages)
+
+
+def process_view(f: FlatMachine, pid: int) -> Process:
+    L = f.L
+    vmas = tuple(
+        Vma(mm.vma_name(f, pid, s), mm.vma_start(f, pid, s),
+            mm.vma_end(f, pid, s) - mm.vma_start(f, pid, s), mm.vma_flags(f, pid, s),
+            mm.vma_file(f, pid, s), mm.vma_pgoff(f, pid, s), mm.vma_base_raw(f, pid, s))
+        for s in range(mm.nr_vmas(f, pid)))
+    ptes = tuple((vpn, mm.pte_at(f, pid, vpn)) for vpn in mm.mapped_vpns(f, pid))
+    first, end = L.bounds.vpn_base, L.bounds.vpn_base + L.bounds.vpns
+    tables = tuple(vpn for vpn in range(first, end, HPAGE_NR) if mm.pmd_has_pte_table(f, pid, vpn))
+    return Process(pid, mm.mm_name(f, pid), vmas, ptes,  # type: ignore[arg-type]
+                   mm.mm_alive(f, pid), mm.mm_has_pinned(f, pid), mm.mm_parent(f, pid),
+                   mm.write_protect_seq(f, pid), tables)
+
+
+def process_views(f: FlatMachine) -> tuple[Process, ...]:
+    return tuple(process_view(f, pid) for pid in range(nr_processes(f)))
+
+
+def thread_view(f: FlatMachine, ti: int) -> Thread:
+    L = f.L
+    name = L.symbols.name
+    stack = []
+    for depth in range(task.task_depth(f, ti)):
+        words = task.frame_locals(f, ti, L.bounds.locals, depth)
+        stack.append(Frame(name(task.frame_stage(f, ti, depth)),
+                           _decode_locals(L, task.frame_kind(f, ti, depth), words),  # type: ignore[arg-type]
+                           task.frame_holds(f, ti, depth),
+                           name(task.frame_result(f, ti, depth))))
+    return Thread(task.task_name(f, ti), task.task_pid(f, ti), task.task_node(f, ti),
+                  task.task_affinity(f, ti), tuple(stack))
+
+
+def thread_views(f: FlatMachine) -> tuple[Thread, ...]:
+    return tuple(thread_view(f, ti) for ti in range(nr_threads(f)))
+
+
+def slot_views(f: FlatMachine) -> tuple[SwapSlot | None, ...]:
+    slots: list[SwapSlot | None] = [
+        SwapSlot(swap.swap_count(f, s), swap.swap_cache_pfn(f, s), swap.swap_content(f, s))
+        if swap.swap_in_use(f, s) else None
+        for s in range(f.L.bounds.slots)]
+    while slots and slots[-1] is None:
+        slots.pop()
+    return tuple(slots)
+
+
+def ref_views(f: FlatMachine) -> tuple[GupRef, ...]:
+    name = f.L.symbols.name
+    refs = []
+    for i in range(f.L.bounds.refs):
+        if not gup.ref_in_use(f, i):
+            continue
+        rname, kind, holder, pid, vpn, pfn, write, longterm, n = gup.ref_fields(f, i)
+        refs.append(GupRef(name(rname), "pin" if kind == gup.REF_PIN else "get", name(holder),
+                           pid, vpn, pfn, bool(write), bool(longterm), n))
+    return tuple(refs)
+
+
+def file_views(f: FlatMachine) -> tuple[File, ...]:
+    return tuple(
+        File(file_name(f, i), tuple(file_page_pfn(f, i, j) for j in range(file_nr_pages(f, i))),
+             tuple(file_original(f, i, j) for j in range(file_nr_pages(f, i))))
+        for i in range(nr_files(f)))
+
+
+def _raw_head(f: FlatMachine, pfn: int) -> int:
+    return NO_HEAD if not page.PageTransCompound(f, pfn) else page.compound_head(f, pfn)
+
+
+def normalized(m: Machine) -> Machine:
+    """``m`` without what the vector does not keep: trailing free pfns and swap slots,
+    and the order of the PMD-range list."""
+    pages = list(m.pages)
+    while len(pages) > 1 and pages[-1] is None:
+        pages.pop()
+    slots = list(m.swap)
+    while slots and slots[-1] is None:
+        slots.pop()
+    procs = tuple(p._replace(pte_tables=tuple(sorted(p.pte_tables))) for p in m.processes)
+    return m._replace(pages=tuple(pages), swap=tuple(slots), processes=procs)
+
+
+__all__ = ["NO_CPU", "NO_SLOT", "fit_bounds", "flatten", "locals_kinds", "normalized", "unflatten"]
+
