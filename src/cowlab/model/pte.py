@@ -388,11 +388,7 @@ def pte_rename(pte: pte_t, pfns: dict[int, int], slots: dict[int, int]) -> pte_t
     return (pfns[pte >> PAGE_SHIFT] << PAGE_SHIFT) | (pte & _PAGE_FLAGS_MASK)
 
 
-def pte_is_valid(pte: pte_t) -> bool:
-    """Model (sanity): a present PTE, a swap entry or a migration entry, with no bit the
-    encoding does not define; savedwrite only on a PROT_NONE PTE, whose RW bit is clear
-    (so that ``pte_write`` is the RW bit or the savedwrite bit, never both)."""
-    flags = pte & _PAGE_FLAGS_MASK
+def _flags_valid(flags: int) -> bool:
     if flags & _PAGE_PRESENT:
         if flags & _PAGE_PROTNONE:
             if flags & _PAGE_RW:
@@ -405,6 +401,16 @@ def pte_is_valid(pte: pte_t) -> bool:
     if kind == _KIND_SWAP:
         return not flags & ~(_PTE_KIND_MASK | _PAGE_SWP_FLAGS)
     return kind in _KINDS_MIGRATION and not flags & ~(_PTE_KIND_MASK | _PAGE_SWP_SOFT_DIRTY)
+
+
+_VALID_FLAGS = frozenset(f for f in range(1 << PAGE_SHIFT) if _flags_valid(f))
+
+
+def pte_is_valid(pte: pte_t) -> bool:
+    """Model (sanity): a present PTE, a swap entry or a migration entry, with no bit the
+    encoding does not define; savedwrite only on a PROT_NONE PTE, whose RW bit is clear
+    (so that ``pte_write`` is the RW bit or the savedwrite bit, never both)."""
+    return (pte & _PAGE_FLAGS_MASK) in _VALID_FLAGS
 
 
 # --- readable views -----------------------------------------------------------------
