@@ -6,7 +6,8 @@ import cowlab
 
 PUBLIC = [
     "run_scenario", "Replay", "RunResult", "kernel_at", "Kernel", "TIMELINE", "RELEASES",
-    "Machine", "Page", "PresentPte", "MigrationEntry", "SwapEntry", "Vma", "Process", "Thread",
+    "Machine", "Page", "PresentPte", "MigrationEntry", "SwapEntry", "pte_view", "to_pte_t", "Vma",
+    "Process", "Thread",
     "Scenario", "ScenarioBuilder", "ScenarioError", "load_scenario", "load_scenario_file",
     "load_builtin", "builtin_names", "Violation", "PROMISES", "check_sanity", "UnknownKernelError",
 ]

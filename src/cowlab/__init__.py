@@ -30,6 +30,8 @@ from cowlab.model import (
     SwapEntry,
     Thread,
     Vma,
+    pte_view,
+    to_pte_t,
 )
 from cowlab.scenario import (
     Scenario,
@@ -74,5 +76,7 @@ __all__ = [
     "load_named",
     "load_scenario",
     "load_scenario_file",
+    "pte_view",
     "run_scenario",
+    "to_pte_t",
 ]

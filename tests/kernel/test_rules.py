@@ -8,7 +8,7 @@ observes, or on the page the process reaches (what /proc/self/pagemap shows).
 from __future__ import annotations
 
 from cowlab.invariants import resolve
-from cowlab.model import PresentPte
+from cowlab.model import PresentPte, pte_view
 from tests.conftest import broken, decisions, run_builtin, run_text, scenario_text
 
 TWO_THREADS = "{name: T1, node: 0}; {name: T2, node: 0}"
@@ -61,7 +61,7 @@ def test_numa_scan_skips_only_pinned_or_shared_from_d2136d749d76() -> None:
     """, threads=TWO_THREADS, nodes=2, numa=True)
     for revert, protnone in (((), True), (("d2136d749d76",), False)):
         m = run_text(text, "v6.10", revert).machine
-        pte = m.processes[0].pte(0x100)
+        pte = pte_view(m.processes[0].pte(0x100))
         assert type(pte) is PresentPte and pte.protnone is protnone
 
 
@@ -84,7 +84,7 @@ def test_hinting_fault_keeps_prot_none_while_migrating_from_b99a342d4f11() -> No
         - T1: {read: buf, until: do_numa_page.target_chosen}
     """, threads=TWO_THREADS, nodes=2, numa=True)
     for revert, protnone in (((), True), (("b99a342d4f11",), False)):
-        pte = run_text(text, "v5.13", revert).machine.processes[0].pte(0x100)
+        pte = pte_view(run_text(text, "v5.13", revert).machine.processes[0].pte(0x100))
         assert type(pte) is PresentPte and pte.protnone is protnone
         assert pte.protnone or pte.write  # <= v5.12: present and writable again
 
@@ -169,7 +169,7 @@ def test_mprotect_maps_exclusive_pages_writable_from_64fe24a3e05e() -> None:
         - T1: {mprotect: buf, prot: rw}
     """)
     for revert, writable in (((), True), (("64fe24a3e05e",), False)):
-        pte = run_text(text, "v6.0", revert).machine.processes[0].pte(0x100)
+        pte = pte_view(run_text(text, "v6.0", revert).machine.processes[0].pte(0x100))
         assert type(pte) is PresentPte and pte.write is writable
 
 
@@ -301,7 +301,7 @@ def test_gup_takes_hinting_faults_with_foll_force_from_d74943a2f3cd() -> None:
     """, threads=TWO_THREADS, nodes=2, numa=True)
     for revert, protnone in (((), False), (("d74943a2f3cd",), True)):
         result = run_text(text, "v6.5", revert)
-        pte = result.machine.processes[0].pte(0x100)
+        pte = pte_view(result.machine.processes[0].pte(0x100))
         assert type(pte) is PresentPte and pte.protnone is protnone
 
 
@@ -337,8 +337,8 @@ def test_madv_pageout_exists_from_v5_4() -> None:
         - kernel: lru_drain
         - T1: {madvise: buf, advice: pageout}
     """)
-    assert type(run_text(text, "v5.4").machine.processes[0].pte(0x100)) is SwapEntry
-    assert type(run_text(text, "v5.3").machine.processes[0].pte(0x100)) is PresentPte
+    assert type(pte_view(run_text(text, "v5.4").machine.processes[0].pte(0x100))) is SwapEntry
+    assert type(pte_view(run_text(text, "v5.3").machine.processes[0].pte(0x100))) is PresentPte
 
 
 def test_clear_refs_leaves_pinned_pages_alone_from_9348b73c2e1b() -> None:
@@ -357,7 +357,7 @@ def test_soft_dirty_tracking_stops_mprotect_making_pages_writable() -> None:
         - T1: {mprotect: buf, prot: r}
         - T1: {mprotect: buf, prot: rw}
     """)
-    pte = run_text(text, "v6.0").machine.processes[0].pte(0x100)
+    pte = pte_view(run_text(text, "v6.0").machine.processes[0].pte(0x100))
     assert type(pte) is PresentPte and pte.write is False
 
 

@@ -5,7 +5,7 @@ reach and read."""
 from __future__ import annotations
 
 from cowlab.invariants import check_sanity, resolve
-from cowlab.model import PresentPte, SwapEntry
+from cowlab.model import PresentPte, SwapEntry, pte_view
 from tests.conftest import broken, run_builtin, run_text, scenario_text
 
 BASE = 0x100  # the first region of a process starts here (PMD-aligned)
@@ -18,7 +18,7 @@ def reach(result, process: str, vpn: int) -> int | None:
 
 def pte(result, process: str, vpn: int):
     m = result.machine
-    return m.process_named(process).pte(vpn)
+    return pte_view(m.process_named(process).pte(vpn))
 
 
 FORK_THEN_WRITE = """
@@ -149,7 +149,7 @@ def test_mremap_moves_half_a_thp_with_its_data() -> None:
     moved = proc.vma_named("moved")
     assert moved is not None and moved.npages == 2
     head = pte(result, "P", BASE).pfn
-    moved_pte = proc.pte(moved.start + 1)
+    moved_pte = pte_view(proc.pte(moved.start + 1))
     assert type(moved_pte) is PresentPte and m.page(moved_pte.pfn).head == head
     assert check_sanity(m) == []
 

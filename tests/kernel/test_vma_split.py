@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cowlab.model import PresentPte
+from cowlab.model import PresentPte, pte_view
 from cowlab.scenario import ScenarioError
 from tests.conftest import broken, run_text, scenario_text
 
@@ -20,7 +20,7 @@ def test_partial_mprotect_splits_and_protects_only_its_pages() -> None:
     assert [(v.start, v.npages, v.writable) for v in proc.vmas] == [
         (0x100, 1, True), (0x101, 1, False), (0x102, 2, True)]
     assert {v.name for v in proc.vmas} == {"buf"}
-    assert proc.pte(0x101).write is False and proc.pte(0x102).write is True
+    assert pte_view(proc.pte(0x101)).write is False and pte_view(proc.pte(0x102)).write is True
 
 
 def test_pinned_page_made_read_only_by_a_partial_mprotect_is_copied_on_v5_16() -> None:
@@ -42,7 +42,7 @@ def test_addresses_survive_a_partial_munmap() -> None:
         - T1: {munmap: buf, count: 1}
         - T1: {write: "buf[2]"}
     """), "v6.2")
-    pte = result.machine.processes[0].pte(0x102)
+    pte = pte_view(result.machine.processes[0].pte(0x102))
     assert type(pte) is PresentPte
     with pytest.raises(ScenarioError, match="that page of buf has been unmapped"):
         run_text(scenario_text("""

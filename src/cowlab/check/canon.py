@@ -4,24 +4,26 @@ The kernel allocates the lowest free pfn and slot, so two interleavings that fre
 and allocate in different orders reach the same memory under different names.  The
 canonical form renames pfns and slots in order of first appearance (walking page
 tables by pid and vpn, then references by name, then thread frames) and compacts the
-free holes.  Frame locals follow a convention: a field named ``pfn``, and a PTE-valued
-field, hold pfns.  The queue keeps real states; only visited-set keys are canonical.
+free holes.  The queue keeps real states; only visited-set keys are canonical.
+
+Frame locals (NamedTuples) follow a naming convention, since a pfn and a ``pte_t`` are
+both plain ints: a field named ``pfn`` holds a pfn, and a field named ``pte`` or ending
+in ``_pte`` holds a ``pte_t``, whose pfn is renamed if it is a present PTE or a
+migration entry.  A swap entry in frame locals keeps its slot (no frame holds one).
+No other field may hold a pfn or a PTE (tests/check/test_canon.py checks the kernel's
+frame locals).
 """
 
 from __future__ import annotations
 
 from cowlab.check.model import CheckState
-from cowlab.model import (
-    NO_HEAD,
-    NO_PFN,
-    NO_SLOT,
-    ZERO_PFN,
-    Frame,
-    Machine,
-    MigrationEntry,
-    Page,
-    PresentPte,
-    SwapEntry,
+from cowlab.model import NO_HEAD, NO_PFN, NO_SLOT, ZERO_PFN, Frame, Machine, Page
+from cowlab.model.pte import (
+    is_migration_entry,
+    is_swap_entry,
+    pte_present,
+    pte_rename,
+    pte_target,
 )
 
 
@@ -34,8 +36,8 @@ def _orders(m: Machine) -> tuple[list[int], list[int]]:
     swap = m.swap
     for proc in m.processes:
         for _, pte in proc.ptes:
-            if type(pte) is SwapEntry:
-                x = pte.slot
+            x = pte_target(pte)
+            if is_swap_entry(pte):
                 if x not in seen_s:
                     seen_s.add(x)
                     slots.append(x)
@@ -43,11 +45,9 @@ def _orders(m: Machine) -> tuple[list[int], list[int]]:
                     if value is not None and value.cache != NO_PFN and value.cache not in seen_p:
                         seen_p.add(value.cache)
                         pfns.append(value.cache)
-            else:
-                x = pte.pfn  # type: ignore[union-attr]
-                if x not in seen_p:
-                    seen_p.add(x)
-                    pfns.append(x)
+            elif x not in seen_p:
+                seen_p.add(x)
+                pfns.append(x)
     for f in m.files:
         for x in f.pages:
             if x not in seen_p:
@@ -88,29 +88,60 @@ def _ref_name(ref: object) -> str:
     return ref.name  # type: ignore[attr-defined]
 
 
+def is_pfn_field(name: str) -> bool:
+    """Does a frame-locals field of this name hold a pfn?"""
+    return name == "pfn"
+
+
+def is_pte_field(name: str) -> bool:
+    """Does a frame-locals field of this name hold a ``pte_t``?"""
+    return name == "pte" or name.endswith("_pte")
+
+
+#: locals type -> (index, holds a pte_t) of each field holding a pfn or a PTE, in order
+_ROLES: dict[type, tuple[tuple[int, bool], ...]] = {}
+
+
+def _roles(loc: object) -> tuple[tuple[int, bool], ...]:
+    kind = type(loc)
+    roles = _ROLES.get(kind)
+    if roles is None:
+        fields = getattr(kind, "_fields", ())
+        roles = tuple((i, is_pte_field(name)) for i, name in enumerate(fields)
+                      if is_pfn_field(name) or is_pte_field(name))
+        _ROLES[kind] = roles
+    return roles
+
+
+def _renamed_pte(pte: int) -> bool:
+    """A PTE in frame locals whose pfn is renamed: present, or a migration entry."""
+    return pte_present(pte) or is_migration_entry(pte)
+
+
 def _frame_pfns(frame: Frame) -> list[int]:
     out = list(frame.holds)
     loc = frame.locals
-    for name in getattr(loc, "_fields", ()):
-        value = getattr(loc, name)
-        if name == "pfn":
+    for i, pte in _roles(loc):
+        value = loc[i]
+        if not pte:
             out.append(value)
-        elif type(value) is PresentPte or type(value) is MigrationEntry:
-            out.append(value.pfn)
+        elif _renamed_pte(value):
+            out.append(pte_target(value))
     return out
 
 
 def _remap_frame(frame: Frame, p: dict[int, int]) -> Frame:
     loc = frame.locals
-    changes = {}
-    for name in getattr(loc, "_fields", ()):
-        value = getattr(loc, name)
-        if name == "pfn":
-            changes[name] = p[value]
-        elif type(value) is PresentPte or type(value) is MigrationEntry:
-            changes[name] = value._replace(pfn=p[value.pfn])
-    if changes:
-        loc = loc._replace(**changes)  # type: ignore[attr-defined]
+    roles = _roles(loc)
+    if roles:
+        values = list(loc)
+        for i, pte in roles:
+            value = values[i]
+            if not pte:
+                values[i] = p[value]
+            elif _renamed_pte(value):
+                values[i] = pte_rename(value, p, {})
+        loc = loc._make(values)  # type: ignore[attr-defined]
     return frame._replace(locals=loc, holds=tuple(p[x] for x in frame.holds))
 
 
@@ -147,11 +178,7 @@ def canonical_machine(m: Machine) -> Machine:
     )
     procs = []
     for proc in m.processes:
-        ptes = tuple(
-            (vpn, pte._replace(slot=s[pte.slot]) if type(pte) is SwapEntry
-             else pte._replace(pfn=p[pte.pfn]))  # type: ignore[union-attr]
-            for vpn, pte in proc.ptes
-        )
+        ptes = tuple((vpn, pte_rename(pte, p, s)) for vpn, pte in proc.ptes)
         procs.append(proc._replace(ptes=ptes))
     refs = tuple(r._replace(pfn=p[r.pfn]) for r in sorted(m.refs, key=_ref_name))
     threads = tuple(

@@ -34,7 +34,8 @@ from cowlab.kernel.step import (
     blocked,
     start,
 )
-from cowlab.model import KSWAPD, NO_NODE, ZERO_PFN, Machine, PresentPte
+from cowlab.model import KSWAPD, NO_NODE, ZERO_PFN, Machine
+from cowlab.model.pte import pte_pfn, pte_present
 from cowlab.scenario import CheckConfig, ScenarioError
 from cowlab.scenario.spec import Step
 
@@ -168,10 +169,10 @@ class CheckModel:
         elif kind == "reclaim":
             pid, vpn = t.arg  # type: ignore[misc]
             pte = m.processes[pid].pte(vpn)
-            assert type(pte) is PresentPte
+            assert pte_present(pte)
             ti = thread_index(m, KSWAPD)
             assert ti is not None
-            m = advance(ctx, start(ctx, m, ti, ReclaimOp(pte.pfn)), ti)
+            m = advance(ctx, start(ctx, m, ti, ReclaimOp(pte_pfn(pte))), ti)
             budgets = _spend(budgets, RECLAIM)
         elif kind == "dma_write":
             m = apply(ctx, m, DmaWriteOp(t.actor))
@@ -213,9 +214,12 @@ def _reclaimable(m: Machine) -> list[tuple[int, int]]:
     out = []
     for proc in m.processes:
         for vpn, pte in proc.ptes:
-            if type(pte) is PresentPte and pte.pfn != ZERO_PFN and pte.pfn not in seen:
-                page = m.pages[pte.pfn]
+            if not pte_present(pte):
+                continue
+            pfn = pte_pfn(pte)
+            if pfn != ZERO_PFN and pfn not in seen:
+                page = m.pages[pfn]
                 if page is not None and page.lru:
-                    seen.add(pte.pfn)
+                    seen.add(pfn)
                     out.append((proc.pid, vpn))
     return out

@@ -21,7 +21,15 @@ from cowlab.check.model import (
     CheckState,
     Transition,
 )
-from cowlab.model import KSWAPD, Machine, MigrationEntry, PresentPte, SwapEntry
+from cowlab.model import KSWAPD, Machine
+from cowlab.model.pte import (
+    is_swap_entry,
+    pfn_swap_entry_to_pfn,
+    pte_pfn,
+    pte_present,
+    pte_to_swp_entry,
+    swp_offset,
+)
 
 
 def _reach(m: Machine, pid: int) -> tuple[set[int], set[int]]:
@@ -29,14 +37,16 @@ def _reach(m: Machine, pid: int) -> tuple[set[int], set[int]]:
     pfns: set[int] = set()
     slots: set[int] = set()
     for _, pte in m.processes[pid].ptes:
-        if type(pte) is PresentPte or type(pte) is MigrationEntry:
-            if pte.pfn:
-                pfns.add(pte.pfn)
-        elif type(pte) is SwapEntry:
-            slots.add(pte.slot)
-            value = m.swap[pte.slot]
+        if is_swap_entry(pte):
+            slot = swp_offset(pte_to_swp_entry(pte))
+            slots.add(slot)
+            value = m.swap[slot]
             if value is not None and value.cache >= 0:
                 pfns.add(value.cache)
+        else:
+            pfn = pte_pfn(pte) if pte_present(pte) else pfn_swap_entry_to_pfn(pte)
+            if pfn:
+                pfns.add(pfn)
     for ref in m.refs:
         if ref.pid == pid and ref.pfn:
             pfns.add(ref.pfn)

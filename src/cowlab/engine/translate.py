@@ -22,7 +22,8 @@ from cowlab.kernel.syscalls import (
     PipeReadOp,
     UnpinOp,
 )
-from cowlab.model import VM_HUGEPAGE, VM_HUGETLB, Machine, PresentPte, prot_flags
+from cowlab.model import VM_HUGEPAGE, VM_HUGETLB, ZERO_PFN, Machine, prot_flags
+from cowlab.model.pte import pte_pfn, pte_present
 from cowlab.scenario import (
     ClearRefs,
     DmaRead,
@@ -152,9 +153,9 @@ def reclaim_op(m: Machine, action: Reclaim) -> ReclaimOp | None:
     """kswapd's target: the page mapped at the address (None if nothing is mapped)."""
     pid, vpn = resolve_addr(m, None, action.addr)
     pte = m.processes[pid].pte(vpn)
-    if type(pte) is not PresentPte or pte.pfn == 0:
+    if not pte_present(pte) or pte_pfn(pte) == ZERO_PFN:
         return None
-    return ReclaimOp(pte.pfn)
+    return ReclaimOp(pte_pfn(pte))
 
 
 def outside_op(m: Machine, action: Action) -> NamedTuple:

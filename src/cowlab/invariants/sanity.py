@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from cowlab.model import (
-    NO_HEAD,
-    NO_SLOT,
-    ZERO_PFN,
-    Machine,
-    MigrationEntry,
-    PresentPte,
-    SwapEntry,
+from cowlab.model import NO_HEAD, NO_SLOT, ZERO_PFN, Machine
+from cowlab.model.pte import (
+    is_swap_entry,
+    pfn_swap_entry_to_pfn,
+    pte_is_valid,
+    pte_pfn,
+    pte_pmd_mapped,
+    pte_present,
+    pte_to_swp_entry,
+    swp_offset,
 )
 
 
@@ -24,24 +26,28 @@ def check_sanity(m: Machine) -> list[str]:
     swap_users: dict[int, int] = {}
     for proc in m.processes:
         for vpn, pte in proc.ptes:
-            kind = type(pte)
-            if kind is SwapEntry:
-                slot = pte.slot
+            if not pte_is_valid(pte):
+                problems.append(f"{proc.name} vpn {vpn:#x}: invalid PTE {pte:#x}")
+                continue
+            if pte_present(pte):
+                pfn = pte_pfn(pte)
+                if pfn >= npages or pages[pfn] is None:
+                    problems.append(f"{proc.name} vpn {vpn:#x} maps freed pfn {pfn}")
+                elif pte_pmd_mapped(pte):
+                    if pfn == pages[pfn].head:  # type: ignore[union-attr]
+                        pmds[pfn] = pmds.get(pfn, 0) + 1
+                elif pfn != ZERO_PFN:
+                    mapped[pfn] = mapped.get(pfn, 0) + 1
+            elif is_swap_entry(pte):
+                slot = swp_offset(pte_to_swp_entry(pte))
                 if slot >= len(swap) or swap[slot] is None:
                     problems.append(f"{proc.name} vpn {vpn:#x} refers to free swap slot {slot}")
                 else:
                     swap_users[slot] = swap_users.get(slot, 0) + 1
-                continue
-            pfn = pte.pfn  # type: ignore[union-attr]
-            if pfn >= npages or pages[pfn] is None:
-                problems.append(f"{proc.name} vpn {vpn:#x} maps freed pfn {pfn}")
-            elif kind is PresentPte and pte.pmd:  # type: ignore[union-attr]
-                if pfn == pages[pfn].head:  # type: ignore[union-attr]
-                    pmds[pfn] = pmds.get(pfn, 0) + 1
-            elif kind is PresentPte and pfn != ZERO_PFN:
-                mapped[pfn] = mapped.get(pfn, 0) + 1
-            elif kind is not PresentPte and kind is not MigrationEntry:
-                problems.append(f"{proc.name} vpn {vpn:#x}: unknown PTE {pte!r}")
+            else:  # a migration entry: its page must still exist
+                pfn = pfn_swap_entry_to_pfn(pte)
+                if pfn >= npages or pages[pfn] is None:
+                    problems.append(f"{proc.name} vpn {vpn:#x} maps freed pfn {pfn}")
     held: dict[int, int] = {}
     pins: dict[int, int] = {}
     for ref in m.refs:

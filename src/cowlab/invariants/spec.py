@@ -20,7 +20,7 @@ from cowlab.invariants.violation import (
     RO_PIN_COHERENCE,
     Violation,
 )
-from cowlab.model import Machine, MigrationEntry, PresentPte, SwapEntry
+from cowlab.model import Machine
 from cowlab.model.events import (
     DeviceLoad,
     DeviceStore,
@@ -34,6 +34,15 @@ from cowlab.model.events import (
     RefTaken,
     Store,
     Zapped,
+)
+from cowlab.model.pte import (
+    is_migration_entry,
+    is_swap_entry,
+    pfn_swap_entry_to_pfn,
+    pte_pfn,
+    pte_present,
+    pte_to_swp_entry,
+    swp_offset,
 )
 
 
@@ -232,10 +241,12 @@ def _move(spec: Spec, ev: Moved) -> Spec:
 def resolve(m: Machine, pid: int, vpn: int) -> int | None:
     """The pfn the process reaches at ``vpn``: mapped, migrating, or in the swap cache."""
     pte = m.processes[pid].pte(vpn)
-    if type(pte) is PresentPte or type(pte) is MigrationEntry:
-        return pte.pfn
-    if type(pte) is SwapEntry:
-        slot = m.swap[pte.slot]
+    if pte_present(pte):
+        return pte_pfn(pte)
+    if is_migration_entry(pte):
+        return pfn_swap_entry_to_pfn(pte)
+    if is_swap_entry(pte):
+        slot = m.swap[swp_offset(pte_to_swp_entry(pte))]
         return slot.cache if slot is not None and slot.cache >= 0 else None
     return None
 

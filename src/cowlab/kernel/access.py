@@ -12,8 +12,9 @@ from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import pop, stage
 from cowlab.kernel.memory import handle_mm_fault
 from cowlab.kernel.pgtable import set_pte
-from cowlab.model import Frame, Machine, PresentPte
+from cowlab.model import Frame, Machine
 from cowlab.model.events import Load, Store
+from cowlab.model.pte import pte_mkdirty, pte_mkyoung, pte_pfn, pte_present, pte_protnone, pte_write
 
 
 class AccessOp(NamedTuple):
@@ -33,15 +34,16 @@ def user_access(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide("do_user_addr_fault", f"{what} at vpn {op.vpn:#x} not allowed -> SIGSEGV")
         return pop(m, ti, "segv")
     pte = proc.pte(op.vpn)
-    if type(pte) is PresentPte and not pte.protnone and (pte.write or not op.write):
+    if pte_present(pte) and not pte_protnone(pte) and (pte_write(pte) or not op.write):
+        pfn = pte_pfn(pte)
         if op.write:
             m, token = m.take_token()
-            page = m.page(pte.pfn)
-            m = m.with_page(pte.pfn, page._replace(content=token))
-            m = set_pte(m, op.pid, op.vpn, pte._replace(dirty=True, young=True))
-            c.emit(Store(op.pid, op.vpn, token, pte.pfn))
+            page = m.page(pfn)
+            m = m.with_page(pfn, page._replace(content=token))
+            m = set_pte(m, op.pid, op.vpn, pte_mkyoung(pte_mkdirty(pte)))
+            c.emit(Store(op.pid, op.vpn, token, pfn))
         else:
-            c.emit(Load(op.pid, op.vpn, m.page(pte.pfn).content))
+            c.emit(Load(op.pid, op.vpn, m.page(pfn).content))
         return pop(m, ti, "done")
     m, _ = handle_mm_fault(c, m, ti, op.pid, op.vpn, write=op.write)
     return m

@@ -14,23 +14,34 @@ from cowlab.kernel.pages import (
     page_add_rmap,
     page_maybe_dma_pinned,
 )
-from cowlab.kernel.pgtable import set_pte
+from cowlab.kernel.pgtable import maybe_mkwrite, set_pte
 from cowlab.kernel.swapfile import swap_duplicate
-from cowlab.model import (
-    MIGRATION_READABLE,
-    VM_DONTCOPY,
-    VM_WIPEONFORK,
-    ZERO_PFN,
-    Machine,
-    MigrationEntry,
-    PresentPte,
-    Process,
-    Pte,
-    SwapEntry,
-    Thread,
-    Vma,
-)
+from cowlab.model import VM_DONTCOPY, VM_WIPEONFORK, ZERO_PFN, Machine, Process, Thread, Vma
 from cowlab.model.events import Forked
+from cowlab.model.pte import (
+    PAGE_READONLY,
+    is_readable_migration_entry,
+    is_swap_entry,
+    make_readable_migration_entry,
+    pfn_pte,
+    pte_mkdirty,
+    pte_mkold,
+    pte_mksoft_dirty,
+    pte_pfn,
+    pte_pmd_mapped,
+    pte_present,
+    pte_soft_dirty,
+    pte_swp_clear_exclusive,
+    pte_swp_exclusive,
+    pte_swp_mksoft_dirty,
+    pte_swp_soft_dirty,
+    pte_t,
+    pte_to_swp_entry,
+    pte_write,
+    pte_wrprotect,
+    swp_entry_to_pte,
+    swp_offset,
+)
 
 
 def _needs_early_cow(c: Ctx, m: Machine, parent: Process, vma: Vma, pfn: int) -> bool:
@@ -56,22 +67,22 @@ def early_cow_vpns(c: Ctx, m: Machine, parent: Process) -> tuple[int, ...]:
     out = []
     for vpn, pte in parent.ptes:
         vma = parent.vma_at(vpn)
-        if (vma is not None and not vma.hugetlb and type(pte) is PresentPte
-                and not no_struct_page(m, pte.pfn)
+        if (vma is not None and not vma.hugetlb and pte_present(pte)
+                and not no_struct_page(m, pte_pfn(pte))
                 and not vma.flags & (VM_DONTCOPY | VM_WIPEONFORK)
-                and _needs_early_cow(c, m, parent, vma, pte.pfn)):
+                and _needs_early_cow(c, m, parent, vma, pte_pfn(pte))):
             out.append(vpn)
     return tuple(out)
 
 
 def copy_present_pte(
-    c: Ctx, m: Machine, parent: Process, child_pid: int, vma: Vma, vpn: int, pte: PresentPte,
+    c: Ctx, m: Machine, parent: Process, child_pid: int, vma: Vma, vpn: int, pte: pte_t,
     node: int, cpu: int, early: tuple[int, ...],
-) -> tuple[Machine, Pte]:
+) -> tuple[Machine, pte_t]:
     """Share the page with the child (write-protecting both in a COW mapping), or
     copy it for the child at once if the pinned check said it may be pinned."""
     fn = "copy_present_pte"
-    pfn = pte.pfn
+    pfn = pte_pfn(pte)
     if pfn != ZERO_PFN and vpn in early:
         page = m.page(pfn)
         folio = folio_of(m, pfn)
@@ -84,34 +95,59 @@ def copy_present_pte(
             f"now (pfn {new}); parent PTE untouched",
             "fork_early_cow",
         )
-        return m, PresentPte(new, write=vma.writable, dirty=True, soft_dirty=pte.soft_dirty)
+        new_pte = maybe_mkwrite(pte_mkdirty(pfn_pte(new, PAGE_READONLY)), vma)
+        if pte_soft_dirty(pte):
+            new_pte = pte_mksoft_dirty(new_pte)
+        return m, new_pte
     if pfn != ZERO_PFN:
         m = get_page(m, pfn)
         page = m.page(pfn)
         m = m.with_page(pfn, page._replace(mapcount=page.mapcount + 1,
                                            exclusive=False if c.r.anon_exclusive else
                                            page.exclusive))
-    child_pte = pte._replace(young=False)
-    if vma.is_cow_mapping and (pte.write or pte.savedwrite):
-        m = set_pte(m, parent.pid, vpn, pte._replace(write=False, savedwrite=False))
-        child_pte = child_pte._replace(write=False, savedwrite=False)
+    child_pte = pte_mkold(pte)
+    if vma.is_cow_mapping and pte_write(pte):
+        m = set_pte(m, parent.pid, vpn, pte_wrprotect(pte))
+        child_pte = pte_wrprotect(child_pte)
         c.decide(fn, f"vpn {vpn:#x}: share pfn {pfn}, write-protect parent and child")
     else:
         c.decide(fn, f"vpn {vpn:#x}: share pfn {pfn}")
     return m, child_pte
 
 
+def copy_nonpresent_pte(c: Ctx, m: Machine, parent: Process, vma: Vma, vpn: int, pte: pte_t
+                        ) -> tuple[Machine, pte_t]:
+    """A swap entry: one more user of the slot, exclusive in neither process.  A
+    migration entry: readable in both in a COW mapping (it was writable or exclusive)."""
+    entry = pte_to_swp_entry(pte)
+    if is_swap_entry(pte):
+        m = swap_duplicate(m, swp_offset(entry))
+        if pte_swp_exclusive(pte):
+            pte = pte_swp_clear_exclusive(pte)
+            m = set_pte(m, parent.pid, vpn, pte)
+        c.note("copy_nonpresent_pte", f"vpn {vpn:#x}: swap slot {swp_offset(entry)} shared")
+        return m, pte
+    if not is_readable_migration_entry(entry) and vma.is_cow_mapping:
+        new = swp_entry_to_pte(make_readable_migration_entry(swp_offset(entry)))
+        if pte_swp_soft_dirty(pte):
+            new = pte_swp_mksoft_dirty(new)
+        m = set_pte(m, parent.pid, vpn, new)
+        c.note("copy_nonpresent_pte", f"vpn {vpn:#x}: migration entry -> readable")
+        return m, new
+    return m, pte
+
+
 def copy_page_range(
     c: Ctx, m: Machine, parent: Process, child_pid: int, vma: Vma, node: int, cpu: int,
     early: tuple[int, ...],
-) -> tuple[Machine, list[tuple[int, Pte]]]:
-    child_ptes: list[tuple[int, Pte]] = []
+) -> tuple[Machine, list[tuple[int, pte_t]]]:
+    child_ptes: list[tuple[int, pte_t]] = []
     split: set[int] = set()
     for vpn, pte in parent.ptes:
         if not vma.contains(vpn):
             continue
         parent = m.processes[parent.pid]
-        if type(pte) is PresentPte and pte.pmd:
+        if pte_present(pte) and pte_pmd_mapped(pte):
             if vpn == pmd_base(vpn):
                 m, group = copy_huge_pmd(c, m, parent, vma, vpn, early)
                 if group is not None:
@@ -121,24 +157,13 @@ def copy_page_range(
             elif pmd_base(vpn) not in split:
                 continue  # copied with its PMD
             pte = m.processes[parent.pid].pte(vpn)
-            assert type(pte) is PresentPte
+            assert pte_present(pte)
         if vma.hugetlb:
             m, new = copy_hugetlb_pte(c, m, parent, vma, vpn, pte, node)
-        elif type(pte) is PresentPte:
+        elif pte_present(pte):
             m, new = copy_present_pte(c, m, parent, child_pid, vma, vpn, pte, node, cpu, early)
-        elif type(pte) is SwapEntry:
-            m = swap_duplicate(m, pte.slot)
-            if pte.exclusive:
-                m = set_pte(m, parent.pid, vpn, pte._replace(exclusive=False))
-            new = pte._replace(exclusive=False)
-            c.note("copy_nonpresent_pte", f"vpn {vpn:#x}: swap slot {pte.slot} shared")
         else:
-            assert type(pte) is MigrationEntry
-            new = pte
-            if pte.mode != MIGRATION_READABLE and vma.is_cow_mapping:
-                new = pte._replace(mode=MIGRATION_READABLE)
-                m = set_pte(m, parent.pid, vpn, new)
-                c.note("copy_nonpresent_pte", f"vpn {vpn:#x}: migration entry -> readable")
+            m, new = copy_nonpresent_pte(c, m, parent, vma, vpn, pte)
         child_ptes.append((vpn, new))
     return m, child_ptes
 
@@ -150,7 +175,7 @@ def do_fork(c: Ctx, m: Machine, ti: int, child_name: str, thread_name: str,
     parent = m.processes[thread.pid]
     child_pid = len(m.processes)
     vmas: list[Vma] = []
-    ptes: list[tuple[int, Pte]] = []
+    ptes: list[tuple[int, pte_t]] = []
     copied: list[int] = []
     wiped: list[int] = []
     child = Process(child_pid, child_name, parent=parent.pid)

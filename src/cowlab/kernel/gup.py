@@ -14,17 +14,18 @@ from cowlab.kernel.frames import goto, pop, stage, top
 from cowlab.kernel.huge_memory import pmd_base, pmd_mkyoung
 from cowlab.kernel.memory import handle_mm_fault
 from cowlab.kernel.pages import folio_pfn, no_struct_page, put_page
-from cowlab.model import (
-    GUP_PIN_COUNTING_BIAS,
-    ZERO_PFN,
-    Frame,
-    GupRef,
-    Machine,
-    PresentPte,
-    Vma,
+from cowlab.model import GUP_PIN_COUNTING_BIAS, ZERO_PFN, Frame, GupRef, Machine, Vma
+from cowlab.model.events import RefDropped, RefTaken
+from cowlab.model.pte import (
+    pte_dirty,
+    pte_pfn,
+    pte_pmd_mapped,
+    pte_present,
+    pte_protnone,
+    pte_soft_dirty,
+    pte_t,
     pte_write,
 )
-from cowlab.model.events import RefDropped, RefTaken
 
 FOLL_WRITE = 0x01
 FOLL_GET = 0x04
@@ -133,16 +134,16 @@ def gup_fast(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
                  "fall back to the slow path", "gup_fast_fork_seq")
         return goto(m, ti, "gup.follow_page")
     pte = proc.pte(loc.vpn)
-    ok = type(pte) is PresentPte and not pte.protnone and (pte.write or not flags & FOLL_WRITE)
-    if ok and no_struct_page(m, pte.pfn) and c.r.ro_longterm_unshare_cow and flags & FOLL_LONGTERM:
+    ok = pte_present(pte) and not pte_protnone(pte) and (pte_write(pte) or not flags & FOLL_WRITE)
+    pfn = pte_pfn(pte)
+    if ok and no_struct_page(m, pfn) and c.r.ro_longterm_unshare_cow and flags & FOLL_LONGTERM:
         ok = False  # 84209e87c696: never R/O long-term pin the shared zero page
-    if ok and pte.pfn != ZERO_PFN and c.r.ro_pin_unshare and flags & FOLL_PIN:
-        page = m.page(pte.pfn)
+    if ok and pfn != ZERO_PFN and c.r.ro_pin_unshare and flags & FOLL_PIN:
+        page = m.page(pfn)
         ok = not (page.anon and not page.exclusive and not flags & FOLL_WRITE)
     if ok:
-        assert type(pte) is PresentPte
-        c.decide("gup_fast", f"PTE allows the access -> take pfn {pte.pfn} locklessly")
-        return _take_reference(c, m, ti, loc, pte.pfn)
+        c.decide("gup_fast", f"PTE allows the access -> take pfn {pfn} locklessly")
+        return _take_reference(c, m, ti, loc, pfn)
     c.decide("gup_fast", "PTE does not allow the access -> fall back to the slow path")
     return goto(m, ti, "gup.follow_page")
 
@@ -173,36 +174,36 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     pte = proc.pte(loc.vpn)
     need = None
     unshare = False
-    if type(pte) is not PresentPte:
+    pfn = pte_pfn(pte)
+    if not pte_present(pte):
         need = "PTE not present"
-    elif pte.protnone and flags & FOLL_NUMA:
+    elif pte_protnone(pte) and flags & FOLL_NUMA:
         need = "PROT_NONE PTE and FOLL_NUMA -> NUMA hinting fault"
     elif flags & FOLL_WRITE and not pte_write(pte):
         if _can_follow_write(c, m, vma, pte, flags):
             pass
         else:
-            need = f"write access to a read-only {'PMD' if pte.pmd else 'PTE'}"
+            need = f"write access to a read-only {'PMD' if pte_pmd_mapped(pte) else 'PTE'}"
     elif (r.ro_longterm_unshare_cow and flags & FOLL_PIN and flags & FOLL_LONGTERM
           and not flags & FOLL_WRITE and vma.is_cow_mapping
-          and (pte.pfn == ZERO_PFN or not m.page(pte.pfn).anon)):
+          and (pfn == ZERO_PFN or not m.page(pfn).anon)):
         need = "R/O long-term pin of a shared page in a COW mapping -> unshare"
         unshare = True
         c.decide(fn, need, "ro_longterm_unshare_cow")
     elif (r.ro_pin_unshare and flags & FOLL_PIN and not flags & FOLL_WRITE
-          and pte.pfn != ZERO_PFN):
-        page = m.page(pte.pfn)
+          and pfn != ZERO_PFN):
+        page = m.page(pfn)
         if page.anon and not page.exclusive:
             need = "R/O pin of a possibly shared anon page -> unshare"
             unshare = True
             c.decide(fn, need, "ro_pin_unshare")
     if need is None:
-        assert type(pte) is PresentPte
-        if pte.pmd:
+        if pte_pmd_mapped(pte):
             m = touch_pmd(c, m, loc.pid, loc.vpn, write=bool(flags & FOLL_WRITE))
-        if pte.protnone:
+        if pte_protnone(pte):
             c.decide(fn, "FOLL_FORCE: no FOLL_NUMA -> take the page through the PROT_NONE PTE")
         loc = loc._replace(flags=flags & ~FOLL_NUMA)
-        return _take_reference(c, m, ti, loc, pte.pfn)
+        return _take_reference(c, m, ti, loc, pfn)
     c.decide(fn, f"{need} -> faultin_page")
     return goto(m, ti, "gup.faultin", locals=loc._replace(flags=flags & ~FOLL_NUMA,
                                                            unshare=unshare))
@@ -219,26 +220,27 @@ def touch_pmd(c: Ctx, m: Machine, pid: int, vpn: int, *, write: bool) -> Machine
     return m
 
 
-def _can_follow_write(c: Ctx, m: Machine, vma: Vma, pte: PresentPte, flags: int) -> bool:
+def _can_follow_write(c: Ctx, m: Machine, vma: Vma, pte: pte_t, flags: int) -> bool:
     """Accept a read-only PTE for a forced write?  4.9-5.19 (19be0eaffa3a): FOLL_FORCE,
     FOLL_COW and a dirty PTE; for a PMD only from 8310d48b125d (v4.10).  6.0+
     (5535be309971): an exclusive anon page in a private mapping without VM_WRITE."""
     if not flags & FOLL_FORCE:
         return False
-    if pte.pmd and not c.r.thp_foll_cow and not c.r.no_foll_cow:
-        if flags & FOLL_COW and pte.dirty:
+    if pte_pmd_mapped(pte) and not c.r.thp_foll_cow and not c.r.no_foll_cow:
+        if flags & FOLL_COW and pte_dirty(pte):
             c.decide("follow_trans_huge_pmd", "FOLL_COW is not honoured for a PMD -> fault "
                      "again", "thp_foll_cow")
         return False
     if c.r.no_foll_cow:
-        if vma.writable or not vma.is_cow_mapping or no_struct_page(m, pte.pfn):
+        if vma.writable or not vma.is_cow_mapping or no_struct_page(m, pte_pfn(pte)):
             return False
-        page = m.page(pte.pfn)
-        ok = page.anon and page.exclusive and not (vma.soft_dirty_tracking and not pte.soft_dirty)
+        page = m.page(pte_pfn(pte))
+        ok = (page.anon and page.exclusive
+              and not (vma.soft_dirty_tracking and not pte_soft_dirty(pte)))
         c.decide("can_follow_write_pte", f"forced write, exclusive anon page: {ok}", "no_foll_cow")
         return ok
-    if c.r.gup_foll_cow and flags & FOLL_COW and pte.dirty:
-        if pte.pmd:
+    if c.r.gup_foll_cow and flags & FOLL_COW and pte_dirty(pte):
+        if pte_pmd_mapped(pte):
             c.decide("can_follow_write_pmd", "FOLL_FORCE|FOLL_COW and PMD dirty -> accept",
                      "thp_foll_cow")
         else:

@@ -2,7 +2,7 @@
 (do_huge_pmd_wp_page), PMD splits, zap and fork of a PMD, and folio splits.
 
 A THP is ``HPAGE_NR`` subpages (``Page.head``); a PMD mapping is the aligned group of
-``HPAGE_NR`` PTEs with ``pmd=True`` (``PresentPte.pmd``).  The folio's refcount holds
+``HPAGE_NR`` present PTEs marked ``pte_pmd_mapped``.  The folio's refcount holds
 one reference per PMD and one per PTE mapping a subpage; ``compound_mapcount`` on the
 head counts PMDs.  Rules by version (kernel-semantics.md §2.1, §2.3, §5.1):
 
@@ -30,18 +30,29 @@ from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, ModelBugError
 from cowlab.kernel.pages import folio_pages, get_page, page_remove_rmap, put_page
-from cowlab.kernel.pgtable import rmap_present, set_pte
+from cowlab.kernel.pgtable import maybe_mkwrite, pte_clear, rmap_present, set_pte
 from cowlab.kernel.swapfile import swapcount
-from cowlab.model import (
-    HPAGE_NR,
-    NO_HEAD,
-    ZERO_PFN,
-    Machine,
-    Page,
-    PresentPte,
-    Process,
-    Pte,
-    Vma,
+from cowlab.model import HPAGE_NR, NO_HEAD, ZERO_PFN, Machine, Page, Process, Vma
+from cowlab.model.pte import (
+    PAGE_READONLY,
+    pfn_pte,
+    pte_clear_pmd_mapped,
+    pte_dirty,
+    pte_mkclean,
+    pte_mkdirty,
+    pte_mkold,
+    pte_mkpmd_mapped,
+    pte_mksoft_dirty,
+    pte_mkwrite,
+    pte_mkyoung,
+    pte_none,
+    pte_pfn,
+    pte_pmd_mapped,
+    pte_present,
+    pte_t,
+    pte_write,
+    pte_wrprotect,
+    pte_young,
 )
 
 
@@ -50,10 +61,10 @@ def pmd_base(vpn: int) -> int:
     return vpn - vpn % HPAGE_NR
 
 
-def pmd_group(proc: Process, base: int) -> list[tuple[int, PresentPte]]:
+def pmd_group(proc: Process, base: int) -> list[tuple[int, pte_t]]:
     """The PTEs of the PMD mapping at ``base``, in vpn order."""
     return [(vpn, pte) for vpn, pte in proc.ptes
-            if base <= vpn < base + HPAGE_NR and type(pte) is PresentPte and pte.pmd]
+            if base <= vpn < base + HPAGE_NR and pte_present(pte) and pte_pmd_mapped(pte)]
 
 
 def pmd_none(proc: Process, base: int) -> bool:
@@ -94,9 +105,17 @@ def _new_folio(m: Machine, node: int, contents: tuple[int, ...], *, anon: bool =
     return m, pfns
 
 
-def _map_pmd(m: Machine, pid: int, base: int, pfns: list[int], **flags: bool) -> Machine:
+def _map_pmd(m: Machine, pid: int, base: int, pfns: list[int], *, write: bool = False,
+             dirty: bool = False) -> Machine:
+    """set_pmd_at() of a PMD mapping the THP ``pfns``: young, writable if ``write``;
+    ``dirty`` marks it dirty and soft-dirty."""
     for i, pfn in enumerate(pfns):
-        m = set_pte(m, pid, base + i, PresentPte(pfn, pmd=True, **flags))
+        pte = pte_mkpmd_mapped(pfn_pte(pfn, PAGE_READONLY))
+        if write:
+            pte = pte_mkwrite(pte)
+        if dirty:
+            pte = pte_mksoft_dirty(pte_mkdirty(pte))
+        m = set_pte(m, pid, base + i, pte)
     return m
 
 
@@ -107,10 +126,12 @@ def pmd_mkyoung(m: Machine, pid: int, vpn: int, *, dirty: bool) -> tuple[Machine
     newly_dirty = False
     for key in range(base, base + HPAGE_NR):
         pte = m.processes[pid].pte(key)
-        assert type(pte) is PresentPte and pte.pmd
-        new = pte._replace(young=True, dirty=pte.dirty or dirty)
+        assert pte_present(pte) and pte_pmd_mapped(pte)
+        new = pte_mkyoung(pte)
+        if dirty:
+            new = pte_mkdirty(new)
         if new != pte:
-            newly_dirty = newly_dirty or new.dirty != pte.dirty
+            newly_dirty = newly_dirty or pte_dirty(new) != pte_dirty(pte)
             m = set_pte(m, pid, key, new)
     return m, newly_dirty
 
@@ -144,7 +165,7 @@ def do_huge_pmd_anonymous_page(c: Ctx, m: Machine, ti: int, pid: int, vpn: int, 
     c.decide("do_huge_pmd_anonymous_page", f"write fault -> new THP pfns "
              f"{', '.join(map(str, pfns))} on node {node}, PMD "
              f"{'writable' if vma.writable else 'read-only'}")
-    return _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True, soft_dirty=True)
+    return _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True)
 
 
 def page_trans_huge_map_swapcount(m: Machine, pfn: int) -> int:
@@ -170,7 +191,7 @@ def do_huge_pmd_wp_page(c: Ctx, m: Machine, ti: int, pid: int, vpn: int, *, unsh
     vma = proc.vma_at(vpn)
     assert vma is not None
     group = pmd_group(proc, base)
-    head = group[0][1].pfn
+    head = pte_pfn(group[0][1])
     folio = m.page(head)
     if folio.huge_zero:
         if r.thp_wp_split:
@@ -203,15 +224,14 @@ def do_huge_pmd_wp_page(c: Ctx, m: Machine, ti: int, pid: int, vpn: int, *, unsh
 def _reuse_huge(c: Ctx, m: Machine, pid: int, base: int, vma: Vma, unshare: bool, why: str,
                 rule: str) -> tuple[Machine, str]:
     group = pmd_group(m.processes[pid], base)
-    c.decide("do_huge_pmd_wp_page", f"{why} -> reuse THP {group[0][1].pfn}", rule)
+    c.decide("do_huge_pmd_wp_page", f"{why} -> reuse THP {pte_pfn(group[0][1])}", rule)
     if c.r.anon_exclusive:
         for _, pte in group:
-            m = m.with_page(pte.pfn, m.page(pte.pfn)._replace(exclusive=True))
+            m = m.with_page(pte_pfn(pte), m.page(pte_pfn(pte))._replace(exclusive=True))
     if unshare:
         return m, "done"
     for vpn, pte in group:
-        m = set_pte(m, pid, vpn, pte._replace(write=vma.writable, dirty=True, young=True,
-                                              soft_dirty=True))
+        m = set_pte(m, pid, vpn, maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte_mkyoung(pte))), vma))
     return m, "write"
 
 
@@ -220,13 +240,13 @@ def _copy_huge(c: Ctx, m: Machine, ti: int, pid: int, base: int, vma: Vma, why: 
     """<= v5.7: copy the whole huge page into a new THP and map it writable (a new
     zeroed THP for the huge zero page: clear_huge_page, not a copy)."""
     group = pmd_group(m.processes[pid], base)
-    old = group[0][1].pfn
-    contents = tuple(0 if m.page(old).huge_zero else m.page(pte.pfn).content
+    old = pte_pfn(group[0][1])
+    contents = tuple(0 if m.page(old).huge_zero else m.page(pte_pfn(pte)).content
                      for _, pte in group)
     m, pfns = _new_folio(m, m.threads[ti].node, contents, exclusive=c.r.anon_exclusive)
     c.decide("do_huge_pmd_wp_page", f"{why} -> copy THP {old} to new THP "
              f"{', '.join(map(str, pfns))}", rule)
-    m = _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True, soft_dirty=True)
+    m = _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True)
     if not m.page(old).huge_zero:
         m = m.with_page(old, m.page(old)._replace(compound_mapcount=m.page(old).compound_mapcount
                                                   - 1))
@@ -245,19 +265,20 @@ def split_huge_pmd(c: Ctx, m: Machine, pid: int, base: int, fn: str) -> Machine:
     group = pmd_group(proc, base)
     if not group:
         return m
-    head = group[0][1].pfn
+    head = pte_pfn(group[0][1])
     folio = m.page(head)
     if folio.huge_zero:
         for vpn, pte in group:
-            m = set_pte(m, pid, vpn, PresentPte(ZERO_PFN, write=False, young=pte.young))
+            zero = pfn_pte(ZERO_PFN, PAGE_READONLY)
+            m = set_pte(m, pid, vpn, zero if pte_young(pte) else pte_mkold(zero))
     else:
         m = m.with_page(head, folio._replace(refcount=folio.refcount + HPAGE_NR - 1,
                                              compound_mapcount=folio.compound_mapcount - 1))
         for vpn, pte in group:
-            page = m.page(pte.pfn)
-            m = m.with_page(pte.pfn, page._replace(mapcount=page.mapcount + 1))
+            page = m.page(pte_pfn(pte))
+            m = m.with_page(pte_pfn(pte), page._replace(mapcount=page.mapcount + 1))
             # the PMD's dirty bit goes to the folio, not to the PTEs (v4.12-v6.1 alike)
-            m = set_pte(m, pid, vpn, pte._replace(pmd=False, dirty=False))
+            m = set_pte(m, pid, vpn, pte_mkclean(pte_clear_pmd_mapped(pte)))
     proc = m.processes[pid]
     m = m.with_process(proc._replace(pte_tables=tuple(sorted({*proc.pte_tables, base}))))
     c.note(fn, f"{proc.name}: PMD at vpn {base:#x} split into PTEs (THP {head})")
@@ -297,7 +318,7 @@ def split_huge_page(c: Ctx, m: Machine, pfn: int, fn: str) -> tuple[Machine, boo
         c.decide(fn, f"split_huge_page(THP {head}): {why}: extra references -> -EBUSY")
         return m, False
     for pid, vpn, pte in rmap_present(m, head):
-        if pte.pmd:
+        if pte_pmd_mapped(pte):
             m = split_huge_pmd(c, m, pid, pmd_base(vpn), fn)
     folio = m.page(head)
     for sub in folio_pages(m, head):
@@ -315,8 +336,8 @@ def split_huge_page(c: Ctx, m: Machine, pfn: int, fn: str) -> tuple[Machine, boo
 def zap_huge_pmd(c: Ctx, m: Machine, pid: int, base: int) -> Machine:
     group = pmd_group(m.processes[pid], base)
     for vpn, _ in group:
-        m = set_pte(m, pid, vpn, None)
-    head = group[0][1].pfn
+        m = pte_clear(m, pid, vpn)
+    head = pte_pfn(group[0][1])
     folio = m.page(head)
     if folio.huge_zero:
         c.note("zap_huge_pmd", f"vpn {base:#x}: unmapped the huge zero page")
@@ -330,17 +351,17 @@ def zap_huge_pmd(c: Ctx, m: Machine, pid: int, base: int) -> Machine:
 
 
 def copy_huge_pmd(c: Ctx, m: Machine, parent: Process, vma: Vma, base: int,
-                  early: tuple[int, ...]) -> tuple[Machine, list[tuple[int, Pte]] | None]:
+                  early: tuple[int, ...]) -> tuple[Machine, list[tuple[int, pte_t]] | None]:
     """fork: share the THP by the child's PMD (write-protecting both in a COW mapping);
     or, from d042035eaf5f, split a maybe-pinned PMD and return None so that the PTEs
     are copied one by one (and the pinned subpages copied for the child)."""
     fn = "copy_huge_pmd"
     group = pmd_group(parent, base)
-    head = group[0][1].pfn
+    head = pte_pfn(group[0][1])
     folio = m.page(head)
     if folio.huge_zero:
         c.decide(fn, f"vpn {base:#x}: share the huge zero page")
-        return m, [(vpn, pte._replace(young=False)) for vpn, pte in group]
+        return m, [(vpn, pte_mkold(pte)) for vpn, pte in group]
     if base in early:
         if c.r.fork_split_pinned_pmd:
             c.decide(fn, f"vpn {base:#x}: THP {head} maybe pinned -> split the PMD, copy PTEs",
@@ -353,12 +374,12 @@ def copy_huge_pmd(c: Ctx, m: Machine, parent: Process, vma: Vma, base: int,
     m = m.with_page(head, folio._replace(compound_mapcount=folio.compound_mapcount + 1))
     if c.r.anon_exclusive:
         for _, pte in group:
-            m = m.with_page(pte.pfn, m.page(pte.pfn)._replace(exclusive=False))
-    child = [(vpn, pte._replace(young=False)) for vpn, pte in group]
-    if vma.is_cow_mapping and group[0][1].write:
+            m = m.with_page(pte_pfn(pte), m.page(pte_pfn(pte))._replace(exclusive=False))
+    child = [(vpn, pte_mkold(pte)) for vpn, pte in group]
+    if vma.is_cow_mapping and pte_write(group[0][1]):
         for vpn, pte in group:
-            m = set_pte(m, parent.pid, vpn, pte._replace(write=False))
-        child = [(vpn, pte._replace(write=False)) for vpn, pte in child]
+            m = set_pte(m, parent.pid, vpn, pte_wrprotect(pte))
+        child = [(vpn, pte_wrprotect(pte)) for vpn, pte in child]
         c.decide(fn, f"vpn {base:#x}: share THP {head}, write-protect parent and child PMDs")
     else:
         c.decide(fn, f"vpn {base:#x}: share THP {head}")
@@ -387,22 +408,22 @@ def madvise_collapse(c: Ctx, m: Machine, pid: int, lo: int, hi: int) -> Machine:
             c.decide(fn, f"vpn {base:#x}: not a whole anonymous PMD range -> skip")
             continue
         ptes = [proc.pte(base + i) for i in range(HPAGE_NR)]
-        if all(type(p) is PresentPte and p.pmd for p in ptes):
+        if all(pte_present(p) and pte_pmd_mapped(p) for p in ptes):
             c.decide(fn, f"vpn {base:#x}: already PMD-mapped")
             continue
         why = _collapse_refused(m, ptes)
         if why is not None:
             c.decide(fn, f"vpn {base:#x}: {why} -> cannot collapse")
             continue
-        contents = tuple(m.page(p.pfn).content if p is not None else 0 for p in ptes)
-        m, pfns = _new_folio(m, m.page(ptes[0].pfn).node if ptes[0] is not None else 0,
+        contents = tuple(0 if pte_none(p) else m.page(pte_pfn(p)).content for p in ptes)
+        m, pfns = _new_folio(m, 0 if pte_none(ptes[0]) else m.page(pte_pfn(ptes[0])).node,
                              contents, exclusive=c.r.anon_exclusive)
         for vpn, old in zip(range(base, base + HPAGE_NR), ptes, strict=True):
-            m = set_pte(m, pid, vpn, None)
-            if old is not None and old.pfn != ZERO_PFN:
-                m = page_remove_rmap(m, old.pfn)
-                m = put_page(c, m, old.pfn)
-        m = _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True, soft_dirty=True)
+            m = pte_clear(m, pid, vpn)
+            if not pte_none(old) and pte_pfn(old) != ZERO_PFN:
+                m = page_remove_rmap(m, pte_pfn(old))
+                m = put_page(c, m, pte_pfn(old))
+        m = _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True)
         proc = m.processes[pid]
         proc = proc._replace(pte_tables=tuple(b for b in proc.pte_tables if b != base))
         m = m.with_process(proc)
@@ -411,19 +432,20 @@ def madvise_collapse(c: Ctx, m: Machine, pid: int, lo: int, hi: int) -> Machine:
     return m
 
 
-def _collapse_refused(m: Machine, ptes: list[Pte | None]) -> str | None:
+def _collapse_refused(m: Machine, ptes: list[pte_t]) -> str | None:
     for pte in ptes:
-        if pte is None:
+        if pte_none(pte):
             continue
-        if type(pte) is not PresentPte:
+        if not pte_present(pte):
             return "a swap or migration entry"
-        if pte.pfn == ZERO_PFN:
+        pfn = pte_pfn(pte)
+        if pfn == ZERO_PFN:
             continue
-        page = m.page(pte.pfn)
+        page = m.page(pfn)
         if not page.anon or page.huge_zero:
-            return f"pfn {pte.pfn} is not an anon page"
+            return f"pfn {pfn} is not an anon page"
         folio = m.page(page.head) if page.thp else page
         maps = folio_total_mapcount(m, page.head) if page.thp else page.mapcount
         if folio.refcount != maps:
-            return f"pfn {pte.pfn}: refcount {folio.refcount} > {maps} mappings"
+            return f"pfn {pfn}: refcount {folio.refcount} > {maps} mappings"
     return None

@@ -29,17 +29,30 @@ from cowlab.kernel.pages import (
     page_remove_rmap,
     put_page,
 )
-from cowlab.kernel.pgtable import set_pte
+from cowlab.kernel.pgtable import maybe_mkwrite, set_pte
 from cowlab.kernel.swapfile import delete_from_swap_cache, swap_free, swapcount, try_to_free_swap
-from cowlab.model import (
-    NO_HEAD,
-    ZERO_PFN,
-    Frame,
-    Machine,
-    MigrationEntry,
-    PresentPte,
-    SwapEntry,
-    Vma,
+from cowlab.model import NO_HEAD, ZERO_PFN, Frame, Machine, Vma
+from cowlab.model.pte import (
+    PAGE_READONLY,
+    is_migration_entry,
+    is_swap_entry,
+    pfn_pte,
+    pfn_swap_entry_to_pfn,
+    pte_mkdirty,
+    pte_mksoft_dirty,
+    pte_mkyoung,
+    pte_none,
+    pte_pfn,
+    pte_pmd_mapped,
+    pte_present,
+    pte_protnone,
+    pte_soft_dirty,
+    pte_swp_exclusive,
+    pte_swp_soft_dirty,
+    pte_t,
+    pte_to_swp_entry,
+    pte_write,
+    swp_offset,
 )
 
 
@@ -67,24 +80,25 @@ def handle_mm_fault(
         from cowlab.kernel.hugetlb import hugetlb_fault
 
         return hugetlb_fault(c, m, ti, pid, vpn, write=write, unshare=unshare)
-    if pte is None:
+    if pte_none(pte):
         vma = _vma(m, pid, vpn)
         if vma.file:
             return do_fault(c, m, ti, locals_)
         if thp_suitable(m.processes[pid], vma, vpn):
             return do_huge_pmd_anonymous_page(c, m, ti, pid, vpn, write=write), "done"
         return do_anonymous_page(c, m, ti, locals_)
-    if type(pte) is MigrationEntry:
-        c.decide("handle_pte_fault", f"migration entry for pfn {pte.pfn}: wait for migration")
+    if is_migration_entry(pte):
+        c.decide("handle_pte_fault",
+                 f"migration entry for pfn {pfn_swap_entry_to_pfn(pte)}: wait for migration")
         return push(m, ti, Frame("fault.migration_wait", locals_)), "pending"
-    if type(pte) is SwapEntry:
+    if is_swap_entry(pte):
         return do_swap_page(c, m, ti, locals_, pte)
-    if pte.protnone:
+    if pte_protnone(pte):
         from cowlab.kernel.numa_fault import do_numa_page
 
         return do_numa_page(c, m, ti, locals_, pte)
-    if (unshare or write) and not pte.write:
-        if pte.pmd:
+    if (unshare or write) and not pte_write(pte):
+        if pte_pmd_mapped(pte):
             m, status = do_huge_pmd_wp_page(c, m, ti, pid, vpn, unshare=unshare)
             if status != "fallback":
                 return m, status
@@ -93,9 +107,11 @@ def handle_mm_fault(
     if unshare:
         return m, "done"
     # spurious fault: the PTE (or PMD) already allows the access
-    if pte.pmd:
+    if pte_pmd_mapped(pte):
         return pmd_mkyoung(m, pid, vpn, dirty=write)[0], "done"
-    young = pte._replace(young=True, dirty=pte.dirty or write)
+    young = pte_mkyoung(pte)
+    if write:
+        young = pte_mkdirty(young)
     if young != pte:
         m = set_pte(m, pid, vpn, young)
     return m, "done"
@@ -104,8 +120,8 @@ def handle_mm_fault(
 def _migration_wait(m: Machine, ti: int, frame: Frame) -> str | None:
     loc: FaultLocals = frame.locals  # type: ignore[assignment]
     pte = m.processes[loc.pid].pte(loc.vpn)
-    if type(pte) is MigrationEntry:
-        return f"waiting in migration_entry_wait for pfn {pte.pfn}"
+    if is_migration_entry(pte):
+        return f"waiting in migration_entry_wait for pfn {pfn_swap_entry_to_pfn(pte)}"
     return None
 
 
@@ -119,9 +135,9 @@ def migration_wait_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
 def _page_lock_wait(m: Machine, ti: int, frame: Frame) -> str | None:
     loc: FaultLocals = frame.locals  # type: ignore[assignment]
     pte = m.processes[loc.pid].pte(loc.vpn)
-    pfn = pte.pfn if type(pte) is PresentPte else None
-    if type(pte) is SwapEntry:
-        slot = m.swap[pte.slot]
+    pfn = pte_pfn(pte) if pte_present(pte) else None
+    if is_swap_entry(pte):
+        slot = m.swap[swp_offset(pte_to_swp_entry(pte))]
         pfn = slot.cache if slot is not None and slot.cache >= 0 else None
     if pfn is not None and m.pages[pfn] is not None and m.page(pfn).locked:
         return f"waiting in lock_page for pfn {pfn}"
@@ -144,16 +160,16 @@ def do_anonymous_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Ma
     vma = _vma(m, loc.pid, loc.vpn)
     if not loc.write:
         c.decide("do_anonymous_page", "read fault -> map the shared zero page read-only")
-        return set_pte(m, loc.pid, loc.vpn, PresentPte(ZERO_PFN, write=False)), "done"
+        return set_pte(m, loc.pid, loc.vpn, pfn_pte(ZERO_PFN, PAGE_READONLY)), "done"
     thread = m.threads[ti]
     m, pfn = alloc_page(m, thread.node, 0)
     m = page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
     m = lru_cache_add(m, pfn, thread.cpu)
-    pte = PresentPte(pfn, write=vma.writable, dirty=True, soft_dirty=True)
+    pte = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pfn_pte(pfn, PAGE_READONLY))), vma)
     c.decide(
         "do_anonymous_page",
         f"write fault -> new page pfn {pfn} on node {thread.node}, "
-        f"PTE {'writable' if pte.write else 'read-only'}",
+        f"PTE {'writable' if pte_write(pte) else 'read-only'}",
     )
     return set_pte(m, loc.pid, loc.vpn, pte), "done"
 
@@ -171,15 +187,16 @@ def do_fault(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, st
         m = get_page(m, cached)
         m = page_add_rmap(m, cached)
         c.decide("do_read_fault", f"map page-cache pfn {cached} of {vma.file} read-only")
-        return set_pte(m, loc.pid, loc.vpn, PresentPte(cached, write=False)), "done"
+        return set_pte(m, loc.pid, loc.vpn, pfn_pte(cached, PAGE_READONLY)), "done"
     thread = m.threads[ti]
     m, pfn = alloc_page(m, thread.node, m.page(cached).content)
     m = page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
     m = lru_cache_add(m, pfn, thread.cpu)
-    pte = PresentPte(pfn, write=vma.writable and not loc.unshare, dirty=not loc.unshare,
-                     soft_dirty=not loc.unshare)
+    pte = pfn_pte(pfn, PAGE_READONLY)
+    if not loc.unshare:
+        pte = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte)), vma)
     c.decide("do_cow_fault", f"write fault -> copy page-cache pfn {cached} of {vma.file} into "
-             f"new anon pfn {pfn}, PTE {'writable' if pte.write else 'read-only'}")
+             f"new anon pfn {pfn}, PTE {'writable' if pte_write(pte) else 'read-only'}")
     return set_pte(m, loc.pid, loc.vpn, pte), "done"
 
 
@@ -187,35 +204,38 @@ def do_fault(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, st
 
 
 def wp_page_reuse(
-    c: Ctx, m: Machine, loc: FaultLocals, pte: PresentPte, *, why: str, rule: str = ""
+    c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t, *, why: str, rule: str = ""
 ) -> tuple[Machine, str]:
     """Keep the page: writable+dirty, or (unshare) still read-only but exclusive."""
     vma = _vma(m, loc.pid, loc.vpn)
-    c.decide("do_wp_page", f"{why} -> reuse pfn {pte.pfn}", rule)
+    pfn = pte_pfn(pte)
+    c.decide("do_wp_page", f"{why} -> reuse pfn {pfn}", rule)
     if c.r.anon_exclusive:
-        m = m.with_page(pte.pfn, m.page(pte.pfn)._replace(exclusive=True))
+        m = m.with_page(pfn, m.page(pfn)._replace(exclusive=True))
     if loc.unshare:
         return m, "done"
-    new = pte._replace(write=vma.writable, dirty=True, young=True, soft_dirty=True)
+    new = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte_mkyoung(pte))), vma)
     return set_pte(m, loc.pid, loc.vpn, new), "write"
 
 
 def wp_page_copy(
-    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte, *, why: str, rule: str = ""
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t, *, why: str, rule: str = ""
 ) -> tuple[Machine, str]:
     """Copy to a new exclusive page, map it, drop the old mapping's reference."""
     vma = _vma(m, loc.pid, loc.vpn)
     thread = m.threads[ti]
-    old = pte.pfn
+    old = pte_pfn(pte)
     content = m.page(old).content
     m, new = alloc_page(m, thread.node, content)
     c.decide("do_wp_page", f"{why} -> copy pfn {old} to new pfn {new}", rule)
     m = page_add_rmap(m, new, exclusive=c.r.anon_exclusive)
     m = lru_cache_add(m, new, thread.cpu)
+    new_pte = pfn_pte(new, PAGE_READONLY)
     if loc.unshare:
-        new_pte = PresentPte(new, write=False, dirty=False, soft_dirty=pte.soft_dirty)
+        if pte_soft_dirty(pte):
+            new_pte = pte_mksoft_dirty(new_pte)
     else:
-        new_pte = PresentPte(new, write=vma.writable, dirty=True, soft_dirty=True)
+        new_pte = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(new_pte)), vma)
     m = set_pte(m, loc.pid, loc.vpn, new_pte)
     if old != ZERO_PFN:
         m = page_remove_rmap(m, old)
@@ -224,7 +244,7 @@ def wp_page_copy(
 
 
 def do_wp_page(
-    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
 ) -> tuple[Machine, str]:
     """Write (or unshare) fault on a present read-only PTE: reuse the page or copy it.
 
@@ -237,7 +257,7 @@ def do_wp_page(
     For a subpage of a PTE-mapped THP, page_count() is the folio's: it holds one
     reference per mapped subpage, so such a page is copied from v5.9 on.
     """
-    pfn = pte.pfn
+    pfn = pte_pfn(pte)
     r = c.r
     if pfn == ZERO_PFN:
         return wp_page_copy(c, m, ti, loc, pte, why="shared zero page")
@@ -293,13 +313,14 @@ def do_wp_page(
     return wp_page_reuse(c, m, loc, pte, why="refcount 1, mapcount 1", rule="wp_reuse_refcount")
 
 
-def _do_wp_subpage(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte
+def _do_wp_subpage(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
                    ) -> tuple[Machine, str]:
     """do_wp_page() on a PTE-mapped THP subpage: the same rules, read off the folio (its
     refcount, lock) and the subpage (its PageAnonExclusive bit, page_mapcount())."""
     r = c.r
-    page = m.page(pte.pfn)
-    folio = folio_of(m, pte.pfn)
+    pfn = pte_pfn(pte)
+    page = m.page(pfn)
+    folio = folio_of(m, pfn)
     if r.anon_exclusive and page.exclusive:
         return wp_page_reuse(c, m, loc, pte, why="PageAnonExclusive", rule="anon_exclusive")
     if not r.wp_reuse_refcount:
@@ -312,7 +333,7 @@ def _do_wp_subpage(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPt
                             rule="wp_reuse_refcount")
     if c.choice == "trylock_fail" or folio.locked:
         return wp_page_copy(c, m, ti, loc, pte, why="trylock_page failed", rule="wp_reuse_refcount")
-    mapcount = page_mapcount(m, pte.pfn)
+    mapcount = page_mapcount(m, pfn)
     if not r.wp_swapcache_free and mapcount != 1:
         return wp_page_copy(c, m, ti, loc, pte, why=f"mapcount {mapcount} != 1",
                             rule="wp_reuse_refcount")
@@ -334,14 +355,15 @@ def reuse_swap_page(c: Ctx, m: Machine, pfn: int) -> tuple[Machine, bool, int]:
 
 
 def _wp_reuse_swap_page(
-    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
 ) -> tuple[Machine, str]:
-    page = folio_of(m, pte.pfn)
+    pfn = pte_pfn(pte)
+    page = folio_of(m, pfn)
     if page.locked:
-        c.decide("do_wp_page", f"pfn {pte.pfn} is locked -> lock_page() sleeps")
+        c.decide("do_wp_page", f"pfn {pfn} is locked -> lock_page() sleeps")
         return push(m, ti, Frame("fault.page_lock_wait", loc)), "pending"
     swaps = swapcount(m, page.swapcache) if page.in_swapcache else 0
-    m, reuse, count = reuse_swap_page(c, m, pte.pfn)
+    m, reuse, count = reuse_swap_page(c, m, pfn)
     why = (f"reuse_swap_page: THP map+swap count {count}" if page.thp else
            f"reuse_swap_page: mapcount {page.mapcount} + swapcount {swaps} = {count}")
     if reuse:
@@ -353,7 +375,7 @@ def _wp_reuse_swap_page(
 
 
 def do_swap_page(
-    c: Ctx, m: Machine, ti: int, loc: FaultLocals, entry: SwapEntry
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, orig_pte: pte_t
 ) -> tuple[Machine, str]:
     """Swap-in: find or read the page, map it, decide whether a write may map it writable.
 
@@ -365,7 +387,8 @@ def do_swap_page(
     """
     fn = "do_swap_page"
     r = c.r
-    slot_value = m.swap[entry.slot]
+    slot = swp_offset(pte_to_swp_entry(orig_pte))
+    slot_value = m.swap[slot]
     assert slot_value is not None
     thread = m.threads[ti]
     pfn = slot_value.cache
@@ -374,14 +397,14 @@ def do_swap_page(
             c.decide(fn, f"swap-cache pfn {pfn} is locked -> lock_page() sleeps")
             return push(m, ti, Frame("fault.page_lock_wait", loc)), "pending"
         m = get_page(m, pfn)
-        c.decide(fn, f"slot {entry.slot} found in the swap cache: pfn {pfn}")
+        c.decide(fn, f"slot {slot} found in the swap cache: pfn {pfn}")
     else:
         m, pfn = alloc_page(m, thread.node, slot_value.content)
         page = m.page(pfn)
-        m = m.with_page(pfn, page._replace(swapcache=entry.slot, refcount=page.refcount + 1))
-        m = m.with_slot(entry.slot, slot_value._replace(cache=pfn))
+        m = m.with_page(pfn, page._replace(swapcache=slot, refcount=page.refcount + 1))
+        m = m.with_slot(slot, slot_value._replace(cache=pfn))
         m = lru_cache_add(m, pfn, thread.cpu)
-        c.decide(fn, f"slot {entry.slot} read from swap into new pfn {pfn}")
+        c.decide(fn, f"slot {slot} read from swap into new pfn {pfn}")
     vma = _vma(m, loc.pid, loc.vpn)
     page = m.page(pfn)
     writable = False
@@ -389,7 +412,7 @@ def do_swap_page(
     if not r.swapin_refcount:
         # reuse_swap_page() before this PTE is counted: mapcount + swapcount
         if loc.write:
-            swaps = swapcount(m, entry.slot)
+            swaps = swapcount(m, slot)
             m, reuse, count = reuse_swap_page(c, m, pfn)
             c.decide(
                 fn,
@@ -398,10 +421,10 @@ def do_swap_page(
                 "swapin_refcount",
             )
             writable = exclusive = reuse
-        m = swap_free(m, entry.slot)
+        m = swap_free(m, slot)
     else:
-        bit = r.swap_exclusive_bit and entry.exclusive
-        m = swap_free(m, entry.slot)
+        bit = r.swap_exclusive_bit and pte_swp_exclusive(orig_pte)
+        m = swap_free(m, slot)
         page = m.page(pfn)
         if page.in_swapcache and loc.write and page.refcount == 2:
             m, _ = try_to_free_swap(c, m, pfn)
@@ -418,10 +441,11 @@ def do_swap_page(
             c.decide(fn, f"refcount {page.refcount} != 1 -> not exclusive", "swapin_refcount")
         writable = exclusive and loc.write
     m = page_add_rmap(m, pfn, exclusive=True if (exclusive and r.anon_exclusive) else None)
-    pte = PresentPte(
-        pfn, write=writable and vma.writable, dirty=writable,
-        soft_dirty=entry.soft_dirty or writable
-    )
+    pte = pfn_pte(pfn, PAGE_READONLY)
+    if writable:
+        pte = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte)), vma)
+    if pte_swp_soft_dirty(orig_pte):
+        pte = pte_mksoft_dirty(pte)
     m = set_pte(m, loc.pid, loc.vpn, pte)
     if loc.write and not writable:
         return do_wp_page(c, m, ti, loc, pte)

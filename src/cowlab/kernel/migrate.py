@@ -16,17 +16,26 @@ from cowlab.kernel.frames import goto, pop, stage
 from cowlab.kernel.lru import putback_lru_page
 from cowlab.kernel.pages import get_page, page_add_rmap, page_remove_rmap, put_page
 from cowlab.kernel.pgtable import rmap_migration, rmap_present, set_pte
-from cowlab.model import (
-    MIGRATION_READABLE,
-    MIGRATION_READABLE_EXCLUSIVE,
-    MIGRATION_WRITABLE,
-    NO_SLOT,
-    Frame,
-    Machine,
-    MigrationEntry,
-    Page,
-    PresentPte,
+from cowlab.model import NO_SLOT, Frame, Machine, Page
+from cowlab.model.pte import (
+    PAGE_READONLY,
+    is_readable_migration_entry,
+    is_writable_migration_entry,
+    make_readable_exclusive_migration_entry,
+    make_readable_migration_entry,
+    make_writable_migration_entry,
+    migration_entry_mode,
+    pfn_pte,
+    pte_mkold,
+    pte_mksoft_dirty,
+    pte_mkwrite,
+    pte_protnone,
+    pte_soft_dirty,
+    pte_swp_mksoft_dirty,
+    pte_swp_soft_dirty,
+    pte_to_swp_entry,
     pte_write,
+    swp_entry_to_pte,
 )
 
 #: migrate_pages() retries -EAGAIN for up to 10 passes (v5.15 mm/migrate.c:
@@ -65,18 +74,24 @@ def try_to_migrate(c: Ctx, m: Machine, pfn: int) -> Machine:
             )
             return m
         if pte_write(pte):
-            mode = MIGRATION_WRITABLE
-            why = "writable (savedwrite)" if pte.protnone else "writable"
+            entry = make_writable_migration_entry(pfn)
+            why = "writable (savedwrite)" if pte_protnone(pte) else "writable"
         elif exclusive:
-            mode, why = MIGRATION_READABLE_EXCLUSIVE, "read-only, exclusive"
+            entry = make_readable_exclusive_migration_entry(pfn)
+            why = "read-only, exclusive"
         else:
-            mode, why = MIGRATION_READABLE, "read-only"
-        m = set_pte(m, pid, vpn, MigrationEntry(pfn, mode, pte.soft_dirty))
+            entry = make_readable_migration_entry(pfn)
+            why = "read-only"
+        swp_pte = swp_entry_to_pte(entry)
+        if pte_soft_dirty(pte):
+            swp_pte = pte_swp_mksoft_dirty(swp_pte)
+        m = set_pte(m, pid, vpn, swp_pte)
         m = page_remove_rmap(m, pfn)
         if exclusive:
             m = m.with_page(pfn, m.page(pfn)._replace(exclusive=False))
         m = put_page(c, m, pfn)
-        c.decide(fn, f"{m.processes[pid].name} vpn {vpn:#x}: PTE {why} -> {mode} migration entry")
+        c.decide(fn, f"{m.processes[pid].name} vpn {vpn:#x}: PTE {why} -> "
+                 f"{migration_entry_mode(entry)} migration entry")
     return m
 
 
@@ -86,17 +101,22 @@ def remove_migration_ptes(c: Ctx, m: Machine, old: int, new: int) -> Machine:
     The PTE is rebuilt from vm_page_prot (read-only for a private mapping), old and
     clean, and made writable only if the entry was writable and the VMA is VM_WRITE.
     """
-    for pid, vpn, entry in rmap_migration(m, old):
+    for pid, vpn, old_pte in rmap_migration(m, old):
+        entry = pte_to_swp_entry(old_pte)
         vma = m.processes[pid].vma_at(vpn)
-        write = entry.mode == MIGRATION_WRITABLE and vma is not None and vma.writable
-        pte = PresentPte(new, write=write, dirty=False, young=False, soft_dirty=entry.soft_dirty)
+        write = is_writable_migration_entry(entry) and vma is not None and vma.writable
+        pte = pte_mkold(pfn_pte(new, PAGE_READONLY))
+        if pte_swp_soft_dirty(old_pte):
+            pte = pte_mksoft_dirty(pte)
+        if write:
+            pte = pte_mkwrite(pte)
         m = set_pte(m, pid, vpn, pte)
         m = get_page(m, new)
-        exclusive = c.r.anon_exclusive and entry.mode != MIGRATION_READABLE
+        exclusive = c.r.anon_exclusive and not is_readable_migration_entry(entry)
         m = page_add_rmap(m, new, exclusive=True if exclusive else None)
         c.decide(
             "remove_migration_pte",
-            f"{m.processes[pid].name} vpn {vpn:#x}: {entry.mode} entry -> "
+            f"{m.processes[pid].name} vpn {vpn:#x}: {migration_entry_mode(entry)} entry -> "
             f"PTE {'writable' if write else 'read-only'} to pfn {new}",
         )
     return m

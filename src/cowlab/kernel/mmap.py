@@ -5,21 +5,21 @@ from __future__ import annotations
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.huge_memory import pmd_base, tables_in_use, zap_huge_pmd
 from cowlab.kernel.pages import page_remove_rmap, put_page
-from cowlab.kernel.pgtable import set_pte
+from cowlab.kernel.pgtable import pte_clear
 from cowlab.kernel.swapfile import free_swap_and_cache, free_swap_cache
 from cowlab.kernel.vma import range_vmas
-from cowlab.model import (
-    HPAGE_NR,
-    VM_HUGEPAGE,
-    VM_SOFTDIRTY,
-    ZERO_PFN,
-    Machine,
-    MigrationEntry,
-    PresentPte,
-    SwapEntry,
-    Vma,
-)
+from cowlab.model import HPAGE_NR, VM_HUGEPAGE, VM_SOFTDIRTY, ZERO_PFN, Machine, Vma
 from cowlab.model.events import Mapped, Zapped
+from cowlab.model.pte import (
+    is_migration_entry,
+    is_swap_entry,
+    pfn_swap_entry_to_pfn,
+    pte_pfn,
+    pte_pmd_mapped,
+    pte_present,
+    pte_to_swp_entry,
+    swp_offset,
+)
 
 
 def fresh_contents(m: Machine, vma: Vma) -> tuple[int, ...]:
@@ -56,23 +56,25 @@ def zap_pte_range(c: Ctx, m: Machine, pid: int, vma: Vma) -> Machine:
     for vpn, pte in m.processes[pid].ptes:
         if not vma.contains(vpn):
             continue
-        if type(pte) is PresentPte and pte.pmd:
+        if pte_present(pte) and pte_pmd_mapped(pte):
             if vpn == pmd_base(vpn):
                 m = zap_huge_pmd(c, m, pid, vpn)
             continue
-        m = set_pte(m, pid, vpn, None)
-        if type(pte) is PresentPte:
-            if pte.pfn == ZERO_PFN:
+        m = pte_clear(m, pid, vpn)
+        if pte_present(pte):
+            pfn = pte_pfn(pte)
+            if pfn == ZERO_PFN:
                 continue
-            m = page_remove_rmap(m, pte.pfn)
-            m = put_page(c, m, pte.pfn)
-            m = free_swap_cache(c, m, pte.pfn)
-            c.note(fn, f"vpn {vpn:#x}: unmapped pfn {pte.pfn}")
-        elif type(pte) is SwapEntry:
-            m = free_swap_and_cache(c, m, pte.slot)
-            c.note(fn, f"vpn {vpn:#x}: dropped swap slot {pte.slot}")
-        elif type(pte) is MigrationEntry:
-            c.note(fn, f"vpn {vpn:#x}: dropped migration entry for pfn {pte.pfn}")
+            m = page_remove_rmap(m, pfn)
+            m = put_page(c, m, pfn)
+            m = free_swap_cache(c, m, pfn)
+            c.note(fn, f"vpn {vpn:#x}: unmapped pfn {pfn}")
+        elif is_swap_entry(pte):
+            slot = swp_offset(pte_to_swp_entry(pte))
+            m = free_swap_and_cache(c, m, slot)
+            c.note(fn, f"vpn {vpn:#x}: dropped swap slot {slot}")
+        elif is_migration_entry(pte):
+            c.note(fn, f"vpn {vpn:#x}: dropped migration entry for pfn {pfn_swap_entry_to_pfn(pte)}")
     return m
 
 

@@ -14,9 +14,6 @@ from cowlab.kernel.context import Ctx
 from cowlab.kernel.pgtable import set_pte
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import (
-    MIGRATION_READABLE,
-    MIGRATION_READABLE_EXCLUSIVE,
-    MIGRATION_WRITABLE,
     NO_NODE,
     VM_DONTCOPY,
     VM_HUGEPAGE,
@@ -25,22 +22,41 @@ from cowlab.model import (
     VM_WIPEONFORK,
     ZERO_PFN,
     Machine,
-    MigrationEntry,
-    PresentPte,
     Vma,
+)
+from cowlab.model.pte import (
+    PAGE_NONE,
+    PAGE_READONLY,
+    is_writable_migration_entry,
+    make_readable_exclusive_migration_entry,
+    make_readable_migration_entry,
+    migration_entry_mode,
+    pte_mk_savedwrite,
+    pte_mkwrite,
+    pte_modify,
+    pte_pfn,
+    pte_present,
+    pte_protnone,
+    pte_soft_dirty,
+    pte_swp_mksoft_dirty,
+    pte_swp_soft_dirty,
+    pte_t,
+    pte_to_swp_entry,
     pte_write,
+    swp_entry_to_pte,
+    swp_offset,
 )
 
 
-def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: PresentPte, target_node: int) -> str | None:
+def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: pte_t, target_node: int) -> str | None:
     """Why change_pte_range(prot_numa) leaves this PTE alone, or None to protect it."""
     r = c.r
     fn = "change_pte_range"
-    if pte.protnone:
+    if pte_protnone(pte):
         return "already PROT_NONE"
-    if pte.pfn == ZERO_PFN:
+    if pte_pfn(pte) == ZERO_PFN:
         return "no struct page (zero page)"
-    page = m.page(pte.pfn)
+    page = m.page(pte_pfn(pte))
     if page.thp:
         return "THP (NUMA balancing of THPs is not modeled)"
     if vma.is_cow_mapping:
@@ -91,15 +107,22 @@ def change_pte_range(
     for vpn, pte in proc.ptes:
         if not vma.contains(vpn):
             continue
-        if type(pte) is MigrationEntry:
-            if pte.mode == MIGRATION_WRITABLE:
-                anon = m.pages[pte.pfn] is not None and m.page(pte.pfn).anon
-                mode = MIGRATION_READABLE_EXCLUSIVE if (r.anon_exclusive and anon) else MIGRATION_READABLE
-                m = set_pte(m, pid, vpn, pte._replace(mode=mode))
-                c.decide(fn, f"vpn {vpn:#x}: writable migration entry -> {mode}",
+        if not pte_present(pte):
+            entry = pte_to_swp_entry(pte)
+            if is_writable_migration_entry(entry):
+                pfn = swp_offset(entry)
+                anon = m.pages[pfn] is not None and m.page(pfn).anon
+                if r.anon_exclusive and anon:
+                    entry = make_readable_exclusive_migration_entry(pfn)
+                else:
+                    entry = make_readable_migration_entry(pfn)
+                new = swp_entry_to_pte(entry)
+                if pte_swp_soft_dirty(pte):
+                    new = pte_swp_mksoft_dirty(new)
+                m = set_pte(m, pid, vpn, new)
+                c.decide(fn, f"vpn {vpn:#x}: writable migration entry -> "
+                         f"{migration_entry_mode(entry)}",
                          "anon_exclusive" if r.anon_exclusive else "")
-            continue
-        if type(pte) is not PresentPte:
             continue
         if prot_numa:
             why = _numa_skip(c, m, vma, pte, target_node)
@@ -107,10 +130,11 @@ def change_pte_range(
                 c.decide(fn, f"vpn {vpn:#x}: skip ({why})")
                 continue
             saved = r.numa_savedwrite and pte_write(pte)
-            m = set_pte(m, pid, vpn, pte._replace(protnone=True, write=False, savedwrite=saved))
+            new = pte_modify(pte, PAGE_NONE)
+            m = set_pte(m, pid, vpn, pte_mk_savedwrite(new) if saved else new)
             c.decide(
                 fn,
-                f"vpn {vpn:#x}: pfn {pte.pfn} -> PROT_NONE"
+                f"vpn {vpn:#x}: pfn {pte_pfn(pte)} -> PROT_NONE"
                 + (", write bit kept as savedwrite" if saved else ", write bit dropped"),
                 "numa_savedwrite",
             )
@@ -119,24 +143,25 @@ def change_pte_range(
     return m
 
 
-def _mprotect_pte(c: Ctx, m: Machine, vma: Vma, vpn: int, pte: PresentPte) -> PresentPte:
+def _mprotect_pte(c: Ctx, m: Machine, vma: Vma, vpn: int, pte: pte_t) -> pte_t:
     """pte_modify() to the VMA's new vm_page_prot: a private mapping's vm_page_prot has
     no write bit; from 64fe24a3e05e an exclusive anon page may be made writable."""
     if not vma.accessible:
-        return pte._replace(protnone=True, write=False, savedwrite=False)
+        return pte_modify(pte, PAGE_NONE)
     write = False
     if vma.hugetlb:  # hugetlb_change_protection: vm_page_prot only, no write upgrade
-        return pte._replace(protnone=False, savedwrite=False, write=False)
-    if vma.writable and c.r.mprotect_exclusive_writable and pte.pfn != ZERO_PFN:
-        page = m.page(pte.pfn)
-        if vma.soft_dirty_tracking and not pte.soft_dirty:
+        return pte_modify(pte, PAGE_READONLY)
+    if vma.writable and c.r.mprotect_exclusive_writable and pte_pfn(pte) != ZERO_PFN:
+        page = m.page(pte_pfn(pte))
+        if vma.soft_dirty_tracking and not pte_soft_dirty(pte):
             c.decide("change_pte_range", f"vpn {vpn:#x}: soft-dirty tracking needs the write "
                      "fault -> stays read-only", "mprotect_exclusive_writable")
         elif page.anon and page.exclusive:
             write = True
             c.decide("change_pte_range", f"vpn {vpn:#x}: exclusive anon page -> writable",
                      "mprotect_exclusive_writable")
-    return pte._replace(protnone=False, savedwrite=False, write=write)
+    new = pte_modify(pte, PAGE_READONLY)
+    return pte_mkwrite(new) if write else new
 
 
 def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi: int

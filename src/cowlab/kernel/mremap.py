@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.huge_memory import pmd_base, tables_in_use
-from cowlab.kernel.pgtable import set_pte
+from cowlab.kernel.pgtable import pte_clear, set_pte
 from cowlab.kernel.vma import range_vmas
-from cowlab.model import HPAGE_NR, VM_HUGEPAGE, Machine, PresentPte
+from cowlab.model import HPAGE_NR, VM_HUGEPAGE, Machine
 from cowlab.model.events import Moved
+from cowlab.model.pte import pte_pmd_mapped, pte_present, pte_t
 
 
 def do_mremap(c: Ctx, m: Machine, pid: int, region: str, to: str, lo: int, hi: int) -> Machine:
@@ -27,12 +28,13 @@ def do_mremap(c: Ctx, m: Machine, pid: int, region: str, to: str, lo: int, hi: i
         vmas.append(vma._replace(name=to, start=new_start, base=start))
         for vpn, pte in proc.ptes:
             if vma.contains(vpn):
-                m = set_pte(m, pid, vpn, None)
+                m = pte_clear(m, pid, vpn)
                 m = set_pte(m, pid, new_start + vpn - vma.start, pte)
                 moved.append((vpn, new_start + vpn - vma.start))
     vmas.sort(key=lambda v: v.start)
     proc = m.processes[pid]
-    tables = {*proc.pte_tables, *(pmd_base(new) for _, new in moved if not _is_pmd(proc.pte(new)))}
+    tables = {*proc.pte_tables,
+              *(pmd_base(new) for _, new in moved if not _is_pmd(proc.pte(new)))}
     m = m.with_process(proc._replace(vmas=tuple(vmas), pte_tables=tables_in_use(tables, vmas)))
     c.note("mremap", f"{proc.name}: {region} vpn {lo:#x}..{hi - 1:#x} moved to {to} = vpn "
            f"{start:#x}..{start + hi - lo - 1:#x}")
@@ -40,5 +42,5 @@ def do_mremap(c: Ctx, m: Machine, pid: int, region: str, to: str, lo: int, hi: i
     return m
 
 
-def _is_pmd(pte: object) -> bool:
-    return type(pte) is PresentPte and pte.pmd
+def _is_pmd(pte: pte_t) -> bool:
+    return pte_present(pte) and pte_pmd_mapped(pte)

@@ -23,7 +23,19 @@ from cowlab.kernel.mempolicy import mpol_misplaced
 from cowlab.kernel.migrate import migrate_frame
 from cowlab.kernel.pages import get_page, put_page
 from cowlab.kernel.pgtable import set_pte
-from cowlab.model import NO_NODE, ZERO_PFN, Frame, Machine, PresentPte, pte_write
+from cowlab.model import NO_NODE, ZERO_PFN, Frame, Machine
+from cowlab.model.pte import (
+    PAGE_READONLY,
+    pfn_pte,
+    pte_dirty,
+    pte_mkdirty,
+    pte_mksoft_dirty,
+    pte_mkwrite,
+    pte_pfn,
+    pte_soft_dirty,
+    pte_t,
+    pte_write,
+)
 
 
 class NumaLocals(NamedTuple):
@@ -31,24 +43,30 @@ class NumaLocals(NamedTuple):
     vpn: int
     pfn: int
     target: int
-    orig: PresentPte
+    #: the PROT_NONE PTE the fault found (vmf->orig_pte)
+    orig_pte: pte_t
     writable: bool
 
 
-def _restored(pte: PresentPte, writable: bool) -> PresentPte:
-    """pte_modify(old, vm_page_prot) + young (+ write): present again, dirty kept."""
-    return PresentPte(
-        pte.pfn, write=writable, dirty=pte.dirty, young=True, soft_dirty=pte.soft_dirty
-    )
+def _restored(pte: pte_t, writable: bool) -> pte_t:
+    """pte_modify(old, vm_page_prot) + young (+ write): present again, dirty and
+    soft-dirty kept."""
+    new = pfn_pte(pte_pfn(pte), PAGE_READONLY)
+    if pte_dirty(pte):
+        new = pte_mkdirty(new)
+    if pte_soft_dirty(pte):
+        new = pte_mksoft_dirty(new)
+    return pte_mkwrite(new) if writable else new
 
 
-def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: PresentPte) -> bool:
+def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t) -> bool:
     fn = "do_numa_page"
     if c.r.numa_recompute_writable:
         vma = m.processes[loc.pid].vma_at(loc.vpn)
-        page = m.pages[pte.pfn] if pte.pfn != ZERO_PFN else None
+        pfn = pte_pfn(pte)
+        page = m.pages[pfn] if pfn != ZERO_PFN else None
         ok = bool(vma and vma.writable and page is not None and page.anon and page.exclusive
-                  and not (vma.soft_dirty_tracking and not pte.soft_dirty))
+                  and not (vma.soft_dirty_tracking and not pte_soft_dirty(pte)))
         c.decide(
             fn,
             "can_change_pte_writable: "
@@ -64,7 +82,7 @@ def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: PresentPte) -> bool:
 
 
 def do_numa_page(
-    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: PresentPte
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
 ) -> tuple[Machine, str]:
     """Hinting fault on a PROT_NONE PTE: pick a target node and start migration."""
     fn = "do_numa_page"
@@ -72,8 +90,9 @@ def do_numa_page(
     if not c.r.numa_delay_map:
         c.decide(fn, "make the PTE present before migrating", "numa_delay_map")
         m = set_pte(m, loc.pid, loc.vpn, _restored(pte, writable))
-    page = m.page(pte.pfn)
-    target = mpol_misplaced(m, ti, pte.pfn)
+    pfn = pte_pfn(pte)
+    page = m.page(pfn)
+    target = mpol_misplaced(m, ti, pfn)
     task_node = m.threads[ti].node
     if target == NO_NODE:
         c.decide(fn, f"page on node {page.node}, task on node {task_node} -> no migration")
@@ -81,9 +100,9 @@ def do_numa_page(
             m = set_pte(m, loc.pid, loc.vpn, _restored(pte, writable))
         return m, "done"
     c.decide(fn, f"page on node {page.node}, task on node {task_node} -> migrate to {target}")
-    m = get_page(m, pte.pfn)  # numa_migrate_prep
-    locals_ = NumaLocals(loc.pid, loc.vpn, pte.pfn, target, pte, writable)
-    return push(m, ti, Frame("do_numa_page.target_chosen", locals_, holds=(pte.pfn,))), "pending"
+    m = get_page(m, pfn)  # numa_migrate_prep
+    locals_ = NumaLocals(loc.pid, loc.vpn, pfn, target, pte, writable)
+    return push(m, ti, Frame("do_numa_page.target_chosen", locals_, holds=(pfn,))), "pending"
 
 
 @stage("do_numa_page.target_chosen")
@@ -110,7 +129,7 @@ def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide(fn, "migration failed; the PTE was already made present", "numa_delay_map")
         return pop(m, ti, "done")
     current = m.processes[loc.pid].pte(loc.vpn)
-    if current != loc.orig:
+    if current != loc.orig_pte:
         c.decide(fn, "migration failed and the PTE changed meanwhile -> leave it", "numa_delay_map")
         return pop(m, ti, "done")
     writable = loc.writable and not c.r.numa_recompute_writable
@@ -120,5 +139,5 @@ def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     else:
         c.decide(fn, f"migration failed -> restore the PTE {'writable' if writable else 'read-only'}",
                  "numa_delay_map")
-    m = set_pte(m, loc.pid, loc.vpn, _restored(loc.orig, writable))
+    m = set_pte(m, loc.pid, loc.vpn, _restored(loc.orig_pte, writable))
     return pop(m, ti, "done")

@@ -16,7 +16,8 @@ from cowlab.kernel.numa import sched_move
 from cowlab.kernel.proc_mem import ProcMemWriteOp, proc_mem_frames
 from cowlab.kernel.syscalls import MMAP_WRITE_ADVICE, MMAP_WRITE_STAGES, OP_STAGES, MadviseOp
 from cowlab.kernel.vmscan import reclaim_frame
-from cowlab.model import Frame, Machine, PresentPte
+from cowlab.model import Frame, Machine
+from cowlab.model.pte import pte_present, pte_protnone, pte_write
 
 
 class GupOp(NamedTuple):
@@ -101,7 +102,7 @@ def _access_needs_no_fault(m: Machine, frame: Frame) -> bool:
         return False
     op: AccessOp = frame.locals  # type: ignore[assignment]
     pte = m.processes[op.pid].pte(op.vpn)
-    return type(pte) is PresentPte and not pte.protnone and (pte.write or not op.write)
+    return pte_present(pte) and not pte_protnone(pte) and (pte_write(pte) or not op.write)
 
 
 def advance(c: Ctx, m: Machine, ti: int) -> Machine:

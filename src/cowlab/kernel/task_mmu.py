@@ -11,7 +11,8 @@ from __future__ import annotations
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.pages import page_maybe_dma_pinned
 from cowlab.kernel.pgtable import set_pte
-from cowlab.model import VM_SOFTDIRTY, ZERO_PFN, Machine, PresentPte
+from cowlab.model import VM_SOFTDIRTY, ZERO_PFN, Machine
+from cowlab.model.pte import pte_clear_soft_dirty, pte_pfn, pte_present, pte_wrprotect
 
 
 def clear_refs_soft_dirty(c: Ctx, m: Machine, pid: int) -> Machine:
@@ -20,18 +21,19 @@ def clear_refs_soft_dirty(c: Ctx, m: Machine, pid: int) -> Machine:
     vmas = tuple(v._replace(flags=v.flags & ~VM_SOFTDIRTY) for v in proc.vmas)
     m = m.with_process(proc._replace(vmas=vmas))
     for vpn, pte in proc.ptes:
-        if type(pte) is not PresentPte:
+        if not pte_present(pte):
             continue
         vma = m.processes[pid].vma_at(vpn)
         assert vma is not None
         if vma.hugetlb:
             continue  # the clear_refs page walk has no hugetlb handler
-        if c.r.clear_refs_skip_pinned and pte.pfn != ZERO_PFN and vma.is_cow_mapping:
+        pfn = pte_pfn(pte)
+        if c.r.clear_refs_skip_pinned and pfn != ZERO_PFN and vma.is_cow_mapping:
             pinned_mm = proc.has_pinned or not c.r.mm_has_pinned
-            if pinned_mm and page_maybe_dma_pinned(m, pte.pfn):
-                c.decide(fn, f"vpn {vpn:#x}: pfn {pte.pfn} maybe pinned -> leave the PTE",
+            if pinned_mm and page_maybe_dma_pinned(m, pfn):
+                c.decide(fn, f"vpn {vpn:#x}: pfn {pfn} maybe pinned -> leave the PTE",
                          "clear_refs_skip_pinned")
                 continue
-        m = set_pte(m, pid, vpn, pte._replace(write=False, savedwrite=False, soft_dirty=False))
+        m = set_pte(m, pid, vpn, pte_clear_soft_dirty(pte_wrprotect(pte)))
         c.decide(fn, f"vpn {vpn:#x}: write-protect, clear soft-dirty", "clear_refs_skip_pinned")
     return m

@@ -18,7 +18,18 @@ from cowlab.kernel.lru import isolate_lru_page, putback_lru_page
 from cowlab.kernel.pages import page_remove_rmap, put_page
 from cowlab.kernel.pgtable import rmap_present, set_pte
 from cowlab.kernel.swapfile import add_to_swap, delete_from_swap_cache, swap_duplicate
-from cowlab.model import ZERO_PFN, Frame, Machine, PresentPte, SwapEntry
+from cowlab.model import ZERO_PFN, Frame, Machine
+from cowlab.model.pte import (
+    SWP_SWAPFILE,
+    pte_pfn,
+    pte_present,
+    pte_soft_dirty,
+    pte_swp_exclusive,
+    pte_swp_mkexclusive,
+    pte_swp_mksoft_dirty,
+    swp_entry,
+    swp_entry_to_pte,
+)
 
 
 class ReclaimLocals(NamedTuple):
@@ -98,16 +109,19 @@ def shrink_unmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
             c.decide("try_to_unmap", f"pfn {loc.pfn} exclusive and maybe pinned -> "
                      "cannot unmap", "anon_exclusive")
             return _keep(c, m, ti, loc.pfn, "still mapped", locked=True)
-        entry = SwapEntry(slot, exclusive=exclusive and r.swap_exclusive_bit,
-                          soft_dirty=pte.soft_dirty)
-        m = set_pte(m, pid, vpn, entry)
+        swp_pte = swp_entry_to_pte(swp_entry(SWP_SWAPFILE, slot))
+        if exclusive and r.swap_exclusive_bit:
+            swp_pte = pte_swp_mkexclusive(swp_pte)
+        if pte_soft_dirty(pte):
+            swp_pte = pte_swp_mksoft_dirty(swp_pte)
+        m = set_pte(m, pid, vpn, swp_pte)
         m = swap_duplicate(m, slot)
         m = page_remove_rmap(m, loc.pfn)
         if exclusive:
             m = m.with_page(loc.pfn, m.page(loc.pfn)._replace(exclusive=False))
         m = put_page(c, m, loc.pfn)
         c.decide("try_to_unmap", f"{m.processes[pid].name} vpn {vpn:#x} -> swap entry (slot "
-                 f"{slot}{', exclusive' if entry.exclusive else ''})")
+                 f"{slot}{', exclusive' if pte_swp_exclusive(swp_pte) else ''})")
     return goto(m, ti, "reclaim.unmapped")
 
 
@@ -147,7 +161,7 @@ def madvise_pageout(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     proc = m.processes[loc.pid]
     for i, vpn in enumerate(loc.vpns):
         pte = proc.pte(vpn)
-        if type(pte) is PresentPte and pte.pfn != ZERO_PFN:
+        if pte_present(pte) and pte_pfn(pte) != ZERO_PFN:
             m = goto(m, ti, "madvise.pageout", locals=loc._replace(vpns=loc.vpns[i + 1:]))
-            return push(m, ti, reclaim_frame(pte.pfn))
+            return push(m, ti, reclaim_frame(pte_pfn(pte)))
     return pop(m, ti, "done")

@@ -1,5 +1,8 @@
 """State layer: immutable, hashable records of pages, page tables, tasks and the machine.
 
+Page-table entries are ints (``pte_t``, ``cowlab.model.pte``), read and built with
+the kernel's accessors; ``PresentPte``/``MigrationEntry``/``SwapEntry`` are views.
+
 Nothing here knows about kernel versions, scenarios or output.
 """
 
@@ -21,7 +24,10 @@ from cowlab.model.pte import (
     PresentPte,
     Pte,
     SwapEntry,
+    pte_t,
+    pte_view,
     pte_write,
+    to_pte_t,
 )
 from cowlab.model.swap import NO_PFN, File, GupRef, SwapSlot
 from cowlab.model.task import KSWAPD, NO_NODE, Frame, Process, Thread
@@ -75,5 +81,8 @@ __all__ = [
     "Thread",
     "Vma",
     "prot_flags",
+    "pte_t",
+    "pte_view",
     "pte_write",
+    "to_pte_t",
 ]

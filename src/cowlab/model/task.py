@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from cowlab.model.pte import Pte
+from cowlab.model.pte import pte_t
 from cowlab.model.vma import Vma
 
 NO_NODE = -1
@@ -16,7 +16,9 @@ class Frame(NamedTuple):
 
     ``stage`` is a stable name such as ``migrate.unmapped``: the point the
     operation has reached, and what it does on its next step.  ``locals`` is an
-    operation-specific record.  ``holds`` lists pfns on which this frame holds a
+    operation-specific record; a field of it holding a pfn is named ``pfn``, one holding
+    a ``pte_t`` is named ``pte`` or ``*_pte`` (the canonical form renames pfns by these
+    names: ``cowlab.check.canon``).  ``holds`` lists pfns on which this frame holds a
     page reference, so that every unit of refcount has a visible owner.
     """
 
@@ -49,12 +51,13 @@ class Thread(NamedTuple):
 
 
 class Process(NamedTuple):
-    """A process and its mm: VMAs and one page table (vpn -> PTE, sorted by vpn)."""
+    """A process and its mm: VMAs and one page table (vpn -> pte_t, sorted by vpn; an
+    absent vpn is pte_none, and no entry is ever 0)."""
 
     pid: int
     name: str
     vmas: tuple[Vma, ...] = ()
-    ptes: tuple[tuple[int, Pte], ...] = ()
+    ptes: tuple[tuple[int, pte_t], ...] = ()
     alive: bool = True
     #: mm->has_pinned (008cfe4418b3, v5.9): set on the first FOLL_PIN
     has_pinned: bool = False
@@ -85,16 +88,17 @@ class Process(NamedTuple):
             return None
         return pieces[0].region_base, max(v.start + v.npages for v in pieces)
 
-    def pte(self, vpn: int) -> Pte | None:
+    def pte(self, vpn: int) -> pte_t:
+        """The PTE at ``vpn`` (0, pte_none, if there is none)."""
         for key, pte in self.ptes:
             if key == vpn:
                 return pte
-        return None
+        return 0
 
-    def with_pte(self, vpn: int, pte: Pte | None) -> Process:
-        """This process with the PTE at ``vpn`` replaced (``None`` clears it)."""
+    def with_pte(self, vpn: int, pte: pte_t) -> Process:
+        """This process with the PTE at ``vpn`` replaced (pte_none, 0, clears it)."""
         rest = [(k, p) for k, p in self.ptes if k != vpn]
-        if pte is not None:
+        if pte:
             rest.append((vpn, pte))
             rest.sort(key=_first)
         return self._replace(ptes=tuple(rest))
@@ -105,5 +109,5 @@ class Process(NamedTuple):
         return top + 1
 
 
-def _first(item: tuple[int, Pte]) -> int:
+def _first(item: tuple[int, pte_t]) -> int:
     return item[0]
