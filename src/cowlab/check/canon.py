@@ -25,6 +25,7 @@ from cowlab.model.pte import (
     pte_rename,
     pte_target,
 )
+from cowlab.model.state.records import RecordMachine
 
 
 def _orders(m: Machine) -> tuple[list[int], list[int]]:
@@ -194,7 +195,10 @@ def canonical(state: CheckState, symmetry: tuple[tuple[str, ...], ...] = ()) -> 
     """The key under which a state is remembered: pfns and slots renamed, and threads
     of each symmetry class (same process, same program, same affinity) put in a
     canonical order, so that states differing only by which of two interchangeable
-    threads did what share a key."""
+    threads did what share a key.  A vector state is keyed by its records (until the
+    canonical form is computed on the vector itself)."""
+    if isinstance(state.machine, RecordMachine):
+        state = state._replace(machine=state.machine.records())
     m = canonical_machine(state.machine)
     if symmetry:
         return _canonical_threads(state._replace(machine=m), symmetry)

@@ -51,7 +51,12 @@ _SCHEMAS: dict[str, type] = {}
 def locals_kinds(cls: type) -> tuple[tuple[str, str], ...]:
     """(field, kind) of a frame-locals NamedTuple, from its annotations."""
     notes = cls.__annotations__
-    return tuple((f, _KINDS.get(str(notes[f]), PTE)) for f in cls._fields)  # type: ignore[attr-defined]
+    return tuple((f, _KINDS.get(_annotation(notes[f]), PTE)) for f in cls._fields)  # type: ignore[attr-defined]
+
+
+def _annotation(note: object) -> str:
+    """An annotation as written (NamedTuple keeps postponed ones as ForwardRef)."""
+    return getattr(note, "__forward_arg__", note) if not isinstance(note, str) else note  # type: ignore[return-value]
 
 
 def _encode_locals(layout: Layout, loc: object) -> tuple[int, tuple[int, ...]]:
