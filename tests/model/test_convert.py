@@ -19,7 +19,7 @@ from cowlab.scenario.catalog import builtin_config_names, builtin_names, load_bu
 
 def round_trips(m: Machine) -> None:
     f = flatten(m)
-    assert unflatten(f) == normalized(m)
+    assert normalized(unflatten(f)) == normalized(m)
     assert flatten(unflatten(f)) == f
 
 

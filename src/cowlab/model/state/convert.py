@@ -59,6 +59,13 @@ def _annotation(note: object) -> str:
     return getattr(note, "__forward_arg__", note) if not isinstance(note, str) else note  # type: ignore[return-value]
 
 
+def frame_schema(layout: Layout, kind_sym: int) -> tuple[tuple[str, str], ...]:
+    """(field, kind) of the locals of a frame whose schema symbol is ``kind_sym``."""
+    if kind_sym == 0:
+        return ()
+    return locals_kinds(_SCHEMAS[layout.symbols.name(kind_sym)])
+
+
 def _encode_locals(layout: Layout, loc: object) -> tuple[int, tuple[int, ...]]:
     if loc == ():
         return 0, ()
@@ -255,7 +262,8 @@ def write_files(f: FlatMachine, files: tuple[File, ...]) -> None:
 # --- reading records out of the vector -----------------------------------------------------
 
 def unflatten(f: FlatMachine) -> Machine:
-    """The records of a vector state, as users and reports see them."""
+    """The records of a vector state, as users and reports see them (every pfn and slot
+    of the layout, free ones as None)."""
     return Machine(nr_node_ids(f), numa_balancing_enabled(f), page_views(f), process_views(f),
                    thread_views(f), slot_views(f), ref_views(f), next_token(f), file_views(f))
 
@@ -274,9 +282,9 @@ def page_view(f: FlatMachine, pfn: int) -> Page:
 
 
 def page_views(f: FlatMachine) -> tuple[Page | None, ...]:
-    used = list(page.pfns_in_use(f))
-    pages: list[Page | None] = [None] * (max(used, default=0) + 1)
-    for pfn in used:
+    """Every pfn of the layout (None: free), so that any pfn the kernel names indexes."""
+    pages: list[Page | None] = [None] * f.L.bounds.pages
+    for pfn in page.pfns_in_use(f):
         pages[pfn] = page_view(f, pfn)
     return tuple(pages)
 
@@ -323,8 +331,6 @@ def slot_views(f: FlatMachine) -> tuple[SwapSlot | None, ...]:
         SwapSlot(swap.swap_count(f, s), swap.swap_cache_pfn(f, s), swap.swap_content(f, s))
         if swap.swap_in_use(f, s) else None
         for s in range(f.L.bounds.slots)]
-    while slots and slots[-1] is None:
-        slots.pop()
     return tuple(slots)
 
 

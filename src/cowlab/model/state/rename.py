@@ -1,0 +1,187 @@
+"""Renaming pfns and swap slots in a vector state: the checker's canonical form.
+
+The kernel allocates the lowest free pfn and slot, so two interleavings that free and
+allocate in different orders reach the same memory under different names.  The
+canonical form names pfns and slots in order of first appearance (page tables by pid
+and vpn, then the files' page caches, then references by name, then the threads'
+frames, then whatever else is allocated) and compacts free holes; it identifies
+exactly the states that ``cowlab.check.canon`` identifies on records.  Every word that
+holds a pfn or a slot is known from the layout: a pte_t's target, a THP head, a
+swap-cache page's slot, a slot's cache page, a reference's page, a file's pages, the
+pages a frame holds and its locals named ``pfn`` or holding a pte_t.
+"""
+
+from __future__ import annotations
+
+from cowlab.model.layout import (
+    F_LOCALS_KIND,
+    F_NHOLDS,
+    FILE_FIXED_WORDS,
+    FILE_NPAGES,
+    FRAME_FIXED_WORDS,
+    PAGE_WORDS,
+    PF_IN_USE,
+    PG_FLAGS,
+    PG_HEAD,
+    PG_PRIVATE,
+    R_KIND,
+    R_NAME,
+    R_PFN,
+    REF_WORDS,
+    S_CACHE,
+    S_IN_USE,
+    SLOT_WORDS,
+    T_DEPTH,
+)
+from cowlab.model.page import NO_HEAD, NO_SLOT, ZERO_PFN
+from cowlab.model.pte import is_swap_entry, pte_rename, pte_target
+from cowlab.model.state.convert import INTS, PTE, frame_schema
+from cowlab.model.state.machine import NO_PFN, FlatMachine, nr_files, nr_processes, nr_threads
+
+
+def _pte_words(m: FlatMachine, pid: int) -> range:
+    base = m.L.process(pid) + m.L.proc_ptes
+    return range(base, base + m.L.bounds.vpns)
+
+
+def _frame_word_kinds(m: FlatMachine, kind_sym: int) -> list[str]:
+    """Per locals word: "pfn", "pte" or "" (anything else)."""
+    out: list[str] = []
+    for name, kind in frame_schema(m.L, kind_sym):
+        if kind == INTS:
+            return out  # a variable list ends the renamed words (fork's vpns: none are pfns)
+        out.append("pte" if kind == PTE else "pfn" if name == "pfn" else "")
+    return out
+
+
+def _frames(m: FlatMachine) -> list[int]:
+    """Base offsets of every live frame, thread by thread, outermost first."""
+    out = []
+    for ti in range(nr_threads(m)):
+        depth = m.v[m.L.thread(ti) + T_DEPTH]
+        out += [m.L.frame(ti, d) for d in range(depth)]
+    return out
+
+
+def _refs_by_name(m: FlatMachine) -> list[int]:
+    v, name = m.v, m.L.symbols.name
+    used = [m.L.ref(i) for i in range(m.L.bounds.refs) if v[m.L.ref(i) + R_KIND]]
+    return sorted(used, key=lambda base: name(v[base + R_NAME]))
+
+
+def first_appearance(m: FlatMachine) -> tuple[list[int], list[int]]:
+    """pfns and slots in order of first appearance."""
+    v, L = m.v, m.L
+    pfns, slots = [ZERO_PFN], []
+    seen_p, seen_s = {ZERO_PFN}, set()
+
+    def see_pfn(x: int) -> None:
+        if x not in seen_p:
+            seen_p.add(x)
+            pfns.append(x)
+
+    for pid in range(nr_processes(m)):
+        for at in _pte_words(m, pid):
+            pte = v[at]
+            if not pte:
+                continue
+            x = pte_target(pte)
+            if is_swap_entry(pte):
+                if x not in seen_s:
+                    seen_s.add(x)
+                    slots.append(x)
+                    cache = v[L.slot(x) + S_CACHE]
+                    if v[L.slot(x) + S_IN_USE] and cache != NO_PFN:
+                        see_pfn(cache)
+            else:
+                see_pfn(x)
+    for i in range(nr_files(m)):
+        base = L.file(i)
+        for j in range(v[base + FILE_NPAGES]):
+            see_pfn(v[base + FILE_FIXED_WORDS + j])
+    for base in _refs_by_name(m):
+        see_pfn(v[base + R_PFN])
+    for base in _frames(m):
+        for i in range(v[base + F_NHOLDS]):
+            see_pfn(v[base + FRAME_FIXED_WORDS + i])
+        at = base + FRAME_FIXED_WORDS + L.bounds.holds
+        for i, kind in enumerate(_frame_word_kinds(m, v[base + F_LOCALS_KIND])):
+            if kind == "pfn":
+                see_pfn(v[at + i])
+            elif kind == "pte" and v[at + i] and not is_swap_entry(v[at + i]):
+                see_pfn(pte_target(v[at + i]))
+    for pfn in range(L.bounds.pages):
+        if v[L.page(pfn) + PG_FLAGS] & PF_IN_USE:
+            see_pfn(pfn)
+    for pfn in pfns:
+        slot = v[L.page(pfn) + PG_PRIVATE]
+        if slot != NO_SLOT and slot not in seen_s:
+            seen_s.add(slot)
+            slots.append(slot)
+    for slot in range(L.bounds.slots):
+        if v[L.slot(slot) + S_IN_USE] and slot not in seen_s:
+            seen_s.add(slot)
+            slots.append(slot)
+    return pfns, slots
+
+
+def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
+    """A copy of ``m`` in which pfn ``pfns[i]`` is called ``i`` and slot ``slots[i]``
+    is called ``i``, with page and slot records moved to their new names and the
+    references in name order."""
+    L = m.L
+    old, new = m.v, m.v[:]
+    p = {x: i for i, x in enumerate(pfns)}
+    s = {x: i for i, x in enumerate(slots)}
+    p[NO_PFN] = NO_PFN
+    # pages: records move; their head and swap slot are renamed
+    new[L.pages:L.pages + L.bounds.pages * PAGE_WORDS] = type(old)("i", bytes(
+        4 * L.bounds.pages * PAGE_WORDS))
+    for pfn in range(L.bounds.pages):
+        base = L.page(pfn)
+        new[base + PG_PRIVATE] = NO_SLOT
+        new[base + PG_HEAD] = NO_HEAD
+        new[base + PG_HEAD - 1] = -1  # PG_LRU_BATCH: NO_CPU
+    for i, x in enumerate(pfns):
+        src, dst = L.page(x), L.page(i)
+        new[dst:dst + PAGE_WORDS] = old[src:src + PAGE_WORDS]
+        head, slot = old[src + PG_HEAD], old[src + PG_PRIVATE]
+        new[dst + PG_HEAD] = NO_HEAD if head == NO_HEAD else p[head]
+        new[dst + PG_PRIVATE] = NO_SLOT if slot == NO_SLOT else s[slot]
+    # swap slots: records move; their cache page is renamed
+    for slot in range(L.bounds.slots):
+        base = L.slot(slot)
+        new[base:base + SLOT_WORDS] = type(old)("i", bytes(4 * SLOT_WORDS))
+        new[base + S_CACHE] = NO_PFN
+    for i, x in enumerate(slots):
+        src, dst = L.slot(x), L.slot(i)
+        new[dst:dst + SLOT_WORDS] = old[src:src + SLOT_WORDS]
+        new[dst + S_CACHE] = p[old[src + S_CACHE]]
+    # page tables
+    for pid in range(nr_processes(m)):
+        for at in _pte_words(m, pid):
+            if old[at]:
+                new[at] = pte_rename(old[at], p, s)
+    # references, in name order
+    refs = [old[b:b + REF_WORDS] for b in _refs_by_name(m)]
+    for i in range(L.bounds.refs):
+        base = L.ref(i)
+        new[base:base + REF_WORDS] = refs[i] if i < len(refs) else type(old)("i", bytes(4 * REF_WORDS))
+        if i < len(refs):
+            new[base + R_PFN] = p[refs[i][R_PFN]]
+    # files
+    for f in range(nr_files(m)):
+        base = L.file(f)
+        for j in range(old[base + FILE_NPAGES]):
+            new[base + FILE_FIXED_WORDS + j] = p[old[base + FILE_FIXED_WORDS + j]]
+    # frames
+    for base in _frames(m):
+        for i in range(old[base + F_NHOLDS]):
+            new[base + FRAME_FIXED_WORDS + i] = p[old[base + FRAME_FIXED_WORDS + i]]
+        at = base + FRAME_FIXED_WORDS + L.bounds.holds
+        for i, kind in enumerate(_frame_word_kinds(m, old[base + F_LOCALS_KIND])):
+            if kind == "pfn":
+                new[at + i] = p[old[at + i]]
+            elif kind == "pte" and old[at + i] and not is_swap_entry(old[at + i]):
+                new[at + i] = pte_rename(old[at + i], p, s)
+    return FlatMachine(L, new)
