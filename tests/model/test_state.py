@@ -128,3 +128,21 @@ def test_bounds_are_validated() -> None:
         Bounds(vpns=6)
     assert Layout(Bounds()).size > 0
     assert NO_HEAD == -1
+
+
+def test_a_scenario_raises_a_bound_and_a_bad_one_is_refused(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from cowlab.engine.bounds import bounds_for
+    from cowlab.scenario import ScenarioError, load_scenario
+
+    text = ("name: b\nbounds: {pages: 40, vmas: 9}\nprocesses:\n  - name: P\n    threads: [{name: T1}]\n"
+            "steps:\n  - T1: {mmap: buf}\n")
+    path = Path(str(tmp_path)) / "b.yaml"
+    path.write_text(text)
+    b = bounds_for(load_scenario(path))
+    assert (b.pages, b.vmas) == (40, 9)
+    path.write_text(text.replace("vmas: 9", "vmas: 9, frame: 2"))
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    assert exc.value.field == "bounds.frame" and exc.value.line == 2

@@ -12,10 +12,11 @@ one-line error naming the bound, which a configuration can raise under ``bounds:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from cowlab.model import HPAGE_NR
 from cowlab.model.layout import Bounds
-from cowlab.scenario import Scenario
+from cowlab.scenario import Scenario, ScenarioError
 from cowlab.scenario.actions import (
     Action,
     Fork,
@@ -58,7 +59,7 @@ def bounds_for(scenario: Scenario, more_actions: Iterable[Action] = ()) -> Bound
     per_process = region_pages * (1 + remaps) + HPAGE_NR * thp_regions
     vpns = _round_up(sum(_round_up(a.pages) + 2 * HPAGE_NR for a in mmaps)
                      + remaps * (region_pages + 2 * HPAGE_NR) + HPAGE_NR)
-    return Bounds(
+    estimate = Bounds(
         processes=processes,
         threads=sum(len(p.threads) for p in scenario.processes) + forks + 1,
         pages=1 + HPAGE_NR + file_pages + 3 * processes * (per_process + 1) + 2 * gup_refs,
@@ -72,3 +73,7 @@ def bounds_for(scenario: Scenario, more_actions: Iterable[Action] = ()) -> Bound
         files=max(1, len(scenario.files)),
         file_pages=max([1, *(f.pages for f in scenario.files)]),
     )
+    try:
+        return replace(estimate, **dict(scenario.bounds))
+    except ValueError as exc:
+        raise ScenarioError(str(exc), file=scenario.source, field="bounds") from None

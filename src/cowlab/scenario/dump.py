@@ -40,6 +40,8 @@ def dump_scenario(scenario: Scenario) -> str:
         data["references"] = list(scenario.references)
     if scenario.files:
         data["files"] = [{"name": f.name, "pages": f.pages} for f in scenario.files]
+    if scenario.bounds:
+        data["bounds"] = dict(scenario.bounds)
     data["machine"] = {"nodes": scenario.machine.nodes,
                        "numa_balancing": scenario.machine.numa_balancing}
     data["processes"] = [

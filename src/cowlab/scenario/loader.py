@@ -208,6 +208,8 @@ class _Reader:
             files=tuple(FileSpec(f.name, f.pages) for f in top.files),
             introduced_by=tuple(top.introduced_by),
             fixed_by=tuple(top.fixed_by),
+            bounds=tuple(sorted((k, v) for k, v in (top.bounds.model_dump() if top.bounds else {}).items()
+                                if v is not None)),
         )
         try:
             validate_scenario(scenario)
@@ -313,12 +315,21 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
     """The nested model at ``loc`` (to list the keys it allows)."""
     current: Any = model
     for part in loc:
+        current = _without_none(current)
         if isinstance(part, int):
             current = get_args(current)[0]
         else:
             by_key = {f.alias or name: f for name, f in current.model_fields.items()}
             current = by_key[part].annotation
-    return current
+    return _without_none(current)
+
+
+def _without_none(annotation: Any) -> Any:
+    """``X | None`` -> ``X`` (optional sections such as ``background:`` and ``bounds:``)."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if type(None) in get_args(annotation) and len(args) == 1:
+        return args[0]
+    return annotation
 
 
 def load_check_config(path_or_text: str | os.PathLike[str], *, source: str | None = None) -> CheckConfig:

@@ -73,6 +73,23 @@ class BackgroundModel(Model):
     kernel_choices: bool = True
 
 
+class BoundsModel(Model):
+    """Overrides of the compact state's bounds (cowlab.model.layout.Bounds), for a
+    scenario or configuration whose states outgrow the estimate."""
+
+    processes: int | None = Field(None, ge=1, le=64)
+    threads: int | None = Field(None, ge=1, le=256)
+    pages: int | None = Field(None, ge=2, le=1 << 16)
+    vpns: int | None = Field(None, ge=4, le=1 << 16)
+    vmas: int | None = Field(None, ge=1, le=1024)
+    frames: int | None = Field(None, ge=1, le=64)
+    holds: int | None = Field(None, ge=1, le=64)
+    locals: int | None = Field(None, ge=1, le=1024)
+    slots: int | None = Field(None, ge=1, le=1 << 16)
+    refs: int | None = Field(None, ge=1, le=1024)
+    file_pages: int | None = Field(None, ge=1, le=1 << 16)
+
+
 class ScenarioModel(Model):
     name: str
     description: str = ""
@@ -87,6 +104,7 @@ class ScenarioModel(Model):
     #: check configurations only: thread name -> its actions, in order, no global order
     programs: dict[str, list[Any]] | None = None
     background: BackgroundModel | None = None
+    bounds: BoundsModel | None = None
 
 
 # --- one model per action ----------------------------------------------------

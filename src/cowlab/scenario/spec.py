@@ -71,3 +71,5 @@ class Scenario:
     #: broken (first bad) and turns back to holding (first good), oldest first
     introduced_by: tuple[str, ...] = ()
     fixed_by: tuple[str, ...] = ()
+    #: overrides of the compact state's bounds: (bound, value), from ``bounds:``
+    bounds: tuple[tuple[str, int], ...] = ()
