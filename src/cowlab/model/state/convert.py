@@ -289,13 +289,45 @@ def page_views(f: FlatMachine) -> tuple[Page | None, ...]:
     return tuple(pages)
 
 
+def vma_view(f: FlatMachine, pid: int, slot: int) -> Vma:
+    """The VMA in ``slot`` of ``pid`` as a record (its properties read as the kernel's
+    VMA tests: ``is_cow_mapping``, ``writable``, ``hugetlb``, ...)."""
+    start = mm.vma_start(f, pid, slot)
+    return Vma(mm.vma_name(f, pid, slot), start, mm.vma_end(f, pid, slot) - start,
+               mm.vma_flags(f, pid, slot), mm.vma_file(f, pid, slot), mm.vma_pgoff(f, pid, slot),
+               mm.vma_base_raw(f, pid, slot))
+
+
+def vmas_of(f: FlatMachine, pid: int) -> tuple[Vma, ...]:
+    """Every VMA of ``pid``, in address order."""
+    return tuple(vma_view(f, pid, s) for s in range(mm.nr_vmas(f, pid)))
+
+
+def vma_at(f: FlatMachine, pid: int, vpn: int) -> Vma | None:
+    """find_vma() that must contain ``vpn``: the VMA record, or None."""
+    slot = mm.vma_lookup(f, pid, vpn)
+    return None if slot < 0 else vma_view(f, pid, slot)
+
+
+def vma_named(f: FlatMachine, pid: int, name: str) -> Vma | None:
+    """The first VMA of region ``name`` (a region splits into pieces that keep its name)."""
+    for vma in vmas_of(f, pid):
+        if vma.name == name:
+            return vma
+    return None
+
+
+def region_span(f: FlatMachine, pid: int, name: str) -> tuple[int, int] | None:
+    """(first vpn, end vpn) over the pieces of region ``name``, or None."""
+    pieces = [v for v in vmas_of(f, pid) if v.name == name]
+    if not pieces:
+        return None
+    return pieces[0].region_base, max(v.end for v in pieces)
+
+
 def process_view(f: FlatMachine, pid: int) -> Process:
     L = f.L
-    vmas = tuple(
-        Vma(mm.vma_name(f, pid, s), mm.vma_start(f, pid, s),
-            mm.vma_end(f, pid, s) - mm.vma_start(f, pid, s), mm.vma_flags(f, pid, s),
-            mm.vma_file(f, pid, s), mm.vma_pgoff(f, pid, s), mm.vma_base_raw(f, pid, s))
-        for s in range(mm.nr_vmas(f, pid)))
+    vmas = vmas_of(f, pid)
     ptes = tuple((vpn, mm.pte_at(f, pid, vpn)) for vpn in mm.mapped_vpns(f, pid))
     first, end = L.bounds.vpn_base, L.bounds.vpn_base + L.bounds.vpns
     tables = tuple(vpn for vpn in range(first, end, HPAGE_NR) if mm.pmd_has_pte_table(f, pid, vpn))
