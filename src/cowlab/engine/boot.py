@@ -16,8 +16,8 @@ from cowlab.scenario.actions import Action
 _ADDR = re.compile(r"^(?:(?P<proc>[^:\[\]]+):)?(?P<region>[^:\[\]]+)(?:\[(?P<index>\d+)\])?$")
 
 
-#: ``COWLAB_STATE=vector`` runs the engines on the compact vector state (through the
-#: record interface while the kernel is ported to it: docs/design-notes/compact-state.md)
+#: ``COWLAB_STATE=records`` runs the engines on the immutable record machine instead of
+#: the compact vector (only while the kernel is ported: docs/design-notes/compact-state.md)
 STATE_ENV = "COWLAB_STATE"
 
 
@@ -25,7 +25,7 @@ def boot(scenario: Scenario, more_actions: Iterable[Action] = ()) -> Machine:
     """Processes in declaration order (pid = index), their threads, and kswapd.
     ``more_actions`` (a check configuration's programs) size the compact layout."""
     m = _boot_records(scenario)
-    if os.environ.get(STATE_ENV, "records") == "vector":
+    if os.environ.get(STATE_ENV, "vector") == "vector":
         layout = Layout(bounds_for(scenario, more_actions))
         return RecordMachine.from_records(m, layout)  # type: ignore[return-value]
     return m
