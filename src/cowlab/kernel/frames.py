@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cowlab.kernel.context import Ctx, ModelBugError
-from cowlab.model import Frame, Machine, Thread
-
-_new = tuple.__new__
+from cowlab.model import Frame, Machine
+from cowlab.model.state import pop_frame
+from cowlab.model.state.convert import frame_view, push_frame_record, write_frame
 
 StageFn = Callable[[Ctx, Machine, int, Frame], Machine]
 WaitFn = Callable[[Machine, int, Frame], str | None]
@@ -53,16 +53,13 @@ def stage(
 
 
 def top(m: Machine, ti: int) -> Frame:
-    return m.threads[ti].stack[-1]
-
-
-def _with_stack(thread: Thread, stack: tuple[Frame, ...]) -> Thread:
-    return _new(Thread, (*thread[:4], stack))  # hot path: Thread._replace(stack=...)
+    """The thread's innermost frame (a record: re-read it after a write)."""
+    return frame_view(m, ti)  # type: ignore[arg-type]
 
 
 def set_top(m: Machine, ti: int, frame: Frame) -> Machine:
-    thread = m.threads[ti]
-    return m.with_thread(ti, _with_stack(thread, (*thread.stack[:-1], frame)))
+    write_frame(m, ti, frame)  # type: ignore[arg-type]
+    return m
 
 
 def goto(m: Machine, ti: int, stage_name: str, **changes: object) -> Machine:
@@ -71,17 +68,14 @@ def goto(m: Machine, ti: int, stage_name: str, **changes: object) -> Machine:
 
 
 def push(m: Machine, ti: int, frame: Frame) -> Machine:
-    thread = m.threads[ti]
-    return m.with_thread(ti, _with_stack(thread, (*thread.stack, frame)))
+    push_frame_record(m, ti, frame)  # type: ignore[arg-type]
+    return m
 
 
 def pop(m: Machine, ti: int, result: str = "") -> Machine:
     """Return from the top frame, handing ``result`` to the caller's frame."""
-    thread = m.threads[ti]
-    stack = thread.stack[:-1]
-    if stack:
-        stack = (*stack[:-1], stack[-1]._replace(result=result))
-    return m.with_thread(ti, _with_stack(thread, stack))
+    pop_frame(m, ti, m.L.symbols.intern(result))  # type: ignore[attr-defined]
+    return m
 
 
 def replace_top(m: Machine, ti: int, frame: Frame) -> Machine:

@@ -3,45 +3,52 @@
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, ModelBugError
-from cowlab.model import NO_HEAD, ZERO_PFN, Machine, Page
+from cowlab.model import GUP_PIN_COUNTING_BIAS, NO_CPU, ZERO_PFN, Machine, Page
+from cowlab.model import state as S
+from cowlab.model.state.convert import page_view
 
 
 def folio_pfn(m: Machine, pfn: int) -> int:
     """page_folio(): the pfn holding the counts of ``pfn``'s folio (its THP head)."""
-    head = m.page(pfn).head
-    return pfn if head == NO_HEAD else head
+    _check_in_use(m, pfn)
+    return S.compound_head(m, pfn)
 
 
 def folio_of(m: Machine, pfn: int) -> Page:
-    page = m.page(pfn)
-    return page if page.head == NO_HEAD else m.page(page.head)
+    """The folio of ``pfn`` as a record (a view: re-read it after a write)."""
+    return page_view(m, folio_pfn(m, pfn))
 
 
 def folio_pages(m: Machine, head: int) -> list[int]:
     """Every pfn of the THP whose head is ``head`` (head first)."""
-    return [head] + [pfn for pfn, page in enumerate(m.pages)
-                     if page is not None and page.head == head and pfn != head]
+    return [head] + [pfn for pfn in S.pfns_in_use(m)
+                     if pfn != head and S.PageTransCompound(m, pfn) and S.compound_head(m, pfn) == head]
 
 
 def page_mapcount(m: Machine, pfn: int) -> int:
     """page_mapcount(): this page's PTE mappings plus the PMD mappings of its THP."""
-    page = m.page(pfn)
-    if page.head == NO_HEAD:
-        return page.mapcount
-    return page.mapcount + m.page(page.head).compound_mapcount
+    _check_in_use(m, pfn)
+    if not S.PageTransCompound(m, pfn):
+        return S.page_mapcount_raw(m, pfn)
+    return S.page_mapcount_raw(m, pfn) + S.compound_mapcount(m, S.compound_head(m, pfn))
 
 
 def page_maybe_dma_pinned(m: Machine, pfn: int) -> bool:
-    """page_maybe_dma_pinned() of a page or of a THP subpage (its folio's pincount)."""
-    return folio_of(m, pfn).maybe_dma_pinned
+    """page_maybe_dma_pinned() of a page or of a THP subpage: a large folio (hugetlb, THP)
+    keeps a pin count; a small page has a refcount of at least GUP_PIN_COUNTING_BIAS."""
+    head = folio_pfn(m, pfn)
+    if S.PageHuge(m, head) or S.PageTransCompound(m, head):
+        return S.folio_pincount(m, head) > 0
+    return S.page_count(m, head) >= GUP_PIN_COUNTING_BIAS
 
 
 def no_struct_page(m: Machine, pfn: int) -> bool:
     """The shared zero page and the huge zero page: mapped without per-mapping counts."""
-    return pfn == ZERO_PFN or m.page(pfn).huge_zero
+    return pfn == ZERO_PFN or S.is_huge_zero_page(m, pfn)
 
 
 def update_page(m: Machine, pfn: int, **changes: object) -> Machine:
+    """Change fields of a page given as record fields (for paths not yet on accessors)."""
     page = m.pages[pfn]
     if page is None:
         raise ModelBugError(f"update of free pfn {pfn}")
@@ -50,58 +57,70 @@ def update_page(m: Machine, pfn: int, **changes: object) -> Machine:
 
 def get_page(m: Machine, pfn: int, n: int = 1) -> Machine:
     """A reference on the page (on a THP subpage: on its folio)."""
-    pfn = folio_pfn(m, pfn)
-    page = m.page(pfn)
-    return m.with_page(pfn, page._replace(refcount=page.refcount + n))
+    S.page_ref_add(m, folio_pfn(m, pfn), n)
+    return m
 
 
 def put_page(c: Ctx, m: Machine, pfn: int, n: int = 1) -> Machine:
     """Drop ``n`` references; the page (a THP: all its subpages) is freed when none is
     left."""
     pfn = folio_pfn(m, pfn)
-    page = m.page(pfn)
-    refcount = page.refcount - n
+    refcount = S.page_count(m, pfn) - n
     if refcount < 0:
         raise ModelBugError(f"refcount of pfn {pfn} below zero")
     if refcount == 0:
-        if page.mapcount or page.in_swapcache or page.in_lru_batch or page.isolated:
-            raise ModelBugError(f"pfn {pfn} freed while still in use: {page}")
-        if page.thp:
+        if (S.page_mapcount_raw(m, pfn) or S.PageSwapCache(m, pfn)
+                or S.page_lru_batch(m, pfn) != NO_CPU or S.PageIsolated(m, pfn)):
+            raise ModelBugError(f"pfn {pfn} freed while still in use: {page_view(m, pfn)}")
+        if S.PageTransCompound(m, pfn):
             return _free_folio(c, m, pfn)
         c.note("put_page", f"pfn {pfn} freed")
-        return m.with_page(pfn, None)
-    return m.with_page(pfn, page._replace(refcount=refcount))
+        S.free_pfn(m, pfn)
+        return m
+    S.page_ref_add(m, pfn, -n)
+    return m
 
 
 def alloc_page(m: Machine, node: int, content: int) -> tuple[Machine, int]:
     """A new anon page on ``node`` holding ``content``, with one reference (the caller's);
     the caller reports it."""
-    return m.with_new_page(Page(node=node, content=content, refcount=1))
+    pfn = S.alloc_pfn(m)
+    S.init_page(m, pfn, node=node, content=content, refcount=1)
+    return m, pfn
 
 
 def page_add_rmap(m: Machine, pfn: int, *, exclusive: bool | None = None) -> Machine:
     """One more present mapping (its reference is taken by the caller)."""
-    page = m.page(pfn)
-    changes: dict[str, object] = {"mapcount": page.mapcount + 1}
-    if exclusive is not None:
-        changes["exclusive"] = exclusive
-    return m.with_page(pfn, page._replace(**changes))
+    _check_in_use(m, pfn)
+    S.page_mapcount_add(m, pfn, 1)
+    if exclusive is True:
+        S.SetPageAnonExclusive(m, pfn)
+    elif exclusive is False:
+        S.ClearPageAnonExclusive(m, pfn)
+    return m
 
 
 def page_remove_rmap(m: Machine, pfn: int) -> Machine:
-    page = m.page(pfn)
-    if page.mapcount <= 0:
+    _check_in_use(m, pfn)
+    if S.page_mapcount_raw(m, pfn) <= 0:
         raise ModelBugError(f"mapcount of pfn {pfn} below zero")
-    return m.with_page(pfn, page._replace(mapcount=page.mapcount - 1))
+    S.page_mapcount_add(m, pfn, -1)
+    return m
 
 
 def _free_folio(c: Ctx, m: Machine, head: int) -> Machine:
-    if m.page(head).compound_mapcount:
+    if S.compound_mapcount(m, head):
         raise ModelBugError(f"THP {head} freed while PMD-mapped")
     pfns = folio_pages(m, head)
     for pfn in pfns:
-        if m.page(pfn).mapcount:
+        if S.page_mapcount_raw(m, pfn):
             raise ModelBugError(f"THP subpage {pfn} freed while mapped")
-        m = m.with_page(pfn, None)
+        S.free_pfn(m, pfn)
     c.note("put_page", f"THP {', '.join(map(str, pfns))} freed")
     return m
+
+
+def _check_in_use(m: Machine, pfn: int) -> None:
+    """The record machine raised KeyError for a free pfn; so does the vector."""
+    if not 0 <= pfn < m.L.bounds.pages or not S.page_in_use(m, pfn):  # type: ignore[attr-defined]
+        raise KeyError(f"pfn {pfn} is free")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cowlab.model import Machine, Vma
+from cowlab.model import state as S
 from cowlab.model.pte import (
     is_migration_entry,
     pfn_swap_entry_to_pfn,
@@ -15,12 +16,14 @@ from cowlab.model.pte import (
 
 def set_pte(m: Machine, pid: int, vpn: int, pte: pte_t) -> Machine:
     """set_pte_at()."""
-    return m.with_process(m.processes[pid].with_pte(vpn, pte))
+    S.set_pte_at(m, pid, vpn, pte)
+    return m
 
 
 def pte_clear(m: Machine, pid: int, vpn: int) -> Machine:
     """pte_clear(): the entry becomes pte_none."""
-    return m.with_process(m.processes[pid].with_pte(vpn, 0))
+    S.pte_clear(m, pid, vpn)
+    return m
 
 
 def maybe_mkwrite(pte: pte_t, vma: Vma) -> pte_t:
@@ -30,11 +33,21 @@ def maybe_mkwrite(pte: pte_t, vma: Vma) -> pte_t:
 
 def rmap_present(m: Machine, pfn: int) -> list[tuple[int, int, pte_t]]:
     """Every present PTE mapping ``pfn``: (pid, vpn, pte)."""
-    return [(proc.pid, vpn, pte) for proc in m.processes for vpn, pte in proc.ptes
-            if pte_present(pte) and pte_pfn(pte) == pfn]
+    out = []
+    for pid in range(S.nr_processes(m)):
+        for vpn in S.mapped_vpns(m, pid):
+            pte = S.pte_at(m, pid, vpn)
+            if pte_present(pte) and pte_pfn(pte) == pfn:
+                out.append((pid, vpn, pte))
+    return out
 
 
 def rmap_migration(m: Machine, pfn: int) -> list[tuple[int, int, pte_t]]:
     """Every migration entry standing for ``pfn``."""
-    return [(proc.pid, vpn, pte) for proc in m.processes for vpn, pte in proc.ptes
-            if is_migration_entry(pte) and pfn_swap_entry_to_pfn(pte) == pfn]
+    out = []
+    for pid in range(S.nr_processes(m)):
+        for vpn in S.mapped_vpns(m, pid):
+            pte = S.pte_at(m, pid, vpn)
+            if is_migration_entry(pte) and pfn_swap_entry_to_pfn(pte) == pfn:
+                out.append((pid, vpn, pte))
+    return out

@@ -9,7 +9,7 @@ from cowlab.kernel import access, migrate, numa_fault, proc_mem, syscalls, vmsca
 from cowlab.kernel.access import AccessOp
 from cowlab.kernel.context import Ctx, ModelBugError
 from cowlab.kernel.device import dma_read, dma_write
-from cowlab.kernel.frames import STAGES, WAITS, push
+from cowlab.kernel.frames import STAGES, WAITS, push, top
 from cowlab.kernel.gup import gup_frame
 from cowlab.kernel.lru import lru_add_drain
 from cowlab.kernel.numa import sched_move
@@ -17,6 +17,7 @@ from cowlab.kernel.proc_mem import ProcMemWriteOp, proc_mem_frames
 from cowlab.kernel.syscalls import MMAP_WRITE_ADVICE, MMAP_WRITE_STAGES, OP_STAGES, MadviseOp
 from cowlab.kernel.vmscan import reclaim_frame
 from cowlab.model import Frame, Machine
+from cowlab.model import state as S
 from cowlab.model.pte import pte_present, pte_protnone, pte_write
 
 
@@ -52,7 +53,7 @@ class MoveOp(NamedTuple):
 
 def start(c: Ctx, m: Machine, ti: int, op: NamedTuple) -> Machine:
     """Begin a thread's operation: push its first frame (nothing runs yet)."""
-    if m.threads[ti].stack:
+    if S.task_depth(m, ti):
         raise ModelBugError("start on a busy thread")
     if type(op) is GupOp:
         frame = gup_frame(c, op.pid, op.vpn, op.flags, op.name, op.holder, op.fast)
@@ -69,26 +70,27 @@ def start(c: Ctx, m: Machine, ti: int, op: NamedTuple) -> Machine:
 
 def blocked(m: Machine, ti: int) -> str | None:
     """Why the thread's next stage cannot run now, or None."""
-    thread = m.threads[ti]
-    if not thread.stack:
+    if not S.task_depth(m, ti):
         return None
-    frame = thread.stack[-1]
+    frame = top(m, ti)
     wait = WAITS.get(frame.stage)
     if wait is not None:
         return wait(m, ti, frame)
+    pid = S.task_pid(m, ti)
+    stage_name = m.L.symbols.name  # type: ignore[attr-defined]
     if frame.stage not in MMAP_LOCK_FREE_STAGES and not _access_needs_no_fault(m, frame):
-        for other in m.threads:
-            if (other is not thread and other.pid == thread.pid and other.stack
-                    and other.stack[-1].stage == "fork.copy_page_range"):
-                return f"mmap_lock is held for writing by {other.name} (forking)"
+        for other in range(S.nr_threads(m)):
+            if (other != ti and S.task_pid(m, other) == pid and S.task_depth(m, other)
+                    and stage_name(S.frame_stage(m, other)) == "fork.copy_page_range"):
+                return f"mmap_lock is held for writing by {S.task_name(m, other)} (forking)"
     needs_write = frame.stage in MMAP_WRITE_STAGES or (
         type(frame.locals) is MadviseOp and frame.locals.advice in MMAP_WRITE_ADVICE
     )
     if needs_write:
-        for other in m.threads:
-            if other is not thread and other.pid == thread.pid and other.stack:
-                return (f"mmap_lock is held for reading by {other.name} "
-                        f"(at {other.stack[-1].stage})")
+        for other in range(S.nr_threads(m)):
+            if other != ti and S.task_pid(m, other) == pid and S.task_depth(m, other):
+                return (f"mmap_lock is held for reading by {S.task_name(m, other)} "
+                        f"(at {stage_name(S.frame_stage(m, other))})")
     return None
 
 
@@ -101,13 +103,13 @@ def _access_needs_no_fault(m: Machine, frame: Frame) -> bool:
     if frame.stage != "access":
         return False
     op: AccessOp = frame.locals  # type: ignore[assignment]
-    pte = m.processes[op.pid].pte(op.vpn)
+    pte = S.pte_at(m, op.pid, op.vpn)
     return pte_present(pte) and not pte_protnone(pte) and (pte_write(pte) or not op.write)
 
 
 def advance(c: Ctx, m: Machine, ti: int) -> Machine:
     """Run the thread's next stage (one atomic step)."""
-    frame = m.threads[ti].stack[-1]
+    frame = top(m, ti)
     return STAGES[frame.stage](c, m, ti, frame)
 
 

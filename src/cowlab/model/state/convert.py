@@ -340,18 +340,37 @@ def process_views(f: FlatMachine) -> tuple[Process, ...]:
     return tuple(process_view(f, pid) for pid in range(nr_processes(f)))
 
 
-def thread_view(f: FlatMachine, ti: int) -> Thread:
+def frame_view(f: FlatMachine, ti: int, depth: int = -1) -> Frame:
+    """The frame at ``depth`` (-1: the innermost) as a record."""
     L = f.L
     name = L.symbols.name
-    stack = []
-    for depth in range(task.task_depth(f, ti)):
-        words = task.frame_locals(f, ti, L.bounds.locals, depth)
-        stack.append(Frame(name(task.frame_stage(f, ti, depth)),
-                           _decode_locals(L, task.frame_kind(f, ti, depth), words),  # type: ignore[arg-type]
-                           task.frame_holds(f, ti, depth),
-                           name(task.frame_result(f, ti, depth))))
+    words = task.frame_locals(f, ti, L.bounds.locals, depth)
+    return Frame(name(task.frame_stage(f, ti, depth)),
+                 _decode_locals(L, task.frame_kind(f, ti, depth), words),  # type: ignore[arg-type]
+                 task.frame_holds(f, ti, depth),
+                 name(task.frame_result(f, ti, depth)))
+
+
+def write_frame(f: FlatMachine, ti: int, frame: Frame, depth: int = -1) -> None:
+    """Store ``frame`` over the frame at ``depth`` (-1: the innermost)."""
+    kind, words = _encode_locals(f.L, frame.locals)
+    sym = f.L.symbols.intern
+    task.set_frame(f, ti, sym(frame.stage), kind, words, frame.holds, depth)
+    task.set_frame_result(f, ti, sym(frame.result), depth)
+
+
+def push_frame_record(f: FlatMachine, ti: int, frame: Frame) -> None:
+    """Call: ``frame`` becomes the innermost frame of thread ``ti``."""
+    kind, words = _encode_locals(f.L, frame.locals)
+    sym = f.L.symbols.intern
+    task.push_frame(f, ti, sym(frame.stage), kind, words, frame.holds)
+    task.set_frame_result(f, ti, sym(frame.result))
+
+
+def thread_view(f: FlatMachine, ti: int) -> Thread:
+    stack = tuple(frame_view(f, ti, depth) for depth in range(task.task_depth(f, ti)))
     return Thread(task.task_name(f, ti), task.task_pid(f, ti), task.task_node(f, ti),
-                  task.task_affinity(f, ti), tuple(stack))
+                  task.task_affinity(f, ti), stack)
 
 
 def thread_views(f: FlatMachine) -> tuple[Thread, ...]:

@@ -100,6 +100,15 @@ def pop_frame(m: FlatMachine, ti: int, result: int = 0) -> None:
         m.v[m.L.frame(ti, depth - 1) + F_RESULT] = result
 
 
+def set_frame(m: FlatMachine, ti: int, stage: int, kind: int, locals_: tuple[int, ...] = (),
+              holds: tuple[int, ...] = (), depth: int = -1) -> None:
+    """Overwrite the frame at ``depth`` (its result is kept)."""
+    base = _frame_base(m, ti, depth)
+    result = m.v[base + F_RESULT]
+    _write_frame(m, base, stage, kind, locals_, holds)
+    m.v[base + F_RESULT] = result
+
+
 def frame_stage(m: FlatMachine, ti: int, depth: int = -1) -> int:
     return m.v[_frame_base(m, ti, depth) + F_STAGE]
 
