@@ -53,6 +53,7 @@ def test_equal_keys_of_different_construction_share_a_fingerprint() -> None:
 def test_unsupported_types_are_refused() -> None:
     with pytest.raises(TypeError, match="cannot fingerprint a list"):
         fingerprint64(([1],))
+    assert fingerprint64(({1, 2},)) == fingerprint64((frozenset({2, 1}),))
 
 
 #: recorded once: a change of the encoding or the hash makes older checkpoints useless

@@ -270,15 +270,19 @@ def _encode_interpreted(obj: object) -> bytes:
     if kind is int or kind is bool:
         return _BYTE[obj] if 0 <= obj < 0x80 else _int_bytes(obj)  # type: ignore[operator,index,arg-type]
     if isinstance(obj, tuple):
-        cached = _MEMO.get(obj)
-        if cached is not None:
+        try:
+            cached = _MEMO.get(obj)
+        except TypeError:  # an unhashable item (a set): encode without the memo
+            cached = b""
+        if cached:
             return cached
         n = len(obj)
         head = _TUPLE_HEAD[n] if n < 256 else _BYTE[_TUPLE] + _varint_bytes(n)
         data = head + b"".join([_encode_interpreted(item) for item in obj])
-        if len(_MEMO) >= _MEMO_LIMIT:
-            _MEMO.clear()
-        _MEMO[obj] = data
+        if cached is None:
+            if len(_MEMO) >= _MEMO_LIMIT:
+                _MEMO.clear()
+            _MEMO[obj] = data
         return data
     if kind is str:
         return _str_bytes(obj)  # type: ignore[arg-type]
