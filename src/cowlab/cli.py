@@ -98,12 +98,14 @@ def check(
     resume: Annotated[str | None, typer.Option(help="resume from a checkpoint FILE")] = None,
     emit_scenario: Annotated[str | None, typer.Option(help="write the counterexample here")] = None,
     no_reduce: Annotated[bool, typer.Option("--no-reduce", help="no partial-order reduction")] = False,
+    fingerprint_bits: Annotated[int, typer.Option(help="visited-set fingerprints: 64 or 128 bits")] = 64,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """Explore every interleaving of a configuration; report the shortest violation."""
     from pathlib import Path
 
     from cowlab.check.checkpoint import CheckpointError
+    from cowlab.check.compiled import interpreted_note
     from cowlab.check.progress import ProgressReporter
     from cowlab.check.result import Limits
     from cowlab.check.runner import STRATEGIES, run_check
@@ -117,6 +119,11 @@ def check(
         _fail("--workers: parallel search is breadth-first only")
     if workers > 1 and (checkpoint or resume):
         _fail("--workers: checkpoints are written by single-process searches only")
+    if fingerprint_bits not in (64, 128):
+        _fail(f"--fingerprint-bits: {fingerprint_bits} is not 64 or 128")
+    note = interpreted_note()
+    if note:
+        err.print(escape(note))
     reporter = ProgressReporter()
     try:
         k = kernel_at(kernel, revert or ())
@@ -125,7 +132,8 @@ def check(
                         memory_limit_mb=memory_limit)
         run_ = run_check(cfg, k, strategy=strategy, limits=limits, reduce=not no_reduce,
                          seed=seed, workers=workers, checkpoint=checkpoint,
-                         checkpoint_every=checkpoint_every, resume=resume, progress=reporter)
+                         checkpoint_every=checkpoint_every, resume=resume, progress=reporter,
+                         fingerprint_bits=fingerprint_bits)
     except (ScenarioError, UnknownKernelError, CheckpointError) as exc:
         reporter.close()
         _fail(str(exc))

@@ -27,6 +27,9 @@ class CheckRun:
     reduced: int
     peak_mb: float
     workers: int = 1
+    #: bits of the visited-set fingerprints (None: random walks and the parallel
+    #: search, which keep no fingerprint set)
+    fingerprint_bits: int | None = None
     counterexample: Scenario | None = None
     replay: RunResult | None = None
 
@@ -53,18 +56,20 @@ def run_check(
     resume: str | None = None,
     progress: Progress | None = None,
     sanity: bool = True,
+    fingerprint_bits: int = 64,
 ) -> CheckRun:
     limits = limits or Limits()
     model = CheckModel(config, kernel, sanity=sanity, symmetry=reduce)
     meta = {"config": config.name, "kernel": kernel.name, "strategy": strategy,
-            "reduce": reduce, "seed": seed if strategy == "random" else None}
+            "reduce": reduce, "seed": seed if strategy == "random" else None,
+            "fingerprint_bits": None if strategy == "random" else fingerprint_bits}
     memory: Memory | WalkMemory
     if resume is not None:
         memory = load_checkpoint(resume, meta)
     elif strategy == "random":
         memory = new_walk_memory(seed)
     else:
-        memory = new_memory(model, strategy)
+        memory = new_memory(model, strategy, fingerprint_bits)
     path = checkpoint or resume
     checkpointer = Checkpointer(path, meta, checkpoint_every) if path else None
     if strategy == "random":
@@ -78,7 +83,8 @@ def run_check(
         assert isinstance(memory, Memory)
         result = explore(model, limits, memory, reduce=reduce, checkpointer=checkpointer,
                          progress=progress)
-    run = CheckRun(config, kernel, strategy, result, model.stats_reduced, peak_rss_mb(), workers)
+    run = CheckRun(config, kernel, strategy, result, model.stats_reduced, peak_rss_mb(), workers,
+                   memory.fingerprint_bits if isinstance(memory, Memory) and workers == 1 else None)
     if result.outcome == "violation":
         run.counterexample = to_scenario(model, result.trace, f"{config.name}-counterexample")
         run.replay = run_scenario(run.counterexample, kernel)

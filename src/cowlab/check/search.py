@@ -1,25 +1,39 @@
 """Exhaustive search over the check model, breadth-first (shortest counterexample) or
 depth-first, resumable from a checkpoint.
 
-The search's whole memory (visited keys, parent links, frontier, statistics) is one
-picklable record, written atomically every ``checkpoint_every`` seconds and when a
-limit or Ctrl-C stops the run, so a resumed run ends with the same verdict and the
-same distinct-state count as an uninterrupted one.
+Visited states are remembered as 64-bit fingerprints of their canonical keys (hash
+compaction, as SPIN and TLC do: see ``fingerprints``), and how each was first reached
+as a parent index and a transition number (``trace_links``); only the frontier holds
+whole states.  The search's whole memory is written atomically every
+``checkpoint_every`` seconds and when a limit or Ctrl-C stops the run, so a resumed run
+ends with the same verdict and the same distinct-state count as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import gc
+import pickle
 from collections import deque
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from cowlab.check.canon import canonical
 from cowlab.check.checkpoint import Checkpointer
+from cowlab.check.fingerprints import FingerprintSet
+from cowlab.check.keyhash import fingerprint64, fingerprint128
 from cowlab.check.model import CheckModel, CheckState, Transition
 from cowlab.check.por import ample
 from cowlab.check.result import Limits, SearchResult, Stats, Stopper
+from cowlab.check.trace_links import ROOT, TraceLinks
+
+try:
+    import cython
+except ModuleNotFoundError:  # interpreted without Cython installed
+    from cowlab.check import _cython_shim as cython  # type: ignore[no-redef]
+
+#: True when this module runs as a compiled extension (setup.py compiles it)
+COMPILED: bool = cython.compiled
 
 Progress = Callable[[Stats, int], None]
 
@@ -43,31 +57,56 @@ class Memory:
     """Everything a search knows; what a checkpoint holds."""
 
     strategy: str
-    visited: dict[object, int] = field(default_factory=dict)
-    parent: list[int] = field(default_factory=list)
-    via: list[Transition | None] = field(default_factory=list)
+    #: fingerprints of the canonical keys of every stored state
+    visited: FingerprintSet = field(default_factory=FingerprintSet)
+    #: per stored state (by index): parent index and transition number
+    links: TraceLinks = field(default_factory=TraceLinks)
+    #: (state, its index, its depth) still to expand
     frontier: deque[tuple[CheckState, int, int]] = field(default_factory=deque)
     stats: Stats = field(default_factory=Stats)
 
+    @property
+    def fingerprint_bits(self) -> int:
+        return self.visited.bits
 
-def trace_to(mem: Memory, index: int) -> list[Transition]:
+    def checkpoint_sections(self) -> list[tuple[str, bytes]]:
+        """The fingerprint table and the trace links as raw arrays; the frontier of
+        tuple states stays pickled until states are flat integer vectors, which will
+        make it raw bytes too."""
+        rest = (self.strategy, self.frontier, self.stats)
+        return [("fingerprints", self.visited.to_bytes()), ("links", self.links.to_bytes()),
+                ("rest", pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL))]
+
+    @classmethod
+    def from_checkpoint_sections(cls, sections: Mapping[str, bytes | memoryview]) -> Memory:
+        strategy, frontier, stats = pickle.loads(sections["rest"])
+        return cls(strategy, FingerprintSet.from_bytes(sections["fingerprints"]),
+                   TraceLinks.from_bytes(sections["links"]), frontier, stats)
+
+
+def fingerprint_of(state: CheckState, model: CheckModel, bits: int = 64) -> int:
+    """The fingerprint under which ``state`` is remembered: that of its canonical key."""
+    key = canonical(state, model.symmetry)
+    return fingerprint64(key) if bits == 64 else fingerprint128(key)
+
+
+def trace_to(model: CheckModel, mem: Memory, index: int) -> list[Transition]:
+    """The transitions from the initial state to stored state ``index``, found again by
+    stepping forward along the numbered transitions of its trace links."""
     out: list[Transition] = []
-    while index > 0:
-        t = mem.via[index]
-        assert t is not None
+    state = model.initial()
+    for number in mem.links.path(index):
+        t = model.transitions(state)[number]
         out.append(t)
-        index = mem.parent[index]
-    out.reverse()
+        state = model.step(state, t)[0]
     return out
 
 
-def new_memory(model: CheckModel, strategy: str) -> Memory:
-    mem = Memory(strategy)
+def new_memory(model: CheckModel, strategy: str, fingerprint_bits: int = 64) -> Memory:
+    mem = Memory(strategy, FingerprintSet(fingerprint_bits))
     init = model.initial()
-    mem.visited[canonical(init, model.symmetry)] = 0
-    mem.parent.append(-1)
-    mem.via.append(None)
-    mem.frontier.append((init, 0, 0))
+    mem.visited.add(fingerprint_of(init, model, fingerprint_bits))
+    mem.frontier.append((init, mem.links.add(ROOT, 0), 0))
     mem.stats.distinct = 1
     return mem
 
@@ -97,6 +136,14 @@ def _loop(model: CheckModel, limits: Limits, mem: Memory, reduce: bool,
     stats = mem.stats
     frontier = mem.frontier
     visited = mem.visited
+    links = mem.links
+    bits = visited.bits
+    symmetry = model.symmetry
+    fingerprint = fingerprint64 if bits == 64 else fingerprint128
+
+    def is_new(state: CheckState) -> bool:
+        return fingerprint(canonical(state, symmetry)) not in visited
+
     current: tuple[CheckState, int, int] | None = None
     try:
         while frontier:
@@ -109,26 +156,23 @@ def _loop(model: CheckModel, limits: Limits, mem: Memory, reduce: bool,
                 stats.depth_cut += 1
                 current = None
                 continue
-            successors = _expand(model, state, reduce, visited)
+            successors = numbered_successors(model, state, reduce, is_new)
             stats.transitions += len(successors)
-            for t, nxt, found in successors:
+            for number, t, nxt, found in successors:
                 if found:
-                    trace = [*trace_to(mem, index), t]
+                    trace = [*trace_to(model, mem, index), t]
                     return SearchResult("violation", stats, trace=trace, violations=found)
-                key = canonical(nxt, model.symmetry)
-                if key in visited:
+                if not visited.add(fingerprint(canonical(nxt, symmetry))):
                     continue
-                visited[key] = len(mem.parent)
-                mem.parent.append(index)
-                mem.via.append(t)
+                stored = links.add(index, number)
                 stats.distinct += 1
                 bug = model.sanity_of(nxt)
                 if bug:
-                    trace = [*trace_to(mem, index), t]
+                    trace = [*trace_to(model, mem, index), t]
                     return SearchResult("violation", stats, trace=trace, violations=bug)
                 if depth + 1 > stats.max_depth:
                     stats.max_depth = depth + 1
-                frontier.append((nxt, len(mem.parent) - 1, depth + 1))
+                frontier.append((nxt, stored, depth + 1))
             current = None
     except KeyboardInterrupt:
         if current is not None:  # expand it again on resume: its new successors are known
@@ -140,23 +184,37 @@ def _loop(model: CheckModel, limits: Limits, mem: Memory, reduce: bool,
     return SearchResult("complete", stats, reason=reason)
 
 
-def _expand(model: CheckModel, state: CheckState, reduce: bool, visited: Container[object]
-            ) -> list[tuple[Transition, CheckState, list]]:
+def numbered_successors(model: CheckModel, state: CheckState, reduce: bool,
+                        is_new: Callable[[CheckState], bool]
+                        ) -> list[tuple[int, Transition, CheckState, list]]:
+    """(transition number, transition, successor, violations) for the transitions the
+    search expands at ``state``: all of them, or an ample set under ``reduce``.  The
+    number is the transition's index in the full ``model.transitions(state)``."""
     transitions = model.transitions(state)
-    stats_out = []
     if reduce:
         chosen = ample(model, state, transitions)
         if chosen is not None:
-            succ = [(t, *model.step(state, t)[:2]) for t in chosen]
+            number = {id(t): i for i, t in enumerate(transitions)}
+            succ = [(number[id(t)], t, *model.step(state, t)[:2]) for t in chosen]
             # cycle proviso: an ample set that only closes back on known states is
             # replaced by the full expansion
-            if any(f or canonical(s, model.symmetry) not in visited for _, s, f in succ):
+            if any(f or is_new(s) for _, _, s, f in succ):
                 model.stats_reduced += len(transitions) - len(chosen)
                 return succ
-    for t in transitions:
+    out = []
+    for i, t in enumerate(transitions):
         nxt, found, _ = model.step(state, t)
-        stats_out.append((t, nxt, found))
-    return stats_out
+        out.append((i, t, nxt, found))
+    return out
+
+
+def _expand(model: CheckModel, state: CheckState, reduce: bool, visited: Container[object]
+            ) -> list[tuple[Transition, CheckState, list]]:
+    """``numbered_successors`` without the numbers, for a search whose visited set holds
+    canonical keys (the parallel search's workers)."""
+    symmetry = model.symmetry
+    return [(t, nxt, found) for _, t, nxt, found in numbered_successors(
+        model, state, reduce, lambda s: canonical(s, symmetry) not in visited)]
 
 
 def _stopped(mem: Memory, reason: str, checkpointer: Checkpointer | None) -> SearchResult:

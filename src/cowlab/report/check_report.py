@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
+from cowlab.check.fingerprints import omission_probability, tlc_estimate
 from cowlab.check.runner import CheckRun
 from cowlab.report.run_report import print_run, run_json
 
@@ -24,7 +25,20 @@ def stats_json(run: CheckRun) -> dict[str, object]:
         "peak_memory_mb": round(run.peak_mb, 1),
         "reduced_transitions": run.reduced,
         "workers": run.workers,
+        "fingerprints": fingerprint_json(run),
     }
+
+
+def fingerprint_json(run: CheckRun) -> dict[str, object] | None:
+    """The visited set's fingerprint width and the chance that a distinct state was
+    wrongly taken as visited (see ``cowlab.check.fingerprints``)."""
+    bits = run.fingerprint_bits
+    if bits is None:
+        return None
+    s = run.result.stats
+    return {"bits": bits,
+            "omission_probability": omission_probability(s.distinct, bits),
+            "tlc_optimistic": tlc_estimate(s.distinct, s.transitions, bits)}
 
 
 def print_check(run: CheckRun, console: Console) -> None:
@@ -55,6 +69,11 @@ def print_check(run: CheckRun, console: Console) -> None:
         f"peak {st['peak_memory_mb']} MB  reduced {st['reduced_transitions']:,} transitions",
         highlight=False,
     )
+    fp = st["fingerprints"]
+    if fp:
+        console.print(f"fingerprints {fp['bits']}-bit: probability that a state was wrongly taken "
+                      f"as visited {fp['omission_probability']:.1e} (n(n-1)/2^{fp['bits'] + 1}; "
+                      f"TLC's optimistic estimate {fp['tlc_optimistic']:.1e})", highlight=False)
 
 
 def check_json(run: CheckRun) -> dict[str, object]:
