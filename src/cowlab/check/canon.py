@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from cowlab.check.model import CheckState
 from cowlab.model import NO_HEAD, NO_PFN, NO_SLOT, ZERO_PFN, Frame, Machine, Page
+from cowlab.model.layout import T_NAME
 from cowlab.model.pte import (
     is_migration_entry,
     is_swap_entry,
@@ -25,7 +26,8 @@ from cowlab.model.pte import (
     pte_rename,
     pte_target,
 )
-from cowlab.model.state.records import RecordMachine
+from cowlab.model.state import FlatMachine
+from cowlab.model.state.rename import first_appearance, renamed
 
 
 def _orders(m: Machine) -> tuple[list[int], list[int]]:
@@ -195,10 +197,10 @@ def canonical(state: CheckState, symmetry: tuple[tuple[str, ...], ...] = ()) -> 
     """The key under which a state is remembered: pfns and slots renamed, and threads
     of each symmetry class (same process, same program, same affinity) put in a
     canonical order, so that states differing only by which of two interchangeable
-    threads did what share a key.  A vector state is keyed by its records (until the
-    canonical form is computed on the vector itself)."""
-    if isinstance(state.machine, RecordMachine):
-        state = state._replace(machine=state.machine.records())
+    threads did what share a key.  A vector state's key is its renamed vector
+    (cowlab.model.state.rename) with the spec, program counters and budgets."""
+    if isinstance(state.machine, FlatMachine):
+        return _canonical_vector(state, symmetry)
     m = canonical_machine(state.machine)
     if symmetry:
         return _canonical_threads(state._replace(machine=m), symmetry)
@@ -227,3 +229,43 @@ def _canonical_threads(state: CheckState, symmetry: tuple[tuple[str, ...], ...])
         return state
     return state._replace(machine=m._replace(threads=tuple(threads)),
                           pcs=tuple(sorted(pcs.items())))
+
+
+def _canonical_vector(state: CheckState, symmetry: tuple[tuple[str, ...], ...]) -> object:
+    """The key of a vector state: pfns and slots renamed, then the threads of each
+    symmetry class in the order of their words (identifies exactly the states that the
+    record form identifies: tests/model/test_rename.py)."""
+    m = state.machine
+    assert isinstance(m, FlatMachine)
+    c = renamed(m, *first_appearance(m))
+    pcs = state.pcs
+    if symmetry:
+        pcs = _sort_symmetric_threads(c, dict(pcs), symmetry)
+    return (c.tobytes(), state.spec, pcs, state.budgets)
+
+
+def _sort_symmetric_threads(c: FlatMachine, pcs: dict[str, int],
+                            symmetry: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, int], ...]:
+    """Put the threads of each class in a canonical order, in place in ``c``; the
+    program counters follow their threads."""
+    L, v = c.L, c.v
+    name_of = L.symbols.name
+    sym = L.symbols.intern
+    for names in symmetry:
+        positions = [ti for ti in range(L.bounds.threads)
+                     if v[L.thread(ti) + T_NAME] and name_of(v[L.thread(ti) + T_NAME]) in names]
+        if len(positions) < 2:
+            continue
+        members = []
+        for ti in positions:
+            base = L.thread(ti)
+            words = v[base:base + L.thread_words]
+            members.append((tuple(words[T_NAME + 1:]), pcs.get(name_of(words[T_NAME]), 0)))
+        members.sort()
+        ordered = sorted(name_of(v[L.thread(ti) + T_NAME]) for ti in positions)
+        for ti, name, (rest, pc) in zip(positions, ordered, members, strict=True):
+            base = L.thread(ti)
+            v[base + T_NAME] = sym(name)
+            v[base + T_NAME + 1:base + L.thread_words] = type(v)("i", rest)
+            pcs[name] = pc
+    return tuple(sorted(pcs.items()))

@@ -20,6 +20,7 @@ encoding is prefix-free):
     0x84 n, n items    a tuple (or NamedTuple)
     0x85 n, n items    a frozenset or set, its items' encodings sorted as bytes
     0x86 8 bytes       a float that is not an integer (an integral one is its int)
+    0x87 n, n bytes    a bytes object (a compact state vector)
 
 Written in Cython's pure-Python mode.  Compiled, ``_Writer`` walks the key in C into one
 reused buffer.  Interpreted, per-node Python overhead would cost ~50 µs a key, so
@@ -48,6 +49,7 @@ _STR = 0x83
 _TUPLE = 0x84
 _SET = 0x85
 _FLOAT = 0x86
+_BYTES = 0x87
 
 _INT64_MIN = -(1 << 63)
 _INT64_END = 1 << 63
@@ -90,6 +92,10 @@ def _str_bytes(value: str) -> bytes:
         if len(_STR_CACHE) < _STR_CACHE_LIMIT:
             _STR_CACHE[value] = cached
     return cached
+
+
+def _bytes_bytes(value: bytes) -> bytes:
+    return _BYTE[_BYTES] + _varint_bytes(len(value)) + value
 
 
 def _float_bytes(value: float) -> bytes:
@@ -222,6 +228,8 @@ class _Writer:
             return self.tuple_(obj)
         if kind is str:
             return self.raw(_str_bytes(obj))  # type: ignore[arg-type]
+        if kind is bytes:
+            return self.raw(_bytes_bytes(obj))  # type: ignore[arg-type]
         if obj is None:
             self.byte(0x80)  # _NONE
             return 0
@@ -286,6 +294,8 @@ def _encode_interpreted(obj: object) -> bytes:
         return data
     if kind is str:
         return _str_bytes(obj)  # type: ignore[arg-type]
+    if kind is bytes:
+        return _bytes_bytes(obj)  # type: ignore[arg-type]
     if obj is None:
         return _BYTE[_NONE]
     if kind is frozenset or kind is set:

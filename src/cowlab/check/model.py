@@ -22,7 +22,7 @@ from cowlab.invariants import (
     observe,
 )
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.frames import STAGE_CHOICES
+from cowlab.kernel.frames import STAGE_CHOICES, top
 from cowlab.kernel.step import (
     DmaReadOp,
     DmaWriteOp,
@@ -34,7 +34,8 @@ from cowlab.kernel.step import (
     blocked,
     start,
 )
-from cowlab.model import KSWAPD, NO_NODE, ZERO_PFN, Machine
+from cowlab.model import KSWAPD, NO_CPU, NO_NODE, ZERO_PFN, Machine
+from cowlab.model import state as S
 from cowlab.model.pte import pte_pfn, pte_present
 from cowlab.scenario import CheckConfig, ScenarioError
 from cowlab.scenario.spec import Step
@@ -90,38 +91,44 @@ class CheckModel:
         m = s.machine
         out: list[Transition] = []
         pcs = dict(s.pcs)
-        for ti, thread in enumerate(m.threads):
-            if thread.stack:
+        for ti in range(S.nr_threads(m)):
+            name = S.task_name(m, ti)
+            if S.task_depth(m, ti):
                 if blocked(m, ti) is None:
-                    out.append(Transition("thread", thread.name))
+                    out.append(Transition("thread", name))
                     if self.choices:
-                        for choice in STAGE_CHOICES.get(thread.stack[-1].stage, ()):
-                            out.append(Transition("thread", thread.name, None, choice))
+                        for choice in STAGE_CHOICES.get(top(m, ti).stage, ()):
+                            out.append(Transition("thread", name, None, choice))
                 continue
-            if thread.name == KSWAPD:
+            if name == KSWAPD:
                 if s.budgets[RECLAIM]:
                     out.extend(Transition("reclaim", KSWAPD, target) for target in _reclaimable(m))
                 continue
-            program = self.programs.get(thread.name, ())
-            pc = pcs.get(thread.name, 0)
+            program = self.programs.get(name, ())
+            pc = pcs.get(name, 0)
             if pc < len(program) and self._can_start(m, ti, program[pc]):
-                out.append(Transition("thread", thread.name))
-            if s.budgets[SCAN] and m.numa_balancing:
-                out.append(Transition("numa_scan", thread.name))
+                out.append(Transition("thread", name))
+            if s.budgets[SCAN] and S.numa_balancing_enabled(m):
+                out.append(Transition("numa_scan", name))
         if s.budgets[MOVE]:
-            for thread in m.threads:
-                if thread.name != KSWAPD and thread.affinity == NO_NODE:
-                    out.extend(Transition("move", thread.name, node)
-                               for node in range(m.nodes) if node != thread.node)
-        if s.budgets[DRAIN] and any(p is not None and p.in_lru_batch for p in m.pages):
+            for ti in range(S.nr_threads(m)):
+                name = S.task_name(m, ti)
+                if name != KSWAPD and S.task_affinity(m, ti) == NO_NODE:
+                    out.extend(Transition("move", name, node)
+                               for node in range(S.nr_node_ids(m)) if node != S.task_node(m, ti))
+        if s.budgets[DRAIN] and any(S.page_lru_batch(m, pfn) != NO_CPU for pfn in S.pfns_in_use(m)):
             out.append(Transition("lru_drain"))
-        for ref in m.refs:
-            if ref.holder != "device":
+        for i in range(m.L.bounds.refs):  # type: ignore[attr-defined]
+            if not S.ref_in_use(m, i):
                 continue
-            if s.budgets[DMA_WRITE] and ref.write:
-                out.append(Transition("dma_write", ref.name))
+            name_sym, _, holder, _, _, _, write, _, _ = S.ref_fields(m, i)
+            if m.L.symbols.name(holder) != "device":  # type: ignore[attr-defined]
+                continue
+            name = m.L.symbols.name(name_sym)  # type: ignore[attr-defined]
+            if s.budgets[DMA_WRITE] and write:
+                out.append(Transition("dma_write", name))
             if s.budgets[DMA_READ]:
-                out.append(Transition("dma_read", ref.name))
+                out.append(Transition("dma_read", name))
         return out
 
     def _can_start(self, m: Machine, ti: int, step: Step) -> bool:
@@ -146,7 +153,7 @@ class CheckModel:
         if kind == "thread":
             ti = thread_index(m, t.actor)
             assert ti is not None
-            if not m.threads[ti].stack:
+            if not S.task_depth(m, ti):
                 pc = dict(pcs)[t.actor]
                 m = start(ctx, m, ti, thread_op(m, ti, self.programs[t.actor][pc].action))
                 pcs = tuple((n, i + 1 if n == t.actor else i) for n, i in pcs)
@@ -168,7 +175,7 @@ class CheckModel:
             budgets = _spend(budgets, DRAIN)
         elif kind == "reclaim":
             pid, vpn = t.arg  # type: ignore[misc]
-            pte = m.processes[pid].pte(vpn)
+            pte = S.pte_at(m, pid, vpn)
             assert pte_present(pte)
             ti = thread_index(m, KSWAPD)
             assert ti is not None
@@ -212,14 +219,13 @@ def _reclaimable(m: Machine) -> list[tuple[int, int]]:
     """One mapped address per anon page on the LRU (kswapd picks pages, not addresses)."""
     seen: set[int] = set()
     out = []
-    for proc in m.processes:
-        for vpn, pte in proc.ptes:
+    for pid in range(S.nr_processes(m)):
+        for vpn in S.mapped_vpns(m, pid):
+            pte = S.pte_at(m, pid, vpn)
             if not pte_present(pte):
                 continue
             pfn = pte_pfn(pte)
-            if pfn != ZERO_PFN and pfn not in seen:
-                page = m.pages[pfn]
-                if page is not None and page.lru:
-                    seen.add(pfn)
-                    out.append((proc.pid, vpn))
+            if pfn != ZERO_PFN and pfn not in seen and S.page_in_use(m, pfn) and S.PageLRU(m, pfn):
+                seen.add(pfn)
+                out.append((pid, vpn))
     return out
