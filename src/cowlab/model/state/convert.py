@@ -13,6 +13,7 @@ its annotation: ``int``, ``bool``, ``str`` (a symbol), ``int | None``, ``tuple[i
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Any
 
@@ -48,6 +49,7 @@ _KINDS = {"int": INT, "bool": BOOL, "str": SYMBOL, "int | None": OPT_INT, "tuple
 _SCHEMAS: dict[str, type] = {}
 
 
+@functools.cache
 def locals_kinds(cls: type) -> tuple[tuple[str, str], ...]:
     """(field, kind) of a frame-locals NamedTuple, from its annotations."""
     notes = cls.__annotations__

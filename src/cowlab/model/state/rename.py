@@ -13,6 +13,8 @@ pages a frame holds and its locals named ``pfn`` or holding a pte_t.
 
 from __future__ import annotations
 
+import functools
+
 from cowlab.model.layout import (
     F_LOCALS_KIND,
     F_NHOLDS,
@@ -23,6 +25,7 @@ from cowlab.model.layout import (
     PF_IN_USE,
     PG_FLAGS,
     PG_HEAD,
+    PG_LRU_BATCH,
     PG_PRIVATE,
     R_KIND,
     R_NAME,
@@ -33,7 +36,7 @@ from cowlab.model.layout import (
     SLOT_WORDS,
     T_DEPTH,
 )
-from cowlab.model.page import NO_HEAD, NO_SLOT, ZERO_PFN
+from cowlab.model.page import NO_CPU, NO_HEAD, NO_SLOT, ZERO_PFN
 from cowlab.model.pte import is_swap_entry, pte_rename, pte_target
 from cowlab.model.state.convert import INTS, PTE, frame_schema
 from cowlab.model.state.machine import NO_PFN, FlatMachine, nr_files, nr_processes, nr_threads
@@ -44,14 +47,19 @@ def _pte_words(m: FlatMachine, pid: int) -> range:
     return range(base, base + m.L.bounds.vpns)
 
 
-def _frame_word_kinds(m: FlatMachine, kind_sym: int) -> list[str]:
+def _frame_word_kinds(m: FlatMachine, kind_sym: int) -> tuple[str, ...]:
     """Per locals word: "pfn", "pte" or "" (anything else)."""
+    return _word_kinds(frame_schema(m.L, kind_sym))
+
+
+@functools.cache
+def _word_kinds(schema: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
     out: list[str] = []
-    for name, kind in frame_schema(m.L, kind_sym):
+    for name, kind in schema:
         if kind == INTS:
-            return out  # a variable list ends the renamed words (fork's vpns: none are pfns)
+            break  # a variable list ends the renamed words (fork's vpns: none are pfns)
         out.append("pte" if kind == PTE else "pfn" if name == "pfn" else "")
-    return out
+    return tuple(out)
 
 
 def _frames(m: FlatMachine) -> list[int]:
@@ -125,11 +133,22 @@ def first_appearance(m: FlatMachine) -> tuple[list[int], list[int]]:
     return pfns, slots
 
 
+def _is_identity(m: FlatMachine, pfns: list[int], slots: list[int]) -> bool:
+    """Already canonical: pfns and slots named 0, 1, ... in order of first appearance
+    (so no holes), and the references in the first entries in name order."""
+    if any(x != i for i, x in enumerate(pfns)) or any(x != i for i, x in enumerate(slots)):
+        return False
+    refs = [m.L.ref(i) for i in range(m.L.bounds.refs) if m.v[m.L.ref(i) + R_KIND]]
+    return refs == [m.L.ref(i) for i in range(len(refs))] and refs == _refs_by_name(m)
+
+
 def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
     """A copy of ``m`` in which pfn ``pfns[i]`` is called ``i`` and slot ``slots[i]``
     is called ``i``, with page and slot records moved to their new names and the
     references in name order."""
     L = m.L
+    if _is_identity(m, pfns, slots):
+        return m
     old, new = m.v, m.v[:]
     p = {x: i for i, x in enumerate(pfns)}
     s = {x: i for i, x in enumerate(slots)}
@@ -141,7 +160,7 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
         base = L.page(pfn)
         new[base + PG_PRIVATE] = NO_SLOT
         new[base + PG_HEAD] = NO_HEAD
-        new[base + PG_HEAD - 1] = -1  # PG_LRU_BATCH: NO_CPU
+        new[base + PG_LRU_BATCH] = NO_CPU
     for i, x in enumerate(pfns):
         src, dst = L.page(x), L.page(i)
         new[dst:dst + PAGE_WORDS] = old[src:src + PAGE_WORDS]
