@@ -21,6 +21,7 @@ from cowlab.invariants.violation import (
     Violation,
 )
 from cowlab.model import Machine
+from cowlab.model import state as S
 from cowlab.model.events import (
     DeviceLoad,
     DeviceStore,
@@ -110,7 +111,7 @@ def initial_spec(nprocs: int, public: frozenset[int] = frozenset()) -> Spec:
 
 
 def _who(m: Machine, pid: int) -> str:
-    return m.processes[pid].name
+    return S.mm_name(m, pid)
 
 
 def _token_desc(spec: Spec, m: Machine, token: int) -> str:
@@ -124,8 +125,8 @@ def _token_desc(spec: Spec, m: Machine, token: int) -> str:
 
 def _leak(spec: Spec, m: Machine, pid: int, token: int, via: str) -> Violation:
     writer, _ = spec.writer(token)
-    relation = "parent into child" if m.processes[pid].parent == writer else (
-        "child into parent" if m.processes[writer].parent == pid else "one process into another")
+    relation = "parent into child" if S.mm_parent(m, pid) == writer else (
+        "child into parent" if S.mm_parent(m, writer) == pid else "one process into another")
     return Violation(
         FORK_ISOLATION,
         f"leak from {relation}: {_who(m, pid)} {via} saw {_token_desc(spec, m, token)}"
@@ -240,14 +241,17 @@ def _move(spec: Spec, ev: Moved) -> Spec:
 
 def resolve(m: Machine, pid: int, vpn: int) -> int | None:
     """The pfn the process reaches at ``vpn``: mapped, migrating, or in the swap cache."""
-    pte = m.processes[pid].pte(vpn)
+    pte = S.pte_at(m, pid, vpn)
     if pte_present(pte):
         return pte_pfn(pte)
     if is_migration_entry(pte):
         return pfn_swap_entry_to_pfn(pte)
     if is_swap_entry(pte):
-        slot = m.swap[swp_offset(pte_to_swp_entry(pte))]
-        return slot.cache if slot is not None and slot.cache >= 0 else None
+        slot = swp_offset(pte_to_swp_entry(pte))
+        if not S.swap_in_use(m, slot):
+            return None
+        cache = S.swap_cache_pfn(m, slot)
+        return cache if cache >= 0 else None
     return None
 
 
@@ -256,22 +260,25 @@ def check_files(spec: Spec, m: Machine) -> list[Violation]:
     the file has on disk (only private mappings exist in the model, so nothing may
     write a file), and the huge zero page still reads as zero."""
     found = []
-    for f in m.files:
-        for index, (pfn, token) in enumerate(zip(f.pages, f.original, strict=True)):
-            now = m.page(pfn).content
+    for f in range(S.nr_files(m)):
+        name = S.file_name(m, f)
+        for index in range(S.file_nr_pages(m, f)):
+            pfn, token = S.file_page_pfn(m, f, index), S.file_original(m, f, index)
+            now = S.page_content(m, pfn)
             if now != token:
                 found.append(Violation(
                     FILE_ISOLATION,
-                    f"page {index} of {f.name} (pfn {pfn}) now holds "
+                    f"page {index} of {name} (pfn {pfn}) now holds "
                     f"{_token_desc(spec, m, now)}: a write through a private mapping reached "
                     "the file",
-                    f"{f.name}:{index}",
+                    f"{name}:{index}",
                 ))
-    for pfn, page in enumerate(m.pages):
-        if page is not None and page.huge_zero and page.content != 0:
+    for pfn in S.pfns_in_use(m):
+        if S.is_huge_zero_page(m, pfn) and S.page_content(m, pfn) != 0:
             found.append(Violation(
                 FILE_ISOLATION,
-                f"the huge zero page (pfn {pfn}) now holds {_token_desc(spec, m, page.content)}"
+                f"the huge zero page (pfn {pfn}) now holds "
+                f"{_token_desc(spec, m, S.page_content(m, pfn))}"
                 ": a write through a private mapping reached memory every process shares",
                 f"huge_zero:{pfn}",
             ))
@@ -285,15 +292,16 @@ def check_pins(spec: Spec, m: Machine) -> list[Violation]:
     for ref in spec.refs:
         if not (ref.attached and ref.write and ref.holder == "device"):
             continue
-        held = m.ref_named(ref.name)
-        if held is None:
+        held = S.ref_named(m, ref.name)
+        if held < 0:
             continue
+        held_pfn = S.ref_pfn(m, held)
         now = resolve(m, ref.pid, ref.vpn)
-        if now != held.pfn:
+        if now != held_pfn:
             reach = f"pfn {now}" if now is not None else "no page"
             found.append(Violation(
                 PIN_COHERENCE,
-                f"{ref.name} holds pfn {held.pfn} but {_who(m, ref.pid)} now reaches {reach} "
+                f"{ref.name} holds pfn {held_pfn} but {_who(m, ref.pid)} now reaches {reach} "
                 f"at vpn {ref.vpn:#x}: the device and the CPU use different pages",
                 f"{ref.name}:page",
             ))
