@@ -146,3 +146,19 @@ def test_a_scenario_raises_a_bound_and_a_bad_one_is_refused(tmp_path: object) ->
     with pytest.raises(ScenarioError) as exc:
         load_scenario(path)
     assert exc.value.field == "bounds.frame" and exc.value.line == 2
+
+
+def test_a_run_that_outgrows_its_bounds_is_bad_input(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from cowlab.engine.run import run_scenario
+    from cowlab.history import kernel_at
+    from cowlab.scenario import ScenarioError, load_scenario
+
+    path = Path(str(tmp_path)) / "tiny.yaml"
+    path.write_text("name: tiny\nbounds: {pages: 3}\nprocesses:\n  - name: P\n    threads: [{name: T1}]\n"
+                    "steps:\n  - T1: {mmap: buf, pages: 4}\n"
+                    + "".join(f'  - T1: {{write: "buf[{i}]"}}\n' for i in range(3)))
+    with pytest.raises(ScenarioError) as exc:
+        run_scenario(load_scenario(path), kernel_at("v6.2"))
+    assert exc.value.field == "bounds.pages" and "raise bounds.pages" in exc.value.message

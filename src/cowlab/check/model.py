@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from cowlab.engine.boot import boot, file_tokens, thread_index
+from cowlab.engine.bounds import bounds_error
 from cowlab.engine.translate import thread_op
 from cowlab.history import Kernel
 from cowlab.invariants import (
@@ -36,6 +37,7 @@ from cowlab.kernel.step import (
 )
 from cowlab.model import KSWAPD, NO_CPU, NO_NODE, ZERO_PFN, Machine
 from cowlab.model import state as S
+from cowlab.model.layout import LayoutOverflowError
 from cowlab.model.pte import pte_pfn, pte_present
 from cowlab.scenario import CheckConfig, ScenarioError
 from cowlab.scenario.spec import Step
@@ -145,6 +147,13 @@ class CheckModel:
 
     def step(self, s: CheckState, t: Transition, *, trace: bool = False
              ) -> tuple[CheckState, list[Violation], Ctx]:
+        try:
+            return self._step(s, t, trace)
+        except LayoutOverflowError as exc:
+            raise bounds_error(exc, self.config.scenario) from None
+
+    def _step(self, s: CheckState, t: Transition, trace: bool
+              ) -> tuple[CheckState, list[Violation], Ctx]:
         ctx = Ctx(self.kernel, trace=trace, choice=t.choice)
         m = s.machine.copy()
         budgets = s.budgets

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from cowlab.model import HPAGE_NR
-from cowlab.model.layout import Bounds
+from cowlab.model.layout import Bounds, LayoutOverflowError
 from cowlab.scenario import Scenario, ScenarioError
 from cowlab.scenario.actions import (
     Action,
@@ -38,6 +38,11 @@ FRAMES = 6
 HOLDS = 4
 #: integer locals of the largest operation record (GUP's), before fork's vpn list
 LOCALS = 8
+
+
+def bounds_error(exc: LayoutOverflowError, scenario: Scenario) -> ScenarioError:
+    """A state outgrew its layout: bad input, named by the bound to raise."""
+    return ScenarioError(str(exc), file=scenario.source, field=f"bounds.{exc.bound}")
 
 
 def _round_up(n: int) -> int:

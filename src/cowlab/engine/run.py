@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cowlab.engine.boot import boot, file_tokens, thread_index
+from cowlab.engine.bounds import bounds_error
 from cowlab.engine.translate import outside_op, reclaim_op, thread_op
 from cowlab.history import Kernel
 from cowlab.invariants import (
@@ -22,6 +23,7 @@ from cowlab.kernel.frames import CHOICES, STAGES
 from cowlab.kernel.step import advance, apply, blocked, start
 from cowlab.model import Machine
 from cowlab.model.events import Event, Hung
+from cowlab.model.layout import LayoutOverflowError
 from cowlab.scenario import Reclaim, Resume, Scenario, ScenarioError, Step
 from cowlab.scenario.spec import DEVICE, KERNEL
 
@@ -89,6 +91,8 @@ class Replay:
         ctx = Ctx(self.kernel, choice=step.choose or "")
         try:
             self._dispatch(ctx, step, record)
+        except LayoutOverflowError as exc:
+            raise bounds_error(exc, self.scenario) from None
         except ScenarioError as err:
             if err.line is not None:
                 raise
