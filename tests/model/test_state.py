@@ -99,6 +99,18 @@ def test_swap_slots_refs_and_files() -> None:
     assert not F.ref_in_use(m, i)
     f = F.add_file(m, "file", (4, 5), (8, 9))
     assert (F.file_name(m, f), F.file_page_pfn(m, f, 1), F.file_original(m, f, 0)) == ("file", 5, 8)
+    assert F.page_cache_owner(m, 5) == (f, 1) and F.page_cache_owner(m, 6) is None
+
+
+def test_a_removed_ref_keeps_the_others_in_the_order_taken() -> None:
+    m = machine(refs=3)
+    for name in ("a", "b", "c"):
+        F.add_ref(m, name=name, kind=F.REF_GET, holder="pipe", pid=0, vpn=0, pfn=1, write=False,
+                  longterm=False, refs=1)
+    F.remove_ref(m, F.ref_named(m, "a"))
+    F.add_ref(m, name="d", kind=F.REF_GET, holder="pipe", pid=0, vpn=0, pfn=1, write=False,
+              longterm=False, refs=1)
+    assert [F.ref_named(m, n) for n in ("b", "c", "d", "a")] == [0, 1, 2, -1]
 
 
 @pytest.mark.parametrize(("bound", "grow"), [

@@ -14,7 +14,8 @@ from cowlab.kernel.frames import goto, pop, stage, top
 from cowlab.kernel.huge_memory import pmd_base, pmd_mkyoung
 from cowlab.kernel.memory import handle_mm_fault
 from cowlab.kernel.pages import folio_pfn, no_struct_page, put_page
-from cowlab.model import GUP_PIN_COUNTING_BIAS, ZERO_PFN, Frame, GupRef, Machine, Vma
+from cowlab.model import GUP_PIN_COUNTING_BIAS, ZERO_PFN, Frame, Machine, Vma
+from cowlab.model import state as S
 from cowlab.model.events import RefDropped, RefTaken
 from cowlab.model.pte import (
     pte_dirty,
@@ -26,6 +27,7 @@ from cowlab.model.pte import (
     pte_t,
     pte_write,
 )
+from cowlab.model.state.convert import vma_at
 
 FOLL_WRITE = 0x01
 FOLL_GET = 0x04
@@ -87,34 +89,30 @@ def check_vma_flags(vma: Vma | None, flags: int) -> str | None:
 def _take_reference(c: Ctx, m: Machine, ti: int, loc: GupLocals, pfn: int) -> Machine:
     pin = bool(loc.flags & FOLL_PIN)
     special = no_struct_page(m, pfn)
-    large = not special and (m.page(pfn).huge or m.page(pfn).thp)
+    large = not special and (S.PageHuge(m, pfn) or S.PageTransCompound(m, pfn))
     # 3faa52c03f44: a small page takes the bias; a large folio (47e29d32afba) one ref
     # plus its pincount, both on the folio
     refs = GUP_PIN_COUNTING_BIAS if (pin and c.r.pin_bias and not large) else 1
     if not special:
         head = folio_pfn(m, pfn)
-        page = m.page(head)
-        m = m.with_page(head, page._replace(refcount=page.refcount + refs,
-                                            pins=page.pins + int(pin)))
-    if pin and c.r.mm_has_pinned:
-        proc = m.processes[loc.pid]
-        if not proc.has_pinned:
-            m = m.with_process(proc._replace(has_pinned=True))
+        S.page_ref_add(m, head, refs)
+        if pin:
+            S.folio_pincount_add(m, head, 1)
+    if pin and c.r.mm_has_pinned and not S.mm_has_pinned(m, loc.pid):
+        S.set_mm_has_pinned(m, loc.pid)
     # the reference is writable if the caller asked for write access (a COW break
     # forced by 17839856fd58 does not make a R/O pin writable; Dirty COW's dropped
     # FOLL_WRITE does make a forced write read-only)
     write = bool(loc.requested & loc.flags & FOLL_WRITE)
-    ref = GupRef(
-        loc.name, "pin" if pin else "get", loc.holder, loc.pid, loc.vpn, pfn,
-        write, bool(loc.flags & FOLL_LONGTERM), refs,
-    )
-    m = m._replace(refs=(*m.refs, ref))
+    S.add_ref(m, name=loc.name, kind=S.REF_PIN if pin else S.REF_GET, holder=loc.holder,
+              pid=loc.pid, vpn=loc.vpn, pfn=pfn, write=write,
+              longterm=bool(loc.flags & FOLL_LONGTERM), refs=refs)
     c.decide(
         "pin_user_pages" if pin else "get_user_pages",
         f"{loc.name}: {'pin' if pin else 'reference'} on pfn {pfn} (+{refs} refcount)",
         "pin_bias" if pin else "",
     )
-    c.emit(RefTaken(ref.name, ref.pid, ref.vpn, pfn, ref.write, ref.kind, ref.holder))
+    c.emit(RefTaken(loc.name, loc.pid, loc.vpn, pfn, write, "pin" if pin else "get", loc.holder))
     return pop(m, ti, "done")
 
 
@@ -128,19 +126,17 @@ def gup_fast(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide("gup_fast", "walk as a write: only writable PTEs are taken locklessly",
                  "gup_cow_break_on_read")
         flags |= FOLL_WRITE
-    proc = m.processes[loc.pid]
-    if c.r.gup_fast_fork_seq and proc.write_protect_seq % 2:
+    if c.r.gup_fast_fork_seq and S.write_protect_seq(m, loc.pid) % 2:
         c.decide("gup_fast", "write_protect_seq odd: fork is copying page tables -> "
                  "fall back to the slow path", "gup_fast_fork_seq")
         return goto(m, ti, "gup.follow_page")
-    pte = proc.pte(loc.vpn)
+    pte = S.pte_at(m, loc.pid, loc.vpn)
     ok = pte_present(pte) and not pte_protnone(pte) and (pte_write(pte) or not flags & FOLL_WRITE)
     pfn = pte_pfn(pte)
     if ok and no_struct_page(m, pfn) and c.r.ro_longterm_unshare_cow and flags & FOLL_LONGTERM:
         ok = False  # 84209e87c696: never R/O long-term pin the shared zero page
     if ok and pfn != ZERO_PFN and c.r.ro_pin_unshare and flags & FOLL_PIN:
-        page = m.page(pfn)
-        ok = not (page.anon and not page.exclusive and not flags & FOLL_WRITE)
+        ok = not (S.PageAnon(m, pfn) and not S.PageAnonExclusive(m, pfn) and not flags & FOLL_WRITE)
     if ok:
         c.decide("gup_fast", f"PTE allows the access -> take pfn {pfn} locklessly")
         return _take_reference(c, m, ti, loc, pfn)
@@ -155,8 +151,7 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     fn = "follow_page_pte"
     r = c.r
     flags = loc.flags
-    proc = m.processes[loc.pid]
-    vma = proc.vma_at(loc.vpn)
+    vma = vma_at(m, loc.pid, loc.vpn)
     refused = check_vma_flags(vma, flags)
     if refused is not None:
         c.decide("check_vma_flags", f"{refused} -> -EFAULT")
@@ -171,7 +166,7 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         # up to v6.4 FOLL_FORCE meant "ignore NUMA hinting" (FOLL_NUMA, then
         # gup_can_follow_protnone()); d74943a2f3cd (v6.5) honours hinting faults for all
         flags |= FOLL_NUMA
-    pte = proc.pte(loc.vpn)
+    pte = S.pte_at(m, loc.pid, loc.vpn)
     need = None
     unshare = False
     pfn = pte_pfn(pte)
@@ -186,17 +181,15 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
             need = f"write access to a read-only {'PMD' if pte_pmd_mapped(pte) else 'PTE'}"
     elif (r.ro_longterm_unshare_cow and flags & FOLL_PIN and flags & FOLL_LONGTERM
           and not flags & FOLL_WRITE and vma.is_cow_mapping
-          and (pfn == ZERO_PFN or not m.page(pfn).anon)):
+          and (pfn == ZERO_PFN or not S.PageAnon(m, pfn))):
         need = "R/O long-term pin of a shared page in a COW mapping -> unshare"
         unshare = True
         c.decide(fn, need, "ro_longterm_unshare_cow")
     elif (r.ro_pin_unshare and flags & FOLL_PIN and not flags & FOLL_WRITE
-          and pfn != ZERO_PFN):
-        page = m.page(pfn)
-        if page.anon and not page.exclusive:
-            need = "R/O pin of a possibly shared anon page -> unshare"
-            unshare = True
-            c.decide(fn, need, "ro_pin_unshare")
+          and pfn != ZERO_PFN and S.PageAnon(m, pfn) and not S.PageAnonExclusive(m, pfn)):
+        need = "R/O pin of a possibly shared anon page -> unshare"
+        unshare = True
+        c.decide(fn, need, "ro_pin_unshare")
     if need is None:
         if pte_pmd_mapped(pte):
             m = touch_pmd(c, m, loc.pid, loc.vpn, write=bool(flags & FOLL_WRITE))
@@ -234,8 +227,8 @@ def _can_follow_write(c: Ctx, m: Machine, vma: Vma, pte: pte_t, flags: int) -> b
     if c.r.no_foll_cow:
         if vma.writable or not vma.is_cow_mapping or no_struct_page(m, pte_pfn(pte)):
             return False
-        page = m.page(pte_pfn(pte))
-        ok = (page.anon and page.exclusive
+        pfn = pte_pfn(pte)
+        ok = (S.PageAnon(m, pfn) and S.PageAnonExclusive(m, pfn)
               and not (vma.soft_dirty_tracking and not pte_soft_dirty(pte)))
         c.decide("can_follow_write_pte", f"forced write, exclusive anon page: {ok}", "no_foll_cow")
         return ok
@@ -266,7 +259,7 @@ def faultin_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
 def _after_cow_fault(c: Ctx, m: Machine, ti: int, loc: GupLocals) -> Machine:
     """VM_FAULT_WRITE on a VMA without VM_WRITE: <= v4.8 GUP dropped FOLL_WRITE and
     retried as a read (Dirty COW); 19be0eaffa3a sets FOLL_COW instead."""
-    vma = m.processes[loc.pid].vma_at(loc.vpn)
+    vma = vma_at(m, loc.pid, loc.vpn)
     if vma is None or vma.writable or c.r.no_foll_cow:
         return m
     frame = top(m, ti)
@@ -280,16 +273,15 @@ def _after_cow_fault(c: Ctx, m: Machine, ti: int, loc: GupLocals) -> Machine:
 
 def unpin_user_page(c: Ctx, m: Machine, name: str) -> Machine:
     """Drop a GUP reference: unpin_user_page() for a pin, put_page() for a FOLL_GET."""
-    ref = m.ref_named(name)
-    assert ref is not None
-    m = m._replace(refs=tuple(r for r in m.refs if r.name != name))
-    if not no_struct_page(m, ref.pfn):
-        if ref.kind == "pin":
-            head = folio_pfn(m, ref.pfn)
-            page = m.page(head)
-            m = m.with_page(head, page._replace(pins=page.pins - 1))
-        m = put_page(c, m, ref.pfn, ref.refs)
-    c.note("unpin_user_page" if ref.kind == "pin" else "put_page",
-           f"{name}: released pfn {ref.pfn} (-{ref.refs} refcount)")
+    index = S.ref_named(m, name)
+    assert index >= 0
+    _name, kind, _holder, _pid, _vpn, pfn, _write, _longterm, refs = S.ref_fields(m, index)
+    S.remove_ref(m, index)
+    if not no_struct_page(m, pfn):
+        if kind == S.REF_PIN:
+            S.folio_pincount_add(m, folio_pfn(m, pfn), -1)
+        m = put_page(c, m, pfn, refs)
+    c.note("unpin_user_page" if kind == S.REF_PIN else "put_page",
+           f"{name}: released pfn {pfn} (-{refs} refcount)")
     c.emit(RefDropped(name))
     return m

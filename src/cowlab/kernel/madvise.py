@@ -8,6 +8,7 @@ from cowlab.kernel.huge_memory import madvise_collapse
 from cowlab.kernel.mmap import fresh_contents, zap_pte_range
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import VM_DONTCOPY, VM_HUGEPAGE, VM_WIPEONFORK, Machine
+from cowlab.model import state as S
 from cowlab.model.events import Zapped
 
 _FLAG_ADVICE = {
@@ -38,9 +39,9 @@ def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str, lo: int, 
                "next touch reads " + (f"{file} again" if file else "zero"))
         return m
     flag, on = _FLAG_ADVICE[advice]
-    proc = m.processes[pid]
-    vmas = tuple(v._replace(flags=(v.flags | flag) if on else (v.flags & ~flag))
-                 if v in pieces else v for v in proc.vmas)
-    m = m.with_process(proc._replace(vmas=vmas))
+    for vma in pieces:
+        slot = S.vma_lookup(m, pid, vma.start)
+        flags = S.vma_flags(m, pid, slot)
+        S.set_vma_flags(m, pid, slot, (flags | flag) if on else (flags & ~flag))
     c.note("madvise", f"MADV_{advice.upper()} {region} vpn {lo:#x}..{hi - 1:#x}")
     return m

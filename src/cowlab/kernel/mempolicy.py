@@ -8,9 +8,10 @@ modeled: every hinting fault from another node asks for migration.
 from __future__ import annotations
 
 from cowlab.model import NO_NODE, Machine
+from cowlab.model import state as S
 
 
 def mpol_misplaced(m: Machine, ti: int, pfn: int) -> int:
     """The target node, or NO_NODE when the page is already where the task runs."""
-    node = m.threads[ti].node
-    return NO_NODE if m.page(pfn).node == node else node
+    node = S.task_node(m, ti)
+    return NO_NODE if S.page_to_nid(m, pfn) == node else node

@@ -14,9 +14,16 @@ from typing import NamedTuple
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import goto, pop, stage
 from cowlab.kernel.lru import putback_lru_page
-from cowlab.kernel.pages import get_page, page_add_rmap, page_remove_rmap, put_page
-from cowlab.kernel.pgtable import rmap_migration, rmap_present, set_pte
-from cowlab.model import NO_SLOT, Frame, Machine, Page
+from cowlab.kernel.pages import (
+    get_page,
+    page_add_rmap,
+    page_maybe_dma_pinned,
+    page_remove_rmap,
+    put_page,
+)
+from cowlab.kernel.pgtable import rmap_migration, rmap_present
+from cowlab.model import NO_SLOT, VM_WRITE, Frame, Machine
+from cowlab.model import state as S
 from cowlab.model.pte import (
     PAGE_READONLY,
     is_readable_migration_entry,
@@ -63,12 +70,11 @@ def try_to_migrate(c: Ctx, m: Machine, pfn: int) -> Machine:
     """
     fn = "try_to_migrate"
     for pid, vpn, pte in rmap_present(m, pfn):
-        page = m.page(pfn)
-        exclusive = c.r.anon_exclusive and page.exclusive
-        if exclusive and page.maybe_dma_pinned:
+        exclusive = c.r.anon_exclusive and S.PageAnonExclusive(m, pfn)
+        if exclusive and page_maybe_dma_pinned(m, pfn):
             c.decide(
                 fn,
-                f"pfn {pfn} is PageAnonExclusive and maybe pinned (refcount {page.refcount}): "
+                f"pfn {pfn} is PageAnonExclusive and maybe pinned (refcount {S.page_count(m, pfn)}): "
                 "page_try_share_anon_rmap fails -> keep the PTE",
                 "anon_exclusive",
             )
@@ -85,12 +91,12 @@ def try_to_migrate(c: Ctx, m: Machine, pfn: int) -> Machine:
         swp_pte = swp_entry_to_pte(entry)
         if pte_soft_dirty(pte):
             swp_pte = pte_swp_mksoft_dirty(swp_pte)
-        m = set_pte(m, pid, vpn, swp_pte)
+        S.set_pte_at(m, pid, vpn, swp_pte)
         m = page_remove_rmap(m, pfn)
         if exclusive:
-            m = m.with_page(pfn, m.page(pfn)._replace(exclusive=False))
+            S.ClearPageAnonExclusive(m, pfn)
         m = put_page(c, m, pfn)
-        c.decide(fn, f"{m.processes[pid].name} vpn {vpn:#x}: PTE {why} -> "
+        c.decide(fn, f"{S.mm_name(m, pid)} vpn {vpn:#x}: PTE {why} -> "
                  f"{migration_entry_mode(entry)} migration entry")
     return m
 
@@ -103,20 +109,21 @@ def remove_migration_ptes(c: Ctx, m: Machine, old: int, new: int) -> Machine:
     """
     for pid, vpn, old_pte in rmap_migration(m, old):
         entry = pte_to_swp_entry(old_pte)
-        vma = m.processes[pid].vma_at(vpn)
-        write = is_writable_migration_entry(entry) and vma is not None and vma.writable
+        vma = S.vma_lookup(m, pid, vpn)
+        write = (is_writable_migration_entry(entry) and vma >= 0
+                 and bool(S.vma_flags(m, pid, vma) & VM_WRITE))
         pte = pte_mkold(pfn_pte(new, PAGE_READONLY))
         if pte_swp_soft_dirty(old_pte):
             pte = pte_mksoft_dirty(pte)
         if write:
             pte = pte_mkwrite(pte)
-        m = set_pte(m, pid, vpn, pte)
+        S.set_pte_at(m, pid, vpn, pte)
         m = get_page(m, new)
         exclusive = c.r.anon_exclusive and not is_readable_migration_entry(entry)
         m = page_add_rmap(m, new, exclusive=True if exclusive else None)
         c.decide(
             "remove_migration_pte",
-            f"{m.processes[pid].name} vpn {vpn:#x}: {migration_entry_mode(entry)} entry -> "
+            f"{S.mm_name(m, pid)} vpn {vpn:#x}: {migration_entry_mode(entry)} entry -> "
             f"PTE {'writable' if write else 'read-only'} to pfn {new}",
         )
     return m
@@ -126,12 +133,11 @@ def remove_migration_ptes(c: Ctx, m: Machine, old: int, new: int) -> Machine:
 def unmap_and_move_unmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """Lock the isolated page (async: trylock) and unmap it to migration entries."""
     loc: MigrateLocals = frame.locals  # type: ignore[assignment]
-    page = m.page(loc.pfn)
-    if page.locked or c.choice == "trylock_fail":
+    if S.PageLocked(m, loc.pfn) or c.choice == "trylock_fail":
         c.decide("unmap_and_move", f"trylock_page(pfn {loc.pfn}) failed -> -EAGAIN")
         return _next_pass(c, m, ti, loc)
-    m = m.with_page(loc.pfn, page._replace(locked=True))
-    if page.mapcount:
+    S.set_page_locked(m, loc.pfn, True)
+    if S.page_mapcount_raw(m, loc.pfn):
         m = try_to_migrate(c, m, loc.pfn)
     return goto(m, ti, "migrate.unmapped")
 
@@ -141,23 +147,23 @@ def unmap_and_move_move(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """Check the expected refcount, then move the page or restore the old mappings."""
     loc: MigrateLocals = frame.locals  # type: ignore[assignment]
     fn = "migrate_page_move_mapping"
-    page = m.page(loc.pfn)
-    cached = m.page_cache_owner(loc.pfn) is not None
-    expected = 1 + int(page.in_swapcache) + int(cached)
-    if page.mapcount:
+    cached = S.page_cache_owner(m, loc.pfn) is not None
+    expected = 1 + int(S.PageSwapCache(m, loc.pfn)) + int(cached)
+    refcount = S.page_count(m, loc.pfn)
+    if S.page_mapcount_raw(m, loc.pfn):
         c.decide("unmap_and_move", f"pfn {loc.pfn} still mapped -> -EAGAIN")
-    elif page.refcount != expected or c.choice == "transient_ref":
+    elif refcount != expected or c.choice == "transient_ref":
         extra = " + a transient reference" if c.choice == "transient_ref" else ""
         c.decide(
             fn,
-            f"refcount {page.refcount}{extra} != expected {expected} -> -EAGAIN "
+            f"refcount {refcount}{extra} != expected {expected} -> -EAGAIN "
             f"(pass {loc.npass + 1}/{NR_MAX_MIGRATE_PAGES_RETRY})",
         )
     else:
-        c.decide(fn, f"refcount {page.refcount} == expected {expected} -> move")
+        c.decide(fn, f"refcount {refcount} == expected {expected} -> move")
         return _move(c, m, ti, loc)
     m = remove_migration_ptes(c, m, loc.pfn, loc.pfn)
-    m = m.with_page(loc.pfn, m.page(loc.pfn)._replace(locked=False))
+    S.set_page_locked(m, loc.pfn, False)
     return _next_pass(c, m, ti, loc)
 
 
@@ -173,32 +179,28 @@ def _next_pass(c: Ctx, m: Machine, ti: int, loc: MigrateLocals) -> Machine:
 
 
 def _move(c: Ctx, m: Machine, ti: int, loc: MigrateLocals) -> Machine:
-    old = m.page(loc.pfn)
-    new_page = Page(
-        node=loc.target, content=old.content, refcount=1, anon=old.anon,
-        lru=True,
-    )
-    m, new = m.with_new_page(new_page)
-    if old.in_swapcache:
-        slot = old.swapcache
-        value = m.swap[slot]
-        assert value is not None
-        m = m.with_slot(slot, value._replace(cache=new))
-        m = m.with_page(new, m.page(new)._replace(swapcache=slot, refcount=2))
-        m = m.with_page(loc.pfn, m.page(loc.pfn)._replace(swapcache=NO_SLOT))
-        m = put_page(c, m, loc.pfn)
-    owner = m.page_cache_owner(loc.pfn)
+    old = loc.pfn
+    new = S.alloc_pfn(m)
+    S.init_page(m, new, node=loc.target, content=S.page_content(m, old), refcount=1,
+                anon=S.PageAnon(m, old), lru=True)
+    if S.PageSwapCache(m, old):
+        slot = S.page_swap_slot(m, old)
+        assert S.swap_in_use(m, slot)
+        S.set_swap_cache_pfn(m, slot, new)
+        S.set_page_swap_slot(m, new, slot)
+        S.page_ref_add(m, new, 1)
+        S.set_page_swap_slot(m, old, NO_SLOT)
+        m = put_page(c, m, old)
+    owner = S.page_cache_owner(m, old)
     if owner is not None:
         fi, index = owner
-        f = m.files[fi]
-        files = list(m.files)
-        files[fi] = f._replace(pages=(*f.pages[:index], new, *f.pages[index + 1:]))
-        m = m._replace(files=tuple(files))
-        m = m.with_page(new, m.page(new)._replace(refcount=m.page(new).refcount + 1))
-        m = put_page(c, m, loc.pfn)
-    c.note("migrate_page", f"pfn {loc.pfn} copied to new pfn {new} on node {loc.target}")
-    m = remove_migration_ptes(c, m, loc.pfn, new)
-    m = m.with_page(loc.pfn, m.page(loc.pfn)._replace(locked=False, isolated=False))
-    m = put_page(c, m, loc.pfn)
+        S.set_file_page_pfn(m, fi, index, new)
+        S.page_ref_add(m, new, 1)
+        m = put_page(c, m, old)
+    c.note("migrate_page", f"pfn {old} copied to new pfn {new} on node {loc.target}")
+    m = remove_migration_ptes(c, m, old, new)
+    S.set_page_locked(m, old, False)
+    S.SetPageIsolated(m, old, False)
+    m = put_page(c, m, old)
     m = put_page(c, m, new)
     return pop(m, ti, "migrated")

@@ -11,6 +11,7 @@ from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import pop, push, stage
 from cowlab.kernel.gup import FOLL_FORCE, FOLL_GET, FOLL_WRITE, gup_frame, unpin_user_page
 from cowlab.model import Frame, Machine
+from cowlab.model import state as S
 from cowlab.model.events import Load, Store
 
 
@@ -33,21 +34,21 @@ def proc_mem_frames(c: Ctx, m: Machine, ti: int, op: ProcMemWriteOp) -> Machine:
 def mem_rw_copy(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """Copy the data into the page GUP returned, then put_page()."""
     op: ProcMemWriteOp = frame.locals  # type: ignore[assignment]
-    ref = m.ref_named(op.name)
-    if frame.result != "done" or ref is None:
+    ref = S.ref_named(m, op.name)
+    if frame.result != "done" or ref < 0:
         c.decide("mem_rw", "GUP failed -> -EIO")
         return pop(m, ti, "efault")
+    pfn = S.ref_pfn(m, ref)
     if not op.write:
-        c.emit(Load(op.pid, op.vpn, m.page(ref.pfn).content, exact=False))
+        c.emit(Load(op.pid, op.vpn, S.page_content(m, pfn), exact=False))
         m = unpin_user_page(c, m, op.name)
         return pop(m, ti, "done")
-    m, token = m.take_token()
-    page = m.page(ref.pfn)
-    m = m.with_page(ref.pfn, page._replace(content=token))
-    owner = m.page_cache_owner(ref.pfn)
-    where = (f"page-cache pfn {ref.pfn} of {m.files[owner[0]].name}" if owner
-             else f"pfn {ref.pfn}")
+    token = S.take_token(m)
+    S.set_page_content(m, pfn, token)
+    owner = S.page_cache_owner(m, pfn)
+    where = (f"page-cache pfn {pfn} of {S.file_name(m, owner[0])}" if owner
+             else f"pfn {pfn}")
     c.decide("mem_rw", f"copy the data into {where}")
-    c.emit(Store(op.pid, op.vpn, token, ref.pfn))
+    c.emit(Store(op.pid, op.vpn, token, pfn))
     m = unpin_user_page(c, m, op.name)
     return pop(m, ti, "done")

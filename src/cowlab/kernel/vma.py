@@ -7,6 +7,8 @@ from __future__ import annotations
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.huge_memory import split_huge_pmds_at
 from cowlab.model import Machine, Vma
+from cowlab.model import state as S
+from cowlab.model.state.convert import vmas_of
 
 
 def split_vma(vma: Vma, at: int) -> tuple[Vma, Vma]:
@@ -16,23 +18,32 @@ def split_vma(vma: Vma, at: int) -> tuple[Vma, Vma]:
     return left, right
 
 
+def __split_vma(m: Machine, pid: int, slot: int, at: int) -> None:
+    """Cut the VMA in ``slot`` at ``at``: it keeps the left piece, the right one takes the
+    next slot (slots stay in address order)."""
+    start, end = S.vma_start(m, pid, slot), S.vma_end(m, pid, slot)
+    flags, name, file = S.vma_flags(m, pid, slot), S.vma_name(m, pid, slot), S.vma_file(m, pid, slot)
+    pgoff, base = S.vma_pgoff(m, pid, slot), S.vma_region_base(m, pid, slot)
+    S.remove_vma(m, pid, slot)
+    S.insert_vma(m, pid, slot, start=start, npages=at - start, flags=flags, name=name, file=file,
+                 pgoff=pgoff, base=base)
+    S.insert_vma(m, pid, slot + 1, start=at, npages=end - at, flags=flags, name=name, file=file,
+                 pgoff=pgoff + (at - start), base=base)
+
+
 def range_vmas(c: Ctx, m: Machine, pid: int, region: str, lo: int, hi: int
                ) -> tuple[Machine, list[Vma]]:
     """Split the pieces of ``region`` at ``lo`` and ``hi`` and return those inside.  A
     PMD-mapped THP across either end is split into PTEs first (vma_adjust_trans_huge
     for a VMA split; zap and change_protection do the same for a partial PMD)."""
     m = split_huge_pmds_at(c, m, pid, (lo, hi), "split_huge_pmd")
-    proc = m.processes[pid]
-    vmas: list[Vma] = []
-    for vma in proc.vmas:
-        pieces = [vma]
-        if vma.name == region:
+    slot = 0
+    while slot < S.nr_vmas(m, pid):
+        if S.vma_name(m, pid, slot) == region:
             for cut in (lo, hi):
-                last = pieces[-1]
-                if last.start < cut < last.start + last.npages:
-                    pieces[-1:] = split_vma(last, cut)
-        vmas.extend(pieces)
-    vmas.sort(key=lambda v: v.start)
-    m = m.with_process(proc._replace(vmas=tuple(vmas)))
-    inside = [v for v in vmas if v.name == region and lo <= v.start and v.start + v.npages <= hi]
+                if S.vma_start(m, pid, slot) < cut < S.vma_end(m, pid, slot):
+                    __split_vma(m, pid, slot, cut)
+                    slot += 1
+        slot += 1
+    inside = [v for v in vmas_of(m, pid) if v.name == region and lo <= v.start and v.end <= hi]
     return m, inside

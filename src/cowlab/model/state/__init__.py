@@ -11,6 +11,7 @@ from cowlab.model.state.file import (
     file_nr_pages,
     file_original,
     file_page_pfn,
+    page_cache_owner,
     set_file_page_pfn,
 )
 from cowlab.model.state.gup import (
@@ -24,6 +25,7 @@ from cowlab.model.state.gup import (
     ref_in_use,
     ref_named,
     ref_pfn,
+    remove_ref,
     set_ref_pfn,
 )
 from cowlab.model.state.machine import (
@@ -210,6 +212,7 @@ __all__ = [
     "nr_threads",
     "nr_vmas",
     "numa_balancing_enabled",
+    "page_cache_owner",
     "page_content",
     "page_count",
     "page_in_use",
@@ -229,6 +232,7 @@ __all__ = [
     "ref_in_use",
     "ref_named",
     "ref_pfn",
+    "remove_ref",
     "remove_vma",
     "set_compound_head",
     "set_file_page_pfn",

@@ -47,6 +47,15 @@ def set_file_page_pfn(m: FlatMachine, index: int, page: int, pfn: int) -> None:
     m.v[m.L.file(index) + FILE_FIXED_WORDS + page] = pfn
 
 
+def page_cache_owner(m: FlatMachine, pfn: int) -> tuple[int, int] | None:
+    """page->mapping and page->index of a page-cache page: (file, page), else None."""
+    for index in range(m.v[H_NFILES]):
+        for page in range(file_nr_pages(m, index)):
+            if file_page_pfn(m, index, page) == pfn:
+                return index, page
+    return None
+
+
 def file_original(m: FlatMachine, index: int, page: int) -> int:
     """The token the file holds on disk for page ``page``."""
     return m.v[m.L.file(index) + FILE_FIXED_WORDS + m.L.bounds.file_pages + page]

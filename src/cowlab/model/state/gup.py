@@ -74,6 +74,14 @@ def drop_ref(m: FlatMachine, index: int) -> None:
         m.v[base + i] = 0
 
 
+def remove_ref(m: FlatMachine, index: int) -> None:
+    """Drop a reference and move later ones down one entry (they stay in the order taken)."""
+    last = m.L.bounds.refs - 1
+    for i in range(index, last):
+        m.v[m.L.ref(i):m.L.ref(i) + REF_WORDS] = m.v[m.L.ref(i + 1):m.L.ref(i + 1) + REF_WORDS]
+    drop_ref(m, last)
+
+
 # these two constants are used only by views; the names say what the fields hold
 REF_FIELD_NAMES = ("name", "kind", "holder", "pid", "vpn", "pfn", "write", "longterm", "refs")
 assert tuple(
