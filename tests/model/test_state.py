@@ -113,6 +113,34 @@ def test_a_removed_ref_keeps_the_others_in_the_order_taken() -> None:
     assert [F.ref_named(m, n) for n in ("b", "c", "d", "a")] == [0, 1, 2, -1]
 
 
+def test_pte_tables_refs_in_use_and_remove_thread() -> None:
+    """The accessors fork, munmap, mremap and exit use: the PMD ranges holding a PTE
+    table, the references held (entry order), and a task going (later ones move down,
+    as the record machine's thread tuple did)."""
+    m = machine(vpns=32)
+    pid = F.new_process(m, "P")
+    F.set_pmd_pte_table(m, pid, 0x109, True)
+    F.set_pmd_pte_table(m, pid, 0x101, True)
+    assert list(F.pmd_pte_tables(m, pid)) == [0x100, 0x108]
+    for i, name in enumerate(("a", "b")):
+        F.add_ref(m, name=name, kind=F.REF_GET, holder="pipe", pid=i, vpn=0, pfn=0,
+                  write=False, longterm=False, refs=1)
+    F.drop_ref(m, 0)
+    assert [(F.ref_name(m, i), F.ref_holder(m, i), F.ref_pid(m, i)) for i in F.refs_in_use(m)] \
+        == [("b", "pipe", 1)]
+    for name, node in (("T0", 0), ("T1", 1), ("T2", 0)):
+        F.new_thread(m, name, pid, node, -1)
+    F.push_frame(m, 2, stage=3, kind=1, locals_=(7,))
+    expect = m.copy()
+    F.clear_thread(expect, 1)
+    F.clear_thread(expect, 2)
+    F.set_task(expect, 1, "T2", pid, 0, -1)
+    F.push_frame(expect, 1, stage=3, kind=1, locals_=(7,))
+    F.set_nr_threads(expect, 2)
+    F.remove_thread(m, 1)
+    assert m == expect and F.task_cpu(m, 1) == F.task_node(m, 1) == 0
+
+
 @pytest.mark.parametrize(("bound", "grow"), [
     ("pages", lambda m: [F.init_page(m, F.alloc_pfn(m), node=0, content=0, refcount=1)
                          for _ in range(4)]),

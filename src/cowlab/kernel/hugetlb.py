@@ -12,9 +12,10 @@ NUMA-balanced.
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.pages import get_page, page_add_rmap, page_remove_rmap, put_page
-from cowlab.kernel.pgtable import maybe_mkwrite, set_pte
-from cowlab.model import Machine, Page, Process, Vma
+from cowlab.kernel.pages import get_page, page_add_rmap, page_maybe_dma_pinned, page_remove_rmap, put_page
+from cowlab.kernel.pgtable import maybe_mkwrite
+from cowlab.model import Vma
+from cowlab.model import state as S
 from cowlab.model.pte import (
     PAGE_READONLY,
     pfn_pte,
@@ -26,13 +27,26 @@ from cowlab.model.pte import (
     pte_write,
     pte_wrprotect,
 )
+from cowlab.model.state import FlatMachine
+from cowlab.model.state.convert import vma_at
 
 
-def hugetlb_fault(c: Ctx, m: Machine, ti: int, pid: int, vpn: int, *, write: bool,
-                  unshare: bool) -> tuple[Machine, str]:
-    vma = m.processes[pid].vma_at(vpn)
+def alloc_hugetlb_folio(c: Ctx, m: FlatMachine, node: int, content: int) -> int:
+    """A new huge page on ``node`` holding ``content``, with the caller's reference and
+    mapping (exclusive from 6c287605fd56); returns its pfn."""
+    pfn = S.alloc_pfn(m)
+    S.init_page(m, pfn, node=node, content=content, refcount=1, hugetlb=True)
+    S.page_mapcount_add(m, pfn, 1)
+    if c.r.anon_exclusive:
+        S.SetPageAnonExclusive(m, pfn)
+    return pfn
+
+
+def hugetlb_fault(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, *, write: bool,
+                  unshare: bool) -> tuple[FlatMachine, str]:
+    vma = vma_at(m, pid, vpn)
     assert vma is not None
-    pte = m.processes[pid].pte(vpn)
+    pte = S.pte_at(m, pid, vpn)
     if pte_none(pte):
         return _hugetlb_no_page(c, m, ti, pid, vpn, vma, write)
     assert pte_present(pte)
@@ -41,73 +55,72 @@ def hugetlb_fault(c: Ctx, m: Machine, ti: int, pid: int, vpn: int, *, write: boo
     return m, "done"
 
 
-def _hugetlb_no_page(c: Ctx, m: Machine, ti: int, pid: int, vpn: int, vma: Vma, write: bool
-                     ) -> tuple[Machine, str]:
+def _hugetlb_no_page(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: Vma, write: bool
+                     ) -> tuple[FlatMachine, str]:
     """Allocate a zeroed huge page; a private mapping maps it read-only unless the fault
     writes (then hugetlb_wp reuses it at once: it is exclusive)."""
-    node = m.threads[ti].node
-    m, pfn = m.with_new_page(Page(node=node, content=0, refcount=1, mapcount=1, huge=True,
-                                  exclusive=c.r.anon_exclusive))
+    node = S.task_node(m, ti)
+    pfn = alloc_hugetlb_folio(c, m, node, 0)
     writable = write and vma.writable
     c.decide("hugetlb_no_page", f"new huge page pfn {pfn} on node {node}, "
              f"{'writable' if writable else 'read-only'}")
     pte = pfn_pte(pfn, PAGE_READONLY)
     if write:
         pte = maybe_mkwrite(pte_mkdirty(pte), vma)
-    return set_pte(m, pid, vpn, pte), "done"
+    S.set_pte_at(m, pid, vpn, pte)
+    return m, "done"
 
 
-def hugetlb_wp(c: Ctx, m: Machine, ti: int, pid: int, vpn: int, vma: Vma, pte: pte_t, *,
-               unshare: bool = False) -> tuple[Machine, str]:
+def hugetlb_wp(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: Vma, pte: pte_t, *,
+               unshare: bool = False) -> tuple[FlatMachine, str]:
     """Reuse an anon huge page that is exclusive (6c287605fd56) or mapped once, else copy."""
     fn = "hugetlb_wp"
     pfn = pte_pfn(pte)
-    page = m.page(pfn)
-    if c.r.anon_exclusive and page.exclusive:
+    if c.r.anon_exclusive and S.PageAnonExclusive(m, pfn):
         why, rule, reuse = "PageAnonExclusive", "anon_exclusive", True
     else:
-        why, rule = f"mapcount {page.mapcount}", ""
-        reuse = page.anon and page.mapcount == 1
+        mapcount = S.page_mapcount_raw(m, pfn)
+        why, rule = f"mapcount {mapcount}", ""
+        reuse = S.PageAnon(m, pfn) and mapcount == 1
     if reuse:
         c.decide(fn, f"{why} -> reuse pfn {pfn}", rule)
         if c.r.anon_exclusive:
-            m = m.with_page(pfn, m.page(pfn)._replace(exclusive=True))
+            S.SetPageAnonExclusive(m, pfn)
         if unshare:
             return m, "done"
-        return set_pte(m, pid, vpn, maybe_mkwrite(pte_mkdirty(pte), vma)), "write"
-    node = m.threads[ti].node
-    m, new = m.with_new_page(Page(node=node, content=page.content, refcount=1, mapcount=1,
-                                  huge=True, exclusive=c.r.anon_exclusive))
+        S.set_pte_at(m, pid, vpn, maybe_mkwrite(pte_mkdirty(pte), vma))
+        return m, "write"
+    new = alloc_hugetlb_folio(c, m, S.task_node(m, ti), S.page_content(m, pfn))
     c.decide(fn, f"{why} -> copy pfn {pfn} to new huge pfn {new}", rule)
-    m = page_remove_rmap(m, pfn)
-    m = put_page(c, m, pfn)
+    page_remove_rmap(m, pfn)
+    put_page(c, m, pfn)
     new_pte = pfn_pte(new, PAGE_READONLY)
     if not unshare:
         new_pte = maybe_mkwrite(pte_mkdirty(new_pte), vma)
-    return set_pte(m, pid, vpn, new_pte), "write"
+    S.set_pte_at(m, pid, vpn, new_pte)
+    return m, "write"
 
 
-def copy_hugetlb_pte(c: Ctx, m: Machine, parent: Process, vma: Vma, vpn: int, pte: pte_t,
-                     node: int) -> tuple[Machine, pte_t]:
+def copy_hugetlb_pte(c: Ctx, m: FlatMachine, parent: int, vma: Vma, vpn: int, pte: pte_t,
+                     node: int) -> tuple[FlatMachine, pte_t]:
     """fork: share the huge page (write-protecting both in a COW mapping), or copy it for
-    the child if it may be pinned (4eae4efa2c29; from 6c287605fd56 only if exclusive)."""
+    the child if it may be pinned (4eae4efa2c29; from 6c287605fd56 only if exclusive).
+    ``parent`` is the parent's pid."""
     fn = "copy_hugetlb_page_range"
     assert pte_present(pte)
     pfn = pte_pfn(pte)
-    page = m.page(pfn)
     r = c.r
-    pinned = page.maybe_dma_pinned and (parent.has_pinned or not r.mm_has_pinned)
-    if (r.hugetlb_fork_early_cow and vma.is_cow_mapping and page.anon and pinned
-            and not (r.anon_exclusive and not page.exclusive)):
-        m, new = m.with_new_page(Page(node=node, content=page.content, refcount=1, mapcount=1,
-                                      huge=True, exclusive=r.anon_exclusive))
+    pinned = page_maybe_dma_pinned(m, pfn) and (S.mm_has_pinned(m, parent) or not r.mm_has_pinned)
+    if (r.hugetlb_fork_early_cow and vma.is_cow_mapping and S.PageAnon(m, pfn) and pinned
+            and not (r.anon_exclusive and not S.PageAnonExclusive(m, pfn))):
+        new = alloc_hugetlb_folio(c, m, node, S.page_content(m, pfn))
         c.decide(fn, f"pfn {pfn} maybe pinned -> copy for the child now (pfn {new})",
                  "hugetlb_fork_early_cow")
         return m, maybe_mkwrite(pte_mkdirty(pfn_pte(new, PAGE_READONLY)), vma)
-    m = get_page(m, pfn)
-    m = page_add_rmap(m, pfn, exclusive=False if r.anon_exclusive else None)
+    get_page(m, pfn)
+    page_add_rmap(m, pfn, exclusive=False if r.anon_exclusive else None)
     if vma.is_cow_mapping and pte_write(pte):
-        m = set_pte(m, parent.pid, vpn, pte_wrprotect(pte))
+        S.set_pte_at(m, parent, vpn, pte_wrprotect(pte))
         c.decide(fn, f"vpn {vpn:#x}: share huge pfn {pfn}, write-protect parent and child",
                  "hugetlb_fork_early_cow")
         return m, pte_wrprotect(pte)

@@ -6,41 +6,42 @@ ends up mapped by PTEs in two VMAs (cow.c's backing of that name)."""
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.huge_memory import pmd_base, tables_in_use
-from cowlab.kernel.pgtable import pte_clear, set_pte
+from cowlab.kernel.huge_memory import free_pgtables, pmd_base, pmd_trans_huge
+from cowlab.kernel.mmap import get_unmapped_area
 from cowlab.kernel.vma import range_vmas
-from cowlab.model import HPAGE_NR, VM_HUGEPAGE, Machine
+from cowlab.model import HPAGE_NR, VM_HUGEPAGE
+from cowlab.model import state as S
 from cowlab.model.events import Moved
-from cowlab.model.pte import pte_pmd_mapped, pte_present, pte_t
+from cowlab.model.state import FlatMachine
 
 
-def do_mremap(c: Ctx, m: Machine, pid: int, region: str, to: str, lo: int, hi: int) -> Machine:
+def do_mremap(c: Ctx, m: FlatMachine, pid: int, region: str, to: str, lo: int, hi: int
+              ) -> FlatMachine:
     m, pieces = range_vmas(c, m, pid, region, lo, hi)
-    proc = m.processes[pid]
-    start = proc.next_free_vpn()
+    start = get_unmapped_area(m, pid)
     if any(v.flags & VM_HUGEPAGE for v in pieces):
         # keep the PMD offset, so that whole PMDs could move as they are
         start += (lo - start) % HPAGE_NR
     moved: list[tuple[int, int]] = []
-    vmas = [v for v in proc.vmas if v not in pieces]
+    for vma in pieces:
+        S.remove_vma(m, pid, S.vma_lookup(m, pid, vma.start))
+    # the new place is above every VMA: the moved pieces go last, in address order
     for vma in pieces:
         new_start = start + vma.start - lo
-        vmas.append(vma._replace(name=to, start=new_start, base=start))
-        for vpn, pte in proc.ptes:
-            if vma.contains(vpn):
-                m = pte_clear(m, pid, vpn)
-                m = set_pte(m, pid, new_start + vpn - vma.start, pte)
+        S.insert_vma(m, pid, S.nr_vmas(m, pid), start=new_start, npages=vma.npages,
+                     flags=vma.flags, name=to, file=vma.file, pgoff=vma.pgoff, base=start)
+        for vpn in range(vma.start, vma.end):
+            pte = S.pte_at(m, pid, vpn)
+            if pte:
+                S.pte_clear(m, pid, vpn)
+                S.set_pte_at(m, pid, new_start + vpn - vma.start, pte)
                 moved.append((vpn, new_start + vpn - vma.start))
-    vmas.sort(key=lambda v: v.start)
-    proc = m.processes[pid]
-    tables = {*proc.pte_tables,
-              *(pmd_base(new) for _, new in moved if not _is_pmd(proc.pte(new)))}
-    m = m.with_process(proc._replace(vmas=tuple(vmas), pte_tables=tables_in_use(tables, vmas)))
-    c.note("mremap", f"{proc.name}: {region} vpn {lo:#x}..{hi - 1:#x} moved to {to} = vpn "
+    # move_page_tables() gives moved PTEs a page table of PTEs at their new place
+    for _, new in moved:
+        if not pmd_trans_huge(S.pte_at(m, pid, new)):
+            S.set_pmd_pte_table(m, pid, pmd_base(new), True)
+    free_pgtables(m, pid)
+    c.note("mremap", f"{S.mm_name(m, pid)}: {region} vpn {lo:#x}..{hi - 1:#x} moved to {to} = vpn "
            f"{start:#x}..{start + hi - lo - 1:#x}")
     c.emit(Moved(pid, tuple(moved)))
     return m
-
-
-def _is_pmd(pte: pte_t) -> bool:
-    return pte_present(pte) and pte_pmd_mapped(pte)

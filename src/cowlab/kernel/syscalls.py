@@ -22,6 +22,8 @@ from cowlab.kernel.numa import task_numa_work
 from cowlab.kernel.task_mmu import clear_refs_soft_dirty
 from cowlab.kernel.vmscan import PageoutLocals
 from cowlab.model import Frame, Machine
+from cowlab.model import state as S
+from cowlab.model.state import FlatMachine
 
 
 class MmapOp(NamedTuple):
@@ -163,8 +165,9 @@ def sys_fork(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """fork(): take mmap_lock for writing, raise write_protect_seq (57efa1fe5957), and
     decide which maybe-pinned pages the child gets a copy of."""
     op: ForkOp = frame.locals  # type: ignore[assignment]
-    m = _bump_write_protect_seq(c, m, m.threads[ti].pid)
-    early = early_cow_vpns(c, m, m.processes[m.threads[ti].pid])
+    pid = S.task_pid(m, ti)
+    m = _bump_write_protect_seq(c, m, pid)
+    early = early_cow_vpns(c, m, pid)
     return replace_top(m, ti, Frame("fork.copy_page_range", ForkLocals(op.child, op.thread, early)))
 
 
@@ -175,15 +178,14 @@ def fork_copy(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     loc: ForkLocals = frame.locals  # type: ignore[assignment]
     m = pop(m, ti)
     m = do_fork(c, m, ti, loc.child, loc.thread, loc.early)
-    return _bump_write_protect_seq(c, m, m.threads[ti].pid)
+    return _bump_write_protect_seq(c, m, S.task_pid(m, ti))
 
 
-def _bump_write_protect_seq(c: Ctx, m: Machine, pid: int) -> Machine:
+def _bump_write_protect_seq(c: Ctx, m: FlatMachine, pid: int) -> FlatMachine:
     """mm->write_protect_seq: odd while fork copies page tables (57efa1fe5957)."""
-    if not c.r.gup_fast_fork_seq:
-        return m
-    proc = m.processes[pid]
-    return m.with_process(proc._replace(write_protect_seq=proc.write_protect_seq + 1))
+    if c.r.gup_fast_fork_seq:
+        S.set_write_protect_seq(m, pid, S.write_protect_seq(m, pid) + 1)
+    return m
 
 
 @stage("sys.exit")

@@ -5,6 +5,7 @@ compact state.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 
 from cowlab.model.layout import (
     R_HOLDER,
@@ -31,6 +32,13 @@ def ref_in_use(m: FlatMachine, index: int) -> bool:
     return m.v[m.L.ref(index) + R_KIND] != REF_NONE
 
 
+def refs_in_use(m: FlatMachine) -> Iterator[int]:
+    """The indices of the references held, in entry order."""
+    for i in range(m.L.bounds.refs):
+        if m.v[m.L.ref(i) + R_KIND] != REF_NONE:
+            yield i
+
+
 def ref_fields(m: FlatMachine, index: int) -> tuple[int, ...]:
     """(name, kind, holder, pid, vpn, pfn, write, longterm, refs) as stored."""
     base = m.L.ref(index)
@@ -43,6 +51,20 @@ def ref_pfn(m: FlatMachine, index: int) -> int:
 
 def set_ref_pfn(m: FlatMachine, index: int, pfn: int) -> None:
     m.v[m.L.ref(index) + R_PFN] = pfn
+
+
+def ref_name(m: FlatMachine, index: int) -> str:
+    return m.L.symbols.name(m.v[m.L.ref(index) + R_NAME])
+
+
+def ref_holder(m: FlatMachine, index: int) -> str:
+    """Who holds the reference: a device, a pipe, ... (its holder's name)."""
+    return m.L.symbols.name(m.v[m.L.ref(index) + R_HOLDER])
+
+
+def ref_pid(m: FlatMachine, index: int) -> int:
+    """The process whose page the reference was taken on."""
+    return m.v[m.L.ref(index) + R_PID]
 
 
 def ref_named(m: FlatMachine, name: str) -> int:

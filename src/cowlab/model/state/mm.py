@@ -67,6 +67,14 @@ def set_pmd_pte_table(m: FlatMachine, pid: int, vpn: int, on: bool) -> None:
     m.v[at] = m.v[at] | bit if on else m.v[at] & ~bit
 
 
+def pmd_pte_tables(m: FlatMachine, pid: int) -> Iterator[int]:
+    """The first vpns of the PMD ranges that hold a table of PTEs, in address order."""
+    first = m.L.bounds.vpn_base
+    for vpn in range(first, first + m.L.bounds.vpns, HPAGE_NR):
+        if pmd_has_pte_table(m, pid, vpn):
+            yield vpn
+
+
 def _pte_table_bit(m: FlatMachine, pid: int, vpn: int) -> tuple[int, int]:
     index = vpn - m.L.bounds.vpn_base
     if not 0 <= index < m.L.bounds.vpns:

@@ -73,6 +73,23 @@ def set_task_affinity(m: FlatMachine, ti: int, node: int) -> None:
     m.v[m.L.thread(ti) + T_AFFINITY] = node
 
 
+def task_cpu(m: FlatMachine, ti: int) -> int:
+    """The CPU the task runs on: one per node, so its node's (its per-CPU LRU batch)."""
+    return m.v[m.L.thread(ti) + T_NODE]
+
+
+def remove_thread(m: FlatMachine, ti: int) -> None:
+    """The task goes (release_task): later tasks move down one index."""
+    n = m.v[H_NTHREADS]
+    if not 0 <= ti < n:
+        raise IndexError(ti)
+    first = m.L.thread(0)
+    words = m.L.thread_words
+    m.v[first + ti * words: first + (n - 1) * words] = m.v[first + (ti + 1) * words: first + n * words]
+    clear_thread(m, n - 1)
+    m.v[H_NTHREADS] = n - 1
+
+
 def task_depth(m: FlatMachine, ti: int) -> int:
     """How many frames the thread's kernel operation has (0: in user space)."""
     return m.v[m.L.thread(ti) + T_DEPTH]
