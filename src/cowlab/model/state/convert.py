@@ -14,6 +14,7 @@ its annotation: ``int``, ``bool``, ``str`` (a symbol), ``int | None``, ``tuple[i
 from __future__ import annotations
 
 import functools
+import importlib
 from dataclasses import replace
 from typing import Any
 
@@ -61,11 +62,21 @@ def _annotation(note: object) -> str:
     return getattr(note, "__forward_arg__", note) if not isinstance(note, str) else note  # type: ignore[return-value]
 
 
+def _schema_class(key: str) -> type:
+    """The locals class named ``module.QualName`` (imported on first use, so that a state
+    loaded from a checkpoint decodes in a fresh process)."""
+    cls = _SCHEMAS.get(key)
+    if cls is None:
+        module, _, name = key.rpartition(".")
+        cls = _SCHEMAS[key] = getattr(importlib.import_module(module), name)
+    return cls
+
+
 def frame_schema(layout: Layout, kind_sym: int) -> tuple[tuple[str, str], ...]:
     """(field, kind) of the locals of a frame whose schema symbol is ``kind_sym``."""
     if kind_sym == 0:
         return ()
-    return locals_kinds(_SCHEMAS[layout.symbols.name(kind_sym)])
+    return locals_kinds(_schema_class(layout.symbols.name(kind_sym)))
 
 
 def _encode_locals(layout: Layout, loc: object) -> tuple[int, tuple[int, ...]]:
@@ -91,7 +102,7 @@ def _encode_locals(layout: Layout, loc: object) -> tuple[int, tuple[int, ...]]:
 def _decode_locals(layout: Layout, kind_sym: int, words: tuple[int, ...]) -> object:
     if kind_sym == 0:
         return ()
-    cls = _SCHEMAS[layout.symbols.name(kind_sym)]
+    cls = _schema_class(layout.symbols.name(kind_sym))
     values: list[Any] = []
     at = 0
     for _, kind in locals_kinds(cls):
