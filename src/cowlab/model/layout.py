@@ -12,6 +12,7 @@ offsets.  A state that would need more room than its bounds stops with
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from cowlab.model.page import HPAGE_NR
@@ -156,14 +157,19 @@ class Bounds:
 
 
 class Symbols:
-    """Names in the state (regions, files, references, holders, stages, results) as
-    small integers; 0 is the empty name.  Append-only, so a symbol's number never
-    changes during a run."""
+    """Names in the state (regions, files, references, holders, stages, results, frame
+    schemas) as integers; 0 is the empty name.
 
-    __slots__ = ("_ids", "names")
+    A name's number is a hash of the name, not the order in which names were first
+    seen, so that the same state has the same vector in every process (parallel
+    workers, a run resumed from a checkpoint) without any coordination.  Two names with
+    one number would make states indistinguishable, so that is an error (about one
+    chance in 10^7 for a hundred names)."""
+
+    __slots__ = ("_ids", "_names")
 
     def __init__(self, names: tuple[str, ...] = ()) -> None:
-        self.names: list[str] = [""]
+        self._names: dict[int, str] = {0: ""}
         self._ids: dict[str, int] = {"": 0}
         for name in names:
             self.intern(name)
@@ -171,15 +177,20 @@ class Symbols:
     def intern(self, name: str) -> int:
         sym = self._ids.get(name)
         if sym is None:
-            sym = self._ids[name] = len(self.names)
-            self.names.append(name)
+            digest = hashlib.blake2b(name.encode(), digest_size=4).digest()
+            sym = int.from_bytes(digest, "little") & 0x7FFFFFFF or 1
+            other = self._names.get(sym)
+            if other is not None:
+                raise ValueError(f"names {other!r} and {name!r} share symbol {sym}: rename one")
+            self._ids[name] = sym
+            self._names[sym] = name
         return sym
 
     def name(self, sym: int) -> str:
-        return self.names[sym]
+        return self._names[sym]
 
     def __len__(self) -> int:
-        return len(self.names)
+        return len(self._names)
 
 
 @dataclass(frozen=True)
