@@ -25,6 +25,7 @@ from cowlab.model.state.gup import (
     ref_in_use,
     ref_named,
     ref_pfn,
+    ref_write,
     set_ref_pfn,
 )
 from cowlab.model.state.machine import (
@@ -231,6 +232,7 @@ __all__ = [
     "ref_in_use",
     "ref_named",
     "ref_pfn",
+    "ref_write",
     "remove_vma",
     "set_compound_head",
     "set_file_page_pfn",

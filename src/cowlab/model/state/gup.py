@@ -45,6 +45,11 @@ def set_ref_pfn(m: FlatMachine, index: int, pfn: int) -> None:
     m.v[m.L.ref(index) + R_PFN] = pfn
 
 
+def ref_write(m: FlatMachine, index: int) -> bool:
+    """FOLL_WRITE: the reference was taken for writing."""
+    return bool(m.v[m.L.ref(index) + R_WRITE])
+
+
 def ref_named(m: FlatMachine, name: str) -> int:
     """The index of the reference called ``name``, or -1."""
     sym = m.L.symbols.intern(name)
