@@ -22,16 +22,16 @@ from cowlab.kernel.huge_memory import (
 from cowlab.kernel.lru import lru_add_drain, lru_cache_add
 from cowlab.kernel.pages import (
     alloc_page,
-    folio_of,
     get_page,
     page_add_rmap,
     page_mapcount,
     page_remove_rmap,
     put_page,
 )
-from cowlab.kernel.pgtable import maybe_mkwrite, set_pte
+from cowlab.kernel.pgtable import maybe_mkwrite
 from cowlab.kernel.swapfile import delete_from_swap_cache, swap_free, swapcount, try_to_free_swap
-from cowlab.model import NO_HEAD, ZERO_PFN, Frame, Machine, Vma
+from cowlab.model import NO_CPU, NO_PFN, ZERO_PFN, Frame, Machine, Vma
+from cowlab.model import state as S
 from cowlab.model.pte import (
     PAGE_READONLY,
     is_migration_entry,
@@ -54,6 +54,7 @@ from cowlab.model.pte import (
     pte_write,
     swp_offset,
 )
+from cowlab.model.state.convert import process_view, vma_at
 
 
 class FaultLocals(NamedTuple):
@@ -64,7 +65,7 @@ class FaultLocals(NamedTuple):
 
 
 def _vma(m: Machine, pid: int, vpn: int) -> Vma:
-    vma = m.processes[pid].vma_at(vpn)
+    vma = vma_at(m, pid, vpn)
     assert vma is not None, "callers check the VMA"
     return vma
 
@@ -74,18 +75,20 @@ def handle_mm_fault(
 ) -> tuple[Machine, str]:
     """handle_pte_fault(): dispatch on the PTE.  Permission checks are the caller's
     (the arch fault handler for CPU accesses, check_vma_flags for GUP)."""
-    pte = m.processes[pid].pte(vpn)
+    pte = S.pte_at(m, pid, vpn)
     locals_ = FaultLocals(pid, vpn, write, unshare)
-    if _vma(m, pid, vpn).hugetlb:
+    vma = _vma(m, pid, vpn)
+    if vma.hugetlb:
         from cowlab.kernel.hugetlb import hugetlb_fault
 
         return hugetlb_fault(c, m, ti, pid, vpn, write=write, unshare=unshare)
     if pte_none(pte):
-        vma = _vma(m, pid, vpn)
         if vma.file:
             return do_fault(c, m, ti, locals_)
-        if thp_suitable(m.processes[pid], vma, vpn):
-            return do_huge_pmd_anonymous_page(c, m, ti, pid, vpn, write=write), "done"
+        # thp_suitable() reads the process's page table, so a view only where THPs may go
+        if vma.thp_enabled and thp_suitable(process_view(m, pid), vma, vpn):
+            do_huge_pmd_anonymous_page(c, m, ti, pid, vpn, write=write)
+            return m, "done"
         return do_anonymous_page(c, m, ti, locals_)
     if is_migration_entry(pte):
         c.decide("handle_pte_fault",
@@ -99,7 +102,7 @@ def handle_mm_fault(
         return do_numa_page(c, m, ti, locals_, pte)
     if (unshare or write) and not pte_write(pte):
         if pte_pmd_mapped(pte):
-            m, status = do_huge_pmd_wp_page(c, m, ti, pid, vpn, unshare=unshare)
+            _, status = do_huge_pmd_wp_page(c, m, ti, pid, vpn, unshare=unshare)
             if status != "fallback":
                 return m, status
             return handle_mm_fault(c, m, ti, pid, vpn, write=write, unshare=unshare)
@@ -108,18 +111,19 @@ def handle_mm_fault(
         return m, "done"
     # spurious fault: the PTE (or PMD) already allows the access
     if pte_pmd_mapped(pte):
-        return pmd_mkyoung(m, pid, vpn, dirty=write)[0], "done"
+        pmd_mkyoung(m, pid, vpn, dirty=write)
+        return m, "done"
     young = pte_mkyoung(pte)
     if write:
         young = pte_mkdirty(young)
     if young != pte:
-        m = set_pte(m, pid, vpn, young)
+        S.set_pte_at(m, pid, vpn, young)
     return m, "done"
 
 
 def _migration_wait(m: Machine, ti: int, frame: Frame) -> str | None:
     loc: FaultLocals = frame.locals  # type: ignore[assignment]
-    pte = m.processes[loc.pid].pte(loc.vpn)
+    pte = S.pte_at(m, loc.pid, loc.vpn)
     if is_migration_entry(pte):
         return f"waiting in migration_entry_wait for pfn {pfn_swap_entry_to_pfn(pte)}"
     return None
@@ -134,12 +138,12 @@ def migration_wait_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
 
 def _page_lock_wait(m: Machine, ti: int, frame: Frame) -> str | None:
     loc: FaultLocals = frame.locals  # type: ignore[assignment]
-    pte = m.processes[loc.pid].pte(loc.vpn)
-    pfn = pte_pfn(pte) if pte_present(pte) else None
+    pte = S.pte_at(m, loc.pid, loc.vpn)
+    pfn = pte_pfn(pte) if pte_present(pte) else NO_PFN
     if is_swap_entry(pte):
-        slot = m.swap[swp_offset(pte_to_swp_entry(pte))]
-        pfn = slot.cache if slot is not None and slot.cache >= 0 else None
-    if pfn is not None and m.pages[pfn] is not None and m.page(pfn).locked:
+        slot = swp_offset(pte_to_swp_entry(pte))
+        pfn = S.swap_cache_pfn(m, slot) if S.swap_in_use(m, slot) else NO_PFN
+    if pfn >= 0 and S.page_in_use(m, pfn) and S.PageLocked(m, pfn):
         return f"waiting in lock_page for pfn {pfn}"
     return None
 
@@ -160,18 +164,20 @@ def do_anonymous_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Ma
     vma = _vma(m, loc.pid, loc.vpn)
     if not loc.write:
         c.decide("do_anonymous_page", "read fault -> map the shared zero page read-only")
-        return set_pte(m, loc.pid, loc.vpn, pfn_pte(ZERO_PFN, PAGE_READONLY)), "done"
-    thread = m.threads[ti]
-    m, pfn = alloc_page(m, thread.node, 0)
-    m = page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
-    m = lru_cache_add(m, pfn, thread.cpu)
+        S.set_pte_at(m, loc.pid, loc.vpn, pfn_pte(ZERO_PFN, PAGE_READONLY))
+        return m, "done"
+    node = S.task_node(m, ti)
+    _, pfn = alloc_page(m, node, 0)
+    page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
+    lru_cache_add(m, pfn, S.task_cpu(m, ti))
     pte = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pfn_pte(pfn, PAGE_READONLY))), vma)
     c.decide(
         "do_anonymous_page",
-        f"write fault -> new page pfn {pfn} on node {thread.node}, "
+        f"write fault -> new page pfn {pfn} on node {node}, "
         f"PTE {'writable' if pte_write(pte) else 'read-only'}",
     )
-    return set_pte(m, loc.pid, loc.vpn, pte), "done"
+    S.set_pte_at(m, loc.pid, loc.vpn, pte)
+    return m, "done"
 
 
 # --- do_fault: private file mappings --------------------------------------------------
@@ -182,22 +188,26 @@ def do_fault(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, st
     (do_read_fault); a write copies it into a new anon page (do_cow_fault), writable
     only if the VMA is VM_WRITE."""
     vma = _vma(m, loc.pid, loc.vpn)
-    cached = m.file_page(vma.file, vma.pgoff + loc.vpn - vma.start)
+    file = S.file_named(m, vma.file)
+    if file < 0:
+        raise KeyError(vma.file)
+    cached = S.file_page_pfn(m, file, vma.pgoff + loc.vpn - vma.start)
     if not (loc.write or loc.unshare):
-        m = get_page(m, cached)
-        m = page_add_rmap(m, cached)
+        get_page(m, cached)
+        page_add_rmap(m, cached)
         c.decide("do_read_fault", f"map page-cache pfn {cached} of {vma.file} read-only")
-        return set_pte(m, loc.pid, loc.vpn, pfn_pte(cached, PAGE_READONLY)), "done"
-    thread = m.threads[ti]
-    m, pfn = alloc_page(m, thread.node, m.page(cached).content)
-    m = page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
-    m = lru_cache_add(m, pfn, thread.cpu)
+        S.set_pte_at(m, loc.pid, loc.vpn, pfn_pte(cached, PAGE_READONLY))
+        return m, "done"
+    _, pfn = alloc_page(m, S.task_node(m, ti), S.page_content(m, cached))
+    page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
+    lru_cache_add(m, pfn, S.task_cpu(m, ti))
     pte = pfn_pte(pfn, PAGE_READONLY)
     if not loc.unshare:
         pte = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte)), vma)
     c.decide("do_cow_fault", f"write fault -> copy page-cache pfn {cached} of {vma.file} into "
              f"new anon pfn {pfn}, PTE {'writable' if pte_write(pte) else 'read-only'}")
-    return set_pte(m, loc.pid, loc.vpn, pte), "done"
+    S.set_pte_at(m, loc.pid, loc.vpn, pte)
+    return m, "done"
 
 
 # --- do_wp_page ---------------------------------------------------------------
@@ -211,11 +221,12 @@ def wp_page_reuse(
     pfn = pte_pfn(pte)
     c.decide("do_wp_page", f"{why} -> reuse pfn {pfn}", rule)
     if c.r.anon_exclusive:
-        m = m.with_page(pfn, m.page(pfn)._replace(exclusive=True))
+        S.SetPageAnonExclusive(m, pfn)
     if loc.unshare:
         return m, "done"
     new = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte_mkyoung(pte))), vma)
-    return set_pte(m, loc.pid, loc.vpn, new), "write"
+    S.set_pte_at(m, loc.pid, loc.vpn, new)
+    return m, "write"
 
 
 def wp_page_copy(
@@ -223,23 +234,21 @@ def wp_page_copy(
 ) -> tuple[Machine, str]:
     """Copy to a new exclusive page, map it, drop the old mapping's reference."""
     vma = _vma(m, loc.pid, loc.vpn)
-    thread = m.threads[ti]
     old = pte_pfn(pte)
-    content = m.page(old).content
-    m, new = alloc_page(m, thread.node, content)
+    _, new = alloc_page(m, S.task_node(m, ti), S.page_content(m, old))
     c.decide("do_wp_page", f"{why} -> copy pfn {old} to new pfn {new}", rule)
-    m = page_add_rmap(m, new, exclusive=c.r.anon_exclusive)
-    m = lru_cache_add(m, new, thread.cpu)
+    page_add_rmap(m, new, exclusive=c.r.anon_exclusive)
+    lru_cache_add(m, new, S.task_cpu(m, ti))
     new_pte = pfn_pte(new, PAGE_READONLY)
     if loc.unshare:
         if pte_soft_dirty(pte):
             new_pte = pte_mksoft_dirty(new_pte)
     else:
         new_pte = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(new_pte)), vma)
-    m = set_pte(m, loc.pid, loc.vpn, new_pte)
+    S.set_pte_at(m, loc.pid, loc.vpn, new_pte)
     if old != ZERO_PFN:
-        m = page_remove_rmap(m, old)
-        m = put_page(c, m, old)
+        page_remove_rmap(m, old)
+        put_page(c, m, old)
     return m, "write"
 
 
@@ -261,54 +270,57 @@ def do_wp_page(
     r = c.r
     if pfn == ZERO_PFN:
         return wp_page_copy(c, m, ti, loc, pte, why="shared zero page")
-    page = m.page(pfn)
-    if page.head != NO_HEAD:
+    if S.PageTransCompound(m, pfn):
         return _do_wp_subpage(c, m, ti, loc, pte)
-    if not page.anon:
+    if not S.PageAnon(m, pfn):
         return wp_page_copy(c, m, ti, loc, pte, why="page-cache page in a private mapping")
-    if r.anon_exclusive and page.exclusive:
+    if r.anon_exclusive and S.PageAnonExclusive(m, pfn):
         return wp_page_reuse(c, m, loc, pte, why="PageAnonExclusive", rule="anon_exclusive")
     if not r.wp_reuse_refcount:
         return _wp_reuse_swap_page(c, m, ti, loc, pte)
     if r.wp_lru_drain:
-        if page.refcount > 3:
+        refcount = S.page_count(m, pfn)
+        if refcount > 3:
             return wp_page_copy(
-                c, m, ti, loc, pte, why=f"refcount {page.refcount} > 3", rule="wp_lru_drain"
+                c, m, ti, loc, pte, why=f"refcount {refcount} > 3", rule="wp_lru_drain"
             )
-        if not page.lru and page.in_lru_batch:
+        if not S.PageLRU(m, pfn) and S.page_lru_batch(m, pfn) != NO_CPU:
             c.decide("do_wp_page", "page not on the LRU -> lru_add_drain()", "wp_lru_drain")
-            m = lru_add_drain(c, m, m.threads[ti].cpu, "do_wp_page")
-            page = m.page(pfn)
+            lru_add_drain(c, m, S.task_cpu(m, ti), "do_wp_page")
     if r.wp_swapcache_free:
-        limit = 1 + int(page.in_swapcache)
-        if page.refcount > limit:
-            why = f"refcount {page.refcount} > 1 + swapcache {int(page.in_swapcache)}"
+        refcount = S.page_count(m, pfn)
+        swapcache = S.PageSwapCache(m, pfn)
+        limit = 1 + int(swapcache)
+        if refcount > limit:
+            why = f"refcount {refcount} > 1 + swapcache {int(swapcache)}"
             return wp_page_copy(c, m, ti, loc, pte, why=why, rule="wp_swapcache_free")
-        if c.choice == "trylock_fail" or page.locked:
+        if c.choice == "trylock_fail" or S.PageLocked(m, pfn):
             return wp_page_copy(c, m, ti, loc, pte, why="trylock_page failed")
-        if page.in_swapcache:
-            m, freed = try_to_free_swap(c, m, pfn)
+        if swapcache:
+            _, freed = try_to_free_swap(c, m, pfn)
             c.decide(
                 "do_wp_page",
                 "try_to_free_swap: " + ("freed" if freed else "slot still in use"),
                 "wp_swapcache_free",
             )
-            page = m.page(pfn)
-        if page.refcount != 1:
+        refcount = S.page_count(m, pfn)
+        if refcount != 1:
             return wp_page_copy(
-                c, m, ti, loc, pte, why=f"refcount {page.refcount} != 1", rule="wp_swapcache_free"
+                c, m, ti, loc, pte, why=f"refcount {refcount} != 1", rule="wp_swapcache_free"
             )
         return wp_page_reuse(c, m, loc, pte, why="refcount 1", rule="wp_swapcache_free")
     # 09854ba94c6a: v5.9 .. v5.17
-    if page.refcount != 1:
+    refcount = S.page_count(m, pfn)
+    if refcount != 1:
         return wp_page_copy(
-            c, m, ti, loc, pte, why=f"refcount {page.refcount} != 1", rule="wp_reuse_refcount"
+            c, m, ti, loc, pte, why=f"refcount {refcount} != 1", rule="wp_reuse_refcount"
         )
-    if c.choice == "trylock_fail" or page.locked:
+    if c.choice == "trylock_fail" or S.PageLocked(m, pfn):
         return wp_page_copy(c, m, ti, loc, pte, why="trylock_page failed", rule="wp_reuse_refcount")
-    if page.mapcount != 1:
+    mapcount = S.page_mapcount_raw(m, pfn)
+    if mapcount != 1:
         return wp_page_copy(
-            c, m, ti, loc, pte, why=f"mapcount {page.mapcount} != 1", rule="wp_reuse_refcount"
+            c, m, ti, loc, pte, why=f"mapcount {mapcount} != 1", rule="wp_reuse_refcount"
         )
     return wp_page_reuse(c, m, loc, pte, why="refcount 1, mapcount 1", rule="wp_reuse_refcount")
 
@@ -319,19 +331,19 @@ def _do_wp_subpage(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
     refcount, lock) and the subpage (its PageAnonExclusive bit, page_mapcount())."""
     r = c.r
     pfn = pte_pfn(pte)
-    page = m.page(pfn)
-    folio = folio_of(m, pfn)
-    if r.anon_exclusive and page.exclusive:
+    folio = S.compound_head(m, pfn)
+    if r.anon_exclusive and S.PageAnonExclusive(m, pfn):
         return wp_page_reuse(c, m, loc, pte, why="PageAnonExclusive", rule="anon_exclusive")
     if not r.wp_reuse_refcount:
         return _wp_reuse_swap_page(c, m, ti, loc, pte)
-    if r.wp_lru_drain and folio.refcount > 3:
-        return wp_page_copy(c, m, ti, loc, pte, why=f"THP page_count {folio.refcount} > 3",
+    refcount = S.page_count(m, folio)
+    if r.wp_lru_drain and refcount > 3:
+        return wp_page_copy(c, m, ti, loc, pte, why=f"THP page_count {refcount} > 3",
                             rule="wp_lru_drain")
-    if folio.refcount != 1:
-        return wp_page_copy(c, m, ti, loc, pte, why=f"THP page_count {folio.refcount} != 1",
+    if refcount != 1:
+        return wp_page_copy(c, m, ti, loc, pte, why=f"THP page_count {refcount} != 1",
                             rule="wp_reuse_refcount")
-    if c.choice == "trylock_fail" or folio.locked:
+    if c.choice == "trylock_fail" or S.PageLocked(m, folio):
         return wp_page_copy(c, m, ti, loc, pte, why="trylock_page failed", rule="wp_reuse_refcount")
     mapcount = page_mapcount(m, pfn)
     if not r.wp_swapcache_free and mapcount != 1:
@@ -344,13 +356,13 @@ def reuse_swap_page(c: Ctx, m: Machine, pfn: int) -> tuple[Machine, bool, int]:
     """<= v5.17: exclusive iff mapcount + swapcount <= 1; when exactly 1 and in the swap
     cache, the page leaves the swap cache.  Returns (machine, reuse, count).  For a THP
     subpage the count is page_trans_huge_map_swapcount() over the folio."""
-    page = m.page(pfn)
-    if page.head != NO_HEAD:
+    if S.PageTransCompound(m, pfn):
         count = page_trans_huge_map_swapcount(m, pfn)
         return m, count <= 1, count
-    count = page.mapcount + (swapcount(m, page.swapcache) if page.in_swapcache else 0)
-    if count == 1 and page.in_swapcache:
-        m = delete_from_swap_cache(c, m, pfn)
+    swapcache = S.PageSwapCache(m, pfn)
+    count = S.page_mapcount_raw(m, pfn) + (swapcount(m, S.page_swap_slot(m, pfn)) if swapcache else 0)
+    if count == 1 and swapcache:
+        delete_from_swap_cache(c, m, pfn)
     return m, count <= 1, count
 
 
@@ -358,14 +370,16 @@ def _wp_reuse_swap_page(
     c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
 ) -> tuple[Machine, str]:
     pfn = pte_pfn(pte)
-    page = folio_of(m, pfn)
-    if page.locked:
+    folio = S.compound_head(m, pfn)
+    if S.PageLocked(m, folio):
         c.decide("do_wp_page", f"pfn {pfn} is locked -> lock_page() sleeps")
         return push(m, ti, Frame("fault.page_lock_wait", loc)), "pending"
-    swaps = swapcount(m, page.swapcache) if page.in_swapcache else 0
-    m, reuse, count = reuse_swap_page(c, m, pfn)
-    why = (f"reuse_swap_page: THP map+swap count {count}" if page.thp else
-           f"reuse_swap_page: mapcount {page.mapcount} + swapcount {swaps} = {count}")
+    thp = S.PageTransCompound(m, folio)
+    mapcount = S.page_mapcount_raw(m, folio)
+    swaps = swapcount(m, S.page_swap_slot(m, folio)) if S.PageSwapCache(m, folio) else 0
+    _, reuse, count = reuse_swap_page(c, m, pfn)
+    why = (f"reuse_swap_page: THP map+swap count {count}" if thp else
+           f"reuse_swap_page: mapcount {mapcount} + swapcount {swaps} = {count}")
     if reuse:
         return wp_page_reuse(c, m, loc, pte, why=why, rule="wp_reuse_refcount")
     return wp_page_copy(c, m, ti, loc, pte, why=why, rule="wp_reuse_refcount")
@@ -388,66 +402,62 @@ def do_swap_page(
     fn = "do_swap_page"
     r = c.r
     slot = swp_offset(pte_to_swp_entry(orig_pte))
-    slot_value = m.swap[slot]
-    assert slot_value is not None
-    thread = m.threads[ti]
-    pfn = slot_value.cache
+    assert S.swap_in_use(m, slot)
+    pfn = S.swap_cache_pfn(m, slot)
     if pfn >= 0:
-        if m.page(pfn).locked:
+        if S.PageLocked(m, pfn):
             c.decide(fn, f"swap-cache pfn {pfn} is locked -> lock_page() sleeps")
             return push(m, ti, Frame("fault.page_lock_wait", loc)), "pending"
-        m = get_page(m, pfn)
+        get_page(m, pfn)
         c.decide(fn, f"slot {slot} found in the swap cache: pfn {pfn}")
     else:
-        m, pfn = alloc_page(m, thread.node, slot_value.content)
-        page = m.page(pfn)
-        m = m.with_page(pfn, page._replace(swapcache=slot, refcount=page.refcount + 1))
-        m = m.with_slot(slot, slot_value._replace(cache=pfn))
-        m = lru_cache_add(m, pfn, thread.cpu)
+        _, pfn = alloc_page(m, S.task_node(m, ti), S.swap_content(m, slot))
+        S.set_page_swap_slot(m, pfn, slot)
+        S.page_ref_add(m, pfn, 1)
+        S.set_swap_cache_pfn(m, slot, pfn)
+        lru_cache_add(m, pfn, S.task_cpu(m, ti))
         c.decide(fn, f"slot {slot} read from swap into new pfn {pfn}")
     vma = _vma(m, loc.pid, loc.vpn)
-    page = m.page(pfn)
     writable = False
     exclusive = False
     if not r.swapin_refcount:
         # reuse_swap_page() before this PTE is counted: mapcount + swapcount
         if loc.write:
+            mapcount = S.page_mapcount_raw(m, pfn)
             swaps = swapcount(m, slot)
-            m, reuse, count = reuse_swap_page(c, m, pfn)
+            _, reuse, count = reuse_swap_page(c, m, pfn)
             c.decide(
                 fn,
-                f"reuse_swap_page: mapcount {page.mapcount} + swapcount {swaps} = {count}"
+                f"reuse_swap_page: mapcount {mapcount} + swapcount {swaps} = {count}"
                 + (" -> map writable" if reuse else " -> map read-only, then do_wp_page"),
                 "swapin_refcount",
             )
             writable = exclusive = reuse
-        m = swap_free(m, slot)
+        swap_free(m, slot)
     else:
         bit = r.swap_exclusive_bit and pte_swp_exclusive(orig_pte)
-        m = swap_free(m, slot)
-        page = m.page(pfn)
-        if page.in_swapcache and loc.write and page.refcount == 2:
-            m, _ = try_to_free_swap(c, m, pfn)
-            page = m.page(pfn)
+        swap_free(m, slot)
+        if S.PageSwapCache(m, pfn) and loc.write and S.page_count(m, pfn) == 2:
+            try_to_free_swap(c, m, pfn)
+        refcount = S.page_count(m, pfn)
         matters = loc.write or r.anon_exclusive  # a read fault maps R/O unless PAE is kept
         if bit:
             exclusive = True
             c.decide(fn, "swap PTE exclusive bit set -> exclusive", "swap_exclusive_bit")
-        elif page.refcount == 1:
+        elif refcount == 1:
             exclusive = True
             if matters:
                 c.decide(fn, "refcount 1 -> exclusive", "swapin_refcount")
         elif matters:
-            c.decide(fn, f"refcount {page.refcount} != 1 -> not exclusive", "swapin_refcount")
+            c.decide(fn, f"refcount {refcount} != 1 -> not exclusive", "swapin_refcount")
         writable = exclusive and loc.write
-    m = page_add_rmap(m, pfn, exclusive=True if (exclusive and r.anon_exclusive) else None)
+    page_add_rmap(m, pfn, exclusive=True if (exclusive and r.anon_exclusive) else None)
     pte = pfn_pte(pfn, PAGE_READONLY)
     if writable:
         pte = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte)), vma)
     if pte_swp_soft_dirty(orig_pte):
         pte = pte_mksoft_dirty(pte)
-    m = set_pte(m, loc.pid, loc.vpn, pte)
+    S.set_pte_at(m, loc.pid, loc.vpn, pte)
     if loc.write and not writable:
         return do_wp_page(c, m, ti, loc, pte)
     return m, ("write" if writable else "done")
-

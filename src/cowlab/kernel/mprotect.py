@@ -11,7 +11,7 @@ loses its write bit in the Gaudi bug (kernel-semantics.md §3.3).
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.pgtable import set_pte
+from cowlab.kernel.pages import page_maybe_dma_pinned
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import (
     NO_NODE,
@@ -24,6 +24,7 @@ from cowlab.model import (
     Machine,
     Vma,
 )
+from cowlab.model import state as S
 from cowlab.model.pte import (
     PAGE_NONE,
     PAGE_READONLY,
@@ -34,6 +35,7 @@ from cowlab.model.pte import (
     pte_mk_savedwrite,
     pte_mkwrite,
     pte_modify,
+    pte_none,
     pte_pfn,
     pte_present,
     pte_protnone,
@@ -46,6 +48,7 @@ from cowlab.model.pte import (
     swp_entry_to_pte,
     swp_offset,
 )
+from cowlab.model.state.convert import vma_view
 
 
 def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: pte_t, target_node: int) -> str | None:
@@ -56,37 +59,39 @@ def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: pte_t, target_node: int) -> st
         return "already PROT_NONE"
     if pte_pfn(pte) == ZERO_PFN:
         return "no struct page (zero page)"
-    page = m.page(pte_pfn(pte))
-    if page.thp:
+    pfn = pte_pfn(pte)
+    if S.PageTransCompound(m, pfn):
         return "THP (NUMA balancing of THPs is not modeled)"
     if vma.is_cow_mapping:
+        refcount, mapcount = S.page_count(m, pfn), S.page_mapcount_raw(m, pfn)
         if r.numa_skip_pinned_or_shared:
-            shared = page.maybe_dma_pinned or page.mapcount > 1
+            pinned = page_maybe_dma_pinned(m, pfn)
+            shared = pinned or mapcount > 1
             c.decide(
                 fn,
-                f"COW mapping, maybe pinned {page.maybe_dma_pinned}, mapcount {page.mapcount}"
+                f"COW mapping, maybe pinned {pinned}, mapcount {mapcount}"
                 + (" -> skip" if shared else " -> continue"),
                 "numa_skip_pinned_or_shared",
             )
             if shared:
                 return "maybe pinned or shared"
         elif r.numa_skip_refcount:
-            if page.refcount != 1:
-                c.decide(fn, f"COW mapping, refcount {page.refcount} != 1 -> skip",
+            if refcount != 1:
+                c.decide(fn, f"COW mapping, refcount {refcount} != 1 -> skip",
                          "numa_skip_refcount")
                 return "refcount != 1"
             c.decide(fn, "COW mapping, refcount 1 -> continue", "numa_skip_refcount")
         elif r.numa_skip_shared_cow:
-            if page.mapcount != 1:
-                c.decide(fn, f"COW mapping, mapcount {page.mapcount} != 1 -> skip",
+            if mapcount != 1:
+                c.decide(fn, f"COW mapping, mapcount {mapcount} != 1 -> skip",
                          "numa_skip_refcount")
                 return "mapcount != 1"
             c.decide(
                 fn,
-                f"COW mapping, mapcount 1 (refcount {page.refcount}) -> continue",
+                f"COW mapping, mapcount 1 (refcount {refcount}) -> continue",
                 "numa_skip_refcount",
             )
-    if target_node != NO_NODE and page.node == target_node:
+    if target_node != NO_NODE and S.page_to_nid(m, pfn) == target_node:
         return f"single-threaded mm and page already on node {target_node}"
     return None
 
@@ -103,15 +108,15 @@ def change_pte_range(
     """Rewrite the PTEs of ``vma`` for its (new) flags, or NUMA-protect them."""
     fn = "change_pte_range"
     r = c.r
-    proc = m.processes[pid]
-    for vpn, pte in proc.ptes:
-        if not vma.contains(vpn):
+    for vpn in range(vma.start, vma.end):
+        pte = S.pte_at(m, pid, vpn)
+        if pte_none(pte):
             continue
         if not pte_present(pte):
             entry = pte_to_swp_entry(pte)
             if is_writable_migration_entry(entry):
                 pfn = swp_offset(entry)
-                anon = m.pages[pfn] is not None and m.page(pfn).anon
+                anon = S.page_in_use(m, pfn) and S.PageAnon(m, pfn)
                 if r.anon_exclusive and anon:
                     entry = make_readable_exclusive_migration_entry(pfn)
                 else:
@@ -119,7 +124,7 @@ def change_pte_range(
                 new = swp_entry_to_pte(entry)
                 if pte_swp_soft_dirty(pte):
                     new = pte_swp_mksoft_dirty(new)
-                m = set_pte(m, pid, vpn, new)
+                S.set_pte_at(m, pid, vpn, new)
                 c.decide(fn, f"vpn {vpn:#x}: writable migration entry -> "
                          f"{migration_entry_mode(entry)}",
                          "anon_exclusive" if r.anon_exclusive else "")
@@ -131,7 +136,7 @@ def change_pte_range(
                 continue
             saved = r.numa_savedwrite and pte_write(pte)
             new = pte_modify(pte, PAGE_NONE)
-            m = set_pte(m, pid, vpn, pte_mk_savedwrite(new) if saved else new)
+            S.set_pte_at(m, pid, vpn, pte_mk_savedwrite(new) if saved else new)
             c.decide(
                 fn,
                 f"vpn {vpn:#x}: pfn {pte_pfn(pte)} -> PROT_NONE"
@@ -139,7 +144,7 @@ def change_pte_range(
                 "numa_savedwrite",
             )
             continue
-        m = set_pte(m, pid, vpn, _mprotect_pte(c, m, vma, vpn, pte))
+        S.set_pte_at(m, pid, vpn, _mprotect_pte(c, m, vma, vpn, pte))
     return m
 
 
@@ -152,11 +157,11 @@ def _mprotect_pte(c: Ctx, m: Machine, vma: Vma, vpn: int, pte: pte_t) -> pte_t:
     if vma.hugetlb:  # hugetlb_change_protection: vm_page_prot only, no write upgrade
         return pte_modify(pte, PAGE_READONLY)
     if vma.writable and c.r.mprotect_exclusive_writable and pte_pfn(pte) != ZERO_PFN:
-        page = m.page(pte_pfn(pte))
+        pfn = pte_pfn(pte)
         if vma.soft_dirty_tracking and not pte_soft_dirty(pte):
             c.decide("change_pte_range", f"vpn {vpn:#x}: soft-dirty tracking needs the write "
                      "fault -> stays read-only", "mprotect_exclusive_writable")
-        elif page.anon and page.exclusive:
+        elif S.PageAnon(m, pfn) and S.PageAnonExclusive(m, pfn):
             write = True
             c.decide("change_pte_range", f"vpn {vpn:#x}: exclusive anon page -> writable",
                      "mprotect_exclusive_writable")
@@ -167,17 +172,16 @@ def _mprotect_pte(c: Ctx, m: Machine, vma: Vma, vpn: int, pte: pte_t) -> pte_t:
 def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi: int
              ) -> Machine:
     """mprotect() of pages ``lo``..``hi`` of a region, splitting its VMA at the ends."""
-    m, pieces = range_vmas(c, m, pid, region, lo, hi)
+    _, pieces = range_vmas(c, m, pid, region, lo, hi)
     for vma in pieces:
         keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB | VM_HUGEPAGE)
-        new_vma = vma._replace(flags=flags | keep)
-        if new_vma.flags == vma.flags:
+        if flags | keep == vma.flags:
             c.note("mprotect", f"vpn {vma.start:#x}..{vma.end - 1:#x}: protection unchanged")
             continue
-        proc = m.processes[pid]
-        m = m.with_process(proc._replace(vmas=tuple(new_vma if v == vma else v
-                                                    for v in proc.vmas)))
+        slot = S.vma_lookup(m, pid, vma.start)
+        S.set_vma_flags(m, pid, slot, flags | keep)
+        new_vma = vma_view(m, pid, slot)
         c.note("mprotect", f"{region} vpn {vma.start:#x}..{vma.end - 1:#x}: VM_WRITE "
                f"{'on' if new_vma.writable else 'off'}")
-        m = change_pte_range(c, m, pid, new_vma, prot_numa=False)
+        change_pte_range(c, m, pid, new_vma, prot_numa=False)
     return m

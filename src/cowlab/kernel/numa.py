@@ -6,10 +6,12 @@ from __future__ import annotations
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.mprotect import change_pte_range
 from cowlab.model import NO_NODE, Machine
+from cowlab.model import state as S
+from cowlab.model.state.convert import vmas_of
 
 
 def mm_users(m: Machine, pid: int) -> int:
-    return sum(1 for t in m.threads if t.pid == pid)
+    return sum(1 for ti in range(S.nr_threads(m)) if S.task_pid(m, ti) == pid)
 
 
 def task_numa_work(c: Ctx, m: Machine, ti: int) -> Machine:
@@ -19,27 +21,27 @@ def task_numa_work(c: Ctx, m: Machine, ti: int) -> Machine:
     mm has one user (v5.15 mm/mprotect.c: target_node when mm_users == 1).
     """
     fn = "task_numa_work"
-    if not m.numa_balancing:
+    if not S.numa_balancing_enabled(m):
         c.decide(fn, "NUMA balancing is off -> no scan")
         return m
-    thread = m.threads[ti]
-    proc = m.processes[thread.pid]
-    target = thread.node if mm_users(m, thread.pid) == 1 else NO_NODE
-    for vma in proc.vmas:
+    pid = S.task_pid(m, ti)
+    target = S.task_node(m, ti) if mm_users(m, pid) == 1 else NO_NODE
+    for vma in vmas_of(m, pid):
         if not vma.accessible or vma.hugetlb:
             c.decide(fn, f"{vma.name}: {'hugetlb' if vma.hugetlb else 'inaccessible'} VMA -> skip")
             continue
-        m = change_pte_range(c, m, thread.pid, vma, prot_numa=True, target_node=target)
+        change_pte_range(c, m, pid, vma, prot_numa=True, target_node=target)
     return m
 
 
 def sched_move(c: Ctx, m: Machine, ti: int, node: int) -> Machine:
     """The scheduler (load balancing, NUMA placement) moves a task to ``node``,
     unless its affinity binds it elsewhere."""
-    thread = m.threads[ti]
-    if thread.affinity != NO_NODE and thread.affinity != node:
-        c.decide("sched", f"{thread.name} is bound to node {thread.affinity} -> stays on "
-                 f"node {thread.node}")
+    affinity = S.task_affinity(m, ti)
+    if affinity != NO_NODE and affinity != node:
+        c.decide("sched", f"{S.task_name(m, ti)} is bound to node {affinity} -> stays on "
+                 f"node {S.task_node(m, ti)}")
         return m
-    c.note("sched", f"{thread.name} moves from node {thread.node} to node {node}")
-    return m.with_thread(ti, thread._replace(node=node))
+    c.note("sched", f"{S.task_name(m, ti)} moves from node {S.task_node(m, ti)} to node {node}")
+    S.set_task_node(m, ti, node)
+    return m

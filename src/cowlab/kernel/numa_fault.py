@@ -22,8 +22,8 @@ from cowlab.kernel.memory import FaultLocals
 from cowlab.kernel.mempolicy import mpol_misplaced
 from cowlab.kernel.migrate import migrate_frame
 from cowlab.kernel.pages import get_page, put_page
-from cowlab.kernel.pgtable import set_pte
 from cowlab.model import NO_NODE, ZERO_PFN, Frame, Machine
+from cowlab.model import state as S
 from cowlab.model.pte import (
     PAGE_READONLY,
     pfn_pte,
@@ -36,6 +36,7 @@ from cowlab.model.pte import (
     pte_t,
     pte_write,
 )
+from cowlab.model.state.convert import vma_at
 
 
 class NumaLocals(NamedTuple):
@@ -62,10 +63,10 @@ def _restored(pte: pte_t, writable: bool) -> pte_t:
 def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t) -> bool:
     fn = "do_numa_page"
     if c.r.numa_recompute_writable:
-        vma = m.processes[loc.pid].vma_at(loc.vpn)
+        vma = vma_at(m, loc.pid, loc.vpn)
         pfn = pte_pfn(pte)
-        page = m.pages[pfn] if pfn != ZERO_PFN else None
-        ok = bool(vma and vma.writable and page is not None and page.anon and page.exclusive
+        page = pfn != ZERO_PFN and S.page_in_use(m, pfn)
+        ok = bool(vma and vma.writable and page and S.PageAnon(m, pfn) and S.PageAnonExclusive(m, pfn)
                   and not (vma.soft_dirty_tracking and not pte_soft_dirty(pte)))
         c.decide(
             fn,
@@ -89,18 +90,18 @@ def do_numa_page(
     writable = _writable(c, m, loc, pte)
     if not c.r.numa_delay_map:
         c.decide(fn, "make the PTE present before migrating", "numa_delay_map")
-        m = set_pte(m, loc.pid, loc.vpn, _restored(pte, writable))
+        S.set_pte_at(m, loc.pid, loc.vpn, _restored(pte, writable))
     pfn = pte_pfn(pte)
-    page = m.page(pfn)
+    page_node = S.page_to_nid(m, pfn)
     target = mpol_misplaced(m, ti, pfn)
-    task_node = m.threads[ti].node
+    task_node = S.task_node(m, ti)
     if target == NO_NODE:
-        c.decide(fn, f"page on node {page.node}, task on node {task_node} -> no migration")
+        c.decide(fn, f"page on node {page_node}, task on node {task_node} -> no migration")
         if c.r.numa_delay_map:
-            m = set_pte(m, loc.pid, loc.vpn, _restored(pte, writable))
+            S.set_pte_at(m, loc.pid, loc.vpn, _restored(pte, writable))
         return m, "done"
-    c.decide(fn, f"page on node {page.node}, task on node {task_node} -> migrate to {target}")
-    m = get_page(m, pfn)  # numa_migrate_prep
+    c.decide(fn, f"page on node {page_node}, task on node {task_node} -> migrate to {target}")
+    get_page(m, pfn)  # numa_migrate_prep
     locals_ = NumaLocals(loc.pid, loc.vpn, pfn, target, pte, writable)
     return push(m, ti, Frame("do_numa_page.target_chosen", locals_, holds=(pfn,))), "pending"
 
@@ -109,8 +110,8 @@ def do_numa_page(
 def migrate_misplaced_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """Isolate the page from the LRU (no pin pre-filter for small pages) and migrate."""
     loc: NumaLocals = frame.locals  # type: ignore[assignment]
-    m, isolated = isolate_lru_page(c, m, loc.pfn, "numamigrate_isolate_page")
-    m = put_page(c, m, loc.pfn)  # the numa_migrate_prep reference
+    _, isolated = isolate_lru_page(c, m, loc.pfn, "numamigrate_isolate_page")
+    put_page(c, m, loc.pfn)  # the numa_migrate_prep reference
     if not isolated:
         return goto(m, ti, "do_numa_page.migrate_done", holds=(), result="failed")
     m = goto(m, ti, "do_numa_page.migrate_done", holds=())
@@ -128,7 +129,7 @@ def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     if not c.r.numa_delay_map:
         c.decide(fn, "migration failed; the PTE was already made present", "numa_delay_map")
         return pop(m, ti, "done")
-    current = m.processes[loc.pid].pte(loc.vpn)
+    current = S.pte_at(m, loc.pid, loc.vpn)
     if current != loc.orig_pte:
         c.decide(fn, "migration failed and the PTE changed meanwhile -> leave it", "numa_delay_map")
         return pop(m, ti, "done")
@@ -139,5 +140,5 @@ def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     else:
         c.decide(fn, f"migration failed -> restore the PTE {'writable' if writable else 'read-only'}",
                  "numa_delay_map")
-    m = set_pte(m, loc.pid, loc.vpn, _restored(loc.orig_pte, writable))
+    S.set_pte_at(m, loc.pid, loc.vpn, _restored(loc.orig_pte, writable))
     return pop(m, ti, "done")

@@ -34,6 +34,14 @@ def file_name(m: FlatMachine, index: int) -> str:
     return m.L.symbols.name(m.v[m.L.file(index) + FILE_NAME])
 
 
+def file_named(m: FlatMachine, name: str) -> int:
+    """The index of the file called ``name``, or -1."""
+    for index in range(m.v[H_NFILES]):
+        if file_name(m, index) == name:
+            return index
+    return -1
+
+
 def file_nr_pages(m: FlatMachine, index: int) -> int:
     return m.v[m.L.file(index) + FILE_NPAGES]
 

@@ -67,6 +67,11 @@ def ref_pid(m: FlatMachine, index: int) -> int:
     return m.v[m.L.ref(index) + R_PID]
 
 
+def ref_write(m: FlatMachine, index: int) -> bool:
+    """FOLL_WRITE: the reference was taken for writing."""
+    return bool(m.v[m.L.ref(index) + R_WRITE])
+
+
 def ref_named(m: FlatMachine, name: str) -> int:
     """The index of the reference called ``name``, or -1."""
     sym = m.L.symbols.intern(name)

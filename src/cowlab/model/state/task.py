@@ -65,17 +65,17 @@ def set_task_node(m: FlatMachine, ti: int, node: int) -> None:
     m.v[m.L.thread(ti) + T_NODE] = node
 
 
+def task_cpu(m: FlatMachine, ti: int) -> int:
+    """The CPU the task runs on: one CPU per node, so its per-CPU LRU batch is its node's."""
+    return m.v[m.L.thread(ti) + T_NODE]
+
+
 def task_affinity(m: FlatMachine, ti: int) -> int:
     return m.v[m.L.thread(ti) + T_AFFINITY]
 
 
 def set_task_affinity(m: FlatMachine, ti: int, node: int) -> None:
     m.v[m.L.thread(ti) + T_AFFINITY] = node
-
-
-def task_cpu(m: FlatMachine, ti: int) -> int:
-    """The CPU the task runs on: one per node, so its node's (its per-CPU LRU batch)."""
-    return m.v[m.L.thread(ti) + T_NODE]
 
 
 def remove_thread(m: FlatMachine, ti: int) -> None:
