@@ -270,6 +270,9 @@ _WRITER = _Writer()
 #: found here has the very same encoding.
 _MEMO: dict[tuple, bytes] = {}
 _MEMO_LIMIT = 1 << 17
+#: larger encodings (whole keys, state vectors) rarely repeat: remembering them would
+#: only fill memory
+_MEMO_ITEM_LIMIT = 512
 _TUPLE_HEAD = [_BYTE[_TUPLE] + _varint_bytes(n) for n in range(256)]
 
 
@@ -287,7 +290,7 @@ def _encode_interpreted(obj: object) -> bytes:
         n = len(obj)
         head = _TUPLE_HEAD[n] if n < 256 else _BYTE[_TUPLE] + _varint_bytes(n)
         data = head + b"".join([_encode_interpreted(item) for item in obj])
-        if cached is None:
+        if cached is None and len(data) <= _MEMO_ITEM_LIMIT:
             if len(_MEMO) >= _MEMO_LIMIT:
                 _MEMO.clear()
             _MEMO[obj] = data

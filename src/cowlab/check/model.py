@@ -39,6 +39,7 @@ from cowlab.model import KSWAPD, NO_CPU, NO_NODE, ZERO_PFN, Machine
 from cowlab.model import state as S
 from cowlab.model.layout import LayoutOverflowError
 from cowlab.model.pte import pte_pfn, pte_present
+from cowlab.model.state.records import RecordMachine
 from cowlab.scenario import CheckConfig, ScenarioError
 from cowlab.scenario.spec import Step
 
@@ -199,6 +200,8 @@ class CheckModel:
         spec, found = observe(s.spec, m, ctx.events)
         found.extend(check_pins(spec, m))
         found.extend(check_files(spec, m))
+        if isinstance(m, RecordMachine):
+            m.drop_views()
         return CheckState(m, spec, pcs, budgets), found, ctx
 
     def sanity_of(self, s: CheckState) -> list[Violation]:

@@ -31,13 +31,16 @@ from cowlab.scenario.actions import (
     Vmsplice,
 )
 
-#: deepest nesting of kernel operations in a thread (GUP -> fault -> NUMA fault ->
-#: migration), with room to spare
-FRAMES = 6
-#: page references one frame holds at most
-HOLDS = 4
-#: integer locals of the largest operation record (GUP's), before fork's vpn list
+#: deepest nesting of kernel operations in a thread: every built-in scenario and
+#: configuration reaches 3 (an access -> its fault -> the NUMA hinting fault's
+#: continuation, or GUP -> fault -> wait); one to spare
+FRAMES = 4
+#: page references one frame holds at most (1 in every built-in; one to spare)
+HOLDS = 2
+#: integer locals of the largest operation record (GUP's 7), one to spare
 LOCALS = 8
+#: fork's locals before its list of vpns to copy early (child, thread, list length)
+FORK_LOCALS = 3
 
 
 def bounds_error(exc: LayoutOverflowError, scenario: Scenario) -> ScenarioError:
@@ -72,7 +75,7 @@ def bounds_for(scenario: Scenario, more_actions: Iterable[Action] = ()) -> Bound
         vmas=1 + len(mmaps) + remaps + 2 * splits + thp_regions,
         frames=FRAMES,
         holds=HOLDS,
-        locals=LOCALS + region_pages + file_pages,
+        locals=max(LOCALS, FORK_LOCALS + region_pages + file_pages),
         slots=processes * (per_process + file_pages) + 1,
         refs=gup_refs + 1,
         files=max(1, len(scenario.files)),

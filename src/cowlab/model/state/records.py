@@ -64,9 +64,14 @@ class RecordMachine(FlatMachine):
         return cls(layout, f.v)
 
     def copy(self) -> RecordMachine:
-        c = RecordMachine(self.L, self.v[:])
-        c._views = dict(self._views)
-        return c
+        """The private copy a step mutates (without the record views: a copy is written
+        at once, which would make most of them stale)."""
+        return RecordMachine(self.L, self.v[:])
+
+    def drop_views(self) -> None:
+        """Forget the record views, so that a state waiting in the checker's frontier
+        holds only its vector."""
+        self._views = {}
 
     def records(self) -> Machine:
         """The plain record machine (for canonical keys and reports)."""
