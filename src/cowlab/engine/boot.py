@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 
@@ -17,19 +16,12 @@ from cowlab.scenario.actions import Action
 _ADDR = re.compile(r"^(?:(?P<proc>[^:\[\]]+):)?(?P<region>[^:\[\]]+)(?:\[(?P<index>\d+)\])?$")
 
 
-#: ``COWLAB_STATE=records`` runs the engines on the immutable record machine instead of
-#: the compact vector (only while the kernel is ported: docs/design-notes/compact-state.md)
-STATE_ENV = "COWLAB_STATE"
-
-
 def boot(scenario: Scenario, more_actions: Iterable[Action] = ()) -> Machine:
-    """Processes in declaration order (pid = index), their threads, and kswapd.
-    ``more_actions`` (a check configuration's programs) size the compact layout."""
-    m = _boot_records(scenario)
-    if os.environ.get(STATE_ENV, "vector") == "vector":
-        layout = Layout(bounds_for(scenario, more_actions))
-        return RecordMachine.from_records(m, layout)  # type: ignore[return-value]
-    return m
+    """Processes in declaration order (pid = index), their threads, and kswapd, as a
+    compact vector state laid out for ``scenario`` and ``more_actions`` (a check
+    configuration's programs): docs/design-notes/compact-state.md."""
+    layout = Layout(bounds_for(scenario, more_actions))
+    return RecordMachine.from_records(_boot_records(scenario), layout)  # type: ignore[return-value]
 
 
 def _boot_records(scenario: Scenario) -> Machine:
