@@ -121,15 +121,15 @@ def check(
         _fail("--workers: checkpoints are written by single-process searches only")
     if fingerprint_bits not in (64, 128):
         _fail(f"--fingerprint-bits: {fingerprint_bits} is not 64 or 128")
-    note = interpreted_note()
-    if note:
-        err.print(escape(note))
     reporter = ProgressReporter()
     try:
         k = kernel_at(kernel, revert or ())
         cfg = load_named_config(config)
         limits = Limits(max_depth=max_depth, max_states=max_states, time_limit=time_limit,
                         memory_limit_mb=memory_limit)
+        note = interpreted_note()  # once the input is known good: an error stays one line
+        if note:
+            err.print(escape(note))
         run_ = run_check(cfg, k, strategy=strategy, limits=limits, reduce=not no_reduce,
                          seed=seed, workers=workers, checkpoint=checkpoint,
                          checkpoint_every=checkpoint_every, resume=resume, progress=reporter,
