@@ -6,6 +6,8 @@ and the same promise checks; it has no kernel behaviour of its own.
 
 from __future__ import annotations
 
+import zlib
+from array import array
 from typing import NamedTuple
 
 from cowlab.engine.boot import boot, file_tokens, thread_index
@@ -39,6 +41,7 @@ from cowlab.model import KSWAPD, NO_CPU, NO_NODE, ZERO_PFN, Machine
 from cowlab.model import state as S
 from cowlab.model.layout import LayoutOverflowError
 from cowlab.model.pte import pte_pfn, pte_present
+from cowlab.model.state import FlatMachine
 from cowlab.model.state.records import RecordMachine
 from cowlab.scenario import CheckConfig, ScenarioError
 from cowlab.scenario.spec import Step
@@ -87,6 +90,23 @@ class CheckModel:
         budgets = (b.numa_scan, b.move, b.lru_drain, b.reclaim, b.dma_write, b.dma_read)
         pcs = tuple(sorted((name, 0) for name in self.programs))
         return CheckState(m, initial_spec(len(m.processes), file_tokens(m)), pcs, budgets)
+
+    # --- states waiting in a frontier ----------------------------------------------
+
+    def pack(self, s: CheckState) -> object:
+        """A state as it waits in the frontier: its vector compressed (mostly zeros and
+        small numbers, it shrinks several times), the rest as it is."""
+        m = s.machine
+        if not isinstance(m, FlatMachine):
+            return s
+        return (zlib.compress(m.v.tobytes(), 1), m.L, s.spec, s.pcs, s.budgets)
+
+    def unpack(self, packed: object) -> CheckState:
+        if isinstance(packed, CheckState):
+            return packed
+        data, layout, spec, pcs, budgets = packed  # type: ignore[misc]
+        machine = RecordMachine(layout, array("i", zlib.decompress(data)))
+        return CheckState(machine, spec, pcs, budgets)  # type: ignore[arg-type]
 
     # --- enabled transitions ---------------------------------------------------------
 

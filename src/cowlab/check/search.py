@@ -106,7 +106,7 @@ def new_memory(model: CheckModel, strategy: str, fingerprint_bits: int = 64) -> 
     mem = Memory(strategy, FingerprintSet(fingerprint_bits))
     init = model.initial()
     mem.visited.add(fingerprint_of(init, model, fingerprint_bits))
-    mem.frontier.append((init, mem.links.add(ROOT, 0), 0))
+    mem.frontier.append((model.pack(init), mem.links.add(ROOT, 0), 0))
     mem.stats.distinct = 1
     return mem
 
@@ -151,7 +151,8 @@ def _loop(model: CheckModel, limits: Limits, mem: Memory, reduce: bool,
             if reason:
                 return _stopped(mem, reason, checkpointer)
             current = take()
-            state, index, depth = current
+            packed, index, depth = current
+            state = model.unpack(packed)
             if depth >= limits.max_depth:
                 stats.depth_cut += 1
                 current = None
@@ -172,7 +173,7 @@ def _loop(model: CheckModel, limits: Limits, mem: Memory, reduce: bool,
                     return SearchResult("violation", stats, trace=trace, violations=bug)
                 if depth + 1 > stats.max_depth:
                     stats.max_depth = depth + 1
-                frontier.append((nxt, stored, depth + 1))
+                frontier.append((model.pack(nxt), stored, depth + 1))
             current = None
     except KeyboardInterrupt:
         if current is not None:  # expand it again on resume: its new successors are known

@@ -354,14 +354,27 @@ def process_views(f: FlatMachine) -> tuple[Process, ...]:
 
 
 def frame_view(f: FlatMachine, ti: int, depth: int = -1) -> Frame:
-    """The frame at ``depth`` (-1: the innermost) as a record."""
-    L = f.L
-    name = L.symbols.name
-    words = task.frame_locals(f, ti, L.bounds.locals, depth)
-    return Frame(name(task.frame_stage(f, ti, depth)),
-                 _decode_locals(L, task.frame_kind(f, ti, depth), words),  # type: ignore[arg-type]
-                 task.frame_holds(f, ti, depth),
-                 name(task.frame_result(f, ti, depth)))
+    """The frame at ``depth`` (-1: the innermost) as a record.  Records are immutable
+    and symbols mean the same in every layout, so equal frame words decode once."""
+    words = (f.L.bounds.holds, task.frame_words(f, ti, depth))
+    frame = _FRAMES.get(words)
+    if frame is None:
+        L = f.L
+        name = L.symbols.name
+        frame = Frame(name(task.frame_stage(f, ti, depth)),
+                      _decode_locals(L, task.frame_kind(f, ti, depth),  # type: ignore[arg-type]
+                                     task.frame_locals(f, ti, L.bounds.locals, depth)),
+                      task.frame_holds(f, ti, depth),
+                      name(task.frame_result(f, ti, depth)))
+        if len(_FRAMES) >= _FRAMES_LIMIT:
+            _FRAMES.clear()
+        _FRAMES[words] = frame
+    return frame
+
+
+#: frame words -> the decoded record (a few hundred distinct frames in a search)
+_FRAMES: dict[tuple[int, bytes], Frame] = {}
+_FRAMES_LIMIT = 1 << 16
 
 
 def write_frame(f: FlatMachine, ti: int, frame: Frame, depth: int = -1) -> None:

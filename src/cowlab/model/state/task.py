@@ -126,6 +126,12 @@ def set_frame(m: FlatMachine, ti: int, stage: int, kind: int, locals_: tuple[int
     m.v[base + F_RESULT] = result
 
 
+def frame_words(m: FlatMachine, ti: int, depth: int = -1) -> bytes:
+    """The frame's words as bytes (a key for what they decode to)."""
+    base = _frame_base(m, ti, depth)
+    return m.v[base:base + m.L.frame_words].tobytes()
+
+
 def frame_stage(m: FlatMachine, ti: int, depth: int = -1) -> int:
     return m.v[_frame_base(m, ti, depth) + F_STAGE]
 
