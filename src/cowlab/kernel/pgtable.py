@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from cowlab.model import Machine, Vma
 from cowlab.model import state as S
 from cowlab.model.pte import (
@@ -31,23 +33,20 @@ def maybe_mkwrite(pte: pte_t, vma: Vma) -> pte_t:
     return pte_mkwrite(pte) if vma.writable else pte
 
 
-def rmap_present(m: Machine, pfn: int) -> list[tuple[int, int, pte_t]]:
-    """Every present PTE mapping ``pfn``: (pid, vpn, pte)."""
-    out = []
+def page_table_walk(m: Machine) -> Iterator[tuple[int, int, pte_t]]:
+    """Every non-none entry of every page table: (pid, vpn, pte), by pid and address."""
     for pid in range(S.nr_processes(m)):
         for vpn in S.mapped_vpns(m, pid):
-            pte = S.pte_at(m, pid, vpn)
-            if pte_present(pte) and pte_pfn(pte) == pfn:
-                out.append((pid, vpn, pte))
-    return out
+            yield pid, vpn, S.pte_at(m, pid, vpn)
+
+
+def rmap_present(m: Machine, pfn: int) -> list[tuple[int, int, pte_t]]:
+    """Every present PTE mapping ``pfn``: (pid, vpn, pte)."""
+    return [(pid, vpn, pte) for pid, vpn, pte in page_table_walk(m)
+            if pte_present(pte) and pte_pfn(pte) == pfn]
 
 
 def rmap_migration(m: Machine, pfn: int) -> list[tuple[int, int, pte_t]]:
     """Every migration entry standing for ``pfn``."""
-    out = []
-    for pid in range(S.nr_processes(m)):
-        for vpn in S.mapped_vpns(m, pid):
-            pte = S.pte_at(m, pid, vpn)
-            if is_migration_entry(pte) and pfn_swap_entry_to_pfn(pte) == pfn:
-                out.append((pid, vpn, pte))
-    return out
+    return [(pid, vpn, pte) for pid, vpn, pte in page_table_walk(m)
+            if is_migration_entry(pte) and pfn_swap_entry_to_pfn(pte) == pfn]
