@@ -4,9 +4,8 @@ compound head.  Names follow include/linux/mm.h and page-flags.h.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from cowlab.model.layout import (
+    PAGE_WORDS,
     PF_ANON,
     PF_ANON_EXCLUSIVE,
     PF_HUGE_ZERO,
@@ -224,7 +223,7 @@ def free_pfn(m: FlatMachine, pfn: int) -> None:
     m.v[base + PG_HEAD] = NO_HEAD
 
 
-def pfns_in_use(m: FlatMachine) -> Iterator[int]:
-    for pfn in range(m.L.bounds.pages):
-        if m.v[m.L.page(pfn) + PG_FLAGS] & PF_IN_USE:
-            yield pfn
+def pfns_in_use(m: FlatMachine) -> list[int]:
+    """Every allocated pfn, in order (one pass over the page records' flags)."""
+    v, first = m.v, m.L.pages + PG_FLAGS
+    return [pfn for pfn in range(m.L.bounds.pages) if v[first + pfn * PAGE_WORDS] & PF_IN_USE]

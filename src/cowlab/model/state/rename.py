@@ -22,8 +22,6 @@ from cowlab.model.layout import (
     FILE_NPAGES,
     FRAME_FIXED_WORDS,
     PAGE_WORDS,
-    PF_IN_USE,
-    PG_FLAGS,
     PG_HEAD,
     PG_LRU_BATCH,
     PG_PRIVATE,
@@ -40,6 +38,7 @@ from cowlab.model.page import NO_CPU, NO_HEAD, NO_SLOT, ZERO_PFN
 from cowlab.model.pte import is_swap_entry, pte_rename, pte_target
 from cowlab.model.state.convert import INTS, PTE, frame_schema
 from cowlab.model.state.machine import NO_PFN, FlatMachine, nr_files, nr_processes, nr_threads
+from cowlab.model.state.page import pfns_in_use
 
 
 def _pte_words(m: FlatMachine, pid: int) -> range:
@@ -118,9 +117,8 @@ def first_appearance(m: FlatMachine) -> tuple[list[int], list[int]]:
                 see_pfn(v[at + i])
             elif kind == "pte" and v[at + i] and not is_swap_entry(v[at + i]):
                 see_pfn(pte_target(v[at + i]))
-    for pfn in range(L.bounds.pages):
-        if v[L.page(pfn) + PG_FLAGS] & PF_IN_USE:
-            see_pfn(pfn)
+    for pfn in pfns_in_use(m):
+        see_pfn(pfn)
     for pfn in pfns:
         slot = v[L.page(pfn) + PG_PRIVATE]
         if slot != NO_SLOT and slot not in seen_s:
