@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from cowlab.engine.bounds import bounds_for
 from cowlab.model import KSWAPD, NO_NODE, File, Machine, Page, Process, Thread
 from cowlab.model.layout import Layout
-from cowlab.model.state import FlatMachine, nr_threads, task_name
+from cowlab.model.state import FlatMachine, mm_name, nr_processes, nr_threads, task_name, vma_lookup
+from cowlab.model.state.convert import region_span
 from cowlab.model.state.records import RecordMachine
 from cowlab.scenario import Scenario, ScenarioError
 from cowlab.scenario.actions import Action
@@ -73,21 +74,20 @@ def resolve_addr(m: Machine, pid: int | None, text: str) -> tuple[int, int]:
     if not match:
         raise ScenarioError(f"bad address {text!r}: expected REGION or REGION[i]")
     if match.group("proc"):
-        try:
-            pid = m.process_named(match.group("proc")).pid
-        except KeyError:
-            raise ScenarioError(f"no process named {match.group('proc')!r}") from None
+        wanted = match.group("proc")
+        pid = next((p for p in range(nr_processes(m)) if mm_name(m, p) == wanted), None)
+        if pid is None:
+            raise ScenarioError(f"no process named {wanted!r}")
     if pid is None:
         raise ScenarioError(f"address {text!r} needs a process: PROC:{text}")
-    proc = m.processes[pid]
     region = match.group("region")
-    span = proc.region_span(region)
+    span = region_span(m, pid, region)
     if span is None:
-        raise ScenarioError(f"{proc.name} has no region {region!r} mapped")
+        raise ScenarioError(f"{mm_name(m, pid)} has no region {region!r} mapped")
     index = int(match.group("index") or 0)
     if index >= span[1] - span[0]:
         raise ScenarioError(f"{text}: region {region} has {span[1] - span[0]} page(s)")
     vpn = span[0] + index
-    if proc.vma_at(vpn) is None:
+    if vma_lookup(m, pid, vpn) < 0:
         raise ScenarioError(f"{text}: that page of {region} has been unmapped")
     return pid, vpn

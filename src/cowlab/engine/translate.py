@@ -23,7 +23,9 @@ from cowlab.kernel.syscalls import (
     UnpinOp,
 )
 from cowlab.model import VM_HUGEPAGE, VM_HUGETLB, ZERO_PFN, Machine, prot_flags
+from cowlab.model import state as S
 from cowlab.model.pte import pte_pfn, pte_present
+from cowlab.model.state.convert import region_span, vma_named
 from cowlab.scenario import (
     ClearRefs,
     DmaRead,
@@ -53,14 +55,14 @@ from cowlab.scenario.actions import Action
 
 
 def _region(m: Machine, pid: int, name: str) -> str:
-    if m.processes[pid].vma_named(name) is None:
-        raise ScenarioError(f"{m.processes[pid].name} has no region {name!r} mapped")
+    if vma_named(m, pid, name) is None:
+        raise ScenarioError(f"{S.mm_name(m, pid)} has no region {name!r} mapped")
     return name
 
 
 def _range(m: Machine, pid: int, name: str, first: int, count: int | None) -> tuple[int, int]:
     """The vpns ``lo``..``hi`` (exclusive) of pages ``first``.. of a region."""
-    span = m.processes[pid].region_span(_region(m, pid, name))
+    span = region_span(m, pid, _region(m, pid, name))
     assert span is not None
     size = span[1] - span[0]
     count = size - first if count is None else count
@@ -71,10 +73,10 @@ def _range(m: Machine, pid: int, name: str, first: int, count: int | None) -> tu
 
 
 def _ref(m: Machine, name: str, *, write: bool = False) -> str:
-    ref = m.ref_named(name)
-    if ref is None:
+    ref = S.ref_named(m, name)
+    if ref < 0:
         raise ScenarioError(f"no pin or pipe named {name!r} is held")
-    if write and not ref.write:
+    if write and not S.ref_write(m, ref):
         raise ScenarioError(f"{name!r} is a read-only reference: the device cannot write")
     return name
 
@@ -92,13 +94,13 @@ def gup_flags(names: tuple[str, ...]) -> int:
 
 def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
     """The kernel operation a thread's action starts."""
-    pid = m.threads[ti].pid
+    pid = S.task_pid(m, ti)
     match action:
         case Write(addr=addr) | Read(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
             return AccessOp(pid, vpn, type(action) is Write)
         case Mmap(name=name, pages=pages, prot=prot, file=file, hugetlb=hugetlb, thp=thp):
-            if m.processes[pid].vma_named(name) is not None:
+            if vma_named(m, pid, name) is not None:
                 raise ScenarioError(f"region {name!r} is already mapped")
             if hugetlb and file:
                 raise ScenarioError("hugetlbfs files are not modeled: hugetlb regions are anonymous")
@@ -106,13 +108,13 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
                      | (VM_HUGEPAGE if thp else 0))
             return MmapOp(pid, name, pages, flags, file or "")
         case Mremap(region=region, to=to, first=first, count=count):
-            if m.processes[pid].vma_named(to) is not None:
+            if vma_named(m, pid, to) is not None:
                 raise ScenarioError(f"region {to!r} is already mapped")
             return MremapOp(pid, region, to, *_range(m, pid, region, first, count))
         case ProcMemWrite(addr=addr) | ProcMemRead(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
             # one reference per caller: two threads may use /proc/self/mem at once
-            return ProcMemWriteOp(pid, vpn, f"/proc/{m.processes[pid].name}/mem:{m.threads[ti].name}",
+            return ProcMemWriteOp(pid, vpn, f"/proc/{S.mm_name(m, pid)}/mem:{S.task_name(m, ti)}",
                                   write=type(action) is ProcMemWrite)
         case Munmap(region=region, first=first, count=count):
             return MunmapOp(pid, region, *_range(m, pid, region, first, count))
@@ -121,7 +123,7 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
         case Madvise(region=region, advice=advice, first=first, count=count):
             return MadviseOp(pid, region, advice, *_range(m, pid, region, first, count))
         case Fork(child=child, thread=thread):
-            if any(p.name == child for p in m.processes):
+            if any(S.mm_name(m, p) == child for p in range(S.nr_processes(m))):
                 raise ScenarioError(f"a process named {child!r} already exists")
             if thread_index(m, thread or child) is not None:
                 raise ScenarioError(f"a thread named {thread or child!r} already exists")
@@ -129,12 +131,12 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
         case Exit():
             return ExitOp(pid)
         case Pin(addr=addr, name=name, flags=flags, fast=fast):
-            if m.ref_named(name) is not None:
+            if S.ref_named(m, name) >= 0:
                 raise ScenarioError(f"a reference named {name!r} is already held")
             _, vpn = resolve_addr(m, pid, addr)
             return GupOp(pid, vpn, gup_flags(flags), name, "device", fast)
         case Vmsplice(addr=addr, name=name):
-            if m.ref_named(name) is not None:
+            if S.ref_named(m, name) >= 0:
                 raise ScenarioError(f"a reference named {name!r} is already held")
             _, vpn = resolve_addr(m, pid, addr)
             return GupOp(pid, vpn, FOLL_GET, name, "pipe", True)
@@ -152,7 +154,7 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
 def reclaim_op(m: Machine, action: Reclaim) -> ReclaimOp | None:
     """kswapd's target: the page mapped at the address (None if nothing is mapped)."""
     pid, vpn = resolve_addr(m, None, action.addr)
-    pte = m.processes[pid].pte(vpn)
+    pte = S.pte_at(m, pid, vpn)
     if not pte_present(pte) or pte_pfn(pte) == ZERO_PFN:
         return None
     return ReclaimOp(pte_pfn(pte))
