@@ -13,9 +13,11 @@ offsets.  A state that would need more room than its bounds stops with
 from __future__ import annotations
 
 import hashlib
+from array import array
 from dataclasses import dataclass, field
 
-from cowlab.model.page import HPAGE_NR
+from cowlab.model.page import HPAGE_NR, NO_CPU, NO_HEAD, NO_SLOT
+from cowlab.model.swap import NO_PFN
 
 # --- header -----------------------------------------------------------------------------
 H_NEXT_TOKEN = 0
@@ -97,6 +99,14 @@ S_CACHE = 1
 S_CONTENT = 2
 S_IN_USE = 3
 SLOT_WORDS = 4
+
+#: the words of a free pfn and of a free swap slot: zero but for the "none" markers
+#: (no swap slot, no LRU batch, no THP head; no cache page).  Every place that frees a
+#: record or lays out an empty machine writes these.
+FREE_PAGE: array = array("i", [0] * PAGE_WORDS)
+FREE_PAGE[PG_PRIVATE], FREE_PAGE[PG_LRU_BATCH], FREE_PAGE[PG_HEAD] = NO_SLOT, NO_CPU, NO_HEAD
+FREE_SLOT: array = array("i", [0] * SLOT_WORDS)
+FREE_SLOT[S_CACHE] = NO_PFN
 
 R_NAME = 0
 R_KIND = 1

@@ -11,6 +11,8 @@ from __future__ import annotations
 from array import array
 
 from cowlab.model.layout import (
+    FREE_PAGE,
+    FREE_SLOT,
     H_NEXT_TOKEN,
     H_NFILES,
     H_NODES,
@@ -18,13 +20,10 @@ from cowlab.model.layout import (
     H_NTHREADS,
     H_NUMA_BALANCING,
     P_PARENT,
-    PG_HEAD,
-    PG_LRU_BATCH,
-    PG_PRIVATE,
-    S_CACHE,
+    PAGE_WORDS,
+    SLOT_WORDS,
     Layout,
 )
-from cowlab.model.page import NO_CPU, NO_HEAD, NO_SLOT
 
 NO_PFN = -1
 
@@ -58,13 +57,8 @@ class FlatMachine:
 def _init_empty(m: FlatMachine, v: array) -> None:
     """Every pfn free, every slot empty, no head, no swap slot, no LRU batch."""
     L = m.L
-    for pfn in range(L.bounds.pages):
-        base = L.page(pfn)
-        v[base + PG_PRIVATE] = NO_SLOT
-        v[base + PG_LRU_BATCH] = NO_CPU
-        v[base + PG_HEAD] = NO_HEAD
-    for slot in range(L.bounds.slots):
-        v[L.slot(slot) + S_CACHE] = NO_PFN
+    v[L.pages:L.pages + L.bounds.pages * PAGE_WORDS] = FREE_PAGE * L.bounds.pages
+    v[L.swap:L.swap + L.bounds.slots * SLOT_WORDS] = FREE_SLOT * L.bounds.slots
     for pid in range(L.bounds.processes):
         v[L.process(pid) + P_PARENT] = -1
 

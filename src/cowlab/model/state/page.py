@@ -5,6 +5,7 @@ compound head.  Names follow include/linux/mm.h and page-flags.h.
 from __future__ import annotations
 
 from cowlab.model.layout import (
+    FREE_PAGE,
     PAGE_WORDS,
     PF_ANON,
     PF_ANON_EXCLUSIVE,
@@ -216,11 +217,7 @@ def init_page(m: FlatMachine, pfn: int, *, node: int, content: int, refcount: in
 def free_pfn(m: FlatMachine, pfn: int) -> None:
     """The record goes back to its free state (all zero but the 'none' markers)."""
     base = m.L.page(pfn)
-    for i in range(PG_FLAGS, PG_HEAD + 1):
-        m.v[base + i] = 0
-    m.v[base + PG_PRIVATE] = NO_SLOT
-    m.v[base + PG_LRU_BATCH] = NO_CPU
-    m.v[base + PG_HEAD] = NO_HEAD
+    m.v[base:base + PAGE_WORDS] = FREE_PAGE
 
 
 def pfns_in_use(m: FlatMachine) -> list[int]:

@@ -21,9 +21,10 @@ from cowlab.model.layout import (
     FILE_FIXED_WORDS,
     FILE_NPAGES,
     FRAME_FIXED_WORDS,
+    FREE_PAGE,
+    FREE_SLOT,
     PAGE_WORDS,
     PG_HEAD,
-    PG_LRU_BATCH,
     PG_PRIVATE,
     R_KIND,
     R_NAME,
@@ -34,7 +35,7 @@ from cowlab.model.layout import (
     SLOT_WORDS,
     T_DEPTH,
 )
-from cowlab.model.page import NO_CPU, NO_HEAD, NO_SLOT, ZERO_PFN
+from cowlab.model.page import NO_HEAD, NO_SLOT, ZERO_PFN
 from cowlab.model.pte import is_swap_entry, pte_rename, pte_target
 from cowlab.model.state.convert import INTS, PTE, frame_schema
 from cowlab.model.state.machine import NO_PFN, FlatMachine, nr_files, nr_processes, nr_threads
@@ -152,13 +153,7 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
     s = {x: i for i, x in enumerate(slots)}
     p[NO_PFN] = NO_PFN
     # pages: records move; their head and swap slot are renamed
-    new[L.pages:L.pages + L.bounds.pages * PAGE_WORDS] = type(old)("i", bytes(
-        4 * L.bounds.pages * PAGE_WORDS))
-    for pfn in range(L.bounds.pages):
-        base = L.page(pfn)
-        new[base + PG_PRIVATE] = NO_SLOT
-        new[base + PG_HEAD] = NO_HEAD
-        new[base + PG_LRU_BATCH] = NO_CPU
+    new[L.pages:L.pages + L.bounds.pages * PAGE_WORDS] = FREE_PAGE * L.bounds.pages
     for i, x in enumerate(pfns):
         src, dst = L.page(x), L.page(i)
         new[dst:dst + PAGE_WORDS] = old[src:src + PAGE_WORDS]
@@ -166,10 +161,7 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
         new[dst + PG_HEAD] = NO_HEAD if head == NO_HEAD else p[head]
         new[dst + PG_PRIVATE] = NO_SLOT if slot == NO_SLOT else s[slot]
     # swap slots: records move; their cache page is renamed
-    for slot in range(L.bounds.slots):
-        base = L.slot(slot)
-        new[base:base + SLOT_WORDS] = type(old)("i", bytes(4 * SLOT_WORDS))
-        new[base + S_CACHE] = NO_PFN
+    new[L.swap:L.swap + L.bounds.slots * SLOT_WORDS] = FREE_SLOT * L.bounds.slots
     for i, x in enumerate(slots):
         src, dst = L.slot(x), L.slot(i)
         new[dst:dst + SLOT_WORDS] = old[src:src + SLOT_WORDS]

@@ -5,6 +5,7 @@ written to disk.
 from __future__ import annotations
 
 from cowlab.model.layout import (
+    FREE_SLOT,
     S_CACHE,
     S_CONTENT,
     S_COUNT,
@@ -69,6 +70,4 @@ def take_swap_slot(m: FlatMachine, slot: int) -> None:
 
 def free_swap_slot(m: FlatMachine, slot: int) -> None:
     base = m.L.slot(slot)
-    for i in range(SLOT_WORDS):
-        m.v[base + i] = 0
-    m.v[base + S_CACHE] = NO_PFN
+    m.v[base:base + SLOT_WORDS] = FREE_SLOT
