@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from cowlab.engine.bounds import bounds_for
 from cowlab.model import KSWAPD, NO_NODE, File, Machine, Page, Process, Thread
 from cowlab.model.layout import Layout
-from cowlab.model.state import FlatMachine, mm_name, nr_processes, nr_threads, task_name, vma_lookup
+from cowlab.model.state import mm_name, nr_processes, nr_threads, task_name, vma_lookup
 from cowlab.model.state.convert import region_span
 from cowlab.model.state.records import RecordMachine
 from cowlab.scenario import Scenario, ScenarioError
@@ -57,13 +57,8 @@ def file_tokens(m: Machine) -> frozenset[int]:
 
 
 def thread_index(m: Machine, name: str) -> int | None:
-    if isinstance(m, FlatMachine):
-        for i in range(nr_threads(m)):
-            if task_name(m, i) == name:
-                return i
-        return None
-    for i, thread in enumerate(m.threads):
-        if thread.name == name:
+    for i in range(nr_threads(m)):
+        if task_name(m, i) == name:
             return i
     return None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, ModelBugError
-from cowlab.model import GUP_PIN_COUNTING_BIAS, NO_CPU, ZERO_PFN, Machine, Page
+from cowlab.model import GUP_PIN_COUNTING_BIAS, NO_CPU, ZERO_PFN, Machine
 from cowlab.model import state as S
 from cowlab.model.state.convert import page_view
 
@@ -12,11 +12,6 @@ def folio_pfn(m: Machine, pfn: int) -> int:
     """page_folio(): the pfn holding the counts of ``pfn``'s folio (its THP head)."""
     _check_in_use(m, pfn)
     return S.compound_head(m, pfn)
-
-
-def folio_of(m: Machine, pfn: int) -> Page:
-    """The folio of ``pfn`` as a record (a view: re-read it after a write)."""
-    return page_view(m, folio_pfn(m, pfn))
 
 
 def folio_pages(m: Machine, head: int) -> list[int]:
@@ -45,14 +40,6 @@ def page_maybe_dma_pinned(m: Machine, pfn: int) -> bool:
 def no_struct_page(m: Machine, pfn: int) -> bool:
     """The shared zero page and the huge zero page: mapped without per-mapping counts."""
     return pfn == ZERO_PFN or S.is_huge_zero_page(m, pfn)
-
-
-def update_page(m: Machine, pfn: int, **changes: object) -> Machine:
-    """Change fields of a page given as record fields (for paths not yet on accessors)."""
-    page = m.pages[pfn]
-    if page is None:
-        raise ModelBugError(f"update of free pfn {pfn}")
-    return m.with_page(pfn, page._replace(**changes))
 
 
 def get_page(m: Machine, pfn: int, n: int = 1) -> Machine:

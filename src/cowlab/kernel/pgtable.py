@@ -16,18 +16,6 @@ from cowlab.model.pte import (
 )
 
 
-def set_pte(m: Machine, pid: int, vpn: int, pte: pte_t) -> Machine:
-    """set_pte_at()."""
-    S.set_pte_at(m, pid, vpn, pte)
-    return m
-
-
-def pte_clear(m: Machine, pid: int, vpn: int) -> Machine:
-    """pte_clear(): the entry becomes pte_none."""
-    S.pte_clear(m, pid, vpn)
-    return m
-
-
 def maybe_mkwrite(pte: pte_t, vma: Vma) -> pte_t:
     """maybe_mkwrite(): writable if the VMA is VM_WRITE."""
     return pte_mkwrite(pte) if vma.writable else pte

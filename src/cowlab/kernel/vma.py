@@ -11,13 +11,6 @@ from cowlab.model import state as S
 from cowlab.model.state.convert import vmas_of
 
 
-def split_vma(vma: Vma, at: int) -> tuple[Vma, Vma]:
-    left = vma._replace(npages=at - vma.start, base=vma.region_base)
-    right = vma._replace(start=at, npages=vma.start + vma.npages - at,
-                         pgoff=vma.pgoff + (at - vma.start), base=vma.region_base)
-    return left, right
-
-
 def __split_vma(m: Machine, pid: int, slot: int, at: int) -> None:
     """Cut the VMA in ``slot`` at ``at``: it keeps the left piece, the right one takes the
     next slot (slots stay in address order)."""

@@ -30,11 +30,6 @@ class Machine(NamedTuple):
     next_token: int = 1
     files: tuple[File, ...] = ()
 
-    def copy(self) -> Machine:
-        """The private copy a step may change: an immutable machine is its own copy
-        (the compact ``RecordMachine`` makes a real one)."""
-        return self
-
     # --- lookups -------------------------------------------------------------
 
     def page(self, pfn: int) -> Page:

@@ -94,20 +94,3 @@ class Process(NamedTuple):
             if key == vpn:
                 return pte
         return 0
-
-    def with_pte(self, vpn: int, pte: pte_t) -> Process:
-        """This process with the PTE at ``vpn`` replaced (pte_none, 0, clears it)."""
-        rest = [(k, p) for k, p in self.ptes if k != vpn]
-        if pte:
-            rest.append((vpn, pte))
-            rest.sort(key=_first)
-        return self._replace(ptes=tuple(rest))
-
-    def next_free_vpn(self) -> int:
-        """Where the next mmap goes: one guard page above the highest VMA."""
-        top = max((v.start + v.npages for v in self.vmas), default=0x100 - 1)
-        return top + 1
-
-
-def _first(item: tuple[int, pte_t]) -> int:
-    return item[0]

@@ -1,15 +1,13 @@
-"""The record machine's interface on the vector, for the port.
+"""The record machine's read interface on the vector: what reports, the replay engine
+and tests read from a state.
 
-The kernel paths are written against ``cowlab.model.Machine``: they read records
-(``m.processes[pid].pte(vpn)``, ``m.page(pfn).refcount``) and rebind the machine on
-every write (``m = m.with_page(pfn, page)``).  ``RecordMachine`` answers the same
-calls on a vector: reads build records (cached until the vector area they come from
-changes), writes store into the vector and return the same machine.  Because every
-write rebinds ``m``, writing in place is equivalent as long as the engine hands each
-step a private copy, which it does.  So the whole kernel runs unchanged on the
-vector, and each module can then move to the accessors of ``cowlab.model.state`` on
-its own (docs/design-notes/compact-state.md).  When the last module has moved, this
-class goes.
+``RecordMachine`` is the vector state the engines boot.  Besides the accessors of
+``cowlab.model.state`` it answers ``Machine``'s reads (``m.processes``, ``m.page(pfn)``,
+``m.threads``, ``m.process_named(...)``), building the records from the vector and
+caching them until the words they come from change.  During the port it also took
+``Machine``'s writes, so that the kernel could move to the accessors one module at a
+time (docs/design-notes/compact-state.md); every kernel path now writes through the
+accessors, and only the reads remain.
 """
 
 from __future__ import annotations
@@ -25,25 +23,17 @@ from cowlab.model.layout import (
     REF_WORDS,
     SLOT_WORDS,
     Layout,
-    LayoutOverflowError,
 )
 from cowlab.model.machine import Machine
 from cowlab.model.page import Page
 from cowlab.model.state import convert
 from cowlab.model.state.machine import (
     FlatMachine,
-    init_machine,
     next_token,
     nr_node_ids,
-    nr_processes,
     numa_balancing_enabled,
-    set_next_token,
-    set_nr_processes,
-    set_nr_threads,
-    take_token,
 )
-from cowlab.model.state.page import alloc_pfn, page_in_use
-from cowlab.model.state.swap import swap_in_use
+from cowlab.model.state.page import page_in_use
 from cowlab.model.swap import File, GupRef, SwapSlot
 from cowlab.model.task import Process, Thread
 
@@ -144,93 +134,8 @@ class RecordMachine(FlatMachine):
         assert page is not None
         return page
 
-    def process_named(self, name: str) -> Process:
-        for p in self.processes:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-    def ref_named(self, name: str) -> GupRef | None:
-        for r in self.refs:
-            if r.name == name:
-                return r
-        return None
-
-    def file_page(self, name: str, index: int) -> int:
-        for f in self.files:
-            if f.name == name:
-                return f.pages[index]
-        raise KeyError(name)
-
-    def page_cache_owner(self, pfn: int) -> tuple[int, int] | None:
-        for i, f in enumerate(self.files):
-            if pfn in f.pages:
-                return i, f.pages.index(pfn)
-        return None
-
-    def alloc_pfn(self) -> int:
-        return alloc_pfn(self)
-
-    def alloc_slot(self) -> int:
-        for slot in range(self.L.bounds.slots):
-            if not swap_in_use(self, slot):
-                return slot
-        raise LayoutOverflowError("slots", self.L.bounds.slots, "no free swap slot")
-
-    # --- writes: in place, returning the machine --------------------------------------
-
-    def with_page(self, pfn: int, page: Page | None) -> RecordMachine:
-        convert.write_page(self, pfn, page)
-        return self
-
-    def with_process(self, proc: Process) -> RecordMachine:
-        convert.write_process(self, proc)
-        if proc.pid >= nr_processes(self):
-            set_nr_processes(self, proc.pid + 1)
-        return self
-
-    def with_thread(self, index: int, thread: Thread) -> RecordMachine:
-        convert.write_thread(self, index, thread)
-        return self
-
-    def with_slot(self, slot: int, value: SwapSlot | None) -> RecordMachine:
-        convert.write_slot(self, slot, value)
-        return self
-
-    def with_new_page(self, page: Page) -> tuple[RecordMachine, int]:
-        pfn = alloc_pfn(self)
-        convert.write_page(self, pfn, page)
-        return self, pfn
-
-    def with_new_slot(self, value: SwapSlot) -> tuple[RecordMachine, int]:
-        slot = self.alloc_slot()
-        convert.write_slot(self, slot, value)
-        return self, slot
-
-    def take_token(self) -> tuple[RecordMachine, int]:
-        return self, take_token(self)
-
-    def _replace(self, **fields: Any) -> RecordMachine:
-        for name, value in fields.items():
-            if name == "pages":
-                convert.write_pages(self, value)
-            elif name == "processes":
-                convert.write_processes(self, value)
-            elif name == "threads":
-                convert.write_threads(self, value)
-                set_nr_threads(self, len(value))
-            elif name == "swap":
-                convert.write_slots(self, value)
-            elif name == "refs":
-                convert.write_refs(self, value)
-            elif name == "files":
-                convert.write_files(self, value)
-            elif name == "next_token":
-                set_next_token(self, value)
-            elif name in ("nodes", "numa_balancing"):
-                init_machine(self, nodes=value if name == "nodes" else self.nodes,
-                             numa_balancing=value if name == "numa_balancing" else self.numa_balancing,
-                             next_token=self.next_token)
-            else:
-                raise TypeError(f"Machine has no field {name!r}")
-        return self
+    # the same lookups as the record machine's, over the same record views
+    process_named = Machine.process_named
+    ref_named = Machine.ref_named
+    file_page = Machine.file_page
+    page_cache_owner = Machine.page_cache_owner
