@@ -97,13 +97,10 @@ class CheckModel:
         """A state as it waits in the frontier: its vector compressed (mostly zeros and
         small numbers, it shrinks several times), the rest as it is."""
         m = s.machine
-        if not isinstance(m, FlatMachine):
-            return s
+        assert isinstance(m, FlatMachine)
         return (zlib.compress(m.v.tobytes(), 1), m.L, s.spec, s.pcs, s.budgets)
 
     def unpack(self, packed: object) -> CheckState:
-        if isinstance(packed, CheckState):
-            return packed
         data, layout, spec, pcs, budgets = packed  # type: ignore[misc]
         machine = RecordMachine(layout, array("i", zlib.decompress(data)))
         return CheckState(machine, spec, pcs, budgets)  # type: ignore[arg-type]

@@ -86,7 +86,7 @@ def _encode_locals(layout: Layout, loc: object) -> tuple[int, tuple[int, ...]]:
     key = f"{cls.__module__}.{cls.__qualname__}"
     _SCHEMAS[key] = cls
     words: list[int] = []
-    for (name, kind), value in zip(locals_kinds(cls), loc, strict=True):  # type: ignore[call-overload]
+    for (_, kind), value in zip(locals_kinds(cls), loc, strict=True):  # type: ignore[call-overload]
         if kind == SYMBOL:
             words.append(layout.symbols.intern(value))
         elif kind == OPT_INT:
@@ -95,7 +95,6 @@ def _encode_locals(layout: Layout, loc: object) -> tuple[int, tuple[int, ...]]:
             words += [len(value), *value]
         else:
             words.append(int(value))
-        del name
     return layout.symbols.intern(key), tuple(words)
 
 
