@@ -53,11 +53,19 @@ def extensions() -> list[Extension]:
     except ImportError:
         _warn("Cython is not installed")
         return []
-    modules = [Extension(name, [str(_source(name).relative_to(ROOT))], optional=True)
-               for name in COMPILED.COMPILED_MODULES]  # type: ignore[attr-defined]
+    def group(names: tuple[str, ...]) -> list[Extension]:
+        return [Extension(name, [str(_source(name).relative_to(ROOT))], optional=True)
+                for name in names]
+
     try:
-        return cythonize(modules, build_dir="build/cython", quiet=True,
-                         compiler_directives={"language_level": 3})
+        # the checker's modules are typed by their annotations (cython.int, ...); the
+        # model's by the .pxd beside each source, whose annotations are for mypy
+        return (cythonize(group(COMPILED.SEARCH_MODULES), build_dir="build/cython",  # type: ignore[attr-defined]
+                          quiet=True, compiler_directives={"language_level": 3})
+                + cythonize(group(COMPILED.MODEL_MODULES), build_dir="build/cython",  # type: ignore[attr-defined]
+                            quiet=True, include_path=["src"], compiler_directives={
+                                "language_level": 3, "annotation_typing": False,
+                                "wraparound": False}))
     except Exception as exc:  # a Cython error: leave the modules interpreted
         _warn(f"Cython failed ({exc})")
         return []

@@ -8,6 +8,11 @@ Typical use::
     result.violations  # [(9, Violation("pin_coherence", ...)), ...]
 """
 
+# before any compiled module is imported: routes them to their source when asked
+from cowlab.check.compiled import install_import_hook
+
+install_import_hook()
+
 from cowlab.engine import Replay, RunResult, StepRecord, run_scenario
 from cowlab.history import (
     RELEASES,

@@ -11,8 +11,6 @@ from pathlib import Path
 
 from cowlab.check import _cython_shim, compiled
 
-CHECK = Path(compiled.__file__).parent
-
 
 def _run(code: str, **env: str) -> str:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -40,7 +38,7 @@ def test_the_shim_has_every_cython_name_the_sources_evaluate() -> None:
     """Decorators, casts and declarations run interpreted; annotations are never
     evaluated.  Every ``cython.X`` outside an annotation must exist in the shim."""
     for name in compiled.COMPILED_MODULES:
-        tree = ast.parse((CHECK / (name.rpartition(".")[2] + ".py")).read_text())
+        tree = ast.parse(Path(compiled._source_of(name)).read_text())
         annotations = {id(n) for node in ast.walk(tree)
                        for a in _annotations(node) for n in ast.walk(a)}
         for node in ast.walk(tree):
@@ -72,3 +70,16 @@ def test_a_stale_extension_is_not_used(tmp_path: Path) -> None:
     digest = compiled.source_sha256(str(package / "keyhash.py"))
     (package / compiled.SOURCES_FILE).write_text(json.dumps({"cowlab.check.keyhash": digest}))
     assert compiled._stale(str(package), "cowlab.check.keyhash", str(package / "keyhash.py")) == ""
+
+
+def test_one_stale_module_sends_every_compiled_module_to_its_source(monkeypatch) -> None:
+    """Compiled modules call each other by C calls: they run compiled together or not
+    at all, and the note says which source changed."""
+    monkeypatch.delenv(compiled.PURE_ENV, raising=False)
+    monkeypatch.setattr(compiled, "_has_extension", lambda source: True)
+    stale = "cowlab.model.state.page"
+    monkeypatch.setattr(compiled, "_stale", lambda directory, name, source:
+                        "its source changed" if name == stale else "")
+    assert compiled._decide() == "page: its source changed"
+    monkeypatch.setattr(compiled, "_has_extension", lambda source: not source.endswith("mm.py"))
+    assert "cowlab.model.state.mm were not" in compiled._decide()

@@ -248,7 +248,7 @@ def _sort_symmetric_threads(c: FlatMachine, pcs: dict[str, int],
                             symmetry: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, int], ...]:
     """Put the threads of each class in a canonical order, in place in ``c``; the
     program counters follow their threads."""
-    L, v = c.L, c.v
+    L, v = c.L, c.vector
     name_of = L.symbols.name
     sym = L.symbols.intern
     for names in symmetry:

@@ -6,7 +6,11 @@ interpreted, which is what happens when there was no C compiler, when ``COWLAB_P
 is set (to test the interpreted mode in an install that has the extensions), and for a
 module whose source changed after it was compiled (a stale extension would run old
 code: the build records each source's SHA-256 in ``SOURCES_FILE`` beside it).
-``cowlab.check`` installs the import hook before any of these modules is imported.
+The model's state accessors are compiled with the checker's modules, typed by an
+augmenting ``.pxd`` beside each source.  Compiled modules call each other by C calls
+(``cimport``), so they run compiled together or not at all: one stale or missing
+extension sends all of them to their source.  ``cowlab/__init__.py`` installs the
+import hook before any of these modules is imported.
 """
 
 from __future__ import annotations
@@ -22,8 +26,21 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-#: modules setup.py compiles (each defines COMPILED = cython.compiled)
-COMPILED_MODULES = ("cowlab.check.keyhash", "cowlab.check.fingerprints", "cowlab.check.search")
+#: the checker's modules setup.py compiles: Cython types them by their annotations
+SEARCH_MODULES = ("cowlab.check.keyhash", "cowlab.check.fingerprints", "cowlab.check.search")
+#: the model's modules setup.py compiles: typed by the .pxd beside each source
+MODEL_MODULES = (
+    "cowlab.model.layout",
+    "cowlab.model.pte",
+    "cowlab.model.state.machine",
+    "cowlab.model.state.page",
+    "cowlab.model.state.mm",
+    "cowlab.model.state.task",
+    "cowlab.model.state.swap",
+    "cowlab.model.state.gup",
+    "cowlab.model.state.file",
+)
+COMPILED_MODULES = SEARCH_MODULES + MODEL_MODULES
 PURE_ENV = "COWLAB_PURE"
 #: written by the build beside the extensions: module name -> SHA-256 of its source
 SOURCES_FILE = "_compiled_sources.json"
@@ -37,8 +54,54 @@ def pure_requested() -> bool:
 
 
 def source_sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    """The digest of a module's source and of its .pxd, if it has one (the types
+    compiled into the extension)."""
+    digest = hashlib.sha256()
+    for part in (path, os.path.splitext(path)[0] + ".pxd"):
+        if os.path.isfile(part):
+            with open(part, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _source_of(fullname: str) -> str:
+    return os.path.join(_PACKAGE_ROOT, *fullname.split(".")) + ".py"
+
+
+def _has_extension(source: str) -> bool:
+    stem = os.path.splitext(source)[0]
+    return any(os.path.isfile(stem + suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+
+
+_decision: list[str] = []
+
+
+def why_interpreted() -> str:
+    """Why every compiled module runs from its source ("" when they run compiled, or
+    when none was compiled).  Decided once per process, for all of them together."""
+    if not _decision:
+        _decision.append(_decide())
+    return _decision[0]
+
+
+def _decide() -> str:
+    if pure_requested():
+        return "COWLAB_PURE is set"
+    built = [name for name in COMPILED_MODULES if _has_extension(_source_of(name))]
+    if not built:
+        return ""
+    if len(built) < len(COMPILED_MODULES):
+        missing = sorted(set(COMPILED_MODULES) - set(built))
+        return f"only some modules were compiled ({', '.join(missing)} were not)"
+    for name in COMPILED_MODULES:
+        source = _source_of(name)
+        reason = _stale(os.path.dirname(source), name, source)
+        if reason:
+            return f"{name.rpartition('.')[2]}: {reason}"
+    return ""
 
 
 class _SourceWhenAsked(importlib.abc.MetaPathFinder):
@@ -48,19 +111,14 @@ class _SourceWhenAsked(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in COMPILED_MODULES or not path:
+        if fullname not in COMPILED_MODULES:
             return None
-        leaf = fullname.rpartition(".")[2]
-        for entry in path:
-            source = os.path.join(entry, leaf + ".py")
-            if not os.path.isfile(source):
-                continue
-            reason = "COWLAB_PURE is set" if pure_requested() else _stale(entry, fullname, source)
-            if not reason:
-                return None
-            source_reasons[fullname] = reason
-            return importlib.util.spec_from_file_location(fullname, source)
-        return None
+        reason = why_interpreted()
+        source = _source_of(fullname)
+        if not reason or not os.path.isfile(source):
+            return None
+        source_reasons[fullname] = reason
+        return importlib.util.spec_from_file_location(fullname, source)
 
 
 def _stale(directory: str, fullname: str, source: str) -> str:
@@ -88,8 +146,12 @@ def install_import_hook() -> None:
 
 def status() -> dict[str, bool]:
     """Module name -> does it run compiled?"""
-    return {name: bool(getattr(importlib.import_module(name), "COMPILED", False))
-            for name in COMPILED_MODULES}
+    return {name: _is_extension(importlib.import_module(name)) for name in COMPILED_MODULES}
+
+
+def _is_extension(module: ModuleType) -> bool:
+    origin = getattr(module, "__file__", None) or ""
+    return origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
 
 
 def in_use() -> bool:
@@ -103,7 +165,5 @@ def interpreted_note() -> str:
     slow = [name for name, compiled in modes.items() if not compiled]
     if not slow:
         return ""
-    reasons = sorted({source_reasons.get(name, "not compiled at install (no C compiler?)")
-                      for name in slow})
-    names = ", ".join(name.rpartition(".")[2] for name in slow)
-    return f"cowlab check: running interpreted ({names}): {'; '.join(reasons)}"
+    reason = why_interpreted() or "not compiled at install (no C compiler?)"
+    return f"cowlab check: running interpreted ({len(slow)} modules): {reason}"

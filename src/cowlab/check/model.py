@@ -98,7 +98,7 @@ class CheckModel:
         small numbers, it shrinks several times), the rest as it is."""
         m = s.machine
         assert isinstance(m, FlatMachine)
-        return (zlib.compress(m.v.tobytes(), 1), m.L, s.spec, s.pcs, s.budgets)
+        return (zlib.compress(m.vector.tobytes(), 1), m.L, s.spec, s.pcs, s.budgets)
 
     def unpack(self, packed: object) -> CheckState:
         data, layout, spec, pcs, budgets = packed  # type: ignore[misc]

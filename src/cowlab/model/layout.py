@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cowlab.model.page import HPAGE_NR, NO_CPU, NO_HEAD, NO_SLOT
 from cowlab.model.swap import NO_PFN
@@ -203,98 +203,102 @@ class Symbols:
         return len(self._names)
 
 
-@dataclass(frozen=True)
 class Layout:
-    """Offsets of each area in the vector, from the bounds."""
+    """Offsets of each area in the vector, from the bounds.
 
-    bounds: Bounds
-    symbols: Symbols = field(default_factory=Symbols, compare=False, hash=False, repr=False)
-    pages: int = field(init=False)
-    processes: int = field(init=False)
-    proc_words: int = field(init=False)
-    #: offset of the VMA records and of the page table inside a process record
-    proc_vmas: int = field(init=False)
-    proc_ptes: int = field(init=False)
-    #: offset of the PMD-range bitmap (ranges that hold a PTE table) in a process record
-    proc_pte_tables: int = field(init=False)
-    threads: int = field(init=False)
-    thread_words: int = field(init=False)
-    frame_words: int = field(init=False)
-    swap: int = field(init=False)
-    refs: int = field(init=False)
-    files: int = field(init=False)
-    file_words: int = field(init=False)
-    size: int = field(init=False)
+    A plain class rather than a frozen dataclass: compiled, it is a C struct of ints
+    (layout.pxd), so that an accessor's offset arithmetic never touches Python objects.
+    Two layouts are equal when their bounds are."""
 
-    def __post_init__(self) -> None:
-        b = self.bounds
-        put = object.__setattr__
+    def __init__(self, bounds: Bounds, symbols: Symbols | None = None) -> None:
+        b = bounds
+        self.bounds = b
+        self.symbols = symbols if symbols is not None else Symbols()
+        # the bounds the record bases check, as plain ints
+        self.nr_pages, self.nr_processes, self.nr_vmas = b.pages, b.processes, b.vmas
+        self.nr_vpns, self.vpn_base, self.nr_threads = b.vpns, b.vpn_base, b.threads
+        self.nr_frames, self.nr_holds, self.nr_locals = b.frames, b.holds, b.locals
+        self.nr_slots, self.nr_refs, self.nr_files = b.slots, b.refs, b.files
         at = HEADER_WORDS
-        put(self, "pages", at)
+        self.pages = at
         at += b.pages * PAGE_WORDS
-        put(self, "proc_vmas", PROC_FIXED_WORDS)
-        put(self, "proc_ptes", PROC_FIXED_WORDS + b.vmas * VMA_WORDS)
-        put(self, "proc_pte_tables", self.proc_ptes + b.vpns)
+        #: offset of the VMA records and of the page table inside a process record
+        self.proc_vmas = PROC_FIXED_WORDS
+        self.proc_ptes = PROC_FIXED_WORDS + b.vmas * VMA_WORDS
+        #: offset of the PMD-range bitmap (ranges that hold a PTE table) in a process record
+        self.proc_pte_tables = self.proc_ptes + b.vpns
         pmd_ranges = b.vpns // HPAGE_NR
-        put(self, "proc_words", self.proc_pte_tables + (pmd_ranges + 31) // 32)
-        put(self, "processes", at)
+        self.proc_words = self.proc_pte_tables + (pmd_ranges + 31) // 32
+        self.processes = at
         at += b.processes * self.proc_words
-        put(self, "frame_words", FRAME_FIXED_WORDS + b.holds + b.locals)
-        put(self, "thread_words", THREAD_FIXED_WORDS + b.frames * self.frame_words)
-        put(self, "threads", at)
+        self.frame_words = FRAME_FIXED_WORDS + b.holds + b.locals
+        self.thread_words = THREAD_FIXED_WORDS + b.frames * self.frame_words
+        self.threads = at
         at += b.threads * self.thread_words
-        put(self, "swap", at)
+        self.swap = at
         at += b.slots * SLOT_WORDS
-        put(self, "refs", at)
+        self.refs = at
         at += b.refs * REF_WORDS
-        put(self, "file_words", FILE_FIXED_WORDS + 2 * b.file_pages)
-        put(self, "files", at)
+        self.file_words = FILE_FIXED_WORDS + 2 * b.file_pages
+        self.files = at
         at += b.files * self.file_words
-        put(self, "size", at)
+        self.size = at
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Layout) and self.bounds == other.bounds
+
+    def __hash__(self) -> int:
+        return hash(self.bounds)
+
+    def __repr__(self) -> str:
+        return f"Layout({self.bounds!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Layout, (self.bounds, self.symbols))
 
     # record bases: the only place offsets are combined
     def page(self, pfn: int) -> int:
-        if not 0 <= pfn < self.bounds.pages:
-            raise LayoutOverflowError("pages", self.bounds.pages, f"pfn {pfn}")
+        if not 0 <= pfn < self.nr_pages:
+            raise LayoutOverflowError("pages", self.nr_pages, f"pfn {pfn}")
         return self.pages + pfn * PAGE_WORDS
 
     def process(self, pid: int) -> int:
-        if not 0 <= pid < self.bounds.processes:
-            raise LayoutOverflowError("processes", self.bounds.processes, f"pid {pid}")
+        if not 0 <= pid < self.nr_processes:
+            raise LayoutOverflowError("processes", self.nr_processes, f"pid {pid}")
         return self.processes + pid * self.proc_words
 
     def vma(self, pid: int, slot: int) -> int:
-        if not 0 <= slot < self.bounds.vmas:
-            raise LayoutOverflowError("vmas", self.bounds.vmas, f"VMA {slot} of pid {pid}")
+        if not 0 <= slot < self.nr_vmas:
+            raise LayoutOverflowError("vmas", self.nr_vmas, f"VMA {slot} of pid {pid}")
         return self.process(pid) + self.proc_vmas + slot * VMA_WORDS
 
     def pte(self, pid: int, vpn: int) -> int:
-        index = vpn - self.bounds.vpn_base
-        if not 0 <= index < self.bounds.vpns:
-            raise LayoutOverflowError("vpns", self.bounds.vpns, f"vpn {vpn:#x} of pid {pid}")
+        index = vpn - self.vpn_base
+        if not 0 <= index < self.nr_vpns:
+            raise LayoutOverflowError("vpns", self.nr_vpns, f"vpn {vpn:#x} of pid {pid}")
         return self.process(pid) + self.proc_ptes + index
 
     def thread(self, ti: int) -> int:
-        if not 0 <= ti < self.bounds.threads:
-            raise LayoutOverflowError("threads", self.bounds.threads, f"thread {ti}")
+        if not 0 <= ti < self.nr_threads:
+            raise LayoutOverflowError("threads", self.nr_threads, f"thread {ti}")
         return self.threads + ti * self.thread_words
 
     def frame(self, ti: int, depth: int) -> int:
-        if not 0 <= depth < self.bounds.frames:
-            raise LayoutOverflowError("frames", self.bounds.frames, f"depth {depth + 1}")
+        if not 0 <= depth < self.nr_frames:
+            raise LayoutOverflowError("frames", self.nr_frames, f"depth {depth + 1}")
         return self.thread(ti) + THREAD_FIXED_WORDS + depth * self.frame_words
 
     def slot(self, slot: int) -> int:
-        if not 0 <= slot < self.bounds.slots:
-            raise LayoutOverflowError("slots", self.bounds.slots, f"swap slot {slot}")
+        if not 0 <= slot < self.nr_slots:
+            raise LayoutOverflowError("slots", self.nr_slots, f"swap slot {slot}")
         return self.swap + slot * SLOT_WORDS
 
     def ref(self, index: int) -> int:
-        if not 0 <= index < self.bounds.refs:
-            raise LayoutOverflowError("refs", self.bounds.refs, f"reference {index + 1}")
+        if not 0 <= index < self.nr_refs:
+            raise LayoutOverflowError("refs", self.nr_refs, f"reference {index + 1}")
         return self.refs + index * REF_WORDS
 
     def file(self, index: int) -> int:
-        if not 0 <= index < self.bounds.files:
-            raise LayoutOverflowError("files", self.bounds.files, f"file {index + 1}")
+        if not 0 <= index < self.nr_files:
+            raise LayoutOverflowError("files", self.nr_files, f"file {index + 1}")
         return self.files + index * self.file_words

@@ -4,7 +4,6 @@ compact state.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterator
 
 from cowlab.model.layout import (
@@ -42,7 +41,7 @@ def refs_in_use(m: FlatMachine) -> Iterator[int]:
 def ref_fields(m: FlatMachine, index: int) -> tuple[int, ...]:
     """(name, kind, holder, pid, vpn, pfn, write, longterm, refs) as stored."""
     base = m.L.ref(index)
-    return tuple(m.v[base:base + REF_WORDS])
+    return tuple(m.vector[base:base + REF_WORDS])
 
 
 def ref_pfn(m: FlatMachine, index: int) -> int:
@@ -90,7 +89,8 @@ def add_ref(m: FlatMachine, *, name: str, kind: int, holder: str, pid: int, vpn:
         if m.v[base + R_KIND] == REF_NONE:
             sym = m.L.symbols.intern
             values = (sym(name), kind, sym(holder), pid, vpn, pfn, int(write), int(longterm), refs)
-            m.v[base:base + REF_WORDS] = array("i", values)
+            for j, value in enumerate(values):
+                m.v[base + j] = value
             return i
     raise LayoutOverflowError("refs", m.L.bounds.refs, f"reference {name!r}")
 

@@ -29,34 +29,40 @@ NO_PFN = -1
 
 
 class FlatMachine:
-    """A machine state: ``v``, the vector, and ``L``, its layout."""
+    """A machine state: ``vector``, its words, and ``L``, its layout.
 
-    __slots__ = ("L", "v")
+    ``v`` is what the accessors index: the vector itself when interpreted, a typed view
+    of the same buffer when compiled (machine.pxd), so that ``m.v[i]`` is one C load.
+    Code outside the accessors that wants the words as a Python object (bytes, slices,
+    comparison) uses ``vector``."""
 
     def __init__(self, layout: Layout, vector: array | None = None) -> None:
         self.L = layout
         if vector is None:
             vector = array("i", bytes(4 * layout.size))
-            _init_empty(self, vector)
+            _init_empty(layout, vector)
+        self.vector = vector
         self.v = vector
 
     def copy(self) -> FlatMachine:
         """The private copy a step mutates."""
-        return FlatMachine(self.L, self.v[:])
+        return FlatMachine(self.L, self.vector[:])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.L, self.vector))
 
     def tobytes(self) -> bytes:
-        return self.v.tobytes()
+        return self.vector.tobytes()
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, FlatMachine) and self.v == other.v
+        return isinstance(other, FlatMachine) and self.vector == other.vector
 
     def __hash__(self) -> int:
-        return hash(self.v.tobytes())
+        return hash(self.vector.tobytes())
 
 
-def _init_empty(m: FlatMachine, v: array) -> None:
+def _init_empty(L: Layout, v: array) -> None:
     """Every pfn free, every slot empty, no head, no swap slot, no LRU batch."""
-    L = m.L
     v[L.pages:L.pages + L.bounds.pages * PAGE_WORDS] = FREE_PAGE * L.bounds.pages
     v[L.swap:L.swap + L.bounds.slots * SLOT_WORDS] = FREE_SLOT * L.bounds.slots
     for pid in range(L.bounds.processes):

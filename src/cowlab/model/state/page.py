@@ -217,7 +217,8 @@ def init_page(m: FlatMachine, pfn: int, *, node: int, content: int, refcount: in
 def free_pfn(m: FlatMachine, pfn: int) -> None:
     """The record goes back to its free state (all zero but the 'none' markers)."""
     base = m.L.page(pfn)
-    m.v[base:base + PAGE_WORDS] = FREE_PAGE
+    for i in range(PAGE_WORDS):
+        m.v[base + i] = FREE_PAGE[i]
 
 
 def pfns_in_use(m: FlatMachine) -> list[int]:

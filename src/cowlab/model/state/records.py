@@ -51,12 +51,12 @@ class RecordMachine(FlatMachine):
     @classmethod
     def from_records(cls, m: Machine, layout: Layout) -> RecordMachine:
         f = convert.flatten(m, layout)
-        return cls(layout, f.v)
+        return cls(layout, f.vector)
 
     def copy(self) -> RecordMachine:
         """The private copy a step mutates (without the record views: a copy is written
         at once, which would make most of them stale)."""
-        return RecordMachine(self.L, self.v[:])
+        return RecordMachine(self.L, self.vector[:])
 
     def drop_views(self) -> None:
         """Forget the record views, so that a state waiting in the checker's frontier
@@ -74,7 +74,7 @@ class RecordMachine(FlatMachine):
               count: int = -1) -> Any:
         """The records of vector words ``lo:hi`` (and of header word ``count``, the
         number of records in use, where the area has one)."""
-        key = (self.v[count] if count >= 0 else 0, self.v[lo:hi].tobytes())
+        key = (self.vector[count] if count >= 0 else 0, self.vector[lo:hi].tobytes())
         hit = self._views.get(area)
         if hit is not None and hit[0] == key:
             return hit[1]

@@ -66,20 +66,20 @@ def _frames(m: FlatMachine) -> list[int]:
     """Base offsets of every live frame, thread by thread, outermost first."""
     out = []
     for ti in range(nr_threads(m)):
-        depth = m.v[m.L.thread(ti) + T_DEPTH]
+        depth = m.vector[m.L.thread(ti) + T_DEPTH]
         out += [m.L.frame(ti, d) for d in range(depth)]
     return out
 
 
 def _refs_by_name(m: FlatMachine) -> list[int]:
-    v, name = m.v, m.L.symbols.name
+    v, name = m.vector, m.L.symbols.name
     used = [m.L.ref(i) for i in range(m.L.bounds.refs) if v[m.L.ref(i) + R_KIND]]
     return sorted(used, key=lambda base: name(v[base + R_NAME]))
 
 
 def first_appearance(m: FlatMachine) -> tuple[list[int], list[int]]:
     """pfns and slots in order of first appearance."""
-    v, L = m.v, m.L
+    v, L = m.vector, m.L
     pfns, slots = [ZERO_PFN], []
     seen_p, seen_s = {ZERO_PFN}, set()
 
@@ -137,7 +137,7 @@ def _is_identity(m: FlatMachine, pfns: list[int], slots: list[int]) -> bool:
     (so no holes), and the references in the first entries in name order."""
     if any(x != i for i, x in enumerate(pfns)) or any(x != i for i, x in enumerate(slots)):
         return False
-    refs = [m.L.ref(i) for i in range(m.L.bounds.refs) if m.v[m.L.ref(i) + R_KIND]]
+    refs = [m.L.ref(i) for i in range(m.L.bounds.refs) if m.vector[m.L.ref(i) + R_KIND]]
     return refs == [m.L.ref(i) for i in range(len(refs))] and refs == _refs_by_name(m)
 
 
@@ -148,7 +148,7 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
     L = m.L
     if _is_identity(m, pfns, slots):
         return m
-    old, new = m.v, m.v[:]
+    old, new = m.vector, m.vector[:]
     p = {x: i for i, x in enumerate(pfns)}
     s = {x: i for i, x in enumerate(slots)}
     p[NO_PFN] = NO_PFN

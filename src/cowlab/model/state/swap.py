@@ -70,4 +70,5 @@ def take_swap_slot(m: FlatMachine, slot: int) -> None:
 
 def free_swap_slot(m: FlatMachine, slot: int) -> None:
     base = m.L.slot(slot)
-    m.v[base:base + SLOT_WORDS] = FREE_SLOT
+    for i in range(SLOT_WORDS):
+        m.v[base + i] = FREE_SLOT[i]

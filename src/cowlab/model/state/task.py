@@ -4,8 +4,6 @@ result handed back by its callee, the page references it holds and integer local
 
 from __future__ import annotations
 
-from array import array
-
 from cowlab.model.layout import (
     F_LOCALS_KIND,
     F_NHOLDS,
@@ -129,7 +127,7 @@ def set_frame(m: FlatMachine, ti: int, stage: int, kind: int, locals_: tuple[int
 def frame_words(m: FlatMachine, ti: int, depth: int = -1) -> bytes:
     """The frame's words as bytes (a key for what they decode to)."""
     base = _frame_base(m, ti, depth)
-    return m.v[base:base + m.L.frame_words].tobytes()
+    return m.vector[base:base + m.L.frame_words].tobytes()
 
 
 def frame_stage(m: FlatMachine, ti: int, depth: int = -1) -> int:
@@ -155,20 +153,21 @@ def frame_kind(m: FlatMachine, ti: int, depth: int = -1) -> int:
 
 def frame_locals(m: FlatMachine, ti: int, n: int, depth: int = -1) -> tuple[int, ...]:
     at = _frame_base(m, ti, depth) + FRAME_FIXED_WORDS + m.L.bounds.holds
-    return tuple(m.v[at:at + n])
+    return tuple(m.vector[at:at + n])
 
 
 def set_frame_locals(m: FlatMachine, ti: int, locals_: tuple[int, ...], depth: int = -1) -> None:
     if len(locals_) > m.L.bounds.locals:
         raise LayoutOverflowError("locals", m.L.bounds.locals, f"{len(locals_)} locals")
     at = _frame_base(m, ti, depth) + FRAME_FIXED_WORDS + m.L.bounds.holds
-    m.v[at:at + len(locals_)] = array("i", locals_)
+    for i, value in enumerate(locals_):
+        m.v[at + i] = value
 
 
 def frame_holds(m: FlatMachine, ti: int, depth: int = -1) -> tuple[int, ...]:
     base = _frame_base(m, ti, depth)
     n = m.v[base + F_NHOLDS]
-    return tuple(m.v[base + FRAME_FIXED_WORDS:base + FRAME_FIXED_WORDS + n])
+    return tuple(m.vector[base + FRAME_FIXED_WORDS:base + FRAME_FIXED_WORDS + n])
 
 
 def set_frame_holds(m: FlatMachine, ti: int, holds: tuple[int, ...], depth: int = -1) -> None:

@@ -1,0 +1,18 @@
+# Types for compiling cowlab.model.state.gup with Cython.
+# An augmenting .pxd: the .py beside it stays the source of behaviour; this file says
+# which arguments are C ints, so that compiled callers reach the functions by C calls.
+
+
+from cowlab.model.state.machine cimport FlatMachine
+
+cpdef bint ref_in_use(FlatMachine m not None, int index)
+cpdef object ref_fields(FlatMachine m not None, int index)
+cpdef int ref_pfn(FlatMachine m not None, int index)
+cpdef void set_ref_pfn(FlatMachine m not None, int index, int pfn)
+cpdef object ref_name(FlatMachine m not None, int index)
+cpdef object ref_holder(FlatMachine m not None, int index)
+cpdef int ref_pid(FlatMachine m not None, int index)
+cpdef bint ref_write(FlatMachine m not None, int index)
+cpdef int ref_named(FlatMachine m not None, name)
+cpdef void drop_ref(FlatMachine m not None, int index)
+cpdef void remove_ref(FlatMachine m not None, int index)
