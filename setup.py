@@ -64,8 +64,7 @@ def extensions() -> list[Extension]:
                           quiet=True, compiler_directives={"language_level": 3})
                 + cythonize(group(COMPILED.MODEL_MODULES), build_dir="build/cython",  # type: ignore[attr-defined]
                             quiet=True, include_path=["src"], compiler_directives={
-                                "language_level": 3, "annotation_typing": False,
-                                "wraparound": False}))
+                                "language_level": 3, "annotation_typing": False, "nonecheck": True}))
     except Exception as exc:  # a Cython error: leave the modules interpreted
         _warn(f"Cython failed ({exc})")
         return []
@@ -73,6 +72,11 @@ def extensions() -> list[Extension]:
 
 class OptionalBuildExt(build_ext):
     """build_ext that never fails the install, and records the sources it compiled."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        if not self.parallel:  # one C compiler per core: the model is some forty modules
+            self.parallel = os.cpu_count() or 1
 
     def run(self) -> None:
         try:

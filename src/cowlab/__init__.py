@@ -8,11 +8,9 @@ Typical use::
     result.violations  # [(9, Violation("pin_coherence", ...)), ...]
 """
 
-# before any compiled module is imported: routes them to their source when asked
-from cowlab.check.compiled import install_import_hook
-
-install_import_hook()
-
+# first: importing cowlab.check installs the hook that routes the compiled modules to
+# their source when asked (COWLAB_PURE=1) or when an extension is stale
+import cowlab.check  # noqa: F401
 from cowlab.engine import Replay, RunResult, StepRecord, run_scenario
 from cowlab.history import (
     RELEASES,

@@ -266,6 +266,7 @@ def _sort_symmetric_threads(c: FlatMachine, pcs: dict[str, int],
         for ti, name, (rest, pc) in zip(positions, ordered, members, strict=True):
             base = L.thread(ti)
             v[base + T_NAME] = sym(name)
-            v[base + T_NAME + 1:base + L.thread_words] = type(v)("i", rest)
+            for i, word in enumerate(rest, start=T_NAME + 1):  # in place: v's buffer is shared
+                v[base + i] = word
             pcs[name] = pc
     return tuple(sorted(pcs.items()))

@@ -28,7 +28,10 @@ from types import ModuleType
 
 #: the checker's modules setup.py compiles: Cython types them by their annotations
 SEARCH_MODULES = ("cowlab.check.keyhash", "cowlab.check.fingerprints", "cowlab.check.search")
-#: the model's modules setup.py compiles: typed by the .pxd beside each source
+#: the model's modules setup.py compiles: the state accessors, typed by the .pxd beside
+#: each source (its annotations are for mypy), and the code that calls them (the kernel,
+#: the promises and sanity checks, canonical renaming and the checker's model side),
+#: whose .pxd cimports the accessors so that each call is a C call
 MODEL_MODULES = (
     "cowlab.model.layout",
     "cowlab.model.pte",
@@ -39,6 +42,41 @@ MODEL_MODULES = (
     "cowlab.model.state.swap",
     "cowlab.model.state.gup",
     "cowlab.model.state.file",
+    "cowlab.model.state.convert",
+    "cowlab.model.state.records",
+    "cowlab.model.state.rename",
+    "cowlab.kernel.access",
+    "cowlab.kernel.context",
+    "cowlab.kernel.device",
+    "cowlab.kernel.fork",
+    "cowlab.kernel.frames",
+    "cowlab.kernel.gup",
+    "cowlab.kernel.huge_memory",
+    "cowlab.kernel.hugetlb",
+    "cowlab.kernel.lru",
+    "cowlab.kernel.madvise",
+    "cowlab.kernel.memory",
+    "cowlab.kernel.mempolicy",
+    "cowlab.kernel.migrate",
+    "cowlab.kernel.mmap",
+    "cowlab.kernel.mprotect",
+    "cowlab.kernel.mremap",
+    "cowlab.kernel.numa",
+    "cowlab.kernel.numa_fault",
+    "cowlab.kernel.pages",
+    "cowlab.kernel.pgtable",
+    "cowlab.kernel.proc_mem",
+    "cowlab.kernel.step",
+    "cowlab.kernel.swapfile",
+    "cowlab.kernel.syscalls",
+    "cowlab.kernel.task_mmu",
+    "cowlab.kernel.vma",
+    "cowlab.kernel.vmscan",
+    "cowlab.invariants.sanity",
+    "cowlab.invariants.spec",
+    "cowlab.check.canon",
+    "cowlab.check.por",
+    "cowlab.check.model",
 )
 COMPILED_MODULES = SEARCH_MODULES + MODEL_MODULES
 PURE_ENV = "COWLAB_PURE"

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from cowlab.kernel.context import Ctx, ModelBugError
 from cowlab.model import Frame, Machine
-from cowlab.model.state import pop_frame
 from cowlab.model.state.convert import frame_view, push_frame_record, write_frame
+from cowlab.model.state.task import pop_frame
 
 StageFn = Callable[[Ctx, Machine, int, Frame], Machine]
 WaitFn = Callable[[Machine, int, Frame], str | None]

@@ -121,15 +121,22 @@ def _decode_locals(layout: Layout, kind_sym: int, words: tuple[int, ...]) -> obj
     return cls(*values)
 
 
+def _at_least(floor: int, values: list[int]) -> int:
+    """max() of ``floor`` and ``values`` (spelled out: Cython miscompiles a starred
+    generator inside a list display that is a keyword argument)."""
+    return max(floor, max(values, default=floor))
+
+
 def fit_bounds(m: Machine, base: Bounds | None = None) -> Bounds:
     """Bounds just large enough for ``m`` (at least ``base``'s)."""
     b = base or Bounds()
     vpns = [vpn for p in m.processes for vpn, _ in p.ptes]
     vpns += [v.start + v.npages - 1 for p in m.processes for v in p.vmas]
     vpns += [vpn for p in m.processes for vpn in p.pte_tables]
-    lo = min([b.vpn_base, *vpns])
+    lo = min(vpns, default=b.vpn_base)
+    lo = min(lo, b.vpn_base)
     lo -= lo % HPAGE_NR
-    span = max([lo + b.vpns, *(v + 1 for v in vpns)]) - lo
+    span = _at_least(lo + b.vpns, [v + 1 for v in vpns]) - lo
     span += -span % HPAGE_NR
     words = [len(_encode_locals(Layout(b), f.locals)[1]) for t in m.threads for f in t.stack]
     return replace(
@@ -139,14 +146,14 @@ def fit_bounds(m: Machine, base: Bounds | None = None) -> Bounds:
         pages=max(b.pages, len(m.pages)),
         vpns=span,
         vpn_base=lo,
-        vmas=max([b.vmas, *(len(p.vmas) for p in m.processes)]),
-        frames=max([b.frames, *(len(t.stack) for t in m.threads)]),
-        holds=max([b.holds, *(len(f.holds) for t in m.threads for f in t.stack)]),
-        locals=max([b.locals, *words]),
+        vmas=_at_least(b.vmas, [len(p.vmas) for p in m.processes]),
+        frames=_at_least(b.frames, [len(t.stack) for t in m.threads]),
+        holds=_at_least(b.holds, [len(f.holds) for t in m.threads for f in t.stack]),
+        locals=_at_least(b.locals, words),
         slots=max(b.slots, len(m.swap)),
         refs=max(b.refs, len(m.refs)),
         files=max(b.files, len(m.files)),
-        file_pages=max([b.file_pages, *(len(f.pages) for f in m.files)]),
+        file_pages=_at_least(b.file_pages, [len(f.pages) for f in m.files]),
     )
 
 

@@ -5,11 +5,11 @@
 
 from cowlab.model.state.machine cimport FlatMachine
 
-cpdef int add_file(FlatMachine m not None, name, pfns, tokens)
-cpdef object file_name(FlatMachine m not None, int index)
-cpdef int file_named(FlatMachine m not None, name)
-cpdef int file_nr_pages(FlatMachine m not None, int index)
-cpdef int file_page_pfn(FlatMachine m not None, int index, int page)
-cpdef void set_file_page_pfn(FlatMachine m not None, int index, int page, int pfn)
-cpdef object page_cache_owner(FlatMachine m not None, int pfn)
-cpdef int file_original(FlatMachine m not None, int index, int page)
+cpdef int add_file(FlatMachine m, name, pfns, tokens)
+cpdef object file_name(FlatMachine m, int index)
+cpdef int file_named(FlatMachine m, name)
+cpdef int file_nr_pages(FlatMachine m, int index)
+cpdef int file_page_pfn(FlatMachine m, int index, int page)
+cpdef void set_file_page_pfn(FlatMachine m, int index, int page, int pfn)
+cpdef object page_cache_owner(FlatMachine m, int pfn)
+cpdef int file_original(FlatMachine m, int index, int page)

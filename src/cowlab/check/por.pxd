@@ -1,0 +1,5 @@
+# Cython declarations for compiling cowlab.check.por: the accessors it calls,
+# cimported so that each call is a C call (the .py beside it stays the source).
+
+
+from cowlab.model.pte cimport is_swap_entry, pfn_swap_entry_to_pfn, pte_pfn, pte_present, pte_to_swp_entry, swp_offset

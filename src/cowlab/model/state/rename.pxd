@@ -1,0 +1,7 @@
+# Cython declarations for compiling cowlab.model.state.rename: the accessors it calls,
+# cimported so that each call is a C call (the .py beside it stays the source).
+
+
+from cowlab.model.pte cimport is_swap_entry, pte_rename, pte_target
+from cowlab.model.state.machine cimport FlatMachine, nr_files, nr_processes, nr_threads
+from cowlab.model.state.page cimport pfns_in_use
