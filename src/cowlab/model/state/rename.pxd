@@ -5,3 +5,9 @@
 from cowlab.model.pte cimport is_swap_entry, pte_rename, pte_target
 from cowlab.model.state.machine cimport FlatMachine, nr_files, nr_processes, nr_threads
 from cowlab.model.state.page cimport pfns_in_use
+
+cimport cython
+
+@cython.locals(v="int[::1]", pid=int, base=int, at=int, pte=int, x=int, cache=int, i=int, j=int,
+               slot=int)
+cpdef tuple first_appearance(FlatMachine m)

@@ -78,54 +78,55 @@ def _refs_by_name(m: FlatMachine) -> list[int]:
 
 
 def first_appearance(m: FlatMachine) -> tuple[list[int], list[int]]:
-    """pfns and slots in order of first appearance."""
-    v, L = m.vector, m.L
+    """pfns and slots in order of first appearance.
+
+    The scans index the vector with integer locals and no closures, so that compiled
+    (rename.pxd) they run as C loops: this runs once per successor state."""
+    v, L = m.v, m.L
     pfns, slots = [ZERO_PFN], []
     seen_p, seen_s = {ZERO_PFN}, set()
-
-    def see_pfn(x: int) -> None:
-        if x not in seen_p:
-            seen_p.add(x)
-            pfns.append(x)
-
+    found = []  # pfns in the order they are met, before deduplication
     for pid in range(nr_processes(m)):
-        for at in _pte_words(m, pid):
+        base = L.process(pid) + L.proc_ptes
+        for at in range(base, base + L.nr_vpns):
             pte = v[at]
             if not pte:
                 continue
             x = pte_target(pte)
-            if is_swap_entry(pte):
-                if x not in seen_s:
-                    seen_s.add(x)
-                    slots.append(x)
-                    cache = v[L.slot(x) + S_CACHE]
-                    if v[L.slot(x) + S_IN_USE] and cache != NO_PFN:
-                        see_pfn(cache)
-            else:
-                see_pfn(x)
+            if not is_swap_entry(pte):
+                found.append(x)
+            elif x not in seen_s:
+                seen_s.add(x)
+                slots.append(x)
+                cache = v[L.slot(x) + S_CACHE]
+                if v[L.slot(x) + S_IN_USE] and cache != NO_PFN:
+                    found.append(cache)
     for i in range(nr_files(m)):
         base = L.file(i)
         for j in range(v[base + FILE_NPAGES]):
-            see_pfn(v[base + FILE_FIXED_WORDS + j])
+            found.append(v[base + FILE_FIXED_WORDS + j])
     for base in _refs_by_name(m):
-        see_pfn(v[base + R_PFN])
+        found.append(v[base + R_PFN])
     for base in _frames(m):
         for i in range(v[base + F_NHOLDS]):
-            see_pfn(v[base + FRAME_FIXED_WORDS + i])
-        at = base + FRAME_FIXED_WORDS + L.bounds.holds
+            found.append(v[base + FRAME_FIXED_WORDS + i])
+        at = base + FRAME_FIXED_WORDS + L.nr_holds
         for i, kind in enumerate(_frame_word_kinds(m, v[base + F_LOCALS_KIND])):
             if kind == "pfn":
-                see_pfn(v[at + i])
+                found.append(v[at + i])
             elif kind == "pte" and v[at + i] and not is_swap_entry(v[at + i]):
-                see_pfn(pte_target(v[at + i]))
-    for pfn in pfns_in_use(m):
-        see_pfn(pfn)
-    for pfn in pfns:
-        slot = v[L.page(pfn) + PG_PRIVATE]
+                found.append(pte_target(v[at + i]))
+    found += pfns_in_use(m)
+    for x in found:
+        if x not in seen_p:
+            seen_p.add(x)
+            pfns.append(x)
+    for x in pfns:
+        slot = v[L.page(x) + PG_PRIVATE]
         if slot != NO_SLOT and slot not in seen_s:
             seen_s.add(slot)
             slots.append(slot)
-    for slot in range(L.bounds.slots):
+    for slot in range(L.nr_slots):
         if v[L.slot(slot) + S_IN_USE] and slot not in seen_s:
             seen_s.add(slot)
             slots.append(slot)
