@@ -11,3 +11,8 @@ cimport cython
 @cython.locals(v="int[::1]", pid=int, base=int, at=int, pte=int, x=int, cache=int, i=int, j=int,
                slot=int)
 cpdef tuple first_appearance(FlatMachine m)
+
+@cython.locals(old="int[::1]", new="int[::1]", free_page="int[::1]", free_slot="int[::1]",
+               at=int, i=int, j=int, src=int, dst=int, head=int, slot=int, pid=int, base=int,
+               f=int)
+cpdef FlatMachine renamed(FlatMachine m, list pfns, list slots)

@@ -145,40 +145,55 @@ def _is_identity(m: FlatMachine, pfns: list[int], slots: list[int]) -> bool:
 def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
     """A copy of ``m`` in which pfn ``pfns[i]`` is called ``i`` and slot ``slots[i]``
     is called ``i``, with page and slot records moved to their new names and the
-    references in name order."""
+    references in name order (word by word, so that compiled it is C loops)."""
     L = m.L
     if _is_identity(m, pfns, slots):
         return m
-    old, new = m.vector, m.vector[:]
+    old = m.v
+    vector = m.vector[:]
+    new = vector
+    free_page, free_slot = FREE_PAGE, FREE_SLOT
     p = {x: i for i, x in enumerate(pfns)}
     s = {x: i for i, x in enumerate(slots)}
     p[NO_PFN] = NO_PFN
     # pages: records move; their head and swap slot are renamed
-    new[L.pages:L.pages + L.bounds.pages * PAGE_WORDS] = FREE_PAGE * L.bounds.pages
-    for i, x in enumerate(pfns):
-        src, dst = L.page(x), L.page(i)
-        new[dst:dst + PAGE_WORDS] = old[src:src + PAGE_WORDS]
+    for at in range(L.pages, L.pages + L.nr_pages * PAGE_WORDS, PAGE_WORDS):
+        for j in range(PAGE_WORDS):
+            new[at + j] = free_page[j]
+    for i in range(len(pfns)):
+        src, dst = L.page(pfns[i]), L.page(i)
+        for j in range(PAGE_WORDS):
+            new[dst + j] = old[src + j]
         head, slot = old[src + PG_HEAD], old[src + PG_PRIVATE]
         new[dst + PG_HEAD] = NO_HEAD if head == NO_HEAD else p[head]
         new[dst + PG_PRIVATE] = NO_SLOT if slot == NO_SLOT else s[slot]
     # swap slots: records move; their cache page is renamed
-    new[L.swap:L.swap + L.bounds.slots * SLOT_WORDS] = FREE_SLOT * L.bounds.slots
-    for i, x in enumerate(slots):
-        src, dst = L.slot(x), L.slot(i)
-        new[dst:dst + SLOT_WORDS] = old[src:src + SLOT_WORDS]
+    for at in range(L.swap, L.swap + L.nr_slots * SLOT_WORDS, SLOT_WORDS):
+        for j in range(SLOT_WORDS):
+            new[at + j] = free_slot[j]
+    for i in range(len(slots)):
+        src, dst = L.slot(slots[i]), L.slot(i)
+        for j in range(SLOT_WORDS):
+            new[dst + j] = old[src + j]
         new[dst + S_CACHE] = p[old[src + S_CACHE]]
     # page tables
     for pid in range(nr_processes(m)):
-        for at in _pte_words(m, pid):
+        base = L.process(pid) + L.proc_ptes
+        for at in range(base, base + L.nr_vpns):
             if old[at]:
                 new[at] = pte_rename(old[at], p, s)
     # references, in name order
-    refs = [old[b:b + REF_WORDS] for b in _refs_by_name(m)]
-    for i in range(L.bounds.refs):
-        base = L.ref(i)
-        new[base:base + REF_WORDS] = refs[i] if i < len(refs) else type(old)("i", bytes(4 * REF_WORDS))
-        if i < len(refs):
-            new[base + R_PFN] = p[refs[i][R_PFN]]
+    named = _refs_by_name(m)
+    for i in range(L.nr_refs):
+        dst = L.ref(i)
+        if i < len(named):
+            src = named[i]
+            for j in range(REF_WORDS):
+                new[dst + j] = old[src + j]
+            new[dst + R_PFN] = p[old[src + R_PFN]]
+        else:
+            for j in range(REF_WORDS):
+                new[dst + j] = 0
     # files
     for f in range(nr_files(m)):
         base = L.file(f)
@@ -188,10 +203,10 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
     for base in _frames(m):
         for i in range(old[base + F_NHOLDS]):
             new[base + FRAME_FIXED_WORDS + i] = p[old[base + FRAME_FIXED_WORDS + i]]
-        at = base + FRAME_FIXED_WORDS + L.bounds.holds
+        at = base + FRAME_FIXED_WORDS + L.nr_holds
         for i, kind in enumerate(_frame_word_kinds(m, old[base + F_LOCALS_KIND])):
             if kind == "pfn":
                 new[at + i] = p[old[at + i]]
             elif kind == "pte" and old[at + i] and not is_swap_entry(old[at + i]):
                 new[at + i] = pte_rename(old[at + i], p, s)
-    return FlatMachine(L, new)
+    return FlatMachine(L, vector)
