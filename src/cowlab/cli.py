@@ -1,14 +1,19 @@
 """The ``cowlab`` command.
 
-Exit status: 0 all promises held (check: no violation within the bounds), 1 a
-promise broke, 2 bad input, 3 a check stopped by a limit before an answer, 4 the
-model's own sanity check failed (a bug in cowlab).
+Exit statuses are in ``cowlab.exit_codes``; ``main`` turns every exception into one
+of them with a one-line message (the traceback only under ``--debug``), so that a
+crash never reads as a finding.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
+import time
+import traceback
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -16,7 +21,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cowlab import exit_codes
 from cowlab.engine import run_scenario
+from cowlab.exit_codes import EXIT_HELP
 from cowlab.history import (
     RELEASES,
     RULE_SUMMARIES,
@@ -25,27 +32,42 @@ from cowlab.history import (
     UnknownKernelError,
     kernel_at,
 )
+from cowlab.kernel.context import ModelBugError
 from cowlab.kernel.frames import STAGE_DOCS
 from cowlab.report import print_run, run_json, verdict
 from cowlab.scenario import ScenarioError
 from cowlab.scenario.catalog import builtin_config_names, builtin_names, load_builtin, load_named
 
-EXIT_HELD, EXIT_BROKEN, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_MODEL_BUG = 0, 1, 2, 3, 4
+EXIT_HELD, EXIT_BROKEN, EXIT_BAD_INPUT = exit_codes.HELD, exit_codes.BROKEN, exit_codes.BAD_INPUT
+EXIT_LIMIT, EXIT_MODEL_BUG = exit_codes.LIMIT, exit_codes.MODEL_BUG
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="A laboratory for Linux anonymous-memory semantics.")
-console = Console(highlight=False, soft_wrap=True)
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="A laboratory for Linux anonymous-memory semantics.", epilog=EXIT_HELP)
+# emoji=False: a message that quotes "line100.yaml:100:" must not print an emoji
+console = Console(highlight=False, soft_wrap=True, emoji=False)
 if not console.is_terminal:
     console.width = 200  # files and pipes get whole table rows
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"cowlab: error: {escape(message)}")
+    err.print(f"cowlab: error: {message}", markup=False)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-@app.command()
+def _check_output(flag: str, path: str | None) -> None:
+    """An output path whose directory does not exist is bad input, said before any work
+    (not a traceback after a long search, with its result lost)."""
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        _fail(f"{flag}: the directory of {path!r} does not exist")
+
+
+def _check_positive(flag: str, value: float | None, unit: str) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        _fail(f"{flag}: {value} is not a positive number of {unit}")
+
+
+@app.command(epilog=EXIT_HELP)
 def run(
     scenario: Annotated[str | None, typer.Argument(help="scenario file or built-in name")] = None,
     kernel: Annotated[str, typer.Option("--kernel", "-k", help="release or commit")] = "v5.16",
@@ -62,14 +84,13 @@ def run(
         return
     if scenario is None:
         _fail("give a scenario file or built-in name (see `cowlab catalog`)")
+    _check_output("--html", html)
     try:
         k = kernel_at(kernel, revert or ())
         result = run_scenario(load_named(scenario), k)
     except (ScenarioError, UnknownKernelError) as exc:
         _fail(str(exc))
     if html:
-        from pathlib import Path
-
         from cowlab.report.html_report import run_html
 
         Path(html).write_text(run_html(result))
@@ -81,7 +102,7 @@ def run(
     raise typer.Exit({"holds": EXIT_HELD, "broken": EXIT_BROKEN}.get(outcome, EXIT_MODEL_BUG))
 
 
-@app.command()
+@app.command(epilog=EXIT_HELP)
 def check(
     config: Annotated[str, typer.Argument(help="check configuration file or built-in name")],
     kernel: Annotated[str, typer.Option("--kernel", "-k", help="release or commit")] = "v5.16",
@@ -102,8 +123,6 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """Explore every interleaving of a configuration; report the shortest violation."""
-    from pathlib import Path
-
     from cowlab.check.checkpoint import CheckpointError
     from cowlab.check.compiled import interpreted_note
     from cowlab.check.progress import ProgressReporter
@@ -121,6 +140,11 @@ def check(
         _fail("--workers: checkpoints are written by single-process searches only")
     if fingerprint_bits not in (64, 128):
         _fail(f"--fingerprint-bits: {fingerprint_bits} is not 64 or 128")
+    _check_positive("--time-limit", time_limit, "seconds")
+    _check_positive("--memory-limit", memory_limit, "MB")
+    _check_positive("--checkpoint-every", checkpoint_every, "seconds")
+    _check_output("--checkpoint", checkpoint)
+    _check_output("--emit-scenario", emit_scenario)
     reporter = ProgressReporter()
     try:
         k = kernel_at(kernel, revert or ())
@@ -151,7 +175,7 @@ def check(
     raise typer.Exit(EXIT_HELD if outcome == "complete" else EXIT_LIMIT)
 
 
-@app.command()
+@app.command(epilog=EXIT_HELP)
 def bisect(
     scenario: Annotated[str, typer.Argument(help="scenario file or built-in name")],
     good: Annotated[str, typer.Option(help="one end (default: the oldest release)")] = "v4.8",
@@ -172,7 +196,7 @@ def bisect(
         print_bisect(result, console)
 
 
-@app.command()
+@app.command(epilog=EXIT_HELP)
 def matrix(
     names: Annotated[list[str], typer.Argument(help="built-in names, globs or files")],
     kernels_: Annotated[str | None, typer.Option("--kernels", help="comma-separated")] = None,
@@ -195,16 +219,15 @@ def matrix(
         print_matrix(mx, console)
 
 
-@app.command("export-c")
+@app.command("export-c", epilog=EXIT_HELP)
 def export_c_command(
     scenario: Annotated[str, typer.Argument(help="scenario file or built-in name")],
     output: Annotated[str, typer.Option("--output", "-o", help="the C file to write")],
 ) -> None:
     """Write a scenario as a self-contained C program (kselftest TAP output)."""
-    from pathlib import Path
-
     from cowlab.oracle import ExportError, approximations, export_c
 
+    _check_output("--output", output)
     try:
         sc = load_named(scenario)
         text = export_c(sc)
@@ -223,7 +246,7 @@ oracle_app = typer.Typer(no_args_is_help=True, help="Run scenarios on real Linux
 app.add_typer(oracle_app, name="oracle")
 
 
-@oracle_app.command("run")
+@oracle_app.command("run", epilog=EXIT_HELP)
 def oracle_run(
     names: Annotated[list[str], typer.Argument(help="built-in names, globs or files")],
     kernels_: Annotated[str, typer.Option("--kernels", help="comma-separated: 5.10,6.1,6.12,host")]
@@ -240,6 +263,7 @@ def oracle_run(
 
     from cowlab.oracle import ensure_tools, run_on_kernels
 
+    _check_output("--report", report)
     chosen = _expand_names(names)
     kernel_list = [k.strip() for k in kernels_.split(",") if k.strip()]
     try:
@@ -254,8 +278,6 @@ def oracle_run(
     for name, why in refused.items():
         err.print(f"cowlab: {name}: not exported: {escape(why)}")
     if report:
-        from pathlib import Path
-
         from cowlab.oracle.fetch import cache_root, ensure_kernel
         from cowlab.oracle.report import debian_version, markdown
 
@@ -295,7 +317,7 @@ def _expand_names(names: list[str]) -> list[str]:
     return chosen
 
 
-@app.command()
+@app.command(epilog=EXIT_HELP)
 def kernels(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -330,7 +352,7 @@ def kernels(
         console.print(f"  {name:<28} {escape(summary)}")
 
 
-@app.command()
+@app.command(epilog=EXIT_HELP)
 def catalog() -> None:
     """List the built-in scenarios."""
     table = Table("name", "broken by", "fixed by", "description")
@@ -343,8 +365,69 @@ def catalog() -> None:
     console.print("check configurations (cowlab check): " + ", ".join(builtin_config_names()))
 
 
-def main() -> None:
-    app()
+#: set by --debug (or COWLAB_DEBUG=1): show the traceback of an internal error
+_debug = [bool(os.environ.get("COWLAB_DEBUG"))]
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an internal error")]
+    = False,
+) -> None:
+    if debug:
+        _debug[0] = True
+
+
+#: the command-line framework's own error class (typer vendors click; take it from the
+#: public BadParameter rather than from a private module)
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """The ``cowlab`` entry point: every outcome leaves with its own exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = app(args=args, prog_name="cowlab", standalone_mode=False)
+    except _USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `cowlab`: the help
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exit_codes.BAD_INPUT)
+        err.print(f"cowlab: error: {exc.format_message()}", markup=False)  # type: ignore[attr-defined]
+        sys.exit(exit_codes.BAD_INPUT)
+    except (KeyboardInterrupt, typer.Abort):
+        err.print("cowlab: interrupted", markup=False)
+        sys.exit(exit_codes.INTERRUPTED)
+    except ModelBugError as exc:
+        report = _save_bug_report(args, exc)
+        err.print(f"cowlab: model bug: {exc} (a bug in cowlab, not a finding; "
+                  f"report saved to {report})", markup=False)
+        sys.exit(exit_codes.MODEL_BUG)
+    except Exception as exc:  # a crash is never a finding: its own status, one line
+        if _debug[0]:
+            traceback.print_exc()
+        err.print(f"cowlab: internal error: {type(exc).__name__}: {exc} (a bug in cowlab; "
+                  "--debug shows the traceback)", markup=False)
+        sys.exit(exit_codes.INTERNAL)
+    sys.exit(code if isinstance(code, int) else exit_codes.HELD)
+
+
+def _save_bug_report(args: list[str], exc: BaseException) -> Path:
+    """What a bug report needs: the command, the version, the traceback and the text of
+    every input file the command named (a built-in name is in the catalog)."""
+    from cowlab import __version__
+    from cowlab.oracle.fetch import cache_root
+
+    directory = cache_root() / "bug-reports"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / time.strftime("model-bug-%Y%m%d-%H%M%S.txt", time.gmtime())
+    parts = [f"cowlab {__version__}", "command: cowlab " + " ".join(args), "",
+             "".join(traceback.format_exception(exc))]
+    for arg in args:
+        candidate = Path(arg)
+        if candidate.is_file() and candidate.stat().st_size < 1 << 20:
+            parts += [f"--- {arg}", candidate.read_text(errors="replace")]
+    path.write_text("\n".join(parts))
+    return path
 
 
 if __name__ == "__main__":
