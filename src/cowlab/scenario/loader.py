@@ -9,6 +9,7 @@ with validate_scenario.  Any error's field path then finds its line.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from dataclasses import fields
@@ -45,11 +46,35 @@ def load_scenario(path_or_text: str | os.PathLike[str], *, source: str | None = 
 def load_scenario_file(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario:
     """Load the scenario in the YAML file at ``path``."""
     name = source or str(path)
+    return _Reader(name).read(_read_text(path, name))
+
+
+#: a scenario or configuration is a page of YAML; anything larger is not one
+MAX_DOCUMENT_BYTES = 1 << 20
+#: values a document may expand to through aliases (a "billion laughs" file expands to
+#: billions from a few hundred bytes)
+MAX_VALUES = 100_000
+#: nesting depth of mappings and lists (PyYAML's composer recurses once per level)
+MAX_DEPTH = 64
+
+
+def _read_text(path: str | os.PathLike[str], name: str) -> str:
+    """The file's text; bytes that are not UTF-8 are located by line and byte offset."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read the file: {exc}", file=name, field=DOCUMENT) from exc
-    return _Reader(name).read(text)
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", file=name,
+                            field=DOCUMENT) from exc
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ScenarioError(f"the file has {len(data):,} bytes; a scenario has at most "
+                            f"{MAX_DOCUMENT_BYTES:,}", file=name, field=DOCUMENT)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ScenarioError(f"not UTF-8: byte {data[exc.start]:#04x} at byte {column} of the line",
+                            file=name, line=line, field=DOCUMENT) from None
 
 
 def _looks_like_path(text: str) -> bool:
@@ -80,6 +105,8 @@ class _Reader:
         self.check = check
         self.lines: dict[str, int] = {}
         self.constructor = yaml.constructor.SafeConstructor()
+        #: values produced so far (bounded: aliases can expand a small file enormously)
+        self.values = 0
 
     # --- errors -------------------------------------------------------------
 
@@ -130,8 +157,13 @@ class _Reader:
         return self.build(self.parse(text))
 
     def parse(self, text: str) -> dict[Any, Any]:
+        if len(text) > MAX_DOCUMENT_BYTES:
+            self.fail(DOCUMENT, f"the document has {len(text):,} characters; a scenario has at "
+                      f"most {MAX_DOCUMENT_BYTES:,}", 1)
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except RecursionError:
+            self.fail(DOCUMENT, f"nested more than {MAX_DEPTH} levels deep", 1)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
@@ -144,37 +176,59 @@ class _Reader:
         if root is None:
             self.fail(DOCUMENT, "empty document: the top level must be a mapping", 1)
         self.lines[""] = root.start_mark.line + 1
-        data = self.plain(root, "")
+        data = self.plain(root, "", ())
         if not isinstance(data, dict):
             self.fail(DOCUMENT, f"the top level must be a mapping, got {_kind(data)}")
         return data
 
-    def plain(self, node: yaml.Node, path: str) -> Any:
-        """The node as plain data, recording each path's line on the way."""
-        self.lines.setdefault(path, node.start_mark.line + 1)
+    def plain(self, node: yaml.Node, path: str, above: tuple[yaml.Node, ...]) -> Any:
+        """The node as plain data, recording each path's line on the way.  ``above`` are
+        the collections that contain it: an alias to one of them would never end."""
+        line = node.start_mark.line + 1
+        self.lines.setdefault(path, line)
+        self.values += 1
+        if self.values > MAX_VALUES:
+            self.fail(path or DOCUMENT, f"the document expands to more than {MAX_VALUES:,} "
+                      "values (aliases repeat what they name)", line)
+        if any(node is outer for outer in above):
+            self.fail(path or DOCUMENT, "an alias names a collection that contains it", line)
+        if len(above) >= MAX_DEPTH:
+            self.fail(path or DOCUMENT, f"nested more than {MAX_DEPTH} levels deep", line)
+        inside = (*above, node)
         if isinstance(node, yaml.SequenceNode):
-            return [self.plain(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+            return [self.plain(item, f"{path}[{i}]", inside) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key_line = key_node.start_mark.line + 1
                 if not isinstance(key_node, yaml.ScalarNode):
                     self.fail(path or DOCUMENT, "a mapping key must be a plain name", key_line)
-                key = self.scalar(key_node)
+                key = self.scalar(key_node, path or DOCUMENT)
                 sub = _join(path, key)
                 if key in out:
                     self.fail(sub, f"duplicate key {key!r}", key_line)
                 if not isinstance(value_node, yaml.ScalarNode):
                     self.lines[sub] = key_line  # a block value starts below its key
-                out[key] = self.plain(value_node, sub)
+                out[key] = self.plain(value_node, sub, inside)
             return out
-        return self.scalar(node)
+        return self.scalar(node, path or DOCUMENT)
 
-    def scalar(self, node: yaml.Node) -> Any:
+    def scalar(self, node: yaml.Node, path: str) -> Any:
+        """A scalar's value.  PyYAML raises ValueError, KeyError or OverflowError for
+        values its tags cannot hold (``2001-02-30``, ``!!int x``, ``!!bool maybe``)."""
+        line = node.start_mark.line + 1
         try:
-            return self.constructor.construct_object(node)
+            value = self.constructor.construct_object(node)
         except yaml.MarkedYAMLError as exc:
-            self.fail(DOCUMENT, f"malformed YAML: {exc.problem}", node.start_mark.line + 1)
+            self.fail(path, f"malformed YAML: {exc.problem}", line)
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            tag = node.tag.rpartition(":")[2]
+            self.fail(path, f"{node.value!r} is not a valid {tag} ({type(exc).__name__}: {exc})",
+                      line)
+        if isinstance(value, (datetime.date, bytes, set)):  # YAML's timestamps, !!binary, !!set
+            self.fail(path, f"{node.value!r} is a {type(value).__name__}: scenarios hold names, "
+                      "numbers, booleans, lists and mappings", line)
+        return value
 
     # --- plain data -> Scenario ----------------------------------------------
 
@@ -337,10 +391,7 @@ def load_check_config(path_or_text: str | os.PathLike[str], *, source: str | Non
     thread's program, and the background budgets."""
     if isinstance(path_or_text, os.PathLike) or _looks_like_path(path_or_text):
         name = source or str(path_or_text)
-        try:
-            text = Path(path_or_text).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ScenarioError(f"cannot read the file: {exc}", file=name, field=DOCUMENT) from exc
+        text = _read_text(path_or_text, name)
     else:
         name, text = source, str(path_or_text)
     reader = _Reader(name, check=True)
