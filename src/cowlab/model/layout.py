@@ -176,13 +176,22 @@ class Symbols:
     one number would make states indistinguishable, so that is an error (about one
     chance in 10^7 for a hundred names)."""
 
-    __slots__ = ("_ids", "_names")
+    __slots__ = ("_ids", "_names", "encoded")
 
     def __init__(self, names: tuple[str, ...] = ()) -> None:
         self._names: dict[int, str] = {0: ""}
         self._ids: dict[str, int] = {"": 0}
+        #: frame locals already encoded with these names (cowlab.model.state.convert)
+        self.encoded: dict[tuple[type, object], tuple[int, tuple[int, ...]]] = {}
         for name in names:
             self.intern(name)
+
+    def __getstate__(self) -> tuple[dict[int, str], dict[str, int]]:
+        return self._names, self._ids  # not the memo: it is rebuilt on use
+
+    def __setstate__(self, state: tuple[dict[int, str], dict[str, int]]) -> None:
+        self._names, self._ids = state
+        self.encoded = {}
 
     def intern(self, name: str) -> int:
         sym = self._ids.get(name)

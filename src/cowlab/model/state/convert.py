@@ -80,8 +80,25 @@ def frame_schema(layout: Layout, kind_sym: int) -> tuple[tuple[str, str], ...]:
 
 
 def _encode_locals(layout: Layout, loc: object) -> tuple[int, tuple[int, ...]]:
+    """(schema symbol, words) of a frame's locals.  Records are immutable and a search
+    meets a few hundred distinct ones, so each is encoded once per symbol table (the
+    memo lives in the table, whose names the encoding interned)."""
     if loc == ():
         return 0, ()
+    memo = layout.symbols.encoded
+    key = (type(loc), loc)
+    try:
+        hit = memo.get(key)
+    except TypeError:  # a field that cannot be hashed: encode it every time
+        return _encode_locals_now(layout, loc)
+    if hit is None:
+        if len(memo) >= _FRAMES_LIMIT:
+            memo.clear()
+        hit = memo[key] = _encode_locals_now(layout, loc)
+    return hit
+
+
+def _encode_locals_now(layout: Layout, loc: object) -> tuple[int, tuple[int, ...]]:
     cls = type(loc)
     key = f"{cls.__module__}.{cls.__qualname__}"
     _SCHEMAS[key] = cls
@@ -337,11 +354,15 @@ def vma_named(f: FlatMachine, pid: int, name: str) -> Vma | None:
 
 
 def region_span(f: FlatMachine, pid: int, name: str) -> tuple[int, int] | None:
-    """(first vpn, end vpn) over the pieces of region ``name``, or None."""
-    pieces = [v for v in vmas_of(f, pid) if v.name == name]
-    if not pieces:
-        return None
-    return pieces[0].region_base, max(v.end for v in pieces)
+    """(first vpn, end vpn) over the pieces of region ``name``, or None (read from the
+    VMA slots: every action that names an address resolves it, checker steps too)."""
+    span = None
+    for slot in range(mm.nr_vmas(f, pid)):
+        if mm.vma_name(f, pid, slot) == name:
+            end = mm.vma_end(f, pid, slot)
+            span = ((mm.vma_region_base(f, pid, slot), end) if span is None
+                    else (span[0], max(span[1], end)))
+    return span
 
 
 def process_view(f: FlatMachine, pid: int) -> Process:

@@ -3,6 +3,9 @@
 # which arguments are C ints, so that compiled callers reach the functions by C calls.
 
 
+cimport cython
+
+from cowlab.model.layout cimport Layout
 from cowlab.model.state.machine cimport FlatMachine
 
 cpdef int new_thread(FlatMachine m, name, int pid, int node, int affinity)
@@ -31,5 +34,7 @@ cpdef void set_frame_locals(FlatMachine m, int ti, locals_, int depth=*)
 cpdef object frame_holds(FlatMachine m, int ti, int depth=*)
 cpdef void set_frame_holds(FlatMachine m, int ti, holds, int depth=*)
 cpdef int _frame_base(FlatMachine m, int ti, int depth)
-cpdef void _write_frame(FlatMachine m, int base, int stage, int kind, locals_, holds)
-cpdef void _write_holds(FlatMachine m, int base, holds)
+@cython.locals(L=Layout, n=Py_ssize_t, at=int, i=int)
+cpdef void _write_frame(FlatMachine m, int base, int stage, int kind, tuple locals_, tuple holds)
+@cython.locals(L=Layout, n=Py_ssize_t, i=int)
+cpdef void _write_holds(FlatMachine m, int base, tuple holds)

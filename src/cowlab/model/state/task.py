@@ -183,23 +183,24 @@ def _frame_base(m: FlatMachine, ti: int, depth: int) -> int:
 
 def _write_frame(m: FlatMachine, base: int, stage: int, kind: int, locals_: tuple[int, ...],
                  holds: tuple[int, ...]) -> None:
-    b = m.L.bounds
-    if len(locals_) > b.locals:
-        raise LayoutOverflowError("locals", b.locals, f"{len(locals_)} locals")
-    v = m.v
-    v[base + F_STAGE] = stage
-    v[base + F_RESULT] = 0
-    v[base + F_LOCALS_KIND] = kind
+    L = m.L
+    n = len(locals_)
+    if n > L.nr_locals:
+        raise LayoutOverflowError("locals", L.nr_locals, f"{n} locals")
+    m.v[base + F_STAGE] = stage
+    m.v[base + F_RESULT] = 0
+    m.v[base + F_LOCALS_KIND] = kind
     _write_holds(m, base, holds)
-    at = base + FRAME_FIXED_WORDS + b.holds
-    for i in range(b.locals):
-        v[at + i] = locals_[i] if i < len(locals_) else 0
+    at = base + FRAME_FIXED_WORDS + L.nr_holds
+    for i in range(L.nr_locals):
+        m.v[at + i] = locals_[i] if i < n else 0
 
 
 def _write_holds(m: FlatMachine, base: int, holds: tuple[int, ...]) -> None:
-    b = m.L.bounds
-    if len(holds) > b.holds:
-        raise LayoutOverflowError("holds", b.holds, f"{len(holds)} page references in a frame")
-    m.v[base + F_NHOLDS] = len(holds)
-    for i in range(b.holds):
-        m.v[base + FRAME_FIXED_WORDS + i] = holds[i] if i < len(holds) else 0
+    L = m.L
+    n = len(holds)
+    if n > L.nr_holds:
+        raise LayoutOverflowError("holds", L.nr_holds, f"{n} page references in a frame")
+    m.v[base + F_NHOLDS] = n
+    for i in range(L.nr_holds):
+        m.v[base + FRAME_FIXED_WORDS + i] = holds[i] if i < n else 0
