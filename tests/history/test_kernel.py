@@ -12,7 +12,7 @@ from cowlab.history.rules import RULE_NAMES
 def test_release_applies_every_commit_up_to_its_tag() -> None:
     k = kernel_at("v5.16")
     assert k.has("09854ba94c6a") and not k.has("80d47f5de5e3")
-    assert kernel_at("5.17").has("80d47f5de5e3")
+    assert kernel_at("v5.17").has("80d47f5de5e3")
 
 
 def test_commit_names_the_prefix_of_the_timeline() -> None:
@@ -60,3 +60,23 @@ def test_timeline_is_ordered_by_release_and_rules_exist() -> None:
 
 def test_short_prefix_finds_a_commit() -> None:
     assert find_commit("80d47f5").short == "80d47f5de5e3"
+
+
+@pytest.mark.parametrize(("name", "hint"), [
+    ("5.16", "(did you mean 'v5.16'?)"),
+    ("v5.16 ", "(did you mean 'v5.16'?)"),
+    ("v\uff15.16", "(did you mean 'v5.16'?)"),
+    ("5.10.262", "(did you mean 'v5.10.262'?)"),
+    ("v05.16", ": give a release"),
+])
+def test_a_kernel_name_is_exact(name: str, hint: str) -> None:
+    """A near miss is an error that names what was meant, never another kernel silently."""
+    with pytest.raises(UnknownKernelError) as caught:
+        kernel_at(name)
+    assert hint in str(caught.value)
+
+
+def test_a_stable_release_past_the_newest_known_is_said_as_such() -> None:
+    assert kernel_at("v5.10.262").has("80d47f5de5e3")
+    with pytest.raises(UnknownKernelError, match=r"newest v5\.10 stable release cowlab models is v5\.10\.262"):
+        kernel_at("v5.10.999999")

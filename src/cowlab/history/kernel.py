@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cowlab.history.commits import Commit
 from cowlab.history.releases import RELEASE_INDEX, RELEASES, normalize_release
 from cowlab.history.rules import RULE_NAMES, Rules
-from cowlab.history.stable import STABLE_BRANCHES, backports_in, parse_stable
+from cowlab.history.stable import NEWEST_STABLE, STABLE_BRANCHES, backports_in, parse_stable
 from cowlab.history.timeline import TIMELINE
 
 _HASH = re.compile(r"^[0-9a-f]{7,40}$")
@@ -68,6 +69,11 @@ def _commits_for(spec: str) -> tuple[str, tuple[Commit, ...]]:
     stable = parse_stable(spec)
     if stable is not None:
         branch, sublevel = stable
+        newest = NEWEST_STABLE.get(branch)
+        if newest is not None and sublevel > newest:
+            raise UnknownKernelError(
+                f"unknown kernel {spec!r}: the newest {branch} stable release cowlab models is "
+                f"{branch}.{newest}; later ones may carry backports it does not know")
         _, base = _commits_for(branch)
         extra = tuple(find_commit(b.commit) for b in backports_in(branch, sublevel))
         return f"{branch}.{sublevel}", base + tuple(c for c in extra if c not in base)
@@ -79,12 +85,22 @@ def _commits_for(spec: str) -> tuple[str, tuple[Commit, ...]]:
         commit = find_commit(spec)
     except UnknownKernelError:
         raise UnknownKernelError(
-            f"unknown kernel {spec!r}: give a release {RELEASES[0]}..{RELEASES[-1]}, a stable "
-            f"release of {', '.join(STABLE_BRANCHES)} (e.g. v5.10.262) "
-            "or a modeled commit hash (see `cowlab kernels`)"
+            f"unknown kernel {spec!r}{_did_you_mean(spec)}: give a release "
+            f"{RELEASES[0]}..{RELEASES[-1]}, a stable release of {', '.join(STABLE_BRANCHES)} "
+            "(e.g. v5.10.262) or a modeled commit hash (see `cowlab kernels`)"
         ) from None
     index = TIMELINE.index(commit)
     return commit.short, TIMELINE[: index + 1]
+
+
+def _did_you_mean(spec: str) -> str:
+    """The exact name a near miss meant (``5.16``, ``v5.16 ``, full-width digits)."""
+    guess = unicodedata.normalize("NFKC", spec).strip()
+    if guess[:1].isdigit():
+        guess = "v" + guess
+    if guess != spec and (normalize_release(guess) or parse_stable(guess)):
+        return f" (did you mean {guess!r}?)"
+    return ""
 
 
 def build_kernel(name: str, commits: Iterable[Commit], reverted: Iterable[Commit] = ()) -> Kernel:

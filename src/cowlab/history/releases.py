@@ -11,13 +11,14 @@ RELEASES: tuple[str, ...] = (
 )
 RELEASE_INDEX: dict[str, int] = {tag: i for i, tag in enumerate(RELEASES)}
 
-_TAG = re.compile(r"^v?(\d+)\.(\d+)$")
+_TAG = re.compile(r"v([0-9]+)\.([0-9]+)", re.ASCII)
 
 
 def normalize_release(text: str) -> str | None:
-    """``"5.16"`` or ``"v5.16"`` -> ``"v5.16"`` if it is a modeled release, else None."""
-    match = _TAG.match(text.strip())
+    """``"v5.16"`` if ``text`` is exactly that modeled release's name, else None: a name
+    is exact (``5.16``, ``v5.16 `` or full-width digits are not names of a kernel)."""
+    match = _TAG.fullmatch(text)
     if not match:
         return None
     tag = f"v{int(match.group(1))}.{int(match.group(2))}"
-    return tag if tag in RELEASE_INDEX else None
+    return tag if tag == text and tag in RELEASE_INDEX else None

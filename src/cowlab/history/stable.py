@@ -37,16 +37,22 @@ STABLE_BRANCHES: dict[str, tuple[Backport, ...]] = {
 #: the Debian kernels the oracle boots
 DEBIAN_KERNELS: tuple[str, ...] = ("v5.10.262", "v6.1.192", "v6.12.117")
 
-_STABLE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+#: branch -> the newest stable release cowlab knows of (the Debian kernel the oracle
+#: boots): a later one may have taken backports that are not modeled
+NEWEST_STABLE: dict[str, int] = {
+    name.rpartition(".")[0]: int(name.rpartition(".")[2]) for name in DEBIAN_KERNELS}
+
+_STABLE = re.compile(r"v([0-9]+)\.([0-9]+)\.([0-9]+)", re.ASCII)
 
 
 def parse_stable(text: str) -> tuple[str, int] | None:
-    """``"v5.10.262"`` -> ``("v5.10", 262)`` for a modeled stable branch, else None."""
-    match = _STABLE.match(text.strip())
+    """``"v5.10.262"`` -> ``("v5.10", 262)`` when ``text`` is exactly the name of a
+    release of a modeled stable branch, else None."""
+    match = _STABLE.fullmatch(text)
     if not match:
         return None
     branch = f"v{int(match.group(1))}.{int(match.group(2))}"
-    if branch not in STABLE_BRANCHES:
+    if branch not in STABLE_BRANCHES or f"{branch}.{int(match.group(3))}" != text:
         return None
     return branch, int(match.group(3))
 
