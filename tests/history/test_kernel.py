@@ -78,5 +78,6 @@ def test_a_kernel_name_is_exact(name: str, hint: str) -> None:
 
 def test_a_stable_release_past_the_newest_known_is_said_as_such() -> None:
     assert kernel_at("v5.10.262").has("80d47f5de5e3")
-    with pytest.raises(UnknownKernelError, match=r"newest v5\.10 stable release cowlab models is v5\.10\.262"):
+    newest = r"newest v5\.10 stable release cowlab models is v5\.10\.262"
+    with pytest.raises(UnknownKernelError, match=newest):
         kernel_at("v5.10.999999")
