@@ -83,3 +83,9 @@ def test_an_oversized_file_is_refused_without_parsing(tmp_path: Path) -> None:
 
 def test_a_good_document_still_loads() -> None:
     assert load_scenario(GOOD, source="sc.yaml").name == "sc"
+
+
+def test_a_missing_key_names_its_field() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_check_config(GOOD.split("steps:")[0], source="c.yaml")
+    assert str(caught.value) == "c.yaml:1: programs: missing required key 'programs'"

@@ -241,7 +241,7 @@ class _Reader:
             if top.steps:
                 self.fail("steps", "a check configuration has programs, not steps")
             if top.programs is None:
-                self.fail("", "missing required key 'programs'")
+                self.fail("programs", "missing required key 'programs'")
         else:
             if "steps" not in data:
                 self.fail("steps", "missing required key 'steps'")
