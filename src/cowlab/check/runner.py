@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cowlab.check.checkpoint import Checkpointer, load_checkpoint
+from cowlab.check.keyhash import FINGERPRINT
 from cowlab.check.model import CheckModel
 from cowlab.check.random_walk import WalkMemory, new_walk_memory, random_walks
 from cowlab.check.result import Limits, SearchResult, peak_rss_mb
@@ -62,7 +63,8 @@ def run_check(
     model = CheckModel(config, kernel, sanity=sanity, symmetry=reduce)
     meta = {"config": config.name, "kernel": kernel.name, "strategy": strategy,
             "reduce": reduce, "seed": seed if strategy == "random" else None,
-            "fingerprint_bits": None if strategy == "random" else fingerprint_bits}
+            "fingerprint_bits": None if strategy == "random" else fingerprint_bits,
+            "fingerprint": None if strategy == "random" else FINGERPRINT}
     memory: Memory | WalkMemory
     if resume is not None:
         memory = load_checkpoint(resume, meta)
