@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from cowlab.check.canon import canonical
 from cowlab.check.checkpoint import Checkpointer
 from cowlab.check.fingerprints import FingerprintSet
+from cowlab.check.frontier import Frontier
 from cowlab.check.keyhash import fingerprint64, fingerprint128
 from cowlab.check.model import CheckModel, CheckState, Transition
 from cowlab.check.por import ample
@@ -61,8 +62,9 @@ class Memory:
     visited: FingerprintSet = field(default_factory=FingerprintSet)
     #: per stored state (by index): parent index and transition number
     links: TraceLinks = field(default_factory=TraceLinks)
-    #: (state, its index, its depth) still to expand
-    frontier: deque[tuple[CheckState, int, int]] = field(default_factory=deque)
+    #: (packed state, its index, its depth) still to expand: a Frontier (bounded memory,
+    #: spills to disk) for BFS, a deque (a stack) for DFS
+    frontier: Frontier | deque[tuple[object, int, int]] = field(default_factory=deque)
     stats: Stats = field(default_factory=Stats)
 
     @property
@@ -103,7 +105,8 @@ def trace_to(model: CheckModel, mem: Memory, index: int) -> list[Transition]:
 
 
 def new_memory(model: CheckModel, strategy: str, fingerprint_bits: int = 64) -> Memory:
-    mem = Memory(strategy, FingerprintSet(fingerprint_bits))
+    frontier = Frontier() if strategy == "bfs" else deque()
+    mem = Memory(strategy, FingerprintSet(fingerprint_bits), frontier=frontier)
     init = model.initial()
     mem.visited.add(fingerprint_of(init, model, fingerprint_bits))
     mem.frontier.append((model.pack(init), mem.links.add(ROOT, 0), 0))
