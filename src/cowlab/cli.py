@@ -7,12 +7,15 @@ crash never reads as a finding.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -53,6 +56,23 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 def _fail(message: str) -> NoReturn:
     err.print(f"cowlab: error: {message}", markup=False)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops a search as SIGINT does: a partial report and a final checkpoint.
+    A second SIGTERM stops at once (the last checkpoint written stays good: checkpoints
+    are replaced atomically)."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_output(flag: str, path: str | None) -> None:
@@ -154,10 +174,11 @@ def check(
         note = interpreted_note()  # once the input is known good: an error stays one line
         if note:
             err.print(escape(note))
-        run_ = run_check(cfg, k, strategy=strategy, limits=limits, reduce=not no_reduce,
-                         seed=seed, workers=workers, checkpoint=checkpoint,
-                         checkpoint_every=checkpoint_every, resume=resume, progress=reporter,
-                         fingerprint_bits=fingerprint_bits)
+        with _sigterm_interrupts():
+            run_ = run_check(cfg, k, strategy=strategy, limits=limits, reduce=not no_reduce,
+                             seed=seed, workers=workers, checkpoint=checkpoint,
+                             checkpoint_every=checkpoint_every, resume=resume,
+                             progress=reporter, fingerprint_bits=fingerprint_bits)
     except (ScenarioError, UnknownKernelError, CheckpointError) as exc:
         reporter.close()
         _fail(str(exc))
