@@ -105,3 +105,16 @@ def test_an_output_into_a_missing_directory_is_refused_before_any_work(
                  ("export-c", "gaudi", "-o", missing)):
         assert exit_status(*args) == exit_codes.BAD_INPUT
         assert "does not exist" in capsys.readouterr().err
+
+
+def test_version_and_python_dash_m(capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    from cowlab import __version__
+
+    assert exit_status("--version") == exit_codes.HELD
+    assert capsys.readouterr().out.strip() == f"cowlab {__version__}"
+    ran = subprocess.run([sys.executable, "-m", "cowlab", "run", "gaudi", "-k", "v5.16"],
+                         capture_output=True, text=True, check=False)
+    assert ran.returncode == exit_codes.BROKEN and "pin_coherence" in ran.stdout

@@ -390,9 +390,20 @@ def catalog() -> None:
 _debug = [bool(os.environ.get("COWLAB_DEBUG"))]
 
 
+def _print_version(on: bool) -> None:
+    if on:
+        from cowlab import __version__
+
+        console.print(f"cowlab {__version__}")
+        raise typer.Exit(EXIT_HELD)
+
+
 @app.callback()
 def _options(
     debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an internal error")]
+    = False,
+    version: Annotated[bool, typer.Option("--version", help="print the version and exit",
+                                          is_eager=True, callback=_print_version)]
     = False,
 ) -> None:
     if debug:
