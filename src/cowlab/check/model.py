@@ -83,6 +83,8 @@ class CheckModel:
         #: transitions the partial-order reduction left out (statistics)
         self.stats_reduced = 0
         self.symmetry = symmetry_classes(config) if symmetry else ()
+        #: one object for each distinct spec, program counters and budgets in the frontier
+        self._shared: dict[object, object] = {}
 
     def initial(self) -> CheckState:
         m = boot(self.config.scenario, [s.action for prog in self.programs.values() for s in prog])
@@ -98,7 +100,17 @@ class CheckModel:
         small numbers, it shrinks several times), the rest as it is."""
         m = s.machine
         assert isinstance(m, FlatMachine)
-        return (zlib.compress(m.vector.tobytes(), 1), m.L, s.spec, s.pcs, s.budgets)
+        return (zlib.compress(m.vector.tobytes(), 1), m.L, self._share(s.spec),
+                self._share(s.pcs), self._share(s.budgets))
+
+    def _share(self, value: object) -> object:
+        """An equal object already waiting, if any: a state's ghost spec, program counters
+        and budgets take few values, and a frontier of 65,536 states would otherwise
+        keep as many copies of each (a kilobyte a state)."""
+        shared = self._shared.setdefault(value, value)
+        if len(self._shared) > 1 << 16:
+            self._shared.clear()
+        return shared
 
     def unpack(self, packed: object) -> CheckState:
         data, layout, spec, pcs, budgets = packed  # type: ignore[misc]
