@@ -59,7 +59,7 @@ def _subprocess_run(workers: int, max_states: int | None, kernel: str) -> dict[s
     return data
 
 
-def large(kernel: str, max_states: int | None) -> None:
+def large(kernel: str, max_states: int | None, workers: bool = True) -> None:
     cfg = load_check_config(LARGE)
     base = current_rss_mb()
     t0 = time.perf_counter()
@@ -72,10 +72,10 @@ def large(kernel: str, max_states: int | None) -> None:
           f"{s.distinct / seconds:,.0f} distinct/s, {s.transitions / seconds:,.0f} transitions/s, "
           f"{grown / max(s.distinct, 1):,.0f} bytes/state (peak RSS growth), "
           f"peak {run.peak_mb:,.0f} MB")
-    for workers in (1, 2):
-        data = _subprocess_run(workers, max_states, kernel)
+    for n in (1, 2) if workers else ():
+        data = _subprocess_run(n, max_states, kernel)
         st = data["stats"]
-        print(f"  --workers {workers}: {data['outcome']}, distinct {st['distinct']:,} in "
+        print(f"  --workers {n}: {data['outcome']}, distinct {st['distinct']:,} in "
               f"{data['wall']:.1f} s wall ({st['distinct'] / data['wall']:,.0f} distinct/s)")
 
 
@@ -84,11 +84,13 @@ def main() -> None:
     parser.add_argument("which", choices=["small", "large"])
     parser.add_argument("--kernel", default="v5.8")
     parser.add_argument("--max-states", type=int, default=None)
+    parser.add_argument("--no-workers", action="store_true",
+                        help="large: only the in-process run, not the 1- and 2-worker runs")
     args = parser.parse_args()
     if args.which == "small":
         small()
     else:
-        large(args.kernel, args.max_states)
+        large(args.kernel, args.max_states, workers=not args.no_workers)
 
 
 if __name__ == "__main__":
