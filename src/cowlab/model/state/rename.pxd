@@ -4,7 +4,8 @@
 
 from cowlab.model.pte cimport is_swap_entry, pte_rename, pte_target
 from cowlab.model.state.machine cimport FlatMachine, nr_files, nr_processes, nr_threads
-from cowlab.model.state.page cimport pfns_in_use
+from cowlab.model.state.page cimport free_pfn, pfns_in_use
+from cowlab.model.state.swap cimport free_swap_slot
 
 cimport cython
 
@@ -12,7 +13,9 @@ cimport cython
                slot=int)
 cpdef tuple first_appearance(FlatMachine m)
 
-@cython.locals(old="int[::1]", new="int[::1]", free_page="int[::1]", free_slot="int[::1]",
-               at=int, i=int, j=int, src=int, dst=int, head=int, slot=int, pid=int, base=int,
-               f=int)
+@cython.locals(c=FlatMachine, old="int[::1]", new="int[::1]", at=int, i=int, j=int, src=int,
+               dst=int, head=int, slot=int, pid=int, base=int, f=int, pfn=int)
 cpdef FlatMachine renamed(FlatMachine m, list pfns, list slots)
+
+@cython.locals(j=int)
+cdef inline void _copy_words(int[::1] old, int[::1] new, int src, int dst, int n)

@@ -14,6 +14,7 @@ pages a frame holds and its locals named ``pfn`` or holding a pte_t.
 from __future__ import annotations
 
 import functools
+from array import array
 
 from cowlab.model.layout import (
     F_LOCALS_KIND,
@@ -21,8 +22,6 @@ from cowlab.model.layout import (
     FILE_FIXED_WORDS,
     FILE_NPAGES,
     FRAME_FIXED_WORDS,
-    FREE_PAGE,
-    FREE_SLOT,
     PAGE_WORDS,
     PG_HEAD,
     PG_PRIVATE,
@@ -39,7 +38,8 @@ from cowlab.model.page import NO_HEAD, NO_SLOT, ZERO_PFN
 from cowlab.model.pte import is_swap_entry, pte_rename, pte_target
 from cowlab.model.state.convert import INTS, PTE, frame_schema
 from cowlab.model.state.machine import NO_PFN, FlatMachine, nr_files, nr_processes, nr_threads
-from cowlab.model.state.page import pfns_in_use
+from cowlab.model.state.page import free_pfn, pfns_in_use
+from cowlab.model.state.swap import free_swap_slot
 
 
 def _pte_words(m: FlatMachine, pid: int) -> range:
@@ -149,32 +149,26 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
     L = m.L
     if _is_identity(m, pfns, slots):
         return m
-    old = m.v
-    vector = m.vector[:]
-    new = vector
-    free_page, free_slot = FREE_PAGE, FREE_SLOT
+    c = FlatMachine(L, m.vector[:])
+    old, new = m.v, c.v
     p = {x: i for i, x in enumerate(pfns)}
     s = {x: i for i, x in enumerate(slots)}
     p[NO_PFN] = NO_PFN
     # pages: records move; their head and swap slot are renamed
-    for at in range(L.pages, L.pages + L.nr_pages * PAGE_WORDS, PAGE_WORDS):
-        for j in range(PAGE_WORDS):
-            new[at + j] = free_page[j]
+    for pfn in range(L.nr_pages):
+        free_pfn(c, pfn)
     for i in range(len(pfns)):
         src, dst = L.page(pfns[i]), L.page(i)
-        for j in range(PAGE_WORDS):
-            new[dst + j] = old[src + j]
+        _copy_words(old, new, src, dst, PAGE_WORDS)
         head, slot = old[src + PG_HEAD], old[src + PG_PRIVATE]
         new[dst + PG_HEAD] = NO_HEAD if head == NO_HEAD else p[head]
         new[dst + PG_PRIVATE] = NO_SLOT if slot == NO_SLOT else s[slot]
     # swap slots: records move; their cache page is renamed
-    for at in range(L.swap, L.swap + L.nr_slots * SLOT_WORDS, SLOT_WORDS):
-        for j in range(SLOT_WORDS):
-            new[at + j] = free_slot[j]
+    for slot in range(L.nr_slots):
+        free_swap_slot(c, slot)
     for i in range(len(slots)):
         src, dst = L.slot(slots[i]), L.slot(i)
-        for j in range(SLOT_WORDS):
-            new[dst + j] = old[src + j]
+        _copy_words(old, new, src, dst, SLOT_WORDS)
         new[dst + S_CACHE] = p[old[src + S_CACHE]]
     # page tables
     for pid in range(nr_processes(m)):
@@ -188,8 +182,7 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
         dst = L.ref(i)
         if i < len(named):
             src = named[i]
-            for j in range(REF_WORDS):
-                new[dst + j] = old[src + j]
+            _copy_words(old, new, src, dst, REF_WORDS)
             new[dst + R_PFN] = p[old[src + R_PFN]]
         else:
             for j in range(REF_WORDS):
@@ -209,4 +202,10 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
                 new[at + i] = p[old[at + i]]
             elif kind == "pte" and old[at + i] and not is_swap_entry(old[at + i]):
                 new[at + i] = pte_rename(old[at + i], p, s)
-    return FlatMachine(L, vector)
+    return c
+
+
+def _copy_words(old: array, new: array, src: int, dst: int, n: int) -> None:
+    """A record's ``n`` words from ``old`` at ``src`` to ``new`` at ``dst``."""
+    for j in range(n):
+        new[dst + j] = old[src + j]
