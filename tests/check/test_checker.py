@@ -129,13 +129,13 @@ def test_checkpoint_belongs_to_its_run(tmp_path) -> None:
 
 def test_a_checkpoint_of_another_fingerprint_function_is_refused(tmp_path, monkeypatch) -> None:
     """Fingerprints made by another hash would match nothing: resuming must refuse."""
-    from cowlab.check import runner
+    from cowlab.check import identity
     from cowlab.check.checkpoint import CheckpointError
 
     path = str(tmp_path / "ck")
     cfg, kernel = load_named_config("gaudi-open"), kernel_at("v5.8")
     run_check(cfg, kernel, limits=Limits(max_states=100), checkpoint=path)
-    monkeypatch.setattr(runner, "FINGERPRINT", "blake2b")
+    monkeypatch.setattr(identity, "FINGERPRINT", "blake2b")
     with pytest.raises(CheckpointError, match="fingerprint='xxh3', this run has 'blake2b'"):
         run_check(cfg, kernel, resume=path)
 

@@ -1,25 +1,25 @@
 """Checkpoints: the search memory written atomically (write, fsync, rename), so a crash
 or SIGKILL leaves the previous checkpoint intact.
 
-The file is a magic string, a JSON header (the run's identity and a table of
-sections), then the sections as raw bytes.  A search memory is three sections: the
-fingerprint table and the trace links as raw arrays (each with its own header and
-checksum), and the rest (strategy, frontier, statistics) pickled; any other memory
-(random walks) is one pickled section.
+The file is a magic string, a JSON header (the run's identity, a table of sections
+with their CRC-32s), then the sections: raw arrays (fingerprint table, trace links,
+frontier entries, each with its own header) and JSON.  Nothing in it is pickled, so
+loading a checkpoint runs no code of the file's choosing; the identity covers
+everything the result depends on (``cowlab.check.runner.run_identity``), so a
+checkpoint is resumed only by the run that wrote it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 import struct
 import time
 import zlib
 from pathlib import Path
 from typing import Any
 
-FORMAT = 2
+FORMAT = 3
 _MAGIC = b"COWLABCK"
 _LENGTH = struct.Struct("<I")
 
@@ -63,10 +63,10 @@ class Checkpointer:
 
 
 def _sections_of(memory: object) -> tuple[str, list[tuple[str, bytes]]]:
-    to_sections = getattr(memory, "checkpoint_sections", None)
-    if to_sections is not None:
-        return "search", to_sections()
-    return "pickle", [("memory", pickle.dumps(memory, protocol=pickle.HIGHEST_PROTOCOL))]
+    from cowlab.check.random_walk import WalkMemory
+
+    kind = "walks" if isinstance(memory, WalkMemory) else "search"
+    return kind, memory.checkpoint_sections()  # type: ignore[attr-defined]
 
 
 def load_checkpoint(path: str | os.PathLike[str], meta: dict[str, Any]) -> Any:
@@ -82,27 +82,36 @@ def load_checkpoint(path: str | os.PathLike[str], meta: dict[str, Any]) -> Any:
     (length,) = _LENGTH.unpack_from(data, len(_MAGIC))
     try:
         header = json.loads(bytes(data[head:head + length]))
-    except ValueError:
+        saved = header["meta"]
+        table = [(str(name), int(size), int(crc)) for name, size, crc in header["sections"]]
+    except (ValueError, KeyError, TypeError):
         raise CheckpointError(f"{path}: damaged checkpoint header") from None
-    saved = header.get("meta", {})
-    want = {"format": FORMAT, **meta}
-    for key, value in want.items():
+    if saved.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {saved.get('format')!r} "
+                              f"(this cowlab reads format {FORMAT}): start the run again")
+    for key, value in meta.items():
         if saved.get(key) != value:
             raise CheckpointError(f"{path}: checkpoint is for {key}={saved.get(key)!r}, "
                                   f"this run has {value!r}")
     sections: dict[str, memoryview] = {}
     offset = head + length
-    for name, size, crc in header["sections"]:
+    for name, size, crc in table:
         section = data[offset:offset + size]
         if len(section) != size or zlib.crc32(section) != crc:
             raise CheckpointError(f"{path}: checkpoint section {name} is truncated or damaged")
         sections[name] = section
         offset += size
+    if offset != len(data):
+        raise CheckpointError(f"{path}: checkpoint has {len(data) - offset} bytes after its sections")
     try:
-        if header["kind"] == "search":
+        if header.get("kind") == "search":
             from cowlab.check.search import Memory
 
             return Memory.from_checkpoint_sections(sections)
-        return pickle.loads(sections["memory"])
-    except (ValueError, KeyError, pickle.UnpicklingError, EOFError) as exc:
+        if header.get("kind") == "walks":
+            from cowlab.check.random_walk import WalkMemory
+
+            return WalkMemory.from_checkpoint_sections(sections)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise CheckpointError(f"{path}: cannot read checkpoint: {exc}") from None
+    raise CheckpointError(f"{path}: unknown checkpoint kind {header.get('kind')!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 from array import array
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from cowlab.engine.boot import boot, file_tokens, thread_index
 from cowlab.engine.bounds import bounds_error
@@ -39,7 +39,7 @@ from cowlab.kernel.step import (
 )
 from cowlab.model import KSWAPD, NO_CPU, NO_NODE, ZERO_PFN, Machine
 from cowlab.model import state as S
-from cowlab.model.layout import LayoutOverflowError
+from cowlab.model.layout import Layout, LayoutOverflowError
 from cowlab.model.pte import pte_pfn, pte_present
 from cowlab.model.state import FlatMachine
 from cowlab.model.state.records import RecordMachine
@@ -49,6 +49,8 @@ from cowlab.scenario.spec import Step
 #: budget slots, in CheckState.budgets order
 BUDGETS = ("numa_scan", "move", "lru_drain", "reclaim", "dma_write", "dma_read")
 SCAN, MOVE, DRAIN, RECLAIM, DMA_WRITE, DMA_READ = range(6)
+
+T = TypeVar("T")
 
 
 class Transition(NamedTuple):
@@ -66,6 +68,17 @@ class CheckState(NamedTuple):
     machine: Machine
     spec: Spec
     #: per thread with a program: (name, index of its next action)
+    pcs: tuple[tuple[str, int], ...]
+    budgets: tuple[int, ...]
+
+
+class Packed(NamedTuple):
+    """A state as it waits in the frontier: its vector compressed (mostly zeros and
+    small numbers, it shrinks several times), the rest shared with equal entries."""
+
+    vector: bytes
+    layout: Layout
+    spec: Spec
     pcs: tuple[tuple[str, int], ...]
     budgets: tuple[int, ...]
 
@@ -95,27 +108,24 @@ class CheckModel:
 
     # --- states waiting in a frontier ----------------------------------------------
 
-    def pack(self, s: CheckState) -> object:
-        """A state as it waits in the frontier: its vector compressed (mostly zeros and
-        small numbers, it shrinks several times), the rest as it is."""
+    def pack(self, s: CheckState) -> Packed:
         m = s.machine
         assert isinstance(m, FlatMachine)
-        return (zlib.compress(m.vector.tobytes(), 1), m.L, self._share(s.spec),
-                self._share(s.pcs), self._share(s.budgets))
+        return Packed(zlib.compress(m.vector.tobytes(), 1), m.L, self._share(s.spec),
+                      self._share(s.pcs), self._share(s.budgets))
 
-    def _share(self, value: object) -> object:
+    def _share(self, value: T) -> T:
         """An equal object already waiting, if any: a state's ghost spec, program counters
         and budgets take few values, and a frontier of 65,536 states would otherwise
         keep as many copies of each (a kilobyte a state)."""
-        shared = self._shared.setdefault(value, value)
+        shared: T = self._shared.setdefault(value, value)  # type: ignore[assignment]
         if len(self._shared) > 1 << 16:
             self._shared.clear()
         return shared
 
-    def unpack(self, packed: object) -> CheckState:
-        data, layout, spec, pcs, budgets = packed  # type: ignore[misc]
-        machine = RecordMachine(layout, array("i", zlib.decompress(data)))
-        return CheckState(machine, spec, pcs, budgets)  # type: ignore[arg-type]
+    def unpack(self, packed: Packed) -> CheckState:
+        machine = RecordMachine(packed.layout, array("i", zlib.decompress(packed.vector)))
+        return CheckState(machine, packed.spec, packed.pcs, packed.budgets)  # type: ignore[arg-type]
 
     # --- enabled transitions ---------------------------------------------------------
 

@@ -4,11 +4,15 @@ Finds deep bugs in spaces too large to exhaust; proves nothing when it finds non
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cowlab.check.canon import canonical
 from cowlab.check.checkpoint import Checkpointer
+from cowlab.check.fingerprints import FingerprintSet
+from cowlab.check.keyhash import fingerprint64
 from cowlab.check.model import CheckModel, Transition
 from cowlab.check.result import Limits, SearchResult, Stats, Stopper
 from cowlab.check.search import Progress, no_cyclic_gc
@@ -20,8 +24,33 @@ class WalkMemory:
     seed: int
     rng_state: object = None
     walks: int = 0
-    seen: set[object] = field(default_factory=set)
+    #: fingerprints of the canonical keys of every state the walks have seen
+    seen: FingerprintSet = field(default_factory=FingerprintSet)
     stats: Stats = field(default_factory=Stats)
+
+    @property
+    def fingerprint_bits(self) -> int:
+        return self.seen.bits
+
+    def checkpoint_sections(self) -> list[tuple[str, bytes]]:
+        """The seen set as a raw table, the generator's state and the counts as JSON."""
+        version, internal, gauss = self.rng_state  # type: ignore[misc]
+        walk = {"seed": self.seed, "walks": self.walks, "stats": self.stats.to_plain(),
+                "rng": [version, list(internal), gauss]}
+        return [("fingerprints", self.seen.to_bytes()), ("walks", json.dumps(walk).encode())]
+
+    @classmethod
+    def from_checkpoint_sections(cls, sections: Mapping[str, bytes | memoryview]) -> WalkMemory:
+        walk = json.loads(bytes(sections["walks"]))
+        version, internal, gauss = walk["rng"]
+        rng_state = (version, tuple(internal), gauss)
+        random.Random().setstate(rng_state)  # refuses a state that is not one
+        walks = walk["walks"]
+        if type(walks) is not int or walks < 0:
+            raise ValueError(f"walks: {walks!r}")
+        return cls("random", walk["seed"], rng_state, walks,
+                   FingerprintSet.from_bytes(sections["fingerprints"]),
+                   Stats.from_plain(walk["stats"]))
 
 
 def new_walk_memory(seed: int) -> WalkMemory:
@@ -71,9 +100,7 @@ def _walks(model: CheckModel, rng: random.Random, mem: WalkMemory, stop: Stopper
                 stats.transitions += 1
                 if found:
                     return SearchResult("violation", stats, trace=trace, violations=found)
-                key = canonical(state, model.symmetry)
-                if key not in mem.seen:
-                    mem.seen.add(key)
+                if mem.seen.add(fingerprint64(canonical(state, model.symmetry))):
                     stats.distinct += 1
                     bug = model.sanity_of(state)
                     if bug:

@@ -43,6 +43,22 @@ class Stats:
         state["earlier"] = self.seconds
         return state
 
+    def to_plain(self) -> dict[str, int | float]:
+        """The counts and the time spent so far, for a checkpoint."""
+        return {"distinct": self.distinct, "transitions": self.transitions,
+                "max_depth": self.max_depth, "depth_cut": self.depth_cut,
+                "earlier": self.seconds}
+
+    @classmethod
+    def from_plain(cls, data: dict[str, object]) -> Stats:
+        counts = {name: data[name] for name in ("distinct", "transitions", "max_depth", "depth_cut")}
+        if not all(type(v) is int and v >= 0 for v in counts.values()):
+            raise ValueError(f"statistics are not counts: {counts}")
+        earlier = data["earlier"]
+        if not isinstance(earlier, (int, float)) or earlier < 0:
+            raise ValueError(f"statistics: bad time {earlier!r}")
+        return cls(**counts, earlier=float(earlier))  # type: ignore[arg-type]
+
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -91,17 +107,20 @@ class Stopper:
         return reason
 
     def check(self, queue: int) -> str:
-        self._count += 1
+        """The state limit is looked at before every expansion, so a run stopped by it
+        stops at the same state however often it was killed and resumed on the way; the
+        clock and the memory only every ``every`` expansions."""
         self.tick = False
+        lim = self.limits
+        if self.stats.distinct >= lim.max_states:
+            return f"max-states {lim.max_states}"
+        self._count += 1
         if self._count % self.every:
             return ""
-        lim = self.limits
         now = time.monotonic()
         if now - self._last_tick >= 0.5:
             self.tick = True
             self._last_tick = now
-        if self.stats.distinct >= lim.max_states:
-            return f"max-states {lim.max_states}"
         if lim.time_limit is not None and self.stats.seconds >= lim.time_limit:
             return f"time-limit {lim.time_limit:g}s"
         if lim.memory_limit_mb is not None and current_rss_mb() >= lim.memory_limit_mb:

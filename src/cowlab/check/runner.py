@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cowlab.check.checkpoint import Checkpointer, load_checkpoint
-from cowlab.check.keyhash import FINGERPRINT
+from cowlab.check.identity import run_identity
 from cowlab.check.model import CheckModel
 from cowlab.check.random_walk import WalkMemory, new_walk_memory, random_walks
 from cowlab.check.result import Limits, SearchResult, peak_rss_mb
@@ -28,8 +28,8 @@ class CheckRun:
     reduced: int
     peak_mb: float
     workers: int = 1
-    #: bits of the visited-set fingerprints (None: random walks and the parallel
-    #: search, which keep no fingerprint set)
+    #: bits of the visited-set fingerprints (None: the parallel search, which keeps
+    #: canonical keys)
     fingerprint_bits: int | None = None
     counterexample: Scenario | None = None
     replay: RunResult | None = None
@@ -61,10 +61,8 @@ def run_check(
 ) -> CheckRun:
     limits = limits or Limits()
     model = CheckModel(config, kernel, sanity=sanity, symmetry=reduce)
-    meta = {"config": config.name, "kernel": kernel.name, "strategy": strategy,
-            "reduce": reduce, "seed": seed if strategy == "random" else None,
-            "fingerprint_bits": None if strategy == "random" else fingerprint_bits,
-            "fingerprint": None if strategy == "random" else FINGERPRINT}
+    meta = run_identity(config, kernel, model, strategy=strategy, reduce=reduce, sanity=sanity,
+                        seed=seed, fingerprint_bits=fingerprint_bits)
     memory: Memory | WalkMemory
     if resume is not None:
         memory = load_checkpoint(resume, meta)
@@ -86,7 +84,7 @@ def run_check(
         result = explore(model, limits, memory, reduce=reduce, checkpointer=checkpointer,
                          progress=progress)
     run = CheckRun(config, kernel, strategy, result, model.stats_reduced, peak_rss_mb(), workers,
-                   memory.fingerprint_bits if isinstance(memory, Memory) and workers == 1 else None)
+                   memory.fingerprint_bits if workers == 1 else None)
     if result.outcome == "violation":
         run.counterexample = to_scenario(model, result.trace, f"{config.name}-counterexample")
         run.replay = run_scenario(run.counterexample, kernel)

@@ -12,7 +12,7 @@ ends with the same verdict and the same distinct-state count as an uninterrupted
 from __future__ import annotations
 
 import gc
-import pickle
+import json
 from collections import deque
 from collections.abc import Callable, Container, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,6 +22,7 @@ from cowlab.check.canon import canonical
 from cowlab.check.checkpoint import Checkpointer
 from cowlab.check.fingerprints import FingerprintSet
 from cowlab.check.frontier import Frontier
+from cowlab.check.frontier_codec import decode_frontier, encode_frontier
 from cowlab.check.keyhash import fingerprint64, fingerprint128
 from cowlab.check.model import CheckModel, CheckState, Transition
 from cowlab.check.por import ample
@@ -72,18 +73,26 @@ class Memory:
         return self.visited.bits
 
     def checkpoint_sections(self) -> list[tuple[str, bytes]]:
-        """The fingerprint table and the trace links as raw arrays; the frontier of
-        tuple states stays pickled until states are flat integer vectors, which will
-        make it raw bytes too."""
-        rest = (self.strategy, self.frontier, self.stats)
+        """The fingerprint table and the trace links as raw arrays, the frontier as
+        binary entries and the JSON of what they share, the rest as JSON: nothing that
+        runs code on load."""
+        entries, objects = encode_frontier(self.frontier)
+        search = json.dumps({"strategy": self.strategy, "stats": self.stats.to_plain()})
         return [("fingerprints", self.visited.to_bytes()), ("links", self.links.to_bytes()),
-                ("rest", pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL))]
+                ("frontier", entries), ("frontier-objects", objects),
+                ("search", search.encode())]
 
     @classmethod
     def from_checkpoint_sections(cls, sections: Mapping[str, bytes | memoryview]) -> Memory:
-        strategy, frontier, stats = pickle.loads(sections["rest"])
+        search = json.loads(bytes(sections["search"]))
+        strategy = search["strategy"]
+        if strategy not in ("bfs", "dfs"):
+            raise ValueError(f"unknown strategy {strategy!r}")
+        entries = decode_frontier(sections["frontier"], sections["frontier-objects"])
+        frontier = Frontier(entries) if strategy == "bfs" else deque(entries)
         return cls(strategy, FingerprintSet.from_bytes(sections["fingerprints"]),
-                   TraceLinks.from_bytes(sections["links"]), frontier, stats)
+                   TraceLinks.from_bytes(sections["links"]), frontier,
+                   Stats.from_plain(search["stats"]))
 
 
 def fingerprint_of(state: CheckState, model: CheckModel, bits: int = 64) -> int:

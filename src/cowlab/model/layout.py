@@ -208,6 +208,10 @@ class Symbols:
     def name(self, sym: int) -> str:
         return self._names[sym]
 
+    def names(self) -> tuple[str, ...]:
+        """Every name interned so far (``Symbols(names)`` numbers them the same again)."""
+        return tuple(name for name in self._names.values() if name)
+
     def __len__(self) -> int:
         return len(self._names)
 

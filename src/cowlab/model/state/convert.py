@@ -68,6 +68,8 @@ def _schema_class(key: str) -> type:
     cls = _SCHEMAS.get(key)
     if cls is None:
         module, _, name = key.rpartition(".")
+        if not module.startswith("cowlab."):  # a name read from a file imports no other code
+            raise ValueError(f"frame schema {key!r} is not one of cowlab's")
         cls = _SCHEMAS[key] = getattr(importlib.import_module(module), name)
     return cls
 
