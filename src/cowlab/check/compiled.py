@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from types import ModuleType
 
 #: the checker's modules setup.py compiles: Cython types them by their annotations
-SEARCH_MODULES = ("cowlab.check.keyhash", "cowlab.check.fingerprints", "cowlab.check.search")
+SEARCH_MODULES = ("cowlab.check.keyhash", "cowlab.check.fingerprints", "cowlab.check.search",
+                  "cowlab.check.vector_pack")
 #: the model's modules setup.py compiles: the state accessors, typed by the .pxd beside
 #: each source (its annotations are for mypy), and the code that calls them (the kernel,
 #: the promises and sanity checks, canonical renaming and the checker's model side),

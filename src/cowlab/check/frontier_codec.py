@@ -1,10 +1,10 @@
 """A search's frontier as two checkpoint sections that load without running code: the
-entries as fixed binary records followed by each state's compressed vector, and the
+entries as fixed binary records followed by each state's packed vector, and the
 objects they share (layouts, specs, program counters, budgets) as JSON.
 
 An entry is (``Packed``, stored index, depth).  Equal ghost values are written once
 and entries refer to them by number, as the frontier itself shares them in memory
-(``CheckModel._share``).  Every vector is decompressed once on load and its length
+(``CheckModel._share``).  Every vector is unpacked once on load and its length
 checked against its layout, so a damaged or foreign entry is an error at resume, not a
 wrong state later.
 """
@@ -14,12 +14,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import struct
-import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from cowlab.check.model import Packed
 from cowlab.check.plain import from_plain, to_plain
+from cowlab.check.vector_pack import VectorPackError, unpack_vector
 from cowlab.model.layout import Bounds, Layout, Symbols
 
 #: stored index, depth, then the numbers of its layout, spec, program counters and
@@ -84,14 +84,14 @@ def _entries(data: memoryview, layouts: list[Layout], values: list[object]) -> I
         at += ENTRY.size
         vector = bytes(data[at:at + size])
         at += size
+        if len(vector) != size:
+            raise FrontierCodecError(f"frontier entry {index} is truncated")
         try:
-            words = len(zlib.decompress(vector)) // 4
             packed = Packed(vector, layouts[layout], values[spec], values[pcs],  # type: ignore[arg-type]
                             values[budgets])  # type: ignore[arg-type]
-        except (zlib.error, IndexError) as exc:
+            unpack_vector(vector, packed.layout.size)  # it fits its layout
+        except (VectorPackError, IndexError) as exc:
             raise FrontierCodecError(f"frontier entry {index}: {exc}") from None
-        if len(vector) != size or words != packed.layout.size:
-            raise FrontierCodecError(f"frontier entry {index}: its vector does not fit its layout")
         yield packed, index, depth
 
 

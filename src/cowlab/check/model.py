@@ -6,10 +6,9 @@ and the same promise checks; it has no kernel behaviour of its own.
 
 from __future__ import annotations
 
-import zlib
-from array import array
 from typing import NamedTuple, TypeVar
 
+from cowlab.check.vector_pack import pack_vector, unpack_vector
 from cowlab.engine.boot import boot, file_tokens, thread_index
 from cowlab.engine.bounds import bounds_error
 from cowlab.engine.translate import thread_op
@@ -73,8 +72,9 @@ class CheckState(NamedTuple):
 
 
 class Packed(NamedTuple):
-    """A state as it waits in the frontier: its vector compressed (mostly zeros and
-    small numbers, it shrinks several times), the rest shared with equal entries."""
+    """A state as it waits in the frontier: its vector packed (``vector_pack``: mostly
+    zeros and small numbers, it shrinks about seven times), the rest shared with equal
+    entries."""
 
     vector: bytes
     layout: Layout
@@ -111,7 +111,7 @@ class CheckModel:
     def pack(self, s: CheckState) -> Packed:
         m = s.machine
         assert isinstance(m, FlatMachine)
-        return Packed(zlib.compress(m.vector.tobytes(), 1), m.L, self._share(s.spec),
+        return Packed(pack_vector(m.vector), m.L, self._share(s.spec),
                       self._share(s.pcs), self._share(s.budgets))
 
     def _share(self, value: T) -> T:
@@ -124,7 +124,8 @@ class CheckModel:
         return shared
 
     def unpack(self, packed: Packed) -> CheckState:
-        machine = RecordMachine(packed.layout, array("i", zlib.decompress(packed.vector)))
+        layout = packed.layout
+        machine = RecordMachine(layout, unpack_vector(packed.vector, layout.size))
         return CheckState(machine, packed.spec, packed.pcs, packed.budgets)  # type: ignore[arg-type]
 
     # --- enabled transitions ---------------------------------------------------------

@@ -381,11 +381,16 @@ def pte_target(pte: pte_t) -> int:
     return pte >> PAGE_SHIFT
 
 
+def pte_retarget(pte: pte_t, target: int) -> pte_t:
+    """Model (canonical states): the entry referring to ``target`` instead (a pfn, or
+    the slot of a swap entry), its bits unchanged."""
+    return (target << PAGE_SHIFT) | (pte & _PAGE_FLAGS_MASK)
+
+
 def pte_rename(pte: pte_t, pfns: dict[int, int], slots: dict[int, int]) -> pte_t:
     """Model (canonical states): the entry with its pfn, or its swap slot, renamed."""
-    if (pte & _PTE_KIND_MASK) == _KIND_SWAP:
-        return (slots[pte >> PAGE_SHIFT] << PAGE_SHIFT) | (pte & _PAGE_FLAGS_MASK)
-    return (pfns[pte >> PAGE_SHIFT] << PAGE_SHIFT) | (pte & _PAGE_FLAGS_MASK)
+    names = slots if (pte & _PTE_KIND_MASK) == _KIND_SWAP else pfns
+    return pte_retarget(pte, names[pte >> PAGE_SHIFT])
 
 
 def _flags_valid(flags: int) -> bool:

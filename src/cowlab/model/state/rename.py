@@ -35,57 +35,91 @@ from cowlab.model.layout import (
     T_DEPTH,
 )
 from cowlab.model.page import NO_HEAD, NO_SLOT, ZERO_PFN
-from cowlab.model.pte import is_swap_entry, pte_rename, pte_target
+from cowlab.model.pte import is_swap_entry, pte_retarget, pte_target
 from cowlab.model.state.convert import INTS, PTE, frame_schema
 from cowlab.model.state.machine import NO_PFN, FlatMachine, nr_files, nr_processes, nr_threads
-from cowlab.model.state.page import free_pfn, pfns_in_use
+from cowlab.model.state.page import free_pfn, page_in_use
 from cowlab.model.state.swap import free_swap_slot
 
+#: what a word of frame locals holds, as far as renaming is concerned
+WORD_OTHER, WORD_PFN, WORD_PTE = 0, 1, 2
+#: a pfn or slot not named yet
+UNNAMED = -1
 
-def _pte_words(m: FlatMachine, pid: int) -> range:
-    base = m.L.process(pid) + m.L.proc_ptes
-    return range(base, base + m.L.bounds.vpns)
+
+def _frame_word_kinds(m: FlatMachine, kind_sym: int) -> bytes:
+    """Per locals word: WORD_PFN, WORD_PTE or WORD_OTHER (a symbol names one schema in
+    every layout, so the answer is kept by symbol)."""
+    kinds = _KINDS_BY_SYMBOL.get(kind_sym)
+    if kinds is None:
+        kinds = _KINDS_BY_SYMBOL[kind_sym] = _word_kinds(frame_schema(m.L, kind_sym))
+    return kinds
 
 
-def _frame_word_kinds(m: FlatMachine, kind_sym: int) -> tuple[str, ...]:
-    """Per locals word: "pfn", "pte" or "" (anything else)."""
-    return _word_kinds(frame_schema(m.L, kind_sym))
+_KINDS_BY_SYMBOL: dict[int, bytes] = {}
 
 
 @functools.cache
-def _word_kinds(schema: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
-    out: list[str] = []
+def _word_kinds(schema: tuple[tuple[str, str], ...]) -> bytes:
+    out: list[int] = []
     for name, kind in schema:
         if kind == INTS:
             break  # a variable list ends the renamed words (fork's vpns: none are pfns)
-        out.append("pte" if kind == PTE else "pfn" if name == "pfn" else "")
-    return tuple(out)
+        out.append(WORD_PTE if kind == PTE else WORD_PFN if name == "pfn" else WORD_OTHER)
+    return bytes(out)
 
 
 def _frames(m: FlatMachine) -> list[int]:
     """Base offsets of every live frame, thread by thread, outermost first."""
     out = []
     for ti in range(nr_threads(m)):
-        depth = m.vector[m.L.thread(ti) + T_DEPTH]
-        out += [m.L.frame(ti, d) for d in range(depth)]
+        depth = m.v[m.L.thread(ti) + T_DEPTH]
+        for d in range(depth):
+            out.append(m.L.frame(ti, d))
     return out
 
 
 def _refs_by_name(m: FlatMachine) -> list[int]:
-    v, name = m.vector, m.L.symbols.name
-    used = [m.L.ref(i) for i in range(m.L.bounds.refs) if v[m.L.ref(i) + R_KIND]]
-    return sorted(used, key=lambda base: name(v[base + R_NAME]))
+    """Base offsets of the references in use, in the order of their names."""
+    v, L = m.v, m.L
+    used = []
+    for i in range(L.nr_refs):
+        if v[L.ref(i) + R_KIND]:
+            used.append(L.ref(i))
+    if len(used) < 2:
+        return used
+    named = []
+    for i in range(len(used)):
+        named.append((L.symbols.name(v[used[i] + R_NAME]), used[i]))
+    named.sort()
+    return [base for _, base in named]
 
 
-def first_appearance(m: FlatMachine) -> tuple[list[int], list[int]]:
+def _unnamed(n: int) -> array:
+    return array("i", [UNNAMED]) * n
+
+
+def _meet(names: array, order: array, count: int, x: int) -> int:
+    """``x`` met: it is named ``count`` unless it has a name already; the new count."""
+    if not 0 <= x < len(names):
+        raise ValueError(f"renaming met {x}, not a name below {len(names)}")
+    if names[x] != UNNAMED:
+        return count
+    names[x] = count
+    order[count] = x
+    return count + 1
+
+
+def first_appearance(m: FlatMachine) -> tuple[array, array]:
     """pfns and slots in order of first appearance.
 
-    The scans index the vector with integer locals and no closures, so that compiled
-    (rename.pxd) they run as C loops: this runs once per successor state."""
+    Each name is met through ``_meet`` on arrays indexed by pfn and slot, so that
+    compiled (rename.pxd) this is C loops: it runs once per successor state."""
     v, L = m.v, m.L
-    pfns, slots = [ZERO_PFN], []
-    seen_p, seen_s = {ZERO_PFN}, set()
-    found = []  # pfns in the order they are met, before deduplication
+    pfn_names, pfns = _unnamed(L.nr_pages), _unnamed(L.nr_pages)
+    slot_names, slots = _unnamed(L.nr_slots), _unnamed(L.nr_slots)
+    np = _meet(pfn_names, pfns, 0, ZERO_PFN)
+    ns = 0
     for pid in range(nr_processes(m)):
         base = L.process(pid) + L.proc_ptes
         for at in range(base, base + L.nr_vpns):
@@ -94,55 +128,75 @@ def first_appearance(m: FlatMachine) -> tuple[list[int], list[int]]:
                 continue
             x = pte_target(pte)
             if not is_swap_entry(pte):
-                found.append(x)
-            elif x not in seen_s:
-                seen_s.add(x)
-                slots.append(x)
+                np = _meet(pfn_names, pfns, np, x)
+            elif slot_names[x] == UNNAMED:
+                ns = _meet(slot_names, slots, ns, x)
                 cache = v[L.slot(x) + S_CACHE]
                 if v[L.slot(x) + S_IN_USE] and cache != NO_PFN:
-                    found.append(cache)
+                    np = _meet(pfn_names, pfns, np, cache)
     for i in range(nr_files(m)):
         base = L.file(i)
         for j in range(v[base + FILE_NPAGES]):
-            found.append(v[base + FILE_FIXED_WORDS + j])
+            np = _meet(pfn_names, pfns, np, v[base + FILE_FIXED_WORDS + j])
     for base in _refs_by_name(m):
-        found.append(v[base + R_PFN])
+        np = _meet(pfn_names, pfns, np, v[base + R_PFN])
     for base in _frames(m):
         for i in range(v[base + F_NHOLDS]):
-            found.append(v[base + FRAME_FIXED_WORDS + i])
+            np = _meet(pfn_names, pfns, np, v[base + FRAME_FIXED_WORDS + i])
         at = base + FRAME_FIXED_WORDS + L.nr_holds
-        for i, kind in enumerate(_frame_word_kinds(m, v[base + F_LOCALS_KIND])):
-            if kind == "pfn":
-                found.append(v[at + i])
-            elif kind == "pte" and v[at + i] and not is_swap_entry(v[at + i]):
-                found.append(pte_target(v[at + i]))
-    found += pfns_in_use(m)
-    for x in found:
-        if x not in seen_p:
-            seen_p.add(x)
-            pfns.append(x)
-    for x in pfns:
-        slot = v[L.page(x) + PG_PRIVATE]
-        if slot != NO_SLOT and slot not in seen_s:
-            seen_s.add(slot)
-            slots.append(slot)
+        kinds = _frame_word_kinds(m, v[base + F_LOCALS_KIND])
+        for i in range(len(kinds)):
+            word = v[at + i]
+            if kinds[i] == WORD_PFN:
+                np = _meet(pfn_names, pfns, np, word)
+            elif kinds[i] == WORD_PTE and word and not is_swap_entry(word):
+                np = _meet(pfn_names, pfns, np, pte_target(word))
+    for pfn in range(L.nr_pages):
+        if page_in_use(m, pfn):
+            np = _meet(pfn_names, pfns, np, pfn)
+    for i in range(np):
+        slot = v[L.page(pfns[i]) + PG_PRIVATE]
+        if slot != NO_SLOT:
+            ns = _meet(slot_names, slots, ns, slot)
     for slot in range(L.nr_slots):
-        if v[L.slot(slot) + S_IN_USE] and slot not in seen_s:
-            seen_s.add(slot)
-            slots.append(slot)
-    return pfns, slots
+        if v[L.slot(slot) + S_IN_USE]:
+            ns = _meet(slot_names, slots, ns, slot)
+    return pfns[:np], slots[:ns]
 
 
-def _is_identity(m: FlatMachine, pfns: list[int], slots: list[int]) -> bool:
+def _is_identity(m: FlatMachine, pfns: array, slots: array) -> bool:
     """Already canonical: pfns and slots named 0, 1, ... in order of first appearance
     (so no holes), and the references in the first entries in name order."""
-    if any(x != i for i, x in enumerate(pfns)) or any(x != i for i, x in enumerate(slots)):
-        return False
-    refs = [m.L.ref(i) for i in range(m.L.bounds.refs) if m.vector[m.L.ref(i) + R_KIND]]
-    return refs == [m.L.ref(i) for i in range(len(refs))] and refs == _refs_by_name(m)
+    for i in range(len(pfns)):
+        if pfns[i] != i:
+            return False
+    for i in range(len(slots)):
+        if slots[i] != i:
+            return False
+    refs = _refs_by_name(m)
+    for i in range(len(refs)):  # noqa: SIM110 (a loop: compiled, all() would build a generator)
+        if refs[i] != m.L.ref(i):
+            return False
+    return True
 
 
-def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
+def _names_of(order: array, n: int) -> array:
+    """The new name of each of ``n`` old names (UNNAMED for those not in ``order``)."""
+    names = _unnamed(n)
+    for i in range(len(order)):
+        names[order[i]] = i
+    return names
+
+
+def _renamed_pfn(p: array, pfn: int) -> int:
+    return NO_PFN if pfn == NO_PFN else p[pfn]
+
+
+def _renamed_pte(pte: int, p: array, s: array) -> int:
+    return pte_retarget(pte, s[pte_target(pte)] if is_swap_entry(pte) else p[pte_target(pte)])
+
+
+def renamed(m: FlatMachine, pfns: array, slots: array) -> FlatMachine:
     """A copy of ``m`` in which pfn ``pfns[i]`` is called ``i`` and slot ``slots[i]``
     is called ``i``, with page and slot records moved to their new names and the
     references in name order (word by word, so that compiled it is C loops)."""
@@ -151,9 +205,7 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
         return m
     c = FlatMachine(L, m.vector[:])
     old, new = m.v, c.v
-    p = {x: i for i, x in enumerate(pfns)}
-    s = {x: i for i, x in enumerate(slots)}
-    p[NO_PFN] = NO_PFN
+    p, s = _names_of(pfns, L.nr_pages), _names_of(slots, L.nr_slots)
     # pages: records move; their head and swap slot are renamed
     for pfn in range(L.nr_pages):
         free_pfn(c, pfn)
@@ -169,13 +221,13 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
     for i in range(len(slots)):
         src, dst = L.slot(slots[i]), L.slot(i)
         _copy_words(old, new, src, dst, SLOT_WORDS)
-        new[dst + S_CACHE] = p[old[src + S_CACHE]]
+        new[dst + S_CACHE] = _renamed_pfn(p, old[src + S_CACHE])
     # page tables
     for pid in range(nr_processes(m)):
         base = L.process(pid) + L.proc_ptes
         for at in range(base, base + L.nr_vpns):
             if old[at]:
-                new[at] = pte_rename(old[at], p, s)
+                new[at] = _renamed_pte(old[at], p, s)
     # references, in name order
     named = _refs_by_name(m)
     for i in range(L.nr_refs):
@@ -197,11 +249,13 @@ def renamed(m: FlatMachine, pfns: list[int], slots: list[int]) -> FlatMachine:
         for i in range(old[base + F_NHOLDS]):
             new[base + FRAME_FIXED_WORDS + i] = p[old[base + FRAME_FIXED_WORDS + i]]
         at = base + FRAME_FIXED_WORDS + L.nr_holds
-        for i, kind in enumerate(_frame_word_kinds(m, old[base + F_LOCALS_KIND])):
-            if kind == "pfn":
-                new[at + i] = p[old[at + i]]
-            elif kind == "pte" and old[at + i] and not is_swap_entry(old[at + i]):
-                new[at + i] = pte_rename(old[at + i], p, s)
+        kinds = _frame_word_kinds(m, old[base + F_LOCALS_KIND])
+        for i in range(len(kinds)):
+            word = old[at + i]
+            if kinds[i] == WORD_PFN:
+                new[at + i] = p[word]
+            elif kinds[i] == WORD_PTE and word and not is_swap_entry(word):
+                new[at + i] = _renamed_pte(word, p, s)
     return c
 
 
