@@ -153,7 +153,7 @@ PROCS = "name: x\nprocesses:\n  - name: P\n    threads:\n"
 
 ERRORS = {
     # malformed YAML, top level
-    "yaml syntax": ("name: [\n", "2: <document>: malformed YAML: expected the node content"),
+    "yaml syntax": ("name: [\n", "2: <document>: malformed YAML"),
     "yaml two documents": ("name: x\n---\nname: y\n", "2: <document>: malformed YAML"),
     "top level list": ("- a\n- b\n", "1: <document>: the top level must be a mapping"),
     "top level empty": ("", "1: <document>: empty document"),

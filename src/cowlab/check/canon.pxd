@@ -3,3 +3,4 @@
 
 
 from cowlab.model.pte cimport is_migration_entry, is_swap_entry, pte_present, pte_rename, pte_target
+from cowlab.model.state.rename cimport canonical_copy

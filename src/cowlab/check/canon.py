@@ -16,6 +16,7 @@ frame locals).
 
 from __future__ import annotations
 
+from cowlab.check.keyhash import encode
 from cowlab.check.model import CheckState
 from cowlab.model import NO_HEAD, NO_PFN, NO_SLOT, ZERO_PFN, Frame, Machine, Page
 from cowlab.model.layout import T_NAME
@@ -27,7 +28,7 @@ from cowlab.model.pte import (
     pte_target,
 )
 from cowlab.model.state import FlatMachine
-from cowlab.model.state.rename import first_appearance, renamed
+from cowlab.model.state.rename import canonical_copy
 
 
 def _orders(m: Machine) -> tuple[list[int], list[int]]:
@@ -198,7 +199,8 @@ def canonical(state: CheckState, symmetry: tuple[tuple[str, ...], ...] = ()) -> 
     of each symmetry class (same process, same program, same affinity) put in a
     canonical order, so that states differing only by which of two interchangeable
     threads did what share a key.  A vector state's key is its renamed vector
-    (cowlab.model.state.rename) with the spec, program counters and budgets."""
+    (cowlab.model.state.rename) with the encoding of the spec, the program counters
+    and the budgets."""
     if isinstance(state.machine, FlatMachine):
         return _canonical_vector(state, symmetry)
     m = canonical_machine(state.machine)
@@ -237,11 +239,28 @@ def _canonical_vector(state: CheckState, symmetry: tuple[tuple[str, ...], ...]) 
     record form identifies: tests/model/test_rename.py)."""
     m = state.machine
     assert isinstance(m, FlatMachine)
-    c = renamed(m, *first_appearance(m))
+    c = canonical_copy(m)
     pcs = state.pcs
     if symmetry:
         pcs = _sort_symmetric_threads(c, dict(pcs), symmetry)
-    return (c.tobytes(), state.spec, pcs, state.budgets)
+    return (c.tobytes(), _spec_key(state.spec), pcs, state.budgets)
+
+
+def _spec_key(spec: object) -> bytes:
+    """The encoding (``keyhash.encode``: equal values, equal bytes) of a state's spec.
+    A successor mostly carries its parent's spec object, so encodings are kept by the
+    object's identity; each entry keeps its object alive, so no identity is reused
+    while it is kept."""
+    hit = _SPEC_KEYS.get(id(spec))
+    if hit is None:
+        if len(_SPEC_KEYS) >= _SPEC_KEYS_LIMIT:
+            _SPEC_KEYS.clear()
+        hit = _SPEC_KEYS[id(spec)] = (spec, encode(spec))
+    return hit[1]
+
+
+_SPEC_KEYS: dict[int, tuple[object, bytes]] = {}
+_SPEC_KEYS_LIMIT = 1 << 12
 
 
 def _sort_symmetric_threads(c: FlatMachine, pcs: dict[str, int],

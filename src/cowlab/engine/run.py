@@ -19,9 +19,10 @@ from cowlab.invariants import (
     observe,
 )
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.frames import CHOICES, STAGES
+from cowlab.kernel.frames import CHOICES, STAGES, top
 from cowlab.kernel.step import advance, apply, blocked, start
 from cowlab.model import Machine
+from cowlab.model import state as S
 from cowlab.model.events import Event, Hung
 from cowlab.model.layout import LayoutOverflowError
 from cowlab.scenario import Reclaim, Resume, Scenario, ScenarioError, Step
@@ -81,9 +82,12 @@ class Replay:
         self._missed_stop: dict[str, str] = {}
 
     def _error(self, step: Step, message: str, field: str | None = None) -> ScenarioError:
-        index = self.scenario.steps.index(step)
         return ScenarioError(message, file=self.scenario.source, line=step.line,
-                             field=field or f"steps[{index}].{step.actor}")
+                             field=field or self._field(step))
+
+    def _field(self, step: Step) -> str:
+        """The step's field in the scenario (looked up only for an error message)."""
+        return f"steps[{self.scenario.steps.index(step)}].{step.actor}"
 
     def do(self, step: Step) -> StepRecord:
         """Run one scenario step (raises ScenarioError for an impossible step)."""
@@ -104,24 +108,23 @@ class Replay:
 
     def _dispatch(self, ctx: Ctx, step: Step, record: StepRecord) -> None:
         m = self.machine.copy()
-        index = self.scenario.steps.index(step)
         if step.until is not None and step.until not in STAGES:
             raise self._error(step, f"unknown stage {step.until!r} (see cowlab run --list-stages)",
-                              f"steps[{index}].{step.actor}.until")
+                              f"{self._field(step)}.until")
         if step.choose is not None and step.choose not in CHOICES:
             raise self._error(step, f"unknown choice {step.choose!r} (valid: {', '.join(CHOICES)})",
-                              f"steps[{index}].{step.actor}.choose")
+                              f"{self._field(step)}.choose")
         if step.actor in (DEVICE, KERNEL):
             self.machine = apply(ctx, m, outside_op(m, step.action))
             return
         ti = thread_index(m, step.actor)
         if ti is None:
             raise ScenarioError(f"no thread {step.actor!r} (exited, or not yet forked)")
-        thread = m.threads[ti]
+        busy = S.task_depth(m, ti) > 0
         if type(step.action) is not Resume:
             self._missed_stop.pop(step.actor, None)
         if type(step.action) is Resume:
-            if not thread.stack:
+            if not busy:
                 missed = self._missed_stop.pop(step.actor, None)
                 if missed is None:
                     raise ScenarioError(f"{step.actor} is not stopped: nothing to resume")
@@ -129,9 +132,9 @@ class Replay:
                          "nothing to resume")
                 return
         else:
-            if thread.stack:
+            if busy:
                 raise ScenarioError(
-                    f"{step.actor} is stopped at {thread.stack[-1].stage}: resume it first")
+                    f"{step.actor} is stopped at {top(m, ti).stage}: resume it first")
             if type(step.action) is Reclaim:
                 op = reclaim_op(m, step.action)
                 if op is None:
@@ -143,7 +146,7 @@ class Replay:
         self.machine, record.stopped_at = self._run_thread(ctx, m, ti, step)
 
     def _run_thread(self, ctx: Ctx, m: Machine, ti: int, step: Step) -> tuple[Machine, str | None]:
-        name = m.threads[ti].name
+        name = S.task_name(m, ti)
         arrivals = 0
         seen: set[Machine] = set()
         for _ in range(MAX_STAGES_PER_STEP):
@@ -153,14 +156,14 @@ class Replay:
             m = advance(ctx, m, ti)
             ctx.choice = ""  # a step's choice applies to its first stage only
             index = thread_index(m, name)
-            if index is None or not m.threads[index].stack:
+            if index is None or not S.task_depth(m, index):
                 if step.until is not None:
                     self._missed_stop[name] = step.until
                     ctx.note("stop", f"{name} finished without reaching {step.until} "
                              "on this kernel")
                 return m, None
             ti = index
-            stage_name = m.threads[ti].stack[-1].stage
+            stage_name = top(m, ti).stage
             if stage_name == step.until:
                 arrivals += 1
                 if arrivals == step.nth:

@@ -3,6 +3,7 @@ shipped as YAML files."""
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from cowlab.scenario.loader import load_check_config, load_scenario, load_scenar
 from cowlab.scenario.spec import Scenario
 
 
+@functools.cache
 def _files(folder: str = "scenarios") -> dict[str, resources.abc.Traversable]:
+    """The package's YAML files by name (listed once: `cowlab matrix` asks per scenario)."""
     root = resources.files("cowlab") / folder
     return {
         entry.name.removesuffix(".yaml"): entry

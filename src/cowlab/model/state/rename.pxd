@@ -21,10 +21,16 @@ cpdef bytes _frame_word_kinds(FlatMachine m, int kind_sym)
 
 cdef inline int _meet(int[::1] names, int[::1] order, int count, int x) except -1
 
-@cython.locals(v="int[::1]", pfn_names="int[::1]", pfns="int[::1]", slot_names="int[::1]",
-               slots="int[::1]", np=int, ns=int, pid=int, base=int, at=int, pte="long long",
-               x=int, cache=int, i=int, j=int, word=int, pfn=int, slot=int, kinds=bytes)
 cpdef tuple first_appearance(FlatMachine m)
+
+@cython.locals(np=int, ns=int, names="int[::1]", pfn_names="int[::1]", pfns="int[::1]",
+               slot_names="int[::1]", slots="int[::1]")
+cpdef FlatMachine canonical_copy(FlatMachine m)
+
+@cython.locals(v="int[::1]", np=int, ns=int, pid=int, base=int, at=int, pte="long long",
+               x=int, cache=int, i=int, j=int, word=int, pfn=int, slot=int, kinds=bytes)
+cdef (int, int) _meet_every_name(FlatMachine m, int[::1] pfn_names, int[::1] pfns,
+                                 int[::1] slot_names, int[::1] slots) except *
 
 @cython.locals(i=int)
 cdef bint _is_identity(FlatMachine m, int[::1] pfns, int[::1] slots) except -1
@@ -36,10 +42,13 @@ cdef inline int _renamed_pfn(int[::1] p, int pfn)
 
 cdef inline long long _renamed_pte(long long pte, int[::1] p, int[::1] s)
 
-@cython.locals(c=FlatMachine, old="int[::1]", new="int[::1]", p="int[::1]", s="int[::1]", at=int,
-               i=int, j=int, src=int, dst=int, head=int, slot=int, pid=int, base=int, f=int,
-               pfn=int, word=int, kinds=bytes)
 cpdef FlatMachine renamed(FlatMachine m, int[::1] pfns, int[::1] slots)
+
+@cython.locals(c=FlatMachine, old="int[::1]", new="int[::1]", at=int, i=int, j=int, src=int,
+               dst=int, head=int, slot=int, pid=int, base=int, f=int, pfn=int, word=int,
+               kinds=bytes)
+cdef FlatMachine _renamed_by(FlatMachine m, int[::1] p, int[::1] pfns, int[::1] s,
+                             int[::1] slots)
 
 @cython.locals(j=int)
 cdef inline void _copy_words(int[::1] old, int[::1] new, int src, int dst, int n)

@@ -111,13 +111,35 @@ def _meet(names: array, order: array, count: int, x: int) -> int:
 
 
 def first_appearance(m: FlatMachine) -> tuple[array, array]:
-    """pfns and slots in order of first appearance.
-
-    Each name is met through ``_meet`` on arrays indexed by pfn and slot, so that
-    compiled (rename.pxd) this is C loops: it runs once per successor state."""
-    v, L = m.v, m.L
+    """pfns and slots in order of first appearance."""
+    L = m.L
     pfn_names, pfns = _unnamed(L.nr_pages), _unnamed(L.nr_pages)
     slot_names, slots = _unnamed(L.nr_slots), _unnamed(L.nr_slots)
+    np, ns = _meet_every_name(m, pfn_names, pfns, slot_names, slots)
+    return pfns[:np], slots[:ns]
+
+
+def canonical_copy(m: FlatMachine) -> FlatMachine:
+    """``renamed(m, *first_appearance(m))``, with the names kept in one buffer of typed
+    views rather than built into objects: this runs once per successor state."""
+    L = m.L
+    np, ns = L.nr_pages, L.nr_slots
+    names = _unnamed(2 * (np + ns))
+    pfn_names, pfns = names[0:np], names[np:2 * np]
+    slot_names, slots = names[2 * np:2 * np + ns], names[2 * np + ns:2 * (np + ns)]
+    np, ns = _meet_every_name(m, pfn_names, pfns, slot_names, slots)
+    if _is_identity(m, pfns[:np], slots[:ns]):
+        return m
+    return _renamed_by(m, pfn_names, pfns[:np], slot_names, slots[:ns])
+
+
+def _meet_every_name(m: FlatMachine, pfn_names: array, pfns: array, slot_names: array,
+                     slots: array) -> tuple[int, int]:
+    """Meet every pfn and slot in order of first appearance, naming them in
+    ``pfn_names`` and ``slot_names`` and listing them in ``pfns`` and ``slots``; how
+    many of each were met.  Each name is met through ``_meet`` on arrays indexed by pfn
+    and slot, so that compiled (rename.pxd) this is C loops."""
+    v, L = m.v, m.L
     np = _meet(pfn_names, pfns, 0, ZERO_PFN)
     ns = 0
     for pid in range(nr_processes(m)):
@@ -161,7 +183,7 @@ def first_appearance(m: FlatMachine) -> tuple[array, array]:
     for slot in range(L.nr_slots):
         if v[L.slot(slot) + S_IN_USE]:
             ns = _meet(slot_names, slots, ns, slot)
-    return pfns[:np], slots[:ns]
+    return np, ns
 
 
 def _is_identity(m: FlatMachine, pfns: array, slots: array) -> bool:
@@ -200,12 +222,17 @@ def renamed(m: FlatMachine, pfns: array, slots: array) -> FlatMachine:
     """A copy of ``m`` in which pfn ``pfns[i]`` is called ``i`` and slot ``slots[i]``
     is called ``i``, with page and slot records moved to their new names and the
     references in name order (word by word, so that compiled it is C loops)."""
-    L = m.L
     if _is_identity(m, pfns, slots):
         return m
+    return _renamed_by(m, _names_of(pfns, m.L.nr_pages), pfns, _names_of(slots, m.L.nr_slots),
+                       slots)
+
+
+def _renamed_by(m: FlatMachine, p: array, pfns: array, s: array, slots: array) -> FlatMachine:
+    """``renamed`` with the new name of each old pfn and slot given (``p``, ``s``)."""
+    L = m.L
     c = FlatMachine(L, m.vector[:])
     old, new = m.v, c.v
-    p, s = _names_of(pfns, L.nr_pages), _names_of(slots, L.nr_slots)
     # pages: records move; their head and swap slot are renamed
     for pfn in range(L.nr_pages):
         free_pfn(c, pfn)
