@@ -91,3 +91,19 @@ def test_compiled_and_source_give_the_same_bytes(key: object) -> None:
 
 
 _SOURCE_MODULE = _source_module()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(min_size=200, max_size=3000), keys, st.binary(max_size=600))
+def test_a_state_vector_is_hashed_in_place_to_the_same_fingerprint(vector: bytes, rest: object,
+                                                                   more: bytes) -> None:
+    """A large bytes item (a canonical state vector) is streamed into the hash, not
+    copied: the fingerprint is still that of the whole encoding, in both modes."""
+    import xxhash
+
+    key = (vector, rest, more, (vector, 1))
+    whole = encode(key)
+    assert whole == _SOURCE_MODULE.encode(key)  # type: ignore[attr-defined]
+    assert fingerprint64(key) == xxhash.xxh3_64_intdigest(whole)
+    assert fingerprint128(key) == xxhash.xxh3_128_intdigest(whole)
+    assert fingerprint64(key) == _SOURCE_MODULE.fingerprint64(key)  # type: ignore[attr-defined]

@@ -56,6 +56,8 @@ _SET = 0x85
 _FLOAT = 0x86
 _BYTES = 0x87
 
+#: a bytes item at least this long is hashed in place rather than copied into the buffer
+_BIG = cython.declare(cython.Py_ssize_t, 256)
 _INT64_MIN = -(1 << 63)
 _INT64_END = 1 << 63
 _BYTE = [bytes([i]) for i in range(256)]
@@ -149,8 +151,13 @@ class _Writer:
     view: cython.uchar[:]
     pos: cython.Py_ssize_t
     size: cython.Py_ssize_t
+    #: the large bytes item of the key being encoded (None: none), and where it goes
+    big: object
+    big_at: cython.Py_ssize_t
 
     def __init__(self) -> None:
+        self.big = None
+        self.big_at = 0
         self.buf = bytearray(1 << 16)
         self.view = self.buf
         self.pos = 0
@@ -234,7 +241,7 @@ class _Writer:
         if kind is str:
             return self.raw(_str_bytes(obj))  # type: ignore[arg-type]
         if kind is bytes:
-            return self.raw(_bytes_bytes(obj))  # type: ignore[arg-type]
+            return self.bytes_(obj)
         if obj is None:
             self.byte(0x80)  # _NONE
             return 0
@@ -259,11 +266,47 @@ class _Writer:
             self.value(t[i])
         return 0
 
-    def encode(self, obj: object) -> bytes:
+    @cython.cfunc
+    @cython.exceptval(-1)
+    def bytes_(self, obj: object) -> cython.int:
+        """A bytes object: its head here; a large one (a state vector) is not copied
+        but remembered as the one ``big`` item that ``digest`` streams in place."""
+        data: bytes = cython.cast(bytes, obj)
+        n: cython.Py_ssize_t = len(data)
+        self.reserve(_SCALAR + 10)
+        self.byte(0x87)  # _BYTES
+        self.varint(n)
+        if n < _BIG or self.big is not None:
+            return self.raw(data)
+        self.big = data
+        self.big_at = self.pos
+        return 0
+
+    def _fill(self, obj: object) -> None:
         self.pos = 0
+        self.big = None
         self.reserve(_SCALAR)
         self.value(obj)
-        return bytes(self.buf[: self.pos])
+
+    def encode(self, obj: object) -> bytes:
+        self._fill(obj)
+        if self.big is None:
+            return bytes(self.buf[: self.pos])
+        return b"".join((self.buf[: self.big_at], self.big, self.buf[self.big_at: self.pos]))
+
+    def digest(self, obj: object, bits: cython.int) -> object:
+        """XXH3 of ``encode(obj)``, streamed over the buffer and the large bytes item
+        (the same digest as hashing the concatenation, without building it)."""
+        self._fill(obj)
+        whole = memoryview(self.buf)
+        if self.big is None:
+            part = whole[: self.pos]
+            return xxhash.xxh3_64_intdigest(part) if bits == 64 else xxhash.xxh3_128_intdigest(part)
+        h = xxhash.xxh3_64() if bits == 64 else xxhash.xxh3_128()
+        h.update(whole[: self.big_at])
+        h.update(self.big)
+        h.update(whole[self.big_at: self.pos])
+        return h.intdigest()
 
 
 _WRITER = _Writer()
@@ -331,9 +374,13 @@ FINGERPRINT = "xxh3"
 
 def fingerprint64(key: object) -> int:
     """A 64-bit fingerprint of ``key``, stable across processes and runs."""
+    if cython.compiled:
+        return _WRITER.digest(key, 64)  # type: ignore[no-any-return]
     return xxhash.xxh3_64_intdigest(encode(key))
 
 
 def fingerprint128(key: object) -> int:
     """A 128-bit fingerprint of ``key`` (for state spaces where 64 bits are too few)."""
+    if cython.compiled:
+        return _WRITER.digest(key, 128)  # type: ignore[no-any-return]
     return xxhash.xxh3_128_intdigest(encode(key))
