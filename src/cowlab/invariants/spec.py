@@ -273,7 +273,7 @@ def check_files(spec: Spec, m: Machine) -> list[Violation]:
                     "the file",
                     f"{name}:{index}",
                 ))
-    for pfn in S.pfns_in_use(m):
+    for pfn in range(m.L.nr_pages):  # a free pfn is no huge zero page
         if S.is_huge_zero_page(m, pfn) and S.page_content(m, pfn) != 0:
             found.append(Violation(
                 FILE_ISOLATION,
