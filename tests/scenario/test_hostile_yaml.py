@@ -89,3 +89,21 @@ def test_a_missing_key_names_its_field() -> None:
     with pytest.raises(ScenarioError) as caught:
         load_check_config(GOOD.split("steps:")[0], source="c.yaml")
     assert str(caught.value) == "c.yaml:1: programs: missing required key 'programs'"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (GOOD.replace("processes:", "procesess:"),
+     "sc.yaml:2: procesess: unknown key 'procesess' (did you mean 'processes'?"),
+    (GOOD.replace("{mmap: buf}", "{mmap: buf, pags: 2}"),
+     "sc.yaml:7: steps[0].T1.pags: unknown key 'pags' (did you mean 'pages'?"),
+])
+def test_a_misspelt_key_is_named_with_what_was_meant(text: str, expected: str) -> None:
+    assert str(error_of(text)).startswith(expected)
+
+
+def test_a_misspelt_background_budget_is_named_with_what_was_meant() -> None:
+    config = GOOD.replace("steps:\n  - T1: {mmap: buf}\n", "programs:\n  T1:\n    - {mmap: buf}\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_check_config(config + "background: {numa_scans: 2}\n", source="c.yaml")
+    assert str(caught.value).startswith(
+        "c.yaml:9: background.numa_scans: unknown key 'numa_scans' (did you mean 'numa_scan'?")

@@ -10,6 +10,7 @@ with validate_scenario.  Any error's field path then finds its line.
 from __future__ import annotations
 
 import datetime
+import difflib
 import os
 import re
 from dataclasses import fields
@@ -144,8 +145,10 @@ class _Reader:
         if err["type"] == "missing":
             message = f"missing required key {loc[-1]!r}"
         elif err["type"] == "extra_forbidden":
-            allowed = ", ".join([*yaml_keys(_model_at(model, loc[:-1])), *extra])
-            message = f"unknown key {loc[-1]!r} (allowed: {allowed})"
+            keys = [*yaml_keys(_model_at(model, loc[:-1])), *extra]
+            close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            message = f"unknown key {loc[-1]!r} ({hint}allowed: {', '.join(keys)})"
         elif err["type"] == "value_error":
             message = str(err["ctx"]["error"])
         elif err["type"] == "string_pattern_mismatch":
