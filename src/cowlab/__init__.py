@@ -8,42 +8,79 @@ Typical use::
     result.violations  # [(9, Violation("pin_coherence", ...)), ...]
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 # first: importing cowlab.check installs the hook that routes the compiled modules to
 # their source when asked (COWLAB_PURE=1) or when an extension is stale
 import cowlab.check  # noqa: F401
-from cowlab.engine import Replay, RunResult, StepRecord, run_scenario
-from cowlab.history import (
-    RELEASES,
-    RULE_NAMES,
-    TIMELINE,
-    Commit,
-    Kernel,
-    UnknownKernelError,
-    build_kernel,
-    find_commit,
-    kernel_at,
-)
-from cowlab.invariants import PROMISES, Violation, check_sanity
-from cowlab.model import (
-    Machine,
-    MigrationEntry,
-    Page,
-    PresentPte,
-    Process,
-    SwapEntry,
-    Thread,
-    Vma,
-    pte_view,
-    to_pte_t,
-)
-from cowlab.scenario import (
-    Scenario,
-    ScenarioBuilder,
-    ScenarioError,
-    load_scenario,
-    load_scenario_file,
-)
-from cowlab.scenario.catalog import builtin_names, load_builtin, load_named
+
+#: the public API, by the module that defines it: imported on first use, so that the
+#: command line starts (and a Ctrl-C during start-up is one line: cowlab._entry)
+#: before the model, pydantic and rich are loaded
+_API = {
+    "cowlab.engine": ("Replay", "RunResult", "StepRecord", "run_scenario"),
+    "cowlab.history": ("RELEASES", "RULE_NAMES", "TIMELINE", "Commit", "Kernel",
+                       "UnknownKernelError", "build_kernel", "find_commit", "kernel_at"),
+    "cowlab.invariants": ("PROMISES", "Violation", "check_sanity"),
+    "cowlab.model": ("Machine", "MigrationEntry", "Page", "PresentPte", "Process", "SwapEntry",
+                     "Thread", "Vma", "pte_view", "to_pte_t"),
+    "cowlab.scenario": ("Scenario", "ScenarioBuilder", "ScenarioError", "load_scenario",
+                        "load_scenario_file"),
+    "cowlab.scenario.catalog": ("builtin_names", "load_builtin", "load_named"),
+}
+_HOME = {name: module for module, names in _API.items() for name in names}
+
+if TYPE_CHECKING:
+    from cowlab.engine import Replay, RunResult, StepRecord, run_scenario
+    from cowlab.history import (
+        RELEASES,
+        RULE_NAMES,
+        TIMELINE,
+        Commit,
+        Kernel,
+        UnknownKernelError,
+        build_kernel,
+        find_commit,
+        kernel_at,
+    )
+    from cowlab.invariants import PROMISES, Violation, check_sanity
+    from cowlab.model import (
+        Machine,
+        MigrationEntry,
+        Page,
+        PresentPte,
+        Process,
+        SwapEntry,
+        Thread,
+        Vma,
+        pte_view,
+        to_pte_t,
+    )
+    from cowlab.scenario import (
+        Scenario,
+        ScenarioBuilder,
+        ScenarioError,
+        load_scenario,
+        load_scenario_file,
+    )
+    from cowlab.scenario.catalog import builtin_names, load_builtin, load_named
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cowlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])
+
 
 __version__ = "0.1.0"
 

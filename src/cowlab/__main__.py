@@ -1,5 +1,5 @@
 """``python -m cowlab``: the same command as ``cowlab``."""
 
-from cowlab.cli import main
+from cowlab._entry import main
 
 main()

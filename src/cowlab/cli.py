@@ -440,6 +440,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         err.print(f"cowlab: internal error: {type(exc).__name__}: {exc} (a bug in cowlab; "
                   "--debug shows the traceback)", markup=False)
         sys.exit(exit_codes.INTERNAL)
+    if code == exit_codes.INTERRUPTED:  # typer turns a Ctrl-C inside a command into 130
+        err.print("cowlab: interrupted", markup=False)
     sys.exit(code if isinstance(code, int) else exit_codes.HELD)
 
 

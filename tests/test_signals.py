@@ -1,0 +1,37 @@
+"""A signal is never a traceback (issue 13): SIGINT or SIGTERM at any moment of a
+command, start-up imports included, ends with one line and exit 130.  (The first few
+hundredths of a second are the interpreter's own start-up and the import of the
+``cowlab`` package, about 20 ms, before any guard can run: not tested.)"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+COMMAND = [sys.executable, "-m", "cowlab", "matrix", "*"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("delay", [0.1, 0.15, 0.3, 0.6])
+def test_a_signal_at_any_moment_is_one_line(signum: int, delay: float) -> None:
+    proc = subprocess.Popen(COMMAND, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "COWLAB_DEBUG": ""})
+    time.sleep(delay)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert "Traceback" not in stderr, stderr
+    if proc.returncode == exit_interrupted():
+        assert stderr.strip().splitlines()[-1] == "cowlab: interrupted"
+    else:  # killed before Python's handlers were up, or finished first
+        assert proc.returncode in (-signum, 0, 1), (proc.returncode, stderr)
+
+
+def exit_interrupted() -> int:
+    from cowlab.exit_codes import INTERRUPTED
+
+    return INTERRUPTED
