@@ -17,9 +17,12 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-#: entries kept in memory before the middle of the queue goes to disk (a packed gaudi
-#: state is about 350 bytes with its tuple: about 25 MB)
-IN_MEMORY = 1 << 16
+#: entries kept in memory before the middle of the queue goes to disk.  An entry costs
+#: more than its packed vector (about 230 bytes for gaudi-large): the tuples, the index
+#: and the allocator's slack.  At 65,536 the in-memory frontier was most of a
+#: million-state run's memory (153 bytes a state); at 16,384 the run takes 65
+#: (benchmarks/bench_check.py large --max-states 1000000 --no-workers)
+IN_MEMORY = 1 << 14
 #: entries per chunk written to disk
 CHUNK = 1 << 13
 
