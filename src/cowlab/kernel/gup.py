@@ -172,7 +172,10 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     pfn = pte_pfn(pte)
     if not pte_present(pte):
         need = "PTE not present"
-    elif pte_protnone(pte) and flags & FOLL_NUMA:
+    elif pte_protnone(pte) and flags & FOLL_NUMA and vma.accessible:
+        # gup_can_follow_protnone(): hinting faults do not apply in a PROT_NONE VMA
+        # (d74943a2f3cd; before it FOLL_NUMA never met an inaccessible VMA: only
+        # FOLL_FORCE reaches one, and FOLL_FORCE cleared FOLL_NUMA)
         need = "PROT_NONE PTE and FOLL_NUMA -> NUMA hinting fault"
     elif flags & FOLL_WRITE and not pte_write(pte):
         if _can_follow_write(c, m, vma, pte, flags):
@@ -194,7 +197,8 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         if pte_pmd_mapped(pte):
             m = touch_pmd(c, m, loc.pid, loc.vpn, write=bool(flags & FOLL_WRITE))
         if pte_protnone(pte):
-            c.decide(fn, "FOLL_FORCE: no FOLL_NUMA -> take the page through the PROT_NONE PTE")
+            c.decide(fn, "take the page through the PROT_NONE PTE: "
+                     + ("a PROT_NONE VMA" if flags & FOLL_NUMA else "FOLL_FORCE, no FOLL_NUMA"))
         loc = loc._replace(flags=flags & ~FOLL_NUMA)
         return _take_reference(c, m, ti, loc, pfn)
     c.decide(fn, f"{need} -> faultin_page")

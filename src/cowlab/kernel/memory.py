@@ -96,7 +96,11 @@ def handle_mm_fault(
         return push(m, ti, Frame("fault.migration_wait", locals_)), "pending"
     if is_swap_entry(pte):
         return do_swap_page(c, m, ti, locals_, pte)
-    if pte_protnone(pte):
+    if pte_protnone(pte) and vma.accessible:
+        # a PROT_NONE entry in an accessible VMA is a NUMA hinting entry; in a PROT_NONE
+        # VMA it is the VMA's own protection, and a FOLL_FORCE access (ptrace,
+        # /proc/pid/mem) goes on as a normal fault (mm/memory.c handle_pte_fault and
+        # __handle_mm_fault: pte_protnone()/pmd_protnone() && vma_is_accessible())
         from cowlab.kernel.numa_fault import do_numa_page
 
         return do_numa_page(c, m, ti, locals_, pte)

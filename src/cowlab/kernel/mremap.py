@@ -1,12 +1,13 @@
 """mremap() (mm/mremap.c move_vma / move_page_tables): part of a region moves to a new
 place.  The pages do not change: their PTEs move, with their counts.  A PMD-mapped THP
-that the moved range cuts through is split first, so a "partially mremap()'ed THP"
-ends up mapped by PTEs in two VMAs (cow.c's backing of that name)."""
+that the moved range cuts through, or that would land at an address that is not
+PMD-aligned, is split first, so a "partially mremap()'ed THP" ends up mapped by PTEs in
+two VMAs (cow.c's backing of that name)."""
 
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx
-from cowlab.kernel.huge_memory import free_pgtables, pmd_base, pmd_trans_huge
+from cowlab.kernel.huge_memory import free_pgtables, pmd_base, pmd_trans_huge, split_huge_pmd
 from cowlab.kernel.mmap import get_unmapped_area
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import HPAGE_NR, VM_HUGEPAGE
@@ -23,6 +24,11 @@ def do_mremap(c: Ctx, m: FlatMachine, pid: int, region: str, to: str, lo: int, h
         # keep the PMD offset, so that whole PMDs could move as they are
         start += (lo - start) % HPAGE_NR
     moved: list[tuple[int, int]] = []
+    # move_page_tables() moves a PMD as it is only over a whole PMD extent at an aligned
+    # destination (move_huge_pmd); any other PMD-mapped THP is split first
+    for base in range(pmd_base(lo), hi, HPAGE_NR):
+        if pmd_trans_huge(S.pte_at(m, pid, base)) and (start + base - lo) % HPAGE_NR:
+            split_huge_pmd(c, m, pid, base, "move_page_tables")
     for vma in pieces:
         S.remove_vma(m, pid, S.vma_lookup(m, pid, vma.start))
     # the new place is above every VMA: the moved pieces go last, in address order
