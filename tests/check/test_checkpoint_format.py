@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cowlab.check import identity
-from cowlab.check.checkpoint import _LENGTH, _MAGIC, CheckpointError, load_checkpoint
+from cowlab.check.checkpoint import _END, _LENGTH, _MAGIC, CheckpointError, load_checkpoint
 from cowlab.check.result import Limits
 from cowlab.check.runner import run_check
 from cowlab.history import kernel_at
@@ -23,10 +23,17 @@ CONFIG = "gaudi-open"
 
 
 def _sections(path: Path) -> tuple[dict, bytes]:
+    """(header, the sections' bytes) of a checkpoint: magic, sections, header, length,
+    closing magic."""
     data = path.read_bytes()
-    (length,) = _LENGTH.unpack_from(data, len(_MAGIC))
-    head = len(_MAGIC) + _LENGTH.size
-    return json.loads(data[head:head + length]), data[head + length:]
+    (length,) = _LENGTH.unpack_from(data, len(data) - len(_END) - _LENGTH.size)
+    header_at = len(data) - len(_END) - _LENGTH.size - length
+    return json.loads(data[header_at:header_at + length]), data[len(_MAGIC):header_at]
+
+
+def _write(path: Path, header: dict, body: bytes) -> None:
+    raw = json.dumps(header).encode()
+    path.write_bytes(_MAGIC + body + raw + _LENGTH.pack(len(raw)) + _END)
 
 
 def _stopped_run(path: Path, states: int = 200, **kwargs):
@@ -55,8 +62,9 @@ def test_nothing_in_a_checkpoint_is_pickled(tmp_path: Path, monkeypatch) -> None
 def test_a_checkpoint_of_the_older_pickled_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "ck"
     _stopped_run(path)
-    data = path.read_bytes().replace(b'"format": 3', b'"format": 2')
-    path.write_bytes(data)
+    header, body = _sections(path)
+    header["meta"]["format"] = 2
+    _write(path, header, body)
     with pytest.raises(CheckpointError, match=r"checkpoint format 2 .*start the run again"):
         run_check(load_named_config(CONFIG), kernel_at("v5.8"), resume=str(path))
 
@@ -98,18 +106,21 @@ def test_a_change_to_the_model_source_is_refused(tmp_path: Path, monkeypatch) ->
         run_check(load_named_config(CONFIG), kernel_at("v5.8"), resume=str(path))
 
 
-@pytest.mark.parametrize("where", ["header", "fingerprints", "frontier", "end"])
+@pytest.mark.parametrize("where", ["start", "fingerprints", "frontier", "header", "trailer",
+                                   "cut", "extra"])
 def test_damage_anywhere_is_a_one_line_error(tmp_path: Path, where: str) -> None:
     path = tmp_path / "ck"
     _stopped_run(path)
     data = bytearray(path.read_bytes())
     header, body = _sections(path)
-    start = len(data) - len(body)
-    offsets = {"header": len(_MAGIC) + _LENGTH.size + 3,
-               "fingerprints": start + 40,
-               "frontier": start + header["sections"][0][1] + header["sections"][1][1] + 60}
-    if where == "end":
-        data += b"\0"
+    sizes = [size for _, size, _ in header["sections"]]
+    offsets = {"start": 2, "fingerprints": len(_MAGIC) + 40,
+               "frontier": len(_MAGIC) + sizes[0] + sizes[1] + 60,
+               "header": len(_MAGIC) + len(body) + 5, "trailer": len(data) - 3}
+    if where == "cut":
+        del data[len(data) // 2:]
+    elif where == "extra":
+        data[len(_MAGIC) + len(body):len(_MAGIC) + len(body)] = b"\0"
     else:
         data[offsets[where]] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -132,9 +143,7 @@ def test_a_frontier_that_names_foreign_code_is_refused(tmp_path: Path) -> None:
     import zlib
 
     header["sections"][3] = ["frontier-objects", len(forged), zlib.crc32(forged)]
-    raw = json.dumps(header).encode()
-    path.write_bytes(_MAGIC + _LENGTH.pack(len(raw)) + raw + body[:at] + forged
-                     + body[at + sizes[3]:])
+    _write(path, header, body[:at] + forged + body[at + sizes[3]:])
     with pytest.raises(CheckpointError, match=r"unknown record type 'os\.system'"):
         load_checkpoint(path, {})
 
@@ -166,3 +175,24 @@ def test_random_walks_resume_where_they_stopped(tmp_path: Path) -> None:
     assert resumed.result.outcome == whole.result.outcome
     assert resumed.result.stats.distinct == whole.result.stats.distinct
     assert resumed.result.stats.transitions == whole.result.stats.transitions
+
+
+def test_the_frontier_streams_in_chunks_that_split_its_entries(tmp_path: Path) -> None:
+    """Written in 100-byte chunks and read back in 37-byte ones, every entry comes back
+    (equal objects shared again), so neither side holds the whole frontier at once."""
+    from cowlab.check.frontier_codec import FrontierWriter, decode_frontier
+    from cowlab.check.model import CheckModel
+    from cowlab.check.search import explore, new_memory
+
+    model = CheckModel(load_named_config(CONFIG), kernel_at("v5.8"))
+    mem = new_memory(model, "bfs")
+    explore(model, Limits(max_states=300), mem)
+    entries = list(mem.frontier)
+    writer = FrontierWriter(entries, chunk=100)
+    data = b"".join(writer.entries())
+    objects = b"".join(writer.objects())
+    pieces = [data[i:i + 37] for i in range(0, len(data), 37)]
+    back = list(decode_frontier(iter(pieces), objects))
+    assert [(p.vector, p.spec, p.pcs, p.budgets, i, d) for p, i, d in back] == [
+        (p.vector, p.spec, p.pcs, p.budgets, i, d) for p, i, d in entries]
+    assert len({id(p.spec) for p, _, _ in back}) <= len({p.spec for p, _, _ in entries})

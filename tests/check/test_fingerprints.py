@@ -110,3 +110,22 @@ def test_omission_probability() -> None:
     assert omission_probability(10**12) == 1.0
     # TLC's example run: 252,932 distinct of 4,612,656 generated prints 6.0E-8
     assert tlc_estimate(252_932, 4_612_656) == pytest.approx(6.0e-8, rel=0.01)
+
+
+@pytest.mark.parametrize("bits", [64, 128])
+def test_a_table_streams_out_and_back_in_pieces(bits: int) -> None:
+    """A checkpoint writes the table in pieces and reads it straight back into place:
+    the same set, and a damaged piece is refused."""
+    import io
+
+    fps = FingerprintSet(bits)
+    for i in range(1, 5000):
+        fps.add(i * 0x9E3779B97F4A7C15 % (1 << bits))
+    data = b"".join(bytes(c) for c in fps.to_chunks(size=1000))
+    assert data == fps.to_bytes()
+    back = FingerprintSet.from_reader(io.BytesIO(data).read, size=777)
+    assert sorted(back) == sorted(fps) and len(back) == len(fps)
+    damaged = bytearray(data)
+    damaged[-5] ^= 1
+    with pytest.raises(FingerprintError, match="checksum"):
+        FingerprintSet.from_reader(io.BytesIO(bytes(damaged)).read)

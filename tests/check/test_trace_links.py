@@ -40,3 +40,16 @@ def test_every_stored_state_is_reached_again_by_its_trace() -> None:
         for t in trace_to(model, mem, index):
             state = model.step(state, t)[0]
         assert fingerprint_of(state, model) in mem.visited
+
+
+def test_links_stream_out_and_back_in_pieces() -> None:
+    import io
+
+    links = TraceLinks()
+    for i in range(70_000):
+        links.add(i // 3 - 1 if i else -1, i % 300)
+    data = b"".join(bytes(c) for c in links.to_chunks(size=1000))
+    assert data == links.to_bytes()
+    back = TraceLinks.from_reader(io.BytesIO(data).read, size=333)
+    assert back.parents == links.parents and back.numbers == links.numbers
+    assert back.path(69_999) == links.path(69_999)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import struct
 import zlib
 from array import array
+from collections.abc import Callable
 
 try:
     import cython
@@ -193,6 +194,49 @@ class FingerprintSet:
         header = _HEADER.pack(_MAGIC, _FORMAT, self.bits, self._capacity, self._count,
                               zlib.crc32(raw))
         return header + raw
+
+    def to_chunks(self, size: int = 1 << 20):  # type: ignore[no-untyped-def]
+        """``to_bytes`` in pieces of ``size`` bytes, without copying the table (a
+        checkpoint streams it to its file: a 50M-state table is 512 MB)."""
+        table = self._table
+        if _BIG_ENDIAN:
+            table = array("Q", table)
+            table.byteswap()
+        raw = memoryview(table).cast("B")
+        yield _HEADER.pack(_MAGIC, _FORMAT, self.bits, self._capacity, self._count, zlib.crc32(raw))
+        for at in range(0, len(raw), size):
+            yield raw[at:at + size]
+
+    @staticmethod
+    def from_reader(read: Callable[[int], bytes], size: int = 1 << 20) -> FingerprintSet:
+        """The set that ``to_chunks`` wrote, read through ``read(n)`` straight into the
+        table (no second copy of it in memory)."""
+        head = read(_HEADER.size)
+        if len(head) < _HEADER.size:
+            raise FingerprintError("fingerprint table: truncated header")
+        magic, fmt, bits, capacity, count, crc = _HEADER.unpack_from(head)
+        if magic != _MAGIC or fmt != _FORMAT or bits not in (64, 128):
+            raise FingerprintError("fingerprint table: unknown format")
+        if capacity < MIN_CAPACITY or capacity & (capacity - 1) or count > capacity:
+            raise FingerprintError("fingerprint table: bad capacity or count")
+        table = array("Q", [0]) * ((bits // 64) * capacity)
+        raw = memoryview(table).cast("B")
+        at, running = 0, 0
+        while at < len(raw):
+            chunk = read(min(size, len(raw) - at))
+            if not chunk:
+                raise FingerprintError("fingerprint table: truncated")
+            raw[at:at + len(chunk)] = chunk
+            running = zlib.crc32(chunk, running)
+            at += len(chunk)
+        raw.release()
+        if running != crc:
+            raise FingerprintError("fingerprint table: checksum mismatch")
+        if _BIG_ENDIAN:
+            table.byteswap()
+        fps = FingerprintSet(bits)
+        fps._install(table, capacity, count)
+        return fps
 
     @staticmethod
     def from_bytes(data: bytes | memoryview) -> FingerprintSet:

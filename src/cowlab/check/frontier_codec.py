@@ -33,66 +33,94 @@ class FrontierCodecError(ValueError):
     """A frontier section that is not what ``encode_frontier`` wrote."""
 
 
-def encode_frontier(entries: Iterable[Entry]) -> tuple[bytes, bytes]:
-    """(entries section, objects section) of the frontier's entries in queue order."""
-    layouts: dict[int, int] = {}
-    layout_list: list[dict[str, Any]] = []
-    values: dict[object, int] = {}
-    value_list: list[Any] = []
+class FrontierWriter:
+    """Encodes the frontier's entries in queue order as chunks of about ``chunk`` bytes
+    (``entries``), then the objects they share (``objects``, complete only once every
+    entry has been written): a checkpoint streams both to its file."""
 
-    def value_number(value: object) -> int:
-        number = values.get(value)
+    def __init__(self, entries: Iterable[Entry], chunk: int = 1 << 20) -> None:
+        self._entries = entries
+        self._chunk = chunk
+        self._layouts: dict[int, int] = {}
+        self._layout_list: list[dict[str, Any]] = []
+        self._values: dict[object, int] = {}
+        self._value_list: list[Any] = []
+
+    def _value(self, value: object) -> int:
+        number = self._values.get(value)
         if number is None:
-            number = values[value] = len(value_list)
-            value_list.append(to_plain(value))
+            number = self._values[value] = len(self._value_list)
+            self._value_list.append(to_plain(value))
         return number
 
-    out = bytearray()
-    for packed, index, depth in entries:
-        layout = packed.layout
-        number = layouts.get(id(layout))
+    def _layout(self, layout: Layout) -> int:
+        number = self._layouts.get(id(layout))
         if number is None:
-            number = layouts[id(layout)] = len(layout_list)
-            layout_list.append({"bounds": dataclasses.asdict(layout.bounds),
-                                "symbols": list(layout.symbols.names())})
-        out += ENTRY.pack(index, depth, number, value_number(packed.spec),
-                          value_number(packed.pcs), value_number(packed.budgets),
-                          len(packed.vector))
-        out += packed.vector
-    objects = json.dumps({"layouts": layout_list, "values": value_list},
+            number = self._layouts[id(layout)] = len(self._layout_list)
+            self._layout_list.append({"bounds": dataclasses.asdict(layout.bounds),
+                                      "symbols": list(layout.symbols.names())})
+        return number
+
+    def entries(self) -> Iterator[bytes]:
+        out = bytearray()
+        for packed, index, depth in self._entries:
+            out += ENTRY.pack(index, depth, self._layout(packed.layout), self._value(packed.spec),
+                              self._value(packed.pcs), self._value(packed.budgets),
+                              len(packed.vector))
+            out += packed.vector
+            if len(out) >= self._chunk:
+                yield bytes(out)
+                out.clear()
+        if out:
+            yield bytes(out)
+
+    def objects(self) -> Iterator[bytes]:
+        yield json.dumps({"layouts": self._layout_list, "values": self._value_list},
                          separators=(",", ":")).encode()
-    return bytes(out), objects
 
 
-def decode_frontier(entries: bytes | memoryview, objects: bytes | memoryview) -> list[Entry]:
-    """The entries ``encode_frontier`` wrote, with equal objects shared again."""
+def encode_frontier(entries: Iterable[Entry]) -> tuple[bytes, bytes]:
+    """(entries section, objects section) of the frontier's entries, whole."""
+    writer = FrontierWriter(entries)
+    return b"".join(writer.entries()), b"".join(writer.objects())
+
+
+def decode_frontier(entries: bytes | memoryview | Iterable[bytes], objects: bytes | memoryview
+                    ) -> Iterator[Entry]:
+    """The entries that ``FrontierWriter`` wrote, one by one (from the section's bytes or
+    chunks of them), with equal objects shared again."""
     try:
         tables = json.loads(bytes(objects))
         layouts = [_layout(d) for d in tables["layouts"]]
         values = [from_plain(v) for v in tables["values"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise FrontierCodecError(f"frontier objects: {exc}") from None
-    return list(_entries(memoryview(entries), layouts, values))
-
-
-def _entries(data: memoryview, layouts: list[Layout], values: list[object]) -> Iterator[Entry]:
+    chunks = (entries,) if isinstance(entries, (bytes, memoryview)) else entries
+    buffer = bytearray()
     at = 0
-    while at < len(data):
-        if at + ENTRY.size > len(data):
-            raise FrontierCodecError(f"frontier entry at byte {at} is truncated")
-        index, depth, layout, spec, pcs, budgets, size = ENTRY.unpack_from(data, at)
-        at += ENTRY.size
-        vector = bytes(data[at:at + size])
-        at += size
-        if len(vector) != size:
-            raise FrontierCodecError(f"frontier entry {index} is truncated")
-        try:
-            packed = Packed(vector, layouts[layout], values[spec], values[pcs],  # type: ignore[arg-type]
-                            values[budgets])  # type: ignore[arg-type]
-            unpack_vector(vector, packed.layout.size)  # it fits its layout
-        except (VectorPackError, IndexError) as exc:
-            raise FrontierCodecError(f"frontier entry {index}: {exc}") from None
-        yield packed, index, depth
+    for chunk in chunks:
+        buffer = buffer[at:] + chunk
+        at = 0
+        while at + ENTRY.size <= len(buffer):
+            index, depth, layout, spec, pcs, budgets, size = ENTRY.unpack_from(buffer, at)
+            if at + ENTRY.size + size > len(buffer):
+                break  # the rest of this entry is in the next chunk
+            vector = bytes(buffer[at + ENTRY.size:at + ENTRY.size + size])
+            at += ENTRY.size + size
+            yield _entry(vector, index, depth, layouts, values, layout, spec, pcs, budgets)
+    if at != len(buffer):
+        raise FrontierCodecError("the last frontier entry is truncated")
+
+
+def _entry(vector: bytes, index: int, depth: int, layouts: list[Layout], values: list[object],
+           layout: int, spec: int, pcs: int, budgets: int) -> Entry:
+    try:
+        packed = Packed(vector, layouts[layout], values[spec], values[pcs],  # type: ignore[arg-type]
+                        values[budgets])  # type: ignore[arg-type]
+        unpack_vector(vector, packed.layout.size)  # it fits its layout
+    except (VectorPackError, IndexError) as exc:
+        raise FrontierCodecError(f"frontier entry {index}: {exc}") from None
+    return packed, index, depth
 
 
 def _layout(data: dict[str, Any]) -> Layout:

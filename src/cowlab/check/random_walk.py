@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cowlab.check.canon import canonical
-from cowlab.check.checkpoint import Checkpointer
+from cowlab.check.checkpoint import Checkpointer, Section, SectionReader
 from cowlab.check.fingerprints import FingerprintSet
 from cowlab.check.keyhash import fingerprint64
 from cowlab.check.model import CheckModel, Transition
@@ -32,16 +32,16 @@ class WalkMemory:
     def fingerprint_bits(self) -> int:
         return self.seen.bits
 
-    def checkpoint_sections(self) -> list[tuple[str, bytes]]:
+    def checkpoint_sections(self) -> list[Section]:
         """The seen set as a raw table, the generator's state and the counts as JSON."""
         version, internal, gauss = self.rng_state  # type: ignore[misc]
         walk = {"seed": self.seed, "walks": self.walks, "stats": self.stats.to_plain(),
                 "rng": [version, list(internal), gauss]}
-        return [("fingerprints", self.seen.to_bytes()), ("walks", json.dumps(walk).encode())]
+        return [("fingerprints", self.seen.to_chunks()), ("walks", json.dumps(walk).encode())]
 
     @classmethod
-    def from_checkpoint_sections(cls, sections: Mapping[str, bytes | memoryview]) -> WalkMemory:
-        walk = json.loads(bytes(sections["walks"]))
+    def from_checkpoint_sections(cls, sections: Mapping[str, SectionReader]) -> WalkMemory:
+        walk = json.loads(sections["walks"].read())
         version, internal, gauss = walk["rng"]
         rng_state = (version, tuple(internal), gauss)
         random.Random().setstate(rng_state)  # refuses a state that is not one
@@ -49,7 +49,7 @@ class WalkMemory:
         if type(walks) is not int or walks < 0:
             raise ValueError(f"walks: {walks!r}")
         return cls("random", walk["seed"], rng_state, walks,
-                   FingerprintSet.from_bytes(sections["fingerprints"]),
+                   FingerprintSet.from_reader(sections["fingerprints"].read),
                    Stats.from_plain(walk["stats"]))
 
 

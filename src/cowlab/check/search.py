@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from cowlab.check.canon import canonical
-from cowlab.check.checkpoint import Checkpointer
+from cowlab.check.checkpoint import Checkpointer, Section, SectionReader
 from cowlab.check.fingerprints import FingerprintSet
 from cowlab.check.frontier import Frontier
-from cowlab.check.frontier_codec import decode_frontier, encode_frontier
+from cowlab.check.frontier_codec import FrontierWriter, decode_frontier
 from cowlab.check.keyhash import fingerprint64, fingerprint128
 from cowlab.check.model import CheckModel, CheckState, Transition
 from cowlab.check.por import ample
@@ -72,27 +72,30 @@ class Memory:
     def fingerprint_bits(self) -> int:
         return self.visited.bits
 
-    def checkpoint_sections(self) -> list[tuple[str, bytes]]:
+    def checkpoint_sections(self) -> list[Section]:
         """The fingerprint table and the trace links as raw arrays, the frontier as
-        binary entries and the JSON of what they share, the rest as JSON: nothing that
-        runs code on load."""
-        entries, objects = encode_frontier(self.frontier)
+        binary entries streamed in chunks and the JSON of what they share, the rest as
+        JSON: nothing that runs code on load, and no copy of the frontier in memory."""
+        frontier = FrontierWriter(self.frontier)
         search = json.dumps({"strategy": self.strategy, "stats": self.stats.to_plain()})
-        return [("fingerprints", self.visited.to_bytes()), ("links", self.links.to_bytes()),
-                ("frontier", entries), ("frontier-objects", objects),
+        return [("fingerprints", self.visited.to_chunks()), ("links", self.links.to_chunks()),
+                ("frontier", frontier.entries()), ("frontier-objects", frontier.objects()),
                 ("search", search.encode())]
 
     @classmethod
-    def from_checkpoint_sections(cls, sections: Mapping[str, bytes | memoryview]) -> Memory:
-        search = json.loads(bytes(sections["search"]))
+    def from_checkpoint_sections(cls, sections: Mapping[str, SectionReader]) -> Memory:
+        search = json.loads(sections["search"].read())
         strategy = search["strategy"]
         if strategy not in ("bfs", "dfs"):
             raise ValueError(f"unknown strategy {strategy!r}")
-        entries = decode_frontier(sections["frontier"], sections["frontier-objects"])
+        stats = Stats.from_plain(search["stats"])
+        visited = FingerprintSet.from_reader(sections["fingerprints"].read)
+        links = TraceLinks.from_reader(sections["links"].read)
+        # entries stream from the file into the frontier, which spills as it fills
+        entries = decode_frontier(sections["frontier"].chunks(),
+                                  sections["frontier-objects"].read())
         frontier = Frontier(entries) if strategy == "bfs" else deque(entries)
-        return cls(strategy, FingerprintSet.from_bytes(sections["fingerprints"]),
-                   TraceLinks.from_bytes(sections["links"]), frontier,
-                   Stats.from_plain(search["stats"]))
+        return cls(strategy, visited, links, frontier, stats)
 
 
 def fingerprint_of(state: CheckState, model: CheckModel, bits: int = 64) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 import zlib
 from array import array
+from collections.abc import Callable, Iterator
 
 #: the parent of the initial state
 ROOT = -1
@@ -94,6 +95,50 @@ class TraceLinks:
         header = _HEADER.pack(_MAGIC, _FORMAT, self.parents.typecode.encode(),
                               self.numbers.typecode.encode(), len(self.parents), zlib.crc32(raw))
         return header + raw
+
+    def to_chunks(self, size: int = 1 << 20) -> Iterator[bytes | memoryview]:
+        """``to_bytes`` in pieces, without copying the arrays (a checkpoint streams
+        them to its file)."""
+        parents, numbers = _little(self.parents), _little(self.numbers)
+        raws = [memoryview(parents).cast("B"), memoryview(numbers).cast("B")]
+        crc = zlib.crc32(raws[1], zlib.crc32(raws[0]))
+        yield _HEADER.pack(_MAGIC, _FORMAT, self.parents.typecode.encode(),
+                           self.numbers.typecode.encode(), len(self.parents), crc)
+        for raw in raws:
+            for at in range(0, len(raw), size):
+                yield raw[at:at + size]
+
+    @staticmethod
+    def from_reader(read: Callable[[int], bytes], size: int = 1 << 20) -> TraceLinks:
+        """The links that ``to_chunks`` wrote, read through ``read(n)`` straight into
+        the arrays."""
+        head = read(_HEADER.size)
+        if len(head) < _HEADER.size:
+            raise TraceLinksError("trace links: truncated header")
+        magic, fmt, ptype, ntype, count, crc = _HEADER.unpack_from(head)
+        if magic != _MAGIC or fmt != _FORMAT or ptype not in (b"I", b"Q") or ntype not in (b"H", b"I"):
+            raise TraceLinksError("trace links: unknown format")
+        running = 0
+        arrays = []
+        for typecode in (ptype.decode(), ntype.decode()):
+            a = array(typecode, [0]) * count
+            raw = memoryview(a).cast("B")
+            at = 0
+            while at < len(raw):
+                chunk = read(min(size, len(raw) - at))
+                if not chunk:
+                    raise TraceLinksError("trace links: truncated")
+                raw[at:at + len(chunk)] = chunk
+                running = zlib.crc32(chunk, running)
+                at += len(chunk)
+            raw.release()
+            arrays.append(a)
+        if running != crc:
+            raise TraceLinksError("trace links: checksum mismatch")
+        links = TraceLinks()
+        links.parents, links.numbers = _little(arrays[0]), _little(arrays[1])
+        links._root = _widest(links.parents)
+        return links
 
     @staticmethod
     def from_bytes(data: bytes | memoryview) -> TraceLinks:
