@@ -268,3 +268,13 @@ def test_random_counterexamples_replay(config: Path, kernel: str, seed: int) -> 
     assert run.result.outcome == "violation"
     assert run.result.violations[0].invariant != "model_sanity"
     assert run.reproduced
+
+
+def test_the_reported_peak_memory_counts_the_workers() -> None:
+    """--workers N: the peak is the whole run's, each worker's high-water mark added to
+    this process's (issue 13)."""
+    from cowlab.check.result import peak_rss_mb
+
+    run = run_check(load_named_config("gaudi-open"), kernel_at("v5.16"), workers=2)
+    assert run.result.workers_peak_mb > 20  # two interpreters with the model loaded
+    assert run.peak_mb >= peak_rss_mb() + run.result.workers_peak_mb - 1

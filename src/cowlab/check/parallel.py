@@ -20,11 +20,12 @@ import contextlib
 import gc
 import multiprocessing as mp
 import pickle
+import resource
 from multiprocessing.connection import Connection
 
 from cowlab.check.canon import canonical
 from cowlab.check.model import CheckModel, CheckState, Transition
-from cowlab.check.result import Limits, SearchResult, Stats, current_rss_mb
+from cowlab.check.result import Limits, SearchResult, Stats, current_rss_mb, peak_rss_mb
 from cowlab.check.search import Progress, _expand
 
 ROOT = (-1, -1)
@@ -155,6 +156,8 @@ def _serve(conn: Connection, model: CheckModel, wid: int, n: int, reduce: bool) 
             conn.send((worker.parent[index], worker.via[index]))
         elif op == "rss":
             conn.send(current_rss_mb())
+        elif op == "peak":
+            conn.send(peak_rss_mb())
         elif op == "stop":
             conn.close()
             return
@@ -172,48 +175,16 @@ def parallel_bfs(model: CheckModel, limits: Limits, workers: int, *, reduce: boo
         conns.append(here)
         procs.append(proc)
     stats = Stats()
+    result = SearchResult("limit", stats, reason="interrupted")
+    interrupted = True
     try:
-        first = hash(canonical(model.initial(), model.symmetry)) % workers
-        conns[first].send(("seed",))
-        conns[first].recv()
-        stats.distinct = 1
-        frontier = 1
-        depth = 0
-        while frontier:
-            reason = _limit(limits, stats, depth, conns)
-            if reason:
-                return SearchResult("limit", stats, reason=reason)
-            for conn in conns:
-                conn.send(("expand",))
-            replies = [conn.recv() for conn in conns]
-            stats.transitions += sum(r[2] for r in replies)
-            stats.distinct += sum(r[3] for r in replies)
-            found = [r[0] for r in replies if r[0] is not None]
-            if found:
-                return _violation(conns, found, stats, depth)
-            # owner o answers the hashes every worker w asked of it
-            for owner, conn in enumerate(conns):
-                conn.send(("arbitrate", [r[1][owner] for r in replies]))
-            answers = [conn.recv() for conn in conns]  # answers[owner][asker]
-            for asker, conn in enumerate(conns):
-                conn.send(("accept", [answers[owner][asker] for owner in range(workers)]))
-            accepted = [conn.recv() for conn in conns]
-            stats.distinct += sum(a[1] for a in accepted)
-            found = [a[0] for a in accepted if a[0] is not None]
-            if found:
-                return _violation(conns, found, stats, depth)
-            for owner, conn in enumerate(conns):
-                conn.send(("receive", [a[2][owner] for a in accepted]))
-            frontier = sum(conn.recv() for conn in conns)
-            depth += 1
-            if frontier:
-                stats.max_depth = depth
-            if progress is not None:
-                progress(stats, frontier)
-        return SearchResult("complete", stats)
+        result = _levels(model, limits, conns, stats, progress)
+        interrupted = False
     except KeyboardInterrupt:
-        return SearchResult("limit", stats, reason="interrupted")
+        pass
     finally:
+        if not interrupted:  # the pipes are in step: each worker answers for itself
+            result.workers_peak_mb = _workers_peak(conns)
         for conn in conns:
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(("stop",))
@@ -221,6 +192,62 @@ def parallel_bfs(model: CheckModel, limits: Limits, workers: int, *, reduce: boo
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
+        if interrupted:  # the largest worker's peak, from the kernel's accounting
+            result.workers_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return result
+
+
+def _workers_peak(conns: list[Connection]) -> float:
+    """The sum of the workers' peak memory (each process's own high-water mark)."""
+    total = 0.0
+    for conn in conns:
+        with contextlib.suppress(BrokenPipeError, EOFError, OSError):
+            conn.send(("peak",))
+            total += conn.recv()
+    return total
+
+
+def _levels(model: CheckModel, limits: Limits, conns: list[Connection], stats: Stats,
+            progress: Progress | None) -> SearchResult:
+    workers = len(conns)
+    first = hash(canonical(model.initial(), model.symmetry)) % workers
+    conns[first].send(("seed",))
+    conns[first].recv()
+    stats.distinct = 1
+    frontier = 1
+    depth = 0
+    while frontier:
+        reason = _limit(limits, stats, depth, conns)
+        if reason:
+            return SearchResult("limit", stats, reason=reason)
+        for conn in conns:
+            conn.send(("expand",))
+        replies = [conn.recv() for conn in conns]
+        stats.transitions += sum(r[2] for r in replies)
+        stats.distinct += sum(r[3] for r in replies)
+        found = [r[0] for r in replies if r[0] is not None]
+        if found:
+            return _violation(conns, found, stats, depth)
+        # owner o answers the hashes every worker w asked of it
+        for owner, conn in enumerate(conns):
+            conn.send(("arbitrate", [r[1][owner] for r in replies]))
+        answers = [conn.recv() for conn in conns]  # answers[owner][asker]
+        for asker, conn in enumerate(conns):
+            conn.send(("accept", [answers[owner][asker] for owner in range(workers)]))
+        accepted = [conn.recv() for conn in conns]
+        stats.distinct += sum(a[1] for a in accepted)
+        found = [a[0] for a in accepted if a[0] is not None]
+        if found:
+            return _violation(conns, found, stats, depth)
+        for owner, conn in enumerate(conns):
+            conn.send(("receive", [a[2][owner] for a in accepted]))
+        frontier = sum(conn.recv() for conn in conns)
+        depth += 1
+        if frontier:
+            stats.max_depth = depth
+        if progress is not None:
+            progress(stats, frontier)
+    return SearchResult("complete", stats)
 
 
 def _violation(conns: list[Connection], found: list, stats: Stats, depth: int) -> SearchResult:

@@ -81,6 +81,8 @@ class SearchResult:
     trace: list[Transition] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     reason: str = ""
+    #: the parallel search's workers: the sum of their peak memory
+    workers_peak_mb: float = 0.0
 
 
 class Stopper:

@@ -83,7 +83,10 @@ def run_check(
         assert isinstance(memory, Memory)
         result = explore(model, limits, memory, reduce=reduce, checkpointer=checkpointer,
                          progress=progress)
-    run = CheckRun(config, kernel, strategy, result, model.stats_reduced, peak_rss_mb(), workers,
+    # the whole run's peak: this process's and every worker's (an upper bound when they
+    # peak at different times)
+    peak = peak_rss_mb() + result.workers_peak_mb
+    run = CheckRun(config, kernel, strategy, result, model.stats_reduced, peak, workers,
                    memory.fingerprint_bits if workers == 1 else None)
     if result.outcome == "violation":
         run.counterexample = to_scenario(model, result.trace, f"{config.name}-counterexample")
