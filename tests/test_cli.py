@@ -185,3 +185,49 @@ def test_run_html_report(tmp_path: Path) -> None:
     assert "do_wp_page: refcount 1025 != 1 -&gt; copy" in page
     assert 'class="broken">BROKEN pin_coherence' in page
     HTMLParser().feed(page)
+
+
+def test_matrix_exits_0_when_every_cell_is_as_declared() -> None:
+    """gaudi declares 09854ba94c6a (broke it) and 80d47f5de5e3 (fixed it): the model's
+    cells on either side agree, so a CI job gating on the matrix passes."""
+    result = invoke("matrix", "gaudi", "dirty-cow", "--kernels", "v5.8,v5.16,v5.17,v5.10.262")
+    assert result.exit_code == 0, result.output
+    assert "not as expected" not in result.output
+
+
+def test_matrix_exits_1_and_names_each_cell_not_as_expected() -> None:
+    result = invoke("matrix", "gaudi", "--kernels", "v5.8,v5.16,v5.17", "--expect", "holds")
+    assert result.exit_code == 1
+    assert "not as expected: gaudi on v5.16: broken: pin_coherence, no_lost_write (expected: holds)" in (
+        result.output)
+    data = json.loads(invoke("matrix", "gaudi", "--kernels", "v5.16", "--expect", "holds",
+                             "--json").output)
+    assert data["differences"] == [{"scenario": "gaudi", "kernel": "v5.16", "expected": "holds",
+                                    "verdict": "broken: pin_coherence, no_lost_write"}]
+
+
+def test_a_reverted_fix_is_declared_broken_and_the_model_agrees() -> None:
+    """The declaration follows the kernel's commits: v5.17 without 80d47f5de5e3 is
+    declared broken, and the model breaks the pin there too."""
+    from cowlab.engine.matrix import declared_verdict
+    from cowlab.history import kernel_at
+    from cowlab.scenario.catalog import load_builtin
+
+    gaudi = load_builtin("gaudi")
+    assert declared_verdict(gaudi, kernel_at("v5.17")) == "holds"
+    assert declared_verdict(gaudi, kernel_at("v5.17", ("80d47f5de5e3",))) == "broken"
+    assert declared_verdict(gaudi, kernel_at("v5.10.262")) == "holds"  # the backport
+    assert invoke("run", "gaudi", "-k", "v5.17", "--revert", "80d47f5de5e3").exit_code == 1
+
+
+def test_bisect_exits_3_when_the_verdict_never_changes() -> None:
+    result = invoke("bisect", "gaudi", "--good", "v5.17", "--bad", "v6.12")
+    assert result.exit_code == 3
+    assert "the verdict does not change between them" in result.output
+    assert invoke("bisect", "gaudi", "--good", "v5.8", "--bad", "v5.16").exit_code == 0
+
+
+def test_check_offers_its_strategies_as_choices() -> None:
+    result = invoke("check", "gaudi-open", "--strategy", "bogus")
+    assert result.exit_code == 2
+    assert "bogus" in result.output

@@ -8,6 +8,7 @@ crash never reads as a finding.
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import math
 import os
@@ -44,13 +45,34 @@ from cowlab.scenario.catalog import builtin_config_names, builtin_names, load_bu
 EXIT_HELD, EXIT_BROKEN, EXIT_BAD_INPUT = exit_codes.HELD, exit_codes.BROKEN, exit_codes.BAD_INPUT
 EXIT_LIMIT, EXIT_MODEL_BUG = exit_codes.LIMIT, exit_codes.MODEL_BUG
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="A laboratory for Linux anonymous-memory semantics.", epilog=EXIT_HELP)
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="A laboratory for Linux anonymous-memory semantics.",
+    epilog=EXIT_HELP,
+)
 # emoji=False: a message that quotes "line100.yaml:100:" must not print an emoji
 console = Console(highlight=False, soft_wrap=True, emoji=False)
 if not console.is_terminal:
     console.width = 200  # files and pipes get whole table rows
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+class Strategy(enum.StrEnum):
+    """How `cowlab check` explores (cowlab.check.runner.STRATEGIES)."""
+
+    bfs = "bfs"
+    dfs = "dfs"
+    random = "random"
+
+
+class Expect(enum.StrEnum):
+    """What `cowlab matrix` checks each cell against."""
+
+    declared = "declared"
+    holds = "holds"
+    broken = "broken"
 
 
 def _fail(message: str) -> NoReturn:
@@ -89,13 +111,25 @@ def _check_positive(flag: str, value: float | None, unit: str) -> None:
 
 @app.command(epilog=EXIT_HELP)
 def run(
-    scenario: Annotated[str | None, typer.Argument(help="scenario file or built-in name")] = None,
-    kernel: Annotated[str, typer.Option("--kernel", "-k", help="release or commit")] = "v5.16",
-    revert: Annotated[list[str] | None, typer.Option(help="revert a modeled commit")] = None,
+    scenario: Annotated[
+        str | None, typer.Argument(metavar="SCENARIO", help="scenario file or built-in name")
+    ] = None,
+    kernel: Annotated[
+        str,
+        typer.Option(
+            "--kernel", "-k", metavar="KERNEL", help="release (v5.16), stable (v5.10.262) or commit"
+        ),
+    ] = "v5.16",
+    revert: Annotated[
+        list[str] | None, typer.Option(metavar="COMMIT", help="revert a modeled commit (repeatable)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
-    html: Annotated[str | None, typer.Option("--html", help="also write the trace as HTML")] = None,
-    list_stages: Annotated[bool, typer.Option("--list-stages",
-                                              help="list the stages `until` can name")] = False,
+    html: Annotated[
+        str | None, typer.Option("--html", metavar="FILE", help="also write the trace as HTML")
+    ] = None,
+    list_stages: Annotated[
+        bool, typer.Option("--list-stages", help="list the stages `until` can name")
+    ] = False,
 ) -> None:
     """Replay a scenario step by step on one kernel and check the promises."""
     if list_stages:
@@ -124,22 +158,49 @@ def run(
 
 @app.command(epilog=EXIT_HELP)
 def check(
-    config: Annotated[str, typer.Argument(help="check configuration file or built-in name")],
-    kernel: Annotated[str, typer.Option("--kernel", "-k", help="release or commit")] = "v5.16",
-    revert: Annotated[list[str] | None, typer.Option(help="revert a modeled commit")] = None,
-    strategy: Annotated[str, typer.Option(help="bfs | dfs | random")] = "bfs",
-    max_depth: Annotated[int, typer.Option(min=1)] = 10_000,
-    max_states: Annotated[int, typer.Option(min=1)] = 50_000_000,
-    time_limit: Annotated[float | None, typer.Option(help="seconds")] = None,
-    memory_limit: Annotated[int | None, typer.Option(help="MB of resident memory")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="parallel BFS processes")] = 1,
-    seed: Annotated[int, typer.Option(help="random-walk seed")] = 0,
-    checkpoint: Annotated[str | None, typer.Option(help="write checkpoints to FILE")] = None,
-    checkpoint_every: Annotated[float, typer.Option(help="seconds between checkpoints")] = 30.0,
-    resume: Annotated[str | None, typer.Option(help="resume from a checkpoint FILE")] = None,
-    emit_scenario: Annotated[str | None, typer.Option(help="write the counterexample here")] = None,
+    config: Annotated[
+        str, typer.Argument(metavar="CONFIG", help="check configuration file or built-in name")
+    ],
+    kernel: Annotated[
+        str,
+        typer.Option(
+            "--kernel", "-k", metavar="KERNEL", help="release (v5.16), stable (v5.10.262) or commit"
+        ),
+    ] = "v5.16",
+    revert: Annotated[
+        list[str] | None, typer.Option(metavar="COMMIT", help="revert a modeled commit (repeatable)")
+    ] = None,
+    strategy: Annotated[
+        Strategy,
+        typer.Option(
+            help="bfs: breadth-first, the first violation is a shortest trace; dfs: depth-first; "
+            "random: seeded random walks (--seed)"
+        ),
+    ] = Strategy.bfs,
+    max_depth: Annotated[
+        int, typer.Option(min=1, metavar="N", help="stop expanding states this deep")
+    ] = 10_000,
+    max_states: Annotated[
+        int, typer.Option(min=1, metavar="N", help="stop after this many distinct states")
+    ] = 50_000_000,
+    time_limit: Annotated[float | None, typer.Option(metavar="SECONDS", help="stop after this long")] = None,
+    memory_limit: Annotated[
+        int | None, typer.Option(metavar="MB", help="stop at this much resident memory (workers included)")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, metavar="N", help="parallel BFS processes")] = 1,
+    seed: Annotated[int, typer.Option(metavar="SEED", help="random-walk seed")] = 0,
+    checkpoint: Annotated[str | None, typer.Option(metavar="FILE", help="write checkpoints to FILE")] = None,
+    checkpoint_every: Annotated[
+        float, typer.Option(metavar="SECONDS", help="seconds between checkpoints")
+    ] = 30.0,
+    resume: Annotated[str | None, typer.Option(metavar="FILE", help="resume from a checkpoint FILE")] = None,
+    emit_scenario: Annotated[
+        str | None, typer.Option(metavar="FILE", help="write the counterexample as a scenario here")
+    ] = None,
     no_reduce: Annotated[bool, typer.Option("--no-reduce", help="no partial-order reduction")] = False,
-    fingerprint_bits: Annotated[int, typer.Option(help="visited-set fingerprints: 64 or 128 bits")] = 64,
+    fingerprint_bits: Annotated[
+        int, typer.Option(metavar="64|128", help="visited-set fingerprint width in bits")
+    ] = 64,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """Explore every interleaving of a configuration; report the shortest violation."""
@@ -147,14 +208,12 @@ def check(
     from cowlab.check.compiled import interpreted_note
     from cowlab.check.progress import ProgressReporter
     from cowlab.check.result import Limits
-    from cowlab.check.runner import STRATEGIES, run_check
+    from cowlab.check.runner import run_check
     from cowlab.report.check_report import check_json, print_check
     from cowlab.scenario.catalog import load_named_config
     from cowlab.scenario.dump import dump_scenario
 
-    if strategy not in STRATEGIES:
-        _fail(f"--strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}")
-    if workers > 1 and strategy != "bfs":
+    if workers > 1 and strategy is not Strategy.bfs:
         _fail("--workers: parallel search is breadth-first only")
     if workers > 1 and (checkpoint or resume):
         _fail("--workers: checkpoints are written by single-process searches only")
@@ -169,16 +228,27 @@ def check(
     try:
         k = kernel_at(kernel, revert or ())
         cfg = load_named_config(config)
-        limits = Limits(max_depth=max_depth, max_states=max_states, time_limit=time_limit,
-                        memory_limit_mb=memory_limit)
+        limits = Limits(
+            max_depth=max_depth, max_states=max_states, time_limit=time_limit, memory_limit_mb=memory_limit
+        )
         note = interpreted_note()  # once the input is known good: an error stays one line
         if note:
             err.print(escape(note))
         with _sigterm_interrupts():
-            run_ = run_check(cfg, k, strategy=strategy, limits=limits, reduce=not no_reduce,
-                             seed=seed, workers=workers, checkpoint=checkpoint,
-                             checkpoint_every=checkpoint_every, resume=resume,
-                             progress=reporter, fingerprint_bits=fingerprint_bits)
+            run_ = run_check(
+                cfg,
+                k,
+                strategy=strategy.value,
+                limits=limits,
+                reduce=not no_reduce,
+                seed=seed,
+                workers=workers,
+                checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every,
+                resume=resume,
+                progress=reporter,
+                fingerprint_bits=fingerprint_bits,
+            )
     except (ScenarioError, UnknownKernelError, CheckpointError) as exc:
         reporter.close()
         _fail(str(exc))
@@ -198,9 +268,9 @@ def check(
 
 @app.command(epilog=EXIT_HELP)
 def bisect(
-    scenario: Annotated[str, typer.Argument(help="scenario file or built-in name")],
-    good: Annotated[str, typer.Option(help="one end (default: the oldest release)")] = "v4.8",
-    bad: Annotated[str, typer.Option(help="the other end (default: the newest release)")] = "v6.12",
+    scenario: Annotated[str, typer.Argument(metavar="SCENARIO", help="scenario file or built-in name")],
+    good: Annotated[str, typer.Option(metavar="KERNEL", help="one end")] = "v4.8",
+    bad: Annotated[str, typer.Option(metavar="KERNEL", help="the other end")] = "v6.12",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The first modeled commit at which a scenario's verdict changes (either way)."""
@@ -215,15 +285,29 @@ def bisect(
         sys.stdout.write(json.dumps(bisect_json(result), indent=2) + "\n")
     else:
         print_bisect(result, console)
+    if not result.changes:  # no commit to name: a distinct status, as for a limit
+        raise typer.Exit(EXIT_LIMIT)
 
 
 @app.command(epilog=EXIT_HELP)
 def matrix(
-    names: Annotated[list[str], typer.Argument(help="built-in names, globs or files")],
-    kernels_: Annotated[str | None, typer.Option("--kernels", help="comma-separated")] = None,
+    names: Annotated[list[str], typer.Argument(metavar="NAME...", help="built-in names, globs or files")],
+    kernels_: Annotated[
+        str | None, typer.Option("--kernels", metavar="K1,K2,...", help="comma-separated kernels")
+    ] = None,
+    expect: Annotated[
+        Expect,
+        typer.Option(
+            help="what each cell should be: as the scenario declares (introduced_by, fixed_by), "
+            "or holds or broken everywhere"
+        ),
+    ] = Expect.declared,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """A table of scenarios x kernels with each verdict."""
+    """A table of scenarios x kernels with each verdict.
+
+    Exits 1 when a cell is not as expected (--expect), listing those cells, so that a
+    CI job can gate on it: `cowlab matrix 'cow-*' --kernels v6.12.117 --expect holds`."""
     from cowlab.engine.matrix import DEFAULT_KERNELS
     from cowlab.engine.matrix import matrix as run_matrix
     from cowlab.report.history_report import matrix_json, print_matrix
@@ -234,16 +318,38 @@ def matrix(
         mx = run_matrix([load_named(n) for n in chosen], kernel_list)
     except (ScenarioError, UnknownKernelError) as exc:
         _fail(str(exc))
+    differences = mx.differences(expect.value)
     if as_json:
-        sys.stdout.write(json.dumps(matrix_json(mx), indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    **matrix_json(mx),
+                    "expect": expect.value,
+                    "differences": [
+                        {"scenario": n, "kernel": k, "expected": e, "verdict": v}
+                        for n, k, e, v in differences
+                    ],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     else:
         print_matrix(mx, console)
+        for name, kernel, expected, verdict in differences:
+            console.print(
+                f"not as expected: {name} on {kernel}: {verdict} "
+                f"({'declared' if expect is Expect.declared else 'expected'}: {expected})",
+                markup=False,
+            )
+    if differences:
+        raise typer.Exit(EXIT_BROKEN)
 
 
 @app.command("export-c", epilog=EXIT_HELP)
 def export_c_command(
-    scenario: Annotated[str, typer.Argument(help="scenario file or built-in name")],
-    output: Annotated[str, typer.Option("--output", "-o", help="the C file to write")],
+    scenario: Annotated[str, typer.Argument(metavar="SCENARIO", help="scenario file or built-in name")],
+    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="the C file to write")],
 ) -> None:
     """Write a scenario as a self-contained C program (kselftest TAP output)."""
     from cowlab.oracle import ExportError, approximations, export_c
@@ -259,8 +365,7 @@ def export_c_command(
     Path(output).write_text(text)
     for note in approximations(sc):
         err.print(f"cowlab: approximate: {escape(note)}")
-    console.print(f"wrote {escape(output)}: build with gcc -O2 -static {escape(output)} "
-                  "-luring -lpthread")
+    console.print(f"wrote {escape(output)}: build with gcc -O2 -static {escape(output)} -luring -lpthread")
 
 
 oracle_app = typer.Typer(no_args_is_help=True, help="Run scenarios on real Linux kernels.")
@@ -269,12 +374,15 @@ app.add_typer(oracle_app, name="oracle")
 
 @oracle_app.command("run", epilog=EXIT_HELP)
 def oracle_run(
-    names: Annotated[list[str], typer.Argument(help="built-in names, globs or files")],
-    kernels_: Annotated[str, typer.Option("--kernels", help="comma-separated: 5.10,6.1,6.12,host")]
-    = "5.10,6.1,6.12",
+    names: Annotated[list[str], typer.Argument(metavar="NAME...", help="built-in names, globs or files")],
+    kernels_: Annotated[
+        str, typer.Option("--kernels", metavar="K1,K2,...", help="comma-separated: 5.10,6.1,6.12,host")
+    ] = "5.10,6.1,6.12",
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    timeout: Annotated[int, typer.Option(help="seconds per program inside the VM")] = 30,
-    report: Annotated[str | None, typer.Option(help="also write the markdown report here")] = None,
+    timeout: Annotated[int, typer.Option(metavar="SECONDS", help="seconds per program inside the VM")] = 30,
+    report: Annotated[
+        str | None, typer.Option(metavar="FILE", help="also write the markdown report here")
+    ] = None,
 ) -> None:
     """Export, boot Debian's kernels under QEMU (two NUMA nodes), run, compare with the model.
 
@@ -292,8 +400,12 @@ def oracle_run(
         if any(k != "host" for k in kernel_list):
             ensure_tools()
         refused: dict[str, str] = {}
-        cells = run_on_kernels(scenarios, kernel_list, program_timeout=timeout,
-                               on_refusal=lambda name, why: refused.__setitem__(name, why))
+        cells = run_on_kernels(
+            scenarios,
+            kernel_list,
+            program_timeout=timeout,
+            on_refusal=lambda name, why: refused.__setitem__(name, why),
+        )
     except (ScenarioError, UnknownKernelError, ValueError) as exc:
         _fail(str(exc))
     for name, why in refused.items():
@@ -302,8 +414,9 @@ def oracle_run(
         from cowlab.oracle.fetch import cache_root, ensure_kernel
         from cowlab.oracle.report import debian_version, markdown
 
-        versions = {k: debian_version(ensure_kernel(k, cache_root()).vmlinuz)
-                    for k in kernel_list if k != "host"}
+        versions = {
+            k: debian_version(ensure_kernel(k, cache_root()).vmlinuz) for k in kernel_list if k != "host"
+        }
         command = "cowlab oracle run " + " ".join(repr(n) if "*" in n else n for n in names)
         command += f" --kernels {kernels_} --report {report}"
         Path(report).write_text(markdown(cells, command, refused, versions))
@@ -347,18 +460,29 @@ def kernels(
         data = {
             "releases": list(RELEASES),
             "commits": [
-                {"hash": c.short, "title": c.title, "release": c.release, "source": c.source,
-                 "confidence": c.confidence, "sets": dict(c.sets)}
+                {
+                    "hash": c.short,
+                    "title": c.title,
+                    "release": c.release,
+                    "source": c.source,
+                    "confidence": c.confidence,
+                    "sets": dict(c.sets),
+                }
                 for c in TIMELINE
             ],
-            "stable": {branch: [{"commit": b.commit, "first": f"{branch[1:]}.{b.first}",
-                                 "source": b.source} for b in backports]
-                       for branch, backports in STABLE_BRANCHES.items()},
+            "stable": {
+                branch: [
+                    {"commit": b.commit, "first": f"{branch[1:]}.{b.first}", "source": b.source}
+                    for b in backports
+                ]
+                for branch, backports in STABLE_BRANCHES.items()
+            },
         }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
-    console.print(f"releases: {RELEASES[0]} .. {RELEASES[-1]} "
-                  "(a release applies every modeled commit up to its tag)")
+    console.print(
+        f"releases: {RELEASES[0]} .. {RELEASES[-1]} (a release applies every modeled commit up to its tag)"
+    )
     table = Table("commit", "release", "title", "rules switched")
     for c in TIMELINE:
         rules = ", ".join(f"{name}={'on' if on else 'off'}" for name, on in c.sets)
@@ -380,8 +504,12 @@ def catalog() -> None:
     for name in builtin_names():
         sc = load_builtin(name)
         summary = " ".join(sc.description.split())
-        table.add_row(name, " ".join(sc.introduced_by) or "-", " ".join(sc.fixed_by) or "-",
-                      escape(summary.split(": ")[0].split(". ")[0]))
+        table.add_row(
+            name,
+            " ".join(sc.introduced_by) or "-",
+            " ".join(sc.fixed_by) or "-",
+            escape(summary.split(": ")[0].split(". ")[0]),
+        )
     console.print(table)
     console.print("check configurations (cowlab check): " + ", ".join(builtin_config_names()))
 
@@ -400,11 +528,11 @@ def _print_version(on: bool) -> None:
 
 @app.callback()
 def _options(
-    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an internal error")]
-    = False,
-    version: Annotated[bool, typer.Option("--version", help="print the version and exit",
-                                          is_eager=True, callback=_print_version)]
-    = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an internal error")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="print the version and exit", is_eager=True, callback=_print_version),
+    ] = False,
 ) -> None:
     if debug:
         _debug[0] = True
@@ -431,14 +559,19 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(exit_codes.INTERRUPTED)
     except ModelBugError as exc:
         report = _save_bug_report(args, exc)
-        err.print(f"cowlab: model bug: {exc} (a bug in cowlab, not a finding; "
-                  f"report saved to {report})", markup=False)
+        err.print(
+            f"cowlab: model bug: {exc} (a bug in cowlab, not a finding; report saved to {report})",
+            markup=False,
+        )
         sys.exit(exit_codes.MODEL_BUG)
     except Exception as exc:  # a crash is never a finding: its own status, one line
         if _debug[0]:
             traceback.print_exc()
-        err.print(f"cowlab: internal error: {type(exc).__name__}: {exc} (a bug in cowlab; "
-                  "--debug shows the traceback)", markup=False)
+        err.print(
+            f"cowlab: internal error: {type(exc).__name__}: {exc} (a bug in cowlab; "
+            "--debug shows the traceback)",
+            markup=False,
+        )
         sys.exit(exit_codes.INTERNAL)
     if code == exit_codes.INTERRUPTED:  # typer turns a Ctrl-C inside a command into 130
         err.print("cowlab: interrupted", markup=False)
@@ -454,8 +587,12 @@ def _save_bug_report(args: list[str], exc: BaseException) -> Path:
     directory = cache_root() / "bug-reports"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / time.strftime("model-bug-%Y%m%d-%H%M%S.txt", time.gmtime())
-    parts = [f"cowlab {__version__}", "command: cowlab " + " ".join(args), "",
-             "".join(traceback.format_exception(exc))]
+    parts = [
+        f"cowlab {__version__}",
+        "command: cowlab " + " ".join(args),
+        "",
+        "".join(traceback.format_exception(exc)),
+    ]
     for arg in args:
         candidate = Path(arg)
         if candidate.is_file() and candidate.stat().st_size < 1 << 20:
