@@ -231,3 +231,34 @@ def test_check_offers_its_strategies_as_choices() -> None:
     result = invoke("check", "gaudi-open", "--strategy", "bogus")
     assert result.exit_code == 2
     assert "bogus" in result.output
+
+
+def test_the_catalog_never_cuts_a_name_or_a_selftest_case() -> None:
+    """At 80 columns every name is whole, and cow.c's case names keep their "..." and
+    backing ("Basic COW after fork() ... with base page")."""
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "cowlab", "catalog"], capture_output=True,
+                            text=True, check=True, env={**os.environ, "COLUMNS": "80"})
+    assert "…" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert "cow-basic-fork-base" in lines
+    assert lines[lines.index("cow-basic-fork-base") + 1].strip() == (
+        "Basic COW after fork() ... with base page")
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+
+
+def test_catalog_json_and_show() -> None:
+    data = json.loads(invoke("catalog", "--json").output)
+    gaudi = next(s for s in data["scenarios"] if s["name"] == "gaudi")
+    assert gaudi["introduced_by"] == ["09854ba94c6a"] and gaudi["fixed_by"] == ["80d47f5de5e3"]
+    assert "gaudi-open" in data["check_configurations"]
+    shown = invoke("show", "gaudi")
+    assert shown.exit_code == 0
+    assert "broken by: 09854ba94c6a; fixed by: 80d47f5de5e3" in shown.output
+    assert "- T1: {read: buf, until: migrate.unmapped}" in shown.output
+    assert invoke("show", "gaudi-open").exit_code == 0
+    missing = invoke("show", "no-such")
+    assert missing.exit_code == 2 and "no-such" in missing.output

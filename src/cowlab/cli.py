@@ -54,8 +54,8 @@ app = typer.Typer(
 )
 # emoji=False: a message that quotes "line100.yaml:100:" must not print an emoji
 console = Console(highlight=False, soft_wrap=True, emoji=False)
-if not console.is_terminal:
-    console.width = 200  # files and pipes get whole table rows
+if not console.is_terminal and "COLUMNS" not in os.environ:
+    console.width = 200  # files and pipes get whole table rows, unless COLUMNS says
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
@@ -498,20 +498,37 @@ def kernels(
 
 
 @app.command(epilog=EXIT_HELP)
-def catalog() -> None:
-    """List the built-in scenarios."""
-    table = Table("name", "broken by", "fixed by", "description")
-    for name in builtin_names():
-        sc = load_builtin(name)
-        summary = " ".join(sc.description.split())
-        table.add_row(
-            name,
-            " ".join(sc.introduced_by) or "-",
-            " ".join(sc.fixed_by) or "-",
-            escape(summary.split(": ")[0].split(". ")[0]),
-        )
-    console.print(table)
-    console.print("check configurations (cowlab check): " + ", ".join(builtin_config_names()))
+def catalog(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+) -> None:
+    """List the built-in scenarios and check configurations."""
+    from cowlab.report.catalog_report import catalog_json, print_catalog
+
+    scenarios = [load_builtin(name) for name in builtin_names()]
+    if as_json:
+        sys.stdout.write(json.dumps(catalog_json(scenarios, builtin_config_names()), indent=2) + "\n")
+    else:
+        print_catalog(scenarios, builtin_config_names(), console)
+
+
+@app.command(epilog=EXIT_HELP)
+def show(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="built-in scenario or configuration, or a file")
+    ],
+) -> None:
+    """One scenario or check configuration whole: description, references, declared
+    commits, steps (or programs) as YAML, and the promises checked."""
+    from cowlab.report.catalog_report import print_show
+    from cowlab.scenario.catalog import load_named_config
+
+    try:
+        if name in builtin_config_names():
+            print_show(load_named_config(name).scenario, console, kind="check configuration")
+        else:
+            print_show(load_named(name), console)
+    except ScenarioError as exc:
+        _fail(str(exc))
 
 
 #: set by --debug (or COWLAB_DEBUG=1): show the traceback of an internal error
