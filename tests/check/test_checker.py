@@ -278,3 +278,25 @@ def test_the_reported_peak_memory_counts_the_workers() -> None:
     run = run_check(load_named_config("gaudi-open"), kernel_at("v5.16"), workers=2)
     assert run.result.workers_peak_mb > 20  # two interpreters with the model loaded
     assert run.peak_mb >= peak_rss_mb() + run.result.workers_peak_mb - 1
+
+
+def test_two_workers_give_one_answer_whatever_the_hash_seed() -> None:
+    """Ownership and deduplication go by the stable fingerprint, and the counterexample
+    is chosen among a level's equally short ones in a fixed order (issue 13)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(seed: str) -> dict:
+        out = subprocess.run([sys.executable, "-m", "cowlab", "check", "gaudi-open", "-k", "v5.16",
+                              "--workers", "2", "--json"], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed}, check=False)
+        data = json.loads(out.stdout)
+        return {"outcome": data["outcome"], "distinct": data["stats"]["distinct"],
+                "transitions": data["stats"]["transitions"],
+                "counterexample": data["counterexample"]}
+
+    first = run("1")
+    assert first["outcome"] == "violation"
+    assert run("2") == first == run("3")

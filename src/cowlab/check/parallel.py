@@ -7,11 +7,12 @@ pickled, in one batch per owner, and shipped to the owner, which expands them in
 next level.  So a state crosses a process boundary at most once, and duplicates
 (three out of four transitions) cost eight bytes.
 
-Deduplication is by 64-bit hash here (hash compaction, as SPIN's ``-DHC``): two
-distinct states with equal hashes would be merged.  For a million states the chance of
-any such collision is about 3e-8.  The single-process search compares whole states.
+Deduplication and ownership are by the 64-bit fingerprint of the canonical key (the
+single-process search's, ``keyhash.fingerprint64``), the same in every process and
+every run whatever the hash seed: two distinct states with equal fingerprints would be
+merged (for a million states the chance is about 3e-8).
 Levels keep BFS order, so a violation found at level d is still a shortest one.
-Workers are forked: they share the model and the string hash seed.
+Workers are forked: they share the model.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import resource
 from multiprocessing.connection import Connection
 
 from cowlab.check.canon import canonical
+from cowlab.check.keyhash import fingerprint64
 from cowlab.check.model import CheckModel, CheckState, Transition
 from cowlab.check.result import Limits, SearchResult, Stats, current_rss_mb, peak_rss_mb
 from cowlab.check.search import Progress, _expand
@@ -50,7 +52,7 @@ class _Worker:
     def __contains__(self, key: object) -> bool:
         """For the reduction's cycle proviso: is this key known?  Keys owned by another
         worker count as known, which only makes the reduction fall back more often."""
-        h = hash(key)
+        h = fingerprint64(key)
         return h % self.n != self.wid or h in self.claimed
 
     def keep(self, state: CheckState, parent: tuple[int, int], t: Transition | None) -> int:
@@ -72,7 +74,7 @@ class _Worker:
             for t, nxt, found in successors:
                 if found:
                     return ((self.wid, index, t, found), asks, transitions, new)
-                h = hash(canonical(nxt, model.symmetry))
+                h = fingerprint64(canonical(nxt, model.symmetry))
                 owner = h % self.n
                 if owner == self.wid:
                     if h in self.claimed:
@@ -140,7 +142,7 @@ def _serve(conn: Connection, model: CheckModel, wid: int, n: int, reduce: bool) 
         op = msg[0]
         if op == "seed":
             state = model.initial()
-            worker.claimed.add(hash(canonical(state, model.symmetry)))
+            worker.claimed.add(fingerprint64(canonical(state, model.symmetry)))
             worker.keep(state, ROOT, None)
             conn.send(True)
         elif op == "expand":
@@ -210,7 +212,7 @@ def _workers_peak(conns: list[Connection]) -> float:
 def _levels(model: CheckModel, limits: Limits, conns: list[Connection], stats: Stats,
             progress: Progress | None) -> SearchResult:
     workers = len(conns)
-    first = hash(canonical(model.initial(), model.symmetry)) % workers
+    first = fingerprint64(canonical(model.initial(), model.symmetry)) % workers
     conns[first].send(("seed",))
     conns[first].recv()
     stats.distinct = 1
@@ -251,8 +253,10 @@ def _levels(model: CheckModel, limits: Limits, conns: list[Connection], stats: S
 
 
 def _violation(conns: list[Connection], found: list, stats: Stats, depth: int) -> SearchResult:
-    wid, index, t, violations = min(found, key=lambda f: f[0])
-    trace = [*_trace(conns, wid, index), t]
+    """The violations found in one level are equally short: report the one whose trace
+    comes first in a fixed order of transitions, not the one whose worker answered first."""
+    traces = [([*_trace(conns, wid, index), t], violations) for wid, index, t, violations in found]
+    trace, violations = min(traces, key=lambda tv: [tuple(map(repr, t)) for t in tv[0]])
     stats.max_depth = depth + 1
     return SearchResult("violation", stats, trace=trace, violations=violations)
 
