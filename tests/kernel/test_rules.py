@@ -394,3 +394,31 @@ def test_two_threads_write_proc_mem_at_once() -> None:
     result = run_text(text, "v6.2")
     assert broken(result) == []
     assert result.machine.refs == ()
+
+
+# --- GUP and NUMA hinting faults ----------------------------------------------------
+
+RO_PIN_AFTER_SCAN = """
+    - T1: {mmap: buf}
+    - T1: {write: buf}
+    - kernel: lru_drain
+    - T2: numa_scan
+    - kernel: {move: T1, node: 1}
+    - T1: {pin: buf, as: ro, flags: [FOLL_PIN, FOLL_LONGTERM]}
+"""
+
+
+def test_a_pin_takes_the_hinting_fault_only_before_7acddcc1ae30() -> None:
+    """From d74943a2f3cd (v6.5) every GUP honours NUMA hinting faults, so an R/O pin on
+    a page the scanner protected faults first and the page moves to the pinning task's
+    node; 7acddcc1ae30 (v6.6) leaves that to callers that ask (KVM): the pin goes
+    through the PROT_NONE PTE and the page stays where it was."""
+    text = scenario_text(RO_PIN_AFTER_SCAN, threads=TWO_THREADS, nodes=2, numa=True)
+    before = run_text(text, "v6.6", ("7acddcc1ae30",))
+    after = run_text(text, "v6.6")
+    assert broken(before) == broken(after) == []
+    assert pfn_at(before) != 1 and pfn_at(after) == 1  # pfn 1 was allocated on node 0
+    assert before.machine.pages[pfn_at(before)].node == 1
+    assert after.machine.pages[1].node == 0
+    assert isinstance(pte_view(after.machine.process_named("P").pte(0x100)), PresentPte)
+    assert pte_view(after.machine.process_named("P").pte(0x100)).protnone

@@ -281,6 +281,16 @@ TIMELINE: tuple[Commit, ...] = (
         (("gup_honor_numa_fault", True),),
     ),
     Commit(
+        "7acddcc1ae30",
+        "mm/gup: don't implicitly set FOLL_HONOR_NUMA_FAULT",
+        "v6.6",
+        "patch 4 of d74943a2f3cd's series (lore 20230803143208.383663-*): is_valid_gup_args() "
+        "stops adding FOLL_HONOR_NUMA_FAULT, KVM's hva_to_pfn_slow() asks for it itself; "
+        "hash from mm-stable's log and the v6.6 mm merge (not checked against the v6.6 tag)",
+        (("gup_numa_fault_explicit", True),),
+        "M",
+    ),
+    Commit(
         "d2136d749d76",
         "mm: support multi-size THP numa balancing",
         "v6.10",

@@ -162,7 +162,12 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide(fn, "reference in a COW mapping -> break COW as for a write",
                  "gup_cow_break_on_read")
         flags |= FOLL_WRITE
-    if not flags & FOLL_FORCE or r.gup_honor_numa_fault:
+    if r.gup_numa_fault_explicit:
+        # 7acddcc1ae30 (v6.6): only callers that pass FOLL_HONOR_NUMA_FAULT (KVM) take
+        # hinting faults; none of the modeled callers does.  A write still faults on a
+        # PROT_NONE entry (it is not writable), and the fault is the hinting fault.
+        pass
+    elif not flags & FOLL_FORCE or r.gup_honor_numa_fault:
         # up to v6.4 FOLL_FORCE meant "ignore NUMA hinting" (FOLL_NUMA, then
         # gup_can_follow_protnone()); d74943a2f3cd (v6.5) honours hinting faults for all
         flags |= FOLL_NUMA
@@ -197,8 +202,11 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         if pte_pmd_mapped(pte):
             m = touch_pmd(c, m, loc.pid, loc.vpn, write=bool(flags & FOLL_WRITE))
         if pte_protnone(pte):
-            c.decide(fn, "take the page through the PROT_NONE PTE: "
-                     + ("a PROT_NONE VMA" if flags & FOLL_NUMA else "FOLL_FORCE, no FOLL_NUMA"))
+            why = ("a PROT_NONE VMA" if flags & FOLL_NUMA
+                   else "no FOLL_HONOR_NUMA_FAULT" if r.gup_numa_fault_explicit
+                   else "FOLL_FORCE, no FOLL_NUMA")
+            c.decide(fn, f"take the page through the PROT_NONE PTE: {why}",
+                     "gup_numa_fault_explicit" if r.gup_numa_fault_explicit else "")
         loc = loc._replace(flags=flags & ~FOLL_NUMA)
         return _take_reference(c, m, ti, loc, pfn)
     c.decide(fn, f"{need} -> faultin_page")
