@@ -422,3 +422,32 @@ def test_a_pin_takes_the_hinting_fault_only_before_7acddcc1ae30() -> None:
     assert after.machine.pages[1].node == 0
     assert isinstance(pte_view(after.machine.process_named("P").pte(0x100)), PresentPte)
     assert pte_view(after.machine.process_named("P").pte(0x100)).protnone
+
+
+# --- migration entries ----------------------------------------------------------------
+
+MIGRATE_AFTER_WRITE = """
+    - T1: {mmap: buf}
+    - T1: {write: buf}
+    - kernel: lru_drain
+    - T2: numa_scan
+    - kernel: {move: T1, node: 1}
+    - T1: {read: buf}
+"""
+
+
+def test_migration_keeps_young_and_dirty_from_2e3468778dbe() -> None:
+    """The page moves to the reading task's node either way; from 2e3468778dbe (v6.1)
+    the new PTE is young and dirty as the old one was (pagemap's view of the mapping
+    stays the same), before it the PTE came back old and clean."""
+    text = scenario_text(MIGRATE_AFTER_WRITE, threads=TWO_THREADS, nodes=2, numa=True)
+    before = run_text(text, "v6.1", ("2e3468778dbe",))
+    after = run_text(text, "v6.1")
+    for result in (before, after):
+        assert broken(result) == [] and pfn_at(result) != 1  # migrated
+    old = pte_view(before.machine.process_named("P").pte(0x100))
+    new = pte_view(after.machine.process_named("P").pte(0x100))
+    assert isinstance(old, PresentPte) and isinstance(new, PresentPte)
+    assert (old.young, old.dirty) == (False, False)
+    assert (new.young, new.dirty) == (True, True)
+    assert old.write and new.write

@@ -40,6 +40,7 @@ class Rules(NamedTuple):
     numa_recompute_writable: bool = False
     gup_honor_numa_fault: bool = False
     gup_numa_fault_explicit: bool = False
+    migration_entry_ad: bool = False
     numa_skip_pinned_or_shared: bool = False
     thp_foll_cow: bool = False
     thp_touch_dirty_write_only: bool = False
@@ -77,6 +78,7 @@ RULE_SUMMARIES: dict[str, str] = {
     "no_foll_cow": "forced writes through R/O PTEs need an exclusive anon page (FOLL_COW gone)",
     "numa_recompute_writable": "NUMA hinting fault recomputes writability; R/O after a failed migration",
     "gup_honor_numa_fault": "GUP takes NUMA hinting faults even with FOLL_FORCE",
+    "migration_entry_ad": "migration entries keep the PTE's young and dirty bits",
     "gup_numa_fault_explicit": "GUP takes NUMA hinting faults only for callers that ask (KVM): "
     "pins and /proc/pid/mem follow PROT_NONE entries",
     "numa_skip_pinned_or_shared": "NUMA scan skips maybe-pinned or maybe-shared folios",

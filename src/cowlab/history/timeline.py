@@ -258,6 +258,17 @@ TIMELINE: tuple[Commit, ...] = (
         "M",
     ),
     Commit(
+        "2e3468778dbe",
+        "mm: remember young/dirty bit for page migrations",
+        "v6.1",
+        "try_to_migrate_one() records pte_young/pte_dirty in the migration entry "
+        "(make_migration_entry_young/dirty), remove_migration_pte() restores them; read "
+        "in mm/rmap.c and mm/migrate.c of the series (Peter Xu, 2022); x86-64 has room "
+        "for the bits (migration_entry_supports_ad)",
+        (("migration_entry_ad", True),),
+        "M",
+    ),
+    Commit(
         "6a56ccbcf6c6",
         "mm/autonuma: use can_change_(pte|pmd)_writable() to replace savedwrite",
         "v6.2",

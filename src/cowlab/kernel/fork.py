@@ -23,6 +23,7 @@ from cowlab.model.pte import (
     is_readable_migration_entry,
     is_swap_entry,
     make_readable_migration_entry,
+    migration_entry_keep_ad,
     pfn_pte,
     pte_mkdirty,
     pte_mkold,
@@ -128,7 +129,8 @@ def copy_nonpresent_pte(c: Ctx, m: FlatMachine, parent: int, vma: Vma, vpn: int,
         c.note("copy_nonpresent_pte", f"vpn {vpn:#x}: swap slot {swp_offset(entry)} shared")
         return m, pte
     if not is_readable_migration_entry(entry) and vma.is_cow_mapping:
-        new = swp_entry_to_pte(make_readable_migration_entry(swp_offset(entry)))
+        new = swp_entry_to_pte(migration_entry_keep_ad(
+            make_readable_migration_entry(swp_offset(entry)), entry))
         if pte_swp_soft_dirty(pte):
             new = pte_swp_mksoft_dirty(new)
         S.set_pte_at(m, parent, vpn, new)

@@ -26,13 +26,19 @@ from cowlab.model import NO_SLOT, VM_WRITE, Frame, Machine
 from cowlab.model import state as S
 from cowlab.model.pte import (
     PAGE_READONLY,
+    is_migration_entry_dirty,
+    is_migration_entry_young,
     is_readable_migration_entry,
     is_writable_migration_entry,
+    make_migration_entry_dirty,
+    make_migration_entry_young,
     make_readable_exclusive_migration_entry,
     make_readable_migration_entry,
     make_writable_migration_entry,
     migration_entry_mode,
     pfn_pte,
+    pte_dirty,
+    pte_mkdirty,
     pte_mkold,
     pte_mksoft_dirty,
     pte_mkwrite,
@@ -42,6 +48,7 @@ from cowlab.model.pte import (
     pte_swp_soft_dirty,
     pte_to_swp_entry,
     pte_write,
+    pte_young,
     swp_entry_to_pte,
 )
 
@@ -88,6 +95,11 @@ def try_to_migrate(c: Ctx, m: Machine, pfn: int) -> Machine:
         else:
             entry = make_readable_migration_entry(pfn)
             why = "read-only"
+        if c.r.migration_entry_ad:  # the PTE's access and dirty state ride along
+            if pte_young(pte):
+                entry = make_migration_entry_young(entry)
+            if pte_dirty(pte):
+                entry = make_migration_entry_dirty(entry)
         swp_pte = swp_entry_to_pte(entry)
         if pte_soft_dirty(pte):
             swp_pte = pte_swp_mksoft_dirty(swp_pte)
@@ -105,14 +117,20 @@ def remove_migration_ptes(c: Ctx, m: Machine, old: int, new: int) -> Machine:
     """Turn the migration entries for ``old`` into present PTEs of ``new``.
 
     The PTE is rebuilt from vm_page_prot (read-only for a private mapping), old and
-    clean, and made writable only if the entry was writable and the VMA is VM_WRITE.
+    clean unless the entry kept the PTE's young and dirty bits (2e3468778dbe "mm:
+    remember young/dirty bit for page migrations", v6.1), and made writable only if
+    the entry was writable and the VMA is VM_WRITE.
     """
     for pid, vpn, old_pte in rmap_migration(m, old):
         entry = pte_to_swp_entry(old_pte)
         vma = S.vma_lookup(m, pid, vpn)
         write = (is_writable_migration_entry(entry) and vma >= 0
                  and bool(S.vma_flags(m, pid, vma) & VM_WRITE))
-        pte = pte_mkold(pfn_pte(new, PAGE_READONLY))
+        pte = pfn_pte(new, PAGE_READONLY)
+        if not is_migration_entry_young(entry):
+            pte = pte_mkold(pte)
+        if is_migration_entry_dirty(entry):
+            pte = pte_mkdirty(pte)
         if pte_swp_soft_dirty(old_pte):
             pte = pte_mksoft_dirty(pte)
         if write:
@@ -121,10 +139,16 @@ def remove_migration_ptes(c: Ctx, m: Machine, old: int, new: int) -> Machine:
         m = get_page(m, new)
         exclusive = c.r.anon_exclusive and not is_readable_migration_entry(entry)
         m = page_add_rmap(m, new, exclusive=True if exclusive else None)
+        kept = ""
+        if is_migration_entry_young(entry):
+            kept += ", young kept"
+        if is_migration_entry_dirty(entry):
+            kept += ", dirty kept"
         c.decide(
             "remove_migration_pte",
             f"{S.mm_name(m, pid)} vpn {vpn:#x}: {migration_entry_mode(entry)} entry -> "
-            f"PTE {'writable' if write else 'read-only'} to pfn {new}",
+            f"PTE {'writable' if write else 'read-only'} to pfn {new}{kept}",
+            "migration_entry_ad" if kept else "",
         )
     return m
 

@@ -31,6 +31,7 @@ from cowlab.model.pte import (
     is_writable_migration_entry,
     make_readable_exclusive_migration_entry,
     make_readable_migration_entry,
+    migration_entry_keep_ad,
     migration_entry_mode,
     pte_mk_savedwrite,
     pte_mkwrite,
@@ -118,9 +119,10 @@ def change_pte_range(
                 pfn = swp_offset(entry)
                 anon = S.page_in_use(m, pfn) and S.PageAnon(m, pfn)
                 if r.anon_exclusive and anon:
-                    entry = make_readable_exclusive_migration_entry(pfn)
+                    rebuilt = make_readable_exclusive_migration_entry(pfn)
                 else:
-                    entry = make_readable_migration_entry(pfn)
+                    rebuilt = make_readable_migration_entry(pfn)
+                entry = migration_entry_keep_ad(rebuilt, entry)
                 new = swp_entry_to_pte(entry)
                 if pte_swp_soft_dirty(pte):
                     new = pte_swp_mksoft_dirty(new)

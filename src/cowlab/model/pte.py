@@ -23,6 +23,9 @@ Swap-type PTE (``is_swap_pte``: not none, _PAGE_PRESENT clear):
 
     bits 1-3  type                  SWP_SWAPFILE (a swap slot), SWP_MIGRATION_READ,
                                     SWP_MIGRATION_READ_EXCLUSIVE, SWP_MIGRATION_WRITE
+    bit 4     _SWP_MIG_YOUNG        a migration entry of a young PTE (2e3468778dbe;
+                                    the kernel keeps it in the offset's high bits)
+    bit 5     _SWP_MIG_DIRTY        a migration entry of a dirty PTE (2e3468778dbe)
     bit 7     _PAGE_SWP_EXCLUSIVE   the swap PTE's exclusive bit (1493a1913e34)
     bit 11    _PAGE_SWP_SOFT_DIRTY  soft-dirty of a swap or migration entry
     12..      offset                swp_offset(): the slot, or a migration entry's pfn
@@ -90,6 +93,10 @@ _PTE_KIND_MASK = _PAGE_PRESENT | _SWP_TYPE_MASK
 _PAGE_SWP_EXCLUSIVE = 1 << 7
 _PAGE_SWP_SOFT_DIRTY = 1 << 11
 _PAGE_SWP_FLAGS = _PAGE_SWP_EXCLUSIVE | _PAGE_SWP_SOFT_DIRTY
+#: part of a migration entry itself (not PTE-only): the access and dirty state of the
+#: PTE it replaced, where the architecture has room for them (x86-64 has)
+_SWP_MIG_YOUNG = 1 << 4
+_SWP_MIG_DIRTY = 1 << 5
 
 #: the model's one swap device.  The kernel numbers swap devices from 0; here the
 #: device is 1, so that the entry for slot 0 is not pte_none.
@@ -342,6 +349,30 @@ def make_writable_migration_entry(pfn: int) -> swp_entry_t:
     return swp_entry(SWP_MIGRATION_WRITE, pfn)
 
 
+def make_migration_entry_young(entry: swp_entry_t) -> swp_entry_t:
+    """make_migration_entry_young() (2e3468778dbe, v6.1)."""
+    return entry | _SWP_MIG_YOUNG
+
+
+def make_migration_entry_dirty(entry: swp_entry_t) -> swp_entry_t:
+    """make_migration_entry_dirty() (2e3468778dbe, v6.1)."""
+    return entry | _SWP_MIG_DIRTY
+
+
+def migration_entry_keep_ad(new: swp_entry_t, old: swp_entry_t) -> swp_entry_t:
+    """Model: ``new`` (rebuilt from ``swp_offset(old)``) with ``old``'s young and dirty
+    bits, which the kernel keeps in the offset and so carries along."""
+    return new | (old & (_SWP_MIG_YOUNG | _SWP_MIG_DIRTY))
+
+
+def is_migration_entry_young(entry: swp_entry_t | pte_t) -> bool:
+    return bool(entry & _SWP_MIG_YOUNG)
+
+
+def is_migration_entry_dirty(entry: swp_entry_t | pte_t) -> bool:
+    return bool(entry & _SWP_MIG_DIRTY)
+
+
 def migration_entry_mode(entry: swp_entry_t | pte_t) -> str:
     """Model: a migration entry's kind as a word (MIGRATION_WRITABLE, ...), for reports."""
     return _MIGRATION_MODES[entry & _PTE_KIND_MASK]
@@ -405,7 +436,8 @@ def _flags_valid(flags: int) -> bool:
     kind = flags & _PTE_KIND_MASK
     if kind == _KIND_SWAP:
         return not flags & ~(_PTE_KIND_MASK | _PAGE_SWP_FLAGS)
-    return kind in _KINDS_MIGRATION and not flags & ~(_PTE_KIND_MASK | _PAGE_SWP_SOFT_DIRTY)
+    return kind in _KINDS_MIGRATION and not flags & ~(_PTE_KIND_MASK | _PAGE_SWP_SOFT_DIRTY
+                                                      | _SWP_MIG_YOUNG | _SWP_MIG_DIRTY)
 
 
 _VALID_FLAGS = frozenset(f for f in range(1 << PAGE_SHIFT) if _flags_valid(f))
@@ -447,6 +479,9 @@ class MigrationEntry(NamedTuple):
     #: "writable", "readable" or "readable_exclusive" (the last from 6c287605fd56, v5.19)
     mode: str = MIGRATION_READABLE
     soft_dirty: bool = False
+    #: the replaced PTE was young / dirty (kept from 2e3468778dbe, v6.1)
+    young: bool = False
+    dirty: bool = False
 
 
 class SwapEntry(NamedTuple):
@@ -474,7 +509,8 @@ def pte_view(pte: pte_t) -> Pte | None:
                           pmd=pte_pmd_mapped(pte))
     if is_migration_entry(pte):
         return MigrationEntry(pfn_swap_entry_to_pfn(pte), migration_entry_mode(pte),
-                              pte_swp_soft_dirty(pte))
+                              pte_swp_soft_dirty(pte), is_migration_entry_young(pte),
+                              is_migration_entry_dirty(pte))
     return SwapEntry(swp_offset(pte), pte_swp_exclusive(pte), pte_swp_soft_dirty(pte))
 
 
@@ -492,7 +528,12 @@ def to_pte_t(record: Pte | None) -> pte_t:
                 pte |= bit
         return pte
     if type(record) is MigrationEntry:
-        pte = swp_entry_to_pte(swp_entry(_MIGRATION_TYPES[record.mode], record.pfn))
+        entry = swp_entry(_MIGRATION_TYPES[record.mode], record.pfn)
+        if record.young:
+            entry = make_migration_entry_young(entry)
+        if record.dirty:
+            entry = make_migration_entry_dirty(entry)
+        pte = swp_entry_to_pte(entry)
         return pte_swp_mksoft_dirty(pte) if record.soft_dirty else pte
     assert type(record) is SwapEntry
     pte = swp_entry_to_pte(swp_entry(SWP_SWAPFILE, record.slot))
