@@ -59,6 +59,16 @@ if not console.is_terminal and "COLUMNS" not in os.environ:
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
+#: the kernel a command runs on, and the modeled commits it reverts
+KernelOption = Annotated[
+    str,
+    typer.Option("--kernel", "-k", metavar="KERNEL", help="release (v5.16), stable (v5.10.262) or commit"),
+]
+RevertOption = Annotated[
+    list[str] | None, typer.Option(metavar="COMMIT", help="revert a modeled commit (repeatable)")
+]
+
+
 class Strategy(enum.StrEnum):
     """How `cowlab check` explores (cowlab.check.runner.STRATEGIES)."""
 
@@ -114,15 +124,8 @@ def run(
     scenario: Annotated[
         str | None, typer.Argument(metavar="SCENARIO", help="scenario file or built-in name")
     ] = None,
-    kernel: Annotated[
-        str,
-        typer.Option(
-            "--kernel", "-k", metavar="KERNEL", help="release (v5.16), stable (v5.10.262) or commit"
-        ),
-    ] = "v5.16",
-    revert: Annotated[
-        list[str] | None, typer.Option(metavar="COMMIT", help="revert a modeled commit (repeatable)")
-    ] = None,
+    kernel: KernelOption = "v5.16",
+    revert: RevertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     html: Annotated[
         str | None, typer.Option("--html", metavar="FILE", help="also write the trace as HTML")
@@ -161,15 +164,8 @@ def check(
     config: Annotated[
         str, typer.Argument(metavar="CONFIG", help="check configuration file or built-in name")
     ],
-    kernel: Annotated[
-        str,
-        typer.Option(
-            "--kernel", "-k", metavar="KERNEL", help="release (v5.16), stable (v5.10.262) or commit"
-        ),
-    ] = "v5.16",
-    revert: Annotated[
-        list[str] | None, typer.Option(metavar="COMMIT", help="revert a modeled commit (repeatable)")
-    ] = None,
+    kernel: KernelOption = "v5.16",
+    revert: RevertOption = None,
     strategy: Annotated[
         Strategy,
         typer.Option(

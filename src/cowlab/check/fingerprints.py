@@ -18,10 +18,13 @@ same source runs as is.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from array import array
 from collections.abc import Callable
+
+from cowlab.check.raw_io import fill_from
 
 try:
     import cython
@@ -209,8 +212,8 @@ class FingerprintSet:
 
     @staticmethod
     def from_reader(read: Callable[[int], bytes], size: int = 1 << 20) -> FingerprintSet:
-        """The set that ``to_chunks`` wrote, read through ``read(n)`` straight into the
-        table (no second copy of it in memory)."""
+        """The set that ``to_chunks`` (or ``to_bytes``) wrote, read through ``read(n)``
+        straight into the table (no second copy of it in memory)."""
         head = read(_HEADER.size)
         if len(head) < _HEADER.size:
             raise FingerprintError("fingerprint table: truncated header")
@@ -220,16 +223,9 @@ class FingerprintSet:
         if capacity < MIN_CAPACITY or capacity & (capacity - 1) or count > capacity:
             raise FingerprintError("fingerprint table: bad capacity or count")
         table = array("Q", [0]) * ((bits // 64) * capacity)
-        raw = memoryview(table).cast("B")
-        at, running = 0, 0
-        while at < len(raw):
-            chunk = read(min(size, len(raw) - at))
-            if not chunk:
-                raise FingerprintError("fingerprint table: truncated")
-            raw[at:at + len(chunk)] = chunk
-            running = zlib.crc32(chunk, running)
-            at += len(chunk)
-        raw.release()
+        running = fill_from(read, table, 0, size)
+        if running is None or read(1):
+            raise FingerprintError("fingerprint table: truncated")
         if running != crc:
             raise FingerprintError("fingerprint table: checksum mismatch")
         if _BIG_ENDIAN:
@@ -241,25 +237,7 @@ class FingerprintSet:
     @staticmethod
     def from_bytes(data: bytes | memoryview) -> FingerprintSet:
         """The set that ``to_bytes`` wrote; FingerprintError if ``data`` is not one."""
-        if len(data) < _HEADER.size:
-            raise FingerprintError("fingerprint table: truncated header")
-        magic, fmt, bits, capacity, count, crc = _HEADER.unpack_from(data)
-        if magic != _MAGIC or fmt != _FORMAT or bits not in (64, 128):
-            raise FingerprintError("fingerprint table: unknown format")
-        if capacity < MIN_CAPACITY or capacity & (capacity - 1) or count > capacity:
-            raise FingerprintError("fingerprint table: bad capacity or count")
-        raw = memoryview(data)[_HEADER.size:]
-        if len(raw) != 8 * (bits // 64) * capacity:
-            raise FingerprintError("fingerprint table: truncated")
-        if zlib.crc32(raw) != crc:
-            raise FingerprintError("fingerprint table: checksum mismatch")
-        table = array("Q")
-        table.frombytes(raw)
-        if _BIG_ENDIAN:
-            table.byteswap()
-        fps = FingerprintSet(bits)
-        fps._install(table, capacity, count)
-        return fps
+        return FingerprintSet.from_reader(io.BytesIO(bytes(data)).read)
 
     def _install(self, table: array, capacity: int, count: int) -> None:
         self._table = table

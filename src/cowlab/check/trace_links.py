@@ -11,10 +11,13 @@ very states the search saw.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from array import array
 from collections.abc import Callable, Iterator
+
+from cowlab.check.raw_io import fill_from
 
 #: the parent of the initial state
 ROOT = -1
@@ -110,56 +113,29 @@ class TraceLinks:
 
     @staticmethod
     def from_reader(read: Callable[[int], bytes], size: int = 1 << 20) -> TraceLinks:
-        """The links that ``to_chunks`` wrote, read through ``read(n)`` straight into
-        the arrays."""
+        """The links that ``to_chunks`` (or ``to_bytes``) wrote, read through
+        ``read(n)`` straight into the arrays."""
         head = read(_HEADER.size)
         if len(head) < _HEADER.size:
             raise TraceLinksError("trace links: truncated header")
         magic, fmt, ptype, ntype, count, crc = _HEADER.unpack_from(head)
         if magic != _MAGIC or fmt != _FORMAT or ptype not in (b"I", b"Q") or ntype not in (b"H", b"I"):
             raise TraceLinksError("trace links: unknown format")
-        running = 0
-        arrays = []
-        for typecode in (ptype.decode(), ntype.decode()):
-            a = array(typecode, [0]) * count
-            raw = memoryview(a).cast("B")
-            at = 0
-            while at < len(raw):
-                chunk = read(min(size, len(raw) - at))
-                if not chunk:
-                    raise TraceLinksError("trace links: truncated")
-                raw[at:at + len(chunk)] = chunk
-                running = zlib.crc32(chunk, running)
-                at += len(chunk)
-            raw.release()
-            arrays.append(a)
+        parents, numbers = array(ptype.decode(), [0]) * count, array(ntype.decode(), [0]) * count
+        running = fill_from(read, parents, 0, size)
+        running = None if running is None else fill_from(read, numbers, running, size)
+        if running is None or read(1):
+            raise TraceLinksError("trace links: truncated")
         if running != crc:
             raise TraceLinksError("trace links: checksum mismatch")
         links = TraceLinks()
-        links.parents, links.numbers = _little(arrays[0]), _little(arrays[1])
+        links.parents, links.numbers = _little(parents), _little(numbers)
         links._root = _widest(links.parents)
         return links
 
     @staticmethod
     def from_bytes(data: bytes | memoryview) -> TraceLinks:
-        if len(data) < _HEADER.size:
-            raise TraceLinksError("trace links: truncated header")
-        magic, fmt, ptype, ntype, count, crc = _HEADER.unpack_from(data)
-        if magic != _MAGIC or fmt != _FORMAT or ptype not in (b"I", b"Q") or ntype not in (b"H", b"I"):
-            raise TraceLinksError("trace links: unknown format")
-        parents, numbers = array(ptype.decode()), array(ntype.decode())
-        raw = memoryview(data)[_HEADER.size:]
-        split = count * parents.itemsize
-        if len(raw) != split + count * numbers.itemsize:
-            raise TraceLinksError("trace links: truncated")
-        if zlib.crc32(raw) != crc:
-            raise TraceLinksError("trace links: checksum mismatch")
-        parents.frombytes(raw[:split])
-        numbers.frombytes(raw[split:])
-        links = TraceLinks()
-        links.parents, links.numbers = _little(parents), _little(numbers)
-        links._root = _widest(links.parents)
-        return links
+        return TraceLinks.from_reader(io.BytesIO(bytes(data)).read)
 
 
 def _widest(a: array) -> int:
