@@ -35,3 +35,20 @@ def exit_interrupted() -> int:
     from cowlab.exit_codes import INTERRUPTED
 
     return INTERRUPTED
+
+
+def test_ctrl_c_to_the_process_group_of_a_parallel_search_is_one_report() -> None:
+    """A terminal's Ctrl-C reaches the workers too: they leave the answer to the parent,
+    which stops them and reports what it had (exit 3), with no traceback anywhere."""
+    from pathlib import Path
+
+    config = Path(__file__).parent.parent / "benchmarks" / "configs" / "gaudi-large.yaml"
+    proc = subprocess.Popen([sys.executable, "-m", "cowlab", "check", str(config), "-k", "v5.8",
+                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    time.sleep(4)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err + out, err
+    assert proc.returncode == 3, (proc.returncode, err)
+    assert "interrupted" in out

@@ -22,6 +22,7 @@ import gc
 import multiprocessing as mp
 import pickle
 import resource
+import signal
 from multiprocessing.connection import Connection
 
 from cowlab.check.canon import canonical
@@ -135,6 +136,10 @@ class _Worker:
 
 
 def _serve(conn: Connection, model: CheckModel, wid: int, n: int, reduce: bool) -> None:
+    # the parent answers a Ctrl-C (sent to the whole process group) and stops the
+    # workers by message; SIGTERM (terminate()) ends a worker at once, without a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     gc.disable()  # see search.no_cyclic_gc
     worker = _Worker(model, wid, n, reduce)
     while True:
