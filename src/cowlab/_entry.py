@@ -29,7 +29,12 @@ def main() -> NoReturn:
     except KeyboardInterrupt:
         sys.stderr.write("cowlab: interrupted\n")
         leave(INTERRUPTED)
-    cli_main()
+    try:
+        cli_main()
+    except SystemExit as exc:
+        if exc.code == INTERRUPTED:
+            leave(INTERRUPTED)
+        raise
 
 
 def leave(status: int) -> NoReturn:

@@ -26,7 +26,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from cowlab import exit_codes
-from cowlab._entry import leave
 from cowlab.engine import run_scenario
 from cowlab.exit_codes import EXIT_HELP
 from cowlab.history import (
@@ -570,7 +569,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(exit_codes.BAD_INPUT)
     except (KeyboardInterrupt, typer.Abort):
         err.print("cowlab: interrupted", markup=False)
-        leave(exit_codes.INTERRUPTED)
+        sys.exit(exit_codes.INTERRUPTED)
     except ModelBugError as exc:
         report = _save_bug_report(args, exc)
         err.print(
@@ -589,7 +588,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(exit_codes.INTERNAL)
     if code == exit_codes.INTERRUPTED:  # typer turns a Ctrl-C inside a command into 130
         err.print("cowlab: interrupted", markup=False)
-        leave(exit_codes.INTERRUPTED)
+        sys.exit(exit_codes.INTERRUPTED)
     sys.exit(code if isinstance(code, int) else exit_codes.HELD)
 
 
