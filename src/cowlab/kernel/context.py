@@ -36,3 +36,8 @@ class Ctx:
 
     def emit(self, event: Event) -> None:
         self.events.append(event)
+
+
+def vpn_range(lo: int, hi: int) -> str:
+    """Narration of the pages [lo, hi): one address for one page."""
+    return f"vpn {lo:#x}" if hi - lo == 1 else f"vpns {lo:#x}..{hi - 1:#x}"

@@ -3,7 +3,7 @@ reclaims (in vmscan.py)."""
 
 from __future__ import annotations
 
-from cowlab.kernel.context import Ctx
+from cowlab.kernel.context import Ctx, vpn_range
 from cowlab.kernel.huge_memory import madvise_collapse
 from cowlab.kernel.mmap import fresh_contents, zap_pte_range
 from cowlab.kernel.vma import range_vmas
@@ -35,7 +35,7 @@ def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str, lo: int, 
             m = zap_pte_range(c, m, pid, vma)
             c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), False, fresh_contents(m, vma)))
         file = pieces[0].file if pieces else ""
-        c.note("madvise", f"MADV_DONTNEED {region} vpn {lo:#x}..{hi - 1:#x}: mappings dropped, "
+        c.note("madvise", f"MADV_DONTNEED {region} {vpn_range(lo, hi)}: mappings dropped, "
                "next touch reads " + (f"{file} again" if file else "zero"))
         return m
     flag, on = _FLAG_ADVICE[advice]
@@ -43,5 +43,5 @@ def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str, lo: int, 
         slot = S.vma_lookup(m, pid, vma.start)
         flags = S.vma_flags(m, pid, slot)
         S.set_vma_flags(m, pid, slot, (flags | flag) if on else (flags & ~flag))
-    c.note("madvise", f"MADV_{advice.upper()} {region} vpn {lo:#x}..{hi - 1:#x}")
+    c.note("madvise", f"MADV_{advice.upper()} {region} {vpn_range(lo, hi)}")
     return m

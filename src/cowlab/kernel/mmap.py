@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cowlab.kernel.context import Ctx
+from cowlab.kernel.context import Ctx, vpn_range
 from cowlab.kernel.huge_memory import free_pgtables, pmd_base, pmd_trans_huge, zap_huge_pmd
 from cowlab.kernel.pages import page_remove_rmap, put_page
 from cowlab.kernel.swapfile import free_swap_and_cache, free_swap_cache
@@ -58,7 +58,7 @@ def do_mmap(c: Ctx, m: FlatMachine, pid: int, name: str, npages: int, flags: int
     what = f"private mapping of {file}" if file else (
         "anonymous hugetlb" if vma.hugetlb else
         "anonymous, MADV_HUGEPAGE" if vma.thp_enabled else "anonymous")
-    c.note("mmap", f"{S.mm_name(m, pid)}: {name} = vpn {start:#x}..{start + npages - 1:#x} ({what})")
+    c.note("mmap", f"{S.mm_name(m, pid)}: {name} = {vpn_range(start, start + npages)} ({what})")
     c.emit(Mapped(pid, tuple(range(start, start + npages)), fresh_contents(m, vma)))
     return m
 
@@ -103,7 +103,7 @@ def do_munmap(c: Ctx, m: FlatMachine, pid: int, region: str, lo: int, hi: int) -
         S.remove_vma(m, pid, slot)
         free_pgtables(m, pid)
         c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), True, fresh_contents(m, vma)))
-    c.note("munmap", f"{S.mm_name(m, pid)}: {region} vpn {lo:#x}..{hi - 1:#x} unmapped")
+    c.note("munmap", f"{S.mm_name(m, pid)}: {region} {vpn_range(lo, hi)} unmapped")
     return m
 
 

@@ -10,7 +10,7 @@ loses its write bit in the Gaudi bug (kernel-semantics.md §3.3).
 
 from __future__ import annotations
 
-from cowlab.kernel.context import Ctx
+from cowlab.kernel.context import Ctx, vpn_range
 from cowlab.kernel.pages import page_maybe_dma_pinned
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import (
@@ -178,12 +178,13 @@ def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi:
     for vma in pieces:
         keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB | VM_HUGEPAGE)
         if flags | keep == vma.flags:
-            c.note("mprotect", f"vpn {vma.start:#x}..{vma.end - 1:#x}: protection unchanged")
+            c.note("mprotect", f"{vpn_range(vma.start, vma.end)}: protection unchanged")
             continue
         slot = S.vma_lookup(m, pid, vma.start)
         S.set_vma_flags(m, pid, slot, flags | keep)
         new_vma = vma_view(m, pid, slot)
-        c.note("mprotect", f"{region} vpn {vma.start:#x}..{vma.end - 1:#x}: VM_WRITE "
-               f"{'on' if new_vma.writable else 'off'}")
+        now = ("read-write" if new_vma.writable else "read-only" if new_vma.accessible
+               else "PROT_NONE")
+        c.note("mprotect", f"{region} {vpn_range(vma.start, vma.end)}: now {now}")
         change_pte_range(c, m, pid, new_vma, prot_numa=False)
     return m

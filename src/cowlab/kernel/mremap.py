@@ -6,7 +6,7 @@ two VMAs (cow.c's backing of that name)."""
 
 from __future__ import annotations
 
-from cowlab.kernel.context import Ctx
+from cowlab.kernel.context import Ctx, vpn_range
 from cowlab.kernel.huge_memory import free_pgtables, pmd_base, pmd_trans_huge, split_huge_pmd
 from cowlab.kernel.mmap import get_unmapped_area
 from cowlab.kernel.vma import range_vmas
@@ -47,7 +47,7 @@ def do_mremap(c: Ctx, m: FlatMachine, pid: int, region: str, to: str, lo: int, h
         if not pmd_trans_huge(S.pte_at(m, pid, new)):
             S.set_pmd_pte_table(m, pid, pmd_base(new), True)
     free_pgtables(m, pid)
-    c.note("mremap", f"{S.mm_name(m, pid)}: {region} vpn {lo:#x}..{hi - 1:#x} moved to {to} = vpn "
-           f"{start:#x}..{start + hi - lo - 1:#x}")
+    c.note("mremap", f"{S.mm_name(m, pid)}: {region} {vpn_range(lo, hi)} moved to {to} = "
+           f"{vpn_range(start, start + hi - lo)}")
     c.emit(Moved(pid, tuple(moved)))
     return m

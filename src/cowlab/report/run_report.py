@@ -21,6 +21,8 @@ def action_text(action: Action) -> str:
         value = getattr(action, f.name)
         if value is None or value == f.default:
             continue
+        if isinstance(value, tuple):  # GUP flags read as the kernel writes them
+            value = "|".join(map(str, value))
         parts.append(f"{value}" if not parts else f"{f.name}={value}")
     return " ".join([name, *map(str, parts)])
 
