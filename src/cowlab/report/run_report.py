@@ -60,10 +60,16 @@ def verdict(result: RunResult) -> str:
     return "holds" if result.holds else "broken"
 
 
+#: what the trace's notation means, printed under its title
+LEGEND = ("#N names a value: each store (by a CPU or a device) writes a new one, and a "
+          "load shows which one it sees.  (HASH) is the commit behind a decision.")
+
+
 def print_run(result: RunResult, console: Console) -> None:
     sc = result.scenario
     console.print(f"[bold]{escape(sc.name)}[/] on kernel [bold]{escape(result.kernel.name)}[/] "
                   f"({len(result.kernel.commits)} modeled commits applied)")
+    console.print(f"[dim]{escape(LEGEND)}[/]")
     for record in result.steps:
         step = record.step
         head = f"{record.index:>3}  {step.actor:<8} {action_text(step.action)}"
