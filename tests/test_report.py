@@ -19,3 +19,21 @@ def test_identical_migration_passes_collapse() -> None:
 def test_different_passes_are_kept() -> None:
     lines = ["a", "x (pass 1/3)", "b", "x (pass 2/3)", "c", "x (pass 3/3)"]
     assert collapse_passes(lines) == lines
+
+
+def test_identical_consecutive_steps_print_once_with_their_count() -> None:
+    """A counterexample's run of identical failed migration passes (choose trylock_fail)
+    is one line with the step range and the count, not one block per step."""
+    from rich.console import Console
+
+    from cowlab.check.runner import run_check
+    from cowlab.history import kernel_at
+    from cowlab.report.run_report import print_run
+    from cowlab.scenario.catalog import load_named_config
+
+    run = run_check(load_named_config("gaudi-open"), kernel_at("v5.17"))
+    console = Console(record=True, width=200)
+    print_run(run.replay, console)
+    text = console.export_text()
+    assert "(8 identical steps)" in text
+    assert text.count("trylock_page(pfn 1) failed") == 2  # the run, and the last step

@@ -8,7 +8,7 @@ from dataclasses import asdict, fields, is_dataclass
 from rich.console import Console
 from rich.markup import escape
 
-from cowlab.engine import RunResult
+from cowlab.engine import RunResult, StepRecord
 from cowlab.invariants import MODEL_SANITY, PROMISES
 from cowlab.report.events import describe, event_json
 from cowlab.scenario.actions import ACTION_NAMES, Action
@@ -70,21 +70,26 @@ def print_run(result: RunResult, console: Console) -> None:
     console.print(f"[bold]{escape(sc.name)}[/] on kernel [bold]{escape(result.kernel.name)}[/] "
                   f"({len(result.kernel.commits)} modeled commits applied)")
     console.print(f"[dim]{escape(LEGEND)}[/]")
-    for record in result.steps:
-        step = record.step
-        head = f"{record.index:>3}  {step.actor:<8} {action_text(step.action)}"
-        if step.until:
-            head += f"  [until {step.until}" + (f" #{step.nth}" if step.nth > 1 else "") + "]"
-        if step.choose:
-            head += f"  [choose {step.choose}]"
-        console.print(escape(head), style="bold" if record.violations else None)
-        for text in collapse_passes(
-            [t for t in (describe(e, result.machine) for e in record.events) if t is not None]
-        ):
+    records = result.steps
+    i = 0
+    while i < len(records):
+        record = records[i]
+        shown = _step_text(record, result)
+        j = i  # consecutive steps that read the same are printed once
+        while (j + 1 < len(records) and not records[j].violations
+               and _step_text(records[j + 1], result) == shown):
+            j += 1
+        head, lines = shown
+        index = f"{record.index:>3}" if j == i else f"{record.index}-{records[j].index}"
+        if j > i:
+            head += f"  ({j - i + 1} identical steps)"
+        console.print(escape(f"{index:>3}  {head}"), style="bold" if records[j].violations else None)
+        for text in lines:
             console.print(f"       {escape(text)}", highlight=False)
-        for violation in record.violations:
+        for violation in records[j].violations:
             console.print(f"       [red]BROKEN {violation.invariant}[/]: {escape(violation.detail)}",
                           highlight=False)
+        i = j + 1
     first = result.first
     if first is None:
         console.print("[green]all promises held[/]")
@@ -93,6 +98,19 @@ def print_run(result: RunResult, console: Console) -> None:
     label = "MODEL BUG" if verdict(result) == "model-bug" else "promise broken"
     console.print(f"[red]{label}[/]: {violation.invariant} at step {index} "
                   f"({escape(PROMISES[violation.invariant])})", highlight=False)
+
+
+def _step_text(record: StepRecord, result: RunResult) -> tuple[str, list[str]]:
+    """A step's header (without its index) and the lines its events print."""
+    step = record.step
+    head = f"{step.actor:<8} {action_text(step.action)}"
+    if step.until:
+        head += f"  [until {step.until}" + (f" #{step.nth}" if step.nth > 1 else "") + "]"
+    if step.choose:
+        head += f"  [choose {step.choose}]"
+    lines = collapse_passes(
+        [t for t in (describe(e, result.machine) for e in record.events) if t is not None])
+    return head, lines
 
 
 def run_json(result: RunResult) -> dict[str, object]:
