@@ -103,9 +103,9 @@ SLOT_WORDS = 4
 #: the words of a free pfn and of a free swap slot: zero but for the "none" markers
 #: (no swap slot, no LRU batch, no THP head; no cache page).  Every place that frees a
 #: record or lays out an empty machine writes these.
-FREE_PAGE: array = array("i", [0] * PAGE_WORDS)
+FREE_PAGE: array[int] = array("i", [0] * PAGE_WORDS)
 FREE_PAGE[PG_PRIVATE], FREE_PAGE[PG_LRU_BATCH], FREE_PAGE[PG_HEAD] = NO_SLOT, NO_CPU, NO_HEAD
-FREE_SLOT: array = array("i", [0] * SLOT_WORDS)
+FREE_SLOT: array[int] = array("i", [0] * SLOT_WORDS)
 FREE_SLOT[S_CACHE] = NO_PFN
 
 R_NAME = 0

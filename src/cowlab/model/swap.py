@@ -11,7 +11,7 @@ class SwapSlot(NamedTuple):
     """A swap slot: ``count`` swap PTEs refer to it (swap_map count); ``cache`` is the
     pfn of its swap-cache page or NO_PFN; ``content`` the data written to disk (-1: none)."""
 
-    count: int = 0
+    count: int = 0  # type: ignore[assignment]  # a field, shadowing tuple.count on purpose
     cache: int = NO_PFN
     content: int = -1
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cowlab.model.pte import pte_t
 from cowlab.model.vma import Vma
@@ -23,7 +23,7 @@ class Frame(NamedTuple):
     """
 
     stage: str
-    locals: tuple = ()
+    locals: tuple[Any, ...] = ()
     holds: tuple[int, ...] = ()
     #: what the last callee returned to this frame
     result: str = ""

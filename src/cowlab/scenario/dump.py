@@ -15,7 +15,7 @@ from cowlab.scenario.validate import action_key
 def action_body(action: Action) -> str | dict[str, Any]:
     keyword = ACTION_NAMES[type(action)]
     body: dict[str, Any] = {}
-    for f in fields(action):  # type: ignore[arg-type]
+    for f in fields(action):
         value = getattr(action, f.name)
         if value == f.default:
             continue

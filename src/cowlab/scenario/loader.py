@@ -365,7 +365,8 @@ class _Reader:
             self.fail_pydantic(exc, base, model, extra=STEP_OPTIONS)
         cls = ACTIONS[keyword]
         values = {f.name: getattr(parsed, f.name) for f in fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        action: Action = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        return action
 
 
 def _loc_path(base: str, loc: tuple[int | str, ...]) -> str:
@@ -385,7 +386,8 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
         else:
             by_key = {f.alias or name: f for name, f in current.model_fields.items()}
             current = by_key[part].annotation
-    return _without_none(current)
+    found: type[BaseModel] = _without_none(current)
+    return found
 
 
 def _without_none(annotation: Any) -> Any:
@@ -399,6 +401,7 @@ def _without_none(annotation: Any) -> Any:
 def load_check_config(path_or_text: str | os.PathLike[str], *, source: str | None = None) -> CheckConfig:
     """Load a model-check configuration: a scenario's machine and processes, each
     thread's program, and the background budgets."""
+    name: str | None
     if isinstance(path_or_text, os.PathLike) or _looks_like_path(path_or_text):
         name = source or str(path_or_text)
         text = _read_text(path_or_text, name)

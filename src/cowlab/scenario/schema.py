@@ -8,7 +8,7 @@ dataclass's; aliases give the YAML keys (the keyword for the first field).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -31,9 +31,14 @@ def _one_of(choices: tuple[str, ...]) -> Any:
     return Annotated[str, AfterValidator(check)]
 
 
-Prot = _one_of(PROTS)
-Advice = _one_of(ADVICES)
-GupFlag = _one_of(GUP_FLAG_NAMES)
+if TYPE_CHECKING:  # a validated str, to a type checker
+    Prot = str
+    Advice = str
+    GupFlag = str
+else:
+    Prot = _one_of(PROTS)
+    Advice = _one_of(ADVICES)
+    GupFlag = _one_of(GUP_FLAG_NAMES)
 
 
 class Model(BaseModel):

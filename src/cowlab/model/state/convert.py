@@ -59,7 +59,9 @@ def locals_kinds(cls: type) -> tuple[tuple[str, str], ...]:
 
 def _annotation(note: object) -> str:
     """An annotation as written (NamedTuple keeps postponed ones as ForwardRef)."""
-    return getattr(note, "__forward_arg__", note) if not isinstance(note, str) else note  # type: ignore[return-value]
+    if isinstance(note, str):
+        return note
+    return str(getattr(note, "__forward_arg__", note))
 
 
 def _schema_class(key: str) -> type:
@@ -105,7 +107,7 @@ def _encode_locals_now(layout: Layout, loc: object) -> tuple[int, tuple[int, ...
     key = f"{cls.__module__}.{cls.__qualname__}"
     _SCHEMAS[key] = cls
     words: list[int] = []
-    for (_, kind), value in zip(locals_kinds(cls), loc, strict=True):  # type: ignore[call-overload]
+    for (_, kind), value in zip(locals_kinds(cls), loc, strict=True):  # type: ignore[arg-type, call-overload]
         if kind == SYMBOL:
             words.append(layout.symbols.intern(value))
         elif kind == OPT_INT:
@@ -230,7 +232,7 @@ def write_process(f: FlatMachine, p: Process) -> None:
         mm.insert_vma(f, pid, slot, start=v.start, npages=v.npages, flags=v.flags, name=v.name,
                       file=v.file, pgoff=v.pgoff, base=v.base)
     for vpn, pte in p.ptes:
-        mm.set_pte_at(f, pid, vpn, pte)  # type: ignore[arg-type]
+        mm.set_pte_at(f, pid, vpn, pte)
     for vpn in p.pte_tables:
         mm.set_pmd_pte_table(f, pid, vpn, True)
 
@@ -373,7 +375,7 @@ def process_view(f: FlatMachine, pid: int) -> Process:
     ptes = tuple((vpn, mm.pte_at(f, pid, vpn)) for vpn in mm.mapped_vpns(f, pid))
     first, end = L.bounds.vpn_base, L.bounds.vpn_base + L.bounds.vpns
     tables = tuple(vpn for vpn in range(first, end, HPAGE_NR) if mm.pmd_has_pte_table(f, pid, vpn))
-    return Process(pid, mm.mm_name(f, pid), vmas, ptes,  # type: ignore[arg-type]
+    return Process(pid, mm.mm_name(f, pid), vmas, ptes,
                    mm.mm_alive(f, pid), mm.mm_has_pinned(f, pid), mm.mm_parent(f, pid),
                    mm.write_protect_seq(f, pid), tables)
 

@@ -36,7 +36,7 @@ class FlatMachine:
     Code outside the accessors that wants the words as a Python object (bytes, slices,
     comparison) uses ``vector``."""
 
-    def __init__(self, layout: Layout, vector: array | None = None) -> None:
+    def __init__(self, layout: Layout, vector: array[int] | None = None) -> None:
         self.L = layout
         if vector is None:
             vector = array("i", bytes(4 * layout.size))
@@ -61,7 +61,7 @@ class FlatMachine:
         return hash(self.vector.tobytes())
 
 
-def _init_empty(L: Layout, v: array) -> None:
+def _init_empty(L: Layout, v: array[int]) -> None:
     """Every pfn free, every slot empty, no head, no swap slot, no LRU batch."""
     v[L.pages:L.pages + L.bounds.pages * PAGE_WORDS] = FREE_PAGE * L.bounds.pages
     v[L.swap:L.swap + L.bounds.slots * SLOT_WORDS] = FREE_SLOT * L.bounds.slots

@@ -13,7 +13,7 @@ accessors, and only the reads remain.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from cowlab.model.layout import (
     H_NFILES,
@@ -36,6 +36,8 @@ from cowlab.model.state.machine import (
 from cowlab.model.state.page import page_in_use
 from cowlab.model.swap import File, GupRef, SwapSlot
 from cowlab.model.task import Process, Thread
+
+T = TypeVar("T")
 
 
 class RecordMachine(FlatMachine):
@@ -70,14 +72,14 @@ class RecordMachine(FlatMachine):
 
     # --- reads ------------------------------------------------------------------------
 
-    def _view(self, area: str, lo: int, hi: int, build: Callable[[FlatMachine], Any],
-              count: int = -1) -> Any:
+    def _view(self, area: str, lo: int, hi: int, build: Callable[[FlatMachine], T],
+              count: int = -1) -> T:
         """The records of vector words ``lo:hi`` (and of header word ``count``, the
         number of records in use, where the area has one)."""
         key = (self.vector[count] if count >= 0 else 0, self.vector[lo:hi].tobytes())
         hit = self._views.get(area)
         if hit is not None and hit[0] == key:
-            return hit[1]
+            return hit[1]  # type: ignore[return-value]  # what build made for this area
         view = build(self)
         self._views[area] = (key, view)
         return view

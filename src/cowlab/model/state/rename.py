@@ -95,11 +95,11 @@ def _refs_by_name(m: FlatMachine) -> list[int]:
     return [base for _, base in named]
 
 
-def _unnamed(n: int) -> array:
+def _unnamed(n: int) -> array[int]:
     return array("i", [UNNAMED]) * n
 
 
-def _meet(names: array, order: array, count: int, x: int) -> int:
+def _meet(names: array[int], order: array[int], count: int, x: int) -> int:
     """``x`` met: it is named ``count`` unless it has a name already; the new count."""
     if not 0 <= x < len(names):
         raise ValueError(f"renaming met {x}, not a name below {len(names)}")
@@ -110,7 +110,7 @@ def _meet(names: array, order: array, count: int, x: int) -> int:
     return count + 1
 
 
-def first_appearance(m: FlatMachine) -> tuple[array, array]:
+def first_appearance(m: FlatMachine) -> tuple[array[int], array[int]]:
     """pfns and slots in order of first appearance."""
     L = m.L
     pfn_names, pfns = _unnamed(L.nr_pages), _unnamed(L.nr_pages)
@@ -133,8 +133,8 @@ def canonical_copy(m: FlatMachine) -> FlatMachine:
     return _renamed_by(m, pfn_names, pfns[:np], slot_names, slots[:ns])
 
 
-def _meet_every_name(m: FlatMachine, pfn_names: array, pfns: array, slot_names: array,
-                     slots: array) -> tuple[int, int]:
+def _meet_every_name(m: FlatMachine, pfn_names: array[int], pfns: array[int], slot_names: array[int],
+                     slots: array[int]) -> tuple[int, int]:
     """Meet every pfn and slot in order of first appearance, naming them in
     ``pfn_names`` and ``slot_names`` and listing them in ``pfns`` and ``slots``; how
     many of each were met.  Each name is met through ``_meet`` on arrays indexed by pfn
@@ -186,7 +186,7 @@ def _meet_every_name(m: FlatMachine, pfn_names: array, pfns: array, slot_names: 
     return np, ns
 
 
-def _is_identity(m: FlatMachine, pfns: array, slots: array) -> bool:
+def _is_identity(m: FlatMachine, pfns: array[int], slots: array[int]) -> bool:
     """Already canonical: pfns and slots named 0, 1, ... in order of first appearance
     (so no holes), and the references in the first entries in name order."""
     for i in range(len(pfns)):
@@ -202,7 +202,7 @@ def _is_identity(m: FlatMachine, pfns: array, slots: array) -> bool:
     return True
 
 
-def _names_of(order: array, n: int) -> array:
+def _names_of(order: array[int], n: int) -> array[int]:
     """The new name of each of ``n`` old names (UNNAMED for those not in ``order``)."""
     names = _unnamed(n)
     for i in range(len(order)):
@@ -210,15 +210,15 @@ def _names_of(order: array, n: int) -> array:
     return names
 
 
-def _renamed_pfn(p: array, pfn: int) -> int:
+def _renamed_pfn(p: array[int], pfn: int) -> int:
     return NO_PFN if pfn == NO_PFN else p[pfn]
 
 
-def _renamed_pte(pte: int, p: array, s: array) -> int:
+def _renamed_pte(pte: int, p: array[int], s: array[int]) -> int:
     return pte_retarget(pte, s[pte_target(pte)] if is_swap_entry(pte) else p[pte_target(pte)])
 
 
-def renamed(m: FlatMachine, pfns: array, slots: array) -> FlatMachine:
+def renamed(m: FlatMachine, pfns: array[int], slots: array[int]) -> FlatMachine:
     """A copy of ``m`` in which pfn ``pfns[i]`` is called ``i`` and slot ``slots[i]``
     is called ``i``, with page and slot records moved to their new names and the
     references in name order (word by word, so that compiled it is C loops)."""
@@ -228,7 +228,8 @@ def renamed(m: FlatMachine, pfns: array, slots: array) -> FlatMachine:
                        slots)
 
 
-def _renamed_by(m: FlatMachine, p: array, pfns: array, s: array, slots: array) -> FlatMachine:
+def _renamed_by(m: FlatMachine, p: array[int], pfns: array[int], s: array[int],
+                slots: array[int]) -> FlatMachine:
     """``renamed`` with the new name of each old pfn and slot given (``p``, ``s``)."""
     L = m.L
     c = FlatMachine(L, m.vector[:])
@@ -286,7 +287,7 @@ def _renamed_by(m: FlatMachine, p: array, pfns: array, s: array, slots: array) -
     return c
 
 
-def _copy_words(old: array, new: array, src: int, dst: int, n: int) -> None:
+def _copy_words(old: array[int], new: array[int], src: int, dst: int, n: int) -> None:
     """A record's ``n`` words from ``old`` at ``src`` to ``new`` at ``dst``."""
     for j in range(n):
         new[dst + j] = old[src + j]
