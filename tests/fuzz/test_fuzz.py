@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from cowlab import cli
 from cowlab.exit_codes import BAD_INPUT, BROKEN, HELD, LIMIT
-from tests.fuzz.generate import BACKGROUND, STEPS, config_text, mutated, scenario_text
+from cowlab.strategies import check_config_texts, scenario_texts
 
 KERNELS = ("v4.9", "v5.8", "v5.16", "v6.2", "v6.12")
 QUICK = settings(max_examples=40, deadline=None, derandomize=True,
@@ -57,13 +57,11 @@ def _check(text: str, kernel: str, tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def _scenarios(mutate: bool) -> st.SearchStrategy[str]:
-    texts = STEPS.map(scenario_text)
-    return texts.flatmap(mutated) if mutate else texts
+    return scenario_texts(mutate)
 
 
 def _configs(mutate: bool) -> st.SearchStrategy[str]:
-    texts = st.builds(config_text, STEPS, BACKGROUND)
-    return texts.flatmap(mutated) if mutate else texts
+    return check_config_texts(mutate)
 
 
 @pytest.mark.parametrize("mutate", [False, True])

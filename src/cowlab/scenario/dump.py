@@ -42,6 +42,8 @@ def dump_scenario(scenario: Scenario) -> str:
         data["files"] = [{"name": f.name, "pages": f.pages} for f in scenario.files]
     if scenario.bounds:
         data["bounds"] = dict(scenario.bounds)
+    if scenario.expect:
+        data["expect"] = dict(scenario.expect)
     data["machine"] = {"nodes": scenario.machine.nodes,
                        "numa_balancing": scenario.machine.numa_balancing}
     data["processes"] = [

@@ -274,6 +274,7 @@ class _Reader:
             fixed_by=tuple(top.fixed_by),
             bounds=tuple(sorted((k, v) for k, v in (top.bounds.model_dump() if top.bounds else {}).items()
                                 if v is not None)),
+            expect=tuple((top.expect or {}).items()),
         )
         try:
             validate_scenario(scenario)

@@ -110,6 +110,9 @@ class ScenarioModel(Model):
     programs: dict[str, list[Any]] | None = None
     background: BackgroundModel | None = None
     bounds: BoundsModel | None = None
+    #: what the scenario should do on each kernel (holds, broken, or a promise that
+    #: breaks): the pytest plugin (cowlab.pytest_plugin) runs each as a test
+    expect: dict[str, str] | None = None
 
 
 # --- one model per action ----------------------------------------------------

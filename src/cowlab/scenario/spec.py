@@ -73,3 +73,5 @@ class Scenario:
     fixed_by: tuple[str, ...] = ()
     #: overrides of the compact state's bounds: (bound, value), from ``bounds:``
     bounds: tuple[tuple[str, int], ...] = ()
+    #: (kernel, expectation) from ``expect:``: ``holds``, ``broken`` or a promise name
+    expect: tuple[tuple[str, str], ...] = ()

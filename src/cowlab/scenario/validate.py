@@ -105,6 +105,22 @@ class _Checker:
         for i, step in enumerate(self.scenario.steps):
             self.line = step.line
             self.check_step(f"steps[{i}].{step.actor}", step)
+        self.line = None
+        for kernel, want in self.scenario.expect:
+            self.check_expectation(kernel, want)
+
+    def check_expectation(self, kernel: str, want: str) -> None:
+        """``expect:`` names modeled kernels, and says holds, broken or a promise."""
+        from cowlab.history import UnknownKernelError, kernel_at
+        from cowlab.invariants.violation import PROMISES
+
+        try:
+            kernel_at(kernel)
+        except UnknownKernelError as exc:
+            self.fail(f"expect.{kernel}", str(exc))
+        if want not in ("holds", "broken", *PROMISES):
+            self.fail(f"expect.{kernel}", f"{want!r} is not holds, broken or a promise "
+                      f"({', '.join(PROMISES)})")
 
     def add_process(self, name: str, field: str) -> None:
         if name in self.processes:

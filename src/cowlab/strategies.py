@@ -1,6 +1,16 @@
-"""Scenario and check-configuration texts for the fuzz suite: plausible programs built
-from the scenario vocabulary (every action, odd arguments included), and byte and
-structural mutations of them."""
+"""Hypothesis strategies for random scenarios and check configurations, the ones
+cowlab's own fuzz suite (tests/fuzz) uses: plausible programs built from the scenario
+vocabulary (every action, odd arguments included; each step mostly uses what earlier
+steps made), any-step sequences, and line and byte mutations of their YAML.
+
+Hypothesis is a test dependency (``pip install 'cowlab[test]'``)::
+
+    from hypothesis import given
+    from cowlab import strategies
+
+    @given(strategies.scenarios())
+    def test_my_invariant(scenario): ...
+"""
 
 from __future__ import annotations
 
@@ -9,6 +19,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from cowlab.scenario import Scenario, ScenarioError, load_scenario
 from cowlab.scenario.actions import ADVICES, GUP_FLAG_NAMES, PROTS
 
 REGIONS = ("buf", "mem")
@@ -197,3 +208,35 @@ def mutated(draw: st.DrawFn, text: str) -> str:
         else:
             lines = lines[:i]
     return "".join(lines)
+
+
+# --- the public strategies ----------------------------------------------------------
+
+
+def steps() -> st.SearchStrategy[list[Any]]:
+    """Step lists: plausible walks three times in four, any steps otherwise."""
+    return STEPS
+
+
+def scenario_texts(mutate: bool = False) -> st.SearchStrategy[str]:
+    """YAML scenario texts (mutated: often not valid scenarios at all)."""
+    texts = STEPS.map(scenario_text)
+    return texts.flatmap(mutated) if mutate else texts
+
+
+def scenarios() -> st.SearchStrategy[Scenario]:
+    """Loaded scenarios: the texts of ``scenario_texts()`` that load."""
+    def load(text: str) -> Scenario | None:
+        try:
+            return load_scenario(text, source="<hypothesis>")
+        except ScenarioError:
+            return None
+
+    return walks().map(scenario_text).map(load).filter(lambda sc: sc is not None)  # type: ignore[return-value]
+
+
+def check_config_texts(mutate: bool = False) -> st.SearchStrategy[str]:
+    """YAML check configurations: each thread's actions as its program, and random
+    background budgets."""
+    texts = st.builds(config_text, STEPS, BACKGROUND)
+    return texts.flatmap(mutated) if mutate else texts
