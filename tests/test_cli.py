@@ -262,3 +262,27 @@ def test_catalog_json_and_show() -> None:
     assert invoke("show", "gaudi-open").exit_code == 0
     missing = invoke("show", "no-such")
     assert missing.exit_code == 2 and "no-such" in missing.output
+
+
+def test_shell_completion_completes_commands() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = subprocess.run([sys.executable, "-m", "cowlab", "--show-completion", "bash"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "_cowlab_completion" in script
+    env = {**os.environ, "_COWLAB_COMPLETE": "complete_bash", "COMP_WORDS": "cowlab ch",
+           "COMP_CWORD": "1"}
+    words = subprocess.run([sys.executable, "-m", "cowlab"], capture_output=True, text=True,
+                           env=env, check=False).stdout.split()
+    assert words == ["check"]
+
+
+@pytest.mark.parametrize("command", [["run"], ["check"], ["bisect"], ["matrix"], ["export-c"],
+                                     ["kernels"], ["catalog"], ["show"], ["oracle", "run"]])
+def test_every_command_help_has_an_example_and_the_exit_statuses(command: list[str]) -> None:
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    assert "Example: cowlab " + command[0] in " ".join(result.output.split())
+    assert "Exit status:" in result.output

@@ -46,7 +46,7 @@ EXIT_HELD, EXIT_BROKEN, EXIT_BAD_INPUT = exit_codes.HELD, exit_codes.BROKEN, exi
 EXIT_LIMIT, EXIT_MODEL_BUG = exit_codes.LIMIT, exit_codes.MODEL_BUG
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="A laboratory for Linux anonymous-memory semantics.",
@@ -67,6 +67,11 @@ KernelOption = Annotated[
 RevertOption = Annotated[
     list[str] | None, typer.Option(metavar="COMMIT", help="revert a modeled commit (repeatable)")
 ]
+
+
+def _epilog(example: str) -> str:
+    """A command's help ends with an example and the exit statuses."""
+    return f"Example: {example}\n\n{EXIT_HELP}"
 
 
 class Strategy(enum.StrEnum):
@@ -119,7 +124,7 @@ def _check_positive(flag: str, value: float | None, unit: str) -> None:
         _fail(f"{flag}: {value} is not a positive number of {unit}")
 
 
-@app.command(epilog=EXIT_HELP)
+@app.command(epilog=_epilog("cowlab run gaudi --kernel v5.16"))
 def run(
     scenario: Annotated[
         str | None, typer.Argument(metavar="SCENARIO", help="scenario file or built-in name")
@@ -159,7 +164,7 @@ def run(
     raise typer.Exit({"holds": EXIT_HELD, "broken": EXIT_BROKEN}.get(outcome, EXIT_MODEL_BUG))
 
 
-@app.command(epilog=EXIT_HELP)
+@app.command(epilog=_epilog("cowlab check gaudi-open --kernel v5.17 --emit-scenario ce.yaml"))
 def check(
     config: Annotated[
         str, typer.Argument(metavar="CONFIG", help="check configuration file or built-in name")
@@ -262,7 +267,7 @@ def check(
     raise typer.Exit(EXIT_HELD if outcome == "complete" else EXIT_LIMIT)
 
 
-@app.command(epilog=EXIT_HELP)
+@app.command(epilog=_epilog("cowlab bisect gaudi --good v4.8 --bad v6.12"))
 def bisect(
     scenario: Annotated[str, typer.Argument(metavar="SCENARIO", help="scenario file or built-in name")],
     good: Annotated[str, typer.Option(metavar="KERNEL", help="one end")] = "v4.8",
@@ -285,7 +290,7 @@ def bisect(
         raise typer.Exit(EXIT_LIMIT)
 
 
-@app.command(epilog=EXIT_HELP)
+@app.command(epilog=_epilog("cowlab matrix 'cow-*' --kernels v5.10.262,v6.1.192 --expect declared"))
 def matrix(
     names: Annotated[list[str], typer.Argument(metavar="NAME...", help="built-in names, globs or files")],
     kernels_: Annotated[
@@ -342,7 +347,7 @@ def matrix(
         raise typer.Exit(EXIT_BROKEN)
 
 
-@app.command("export-c", epilog=EXIT_HELP)
+@app.command("export-c", epilog=_epilog("cowlab export-c gaudi -o gaudi.c"))
 def export_c_command(
     scenario: Annotated[str, typer.Argument(metavar="SCENARIO", help="scenario file or built-in name")],
     output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="the C file to write")],
@@ -368,7 +373,7 @@ oracle_app = typer.Typer(no_args_is_help=True, help="Run scenarios on real Linux
 app.add_typer(oracle_app, name="oracle")
 
 
-@oracle_app.command("run", epilog=EXIT_HELP)
+@oracle_app.command("run", epilog=_epilog("cowlab oracle run iouring-swap --kernels 5.10,6.1"))
 def oracle_run(
     names: Annotated[list[str], typer.Argument(metavar="NAME...", help="built-in names, globs or files")],
     kernels_: Annotated[
@@ -447,7 +452,7 @@ def _expand_names(names: list[str]) -> list[str]:
     return chosen
 
 
-@app.command(epilog=EXIT_HELP)
+@app.command(epilog=_epilog("cowlab kernels --json"))
 def kernels(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -493,7 +498,7 @@ def kernels(
         console.print(f"  {name:<28} {escape(summary)}")
 
 
-@app.command(epilog=EXIT_HELP)
+@app.command(epilog=_epilog("cowlab catalog --json"))
 def catalog(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
@@ -507,14 +512,16 @@ def catalog(
         print_catalog(scenarios, builtin_config_names(), console)
 
 
-@app.command(epilog=EXIT_HELP)
+@app.command(epilog=_epilog("cowlab show gaudi"))
 def show(
     name: Annotated[
         str, typer.Argument(metavar="NAME", help="built-in scenario or configuration, or a file")
     ],
 ) -> None:
-    """One scenario or check configuration whole: description, references, declared
-    commits, steps (or programs) as YAML, and the promises checked."""
+    """One scenario or check configuration whole.
+
+    Its description, references, declared commits, steps (or programs) as YAML, and the
+    promises checked after every step."""
     from cowlab.report.catalog_report import print_show
     from cowlab.scenario.catalog import load_named_config
 
