@@ -37,3 +37,23 @@ def test_identical_consecutive_steps_print_once_with_their_count() -> None:
     text = console.export_text()
     assert "(8 identical steps)" in text
     assert text.count("trylock_page(pfn 1) failed") == 2  # the run, and the last step
+
+
+def test_run_state_shows_what_each_step_changed() -> None:
+    """`run --state` prints, under each step, the PTEs, page counts and flags and pins it
+    changed; `run --json` carries the whole state after each step."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cowlab.cli import app
+
+    text = CliRunner().invoke(app, ["run", "gaudi", "--state"]).output
+    assert "~ pfn 1: refcount 1 -> 1025, +pins 1" in text
+    assert "+ dma: pin by device on pfn 1 (R/W, long-term)" in text
+    assert ("~ P vpn 0x100: writable migration entry for pfn 1 -> "
+            "readable migration entry for pfn 1") in text
+    data = json.loads(CliRunner().invoke(app, ["run", "gaudi", "--json"]).output)
+    last = data["steps"][-1]["state"]
+    assert last["ptes"]["P vpn 0x100"].startswith("pfn 2 ")  # the CPU's copy
+    assert last["pins"]["dma"].startswith("pin by device on pfn 1")  # the device's page

@@ -138,6 +138,12 @@ def run(
     list_stages: Annotated[
         bool, typer.Option("--list-stages", help="list the stages `until` can name")
     ] = False,
+    state: Annotated[
+        bool,
+        typer.Option(
+            "--state", help="print what each step changed: PTEs, page counts and flags, pins, swap"
+        ),
+    ] = False,
 ) -> None:
     """Replay a scenario step by step on one kernel and check the promises."""
     if list_stages:
@@ -149,7 +155,7 @@ def run(
     _check_output("--html", html)
     try:
         k = kernel_at(kernel, revert or ())
-        result = run_scenario(load_named(scenario), k)
+        result = run_scenario(load_named(scenario), k, keep_state=state or as_json)
     except (ScenarioError, UnknownKernelError) as exc:
         _fail(str(exc))
     if html:

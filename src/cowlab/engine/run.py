@@ -42,6 +42,9 @@ class StepRecord:
     events: list[Event] = field(default_factory=list)
     stopped_at: str | None = None
     violations: list[Violation] = field(default_factory=list)
+    #: the machine's state after the step (cowlab.report.state), when the replay was
+    #: asked to keep it (``run --state``, ``run --json``)
+    state: dict[str, dict[str, str]] | None = None
 
 
 @dataclass
@@ -70,9 +73,11 @@ class RunResult:
 class Replay:
     """Step-by-step replay; ``run_scenario`` drives it to the end."""
 
-    def __init__(self, scenario: Scenario, kernel: Kernel) -> None:
+    def __init__(self, scenario: Scenario, kernel: Kernel, *, keep_state: bool = False) -> None:
         self.scenario = scenario
         self.kernel = kernel
+        #: record the machine's state after each step (for reports; costs a little)
+        self.keep_state = keep_state
         self.machine = boot(scenario)
         self.spec: Spec = initial_spec(len(self.machine.processes), file_tokens(self.machine))
         self.records: list[StepRecord] = []
@@ -103,6 +108,10 @@ class Replay:
             raise self._error(step, err.message) from None
         record.events = ctx.events
         self._check(record)
+        if self.keep_state:
+            from cowlab.report.state import machine_state
+
+            record.state = machine_state(self.machine)
         self.records.append(record)
         return record
 
@@ -195,9 +204,10 @@ class Replay:
         return RunResult(self.scenario, self.kernel, self.records, self.machine, self.violations)
 
 
-def run_scenario(scenario: Scenario, kernel: Kernel) -> RunResult:
-    """Replay every step; raises ScenarioError at the first impossible step."""
-    replay = Replay(scenario, kernel)
+def run_scenario(scenario: Scenario, kernel: Kernel, *, keep_state: bool = False) -> RunResult:
+    """Replay every step; raises ScenarioError at the first impossible step.  With
+    ``keep_state``, each step record carries the machine's state after it."""
+    replay = Replay(scenario, kernel, keep_state=keep_state)
     for step in scenario.steps:
         replay.do(step)
     return replay.result()

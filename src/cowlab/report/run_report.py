@@ -11,6 +11,7 @@ from rich.markup import escape
 from cowlab.engine import RunResult, StepRecord
 from cowlab.invariants import MODEL_SANITY, PROMISES
 from cowlab.report.events import describe, event_json
+from cowlab.report.state import state_changes
 from cowlab.scenario.actions import ACTION_NAMES, Action
 
 
@@ -86,6 +87,10 @@ def print_run(result: RunResult, console: Console) -> None:
         console.print(escape(f"{index:>3}  {head}"), style="bold" if records[j].violations else None)
         for text in lines:
             console.print(f"       {escape(text)}", highlight=False)
+        if records[j].state is not None:
+            before = records[i - 1].state if i > 0 else None
+            for change in state_changes(before or {}, records[j].state or {}):
+                console.print(f"         [dim]{escape(change)}[/]", highlight=False)
         for violation in records[j].violations:
             console.print(f"       [red]BROKEN {violation.invariant}[/]: {escape(violation.detail)}",
                           highlight=False)
@@ -130,6 +135,7 @@ def run_json(result: RunResult) -> dict[str, object]:
                 "stopped_at": r.stopped_at,
                 "events": [event_json(e) for e in r.events],
                 "violations": [{"invariant": v.invariant, "detail": v.detail} for v in r.violations],
+                "state": r.state,
             }
             for r in result.steps
         ],
