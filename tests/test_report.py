@@ -57,3 +57,17 @@ def test_run_state_shows_what_each_step_changed() -> None:
     last = data["steps"][-1]["state"]
     assert last["ptes"]["P vpn 0x100"].startswith("pfn 2 ")  # the CPU's copy
     assert last["pins"]["dma"].startswith("pin by device on pfn 1")  # the device's page
+
+
+def test_check_json_counterexample_carries_the_state_of_each_step() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from cowlab.cli import app
+
+    data = json.loads(CliRunner().invoke(app, ["check", "gaudi-open", "-k", "v5.16", "--json"]).output)
+    steps = data["counterexample"]["steps"]
+    assert all(step["state"] is not None for step in steps)
+    pins = steps[-1]["state"]["pins"]
+    assert pins and all(text.startswith("pin by device") for text in pins.values())

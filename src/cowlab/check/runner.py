@@ -90,5 +90,5 @@ def run_check(
                    memory.fingerprint_bits if workers == 1 else None)
     if result.outcome == "violation":
         run.counterexample = to_scenario(model, result.trace, f"{config.name}-counterexample")
-        run.replay = run_scenario(run.counterexample, kernel)
+        run.replay = run_scenario(run.counterexample, kernel, keep_state=True)
     return run
