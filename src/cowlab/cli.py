@@ -155,7 +155,7 @@ def run(
     _check_output("--html", html)
     try:
         k = kernel_at(kernel, revert or ())
-        result = run_scenario(load_named(scenario), k, keep_state=state or as_json)
+        result = run_scenario(load_named(scenario), k, keep_state=state or as_json or bool(html))
     except (ScenarioError, UnknownKernelError) as exc:
         _fail(str(exc))
     if html:
