@@ -89,3 +89,17 @@ def test_a_real_browser_renders_the_page(tmp_path: Path) -> None:
                    timeout=120, check=True)
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000  # a page, not a blank
+
+
+def test_check_writes_its_counterexample_as_html_with_the_kernel_choices(tmp_path: Path) -> None:
+    """The route through --emit-scenario and run --html lost nothing: the page shows the
+    counterexample's `choose: trylock_fail` steps."""
+    from typer.testing import CliRunner
+
+    from cowlab.cli import app
+
+    out = tmp_path / "ce.html"
+    result = CliRunner().invoke(app, ["check", "gaudi-open", "-k", "v5.17", "--html", str(out)])
+    assert result.exit_code == 1
+    page = out.read_text()
+    assert "choose trylock_fail" in page and "BROKEN pin_coherence" in page

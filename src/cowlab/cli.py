@@ -204,6 +204,10 @@ def check(
     emit_scenario: Annotated[
         str | None, typer.Option(metavar="FILE", help="write the counterexample as a scenario here")
     ] = None,
+    html: Annotated[
+        str | None,
+        typer.Option("--html", metavar="FILE", help="write the counterexample's trace as HTML here"),
+    ] = None,
     no_reduce: Annotated[bool, typer.Option("--no-reduce", help="no partial-order reduction")] = False,
     fingerprint_bits: Annotated[
         int, typer.Option(metavar="64|128", help="visited-set fingerprint width in bits")
@@ -231,6 +235,7 @@ def check(
     _check_positive("--checkpoint-every", checkpoint_every, "seconds")
     _check_output("--checkpoint", checkpoint)
     _check_output("--emit-scenario", emit_scenario)
+    _check_output("--html", html)
     reporter = ProgressReporter()
     try:
         k = kernel_at(kernel, revert or ())
@@ -262,6 +267,10 @@ def check(
     reporter.close()
     if emit_scenario and run_.counterexample is not None:
         Path(emit_scenario).write_text(dump_scenario(run_.counterexample))
+    if html and run_.replay is not None:
+        from cowlab.report.html_report import run_html
+
+        Path(html).write_text(run_html(run_.replay))
     if as_json:
         sys.stdout.write(json.dumps(check_json(run_), indent=2) + "\n")
     else:
