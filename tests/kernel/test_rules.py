@@ -398,14 +398,15 @@ def test_two_threads_write_proc_mem_at_once() -> None:
 
 # --- GUP and NUMA hinting faults ----------------------------------------------------
 
-RO_PIN_AFTER_SCAN = """
+#: a written page the scanner protected, and its thread moved to the other node
+SCANNED_THEN_MOVED = """
     - T1: {mmap: buf}
     - T1: {write: buf}
     - kernel: lru_drain
     - T2: numa_scan
     - kernel: {move: T1, node: 1}
-    - T1: {pin: buf, as: ro, flags: [FOLL_PIN, FOLL_LONGTERM]}
 """
+RO_PIN_AFTER_SCAN = SCANNED_THEN_MOVED + "    - T1: {pin: buf, as: ro, flags: [FOLL_PIN, FOLL_LONGTERM]}\n"
 
 
 def test_a_pin_takes_the_hinting_fault_only_before_7acddcc1ae30() -> None:
@@ -426,14 +427,7 @@ def test_a_pin_takes_the_hinting_fault_only_before_7acddcc1ae30() -> None:
 
 # --- migration entries ----------------------------------------------------------------
 
-MIGRATE_AFTER_WRITE = """
-    - T1: {mmap: buf}
-    - T1: {write: buf}
-    - kernel: lru_drain
-    - T2: numa_scan
-    - kernel: {move: T1, node: 1}
-    - T1: {read: buf}
-"""
+MIGRATE_AFTER_WRITE = SCANNED_THEN_MOVED + "    - T1: {read: buf}\n"
 
 
 def test_migration_keeps_young_and_dirty_from_2e3468778dbe() -> None:
