@@ -103,3 +103,21 @@ def test_check_writes_its_counterexample_as_html_with_the_kernel_choices(tmp_pat
     assert result.exit_code == 1
     page = out.read_text()
     assert "choose trylock_fail" in page and "BROKEN pin_coherence" in page
+
+
+def test_bisect_html_puts_the_two_traces_side_by_side(tmp_path: Path) -> None:
+    """Without and with the first commit that changes the verdict, the first differing
+    step highlighted and the lines that differ marked."""
+    from typer.testing import CliRunner
+
+    from cowlab.cli import app
+
+    out = tmp_path / "bisect.html"
+    assert CliRunner().invoke(app, ["bisect", "gaudi", "--html", str(out)]).exit_code == 0
+    cells = Cells()
+    page = out.read_text()
+    cells.feed(page)
+    assert "https://git.kernel.org/torvalds/c/09854ba94c6a" in cells.links
+    assert '<tr id="step-9" class="first-difference">' in page
+    step9 = next(r for r in cells.rows if r and r[0][1] == "9")
+    assert "reuse" in step9[1][1] and "copy pfn 1 to new pfn 2" in step9[2][1]

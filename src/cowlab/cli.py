@@ -287,12 +287,17 @@ def bisect(
     scenario: Annotated[str, typer.Argument(metavar="SCENARIO", help="scenario file or built-in name")],
     good: Annotated[str, typer.Option(metavar="KERNEL", help="one end")] = "v4.8",
     bad: Annotated[str, typer.Option(metavar="KERNEL", help="the other end")] = "v6.12",
+    html: Annotated[
+        str | None,
+        typer.Option("--html", metavar="FILE", help="write the first change's two traces side by side"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The first modeled commit at which a scenario's verdict changes (either way)."""
     from cowlab.engine.bisect import bisect as run_bisect
     from cowlab.report.history_report import bisect_json, print_bisect
 
+    _check_output("--html", html)
     try:
         result = run_bisect(load_named(scenario), good, bad)
     except (ScenarioError, UnknownKernelError) as exc:
@@ -303,6 +308,10 @@ def bisect(
         print_bisect(result, console)
     if not result.changes:  # no commit to name: a distinct status, as for a limit
         raise typer.Exit(EXIT_LIMIT)
+    if html:
+        from cowlab.report.html_report import bisect_html
+
+        Path(html).write_text(bisect_html(result))
 
 
 @app.command(epilog=_epilog("cowlab matrix 'cow-*' --kernels v5.10.262,v6.1.192 --expect declared"))

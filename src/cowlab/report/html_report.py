@@ -10,7 +10,9 @@ from typing import Any
 
 import jinja2
 
-from cowlab.engine import RunResult
+from cowlab.engine import RunResult, StepRecord, run_scenario
+from cowlab.engine.bisect import BisectResult
+from cowlab.history import kernel_at
 from cowlab.invariants import PROMISES
 from cowlab.model.events import Decision, Note
 from cowlab.report.events import describe
@@ -85,3 +87,33 @@ def _rows(result: RunResult) -> list[dict[str, Any]]:
                      "violations": record.violations, "stopped": row_stopped,
                      "changes": changes, "state": record.state})
     return rows
+
+
+def bisect_html(result: BisectResult) -> str:
+    """The first change of a bisection: the two traces side by side, without and with
+    the commit, the first step whose decisions differ highlighted."""
+    change = result.changes[0]
+    short = change.commit.short
+    with_it = run_scenario(result.scenario, kernel_at(short))
+    without = run_scenario(result.scenario, kernel_at(short, (short,)))
+    rows = []
+    for before, after in zip(without.steps, with_it.steps, strict=False):
+        rows.append({"index": before.index,
+                     "head": f"{before.step.actor} {action_text(before.step.action)}",
+                     "before": _lines(before, without, after), "after": _lines(after, with_it, before)})
+    return _ENV.get_template("bisect.html.j2").render(
+        name=result.scenario.name, direction=change.direction, commit=short,
+        title=change.commit.title, release=change.commit.release,
+        rules=", ".join(f"{rule} = {value}" for rule, value in change.rules) or "none",
+        first_step=change.step, before=change.before, after=change.after,
+        before_class="holds" if change.before == "holds" else "broken",
+        after_class="holds" if change.after == "holds" else "broken", rows=rows)
+
+
+def _lines(record: StepRecord, result: RunResult, other: StepRecord) -> list[dict[str, str]]:
+    """A step's lines, marking those the other trace's same step does not have."""
+    mine = collapse_passes([t for t in (describe(e, result.machine) for e in record.events) if t])
+    theirs = set(collapse_passes([t for t in (describe(e, result.machine) for e in other.events) if t]))
+    out = [{"kind": "differs" if text not in theirs else "", "text": text} for text in mine]
+    out += [{"kind": "broken", "text": f"BROKEN {v.invariant}: {v.detail}"} for v in record.violations]
+    return out
