@@ -39,7 +39,7 @@ def test_messages_are_printed_verbatim(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_an_unexpected_exception_is_an_internal_error(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    def crash(*_args: object) -> None:
+    def crash(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(cli, "run_scenario", crash)
@@ -54,7 +54,7 @@ def test_an_unexpected_exception_is_an_internal_error(
 
 def test_a_model_bug_exits_4_and_saves_a_report(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    def model_bug(*_args: object) -> None:
+    def model_bug(*_args: object, **_kwargs: object) -> None:
         raise ModelBugError("refcount 2 but 3 owners")
 
     scenario = tmp_path / "sc.yaml"
@@ -73,7 +73,7 @@ def test_a_model_bug_exits_4_and_saves_a_report(
 
 
 def test_an_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupted(*_args: object) -> None:
+    def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "run_scenario", interrupted)
