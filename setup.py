@@ -53,18 +53,25 @@ def extensions() -> list[Extension]:
     except ImportError:
         _warn("Cython is not installed")
         return []
+
     def group(names: tuple[str, ...]) -> list[Extension]:
-        return [Extension(name, [str(_source(name).relative_to(ROOT))], optional=True)
-                for name in names]
+        return [Extension(name, [str(_source(name).relative_to(ROOT))], optional=True) for name in names]
 
     try:
         # the checker's modules are typed by their annotations (cython.int, ...); the
         # model's by the .pxd beside each source, whose annotations are for mypy
-        return (cythonize(group(COMPILED.SEARCH_MODULES), build_dir="build/cython",  # type: ignore[attr-defined]
-                          quiet=True, compiler_directives={"language_level": 3})
-                + cythonize(group(COMPILED.MODEL_MODULES), build_dir="build/cython",  # type: ignore[attr-defined]
-                            quiet=True, include_path=["src"], compiler_directives={
-                                "language_level": 3, "annotation_typing": False, "nonecheck": True}))
+        return cythonize(
+            group(COMPILED.SEARCH_MODULES),
+            build_dir="build/cython",  # type: ignore[attr-defined]
+            quiet=True,
+            compiler_directives={"language_level": 3},
+        ) + cythonize(
+            group(COMPILED.MODEL_MODULES),
+            build_dir="build/cython",  # type: ignore[attr-defined]
+            quiet=True,
+            include_path=["src"],
+            compiler_directives={"language_level": 3, "annotation_typing": False, "nonecheck": True},
+        )
     except Exception as exc:  # a Cython error: leave the modules interpreted
         _warn(f"Cython failed ({exc})")
         return []

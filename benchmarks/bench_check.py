@@ -29,8 +29,10 @@ LARGE = HERE / "configs" / "gaudi-large.yaml"
 
 
 def small() -> None:
-    print(f"{'config':<12} {'kernel':<7} {'outcome':<10} {'distinct':>9} {'transitions':>11} "
-          f"{'seconds':>8} {'distinct/s':>10} {'trans/s':>9} {'trace':>5}")
+    print(
+        f"{'config':<12} {'kernel':<7} {'outcome':<10} {'distinct':>9} {'transitions':>11} "
+        f"{'seconds':>8} {'distinct/s':>10} {'trans/s':>9} {'trace':>5}"
+    )
     for kernel in ("v5.8", "v5.16", "v5.17", "v6.2"):
         best = None
         for _ in range(3):  # best of three: the machine is shared
@@ -41,19 +43,32 @@ def small() -> None:
                 best = (seconds, run)
         seconds, run = best
         s = run.result.stats
-        print(f"{'gaudi-open':<12} {kernel:<7} {run.result.outcome:<10} {s.distinct:>9,} "
-              f"{s.transitions:>11,} {seconds:>8.3f} {s.distinct / seconds:>10,.0f} "
-              f"{s.transitions / seconds:>9,.0f} {len(run.result.trace) or '-':>5}")
+        print(
+            f"{'gaudi-open':<12} {kernel:<7} {run.result.outcome:<10} {s.distinct:>9,} "
+            f"{s.transitions:>11,} {seconds:>8.3f} {s.distinct / seconds:>10,.0f} "
+            f"{s.transitions / seconds:>9,.0f} {len(run.result.trace) or '-':>5}"
+        )
 
 
 def _subprocess_run(workers: int, max_states: int | None, kernel: str) -> dict[str, object]:
-    cmd = [sys.executable, "-m", "cowlab.cli", "check", str(LARGE), "--kernel", kernel,
-           "--workers", str(workers), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cowlab.cli",
+        "check",
+        str(LARGE),
+        "--kernel",
+        kernel,
+        "--workers",
+        str(workers),
+        "--json",
+    ]
     if max_states:
         cmd += ["--max-states", str(max_states)]
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                         env={**os.environ, "PYTHONHASHSEED": "0"})
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONHASHSEED": "0"}
+    )
     data = json.loads(out.stdout)
     data["wall"] = time.perf_counter() - t0
     return data
@@ -67,16 +82,20 @@ def large(kernel: str, max_states: int | None, workers: bool = True) -> None:
     seconds = time.perf_counter() - t0
     s = run.result.stats
     grown = (run.peak_mb - base) * 1024 * 1024
-    print(f"gaudi-large {kernel}: {run.result.outcome} {run.result.reason}; distinct "
-          f"{s.distinct:,}, transitions {s.transitions:,}, {seconds:.1f} s, "
-          f"{s.distinct / seconds:,.0f} distinct/s, {s.transitions / seconds:,.0f} transitions/s, "
-          f"{grown / max(s.distinct, 1):,.0f} bytes/state (peak RSS growth), "
-          f"peak {run.peak_mb:,.0f} MB")
+    print(
+        f"gaudi-large {kernel}: {run.result.outcome} {run.result.reason}; distinct "
+        f"{s.distinct:,}, transitions {s.transitions:,}, {seconds:.1f} s, "
+        f"{s.distinct / seconds:,.0f} distinct/s, {s.transitions / seconds:,.0f} transitions/s, "
+        f"{grown / max(s.distinct, 1):,.0f} bytes/state (peak RSS growth), "
+        f"peak {run.peak_mb:,.0f} MB"
+    )
     for n in (1, 2) if workers else ():
         data = _subprocess_run(n, max_states, kernel)
         st = data["stats"]
-        print(f"  --workers {n}: {data['outcome']}, distinct {st['distinct']:,} in "
-              f"{data['wall']:.1f} s wall ({st['distinct'] / data['wall']:,.0f} distinct/s)")
+        print(
+            f"  --workers {n}: {data['outcome']}, distinct {st['distinct']:,} in "
+            f"{data['wall']:.1f} s wall ({st['distinct'] / data['wall']:,.0f} distinct/s)"
+        )
 
 
 def main() -> None:
@@ -84,8 +103,11 @@ def main() -> None:
     parser.add_argument("which", choices=["small", "large"])
     parser.add_argument("--kernel", default="v5.8")
     parser.add_argument("--max-states", type=int, default=None)
-    parser.add_argument("--no-workers", action="store_true",
-                        help="large: only the in-process run, not the 1- and 2-worker runs")
+    parser.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="large: only the in-process run, not the 1- and 2-worker runs",
+    )
     args = parser.parse_args()
     if args.which == "small":
         small()

@@ -64,12 +64,15 @@ def main() -> None:
             frontier.append(timed("pack", model.pack, successor))
     total = time.perf_counter() - t0
     mode = "compiled" if compiled.in_use() else "interpreted"
-    print(f"gaudi-large {args.kernel} ({mode}): {distinct:,} distinct in {total:.2f} s, "
-          f"{distinct / total:,.0f} distinct/s")
+    print(
+        f"gaudi-large {args.kernel} ({mode}): {distinct:,} distinct in {total:.2f} s, "
+        f"{distinct / total:,.0f} distinct/s"
+    )
     print(f"  {'phase':<12} {'share':>6} {'us/call':>8} {'calls':>9}")
     for phase, spent in seconds.most_common():
-        print(f"  {phase:<12} {100 * spent / total:5.1f}% {1e6 * spent / calls[phase]:8.2f} "
-              f"{calls[phase]:9,}")
+        print(
+            f"  {phase:<12} {100 * spent / total:5.1f}% {1e6 * spent / calls[phase]:8.2f} {calls[phase]:9,}"
+        )
 
 
 if __name__ == "__main__":

@@ -86,11 +86,15 @@ def main() -> None:
     print(f"  set insert, new       {fresh_set_insert(fps):6.2f} us (1M random fingerprints, with growth)")
     print(f"  set insert, present   {per_item(table.add, fps):6.2f} us")
     print(f"  set lookup            {per_item(table.__contains__, fps):6.2f} us")
-    print(f"  table: {table.nbytes / len(table):.1f} bytes a fingerprint at {len(table):,} "
-          f"(capacity {table.capacity:,})")
+    print(
+        f"  table: {table.nbytes / len(table):.1f} bytes a fingerprint at {len(table):,} "
+        f"(capacity {table.capacity:,})"
+    )
     visited: dict[object, int] = {}
-    print(f"  for comparison, dict visited set (hash + insert of the key): "
-          f"{per_item(lambda k: visited.setdefault(k, 0), keys):.2f} us/key")
+    print(
+        f"  for comparison, dict visited set (hash + insert of the key): "
+        f"{per_item(lambda k: visited.setdefault(k, 0), keys):.2f} us/key"
+    )
 
 
 if __name__ == "__main__":

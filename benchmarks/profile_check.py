@@ -1,6 +1,6 @@
 """Where the checker's time goes: cProfile of a bounded search on gaudi-large.
 
-    .venv/bin/python benchmarks/profile_check.py [--max-states 40000] [--kernel v5.8]
+.venv/bin/python benchmarks/profile_check.py [--max-states 40000] [--kernel v5.8]
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_check_config(LARGE)
     profile = cProfile.Profile()
-    profile.runcall(run_check, cfg, kernel_at(args.kernel),
-                    limits=Limits(max_states=args.max_states))
+    profile.runcall(run_check, cfg, kernel_at(args.kernel), limits=Limits(max_states=args.max_states))
     pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
 
 

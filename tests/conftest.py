@@ -12,8 +12,9 @@ from cowlab.scenario import load_scenario
 from cowlab.scenario.catalog import load_builtin
 
 
-def scenario_text(steps: str, *, threads: str = "{name: T1, node: 0}", nodes: int = 1,
-                  numa: bool = False) -> str:
+def scenario_text(
+    steps: str, *, threads: str = "{name: T1, node: 0}", nodes: int = 1, numa: bool = False
+) -> str:
     """A one-process scenario (process P) with the given thread list and steps."""
     thread_lines = "\n".join(f"      - {t.strip()}" for t in threads.split(";"))
     return (

@@ -50,8 +50,14 @@ def test_kernels_and_catalog_list_things() -> None:
     out = invoke("kernels").output
     assert "80d47f5de5e3" in out and "numa_skip_refcount" in out
     out = invoke("catalog").output
-    for name in ("gaudi", "gaudi-affinity", "gaudi-no-numa-balancing", "iouring-mprotect",
-                 "vmsplice-child", "rdma-fork"):
+    for name in (
+        "gaudi",
+        "gaudi-affinity",
+        "gaudi-no-numa-balancing",
+        "iouring-mprotect",
+        "vmsplice-child",
+        "rdma-fork",
+    ):
         assert name in out
 
 
@@ -99,8 +105,7 @@ def test_bad_steps_name_file_line_and_field(case: str, tmp_path: Path) -> None:
     step, field = BAD_STEPS[case]
     path = tmp_path / "bad.yaml"
     path.write_text(
-        "name: bad\nprocesses:\n  - name: P\n    threads: [{name: T1}]\n"
-        "steps:\n  - T1: {mmap: buf}\n" + step
+        "name: bad\nprocesses:\n  - name: P\n    threads: [{name: T1}]\nsteps:\n  - T1: {mmap: buf}\n" + step
     )
     result = invoke("run", str(path))
     assert result.exit_code == 2, result.output
@@ -131,8 +136,9 @@ def test_check_json() -> None:
 
 def test_check_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nprocesses:\n  - name: P\n    threads: [{name: T1}]\n"
-                   "programs:\n  T9: [{mmap: buf}]\n")
+    bad.write_text(
+        "name: x\nprocesses:\n  - name: P\n    threads: [{name: T1}]\nprograms:\n  T9: [{mmap: buf}]\n"
+    )
     result = invoke("check", str(bad))
     assert result.exit_code == 2
     assert f"{bad}:6: programs.T9" in _error_line(result)
@@ -143,8 +149,7 @@ def test_bisect_and_matrix_commands() -> None:
     out = invoke("bisect", "gaudi", "--good", "v5.8", "--bad", "v5.16")
     assert out.exit_code == 0
     assert "first change: 09854ba94c6a" in out.output and "first bad" in out.output
-    data = json.loads(invoke("bisect", "rdma-fork", "--good", "v5.8", "--bad", "v5.9",
-                             "--json").stdout)
+    data = json.loads(invoke("bisect", "rdma-fork", "--good", "v5.8", "--bad", "v5.9", "--json").stdout)
     assert data["first"]["commit"] == "70e806e4e645" and data["first"]["direction"] == "first good"
     data = json.loads(invoke("matrix", "gaudi*", "--kernels", "v5.16,v5.17", "--json").stdout)
     verdicts = {s["name"]: s["verdicts"] for s in data["scenarios"]}
@@ -172,8 +177,7 @@ def test_oracle_run_on_the_host_kernel() -> None:
     result = invoke("oracle", "run", "rdma-fork", "vmsplice-child", "--kernels", "host", "--json")
     assert result.exit_code == 0, result.output
     cells = json.loads(result.stdout)
-    assert {(c["scenario"], c["agree"]) for c in cells} == {("rdma-fork", True),
-                                                            ("vmsplice-child", True)}
+    assert {(c["scenario"], c["agree"]) for c in cells} == {("rdma-fork", True), ("vmsplice-child", True)}
 
 
 def test_run_html_report(tmp_path: Path) -> None:
@@ -199,11 +203,17 @@ def test_matrix_exits_1_and_names_each_cell_not_as_expected() -> None:
     result = invoke("matrix", "gaudi", "--kernels", "v5.8,v5.16,v5.17", "--expect", "holds")
     assert result.exit_code == 1
     assert "not as expected: gaudi on v5.16: broken: pin_coherence, no_lost_write (expected: holds)" in (
-        result.output)
-    data = json.loads(invoke("matrix", "gaudi", "--kernels", "v5.16", "--expect", "holds",
-                             "--json").output)
-    assert data["differences"] == [{"scenario": "gaudi", "kernel": "v5.16", "expected": "holds",
-                                    "verdict": "broken: pin_coherence, no_lost_write"}]
+        result.output
+    )
+    data = json.loads(invoke("matrix", "gaudi", "--kernels", "v5.16", "--expect", "holds", "--json").output)
+    assert data["differences"] == [
+        {
+            "scenario": "gaudi",
+            "kernel": "v5.16",
+            "expected": "holds",
+            "verdict": "broken: pin_coherence, no_lost_write",
+        }
+    ]
 
 
 def test_a_reverted_fix_is_declared_broken_and_the_model_agrees() -> None:
@@ -240,13 +250,19 @@ def test_the_catalog_never_cuts_a_name_or_a_selftest_case() -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "cowlab", "catalog"], capture_output=True,
-                            text=True, check=True, env={**os.environ, "COLUMNS": "80"})
+    result = subprocess.run(
+        [sys.executable, "-m", "cowlab", "catalog"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "80"},
+    )
     assert "…" not in result.stdout
     lines = result.stdout.splitlines()
     assert "cow-basic-fork-base" in lines
     assert lines[lines.index("cow-basic-fork-base") + 1].strip() == (
-        "Basic COW after fork() ... with base page")
+        "Basic COW after fork() ... with base page"
+    )
     assert all(len(line.rstrip()) <= 80 for line in lines)
 
 
@@ -269,18 +285,34 @@ def test_shell_completion_completes_commands() -> None:
     import subprocess
     import sys
 
-    script = subprocess.run([sys.executable, "-m", "cowlab", "--show-completion", "bash"],
-                            capture_output=True, text=True, check=True).stdout
+    script = subprocess.run(
+        [sys.executable, "-m", "cowlab", "--show-completion", "bash"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "_cowlab_completion" in script
-    env = {**os.environ, "_COWLAB_COMPLETE": "complete_bash", "COMP_WORDS": "cowlab ch",
-           "COMP_CWORD": "1"}
-    words = subprocess.run([sys.executable, "-m", "cowlab"], capture_output=True, text=True,
-                           env=env, check=False).stdout.split()
+    env = {**os.environ, "_COWLAB_COMPLETE": "complete_bash", "COMP_WORDS": "cowlab ch", "COMP_CWORD": "1"}
+    words = subprocess.run(
+        [sys.executable, "-m", "cowlab"], capture_output=True, text=True, env=env, check=False
+    ).stdout.split()
     assert words == ["check"]
 
 
-@pytest.mark.parametrize("command", [["run"], ["check"], ["bisect"], ["matrix"], ["export-c"],
-                                     ["kernels"], ["catalog"], ["show"], ["oracle", "run"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["check"],
+        ["bisect"],
+        ["matrix"],
+        ["export-c"],
+        ["kernels"],
+        ["catalog"],
+        ["show"],
+        ["oracle", "run"],
+    ],
+)
 def test_every_command_help_has_an_example_and_the_exit_statuses(command: list[str]) -> None:
     result = invoke(*command, "--help")
     assert result.exit_code == 0

@@ -38,7 +38,8 @@ def test_messages_are_printed_verbatim(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_an_unexpected_exception_is_an_internal_error(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def crash(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("boom")
 
@@ -46,14 +47,16 @@ def test_an_unexpected_exception_is_an_internal_error(
     monkeypatch.setattr(cli, "_debug", [False])
     assert exit_status("run", "gaudi") == exit_codes.INTERNAL
     err = capsys.readouterr().err
-    assert err.strip() == ("cowlab: internal error: RuntimeError: boom (a bug in cowlab; "
-                           "--debug shows the traceback)")
+    assert err.strip() == (
+        "cowlab: internal error: RuntimeError: boom (a bug in cowlab; --debug shows the traceback)"
+    )
     assert exit_status("--debug", "run", "gaudi") == exit_codes.INTERNAL
     assert "Traceback (most recent call last)" in capsys.readouterr().err
 
 
 def test_a_model_bug_exits_4_and_saves_a_report(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     def model_bug(*_args: object, **_kwargs: object) -> None:
         raise ModelBugError("refcount 2 but 3 owners")
 
@@ -87,22 +90,33 @@ def test_every_command_documents_the_statuses(capsys: pytest.CaptureFixture[str]
         assert "4 a bug in cowlab's model, 5 any other internal error" in out, command
 
 
-@pytest.mark.parametrize("args", [
-    ("--time-limit", "0"), ("--time-limit", "-1"), ("--time-limit", "nan"), ("--time-limit", "inf"),
-    ("--memory-limit", "0"), ("--checkpoint-every", "-1"), ("--checkpoint-every", "nan"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--time-limit", "0"),
+        ("--time-limit", "-1"),
+        ("--time-limit", "nan"),
+        ("--time-limit", "inf"),
+        ("--memory-limit", "0"),
+        ("--checkpoint-every", "-1"),
+        ("--checkpoint-every", "nan"),
+    ],
+)
 def test_limits_must_be_positive(args: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status("check", "gaudi-open", *args) == exit_codes.BAD_INPUT
     assert capsys.readouterr().err.startswith(f"cowlab: error: {args[0]}: ")
 
 
 def test_an_output_into_a_missing_directory_is_refused_before_any_work(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     missing = str(tmp_path / "no" / "such" / "out")
-    for args in (("run", "gaudi", "--html", missing),
-                 ("check", "gaudi-open", "--emit-scenario", missing),
-                 ("check", "gaudi-open", "--checkpoint", missing),
-                 ("export-c", "gaudi", "-o", missing)):
+    for args in (
+        ("run", "gaudi", "--html", missing),
+        ("check", "gaudi-open", "--emit-scenario", missing),
+        ("check", "gaudi-open", "--checkpoint", missing),
+        ("export-c", "gaudi", "-o", missing),
+    ):
         assert exit_status(*args) == exit_codes.BAD_INPUT
         assert "does not exist" in capsys.readouterr().err
 
@@ -115,6 +129,10 @@ def test_version_and_python_dash_m(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert exit_status("--version") == exit_codes.HELD
     assert capsys.readouterr().out.strip() == f"cowlab {__version__}"
-    ran = subprocess.run([sys.executable, "-m", "cowlab", "run", "gaudi", "-k", "v5.16"],
-                         capture_output=True, text=True, check=False)
+    ran = subprocess.run(
+        [sys.executable, "-m", "cowlab", "run", "gaudi", "-k", "v5.16"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ran.returncode == exit_codes.BROKEN and "pin_coherence" in ran.stdout

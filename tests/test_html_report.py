@@ -81,12 +81,14 @@ def test_a_real_browser_renders_the_page(tmp_path: Path) -> None:
     page.write_text(_gaudi_page())
     shot = tmp_path / "gaudi.png"
     base = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1800"]
-    dom = subprocess.run([*base, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    dom = subprocess.run(
+        [*base, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     assert "pin_coherence broken at step 9" in dom
     assert 'class="lane stopped"' in dom
-    subprocess.run([*base, f"--screenshot={shot}", page.as_uri()], capture_output=True,
-                   timeout=120, check=True)
+    subprocess.run(
+        [*base, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, check=True
+    )
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000  # a page, not a blank
 

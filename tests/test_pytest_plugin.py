@@ -51,10 +51,12 @@ def test_each_expected_kernel_is_a_test(pytester: pytest.Pytester) -> None:
 def test_a_wrong_expectation_fails_with_the_trace(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "v5.10.262: broken")
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines([
-        "*pin-then-numa on v5.10.262: expected broken, got holds*",
-        "*change_pte_range: COW mapping, refcount 1025 != 1 -> skip (80d47f5de5e3)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*pin-then-numa on v5.10.262: expected broken, got holds*",
+            "*change_pte_range: COW mapping, refcount 1025 != 1 -> skip (80d47f5de5e3)*",
+        ]
+    )
 
 
 def test_a_bad_expectation_is_a_collection_error_naming_the_field(pytester: pytest.Pytester) -> None:

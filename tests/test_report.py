@@ -51,8 +51,7 @@ def test_run_state_shows_what_each_step_changed() -> None:
     text = CliRunner().invoke(app, ["run", "gaudi", "--state"]).output
     assert "~ pfn 1: refcount 1 -> 1025, +pins 1" in text
     assert "+ dma: pin by device on pfn 1 (R/W, long-term)" in text
-    assert ("~ P vpn 0x100: writable migration entry for pfn 1 -> "
-            "readable migration entry for pfn 1") in text
+    assert ("~ P vpn 0x100: writable migration entry for pfn 1 -> readable migration entry for pfn 1") in text
     data = json.loads(CliRunner().invoke(app, ["run", "gaudi", "--json"]).output)
     last = data["steps"][-1]["state"]
     assert last["ptes"]["P vpn 0x100"].startswith("pfn 2 ")  # the CPU's copy

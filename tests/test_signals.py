@@ -19,8 +19,13 @@ COMMAND = [sys.executable, "-m", "cowlab", "matrix", "*"]
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("delay", [0.1, 0.15, 0.3, 0.6])
 def test_a_signal_at_any_moment_is_one_line(signum: int, delay: float) -> None:
-    proc = subprocess.Popen(COMMAND, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "COWLAB_DEBUG": ""})
+    proc = subprocess.Popen(
+        COMMAND,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COWLAB_DEBUG": ""},
+    )
     time.sleep(delay)
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=60)
@@ -43,9 +48,13 @@ def test_ctrl_c_to_the_process_group_of_a_parallel_search_is_one_report() -> Non
     from pathlib import Path
 
     config = Path(__file__).parent.parent / "benchmarks" / "configs" / "gaudi-large.yaml"
-    proc = subprocess.Popen([sys.executable, "-m", "cowlab", "check", str(config), "-k", "v5.8",
-                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cowlab", "check", str(config), "-k", "v5.8", "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     time.sleep(4)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)

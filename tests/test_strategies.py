@@ -12,8 +12,12 @@ from cowlab.history import kernel_at
 from cowlab.invariants import MODEL_SANITY
 from cowlab.scenario import Scenario, ScenarioError, load_check_config
 
-SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 @SETTINGS

@@ -38,8 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: slower configurations: (path or name, kernels, state limit)
 EXTRA_CHECKS: tuple[tuple[str, tuple[str, ...], int], ...] = (
-    ("tests/check/configs/medium.yaml", ("v4.9", "v5.8", "v5.16", "v5.17", "v5.19", "v6.2"),
-     1_000_000),
+    ("tests/check/configs/medium.yaml", ("v4.9", "v5.8", "v5.16", "v5.17", "v5.19", "v6.2"), 1_000_000),
     ("benchmarks/configs/gaudi-large.yaml", ("v5.8", "v5.16", "v6.2"), 100_000),
 )
 
@@ -80,8 +79,10 @@ def check_result(config_name: str, kernel: str, *, reduce: bool, max_states: int
     cfg = load_named_config(config_name)
     run = run_check(cfg, kernel_at(kernel), limits=Limits(max_states=max_states), reduce=reduce)
     res = run.result
-    text = (f"{res.outcome} distinct={res.stats.distinct} transitions={res.stats.transitions} "
-            f"depth={res.stats.max_depth}")
+    text = (
+        f"{res.outcome} distinct={res.stats.distinct} transitions={res.stats.transitions} "
+        f"depth={res.stats.max_depth}"
+    )
     if res.outcome == "violation":
         broken = ",".join(sorted({v.invariant for v in res.violations}))
         text += f" trace={len(res.trace)} broken={broken} replays={run.reproduced}"
@@ -93,12 +94,10 @@ def check_verdicts(kernel_names: list[str]) -> dict[str, dict[str, str]]:
     for name in builtin_config_names():
         for reduce in (True, False):
             key = f"{name} {'reduced' if reduce else 'unreduced'}"
-            out[key] = {k: check_result(name, k, reduce=reduce, max_states=1_000_000)
-                        for k in kernel_names}
+            out[key] = {k: check_result(name, k, reduce=reduce, max_states=1_000_000) for k in kernel_names}
     for path, kernel_list, limit in EXTRA_CHECKS:
         key = f"{path} reduced max_states={limit}"
-        out[key] = {k: check_result(str(ROOT / path), k, reduce=True, max_states=limit)
-                    for k in kernel_list}
+        out[key] = {k: check_result(str(ROOT / path), k, reduce=True, max_states=limit) for k in kernel_list}
     return out
 
 

@@ -22,13 +22,37 @@ import cowlab.check  # noqa: F401
 #: before the model, pydantic and rich are loaded
 _API = {
     "cowlab.engine": ("Replay", "RunResult", "StepRecord", "run_scenario"),
-    "cowlab.history": ("RELEASES", "RULE_NAMES", "TIMELINE", "Commit", "Kernel",
-                       "UnknownKernelError", "build_kernel", "find_commit", "kernel_at"),
+    "cowlab.history": (
+        "RELEASES",
+        "RULE_NAMES",
+        "TIMELINE",
+        "Commit",
+        "Kernel",
+        "UnknownKernelError",
+        "build_kernel",
+        "find_commit",
+        "kernel_at",
+    ),
     "cowlab.invariants": ("PROMISES", "Violation", "check_sanity"),
-    "cowlab.model": ("Machine", "MigrationEntry", "Page", "PresentPte", "Process", "SwapEntry",
-                     "Thread", "Vma", "pte_view", "to_pte_t"),
-    "cowlab.scenario": ("Scenario", "ScenarioBuilder", "ScenarioError", "load_scenario",
-                        "load_scenario_file"),
+    "cowlab.model": (
+        "Machine",
+        "MigrationEntry",
+        "Page",
+        "PresentPte",
+        "Process",
+        "SwapEntry",
+        "Thread",
+        "Vma",
+        "pte_view",
+        "to_pte_t",
+    ),
+    "cowlab.scenario": (
+        "Scenario",
+        "ScenarioBuilder",
+        "ScenarioError",
+        "load_scenario",
+        "load_scenario_file",
+    ),
     "cowlab.scenario.catalog": ("builtin_names", "load_builtin", "load_named"),
 }
 _HOME = {name: module for module, names in _API.items() for name in names}

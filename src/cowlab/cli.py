@@ -140,9 +140,7 @@ def run(
     ] = False,
     state: Annotated[
         bool,
-        typer.Option(
-            "--state", help="print what each step changed: PTEs, page counts and flags, pins, swap"
-        ),
+        typer.Option("--state", help="print what each step changed: PTEs, page counts and flags, pins, swap"),
     ] = False,
 ) -> None:
     """Replay a scenario step by step on one kernel and check the promises."""

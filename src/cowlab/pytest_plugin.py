@@ -44,8 +44,7 @@ class ScenarioFile(pytest.File):
         except ScenarioError as exc:
             raise self.CollectError(str(exc)) from None
         for kernel, want in scenario.expect:
-            yield ScenarioItem.from_parent(self, name=kernel, scenario=scenario, kernel=kernel,
-                                           want=want)
+            yield ScenarioItem.from_parent(self, name=kernel, scenario=scenario, kernel=kernel, want=want)
 
 
 class ScenarioItem(pytest.Item):
@@ -60,8 +59,7 @@ class ScenarioItem(pytest.Item):
         if not _as_expected(result, self.want):
             raise ExpectationFailed(result, self.want)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ExpectationFailed):
             return excinfo.value.report()
         return str(super().repr_failure(excinfo, style))
@@ -95,5 +93,7 @@ class ExpectationFailed(Exception):
         got = "holds" if self.result.holds else "broken: " + ", ".join(self.result.broken)
         out = StringIO()
         print_run(self.result, Console(file=out, width=120, color_system=None, emoji=False))
-        return (f"{self.result.scenario.name} on {self.result.kernel.name}: expected "
-                f"{self.want}, got {got}\n{out.getvalue()}")
+        return (
+            f"{self.result.scenario.name} on {self.result.kernel.name}: expected "
+            f"{self.want}, got {got}\n{out.getvalue()}"
+        )

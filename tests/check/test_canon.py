@@ -25,8 +25,12 @@ def kernel_records() -> list[type]:
     for info in pkgutil.iter_modules(cowlab.kernel.__path__):
         module = importlib.import_module(f"cowlab.kernel.{info.name}")
         for value in vars(module).values():
-            if (isinstance(value, type) and issubclass(value, tuple) and hasattr(value, "_fields")
-                    and value.__module__ == module.__name__):
+            if (
+                isinstance(value, type)
+                and issubclass(value, tuple)
+                and hasattr(value, "_fields")
+                and value.__module__ == module.__name__
+            ):
                 out.append(value)
     return out
 
@@ -58,6 +62,7 @@ def seen_locals(monkeypatch: pytest.MonkeyPatch) -> list[object]:
         def run(c, m, ti, frame):  # type: ignore[no-untyped-def]
             seen.append(frame.locals)
             return fn(c, m, ti, frame)
+
         return run
 
     for name, fn in list(frames.STAGES.items()):

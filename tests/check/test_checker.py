@@ -75,33 +75,45 @@ def test_emitted_scenario_replays_to_the_same_violation() -> None:
     assert replay.violations[0][1].invariant == "pin_coherence"
 
 
-@pytest.mark.parametrize(("name", "kernel", "outcome"), [
-    ("rdma-fork-open", "v5.8", "violation"),
-    ("rdma-fork-open", "v5.9", "complete"),
-    ("vmsplice-child-open", "v5.7", "violation"),
-    ("vmsplice-child-open", "v5.8", "complete"),
-    ("vmsplice-child-open", "v6.2", "complete"),
-])
+@pytest.mark.parametrize(
+    ("name", "kernel", "outcome"),
+    [
+        ("rdma-fork-open", "v5.8", "violation"),
+        ("rdma-fork-open", "v5.9", "complete"),
+        ("vmsplice-child-open", "v5.7", "violation"),
+        ("vmsplice-child-open", "v5.8", "complete"),
+        ("vmsplice-child-open", "v6.2", "complete"),
+    ],
+)
 def test_open_configs(name: str, kernel: str, outcome: str) -> None:
     assert check(name, kernel).result.outcome == outcome
 
 
-@pytest.mark.parametrize(("name", "kernel"), [
-    ("vmsplice-child-open", "v5.7"), ("vmsplice-child-open", "v5.9"),
-    ("rdma-fork-open", "v5.8"), ("rdma-fork-open", "v5.9"),
-    ("gaudi-open", "v5.8"), ("gaudi-open", "v5.16"),
-])
+@pytest.mark.parametrize(
+    ("name", "kernel"),
+    [
+        ("vmsplice-child-open", "v5.7"),
+        ("vmsplice-child-open", "v5.9"),
+        ("rdma-fork-open", "v5.8"),
+        ("rdma-fork-open", "v5.9"),
+        ("gaudi-open", "v5.8"),
+        ("gaudi-open", "v5.16"),
+    ],
+)
 def test_reduction_keeps_verdicts(name: str, kernel: str, capsys: pytest.CaptureFixture[str]) -> None:
     full = check(name, kernel, reduce=False)
     reduced = check(name, kernel, reduce=True)
     assert full.result.outcome == reduced.result.outcome
     if full.result.outcome == "violation":
         assert {v.invariant for v in full.result.violations} == {
-            v.invariant for v in reduced.result.violations}
+            v.invariant for v in reduced.result.violations
+        }
     assert reduced.result.stats.distinct <= full.result.stats.distinct
     with capsys.disabled():
-        print(f"\n  {name} {kernel}: {full.result.outcome}, distinct states "
-              f"unreduced {full.result.stats.distinct}, reduced {reduced.result.stats.distinct}")
+        print(
+            f"\n  {name} {kernel}: {full.result.outcome}, distinct states "
+            f"unreduced {full.result.stats.distinct}, reduced {reduced.result.stats.distinct}"
+        )
 
 
 def test_resume_after_a_stop_gives_the_same_answer(tmp_path) -> None:
@@ -120,11 +132,13 @@ def test_checkpoint_belongs_to_its_run(tmp_path) -> None:
     from cowlab.check.checkpoint import CheckpointError
 
     path = str(tmp_path / "ck")
-    run_check(load_named_config("gaudi-open"), kernel_at("v5.8"), limits=Limits(max_states=100),
-              checkpoint=path)
+    run_check(
+        load_named_config("gaudi-open"), kernel_at("v5.8"), limits=Limits(max_states=100), checkpoint=path
+    )
     with pytest.raises(CheckpointError, match="kernel"):
-        load_checkpoint(path, {"config": "gaudi-open", "kernel": "v6.2", "strategy": "bfs",
-                               "reduce": True, "seed": None})
+        load_checkpoint(
+            path, {"config": "gaudi-open", "kernel": "v6.2", "strategy": "bfs", "reduce": True, "seed": None}
+        )
 
 
 def test_a_checkpoint_of_another_fingerprint_function_is_refused(tmp_path, monkeypatch) -> None:
@@ -187,12 +201,15 @@ def test_reduction_shrinks_disjoint_processes(capsys: pytest.CaptureFixture[str]
     assert full.result.outcome == reduced.result.outcome == "complete"
     assert reduced.result.stats.distinct < full.result.stats.distinct / 2
     with capsys.disabled():
-        print(f"\n  independent v5.7: distinct states unreduced {full.result.stats.distinct}, "
-              f"reduced {reduced.result.stats.distinct}")
+        print(
+            f"\n  independent v5.7: distinct states unreduced {full.result.stats.distinct}, "
+            f"reduced {reduced.result.stats.distinct}"
+        )
 
 
-@pytest.mark.parametrize(("kernel", "outcome"), [("v4.8", "violation"), ("v4.9", "complete"),
-                                                  ("v6.0", "complete")])
+@pytest.mark.parametrize(
+    ("kernel", "outcome"), [("v4.8", "violation"), ("v4.9", "complete"), ("v6.0", "complete")]
+)
 def test_dirty_cow_open(kernel: str, outcome: str) -> None:
     run = check("dirty-cow-open", kernel)
     assert run.result.outcome == outcome
@@ -201,8 +218,10 @@ def test_dirty_cow_open(kernel: str, outcome: str) -> None:
         assert run.reproduced
 
 
-@pytest.mark.parametrize(("kernel", "outcome"), [("v5.10", "violation"), ("v5.10.262", "violation"),
-                                                  ("v5.11", "complete"), ("v6.2", "complete")])
+@pytest.mark.parametrize(
+    ("kernel", "outcome"),
+    [("v5.10", "violation"), ("v5.10.262", "violation"), ("v5.11", "complete"), ("v6.2", "complete")],
+)
 def test_rdma_fork_gup_fast_open(kernel: str, outcome: str) -> None:
     run = check("rdma-fork-gup-fast-open", kernel)
     assert run.result.outcome == outcome
@@ -244,17 +263,28 @@ def test_symmetric_threads_share_states(kernel: str, capsys: pytest.CaptureFixtu
     else:
         assert len(reduced.result.trace) == len(full.result.trace) and reduced.reproduced
     with capsys.disabled():
-        print(f"\n  symmetric-scanners {kernel}: {full.result.outcome}, distinct states "
-              f"unreduced {full.result.stats.distinct}, reduced {reduced.result.stats.distinct}")
+        print(
+            f"\n  symmetric-scanners {kernel}: {full.result.outcome}, distinct states "
+            f"unreduced {full.result.stats.distinct}, reduced {reduced.result.stats.distinct}"
+        )
 
 
 STRESS = Path(__file__).parent / "configs" / "stress.yaml"
 STRESS_THP = Path(__file__).parent / "configs" / "stress-thp.yaml"
 
 
-@pytest.mark.parametrize(("config", "kernel"), [
-    (STRESS, "v4.8"), (STRESS, "v5.8"), (STRESS, "v5.12"), (STRESS, "v5.10.262"),
-    (STRESS_THP, "v4.9"), (STRESS_THP, "v5.10.262"), (STRESS_THP, "v5.18")])
+@pytest.mark.parametrize(
+    ("config", "kernel"),
+    [
+        (STRESS, "v4.8"),
+        (STRESS, "v5.8"),
+        (STRESS, "v5.12"),
+        (STRESS, "v5.10.262"),
+        (STRESS_THP, "v4.9"),
+        (STRESS_THP, "v5.10.262"),
+        (STRESS_THP, "v5.18"),
+    ],
+)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_counterexamples_replay(config: Path, kernel: str, seed: int) -> None:
     """Whatever trace a random walk through every kind of action ends in, the emitted
@@ -263,8 +293,13 @@ def test_random_counterexamples_replay(config: Path, kernel: str, seed: int) -> 
 
     # bounded by states, not seconds, so that the outcome does not depend on the machine
     # (the seeded walk is deterministic); the time limit only guards against a hang
-    run = run_check(load_check_config(config), kernel_at(kernel), strategy="random", seed=seed,
-                    limits=Limits(max_states=200_000, time_limit=300))
+    run = run_check(
+        load_check_config(config),
+        kernel_at(kernel),
+        strategy="random",
+        seed=seed,
+        limits=Limits(max_states=200_000, time_limit=300),
+    )
     assert run.result.outcome == "violation"
     assert run.result.violations[0].invariant != "model_sanity"
     assert run.reproduced
@@ -289,13 +324,31 @@ def test_two_workers_give_one_answer_whatever_the_hash_seed() -> None:
     import sys
 
     def run(seed: str) -> dict:
-        out = subprocess.run([sys.executable, "-m", "cowlab", "check", "gaudi-open", "-k", "v5.16",
-                              "--workers", "2", "--json"], capture_output=True, text=True,
-                             env={**os.environ, "PYTHONHASHSEED": seed}, check=False)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cowlab",
+                "check",
+                "gaudi-open",
+                "-k",
+                "v5.16",
+                "--workers",
+                "2",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=False,
+        )
         data = json.loads(out.stdout)
-        return {"outcome": data["outcome"], "distinct": data["stats"]["distinct"],
-                "transitions": data["stats"]["transitions"],
-                "counterexample": data["counterexample"]}
+        return {
+            "outcome": data["outcome"],
+            "distinct": data["stats"]["distinct"],
+            "transitions": data["stats"]["transitions"],
+            "counterexample": data["counterexample"],
+        }
 
     first = run("1")
     assert first["outcome"] == "violation"

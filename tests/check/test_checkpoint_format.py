@@ -28,7 +28,7 @@ def _sections(path: Path) -> tuple[dict, bytes]:
     data = path.read_bytes()
     (length,) = _LENGTH.unpack_from(data, len(data) - len(_END) - _LENGTH.size)
     header_at = len(data) - len(_END) - _LENGTH.size - length
-    return json.loads(data[header_at:header_at + length]), data[len(_MAGIC):header_at]
+    return json.loads(data[header_at : header_at + length]), data[len(_MAGIC) : header_at]
 
 
 def _write(path: Path, header: dict, body: bytes) -> None:
@@ -37,8 +37,13 @@ def _write(path: Path, header: dict, body: bytes) -> None:
 
 
 def _stopped_run(path: Path, states: int = 200, **kwargs):
-    return run_check(load_named_config(CONFIG), kernel_at("v5.8"),
-                     limits=Limits(max_states=states), checkpoint=str(path), **kwargs)
+    return run_check(
+        load_named_config(CONFIG),
+        kernel_at("v5.8"),
+        limits=Limits(max_states=states),
+        checkpoint=str(path),
+        **kwargs,
+    )
 
 
 def test_nothing_in_a_checkpoint_is_pickled(tmp_path: Path, monkeypatch) -> None:
@@ -46,7 +51,12 @@ def test_nothing_in_a_checkpoint_is_pickled(tmp_path: Path, monkeypatch) -> None
     _stopped_run(path)
     header, body = _sections(path)
     assert [name for name, _, _ in header["sections"]] == [
-        "fingerprints", "links", "frontier", "frontier-objects", "search"]
+        "fingerprints",
+        "links",
+        "frontier",
+        "frontier-objects",
+        "search",
+    ]
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a checkpoint was unpickled")
@@ -55,7 +65,7 @@ def test_nothing_in_a_checkpoint_is_pickled(tmp_path: Path, monkeypatch) -> None
     monkeypatch.setattr(pickle, "load", refuse)
     mem = load_checkpoint(path, {})
     assert mem.stats.distinct >= 200 and len(mem.frontier) > 0
-    search = json.loads(body[-header["sections"][-1][1]:])
+    search = json.loads(body[-header["sections"][-1][1] :])
     assert search["strategy"] == "bfs" and search["stats"]["distinct"] >= 200
 
 
@@ -69,19 +79,22 @@ def test_a_checkpoint_of_the_older_pickled_format_is_refused(tmp_path: Path) -> 
         run_check(load_named_config(CONFIG), kernel_at("v5.8"), resume=str(path))
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"kernel": kernel_at("v5.16")}, "kernel"),
-    ({"kernel": kernel_at("v5.17", revert=("80d47f5de5e3",))}, "kernel"),
-    ({"reduce": False}, "reduce"),
-    ({"sanity": False}, "sanity"),
-    ({"strategy": "dfs"}, "strategy"),
-    ({"fingerprint_bits": 128}, "fingerprint_bits"),
-])
-def test_a_checkpoint_is_resumed_only_by_its_own_run(tmp_path: Path, change: dict, field: str
-                                                     ) -> None:
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"kernel": kernel_at("v5.16")}, "kernel"),
+        ({"kernel": kernel_at("v5.17", revert=("80d47f5de5e3",))}, "kernel"),
+        ({"reduce": False}, "reduce"),
+        ({"sanity": False}, "sanity"),
+        ({"strategy": "dfs"}, "strategy"),
+        ({"fingerprint_bits": 128}, "fingerprint_bits"),
+    ],
+)
+def test_a_checkpoint_is_resumed_only_by_its_own_run(tmp_path: Path, change: dict, field: str) -> None:
     path = tmp_path / "ck"
-    run_check(load_named_config(CONFIG), kernel_at("v5.17"), limits=Limits(max_states=100),
-              checkpoint=str(path))
+    run_check(
+        load_named_config(CONFIG), kernel_at("v5.17"), limits=Limits(max_states=100), checkpoint=str(path)
+    )
     args = {"kernel": kernel_at("v5.17"), **change}
     with pytest.raises(CheckpointError, match=f"checkpoint is for {field}="):
         run_check(load_named_config(CONFIG), resume=str(path), **args)
@@ -92,8 +105,9 @@ def test_a_change_to_the_configuration_content_is_refused(tmp_path: Path) -> Non
     path = tmp_path / "ck"
     _stopped_run(path)
     config = load_named_config(CONFIG)
-    more = dataclasses.replace(config, budgets=dataclasses.replace(
-        config.budgets, numa_scan=config.budgets.numa_scan + 1))
+    more = dataclasses.replace(
+        config, budgets=dataclasses.replace(config.budgets, numa_scan=config.budgets.numa_scan + 1)
+    )
     with pytest.raises(CheckpointError, match="checkpoint is for config_sha256="):
         run_check(more, kernel_at("v5.8"), resume=str(path))
 
@@ -106,21 +120,24 @@ def test_a_change_to_the_model_source_is_refused(tmp_path: Path, monkeypatch) ->
         run_check(load_named_config(CONFIG), kernel_at("v5.8"), resume=str(path))
 
 
-@pytest.mark.parametrize("where", ["start", "fingerprints", "frontier", "header", "trailer",
-                                   "cut", "extra"])
+@pytest.mark.parametrize("where", ["start", "fingerprints", "frontier", "header", "trailer", "cut", "extra"])
 def test_damage_anywhere_is_a_one_line_error(tmp_path: Path, where: str) -> None:
     path = tmp_path / "ck"
     _stopped_run(path)
     data = bytearray(path.read_bytes())
     header, body = _sections(path)
     sizes = [size for _, size, _ in header["sections"]]
-    offsets = {"start": 2, "fingerprints": len(_MAGIC) + 40,
-               "frontier": len(_MAGIC) + sizes[0] + sizes[1] + 60,
-               "header": len(_MAGIC) + len(body) + 5, "trailer": len(data) - 3}
+    offsets = {
+        "start": 2,
+        "fingerprints": len(_MAGIC) + 40,
+        "frontier": len(_MAGIC) + sizes[0] + sizes[1] + 60,
+        "header": len(_MAGIC) + len(body) + 5,
+        "trailer": len(data) - 3,
+    }
     if where == "cut":
-        del data[len(data) // 2:]
+        del data[len(data) // 2 :]
     elif where == "extra":
-        data[len(_MAGIC) + len(body):len(_MAGIC) + len(body)] = b"\0"
+        data[len(_MAGIC) + len(body) : len(_MAGIC) + len(body)] = b"\0"
     else:
         data[offsets[where]] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -137,13 +154,13 @@ def test_a_frontier_that_names_foreign_code_is_refused(tmp_path: Path) -> None:
     header, body = _sections(path)
     sizes = [size for _, size, _ in header["sections"]]
     at = sum(sizes[:3])
-    objects = json.loads(body[at:at + sizes[3]])
+    objects = json.loads(body[at : at + sizes[3]])
     objects["values"][0] = {"record": "os.system", "fields": ["true"]}
     forged = json.dumps(objects).encode()
     import zlib
 
     header["sections"][3] = ["frontier-objects", len(forged), zlib.crc32(forged)]
-    _write(path, header, body[:at] + forged + body[at + sizes[3]:])
+    _write(path, header, body[:at] + forged + body[at + sizes[3] :])
     with pytest.raises(CheckpointError, match=r"unknown record type 'os\.system'"):
         load_checkpoint(path, {})
 
@@ -157,8 +174,7 @@ def test_a_chain_of_limited_runs_counts_as_one_run(tmp_path: Path, strategy: str
     path = str(tmp_path / "ck")
     run_check(config, kernel, strategy=strategy, limits=Limits(max_states=150), checkpoint=path)
     run_check(config, kernel, strategy=strategy, limits=Limits(max_states=400), resume=path)
-    chained = run_check(config, kernel, strategy=strategy, limits=Limits(max_states=900),
-                        resume=path)
+    chained = run_check(config, kernel, strategy=strategy, limits=Limits(max_states=900), resume=path)
     assert whole.result.outcome == chained.result.outcome == "limit"
     for count in ("distinct", "transitions", "max_depth", "depth_cut"):
         assert getattr(chained.result.stats, count) == getattr(whole.result.stats, count), count
@@ -168,10 +184,8 @@ def test_random_walks_resume_where_they_stopped(tmp_path: Path) -> None:
     config, kernel = load_named_config(CONFIG), kernel_at("v5.16")
     whole = run_check(config, kernel, strategy="random", seed=7, limits=Limits(max_states=400))
     path = str(tmp_path / "ck")
-    run_check(config, kernel, strategy="random", seed=7, limits=Limits(max_states=100),
-              checkpoint=path)
-    resumed = run_check(config, kernel, strategy="random", seed=7,
-                        limits=Limits(max_states=400), resume=path)
+    run_check(config, kernel, strategy="random", seed=7, limits=Limits(max_states=100), checkpoint=path)
+    resumed = run_check(config, kernel, strategy="random", seed=7, limits=Limits(max_states=400), resume=path)
     assert resumed.result.outcome == whole.result.outcome
     assert resumed.result.stats.distinct == whole.result.stats.distinct
     assert resumed.result.stats.transitions == whole.result.stats.transitions
@@ -191,8 +205,9 @@ def test_the_frontier_streams_in_chunks_that_split_its_entries(tmp_path: Path) -
     writer = FrontierWriter(entries, chunk=100)
     data = b"".join(writer.entries())
     objects = b"".join(writer.objects())
-    pieces = [data[i:i + 37] for i in range(0, len(data), 37)]
+    pieces = [data[i : i + 37] for i in range(0, len(data), 37)]
     back = list(decode_frontier(iter(pieces), objects))
     assert [(p.vector, p.spec, p.pcs, p.budgets, i, d) for p, i, d in back] == [
-        (p.vector, p.spec, p.pcs, p.budgets, i, d) for p, i, d in entries]
+        (p.vector, p.spec, p.pcs, p.budgets, i, d) for p, i, d in entries
+    ]
     assert len({id(p.spec) for p, _, _ in back}) <= len({p.spec for p, _, _ in entries})

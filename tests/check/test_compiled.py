@@ -13,24 +13,30 @@ from cowlab.check import _cython_shim, compiled
 
 
 def _run(code: str, **env: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={**os.environ, **env}).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, **env}
+    ).stdout
 
 
 def test_cowlab_pure_runs_the_source() -> None:
-    out = _run("import json; from cowlab.check import compiled as c;"
-               "print(json.dumps([c.status(), c.interpreted_note()]))", COWLAB_PURE="1")
+    out = _run(
+        "import json; from cowlab.check import compiled as c;"
+        "print(json.dumps([c.status(), c.interpreted_note()]))",
+        COWLAB_PURE="1",
+    )
     status, note = json.loads(out)
     assert set(status) == set(compiled.COMPILED_MODULES) and not any(status.values())
     assert "COWLAB_PURE is set" in note and "\n" not in note
 
 
 def test_pure_and_default_modes_give_the_same_search() -> None:
-    code = ("import json; from cowlab.check.runner import run_check; from cowlab.history import kernel_at;"
-            "from cowlab.scenario.catalog import load_named_config as c;"
-            "r = run_check(c('gaudi-open'), kernel_at('v5.16')).result;"
-            "print(json.dumps([r.outcome, r.stats.distinct, r.stats.transitions,"
-            " [list(t) for t in r.trace]]))")
+    code = (
+        "import json; from cowlab.check.runner import run_check; from cowlab.history import kernel_at;"
+        "from cowlab.scenario.catalog import load_named_config as c;"
+        "r = run_check(c('gaudi-open'), kernel_at('v5.16')).result;"
+        "print(json.dumps([r.outcome, r.stats.distinct, r.stats.transitions,"
+        " [list(t) for t in r.trace]]))"
+    )
     assert _run(code, COWLAB_PURE="1") == _run(code, COWLAB_PURE="")
 
 
@@ -39,11 +45,14 @@ def test_the_shim_has_every_cython_name_the_sources_evaluate() -> None:
     evaluated.  Every ``cython.X`` outside an annotation must exist in the shim."""
     for name in compiled.COMPILED_MODULES:
         tree = ast.parse(Path(compiled._source_of(name)).read_text())
-        annotations = {id(n) for node in ast.walk(tree)
-                       for a in _annotations(node) for n in ast.walk(a)}
+        annotations = {id(n) for node in ast.walk(tree) for a in _annotations(node) for n in ast.walk(a)}
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id == "cython" and id(node) not in annotations):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "cython"
+                and id(node) not in annotations
+            ):
                 assert hasattr(_cython_shim, node.attr), f"{name}: cython.{node.attr}"
 
 
@@ -78,8 +87,9 @@ def test_one_stale_module_sends_every_compiled_module_to_its_source(monkeypatch)
     monkeypatch.delenv(compiled.PURE_ENV, raising=False)
     monkeypatch.setattr(compiled, "_has_extension", lambda source: True)
     stale = "cowlab.model.state.page"
-    monkeypatch.setattr(compiled, "_stale", lambda directory, name, source:
-                        "its source changed" if name == stale else "")
+    monkeypatch.setattr(
+        compiled, "_stale", lambda directory, name, source: "its source changed" if name == stale else ""
+    )
     assert compiled._decide() == "page: its source changed"
     monkeypatch.setattr(compiled, "_has_extension", lambda source: not source.endswith("mm.py"))
     assert "cowlab.model.state.mm were not" in compiled._decide()

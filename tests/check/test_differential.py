@@ -24,9 +24,13 @@ def test_compiled_and_interpreted_checkers_agree() -> None:
         import differential_runs
     finally:
         sys.path.remove(str(HERE))
-    pure = subprocess.run([sys.executable, str(HERE / "differential_runs.py")],
-                          capture_output=True, text=True, check=True,
-                          env={**os.environ, "COWLAB_PURE": "1"})
+    pure = subprocess.run(
+        [sys.executable, str(HERE / "differential_runs.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COWLAB_PURE": "1"},
+    )
     interpreted = json.loads(pure.stdout)
     compiled_runs = json.loads(json.dumps(differential_runs.runs()))  # tuples as lists
     assert set(compiled_runs) == set(interpreted)

@@ -25,14 +25,22 @@ class Rec(NamedTuple):
     b: object
 
 
-scalars = (st.integers(min_value=-(1 << 70), max_value=1 << 70) | st.booleans() | st.none()
-           | st.text(max_size=6) | st.floats(allow_nan=False))
+scalars = (
+    st.integers(min_value=-(1 << 70), max_value=1 << 70)
+    | st.booleans()
+    | st.none()
+    | st.text(max_size=6)
+    | st.floats(allow_nan=False)
+)
 keys = st.recursive(
     scalars,
-    lambda inner: (st.lists(inner, max_size=5).map(tuple)
-                   | st.frozensets(st.integers(-300, 300) | st.text(max_size=3), max_size=5)
-                   | st.builds(Rec, st.integers(), inner)),
-    max_leaves=40)
+    lambda inner: (
+        st.lists(inner, max_size=5).map(tuple)
+        | st.frozensets(st.integers(-300, 300) | st.text(max_size=3), max_size=5)
+        | st.builds(Rec, st.integers(), inner)
+    ),
+    max_leaves=40,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -62,11 +70,17 @@ EXPECTED_64 = 16153513197989247575  # XXH3 since 2026-12-06 (BLAKE2b gave 283946
 
 def test_fingerprints_are_stable_across_processes() -> None:
     key = (0, -1, 127, 128, "T1", None, (True, False), frozenset({3, 1, 2}), 1 << 80, 2.5)
-    code = ("from cowlab.check.keyhash import fingerprint64 as f;"
-            f"print(f({key!r}))")
-    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
-            for seed in ("1", "2")}
+    code = f"from cowlab.check.keyhash import fingerprint64 as f;print(f({key!r}))"
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
     assert runs == {str(fingerprint64(key))}
     assert fingerprint64(key) == EXPECTED_64
     assert fingerprint128(key) >> 64 != 0
@@ -95,8 +109,9 @@ _SOURCE_MODULE = _source_module()
 
 @settings(max_examples=100, deadline=None)
 @given(st.binary(min_size=200, max_size=3000), keys, st.binary(max_size=600))
-def test_a_state_vector_is_hashed_in_place_to_the_same_fingerprint(vector: bytes, rest: object,
-                                                                   more: bytes) -> None:
+def test_a_state_vector_is_hashed_in_place_to_the_same_fingerprint(
+    vector: bytes, rest: object, more: bytes
+) -> None:
     """A large bytes item (a canonical state vector) is streamed into the hash, not
     copied: the fingerprint is still that of the whole encoding, in both modes."""
     import xxhash

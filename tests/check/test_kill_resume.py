@@ -20,16 +20,23 @@ def _cowlab(*args: str) -> list[str]:
 
 def test_sigkill_then_resume(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    whole = subprocess.run(_cowlab("check", str(CONFIG), "-k", "v5.8", "--json"),
-                           capture_output=True, text=True, env=env, check=False)
+    whole = subprocess.run(
+        _cowlab("check", str(CONFIG), "-k", "v5.8", "--json"),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     expected = json.loads(whole.stdout)
     assert expected["outcome"] == "complete"
 
     ck = tmp_path / "run.ckpt"
     proc = subprocess.Popen(
-        _cowlab("check", str(CONFIG), "-k", "v5.8", "--checkpoint", str(ck),
-                "--checkpoint-every", "0.5"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        _cowlab("check", str(CONFIG), "-k", "v5.8", "--checkpoint", str(ck), "--checkpoint-every", "0.5"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     deadline = time.monotonic() + 60
     first = None
     while time.monotonic() < deadline and proc.poll() is None:
@@ -44,9 +51,13 @@ def test_sigkill_then_resume(tmp_path: Path) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
-    resumed = subprocess.run(_cowlab("check", str(CONFIG), "-k", "v5.8", "--resume", str(ck),
-                                     "--json"),
-                             capture_output=True, text=True, env=env, check=False)
+    resumed = subprocess.run(
+        _cowlab("check", str(CONFIG), "-k", "v5.8", "--resume", str(ck), "--json"),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     data = json.loads(resumed.stdout)
     assert data["outcome"] == expected["outcome"]
     assert data["stats"]["distinct"] == expected["stats"]["distinct"]
@@ -58,9 +69,14 @@ def test_sigterm_stops_with_a_report_and_a_checkpoint(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     ck = tmp_path / "run.ckpt"
     proc = subprocess.Popen(
-        _cowlab("check", str(CONFIG), "-k", "v5.8", "--checkpoint", str(ck),
-                "--checkpoint-every", "0.5", "--json"),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        _cowlab(
+            "check", str(CONFIG), "-k", "v5.8", "--checkpoint", str(ck), "--checkpoint-every", "0.5", "--json"
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None and not ck.exists():
         time.sleep(0.05)
@@ -71,7 +87,21 @@ def test_sigterm_stops_with_a_report_and_a_checkpoint(tmp_path: Path) -> None:
     data = json.loads(out)
     assert (data["outcome"], data["reason"]) == ("limit", "interrupted")
     stopped_at = data["stats"]["distinct"]
-    resumed = subprocess.run(_cowlab("check", str(CONFIG), "-k", "v5.8", "--resume", str(ck),
-                                     "--max-states", str(stopped_at + 10), "--json"),
-                             capture_output=True, text=True, env=env, check=False)
+    resumed = subprocess.run(
+        _cowlab(
+            "check",
+            str(CONFIG),
+            "-k",
+            "v5.8",
+            "--resume",
+            str(ck),
+            "--max-states",
+            str(stopped_at + 10),
+            "--json",
+        ),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert json.loads(resumed.stdout)["stats"]["distinct"] >= stopped_at

@@ -25,8 +25,7 @@ def test_every_vector_comes_back(words: list[int]) -> None:
 
 def test_the_format_is_what_the_docstring_says() -> None:
     # 0 -> zero run; 1 -> zigzag 2; -1 -> 1; 300 -> zigzag 600 = 0xd8 0x04; three zeros
-    assert pack_vector(array("i", [0, 1, -1, 300, 0, 0, 0])) == bytes(
-        [0x00, 1, 2, 1, 0xD8, 0x04, 0x00, 3])
+    assert pack_vector(array("i", [0, 1, -1, 300, 0, 0, 0])) == bytes([0x00, 1, 2, 1, 0xD8, 0x04, 0x00, 3])
 
 
 def test_a_state_vector_packs_small() -> None:
@@ -44,13 +43,16 @@ def test_a_state_vector_packs_small() -> None:
     assert model.unpack(model.pack(state)).machine.vector == vector
 
 
-@pytest.mark.parametrize(("data", "n", "why"), [
-    (bytes([2, 2]), 1, "longer than 1 words"),
-    (bytes([0x00, 5]), 4, "longer than 4 words"),
-    (bytes([2]), 2, "has 1 words, not 2"),
-    (bytes([0x82]), 1, "ends inside a word"),
-    (bytes([0xFF] * 7), 1, "ends inside a word"),
-])
+@pytest.mark.parametrize(
+    ("data", "n", "why"),
+    [
+        (bytes([2, 2]), 1, "longer than 1 words"),
+        (bytes([0x00, 5]), 4, "longer than 4 words"),
+        (bytes([2]), 2, "has 1 words, not 2"),
+        (bytes([0x82]), 1, "ends inside a word"),
+        (bytes([0xFF] * 7), 1, "ends inside a word"),
+    ],
+)
 def test_bytes_that_are_not_a_vector_are_refused(data: bytes, n: int, why: str) -> None:
     with pytest.raises(VectorPackError, match=why):
         unpack_vector(data, n)

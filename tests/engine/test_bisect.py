@@ -24,8 +24,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "older", "newer", "commit", "direction"), CASES)
-def test_bisect_names_the_commit(name: str, older: str, newer: str, commit: str,
-                                 direction: str) -> None:
+def test_bisect_names_the_commit(name: str, older: str, newer: str, commit: str, direction: str) -> None:
     result = bisect(load_builtin(name), older, newer)
     first = result.first
     assert first is not None
@@ -44,10 +43,10 @@ def test_bisect_over_the_whole_timeline_lists_every_change() -> None:
 
 
 def test_stable_kernels_carry_their_backports() -> None:
-    mx = matrix([load_builtin("gaudi"), load_builtin("iouring-mprotect"),
-                 load_builtin("iouring-swap")],
-                ("v5.10", "v5.10.8", "v5.10.9", "v5.10.101", "v5.10.102", "v5.10.262",
-                 "v6.1.192", "v6.12.117"))
+    mx = matrix(
+        [load_builtin("gaudi"), load_builtin("iouring-mprotect"), load_builtin("iouring-swap")],
+        ("v5.10", "v5.10.8", "v5.10.9", "v5.10.101", "v5.10.102", "v5.10.262", "v6.1.192", "v6.12.117"),
+    )
     rows = {sc.name: [v.split(":")[0] for v in verdicts] for sc, verdicts in mx.rows}
     assert rows["gaudi"] == ["broken"] * 4 + ["holds"] * 4
     assert rows["iouring-swap"] == ["broken", "broken"] + ["holds"] * 6
@@ -67,6 +66,6 @@ def test_catalog_entries_bisect_to_the_commits_they_declare(name: str) -> None:
     scenario = load_builtin(name)
     result = bisect(scenario, "v4.8", "v6.12")
     assert [c.commit.short for c in result.changes if c.direction == "first bad"] == list(
-        scenario.introduced_by)
-    assert [c.commit.short for c in result.changes if c.direction == "first good"] == list(
-        scenario.fixed_by)
+        scenario.introduced_by
+    )
+    assert [c.commit.short for c in result.changes if c.direction == "first good"] == list(scenario.fixed_by)

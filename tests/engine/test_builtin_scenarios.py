@@ -13,15 +13,19 @@ CASES: list[tuple[str, str, list[str]]] = [
     # the seed corruption: pin coherence breaks first, then the CPU misses the DMA write
     *[("gaudi", k, ["pin_coherence", "no_lost_write"]) for k in ("v5.9", "v5.11", "v5.16")],
     *[("gaudi", k, HOLDS) for k in ("v5.8", "v5.17", "v5.19", "v6.2")],
-    *[(name, k, HOLDS)
-      for name in ("gaudi-no-numa-balancing", "gaudi-affinity")
-      for k in ("v5.8", "v5.9", "v5.11", "v5.16", "v5.17", "v5.19", "v6.2", "v6.12")],
+    *[
+        (name, k, HOLDS)
+        for name in ("gaudi-no-numa-balancing", "gaudi-affinity")
+        for k in ("v5.8", "v5.9", "v5.11", "v5.16", "v5.17", "v5.19", "v6.2", "v6.12")
+    ],
     *[("iouring-mprotect", k, ["pin_coherence"]) for k in ("v5.9", "v5.10", "v5.16", "v5.18")],
     *[("iouring-mprotect", k, HOLDS) for k in ("v5.8", "v5.19", "v6.0", "v6.12")],
     *[("vmsplice-child", k, ["fork_isolation"]) for k in ("v4.9", "v5.4", "v5.7")],
     *[("vmsplice-child", k, HOLDS) for k in ("v5.8", "v5.9", "v5.19", "v6.12")],
-    *[("rdma-fork", k, ["pin_coherence", "no_lost_write", "fork_isolation"])
-      for k in ("v4.9", "v5.5", "v5.8")],
+    *[
+        ("rdma-fork", k, ["pin_coherence", "no_lost_write", "fork_isolation"])
+        for k in ("v4.9", "v5.5", "v5.8")
+    ],
     *[("rdma-fork", k, HOLDS) for k in ("v5.9", "v5.16", "v6.12")],
     *[("iouring-swap", k, ["pin_coherence"]) for k in ("v5.9", "v5.10")],
     *[("iouring-swap", k, HOLDS) for k in ("v5.8", "v5.11", "v6.2")],
@@ -43,8 +47,10 @@ def test_gaudi_breaks_where_do_wp_page_copies() -> None:
     record = result.steps[index]
     assert violation.invariant == "pin_coherence"
     assert type(record.step.action).__name__ == "Write"
-    assert any("do_wp_page: refcount 1025 != 1 -> copy" in str(e) and "(09854ba94c6a)" in str(e)
-               for e in record.events)
+    assert any(
+        "do_wp_page: refcount 1025 != 1 -> copy" in str(e) and "(09854ba94c6a)" in str(e)
+        for e in record.events
+    )
 
 
 def test_gaudi_holds_with_the_simplification_reverted() -> None:
@@ -72,9 +78,16 @@ def test_no_model_bug_anywhere(name: str, kernel: str) -> None:
     assert "model_sanity" not in broken(result)
 
 
-@pytest.mark.parametrize(("kernel", "expected"), [
-    ("v4.8", ["file_isolation"]), ("v4.9", []), ("v5.8", []), ("v5.19", []), ("v6.0", []),
-])
+@pytest.mark.parametrize(
+    ("kernel", "expected"),
+    [
+        ("v4.8", ["file_isolation"]),
+        ("v4.9", []),
+        ("v5.8", []),
+        ("v5.19", []),
+        ("v6.0", []),
+    ],
+)
 def test_dirty_cow(kernel: str, expected: list[str]) -> None:
     """The /proc/self/mem write reaches the file's page cache only before 19be0eaffa3a."""
     result = run_builtin("dirty-cow", kernel)

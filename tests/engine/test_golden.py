@@ -17,4 +17,5 @@ def test_cow_c_debian_verdicts_match_the_golden_file() -> None:
     names = [n for n in builtin_names() if n.startswith("cow-")]
     now = matrix_json(matrix([load_builtin(n) for n in names], KERNELS))
     assert now == json.loads(GOLDEN.read_text()), (
-        "model verdicts changed; see tests/golden/README.md to regenerate and review")
+        "model verdicts changed; see tests/golden/README.md to regenerate and review"
+    )

@@ -21,10 +21,17 @@ from cowlab.exit_codes import BAD_INPUT, BROKEN, HELD, LIMIT
 from cowlab.strategies import check_config_texts, scenario_texts
 
 KERNELS = ("v4.9", "v5.8", "v5.16", "v6.2", "v6.12")
-QUICK = settings(max_examples=40, deadline=None, derandomize=True,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-LONG = settings(max_examples=int(os.environ.get("COWLAB_FUZZ_EXAMPLES", "5000")), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+QUICK = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+LONG = settings(
+    max_examples=int(os.environ.get("COWLAB_FUZZ_EXAMPLES", "5000")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def _cowlab(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -51,8 +58,9 @@ def _run(text: str, kernel: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
 def _check(text: str, kernel: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(text, errors="surrogateescape")
-    code, err = _cowlab(["check", str(path), "-k", kernel, "--max-states", "300",
-                         "--time-limit", "20"], capsys)
+    code, err = _cowlab(
+        ["check", str(path), "-k", kernel, "--max-states", "300", "--time-limit", "20"], capsys
+    )
     _check_outcome(code, err, path, (HELD, BROKEN, BAD_INPUT, LIMIT))
 
 
@@ -67,16 +75,18 @@ def _configs(mutate: bool) -> st.SearchStrategy[str]:
 @pytest.mark.parametrize("mutate", [False, True])
 @QUICK
 @given(data=st.data())
-def test_run_on_generated_scenarios(mutate: bool, data: st.DataObject, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_on_generated_scenarios(
+    mutate: bool, data: st.DataObject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _run(data.draw(_scenarios(mutate)), data.draw(st.sampled_from(KERNELS)), tmp_path, capsys)
 
 
 @pytest.mark.parametrize("mutate", [False, True])
 @settings(QUICK, max_examples=15)
 @given(data=st.data())
-def test_check_on_generated_configurations(mutate: bool, data: st.DataObject, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_on_generated_configurations(
+    mutate: bool, data: st.DataObject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _check(data.draw(_configs(mutate)), data.draw(st.sampled_from(KERNELS)), tmp_path, capsys)
 
 
@@ -84,8 +94,9 @@ def test_check_on_generated_configurations(mutate: bool, data: st.DataObject, tm
 @pytest.mark.parametrize("mutate", [False, True])
 @LONG
 @given(data=st.data())
-def test_run_long(mutate: bool, data: st.DataObject, tmp_path: Path,
-                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_long(
+    mutate: bool, data: st.DataObject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _run(data.draw(_scenarios(mutate)), data.draw(st.sampled_from(KERNELS)), tmp_path, capsys)
 
 
@@ -93,6 +104,7 @@ def test_run_long(mutate: bool, data: st.DataObject, tmp_path: Path,
 @pytest.mark.parametrize("mutate", [False, True])
 @settings(LONG, max_examples=max(LONG.max_examples // 10, 10))
 @given(data=st.data())
-def test_check_long(mutate: bool, data: st.DataObject, tmp_path: Path,
-                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_long(
+    mutate: bool, data: st.DataObject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _check(data.draw(_configs(mutate)), data.draw(st.sampled_from(KERNELS)), tmp_path, capsys)

@@ -19,8 +19,7 @@ golden_verdicts = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(golden_verdicts)
 
 #: the quick slice: kernels either side of the commits the catalog is about
-QUICK_KERNELS = ("19be0eaffa3a", "09854ba94c6a", "80d47f5de5e3", "6c287605fd56", "v5.10.262",
-                 "v6.12.117")
+QUICK_KERNELS = ("19be0eaffa3a", "09854ba94c6a", "80d47f5de5e3", "6c287605fd56", "v5.10.262", "v6.12.117")
 
 
 def test_kernel_list_is_unchanged() -> None:
@@ -33,8 +32,10 @@ def test_scenario_verdicts_on_quick_kernels() -> None:
     assert now == want
 
 
-@pytest.mark.parametrize("config", ["gaudi-open", "rdma-fork-open", "vmsplice-child-open",
-                                    "dirty-cow-open", "rdma-fork-gup-fast-open"])
+@pytest.mark.parametrize(
+    "config",
+    ["gaudi-open", "rdma-fork-open", "vmsplice-child-open", "dirty-cow-open", "rdma-fork-gup-fast-open"],
+)
 def test_check_results_on_quick_kernels(config: str) -> None:
     row = GOLDEN["checks"][f"{config} reduced"]
     for k in QUICK_KERNELS:

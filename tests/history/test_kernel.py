@@ -62,13 +62,16 @@ def test_short_prefix_finds_a_commit() -> None:
     assert find_commit("80d47f5").short == "80d47f5de5e3"
 
 
-@pytest.mark.parametrize(("name", "hint"), [
-    ("5.16", "(did you mean 'v5.16'?)"),
-    ("v5.16 ", "(did you mean 'v5.16'?)"),
-    ("v\uff15.16", "(did you mean 'v5.16'?)"),
-    ("5.10.262", "(did you mean 'v5.10.262'?)"),
-    ("v05.16", ": give a release"),
-])
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("5.16", "(did you mean 'v5.16'?)"),
+        ("v5.16 ", "(did you mean 'v5.16'?)"),
+        ("v\uff15.16", "(did you mean 'v5.16'?)"),
+        ("5.10.262", "(did you mean 'v5.10.262'?)"),
+        ("v05.16", ": give a release"),
+    ],
+)
 def test_a_kernel_name_is_exact(name: str, hint: str) -> None:
     """A near miss is an error that names what was meant, never another kernel silently."""
     with pytest.raises(UnknownKernelError) as caught:

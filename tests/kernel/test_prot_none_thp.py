@@ -24,9 +24,9 @@ def loads(result) -> list[int]:
 
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("first", ["read", "write"])
-def test_a_forced_write_into_a_prot_none_thp_lands_where_the_process_reads(
-        kernel: str, first: str) -> None:
-    result = run_text(scenario_text(f"""
+def test_a_forced_write_into_a_prot_none_thp_lands_where_the_process_reads(kernel: str, first: str) -> None:
+    result = run_text(
+        scenario_text(f"""
         - T1: {{mmap: buf, pages: 4, thp: true}}
         - T1: {{{first}: "buf[0]"}}
         - T1: {{mprotect: buf, prot: none}}
@@ -35,7 +35,9 @@ def test_a_forced_write_into_a_prot_none_thp_lands_where_the_process_reads(
         - T1: {{read: "buf[1]"}}
         - T1: {{read: "buf[2]"}}
         - T1: {{munmap: buf}}
-    """), kernel)
+    """),
+        kernel,
+    )
     assert broken(result) == []
     written = 2 if first == "write" else 1  # the token of the /proc/pid/mem write
     assert loads(result)[-2:] == [written, 0]
@@ -43,7 +45,8 @@ def test_a_forced_write_into_a_prot_none_thp_lands_where_the_process_reads(
 
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_a_thp_moved_to_an_unaligned_address_is_split_and_keeps_its_data(kernel: str) -> None:
-    result = run_text(scenario_text("""
+    result = run_text(
+        scenario_text("""
         - T1: {mmap: buf, pages: 4, thp: true}
         - T1: {proc_mem_write: "buf[0]"}
         - T1: {madvise: buf, advice: nohugepage}
@@ -51,7 +54,9 @@ def test_a_thp_moved_to_an_unaligned_address_is_split_and_keeps_its_data(kernel:
         - T1: {madvise: buf2, advice: dontfork}
         - T1: {read: "buf2[0]"}
         - T1: {read: "buf2[3]"}
-    """), kernel)
+    """),
+        kernel,
+    )
     assert broken(result) == []
     assert loads(result) == [1, 0]
 
@@ -60,10 +65,13 @@ def test_before_8310d48b125d_the_forced_write_into_a_prot_none_thp_never_returns
     """Up to v4.10 follow_trans_huge_pmd() ignored FOLL_COW, so the write fault that
     reuses the THP is taken again and again: the progress promise breaks, as it does
     for a read-only VMA (the model's own finding, not a crash)."""
-    result = run_text(scenario_text("""
+    result = run_text(
+        scenario_text("""
         - T1: {mmap: buf, pages: 4, thp: true}
         - T1: {write: "buf[0]"}
         - T1: {mprotect: buf, prot: none}
         - T1: {proc_mem_write: "buf[1]"}
-    """), "v4.9")
+    """),
+        "v4.9",
+    )
     assert broken(result) == ["progress"]

@@ -39,7 +39,9 @@ def test_v6_2_recomputes_writability_from_anon_exclusive() -> None:
     is PageAnonExclusive; without 6c287605fd56 the Gaudi copy comes back."""
     assert broken(run_builtin("gaudi-affinity", "v6.2", ("80d47f5de5e3",))) == []
     assert broken(run_builtin("gaudi-affinity", "v6.2", ("80d47f5de5e3", "6c287605fd56"))) == [
-        "pin_coherence", "no_lost_write"]
+        "pin_coherence",
+        "no_lost_write",
+    ]
 
 
 # --- the NUMA scanner's sharing test --------------------------------------------------
@@ -54,11 +56,16 @@ def test_numa_scan_tests_refcount_from_80d47f5de5e3() -> None:
 def test_numa_scan_skips_only_pinned_or_shared_from_d2136d749d76() -> None:
     """A fresh page still in the LRU-add batch has refcount 2: skipped by the refcount
     test (v5.17-v6.9), NUMA-protected from d2136d749d76 (not pinned, mapped once)."""
-    text = scenario_text("""
+    text = scenario_text(
+        """
         - T1: {mmap: buf}
         - T1: {write: buf}
         - T2: numa_scan
-    """, threads=TWO_THREADS, nodes=2, numa=True)
+    """,
+        threads=TWO_THREADS,
+        nodes=2,
+        numa=True,
+    )
     for revert, protnone in (((), True), (("d2136d749d76",), False)):
         m = run_text(text, "v6.10", revert).machine
         pte = pte_view(m.processes[0].pte(0x100))
@@ -75,14 +82,19 @@ def test_pinned_exclusive_page_fails_migration_early_from_6c287605fd56() -> None
 
 
 def test_hinting_fault_keeps_prot_none_while_migrating_from_b99a342d4f11() -> None:
-    text = scenario_text("""
+    text = scenario_text(
+        """
         - T1: {mmap: buf}
         - T1: {write: buf}
         - kernel: lru_drain
         - T2: numa_scan
         - kernel: {move: T1, node: 1}
         - T1: {read: buf, until: do_numa_page.target_chosen}
-    """, threads=TWO_THREADS, nodes=2, numa=True)
+    """,
+        threads=TWO_THREADS,
+        nodes=2,
+        numa=True,
+    )
     for revert, protnone in (((), True), (("b99a342d4f11",), False)):
         pte = pte_view(run_text(text, "v5.13", revert).machine.processes[0].pte(0x100))
         assert type(pte) is PresentPte and pte.protnone is protnone
@@ -90,7 +102,8 @@ def test_hinting_fault_keeps_prot_none_while_migrating_from_b99a342d4f11() -> No
 
 
 def test_unpinned_page_migrates_to_the_faulting_node() -> None:
-    text = scenario_text("""
+    text = scenario_text(
+        """
         - T1: {mmap: buf}
         - T1: {write: buf}
         - kernel: lru_drain
@@ -99,7 +112,11 @@ def test_unpinned_page_migrates_to_the_faulting_node() -> None:
         - T1: {read: buf}
         - T1: {write: buf}
         - T1: {read: buf}
-    """, threads=TWO_THREADS, nodes=2, numa=True)
+    """,
+        threads=TWO_THREADS,
+        nodes=2,
+        numa=True,
+    )
     for kernel in ("v5.12", "v5.16", "v6.2"):
         result = run_text(text, kernel)
         assert broken(result) == []
@@ -223,10 +240,13 @@ def test_forced_write_gup_keeps_write_with_foll_cow_from_19be0eaffa3a() -> None:
 
 
 def test_forced_write_needs_exclusive_anon_page_from_5535be309971() -> None:
-    result = run_text(scenario_text("""
+    result = run_text(
+        scenario_text("""
         - T1: {mmap: buf, prot: r}
         - T1: {pin: buf, as: poke, flags: [FOLL_GET, FOLL_FORCE, FOLL_WRITE]}
-    """), "v6.0")
+    """),
+        "v6.0",
+    )
     assert result.machine.refs[0].write is True
     assert any("5535be309971" in d for d in decisions(result))
 
@@ -292,13 +312,18 @@ def test_swap_pte_exclusive_bit_from_1493a1913e34() -> None:
 def test_gup_takes_hinting_faults_with_foll_force_from_d74943a2f3cd() -> None:
     """Up to v6.4 a FOLL_FORCE GUP follows a NUMA PROT_NONE PTE without a hinting fault
     (the pin-after-scan window); from d74943a2f3cd it takes the fault first."""
-    text = scenario_text("""
+    text = scenario_text(
+        """
         - T1: {mmap: buf}
         - T1: {write: buf}
         - kernel: lru_drain
         - T2: numa_scan
         - T1: {pin: buf, as: dev, flags: [FOLL_PIN, FOLL_FORCE, FOLL_LONGTERM]}
-    """, threads=TWO_THREADS, nodes=2, numa=True)
+    """,
+        threads=TWO_THREADS,
+        nodes=2,
+        numa=True,
+    )
     for revert, protnone in (((), False), (("d74943a2f3cd",), True)):
         result = run_text(text, "v6.5", revert)
         pte = pte_view(result.machine.processes[0].pte(0x100))
@@ -382,7 +407,8 @@ def test_gup_fast_backs_off_during_fork_from_57efa1fe5957() -> None:
 
 def test_two_threads_write_proc_mem_at_once() -> None:
     """Each writer holds its own GUP reference (one shared name once leaked a ref)."""
-    text = scenario_text("""
+    text = scenario_text(
+        """
         - T1: {mmap: buf, pages: 2}
         - T1: {proc_mem_write: buf, until: proc_mem.write}
         - T2: {proc_mem_write: "buf[1]", until: proc_mem.write}
@@ -390,7 +416,9 @@ def test_two_threads_write_proc_mem_at_once() -> None:
         - T2: resume
         - T1: {read: buf}
         - T1: {read: "buf[1]"}
-    """, threads=TWO_THREADS)
+    """,
+        threads=TWO_THREADS,
+    )
     result = run_text(text, "v6.2")
     assert broken(result) == []
     assert result.machine.refs == ()

@@ -45,8 +45,7 @@ def test_pmd_write_fault_copies_the_whole_huge_page_before_3917c80280c9() -> Non
 def test_pmd_reuse_tests_the_refcount_from_3bff7e3f1f16() -> None:
     """The THP instance of CVE-2020-29374: reuse_swap_page() ignores the pipe's
     reference and the child reads the parent's write through it."""
-    assert broken(run_builtin("vmsplice-child-thp", "v5.18", ("3bff7e3f1f16",))) == [
-        "fork_isolation"]
+    assert broken(run_builtin("vmsplice-child-thp", "v5.18", ("3bff7e3f1f16",))) == ["fork_isolation"]
     assert broken(run_builtin("vmsplice-child-thp", "v5.18")) == []
 
 
@@ -61,8 +60,7 @@ def test_fork_splits_a_pinned_pmd_from_d042035eaf5f() -> None:
 
 def test_forced_write_to_a_read_only_thp_never_returns_before_8310d48b125d() -> None:
     assert broken(run_builtin("huge-dirty-cow", "v4.10", ("8310d48b125d",))) == ["progress"]
-    assert broken(run_builtin("huge-dirty-cow", "v4.10")) == ["file_isolation",
-                                                              "fork_isolation"]
+    assert broken(run_builtin("huge-dirty-cow", "v4.10")) == ["file_isolation", "fork_isolation"]
 
 
 def test_touch_pmd_dirties_only_for_writes_from_a8f97366452e() -> None:
@@ -95,19 +93,25 @@ def test_pmd_split_moves_the_counts_to_the_subpages() -> None:
 def test_a_page_table_left_by_a_split_gets_no_new_thp() -> None:
     """After a split the range holds a page table: zapping every PTE leaves it, so the
     next fault maps a small page (pmd_none is false); a zapped PMD leaves nothing."""
-    split = run_text(scenario_text("""
+    split = run_text(
+        scenario_text("""
         - T1: {mmap: mem, pages: 4, thp: true}
         - T1: {write: mem}
         - T1: {mprotect: mem, prot: r, first: 1, count: 1}
         - T1: {madvise: mem, advice: dontneed}
         - T1: {write: mem}
-    """), "v6.1")
-    whole = run_text(scenario_text("""
+    """),
+        "v6.1",
+    )
+    whole = run_text(
+        scenario_text("""
         - T1: {mmap: mem, pages: 4, thp: true}
         - T1: {write: mem}
         - T1: {madvise: mem, advice: dontneed}
         - T1: {write: mem}
-    """), "v6.1")
+    """),
+        "v6.1",
+    )
     assert not pte(split, "P", BASE).pmd and pte(split, "P", BASE + 1) is None
     assert pte(whole, "P", BASE).pmd and pte(whole, "P", BASE + 1).pmd
 
@@ -115,18 +119,24 @@ def test_a_page_table_left_by_a_split_gets_no_new_thp() -> None:
 def test_reclaim_splits_a_thp_unless_something_holds_it() -> None:
     """split_huge_page() needs the mappings to hold every reference: a vmsplice
     reference keeps the THP whole and out of swap."""
-    free = run_text(scenario_text("""
+    free = run_text(
+        scenario_text("""
         - T1: {mmap: mem, pages: 4, thp: true}
         - T1: {write: mem}
         - T1: {madvise: mem, advice: pageout}
         - T1: {read: mem}
-    """), "v6.1")
-    held = run_text(scenario_text("""
+    """),
+        "v6.1",
+    )
+    held = run_text(
+        scenario_text("""
         - T1: {mmap: mem, pages: 4, thp: true}
         - T1: {write: mem}
         - T1: {vmsplice: mem, as: pipe}
         - T1: {madvise: mem, advice: pageout}
-    """), "v6.1")
+    """),
+        "v6.1",
+    )
     assert broken(free) == []
     assert type(pte(free, "P", BASE + 1)) is SwapEntry
     assert type(pte(free, "P", BASE)) is PresentPte and not pte(free, "P", BASE).pmd
@@ -157,8 +167,7 @@ def test_mremap_moves_half_a_thp_with_its_data() -> None:
 def test_ro_pin_unshares_a_shared_pmd_by_splitting_from_a7f226604170() -> None:
     """A R/O pin of a shared PMD-mapped THP: from v5.19 the unshare fault splits the PMD
     and copies only the pinned subpage, which the parent's later write then reuses."""
-    assert broken(run_builtin("cow-ro-pin-shared-thp", "v5.19", ("a7f226604170",))) == [
-        "ro_pin_coherence"]
+    assert broken(run_builtin("cow-ro-pin-shared-thp", "v5.19", ("a7f226604170",))) == ["ro_pin_coherence"]
     result = run_builtin("cow-ro-pin-shared-thp", "v5.19")
     assert broken(result) == []
     assert reach(result, "P", BASE) != reach(result, "C", BASE)

@@ -80,10 +80,10 @@ def present_records() -> list[PresentPte]:
 
 def nonpresent_records() -> list[MigrationEntry | SwapEntry]:
     modes = (MIGRATION_READABLE, MIGRATION_READABLE_EXCLUSIVE, MIGRATION_WRITABLE)
-    return [*(MigrationEntry(pfn, mode, sd) for pfn in PFNS for mode in modes
-              for sd in (False, True)),
-            *(SwapEntry(slot, ex, sd) for slot in PFNS for ex in (False, True)
-              for sd in (False, True))]
+    return [
+        *(MigrationEntry(pfn, mode, sd) for pfn in PFNS for mode in modes for sd in (False, True)),
+        *(SwapEntry(slot, ex, sd) for slot in PFNS for ex in (False, True) for sd in (False, True)),
+    ]
 
 
 def test_views_round_trip_and_encodings_are_distinct() -> None:
@@ -127,9 +127,11 @@ def test_present_modifiers_change_one_field() -> None:
             assert pte_view(pte_mkwrite(pte)) == record._replace(write=True)
         # pte_modify: new protection, the rest kept
         assert pte_view(pte_modify(pte, PAGE_NONE)) == record._replace(
-            protnone=True, write=False, savedwrite=False)
+            protnone=True, write=False, savedwrite=False
+        )
         assert pte_view(pte_modify(pte, PAGE_READONLY)) == record._replace(
-            protnone=False, write=False, savedwrite=False)
+            protnone=False, write=False, savedwrite=False
+        )
         protnone = pte_modify(pte, PAGE_NONE)
         assert pte_write(pte_mk_savedwrite(protnone)) and pte_protnone(pte_mk_savedwrite(protnone))
 
@@ -139,9 +141,11 @@ def test_pfn_pte_is_a_young_read_only_mapping() -> None:
 
 
 def test_migration_entries() -> None:
-    makers = {MIGRATION_READABLE: make_readable_migration_entry,
-              MIGRATION_READABLE_EXCLUSIVE: make_readable_exclusive_migration_entry,
-              MIGRATION_WRITABLE: make_writable_migration_entry}
+    makers = {
+        MIGRATION_READABLE: make_readable_migration_entry,
+        MIGRATION_READABLE_EXCLUSIVE: make_readable_exclusive_migration_entry,
+        MIGRATION_WRITABLE: make_writable_migration_entry,
+    }
     for pfn in PFNS:
         for mode, make in makers.items():
             entry = make(pfn)
@@ -152,8 +156,7 @@ def test_migration_entries() -> None:
             assert migration_entry_mode(pte) == mode
             assert is_writable_migration_entry(pte) == (mode == MIGRATION_WRITABLE)
             assert is_readable_migration_entry(pte) == (mode == MIGRATION_READABLE)
-            assert is_readable_exclusive_migration_entry(pte) == (
-                mode == MIGRATION_READABLE_EXCLUSIVE)
+            assert is_readable_exclusive_migration_entry(pte) == (mode == MIGRATION_READABLE_EXCLUSIVE)
             dirty = pte_swp_mksoft_dirty(pte)
             assert pte_swp_soft_dirty(dirty) and not pte_swp_soft_dirty(pte)
             assert pte_to_swp_entry(dirty) == entry

@@ -62,8 +62,8 @@ def test_vmas_stay_in_address_order() -> None:
     F.insert_vma(m, pid, 1, start=0x110, npages=1, flags=3, name="c")
     F.insert_vma(m, pid, 1, start=0x108, npages=4, flags=1, name="b", file="f", pgoff=1)
     assert [F.vma_name(m, pid, s) for s in range(F.nr_vmas(m, pid))] == ["a", "b", "c"]
-    assert F.vma_lookup(m, pid, 0x10b) == 1 and F.vma_lookup(m, pid, 0x10c) == -1
-    assert (F.vma_file(m, pid, 1), F.vma_pgoff(m, pid, 1), F.vma_end(m, pid, 1)) == ("f", 1, 0x10c)
+    assert F.vma_lookup(m, pid, 0x10B) == 1 and F.vma_lookup(m, pid, 0x10C) == -1
+    assert (F.vma_file(m, pid, 1), F.vma_pgoff(m, pid, 1), F.vma_end(m, pid, 1)) == ("f", 1, 0x10C)
     F.remove_vma(m, pid, 0)
     assert [F.vma_name(m, pid, s) for s in range(F.nr_vmas(m, pid))] == ["b", "c"]
 
@@ -92,8 +92,18 @@ def test_swap_slots_refs_and_files() -> None:
     assert F.get_swap_slot(m) == slot + 1
     F.free_swap_slot(m, slot)
     assert not F.swap_in_use(m, slot)
-    i = F.add_ref(m, name="dma", kind=F.REF_PIN, holder="device", pid=0, vpn=0x100, pfn=2,
-                  write=True, longterm=True, refs=1024)
+    i = F.add_ref(
+        m,
+        name="dma",
+        kind=F.REF_PIN,
+        holder="device",
+        pid=0,
+        vpn=0x100,
+        pfn=2,
+        write=True,
+        longterm=True,
+        refs=1024,
+    )
     assert F.ref_named(m, "dma") == i and F.ref_pfn(m, i) == 2 and F.ref_named(m, "x") == -1
     F.drop_ref(m, i)
     assert not F.ref_in_use(m, i)
@@ -105,11 +115,22 @@ def test_swap_slots_refs_and_files() -> None:
 def test_a_removed_ref_keeps_the_others_in_the_order_taken() -> None:
     m = machine(refs=3)
     for name in ("a", "b", "c"):
-        F.add_ref(m, name=name, kind=F.REF_GET, holder="pipe", pid=0, vpn=0, pfn=1, write=False,
-                  longterm=False, refs=1)
+        F.add_ref(
+            m,
+            name=name,
+            kind=F.REF_GET,
+            holder="pipe",
+            pid=0,
+            vpn=0,
+            pfn=1,
+            write=False,
+            longterm=False,
+            refs=1,
+        )
     F.remove_ref(m, F.ref_named(m, "a"))
-    F.add_ref(m, name="d", kind=F.REF_GET, holder="pipe", pid=0, vpn=0, pfn=1, write=False,
-              longterm=False, refs=1)
+    F.add_ref(
+        m, name="d", kind=F.REF_GET, holder="pipe", pid=0, vpn=0, pfn=1, write=False, longterm=False, refs=1
+    )
     assert [F.ref_named(m, n) for n in ("b", "c", "d", "a")] == [0, 1, 2, -1]
 
 
@@ -123,11 +144,22 @@ def test_pte_tables_refs_in_use_and_remove_thread() -> None:
     F.set_pmd_pte_table(m, pid, 0x101, True)
     assert list(F.pmd_pte_tables(m, pid)) == [0x100, 0x108]
     for i, name in enumerate(("a", "b")):
-        F.add_ref(m, name=name, kind=F.REF_GET, holder="pipe", pid=i, vpn=0, pfn=0,
-                  write=False, longterm=False, refs=1)
+        F.add_ref(
+            m,
+            name=name,
+            kind=F.REF_GET,
+            holder="pipe",
+            pid=i,
+            vpn=0,
+            pfn=0,
+            write=False,
+            longterm=False,
+            refs=1,
+        )
     F.drop_ref(m, 0)
-    assert [(F.ref_name(m, i), F.ref_holder(m, i), F.ref_pid(m, i)) for i in F.refs_in_use(m)] \
-        == [("b", "pipe", 1)]
+    assert [(F.ref_name(m, i), F.ref_holder(m, i), F.ref_pid(m, i)) for i in F.refs_in_use(m)] == [
+        ("b", "pipe", 1)
+    ]
     for name, node in (("T0", 0), ("T1", 1), ("T2", 0)):
         F.new_thread(m, name, pid, node, -1)
     F.push_frame(m, 2, stage=3, kind=1, locals_=(7,))
@@ -141,18 +173,49 @@ def test_pte_tables_refs_in_use_and_remove_thread() -> None:
     assert m == expect and F.task_cpu(m, 1) == F.task_node(m, 1) == 0
 
 
-@pytest.mark.parametrize(("bound", "grow"), [
-    ("pages", lambda m: [F.init_page(m, F.alloc_pfn(m), node=0, content=0, refcount=1)
-                         for _ in range(4)]),
-    ("vpns", lambda m: F.set_pte_at(m, F.new_process(m, "P"), 0x100 + 8, 1)),
-    ("frames", lambda m: [F.push_frame(m, F.new_thread(m, "T", 0, 0, -1) if i == 0 else 0, 1, 1)
-                          for i in range(3)]),
-    ("refs", lambda m: [F.add_ref(m, name=str(i), kind=1, holder="device", pid=0, vpn=0, pfn=0,
-                                  write=True, longterm=True, refs=1) for i in range(2)]),
-    ("slots", lambda m: [F.get_swap_slot(m) for _ in range(2)]),
-    ("vmas", lambda m: [F.insert_vma(m, 0, 0, start=0x100, npages=1, flags=0, name="x")
-                        for _ in range(3)] if F.new_process(m, "P") == 0 else None),
-])
+@pytest.mark.parametrize(
+    ("bound", "grow"),
+    [
+        (
+            "pages",
+            lambda m: [F.init_page(m, F.alloc_pfn(m), node=0, content=0, refcount=1) for _ in range(4)],
+        ),
+        ("vpns", lambda m: F.set_pte_at(m, F.new_process(m, "P"), 0x100 + 8, 1)),
+        (
+            "frames",
+            lambda m: [
+                F.push_frame(m, F.new_thread(m, "T", 0, 0, -1) if i == 0 else 0, 1, 1) for i in range(3)
+            ],
+        ),
+        (
+            "refs",
+            lambda m: [
+                F.add_ref(
+                    m,
+                    name=str(i),
+                    kind=1,
+                    holder="device",
+                    pid=0,
+                    vpn=0,
+                    pfn=0,
+                    write=True,
+                    longterm=True,
+                    refs=1,
+                )
+                for i in range(2)
+            ],
+        ),
+        ("slots", lambda m: [F.get_swap_slot(m) for _ in range(2)]),
+        (
+            "vmas",
+            lambda m: (
+                [F.insert_vma(m, 0, 0, start=0x100, npages=1, flags=0, name="x") for _ in range(3)]
+                if F.new_process(m, "P") == 0
+                else None
+            ),
+        ),
+    ],
+)
 def test_overflowing_a_bound_names_it(bound: str, grow: object) -> None:
     m = machine(pages=3, vpns=8, frames=2, refs=1, slots=1, vmas=2)
     with pytest.raises(LayoutOverflowError) as exc:
@@ -176,8 +239,10 @@ def test_a_scenario_raises_a_bound_and_a_bad_one_is_refused(tmp_path: object) ->
     from cowlab.engine.bounds import bounds_for
     from cowlab.scenario import ScenarioError, load_scenario
 
-    text = ("name: b\nbounds: {pages: 40, vmas: 9}\nprocesses:\n  - name: P\n    threads: [{name: T1}]\n"
-            "steps:\n  - T1: {mmap: buf}\n")
+    text = (
+        "name: b\nbounds: {pages: 40, vmas: 9}\nprocesses:\n  - name: P\n    threads: [{name: T1}]\n"
+        "steps:\n  - T1: {mmap: buf}\n"
+    )
     path = Path(str(tmp_path)) / "b.yaml"
     path.write_text(text)
     b = bounds_for(load_scenario(path))
@@ -196,9 +261,11 @@ def test_a_run_that_outgrows_its_bounds_is_bad_input(tmp_path: object) -> None:
     from cowlab.scenario import ScenarioError, load_scenario
 
     path = Path(str(tmp_path)) / "tiny.yaml"
-    path.write_text("name: tiny\nbounds: {pages: 3}\nprocesses:\n  - name: P\n    threads: [{name: T1}]\n"
-                    "steps:\n  - T1: {mmap: buf, pages: 4}\n"
-                    + "".join(f'  - T1: {{write: "buf[{i}]"}}\n' for i in range(3)))
+    path.write_text(
+        "name: tiny\nbounds: {pages: 3}\nprocesses:\n  - name: P\n    threads: [{name: T1}]\n"
+        "steps:\n  - T1: {mmap: buf, pages: 4}\n"
+        + "".join(f'  - T1: {{write: "buf[{i}]"}}\n' for i in range(3))
+    )
     with pytest.raises(ScenarioError) as exc:
         run_scenario(load_scenario(path), kernel_at("v6.2"))
     assert exc.value.field == "bounds.pages" and "raise bounds.pages" in exc.value.message

@@ -19,8 +19,7 @@ def compile_c(source: str, exe: Path, *, uring: bool = HAVE_URING, defines: tupl
     assert GCC is not None
     src = exe.with_suffix(".c")
     src.write_text(source)
-    cmd = [GCC, "-Wall", "-Werror", "-O2", "-static", *(f"-D{d}" for d in defines), "-o", str(exe),
-           str(src)]
+    cmd = [GCC, "-Wall", "-Werror", "-O2", "-static", *(f"-D{d}" for d in defines), "-o", str(exe), str(src)]
     cmd += ["-luring", "-lpthread"] if uring else ["-DCOWLAB_NO_LIBURING", "-lpthread"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr}"

@@ -25,8 +25,16 @@ def test_every_builtin_exports_or_is_refused_by_step() -> None:
             continue
         assert source.count("int main(void)") == 1
         exported.append(name)
-    for name in ("vmsplice-child", "iouring-mprotect", "rdma-fork", "dirty-cow", "clear-refs-pin",
-                 "cow-basic-fork-base", "ro-pin-after-fork", "iouring-swap"):
+    for name in (
+        "vmsplice-child",
+        "iouring-mprotect",
+        "rdma-fork",
+        "dirty-cow",
+        "clear-refs-pin",
+        "cow-basic-fork-base",
+        "ro-pin-after-fork",
+        "iouring-swap",
+    ):
         assert name in exported
 
 
@@ -35,7 +43,8 @@ def test_gaudi_is_refused_at_the_stop_inside_migration() -> None:
         export_c(load_builtin("gaudi"))
     assert info.value.problems == (
         "steps[6] T1 read: until: migrate.unmapped stops inside a NUMA migration, which user "
-        "space cannot hold open",)
+        "space cannot hold open",
+    )
     assert "gaudi cannot be exported" in str(info.value)
 
 
@@ -44,7 +53,11 @@ def test_every_refused_step_is_named() -> None:
         export_c(load(REFUSED))
     problems = info.value.problems
     assert [p.split(":")[0] for p in problems] == [
-        "steps[2] device dma_write", "steps[4] T1 read", "steps[5] T1 mmap", "steps[6] T1 write"]
+        "steps[2] device dma_write",
+        "steps[4] T1 read",
+        "steps[5] T1 mmap",
+        "steps[6] T1 write",
+    ]
     assert "gup_test cannot write through it" in problems[0]
     assert "SIGSEGV" in problems[1]
     assert "choose: trylock_fail" in problems[2]
@@ -52,8 +65,12 @@ def test_every_refused_step_is_named() -> None:
 
 
 def test_an_unknown_option_is_refused_not_dropped() -> None:
-    scenario = Scenario("opt", MachineSpec(1, False), (ProcessSpec("P", (ThreadSpec("T1"),)),),
-                        (Step("T1", ClearRefs("other")),))
+    scenario = Scenario(
+        "opt",
+        MachineSpec(1, False),
+        (ProcessSpec("P", (ThreadSpec("T1"),)),),
+        (Step("T1", ClearRefs("other")),),
+    )
     with pytest.raises(ExportError, match=r"steps\[0\] T1 clear_refs: option what='other'"):
         export_c(scenario)
 
@@ -96,10 +113,12 @@ def test_numa_levers() -> None:
 
 def test_stops_that_are_approximated_say_so() -> None:
     source = export_c(load_builtin("dirty-cow"))
-    assert "/* APPROXIMATE: steps[1] T1 proc_mem_write map: the model stops it at " \
-           "gup.follow_page (arrival 2)" in source
+    assert (
+        "/* APPROXIMATE: steps[1] T1 proc_mem_write map: the model stops it at "
+        "gup.follow_page (arrival 2)" in source
+    )
     assert "proc_mem_write(ADDR(0, 0), tokval(2));" in source
-    assert "make_file(0, \"passwd\", 1, file_0_tokens);" in source
+    assert 'make_file(0, "passwd", 1, file_0_tokens);' in source
     assert "check_file(2, 0, 1, file_0_tokens);" in source
 
 
@@ -110,7 +129,8 @@ def test_processes_and_exits() -> None:
     assert "its exit is emulated" in source
     assert approximations(load(PROCESSES)) == (
         "steps[15] T1 exit: P is the test program itself, so its exit is emulated: unmap every "
-        "region, release its pins, close its pipes",)
+        "region, release its pins, close its pipes",
+    )
 
 
 def test_reclaim_is_pageout_from_the_owner() -> None:

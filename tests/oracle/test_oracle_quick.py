@@ -25,8 +25,10 @@ needs_vm = pytest.mark.skipif(
 @needs_vm
 def test_quick_oracle_set_agrees_with_the_model(tmp_path) -> None:
     cells = run_on_kernels([load_builtin(n) for n in QUICK], ["5.10", "6.1"], workdir=tmp_path)
-    table = "\n".join(f"{c.scenario} {c.kernel}: model {c.model} {c.invariant or ''}, real "
-                      f"{c.real} {c.note} {c.log or ''}" for c in cells)
+    table = "\n".join(
+        f"{c.scenario} {c.kernel}: model {c.model} {c.invariant or ''}, real {c.real} {c.note} {c.log or ''}"
+        for c in cells
+    )
     assert [c for c in cells if c.agree is False] == [], table
     for kernel in ("5.10", "6.1"):
         assert any(c.kernel == kernel and c.agree for c in cells), table

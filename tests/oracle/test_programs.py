@@ -19,9 +19,17 @@ pytestmark = pytest.mark.skipif(GCC is None, reason="needs gcc")
 
 #: built-ins whose programs run anywhere: what the machine lacks (gup_test, swap,
 #: pagemap PFNs as non-root, io_uring) they SKIP by themselves
-RUNNABLE = ("cow-basic-fork-base", "cow-basic-fork-swap", "vmsplice-child", "iouring-mprotect",
-            "rdma-fork", "dirty-cow", "clear-refs-pin", "cow-vmsplice-unmap-parent-base",
-            "cow-ro-pin-shared-base")
+RUNNABLE = (
+    "cow-basic-fork-base",
+    "cow-basic-fork-swap",
+    "vmsplice-child",
+    "iouring-mprotect",
+    "rdma-fork",
+    "dirty-cow",
+    "clear-refs-pin",
+    "cow-vmsplice-unmap-parent-base",
+    "cow-ro-pin-shared-base",
+)
 #: hold on every kernel this project can boot (5.10+): a failure is an oracle bug
 MUST_HOLD = ("cow-basic-fork-base", "vmsplice-child", "cow-vmsplice-unmap-parent-base", "dirty-cow")
 
@@ -85,8 +93,9 @@ def test_numa(tmp_path: Path) -> None:
 def test_a_wrong_value_is_a_failure(tmp_path: Path) -> None:
     """Expect a token the child never saw: no_lost_write fails, exit status 1."""
     source = export_c(load_builtin("cow-basic-fork-base"))
-    wrong = source.replace("check_value(1, load64(ADDR(0, 0)), 1, KNOWN(1));",
-                           "check_value(1, load64(ADDR(0, 0)), 0, KNOWN(1));")
+    wrong = source.replace(
+        "check_value(1, load64(ADDR(0, 0)), 1, KNOWN(1));", "check_value(1, load64(ADDR(0, 0)), 0, KNOWN(1));"
+    )
     assert wrong != source
     status, tap, out = run_program(compile_c(wrong, tmp_path / "wrong"))
     assert tap.errors == () and status == 1, out

@@ -23,4 +23,9 @@ def test_real_boot_6_1(tmp_path: Path) -> None:
         pytest.skip("no busybox-static")
     [cell] = run_on_kernels([load_builtin("iouring-mprotect")], ["6.1"], workdir=tmp_path)
     assert (cell.scenario, cell.kernel, cell.model, cell.real, cell.agree) == (
-        "iouring-mprotect", "6.1", "holds", "pass", True), cell
+        "iouring-mprotect",
+        "6.1",
+        "holds",
+        "pass",
+        True,
+    ), cell

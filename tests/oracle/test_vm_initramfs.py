@@ -22,8 +22,9 @@ def test_init_script() -> None:
     assert init.index("=== cowlab end a status=$?") < init.index("=== cowlab begin b")
 
 
-@pytest.mark.skipif(not BUSYBOX.exists() or shutil.which("cpio") is None,
-                    reason="needs busybox-static and cpio")
+@pytest.mark.skipif(
+    not BUSYBOX.exists() or shutil.which("cpio") is None, reason="needs busybox-static and cpio"
+)
 def test_initramfs_contents(tmp_path: Path) -> None:
     prog = tmp_path / "prog"
     prog.write_bytes(b"\x7fELF fake")
@@ -31,17 +32,30 @@ def test_initramfs_contents(tmp_path: Path) -> None:
     brd.write_bytes(b"module")
     out = build_initramfs({"iouring-mprotect": prog}, tmp_path / "initrd.cpio.gz", brd=brd)
     names = {n.removeprefix("./") for n in listing(out)}
-    assert {"init", "bin/busybox", "bin/sh", "bin/timeout", "bin/poweroff", "bin/insmod", "bin/mkswap",
-            "bin/swapon", "bin/cowlab/iouring-mprotect", "lib/brd.ko"} <= names
+    assert {
+        "init",
+        "bin/busybox",
+        "bin/sh",
+        "bin/timeout",
+        "bin/poweroff",
+        "bin/insmod",
+        "bin/mkswap",
+        "bin/swapon",
+        "bin/cowlab/iouring-mprotect",
+        "lib/brd.ko",
+    } <= names
     assert out.stat().st_size > 500_000  # busybox itself, not a 4 KB archive of links
 
 
 def test_debian_mirrors(tmp_path: Path) -> None:
     (tmp_path / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n\n"
-        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n")
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
+    )
     assert debian_mirrors(tmp_path, tmp_path / "none") == (
-        "http://mirror.example/debian", "http://mirror.example/debian-security")
+        "http://mirror.example/debian",
+        "http://mirror.example/debian-security",
+    )
 
 
 def test_missing_tools(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

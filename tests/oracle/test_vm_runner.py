@@ -72,15 +72,19 @@ def test_boot_ok(tmp_path: Path) -> None:
 
 
 def test_boot_timeout_kills(tmp_path: Path) -> None:
-    vm = run_fake(tmp_path, timeout=1, output=marked("a", PASS_TAP) + marked("b", "TAP version 13\n", None),
-                  sleep=30)
+    vm = run_fake(
+        tmp_path, timeout=1, output=marked("a", PASS_TAP) + marked("b", "TAP version 13\n", None), sleep=30
+    )
     assert vm.status == TIMEOUT and vm.seconds < 10
     assert vm.programs["a"].status == 0 and vm.programs["b"].status is None
 
 
 def test_boot_panic(tmp_path: Path) -> None:
-    vm = run_fake(tmp_path, console="BUG: oops\nKernel panic - not syncing: Fatal exception\n",
-                  output=marked("a", PASS_TAP))
+    vm = run_fake(
+        tmp_path,
+        console="BUG: oops\nKernel panic - not syncing: Fatal exception\n",
+        output=marked("a", PASS_TAP),
+    )
     assert vm.status == PANIC
 
 
@@ -145,12 +149,21 @@ def test_run_on_kernels_with_fake_vm(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(runner, "build_initramfs", fake_build)
     monkeypatch.setattr(runner, "boot", fake_boot)
     refused: list[str] = []
-    cells = runner.run_on_kernels([load_builtin("iouring-mprotect"), load_builtin("gaudi")], ["5.10"],
-                                  workdir=tmp_path, on_refusal=lambda name, why: refused.append(name))
+    cells = runner.run_on_kernels(
+        [load_builtin("iouring-mprotect"), load_builtin("gaudi")],
+        ["5.10"],
+        workdir=tmp_path,
+        on_refusal=lambda name, why: refused.append(name),
+    )
     assert refused == ["gaudi"] and seen["programs"] == ["iouring-mprotect"]
     [cell] = cells
     assert (cell.kernel, cell.model, cell.invariant, cell.real, cell.agree) == (
-        "5.10", "broken", "pin_coherence", "fail", True)
+        "5.10",
+        "broken",
+        "pin_coherence",
+        "fail",
+        True,
+    )
 
 
 def test_fetch_failure_is_error_cells(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,14 +28,17 @@ def error_of(text: str) -> ScenarioError:
     return caught.value
 
 
-@pytest.mark.parametrize(("value", "line", "expected"), [
-    ("2001-02-30", 1, "'2001-02-30' is not a valid timestamp"),
-    ("!!int x", 1, "'x' is not a valid int"),
-    ("!!bool maybe", 1, "'maybe' is not a valid bool"),
-    ("2001-01-01 00:00:00 +99:99", 1, "is not a valid timestamp"),
-    ("2001-01-01", 1, "'2001-01-01' is a date"),
-    ("!!binary aGk=", 1, "is a bytes"),
-])
+@pytest.mark.parametrize(
+    ("value", "line", "expected"),
+    [
+        ("2001-02-30", 1, "'2001-02-30' is not a valid timestamp"),
+        ("!!int x", 1, "'x' is not a valid int"),
+        ("!!bool maybe", 1, "'maybe' is not a valid bool"),
+        ("2001-01-01 00:00:00 +99:99", 1, "is not a valid timestamp"),
+        ("2001-01-01", 1, "'2001-01-01' is a date"),
+        ("!!binary aGk=", 1, "is a bytes"),
+    ],
+)
 def test_values_pyyaml_cannot_hold_are_located(value: str, line: int, expected: str) -> None:
     exc = error_of(GOOD.replace("name: sc", f"name: {value}", 1))
     assert (exc.file, exc.line, exc.field) == ("sc.yaml", line, "name")
@@ -91,12 +94,19 @@ def test_a_missing_key_names_its_field() -> None:
     assert str(caught.value) == "c.yaml:1: programs: missing required key 'programs'"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (GOOD.replace("processes:", "procesess:"),
-     "sc.yaml:2: procesess: unknown key 'procesess' (did you mean 'processes'?"),
-    (GOOD.replace("{mmap: buf}", "{mmap: buf, pags: 2}"),
-     "sc.yaml:7: steps[0].T1.pags: unknown key 'pags' (did you mean 'pages'?"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            GOOD.replace("processes:", "procesess:"),
+            "sc.yaml:2: procesess: unknown key 'procesess' (did you mean 'processes'?",
+        ),
+        (
+            GOOD.replace("{mmap: buf}", "{mmap: buf, pags: 2}"),
+            "sc.yaml:7: steps[0].T1.pags: unknown key 'pags' (did you mean 'pages'?",
+        ),
+    ],
+)
 def test_a_misspelt_key_is_named_with_what_was_meant(text: str, expected: str) -> None:
     assert str(error_of(text)).startswith(expected)
 
@@ -106,4 +116,5 @@ def test_a_misspelt_background_budget_is_named_with_what_was_meant() -> None:
     with pytest.raises(ScenarioError) as caught:
         load_check_config(config + "background: {numa_scans: 2}\n", source="c.yaml")
     assert str(caught.value).startswith(
-        "c.yaml:9: background.numa_scans: unknown key 'numa_scans' (did you mean 'numa_scan'?")
+        "c.yaml:9: background.numa_scans: unknown key 'numa_scans' (did you mean 'numa_scan'?"
+    )

@@ -111,8 +111,11 @@ def _roles(loc: object) -> tuple[tuple[int, bool], ...]:
     roles = _ROLES.get(kind)
     if roles is None:
         fields = getattr(kind, "_fields", ())
-        roles = tuple((i, is_pte_field(name)) for i, name in enumerate(fields)
-                      if is_pfn_field(name) or is_pte_field(name))
+        roles = tuple(
+            (i, is_pte_field(name))
+            for i, name in enumerate(fields)
+            if is_pfn_field(name) or is_pte_field(name)
+        )
         _ROLES[kind] = roles
     return roles
 
@@ -170,11 +173,7 @@ def canonical_machine(m: Machine) -> Machine:
         return m
     p = {old: new for new, old in enumerate(pfns)}
     s = {old: new for new, old in enumerate(slots)}
-    pages = tuple(
-        _remap_page(page, p, s)
-        for page in (m.pages[old] for old in pfns)
-        if page is not None
-    )
+    pages = tuple(_remap_page(page, p, s) for page in (m.pages[old] for old in pfns) if page is not None)
     swap = tuple(
         value._replace(cache=p[value.cache]) if value.cache != NO_PFN else value
         for value in (m.swap[old] for old in slots)
@@ -186,12 +185,10 @@ def canonical_machine(m: Machine) -> Machine:
         procs.append(proc._replace(ptes=ptes))
     refs = tuple(r._replace(pfn=p[r.pfn]) for r in sorted(m.refs, key=_ref_name))
     threads = tuple(
-        t._replace(stack=tuple(_remap_frame(f, p) for f in t.stack)) if t.stack else t
-        for t in m.threads
+        t._replace(stack=tuple(_remap_frame(f, p) for f in t.stack)) if t.stack else t for t in m.threads
     )
     files = tuple(f._replace(pages=tuple(p[x] for x in f.pages)) for f in m.files)
-    return m._replace(pages=pages, swap=swap, processes=tuple(procs), refs=refs, threads=threads,
-                      files=files)
+    return m._replace(pages=pages, swap=swap, processes=tuple(procs), refs=refs, threads=threads, files=files)
 
 
 def canonical(state: CheckState, symmetry: tuple[tuple[str, ...], ...] = ()) -> object:
@@ -218,8 +215,7 @@ def _canonical_threads(state: CheckState, symmetry: tuple[tuple[str, ...], ...])
         positions = [i for i, t in enumerate(threads) if t.name in names]
         if len(positions) < 2:
             continue
-        members = sorted((tuple(threads[i][1:]), pcs.get(threads[i].name, 0))
-                          for i in positions)
+        members = sorted((tuple(threads[i][1:]), pcs.get(threads[i].name, 0)) for i in positions)
         ordered = sorted(threads[i].name for i in positions)
         for i, name, (rest, pc) in zip(positions, ordered, members, strict=True):
             new = threads[i]._make((name, *rest))
@@ -229,8 +225,7 @@ def _canonical_threads(state: CheckState, symmetry: tuple[tuple[str, ...], ...])
             pcs[name] = pc
     if not changed:
         return state
-    return state._replace(machine=m._replace(threads=tuple(threads)),
-                          pcs=tuple(sorted(pcs.items())))
+    return state._replace(machine=m._replace(threads=tuple(threads)), pcs=tuple(sorted(pcs.items())))
 
 
 def _canonical_vector(state: CheckState, symmetry: tuple[tuple[str, ...], ...]) -> object:
@@ -263,23 +258,27 @@ _SPEC_KEYS: dict[int, tuple[object, bytes]] = {}
 _SPEC_KEYS_LIMIT = 1 << 12
 
 
-def _sort_symmetric_threads(c: FlatMachine, pcs: dict[str, int],
-                            symmetry: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, int], ...]:
+def _sort_symmetric_threads(
+    c: FlatMachine, pcs: dict[str, int], symmetry: tuple[tuple[str, ...], ...]
+) -> tuple[tuple[str, int], ...]:
     """Put the threads of each class in a canonical order, in place in ``c``; the
     program counters follow their threads."""
     L, v = c.L, c.vector
     name_of = L.symbols.name
     sym = L.symbols.intern
     for names in symmetry:
-        positions = [ti for ti in range(L.bounds.threads)
-                     if v[L.thread(ti) + T_NAME] and name_of(v[L.thread(ti) + T_NAME]) in names]
+        positions = [
+            ti
+            for ti in range(L.bounds.threads)
+            if v[L.thread(ti) + T_NAME] and name_of(v[L.thread(ti) + T_NAME]) in names
+        ]
         if len(positions) < 2:
             continue
         members = []
         for ti in positions:
             base = L.thread(ti)
-            words = v[base:base + L.thread_words]
-            members.append((tuple(words[T_NAME + 1:]), pcs.get(name_of(words[T_NAME]), 0)))
+            words = v[base : base + L.thread_words]
+            members.append((tuple(words[T_NAME + 1 :]), pcs.get(name_of(words[T_NAME]), 0)))
         members.sort()
         ordered = sorted(name_of(v[L.thread(ti) + T_NAME]) for ti in positions)
         for ti, name, (rest, pc) in zip(positions, ordered, members, strict=True):

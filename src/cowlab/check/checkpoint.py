@@ -37,8 +37,7 @@ class CheckpointError(ValueError):
 class Checkpointer:
     """Saves ``meta`` and a memory to ``path`` every ``every`` seconds."""
 
-    def __init__(self, path: str | os.PathLike[str], meta: dict[str, Any], every: float = 30.0
-                 ) -> None:
+    def __init__(self, path: str | os.PathLike[str], meta: dict[str, Any], every: float = 30.0) -> None:
         self.path = Path(path)
         self.meta = {"format": FORMAT, **meta}
         self.every = every
@@ -82,8 +81,7 @@ class SectionReader:
     """One section of a checkpoint, read from the file in order, whole or in chunks;
     its CRC-32 is checked when the last byte has been read."""
 
-    def __init__(self, f: IO[bytes], path: Path, name: str, offset: int, size: int, crc: int
-                 ) -> None:
+    def __init__(self, f: IO[bytes], path: Path, name: str, offset: int, size: int, crc: int) -> None:
         self._f, self._path, self.name = f, path, name
         self._offset, self.size, self._crc = offset, size, crc
         self._read = 0
@@ -125,7 +123,7 @@ def _load(f: IO[bytes], path: Path, meta: dict[str, Any]) -> Any:
         raise CheckpointError(f"{path}: not a cowlab checkpoint (or one of an older format)")
     f.seek(size - tail)
     trailer = f.read(tail)
-    if trailer[_LENGTH.size:] != _END:
+    if trailer[_LENGTH.size :] != _END:
         raise CheckpointError(f"{path}: checkpoint is truncated or damaged (no trailer)")
     (length,) = _LENGTH.unpack_from(trailer)
     header_at = size - tail - length
@@ -139,12 +137,15 @@ def _load(f: IO[bytes], path: Path, meta: dict[str, Any]) -> Any:
     except (ValueError, KeyError, TypeError):
         raise CheckpointError(f"{path}: damaged checkpoint header") from None
     if saved.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: checkpoint format {saved.get('format')!r} "
-                              f"(this cowlab reads format {FORMAT}): start the run again")
+        raise CheckpointError(
+            f"{path}: checkpoint format {saved.get('format')!r} "
+            f"(this cowlab reads format {FORMAT}): start the run again"
+        )
     for key, value in meta.items():
         if saved.get(key) != value:
-            raise CheckpointError(f"{path}: checkpoint is for {key}={saved.get(key)!r}, "
-                                  f"this run has {value!r}")
+            raise CheckpointError(
+                f"{path}: checkpoint is for {key}={saved.get(key)!r}, this run has {value!r}"
+            )
     sections: dict[str, SectionReader] = {}
     offset = len(_MAGIC)
     for name, n, crc in table:

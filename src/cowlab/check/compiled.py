@@ -27,8 +27,12 @@ from collections.abc import Sequence
 from types import ModuleType
 
 #: the checker's modules setup.py compiles: Cython types them by their annotations
-SEARCH_MODULES = ("cowlab.check.keyhash", "cowlab.check.fingerprints", "cowlab.check.search",
-                  "cowlab.check.vector_pack")
+SEARCH_MODULES = (
+    "cowlab.check.keyhash",
+    "cowlab.check.fingerprints",
+    "cowlab.check.search",
+    "cowlab.check.vector_pack",
+)
 #: the model's modules setup.py compiles: the state accessors, typed by the .pxd beside
 #: each source (its annotations are for mypy), and the code that calls them (the kernel,
 #: the promises and sanity checks, canonical renaming and the checker's model side),
@@ -148,8 +152,9 @@ class _SourceWhenAsked(importlib.abc.MetaPathFinder):
     extension was built from other source; otherwise leaves it to the normal finders
     (which prefer the extension)."""
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None,
-                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in COMPILED_MODULES:
             return None
         reason = why_interpreted()
@@ -164,8 +169,10 @@ def _stale(directory: str, fullname: str, source: str) -> str:
     """Why the extension beside ``source`` must not run ("" when it may, or when there
     is none)."""
     leaf = fullname.rpartition(".")[2]
-    has_extension = any(os.path.isfile(os.path.join(directory, leaf + suffix))
-                        for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+    has_extension = any(
+        os.path.isfile(os.path.join(directory, leaf + suffix))
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+    )
     if not has_extension:
         return ""
     try:

@@ -194,8 +194,7 @@ class FingerprintSet:
             table = array("Q", table)
             table.byteswap()
         raw = table.tobytes()
-        header = _HEADER.pack(_MAGIC, _FORMAT, self.bits, self._capacity, self._count,
-                              zlib.crc32(raw))
+        header = _HEADER.pack(_MAGIC, _FORMAT, self.bits, self._capacity, self._count, zlib.crc32(raw))
         return header + raw
 
     def to_chunks(self, size: int = 1 << 20):  # type: ignore[no-untyped-def]
@@ -208,7 +207,7 @@ class FingerprintSet:
         raw = memoryview(table).cast("B")
         yield _HEADER.pack(_MAGIC, _FORMAT, self.bits, self._capacity, self._count, zlib.crc32(raw))
         for at in range(0, len(raw), size):
-            yield raw[at:at + size]
+            yield raw[at : at + size]
 
     @staticmethod
     def from_reader(read: Callable[[int], bytes], size: int = 1 << 20) -> FingerprintSet:

@@ -31,8 +31,7 @@ class Frontier:
     """A FIFO queue (``append``, ``popleft``; ``appendleft`` to put back the entry
     being expanded) that spills its middle to disk."""
 
-    def __init__(self, items: Iterable[Any] = (), in_memory: int = IN_MEMORY,
-                 chunk: int = CHUNK) -> None:
+    def __init__(self, items: Iterable[Any] = (), in_memory: int = IN_MEMORY, chunk: int = CHUNK) -> None:
         self.in_memory = max(in_memory, 2 * chunk)
         self.chunk = chunk
         self._head: deque[Any] = deque()

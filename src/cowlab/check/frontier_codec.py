@@ -57,16 +57,23 @@ class FrontierWriter:
         number = self._layouts.get(id(layout))
         if number is None:
             number = self._layouts[id(layout)] = len(self._layout_list)
-            self._layout_list.append({"bounds": dataclasses.asdict(layout.bounds),
-                                      "symbols": list(layout.symbols.names())})
+            self._layout_list.append(
+                {"bounds": dataclasses.asdict(layout.bounds), "symbols": list(layout.symbols.names())}
+            )
         return number
 
     def entries(self) -> Iterator[bytes]:
         out = bytearray()
         for packed, index, depth in self._entries:
-            out += ENTRY.pack(index, depth, self._layout(packed.layout), self._value(packed.spec),
-                              self._value(packed.pcs), self._value(packed.budgets),
-                              len(packed.vector))
+            out += ENTRY.pack(
+                index,
+                depth,
+                self._layout(packed.layout),
+                self._value(packed.spec),
+                self._value(packed.pcs),
+                self._value(packed.budgets),
+                len(packed.vector),
+            )
             out += packed.vector
             if len(out) >= self._chunk:
                 yield bytes(out)
@@ -75,8 +82,9 @@ class FrontierWriter:
             yield bytes(out)
 
     def objects(self) -> Iterator[bytes]:
-        yield json.dumps({"layouts": self._layout_list, "values": self._value_list},
-                         separators=(",", ":")).encode()
+        yield json.dumps(
+            {"layouts": self._layout_list, "values": self._value_list}, separators=(",", ":")
+        ).encode()
 
 
 def encode_frontier(entries: Iterable[Entry]) -> tuple[bytes, bytes]:
@@ -85,8 +93,9 @@ def encode_frontier(entries: Iterable[Entry]) -> tuple[bytes, bytes]:
     return b"".join(writer.entries()), b"".join(writer.objects())
 
 
-def decode_frontier(entries: bytes | memoryview | Iterable[bytes], objects: bytes | memoryview
-                    ) -> Iterator[Entry]:
+def decode_frontier(
+    entries: bytes | memoryview | Iterable[bytes], objects: bytes | memoryview
+) -> Iterator[Entry]:
     """The entries that ``FrontierWriter`` wrote, one by one (from the section's bytes or
     chunks of them), with equal objects shared again."""
     try:
@@ -105,18 +114,32 @@ def decode_frontier(entries: bytes | memoryview | Iterable[bytes], objects: byte
             index, depth, layout, spec, pcs, budgets, size = ENTRY.unpack_from(buffer, at)
             if at + ENTRY.size + size > len(buffer):
                 break  # the rest of this entry is in the next chunk
-            vector = bytes(buffer[at + ENTRY.size:at + ENTRY.size + size])
+            vector = bytes(buffer[at + ENTRY.size : at + ENTRY.size + size])
             at += ENTRY.size + size
             yield _entry(vector, index, depth, layouts, values, layout, spec, pcs, budgets)
     if at != len(buffer):
         raise FrontierCodecError("the last frontier entry is truncated")
 
 
-def _entry(vector: bytes, index: int, depth: int, layouts: list[Layout], values: list[object],
-           layout: int, spec: int, pcs: int, budgets: int) -> Entry:
+def _entry(
+    vector: bytes,
+    index: int,
+    depth: int,
+    layouts: list[Layout],
+    values: list[object],
+    layout: int,
+    spec: int,
+    pcs: int,
+    budgets: int,
+) -> Entry:
     try:
-        packed = Packed(vector, layouts[layout], values[spec], values[pcs],  # type: ignore[arg-type]
-                        values[budgets])  # type: ignore[arg-type]
+        packed = Packed(
+            vector,
+            layouts[layout],
+            values[spec],
+            values[pcs],  # type: ignore[arg-type]
+            values[budgets],
+        )  # type: ignore[arg-type]
         unpack_vector(vector, packed.layout.size)  # it fits its layout
     except (VectorPackError, IndexError) as exc:
         raise FrontierCodecError(f"frontier entry {index}: {exc}") from None
@@ -128,4 +151,3 @@ def _layout(data: dict[str, Any]) -> Layout:
         return Layout(Bounds(**data["bounds"]), Symbols(tuple(data["symbols"])))
     except (TypeError, ValueError) as exc:
         raise FrontierCodecError(f"frontier layout: {exc}") from None
-

@@ -20,8 +20,17 @@ from cowlab.scenario import CheckConfig
 MODEL_PACKAGES = ("check", "engine", "history", "invariants", "kernel", "model", "scenario")
 
 
-def run_identity(config: CheckConfig, kernel: Kernel, model: CheckModel, *, strategy: str,
-                 reduce: bool, sanity: bool, seed: int, fingerprint_bits: int) -> dict[str, Any]:
+def run_identity(
+    config: CheckConfig,
+    kernel: Kernel,
+    model: CheckModel,
+    *,
+    strategy: str,
+    reduce: bool,
+    sanity: bool,
+    seed: int,
+    fingerprint_bits: int,
+) -> dict[str, Any]:
     """The run's identity: every value must match for a checkpoint to be resumed."""
     walks = strategy == "random"
     return {

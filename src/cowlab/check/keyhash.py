@@ -207,7 +207,7 @@ class _Writer:
         self.reserve(n + _SCALAR)
         # one memcpy (a same-size slice of the bytearray): a byte loop took 2 us for a
         # 2 kB state vector
-        self.buf[self.pos:self.pos + n] = data
+        self.buf[self.pos : self.pos + n] = data
         self.pos += n
         return 0
 
@@ -292,7 +292,7 @@ class _Writer:
         self._fill(obj)
         if self.big is None:
             return bytes(self.buf[: self.pos])
-        return b"".join((self.buf[: self.big_at], self.big, self.buf[self.big_at: self.pos]))
+        return b"".join((self.buf[: self.big_at], self.big, self.buf[self.big_at : self.pos]))
 
     def digest(self, obj: object, bits: cython.int) -> object:
         """XXH3 of ``encode(obj)``, streamed over the buffer and the large bytes item
@@ -305,7 +305,7 @@ class _Writer:
         h = xxhash.xxh3_64() if bits == 64 else xxhash.xxh3_128()
         h.update(whole[: self.big_at])
         h.update(self.big)
-        h.update(whole[self.big_at: self.pos])
+        h.update(whole[self.big_at : self.pos])
         return h.intdigest()
 
 

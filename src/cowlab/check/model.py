@@ -86,8 +86,9 @@ class Packed(NamedTuple):
 class CheckModel:
     """Configuration + kernel: initial state, transitions, step."""
 
-    def __init__(self, config: CheckConfig, kernel: Kernel, *, sanity: bool = True,
-                 symmetry: bool = True) -> None:
+    def __init__(
+        self, config: CheckConfig, kernel: Kernel, *, sanity: bool = True, symmetry: bool = True
+    ) -> None:
         self.config = config
         self.kernel = kernel
         self.sanity = sanity
@@ -111,8 +112,9 @@ class CheckModel:
     def pack(self, s: CheckState) -> Packed:
         m = s.machine
         assert isinstance(m, FlatMachine)
-        return Packed(pack_vector(m.vector), m.L, self._share(s.spec),
-                      self._share(s.pcs), self._share(s.budgets))
+        return Packed(
+            pack_vector(m.vector), m.L, self._share(s.spec), self._share(s.pcs), self._share(s.budgets)
+        )
 
     def _share(self, value: T) -> T:
         """An equal object already waiting, if any: a state's ghost spec, program counters
@@ -157,8 +159,11 @@ class CheckModel:
             for ti in range(S.nr_threads(m)):
                 name = S.task_name(m, ti)
                 if name != KSWAPD and S.task_affinity(m, ti) == NO_NODE:
-                    out.extend(Transition("move", name, node)
-                               for node in range(S.nr_node_ids(m)) if node != S.task_node(m, ti))
+                    out.extend(
+                        Transition("move", name, node)
+                        for node in range(S.nr_node_ids(m))
+                        if node != S.task_node(m, ti)
+                    )
         if s.budgets[DRAIN] and any(S.page_lru_batch(m, pfn) != NO_CPU for pfn in S.pfns_in_use(m)):
             out.append(Transition("lru_drain"))
         for i in range(m.L.bounds.refs):  # type: ignore[attr-defined]
@@ -186,15 +191,15 @@ class CheckModel:
 
     # --- the step ----------------------------------------------------------------------
 
-    def step(self, s: CheckState, t: Transition, *, trace: bool = False
-             ) -> tuple[CheckState, list[Violation], Ctx]:
+    def step(
+        self, s: CheckState, t: Transition, *, trace: bool = False
+    ) -> tuple[CheckState, list[Violation], Ctx]:
         try:
             return self._step(s, t, trace)
         except LayoutOverflowError as exc:
             raise bounds_error(exc, self.config.scenario) from None
 
-    def _step(self, s: CheckState, t: Transition, trace: bool
-              ) -> tuple[CheckState, list[Violation], Ctx]:
+    def _step(self, s: CheckState, t: Transition, trace: bool) -> tuple[CheckState, list[Violation], Ctx]:
         ctx = Ctx(self.kernel, trace=trace, choice=t.choice)
         m = s.machine.copy()
         budgets = s.budgets
@@ -264,7 +269,7 @@ def symmetry_classes(config: CheckConfig) -> tuple[tuple[str, ...], ...]:
 
 
 def _spend(budgets: tuple[int, ...], slot: int) -> tuple[int, ...]:
-    return (*budgets[:slot], budgets[slot] - 1, *budgets[slot + 1:])
+    return (*budgets[:slot], budgets[slot] - 1, *budgets[slot + 1 :])
 
 
 def _reclaimable(m: Machine) -> list[tuple[int, int]]:

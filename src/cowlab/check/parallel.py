@@ -109,8 +109,7 @@ class _Worker:
         """The pending successors the owners granted (answers per owner, in the order
         asked), checked and pickled in one batch per owner."""
         cursor = [0] * self.n
-        boxes: list[list[tuple[CheckState, tuple[int, int], Transition]]] = [
-            [] for _ in range(self.n)]
+        boxes: list[list[tuple[CheckState, tuple[int, int], Transition]]] = [[] for _ in range(self.n)]
         new = 0
         for h, nxt, parent, t in self.pending:
             owner = h % self.n
@@ -123,8 +122,7 @@ class _Worker:
                 boxes[owner].append((nxt, parent, t))
                 new += 1
         self.pending = []
-        batches = [pickle.dumps(box, protocol=pickle.HIGHEST_PROTOCOL) if box else b""
-                   for box in boxes]
+        batches = [pickle.dumps(box, protocol=pickle.HIGHEST_PROTOCOL) if box else b"" for box in boxes]
         return (None, new, batches)
 
     def receive(self, batches: list[bytes]) -> int:
@@ -170,8 +168,9 @@ def _serve(conn: Connection, model: CheckModel, wid: int, n: int, reduce: bool) 
             return
 
 
-def parallel_bfs(model: CheckModel, limits: Limits, workers: int, *, reduce: bool = True,
-                 progress: Progress | None = None) -> SearchResult:
+def parallel_bfs(
+    model: CheckModel, limits: Limits, workers: int, *, reduce: bool = True, progress: Progress | None = None
+) -> SearchResult:
     ctx = mp.get_context("fork")
     conns: list[Connection] = []
     procs = []
@@ -214,8 +213,9 @@ def _workers_peak(conns: list[Connection]) -> float:
     return total
 
 
-def _levels(model: CheckModel, limits: Limits, conns: list[Connection], stats: Stats,
-            progress: Progress | None) -> SearchResult:
+def _levels(
+    model: CheckModel, limits: Limits, conns: list[Connection], stats: Stats, progress: Progress | None
+) -> SearchResult:
     workers = len(conns)
     first = fingerprint64(canonical(model.initial(), model.symmetry)) % workers
     conns[first].send(("seed",))

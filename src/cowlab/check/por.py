@@ -87,15 +87,18 @@ def ample(model: CheckModel, s: CheckState, enabled: list[Transition]) -> list[T
         siblings = [o for o in m.threads if o.pid == pid and o.name != actor]
         if siblings and budgets[SCAN]:
             continue
-        if any(o.stack or pcs.get(o.name, 0) < len(model.programs.get(o.name, ()))
-               for o in siblings):
+        if any(o.stack or pcs.get(o.name, 0) < len(model.programs.get(o.name, ())) for o in siblings):
             continue
         if (budgets[DMA_WRITE] or budgets[DMA_READ]) and any(
-                r.pid == pid and r.holder == "device" for r in m.refs):
+            r.pid == pid and r.holder == "device" for r in m.refs
+        ):
             continue
         pfns, slots = _reach(m, pid)
-        if any(_reach(m, o.pid)[0] & pfns or _reach(m, o.pid)[1] & slots
-               for o in m.processes if o.pid != pid and o.alive):
+        if any(
+            _reach(m, o.pid)[0] & pfns or _reach(m, o.pid)[1] & slots
+            for o in m.processes
+            if o.pid != pid and o.alive
+        ):
             continue
         mine = [t for t in enabled if _touches(t, actor)]
         if len(mine) < len(enabled) and (best is None or len(mine) < len(best)):

@@ -13,9 +13,11 @@ from cowlab.check.result import Stats, current_rss_mb
 
 
 def _line(stats: Stats, queue: int) -> str:
-    return (f"states {stats.transitions:,}  distinct {stats.distinct:,}  queue {queue:,}  "
-            f"depth {stats.max_depth}  {stats.rate(stats.distinct):,.0f} distinct/s  "
-            f"{current_rss_mb():,.0f} MB")
+    return (
+        f"states {stats.transitions:,}  distinct {stats.distinct:,}  queue {queue:,}  "
+        f"depth {stats.max_depth}  {stats.rate(stats.distinct):,.0f} distinct/s  "
+        f"{current_rss_mb():,.0f} MB"
+    )
 
 
 class ProgressReporter:
@@ -28,8 +30,12 @@ class ProgressReporter:
         self._last = time.monotonic()
         self._live: Live | None = None
         if self.tty:
-            self._live = Live(Text(""), console=Console(file=self.stream), transient=True,  # type: ignore[arg-type]
-                              refresh_per_second=4)
+            self._live = Live(
+                Text(""),
+                console=Console(file=self.stream),
+                transient=True,  # type: ignore[arg-type]
+                refresh_per_second=4,
+            )
             self._live.start()
 
     def __call__(self, stats: Stats, queue: int) -> None:

@@ -35,8 +35,12 @@ class WalkMemory:
     def checkpoint_sections(self) -> list[Section]:
         """The seen set as a raw table, the generator's state and the counts as JSON."""
         version, internal, gauss = self.rng_state  # type: ignore[misc]
-        walk = {"seed": self.seed, "walks": self.walks, "stats": self.stats.to_plain(),
-                "rng": [version, list(internal), gauss]}
+        walk = {
+            "seed": self.seed,
+            "walks": self.walks,
+            "stats": self.stats.to_plain(),
+            "rng": [version, list(internal), gauss],
+        }
         return [("fingerprints", self.seen.to_chunks()), ("walks", json.dumps(walk).encode())]
 
     @classmethod
@@ -48,9 +52,14 @@ class WalkMemory:
         walks = walk["walks"]
         if type(walks) is not int or walks < 0:
             raise ValueError(f"walks: {walks!r}")
-        return cls("random", walk["seed"], rng_state, walks,
-                   FingerprintSet.from_reader(sections["fingerprints"].read),
-                   Stats.from_plain(walk["stats"]))
+        return cls(
+            "random",
+            walk["seed"],
+            rng_state,
+            walks,
+            FingerprintSet.from_reader(sections["fingerprints"].read),
+            Stats.from_plain(walk["stats"]),
+        )
 
 
 def new_walk_memory(seed: int) -> WalkMemory:
@@ -78,9 +87,16 @@ def random_walks(
         return _walks(model, rng, mem, stop, depth_limit, max_walks, checkpointer, progress)
 
 
-def _walks(model: CheckModel, rng: random.Random, mem: WalkMemory, stop: Stopper,
-           depth_limit: int, max_walks: int, checkpointer: Checkpointer | None,
-           progress: Progress | None) -> SearchResult:
+def _walks(
+    model: CheckModel,
+    rng: random.Random,
+    mem: WalkMemory,
+    stop: Stopper,
+    depth_limit: int,
+    max_walks: int,
+    checkpointer: Checkpointer | None,
+    progress: Progress | None,
+) -> SearchResult:
     stats = mem.stats
     try:
         while mem.walks < max_walks:

@@ -8,8 +8,7 @@ from array import array
 from collections.abc import Callable
 
 
-def fill_from(read: Callable[[int], bytes], target: array, crc: int = 0,
-              size: int = 1 << 20) -> int | None:
+def fill_from(read: Callable[[int], bytes], target: array, crc: int = 0, size: int = 1 << 20) -> int | None:
     """Fill ``target`` from ``read(n)`` in chunks of ``size`` bytes; the running CRC-32
     continued from ``crc``, or None if the data ends first."""
     raw = memoryview(target).cast("B")
@@ -19,7 +18,7 @@ def fill_from(read: Callable[[int], bytes], target: array, crc: int = 0,
             chunk = read(min(size, len(raw) - at))
             if not chunk:
                 return None
-            raw[at:at + len(chunk)] = chunk
+            raw[at : at + len(chunk)] = chunk
             crc = zlib.crc32(chunk, crc)
             at += len(chunk)
     finally:

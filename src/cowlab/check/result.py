@@ -45,9 +45,13 @@ class Stats:
 
     def to_plain(self) -> dict[str, int | float]:
         """The counts and the time spent so far, for a checkpoint."""
-        return {"distinct": self.distinct, "transitions": self.transitions,
-                "max_depth": self.max_depth, "depth_cut": self.depth_cut,
-                "earlier": self.seconds}
+        return {
+            "distinct": self.distinct,
+            "transitions": self.transitions,
+            "max_depth": self.max_depth,
+            "depth_cut": self.depth_cut,
+            "earlier": self.seconds,
+        }
 
     @classmethod
     def from_plain(cls, data: dict[str, object]) -> Stats:

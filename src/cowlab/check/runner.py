@@ -61,8 +61,16 @@ def run_check(
 ) -> CheckRun:
     limits = limits or Limits()
     model = CheckModel(config, kernel, sanity=sanity, symmetry=reduce)
-    meta = run_identity(config, kernel, model, strategy=strategy, reduce=reduce, sanity=sanity,
-                        seed=seed, fingerprint_bits=fingerprint_bits)
+    meta = run_identity(
+        config,
+        kernel,
+        model,
+        strategy=strategy,
+        reduce=reduce,
+        sanity=sanity,
+        seed=seed,
+        fingerprint_bits=fingerprint_bits,
+    )
     memory: Memory | WalkMemory
     if resume is not None:
         memory = load_checkpoint(resume, meta)
@@ -81,13 +89,20 @@ def run_check(
         result = parallel_bfs(model, limits, workers, reduce=reduce, progress=progress)
     else:
         assert isinstance(memory, Memory)
-        result = explore(model, limits, memory, reduce=reduce, checkpointer=checkpointer,
-                         progress=progress)
+        result = explore(model, limits, memory, reduce=reduce, checkpointer=checkpointer, progress=progress)
     # the whole run's peak: this process's and every worker's (an upper bound when they
     # peak at different times)
     peak = peak_rss_mb() + result.workers_peak_mb
-    run = CheckRun(config, kernel, strategy, result, model.stats_reduced, peak, workers,
-                   memory.fingerprint_bits if workers == 1 else None)
+    run = CheckRun(
+        config,
+        kernel,
+        strategy,
+        result,
+        model.stats_reduced,
+        peak,
+        workers,
+        memory.fingerprint_bits if workers == 1 else None,
+    )
     if result.outcome == "violation":
         run.counterexample = to_scenario(model, result.trace, f"{config.name}-counterexample")
         run.replay = run_scenario(run.counterexample, kernel, keep_state=True)

@@ -78,9 +78,13 @@ class Memory:
         JSON: nothing that runs code on load, and no copy of the frontier in memory."""
         frontier = FrontierWriter(self.frontier)
         search = json.dumps({"strategy": self.strategy, "stats": self.stats.to_plain()})
-        return [("fingerprints", self.visited.to_chunks()), ("links", self.links.to_chunks()),
-                ("frontier", frontier.entries()), ("frontier-objects", frontier.objects()),
-                ("search", search.encode())]
+        return [
+            ("fingerprints", self.visited.to_chunks()),
+            ("links", self.links.to_chunks()),
+            ("frontier", frontier.entries()),
+            ("frontier-objects", frontier.objects()),
+            ("search", search.encode()),
+        ]
 
     @classmethod
     def from_checkpoint_sections(cls, sections: Mapping[str, SectionReader]) -> Memory:
@@ -92,8 +96,7 @@ class Memory:
         visited = FingerprintSet.from_reader(sections["fingerprints"].read)
         links = TraceLinks.from_reader(sections["links"].read)
         # entries stream from the file into the frontier, which spills as it fills
-        entries = decode_frontier(sections["frontier"].chunks(),
-                                  sections["frontier-objects"].read())
+        entries = decode_frontier(sections["frontier"].chunks(), sections["frontier-objects"].read())
         frontier = Frontier(entries) if strategy == "bfs" else deque(entries)
         return cls(strategy, visited, links, frontier, stats)
 
@@ -145,9 +148,16 @@ def explore(
         return _loop(model, limits, mem, reduce, checkpointer, progress, stop, take)
 
 
-def _loop(model: CheckModel, limits: Limits, mem: Memory, reduce: bool,
-          checkpointer: Checkpointer | None, progress: Progress | None, stop: Stopper,
-          take: Callable[[], tuple[CheckState, int, int]]) -> SearchResult:
+def _loop(
+    model: CheckModel,
+    limits: Limits,
+    mem: Memory,
+    reduce: bool,
+    checkpointer: Checkpointer | None,
+    progress: Progress | None,
+    stop: Stopper,
+    take: Callable[[], tuple[CheckState, int, int]],
+) -> SearchResult:
     stats = mem.stats
     frontier = mem.frontier
     visited = mem.visited
@@ -200,9 +210,9 @@ def _loop(model: CheckModel, limits: Limits, mem: Memory, reduce: bool,
     return SearchResult("complete", stats, reason=reason)
 
 
-def numbered_successors(model: CheckModel, state: CheckState, reduce: bool,
-                        is_new: Callable[[CheckState], bool]
-                        ) -> list[tuple[int, Transition, CheckState, list]]:
+def numbered_successors(
+    model: CheckModel, state: CheckState, reduce: bool, is_new: Callable[[CheckState], bool]
+) -> list[tuple[int, Transition, CheckState, list]]:
     """(transition number, transition, successor, violations) for the transitions the
     search expands at ``state``: all of them, or an ample set under ``reduce``.  The
     number is the transition's index in the full ``model.transitions(state)``."""
@@ -224,13 +234,18 @@ def numbered_successors(model: CheckModel, state: CheckState, reduce: bool,
     return out
 
 
-def _expand(model: CheckModel, state: CheckState, reduce: bool, visited: Container[object]
-            ) -> list[tuple[Transition, CheckState, list]]:
+def _expand(
+    model: CheckModel, state: CheckState, reduce: bool, visited: Container[object]
+) -> list[tuple[Transition, CheckState, list]]:
     """``numbered_successors`` without the numbers, for a search whose visited set holds
     canonical keys (the parallel search's workers)."""
     symmetry = model.symmetry
-    return [(t, nxt, found) for _, t, nxt, found in numbered_successors(
-        model, state, reduce, lambda s: canonical(s, symmetry) not in visited)]
+    return [
+        (t, nxt, found)
+        for _, t, nxt, found in numbered_successors(
+            model, state, reduce, lambda s: canonical(s, symmetry) not in visited
+        )
+    ]
 
 
 def _stopped(mem: Memory, reason: str, checkpointer: Checkpointer | None) -> SearchResult:

@@ -38,8 +38,9 @@ def to_scenario(model: CheckModel, transitions: list[Transition], name: str) -> 
             actor = t.actor
             ti_before = thread_index(before, actor)
             busy_before = ti_before is not None and bool(before.threads[ti_before].stack)
-            continuing = (busy_before and actor in open_step and open_step[actor] == len(steps) - 1
-                          and not t.choice)
+            continuing = (
+                busy_before and actor in open_step and open_step[actor] == len(steps) - 1 and not t.choice
+            )
             if not continuing:
                 if busy_before:
                     action = Resume()
@@ -73,14 +74,19 @@ def to_scenario(model: CheckModel, transitions: list[Transition], name: str) -> 
             step = replace(step, until=None, nth=1)
         finished.append(step)
     base = model.config.scenario
-    return replace(base, name=name, steps=tuple(finished), source=None,
-                   description=f"counterexample found by cowlab check in {base.name}")
+    return replace(
+        base,
+        name=name,
+        steps=tuple(finished),
+        source=None,
+        description=f"counterexample found by cowlab check in {base.name}",
+    )
 
 
 def _stopped_after(steps: list[Step], i: int) -> bool:
     """Does a later resume of the same actor continue step ``i``?"""
     actor = steps[i].actor
-    for later in steps[i + 1:]:
+    for later in steps[i + 1 :]:
         if later.actor == actor:
             return type(later.action) is Resume
     return False
@@ -99,4 +105,3 @@ def _outside_step(m: Machine, t: Transition) -> Step:
     if t.kind == "dma_read":
         return Step(DEVICE, DmaRead(t.actor))
     raise ValueError(f"unknown transition {t}")
-

@@ -86,8 +86,7 @@ class TraceLinks:
 
     @property
     def nbytes(self) -> int:
-        return (len(self.parents) * self.parents.itemsize
-                + len(self.numbers) * self.numbers.itemsize)
+        return len(self.parents) * self.parents.itemsize + len(self.numbers) * self.numbers.itemsize
 
     # --- serialisation (checkpoints) --------------------------------------------------
 
@@ -95,8 +94,14 @@ class TraceLinks:
         """Both arrays as raw little-endian words behind a header with a CRC-32."""
         parents, numbers = _little(self.parents), _little(self.numbers)
         raw = parents.tobytes() + numbers.tobytes()
-        header = _HEADER.pack(_MAGIC, _FORMAT, self.parents.typecode.encode(),
-                              self.numbers.typecode.encode(), len(self.parents), zlib.crc32(raw))
+        header = _HEADER.pack(
+            _MAGIC,
+            _FORMAT,
+            self.parents.typecode.encode(),
+            self.numbers.typecode.encode(),
+            len(self.parents),
+            zlib.crc32(raw),
+        )
         return header + raw
 
     def to_chunks(self, size: int = 1 << 20) -> Iterator[bytes | memoryview]:
@@ -105,11 +110,17 @@ class TraceLinks:
         parents, numbers = _little(self.parents), _little(self.numbers)
         raws = [memoryview(parents).cast("B"), memoryview(numbers).cast("B")]
         crc = zlib.crc32(raws[1], zlib.crc32(raws[0]))
-        yield _HEADER.pack(_MAGIC, _FORMAT, self.parents.typecode.encode(),
-                           self.numbers.typecode.encode(), len(self.parents), crc)
+        yield _HEADER.pack(
+            _MAGIC,
+            _FORMAT,
+            self.parents.typecode.encode(),
+            self.numbers.typecode.encode(),
+            len(self.parents),
+            crc,
+        )
         for raw in raws:
             for at in range(0, len(raw), size):
-                yield raw[at:at + size]
+                yield raw[at : at + size]
 
     @staticmethod
     def from_reader(read: Callable[[int], bytes], size: int = 1 << 20) -> TraceLinks:

@@ -72,7 +72,8 @@ def _path(older: str, newer: str) -> tuple[Kernel, Kernel, list[Kernel]]:
     if (sa is None) != (sb is None) or (sa and sb and sa[0] != sb[0]):
         raise UnknownKernelError(
             f"bisect walks one line of history: {older} and {newer} are not both mainline "
-            "or both on one stable branch")
+            "or both on one stable branch"
+        )
     if len(a.commits) > len(b.commits):
         a, b = b, a
     if b.commits[: len(a.commits)] != a.commits:
@@ -92,8 +93,9 @@ def _first_difference(x: RunResult, y: RunResult) -> tuple[int | None, list[str]
         dx = [str(e) for e in rx.events if type(e) is Decision]
         dy = [str(e) for e in ry.events if type(e) is Decision]
         if dx != dy:
-            i = next((i for i, (p, q) in enumerate(zip(dx, dy, strict=False)) if p != q),
-                     min(len(dx), len(dy)))
+            i = next(
+                (i for i, (p, q) in enumerate(zip(dx, dy, strict=False)) if p != q), min(len(dx), len(dy))
+            )
             return rx.index, dx[i:], dy[i:]
     return None, [], []
 

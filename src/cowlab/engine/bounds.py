@@ -65,8 +65,11 @@ def bounds_for(scenario: Scenario, more_actions: Iterable[Action] = ()) -> Bound
     processes = len(scenario.processes) + forks
     file_pages = sum(f.pages for f in scenario.files)
     per_process = region_pages * (1 + remaps) + HPAGE_NR * thp_regions
-    vpns = _round_up(sum(_round_up(a.pages) + 2 * HPAGE_NR for a in mmaps)
-                     + remaps * (region_pages + 2 * HPAGE_NR) + HPAGE_NR)
+    vpns = _round_up(
+        sum(_round_up(a.pages) + 2 * HPAGE_NR for a in mmaps)
+        + remaps * (region_pages + 2 * HPAGE_NR)
+        + HPAGE_NR
+    )
     estimate = Bounds(
         processes=processes,
         threads=sum(len(p.threads) for p in scenario.processes) + forks + 1,

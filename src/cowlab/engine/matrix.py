@@ -10,8 +10,18 @@ from cowlab.history import TIMELINE, Kernel, find_commit, kernel_at
 from cowlab.scenario import Scenario
 
 DEFAULT_KERNELS: tuple[str, ...] = (
-    "v4.9", "v5.7", "v5.8", "v5.9", "v5.10.262", "v5.16", "v5.17", "v5.18", "v5.19",
-    "v6.1.192", "v6.2", "v6.12.117",
+    "v4.9",
+    "v5.7",
+    "v5.8",
+    "v5.9",
+    "v5.10.262",
+    "v5.16",
+    "v5.17",
+    "v5.18",
+    "v5.19",
+    "v6.1.192",
+    "v6.2",
+    "v6.12.117",
 )
 
 
@@ -48,8 +58,10 @@ def declared_verdict(scenario: Scenario, kernel: Kernel) -> str | None:
     as the kernel has them (a stable kernel has its backports, a revert undoes one).
     None if it declares nothing.  Before the first declared commit the verdict is the
     opposite of what that commit does."""
-    changes = sorted([(TIMELINE.index(find_commit(c)), "broken") for c in scenario.introduced_by]
-                     + [(TIMELINE.index(find_commit(c)), "holds") for c in scenario.fixed_by])
+    changes = sorted(
+        [(TIMELINE.index(find_commit(c)), "broken") for c in scenario.introduced_by]
+        + [(TIMELINE.index(find_commit(c)), "holds") for c in scenario.fixed_by]
+    )
     if not changes:
         return None
     verdict = "holds" if changes[0][1] == "broken" else "broken"

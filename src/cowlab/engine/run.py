@@ -87,8 +87,9 @@ class Replay:
         self._missed_stop: dict[str, str] = {}
 
     def _error(self, step: Step, message: str, field: str | None = None) -> ScenarioError:
-        return ScenarioError(message, file=self.scenario.source, line=step.line,
-                             field=field or self._field(step))
+        return ScenarioError(
+            message, file=self.scenario.source, line=step.line, field=field or self._field(step)
+        )
 
     def _field(self, step: Step) -> str:
         """The step's field in the scenario (looked up only for an error message)."""
@@ -118,11 +119,17 @@ class Replay:
     def _dispatch(self, ctx: Ctx, step: Step, record: StepRecord) -> None:
         m = self.machine.copy()
         if step.until is not None and step.until not in STAGES:
-            raise self._error(step, f"unknown stage {step.until!r} (see cowlab run --list-stages)",
-                              f"{self._field(step)}.until")
+            raise self._error(
+                step,
+                f"unknown stage {step.until!r} (see cowlab run --list-stages)",
+                f"{self._field(step)}.until",
+            )
         if step.choose is not None and step.choose not in CHOICES:
-            raise self._error(step, f"unknown choice {step.choose!r} (valid: {', '.join(CHOICES)})",
-                              f"{self._field(step)}.choose")
+            raise self._error(
+                step,
+                f"unknown choice {step.choose!r} (valid: {', '.join(CHOICES)})",
+                f"{self._field(step)}.choose",
+            )
         if step.actor in (DEVICE, KERNEL):
             self.machine = apply(ctx, m, outside_op(m, step.action))
             return
@@ -137,13 +144,13 @@ class Replay:
                 missed = self._missed_stop.pop(step.actor, None)
                 if missed is None:
                     raise ScenarioError(f"{step.actor} is not stopped: nothing to resume")
-                ctx.note("resume", f"{step.actor} never stopped at {missed} on this kernel: "
-                         "nothing to resume")
+                ctx.note(
+                    "resume", f"{step.actor} never stopped at {missed} on this kernel: nothing to resume"
+                )
                 return
         else:
             if busy:
-                raise ScenarioError(
-                    f"{step.actor} is stopped at {top(m, ti).stage}: resume it first")
+                raise ScenarioError(f"{step.actor} is stopped at {top(m, ti).stage}: resume it first")
             if type(step.action) is Reclaim:
                 op = reclaim_op(m, step.action)
                 if op is None:
@@ -168,16 +175,18 @@ class Replay:
             if index is None or not S.task_depth(m, index):
                 if step.until is not None:
                     self._missed_stop[name] = step.until
-                    ctx.note("stop", f"{name} finished without reaching {step.until} "
-                             "on this kernel")
+                    ctx.note("stop", f"{name} finished without reaching {step.until} on this kernel")
                 return m, None
             ti = index
             stage_name = top(m, ti).stage
             if stage_name == step.until:
                 arrivals += 1
                 if arrivals == step.nth:
-                    ctx.note("stop", f"{name} stopped at {stage_name}"
-                             + (f" (arrival {arrivals})" if step.nth > 1 else ""))
+                    ctx.note(
+                        "stop",
+                        f"{name} stopped at {stage_name}"
+                        + (f" (arrival {arrivals})" if step.nth > 1 else ""),
+                    )
                     return m, stage_name
             if m in seen:
                 # alone, deterministic, and back where it was: it will never return
@@ -190,8 +199,7 @@ class Replay:
         self.spec, found = observe(self.spec, self.machine, record.events)
         found.extend(check_pins(self.spec, self.machine))
         found.extend(check_files(self.spec, self.machine))
-        found.extend(Violation(MODEL_SANITY, f"cowlab bug: {p}", p)
-                     for p in check_sanity(self.machine))
+        found.extend(Violation(MODEL_SANITY, f"cowlab bug: {p}", p) for p in check_sanity(self.machine))
         for violation in found:
             key = (violation.invariant, violation.subject)
             if key in self._seen:

@@ -67,8 +67,7 @@ def _range(m: Machine, pid: int, name: str, first: int, count: int | None) -> tu
     size = span[1] - span[0]
     count = size - first if count is None else count
     if first + count > size or count < 1:
-        raise ScenarioError(f"pages {first}..{first + count - 1} are outside region {name} "
-                            f"({size} page(s))")
+        raise ScenarioError(f"pages {first}..{first + count - 1} are outside region {name} ({size} page(s))")
     return span[0] + first, span[0] + first + count
 
 
@@ -104,8 +103,7 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
                 raise ScenarioError(f"region {name!r} is already mapped")
             if hugetlb and file:
                 raise ScenarioError("hugetlbfs files are not modeled: hugetlb regions are anonymous")
-            flags = (prot_flags(prot) | (VM_HUGETLB if hugetlb else 0)
-                     | (VM_HUGEPAGE if thp else 0))
+            flags = prot_flags(prot) | (VM_HUGETLB if hugetlb else 0) | (VM_HUGEPAGE if thp else 0)
             return MmapOp(pid, name, pages, flags, file or "")
         case Mremap(region=region, to=to, first=first, count=count):
             if vma_named(m, pid, to) is not None:
@@ -114,8 +112,12 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
         case ProcMemWrite(addr=addr) | ProcMemRead(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
             # one reference per caller: two threads may use /proc/self/mem at once
-            return ProcMemWriteOp(pid, vpn, f"/proc/{S.mm_name(m, pid)}/mem:{S.task_name(m, ti)}",
-                                  write=type(action) is ProcMemWrite)
+            return ProcMemWriteOp(
+                pid,
+                vpn,
+                f"/proc/{S.mm_name(m, pid)}/mem:{S.task_name(m, ti)}",
+                write=type(action) is ProcMemWrite,
+            )
         case Munmap(region=region, first=first, count=count):
             return MunmapOp(pid, region, *_range(m, pid, region, first, count))
         case Mprotect(region=region, prot=prot, first=first, count=count):

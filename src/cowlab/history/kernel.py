@@ -73,7 +73,8 @@ def _commits_for(spec: str) -> tuple[str, tuple[Commit, ...]]:
         if newest is not None and sublevel > newest:
             raise UnknownKernelError(
                 f"unknown kernel {spec!r}: the newest {branch} stable release cowlab models is "
-                f"{branch}.{newest}; later ones may carry backports it does not know")
+                f"{branch}.{newest}; later ones may carry backports it does not know"
+            )
         _, base = _commits_for(branch)
         extra = tuple(find_commit(b.commit) for b in backports_in(branch, sublevel))
         return f"{branch}.{sublevel}", base + tuple(c for c in extra if c not in base)

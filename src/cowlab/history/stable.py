@@ -21,12 +21,15 @@ class Backport(NamedTuple):
 #: branch -> backports of modeled commits, in the order the branch took them
 STABLE_BRANCHES: dict[str, tuple[Backport, ...]] = {
     "v5.10": (
-        Backport("feb889fb40fa", 9, "[PATCH 5.10 000/152] 5.10.9-rc1 review, "
-                 "20210118113352.764293297@linuxfoundation.org"),
-        Backport("9348b73c2e1b", 9, "[PATCH 5.10 110/152], "
-                 "20210118113358.001978134@linuxfoundation.org"),
-        Backport("80d47f5de5e3", 102, "Linux 5.10.102 announcement 164561802556115@kroah.com; "
-                 "osv CVE-2022-48797"),
+        Backport(
+            "feb889fb40fa",
+            9,
+            "[PATCH 5.10 000/152] 5.10.9-rc1 review, 20210118113352.764293297@linuxfoundation.org",
+        ),
+        Backport("9348b73c2e1b", 9, "[PATCH 5.10 110/152], 20210118113358.001978134@linuxfoundation.org"),
+        Backport(
+            "80d47f5de5e3", 102, "Linux 5.10.102 announcement 164561802556115@kroah.com; osv CVE-2022-48797"
+        ),
     ),
     # 6a56ccbcf6c6, d74943a2f3cd (failed to apply) and d2136d749d76 did not reach 6.1.y
     "v6.1": (),
@@ -40,7 +43,8 @@ DEBIAN_KERNELS: tuple[str, ...] = ("v5.10.262", "v6.1.192", "v6.12.117")
 #: branch -> the newest stable release cowlab knows of (the Debian kernel the oracle
 #: boots): a later one may have taken backports that are not modeled
 NEWEST_STABLE: dict[str, int] = {
-    name.rpartition(".")[0]: int(name.rpartition(".")[2]) for name in DEBIAN_KERNELS}
+    name.rpartition(".")[0]: int(name.rpartition(".")[2]) for name in DEBIAN_KERNELS
+}
 
 _STABLE = re.compile(r"v([0-9]+)\.([0-9]+)\.([0-9]+)", re.ASCII)
 

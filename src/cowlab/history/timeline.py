@@ -34,8 +34,7 @@ TIMELINE: tuple[Commit, ...] = (
         "8310d48b125d",
         "mm/huge_memory.c: respect FOLL_FORCE/FOLL_COW for thp",
         "v4.10",
-        f"{KS} §1, §5.1 (the THP path of 19be0eaffa3a: a forced write to a R/O THP "
-        "faulted forever)",
+        f"{KS} §1, §5.1 (the THP path of 19be0eaffa3a: a forced write to a R/O THP faulted forever)",
         (("thp_foll_cow", True),),
         "M",
     ),
@@ -96,7 +95,7 @@ TIMELINE: tuple[Commit, ...] = (
     ),
     Commit(
         "17839856fd58",
-        "gup: document and work around \"COW can break either way\" issue",
+        'gup: document and work around "COW can break either way" issue',
         "v5.8",
         f"{KS} §2.2, §5.2 (CVE-2020-29374)",
         (("gup_cow_break_on_read", True),),
@@ -279,8 +278,7 @@ TIMELINE: tuple[Commit, ...] = (
         "84209e87c696",
         "mm/gup: reliable R/O long-term pinning in COW mappings",
         "v6.2",
-        f"{KS} §1, §2.2; found missing by `cowlab check --strategy random` (R/O pin of the "
-        "shared zero page)",
+        f"{KS} §1, §2.2; found missing by `cowlab check --strategy random` (R/O pin of the shared zero page)",
         (("ro_longterm_unshare_cow", True),),
     ),
     Commit(

@@ -109,8 +109,7 @@ def check_sanity(m: Machine) -> list[str]:
                 problems.append(f"pfn {pfn}: THP tail holds counts of its own")
             continue
         if compound != pmds.get(pfn, 0):
-            problems.append(f"pfn {pfn}: compound mapcount {compound} but "
-                            f"{pmds.get(pfn, 0)} PMDs map it")
+            problems.append(f"pfn {pfn}: compound mapcount {compound} but {pmds.get(pfn, 0)} PMDs map it")
         users = folio_held.get(pfn, 0) + pmds.get(pfn, 0) if thp else maps + held.get(pfn, 0)
         slot = S.page_swap_slot(m, pfn)
         batched = S.page_lru_batch(m, pfn) >= 0
@@ -121,8 +120,9 @@ def check_sanity(m: Machine) -> list[str]:
         pinned = folio_pins.get(pfn, 0) if thp else pins.get(pfn, 0)
         if pincount != pinned:
             problems.append(f"pfn {pfn}: {pincount} pins recorded, {pinned} held")
-        if slot != NO_SLOT and not (0 <= slot < bounds.slots and S.swap_in_use(m, slot)
-                                    and S.swap_cache_pfn(m, slot) == pfn):
+        if slot != NO_SLOT and not (
+            0 <= slot < bounds.slots and S.swap_in_use(m, slot) and S.swap_cache_pfn(m, slot) == pfn
+        ):
             problems.append(f"pfn {pfn}: in swap cache slot {slot} not pointing back")
         if S.PageLRU(m, pfn) and (isolated or batched):
             problems.append(f"pfn {pfn}: on the LRU and isolated or batched")

@@ -89,8 +89,7 @@ class Spec(NamedTuple):
         return self._replace(known=tuple(known))
 
     def may_see(self, pid: int, token: int) -> bool:
-        return (token == 0 or token in self.public
-                or (pid < len(self.known) and token in self.known[pid]))
+        return token == 0 or token in self.public or (pid < len(self.known) and token in self.known[pid])
 
     def writer(self, token: int) -> tuple[int, str]:
         """(pid, how) of the store that wrote ``token``."""
@@ -125,8 +124,11 @@ def _token_desc(spec: Spec, m: Machine, token: int) -> str:
 
 def _leak(spec: Spec, m: Machine, pid: int, token: int, via: str) -> Violation:
     writer, _ = spec.writer(token)
-    relation = "parent into child" if S.mm_parent(m, pid) == writer else (
-        "child into parent" if S.mm_parent(m, writer) == pid else "one process into another")
+    relation = (
+        "parent into child"
+        if S.mm_parent(m, pid) == writer
+        else ("child into parent" if S.mm_parent(m, writer) == pid else "one process into another")
+    )
     return Violation(
         FORK_ISOLATION,
         f"leak from {relation}: {_who(m, pid)} {via} saw {_token_desc(spec, m, token)}"
@@ -146,8 +148,7 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
         elif kind is Load:
             spec, found = _check_load(spec, m, ev, found)
         elif kind is RefTaken:
-            spec = spec._replace(refs=(*spec.refs, RefSpec(ev.name, ev.pid, ev.vpn, ev.write,
-                                                           ev.holder)))
+            spec = spec._replace(refs=(*spec.refs, RefSpec(ev.name, ev.pid, ev.vpn, ev.write, ev.holder)))
         elif kind is RefDropped:
             spec = spec._replace(refs=tuple(r for r in spec.refs if r.name != ev.name))
         elif kind is DeviceStore:
@@ -164,35 +165,43 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
         elif kind is Moved:
             spec = _move(spec, ev)
         elif kind is Hung:
-            found.append(Violation(PROGRESS, f"{ev.thread} loops forever in {ev.stage}: the "
-                                   "system call never returns", f"hang:{ev.thread}"))
+            found.append(
+                Violation(
+                    PROGRESS,
+                    f"{ev.thread} loops forever in {ev.stage}: the system call never returns",
+                    f"hang:{ev.thread}",
+                )
+            )
         elif kind is Zapped or kind is Mapped:
             fresh = ev.fresh or (0,) * len(ev.vpns)
             for vpn, token in zip(ev.vpns, fresh, strict=True):
                 spec = spec.with_expect(ev.pid, vpn, token or None)
             if kind is Mapped:
                 continue
-            spec = spec._replace(refs=tuple(
-                r._replace(attached=False) if r.pid == ev.pid and r.vpn in ev.vpns else r
-                for r in spec.refs))
+            spec = spec._replace(
+                refs=tuple(
+                    r._replace(attached=False) if r.pid == ev.pid and r.vpn in ev.vpns else r
+                    for r in spec.refs
+                )
+            )
     return spec, found
 
 
-def _check_load(
-    spec: Spec, m: Machine, ev: Load, found: list[Violation]
-) -> tuple[Spec, list[Violation]]:
+def _check_load(spec: Spec, m: Machine, ev: Load, found: list[Violation]) -> tuple[Spec, list[Violation]]:
     where = f"vpn {ev.vpn:#x}"
     if not spec.may_see(ev.pid, ev.token):
         found.append(_leak(spec, m, ev.pid, ev.token, f"reading {where}"))
     elif ev.exact:
         want = spec.expect(ev.pid, ev.vpn)
         if ev.token != want:
-            found.append(Violation(
-                NO_LOST_WRITE,
-                f"{_who(m, ev.pid)} read {_token_desc(spec, m, ev.token)} at {where}, but the "
-                f"last write there was {_token_desc(spec, m, want)}",
-                f"{ev.pid}:{ev.vpn}",
-            ))
+            found.append(
+                Violation(
+                    NO_LOST_WRITE,
+                    f"{_who(m, ev.pid)} read {_token_desc(spec, m, ev.token)} at {where}, but the "
+                    f"last write there was {_token_desc(spec, m, want)}",
+                    f"{ev.pid}:{ev.vpn}",
+                )
+            )
     return spec, found
 
 
@@ -208,12 +217,14 @@ def _check_device_load(spec: Spec, m: Machine, ev: DeviceLoad) -> list[Violation
     if ev.token == want:
         return []
     invariant = PIN_COHERENCE if ref.write else RO_PIN_COHERENCE
-    return [Violation(
-        invariant,
-        f"device read {_token_desc(spec, m, ev.token)} {via}, but {_who(m, ref.pid)} last "
-        f"wrote {_token_desc(spec, m, want)} at vpn {ref.vpn:#x}",
-        f"{ev.name}:read",
-    )]
+    return [
+        Violation(
+            invariant,
+            f"device read {_token_desc(spec, m, ev.token)} {via}, but {_who(m, ref.pid)} last "
+            f"wrote {_token_desc(spec, m, want)} at vpn {ref.vpn:#x}",
+            f"{ev.name}:read",
+        )
+    ]
 
 
 def _fork(spec: Spec, ev: Forked) -> Spec:
@@ -234,9 +245,11 @@ def _move(spec: Spec, ev: Moved) -> Spec:
     for old, new in ev.moves:
         spec = spec.with_expect(ev.pid, new, tokens[old] or None)
     where = dict(ev.moves)
-    return spec._replace(refs=tuple(
-        r._replace(vpn=where[r.vpn]) if r.pid == ev.pid and r.vpn in where else r
-        for r in spec.refs))
+    return spec._replace(
+        refs=tuple(
+            r._replace(vpn=where[r.vpn]) if r.pid == ev.pid and r.vpn in where else r for r in spec.refs
+        )
+    )
 
 
 def resolve(m: Machine, pid: int, vpn: int) -> int | None:
@@ -266,22 +279,26 @@ def check_files(spec: Spec, m: Machine) -> list[Violation]:
             pfn, token = S.file_page_pfn(m, f, index), S.file_original(m, f, index)
             now = S.page_content(m, pfn)
             if now != token:
-                found.append(Violation(
-                    FILE_ISOLATION,
-                    f"page {index} of {name} (pfn {pfn}) now holds "
-                    f"{_token_desc(spec, m, now)}: a write through a private mapping reached "
-                    "the file",
-                    f"{name}:{index}",
-                ))
+                found.append(
+                    Violation(
+                        FILE_ISOLATION,
+                        f"page {index} of {name} (pfn {pfn}) now holds "
+                        f"{_token_desc(spec, m, now)}: a write through a private mapping reached "
+                        "the file",
+                        f"{name}:{index}",
+                    )
+                )
     for pfn in range(m.L.nr_pages):  # a free pfn is no huge zero page
         if S.is_huge_zero_page(m, pfn) and S.page_content(m, pfn) != 0:
-            found.append(Violation(
-                FILE_ISOLATION,
-                f"the huge zero page (pfn {pfn}) now holds "
-                f"{_token_desc(spec, m, S.page_content(m, pfn))}"
-                ": a write through a private mapping reached memory every process shares",
-                f"huge_zero:{pfn}",
-            ))
+            found.append(
+                Violation(
+                    FILE_ISOLATION,
+                    f"the huge zero page (pfn {pfn}) now holds "
+                    f"{_token_desc(spec, m, S.page_content(m, pfn))}"
+                    ": a write through a private mapping reached memory every process shares",
+                    f"huge_zero:{pfn}",
+                )
+            )
     return found
 
 
@@ -299,10 +316,12 @@ def check_pins(spec: Spec, m: Machine) -> list[Violation]:
         now = resolve(m, ref.pid, ref.vpn)
         if now != held_pfn:
             reach = f"pfn {now}" if now is not None else "no page"
-            found.append(Violation(
-                PIN_COHERENCE,
-                f"{ref.name} holds pfn {held_pfn} but {_who(m, ref.pid)} now reaches {reach} "
-                f"at vpn {ref.vpn:#x}: the device and the CPU use different pages",
-                f"{ref.name}:page",
-            ))
+            found.append(
+                Violation(
+                    PIN_COHERENCE,
+                    f"{ref.name} holds pfn {held_pfn} but {_who(m, ref.pid)} now reaches {reach} "
+                    f"at vpn {ref.vpn:#x}: the device and the CPU use different pages",
+                    f"{ref.name}:page",
+                )
+            )
     return found

@@ -51,12 +51,10 @@ def _needs_early_cow(c: Ctx, m: FlatMachine, parent: int, vma: Vma, pfn: int) ->
     gated by 008cfe4418b3 mm->has_pinned; from 6c287605fd56 the page must also be
     PageAnonExclusive (page_try_dup_anon_rmap fails only then).  ``parent`` is a pid."""
     r = c.r
-    if not (r.fork_early_cow and vma.is_cow_mapping and S.PageAnon(m, pfn)
-            and page_maybe_dma_pinned(m, pfn)):
+    if not (r.fork_early_cow and vma.is_cow_mapping and S.PageAnon(m, pfn) and page_maybe_dma_pinned(m, pfn)):
         return False
     if r.mm_has_pinned and not S.mm_has_pinned(m, parent):
-        c.decide("copy_present_pte", "page maybe pinned but mm has never pinned -> share",
-                 "mm_has_pinned")
+        c.decide("copy_present_pte", "page maybe pinned but mm has never pinned -> share", "mm_has_pinned")
         return False
     return not (r.anon_exclusive and not S.PageAnonExclusive(m, pfn))
 
@@ -70,17 +68,29 @@ def early_cow_vpns(c: Ctx, m: FlatMachine, parent: int) -> tuple[int, ...]:
     for vpn in S.mapped_vpns(m, parent):
         pte = S.pte_at(m, parent, vpn)
         vma = vma_at(m, parent, vpn)
-        if (vma is not None and not vma.hugetlb and pte_present(pte)
-                and not no_struct_page(m, pte_pfn(pte))
-                and not vma.flags & (VM_DONTCOPY | VM_WIPEONFORK)
-                and _needs_early_cow(c, m, parent, vma, pte_pfn(pte))):
+        if (
+            vma is not None
+            and not vma.hugetlb
+            and pte_present(pte)
+            and not no_struct_page(m, pte_pfn(pte))
+            and not vma.flags & (VM_DONTCOPY | VM_WIPEONFORK)
+            and _needs_early_cow(c, m, parent, vma, pte_pfn(pte))
+        ):
             out.append(vpn)
     return tuple(out)
 
 
 def copy_present_pte(
-    c: Ctx, m: FlatMachine, parent: int, child_pid: int, vma: Vma, vpn: int, pte: pte_t,
-    node: int, cpu: int, early: tuple[int, ...],
+    c: Ctx,
+    m: FlatMachine,
+    parent: int,
+    child_pid: int,
+    vma: Vma,
+    vpn: int,
+    pte: pte_t,
+    node: int,
+    cpu: int,
+    early: tuple[int, ...],
 ) -> tuple[FlatMachine, pte_t]:
     """Share the page with the child (write-protecting both in a COW mapping), or
     copy it for the child at once if the pinned check said it may be pinned."""
@@ -116,8 +126,9 @@ def copy_present_pte(
     return m, child_pte
 
 
-def copy_nonpresent_pte(c: Ctx, m: FlatMachine, parent: int, vma: Vma, vpn: int, pte: pte_t
-                        ) -> tuple[FlatMachine, pte_t]:
+def copy_nonpresent_pte(
+    c: Ctx, m: FlatMachine, parent: int, vma: Vma, vpn: int, pte: pte_t
+) -> tuple[FlatMachine, pte_t]:
     """A swap entry: one more user of the slot, exclusive in neither process.  A
     migration entry: readable in both in a COW mapping (it was writable or exclusive)."""
     entry = pte_to_swp_entry(pte)
@@ -129,8 +140,9 @@ def copy_nonpresent_pte(c: Ctx, m: FlatMachine, parent: int, vma: Vma, vpn: int,
         c.note("copy_nonpresent_pte", f"vpn {vpn:#x}: swap slot {swp_offset(entry)} shared")
         return m, pte
     if not is_readable_migration_entry(entry) and vma.is_cow_mapping:
-        new = swp_entry_to_pte(migration_entry_keep_ad(
-            make_readable_migration_entry(swp_offset(entry)), entry))
+        new = swp_entry_to_pte(
+            migration_entry_keep_ad(make_readable_migration_entry(swp_offset(entry)), entry)
+        )
         if pte_swp_soft_dirty(pte):
             new = pte_swp_mksoft_dirty(new)
         S.set_pte_at(m, parent, vpn, new)
@@ -140,7 +152,13 @@ def copy_nonpresent_pte(c: Ctx, m: FlatMachine, parent: int, vma: Vma, vpn: int,
 
 
 def copy_page_range(
-    c: Ctx, m: FlatMachine, parent: int, child_pid: int, vma: Vma, node: int, cpu: int,
+    c: Ctx,
+    m: FlatMachine,
+    parent: int,
+    child_pid: int,
+    vma: Vma,
+    node: int,
+    cpu: int,
     early: tuple[int, ...],
 ) -> tuple[FlatMachine, list[tuple[int, pte_t]]]:
     """Copy the entries of ``vma`` of the process ``parent``; returns the child's."""
@@ -172,8 +190,9 @@ def copy_page_range(
     return m, child_ptes
 
 
-def do_fork(c: Ctx, m: FlatMachine, ti: int, child_name: str, thread_name: str,
-            early: tuple[int, ...]) -> FlatMachine:
+def do_fork(
+    c: Ctx, m: FlatMachine, ti: int, child_name: str, thread_name: str, early: tuple[int, ...]
+) -> FlatMachine:
     """dup_mm(): VM_DONTCOPY VMAs are not copied, VM_WIPEONFORK VMAs are copied empty."""
     parent = S.task_pid(m, ti)
     node = S.task_node(m, ti)
@@ -187,9 +206,18 @@ def do_fork(c: Ctx, m: FlatMachine, ti: int, child_name: str, thread_name: str,
         if vma.flags & VM_DONTCOPY:
             c.decide("dup_mmap", f"{vma.name}: VM_DONTCOPY -> not in the child")
             continue
-        S.insert_vma(m, child, S.nr_vmas(m, child), start=vma.start, npages=vma.npages,
-                     flags=vma.flags, name=vma.name, file=vma.file, pgoff=vma.pgoff,
-                     base=vma.base)
+        S.insert_vma(
+            m,
+            child,
+            S.nr_vmas(m, child),
+            start=vma.start,
+            npages=vma.npages,
+            flags=vma.flags,
+            name=vma.name,
+            file=vma.file,
+            pgoff=vma.pgoff,
+            base=vma.base,
+        )
         if vma.flags & VM_WIPEONFORK:
             c.decide("dup_mmap", f"{vma.name}: VM_WIPEONFORK -> empty in the child")
             wiped.extend(range(vma.start, vma.end))
@@ -201,8 +229,10 @@ def do_fork(c: Ctx, m: FlatMachine, ti: int, child_name: str, thread_name: str,
         S.set_pte_at(m, child, vpn, pte)
     # the child gets the page tables of PTEs that serve one of its VMAs
     for base in S.pmd_pte_tables(m, parent):
-        if any(S.vma_start(m, child, slot) < base + HPAGE_NR and base < S.vma_end(m, child, slot)
-               for slot in range(S.nr_vmas(m, child))):
+        if any(
+            S.vma_start(m, child, slot) < base + HPAGE_NR and base < S.vma_end(m, child, slot)
+            for slot in range(S.nr_vmas(m, child))
+        ):
             S.set_pmd_pte_table(m, child, base, True)
     S.new_thread(m, thread_name, child, node, S.task_affinity(m, ti))
     c.note("fork", f"{S.mm_name(m, parent)} forked {child_name} (thread {thread_name})")

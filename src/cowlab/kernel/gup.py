@@ -47,8 +47,9 @@ FLAG_VALUES = {
 
 
 def flag_names(flags: int) -> str:
-    names = [n for n, v in (*FLAG_VALUES.items(), ("FOLL_NUMA", FOLL_NUMA), ("FOLL_COW", FOLL_COW))
-             if flags & v]
+    names = [
+        n for n, v in (*FLAG_VALUES.items(), ("FOLL_NUMA", FOLL_NUMA), ("FOLL_COW", FOLL_COW)) if flags & v
+    ]
     return "|".join(names) or "0"
 
 
@@ -67,8 +68,7 @@ def gup_frame(c: Ctx, pid: int, vpn: int, flags: int, name: str, holder: str, fa
     """The first frame of a GUP call.  Before eddb1c228f79 there is no FOLL_PIN: the
     driver takes a FOLL_GET reference, as drivers then did."""
     if flags & FOLL_PIN and not c.r.foll_pin:
-        c.decide("pin_user_pages", "no FOLL_PIN in this kernel -> get_user_pages (FOLL_GET)",
-                 "foll_pin")
+        c.decide("pin_user_pages", "no FOLL_PIN in this kernel -> get_user_pages (FOLL_GET)", "foll_pin")
         flags = (flags & ~FOLL_PIN) | FOLL_GET
     loc = GupLocals(pid, vpn, flags, name, holder, requested=flags)
     return Frame("gup.fast" if fast else "gup.follow_page", loc)
@@ -104,9 +104,18 @@ def _take_reference(c: Ctx, m: Machine, ti: int, loc: GupLocals, pfn: int) -> Ma
     # forced by 17839856fd58 does not make a R/O pin writable; Dirty COW's dropped
     # FOLL_WRITE does make a forced write read-only)
     write = bool(loc.requested & loc.flags & FOLL_WRITE)
-    S.add_ref(m, name=loc.name, kind=S.REF_PIN if pin else S.REF_GET, holder=loc.holder,
-              pid=loc.pid, vpn=loc.vpn, pfn=pfn, write=write,
-              longterm=bool(loc.flags & FOLL_LONGTERM), refs=refs)
+    S.add_ref(
+        m,
+        name=loc.name,
+        kind=S.REF_PIN if pin else S.REF_GET,
+        holder=loc.holder,
+        pid=loc.pid,
+        vpn=loc.vpn,
+        pfn=pfn,
+        write=write,
+        longterm=bool(loc.flags & FOLL_LONGTERM),
+        refs=refs,
+    )
     c.decide(
         "pin_user_pages" if pin else "get_user_pages",
         f"{loc.name}: {'pin' if pin else 'reference'} on pfn {pfn} (+{refs} refcount)",
@@ -123,12 +132,16 @@ def gup_fast(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     loc: GupLocals = frame.locals  # type: ignore[assignment]
     flags = loc.flags
     if c.r.gup_cow_break_on_read and flags & (FOLL_GET | FOLL_PIN) and not flags & FOLL_WRITE:
-        c.decide("gup_fast", "walk as a write: only writable PTEs are taken locklessly",
-                 "gup_cow_break_on_read")
+        c.decide(
+            "gup_fast", "walk as a write: only writable PTEs are taken locklessly", "gup_cow_break_on_read"
+        )
         flags |= FOLL_WRITE
     if c.r.gup_fast_fork_seq and S.write_protect_seq(m, loc.pid) % 2:
-        c.decide("gup_fast", "write_protect_seq odd: fork is copying page tables -> "
-                 "fall back to the slow path", "gup_fast_fork_seq")
+        c.decide(
+            "gup_fast",
+            "write_protect_seq odd: fork is copying page tables -> fall back to the slow path",
+            "gup_fast_fork_seq",
+        )
         return goto(m, ti, "gup.follow_page")
     pte = S.pte_at(m, loc.pid, loc.vpn)
     ok = pte_present(pte) and not pte_protnone(pte) and (pte_write(pte) or not flags & FOLL_WRITE)
@@ -157,10 +170,14 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide("check_vma_flags", f"{refused} -> -EFAULT")
         return pop(m, ti, "efault")
     assert vma is not None
-    if r.gup_cow_break_on_read and flags & (FOLL_GET | FOLL_PIN) and vma.is_cow_mapping \
-            and vma.writable and not flags & FOLL_WRITE:
-        c.decide(fn, "reference in a COW mapping -> break COW as for a write",
-                 "gup_cow_break_on_read")
+    if (
+        r.gup_cow_break_on_read
+        and flags & (FOLL_GET | FOLL_PIN)
+        and vma.is_cow_mapping
+        and vma.writable
+        and not flags & FOLL_WRITE
+    ):
+        c.decide(fn, "reference in a COW mapping -> break COW as for a write", "gup_cow_break_on_read")
         flags |= FOLL_WRITE
     if r.gup_numa_fault_explicit:
         # 7acddcc1ae30 (v6.6): only callers that pass FOLL_HONOR_NUMA_FAULT (KVM) take
@@ -187,14 +204,25 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
             pass
         else:
             need = f"write access to a read-only {'PMD' if pte_pmd_mapped(pte) else 'PTE'}"
-    elif (r.ro_longterm_unshare_cow and flags & FOLL_PIN and flags & FOLL_LONGTERM
-          and not flags & FOLL_WRITE and vma.is_cow_mapping
-          and (pfn == ZERO_PFN or not S.PageAnon(m, pfn))):
+    elif (
+        r.ro_longterm_unshare_cow
+        and flags & FOLL_PIN
+        and flags & FOLL_LONGTERM
+        and not flags & FOLL_WRITE
+        and vma.is_cow_mapping
+        and (pfn == ZERO_PFN or not S.PageAnon(m, pfn))
+    ):
         need = "R/O long-term pin of a shared page in a COW mapping -> unshare"
         unshare = True
         c.decide(fn, need, "ro_longterm_unshare_cow")
-    elif (r.ro_pin_unshare and flags & FOLL_PIN and not flags & FOLL_WRITE
-          and pfn != ZERO_PFN and S.PageAnon(m, pfn) and not S.PageAnonExclusive(m, pfn)):
+    elif (
+        r.ro_pin_unshare
+        and flags & FOLL_PIN
+        and not flags & FOLL_WRITE
+        and pfn != ZERO_PFN
+        and S.PageAnon(m, pfn)
+        and not S.PageAnonExclusive(m, pfn)
+    ):
         need = "R/O pin of a possibly shared anon page -> unshare"
         unshare = True
         c.decide(fn, need, "ro_pin_unshare")
@@ -202,16 +230,22 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         if pte_pmd_mapped(pte):
             m = touch_pmd(c, m, loc.pid, loc.vpn, write=bool(flags & FOLL_WRITE))
         if pte_protnone(pte):
-            why = ("a PROT_NONE VMA" if flags & FOLL_NUMA
-                   else "no FOLL_HONOR_NUMA_FAULT" if r.gup_numa_fault_explicit
-                   else "FOLL_FORCE, no FOLL_NUMA")
-            c.decide(fn, f"take the page through the PROT_NONE PTE: {why}",
-                     "gup_numa_fault_explicit" if r.gup_numa_fault_explicit else "")
+            why = (
+                "a PROT_NONE VMA"
+                if flags & FOLL_NUMA
+                else "no FOLL_HONOR_NUMA_FAULT"
+                if r.gup_numa_fault_explicit
+                else "FOLL_FORCE, no FOLL_NUMA"
+            )
+            c.decide(
+                fn,
+                f"take the page through the PROT_NONE PTE: {why}",
+                "gup_numa_fault_explicit" if r.gup_numa_fault_explicit else "",
+            )
         loc = loc._replace(flags=flags & ~FOLL_NUMA)
         return _take_reference(c, m, ti, loc, pfn)
     c.decide(fn, f"{need} -> faultin_page")
-    return goto(m, ti, "gup.faultin", locals=loc._replace(flags=flags & ~FOLL_NUMA,
-                                                           unshare=unshare))
+    return goto(m, ti, "gup.faultin", locals=loc._replace(flags=flags & ~FOLL_NUMA, unshare=unshare))
 
 
 def touch_pmd(c: Ctx, m: Machine, pid: int, vpn: int, *, write: bool) -> Machine:
@@ -220,8 +254,11 @@ def touch_pmd(c: Ctx, m: Machine, pid: int, vpn: int, *, write: bool) -> Machine
     what FOLL_COW takes as proof of a completed COW: Huge Dirty COW."""
     m, newly_dirty = pmd_mkyoung(m, pid, vpn, dirty=write or not c.r.thp_touch_dirty_write_only)
     if newly_dirty:
-        c.decide("touch_pmd", f"vpn {pmd_base(vpn):#x}: FOLL_TOUCH marks the PMD dirty"
-                 + ("" if write else " (a read access)"), "thp_touch_dirty_write_only")
+        c.decide(
+            "touch_pmd",
+            f"vpn {pmd_base(vpn):#x}: FOLL_TOUCH marks the PMD dirty" + ("" if write else " (a read access)"),
+            "thp_touch_dirty_write_only",
+        )
     return m
 
 
@@ -233,24 +270,26 @@ def _can_follow_write(c: Ctx, m: Machine, vma: Vma, pte: pte_t, flags: int) -> b
         return False
     if pte_pmd_mapped(pte) and not c.r.thp_foll_cow and not c.r.no_foll_cow:
         if flags & FOLL_COW and pte_dirty(pte):
-            c.decide("follow_trans_huge_pmd", "FOLL_COW is not honoured for a PMD -> fault "
-                     "again", "thp_foll_cow")
+            c.decide(
+                "follow_trans_huge_pmd", "FOLL_COW is not honoured for a PMD -> fault again", "thp_foll_cow"
+            )
         return False
     if c.r.no_foll_cow:
         if vma.writable or not vma.is_cow_mapping or no_struct_page(m, pte_pfn(pte)):
             return False
         pfn = pte_pfn(pte)
-        ok = (S.PageAnon(m, pfn) and S.PageAnonExclusive(m, pfn)
-              and not (vma.soft_dirty_tracking and not pte_soft_dirty(pte)))
+        ok = (
+            S.PageAnon(m, pfn)
+            and S.PageAnonExclusive(m, pfn)
+            and not (vma.soft_dirty_tracking and not pte_soft_dirty(pte))
+        )
         c.decide("can_follow_write_pte", f"forced write, exclusive anon page: {ok}", "no_foll_cow")
         return ok
     if c.r.gup_foll_cow and flags & FOLL_COW and pte_dirty(pte):
         if pte_pmd_mapped(pte):
-            c.decide("can_follow_write_pmd", "FOLL_FORCE|FOLL_COW and PMD dirty -> accept",
-                     "thp_foll_cow")
+            c.decide("can_follow_write_pmd", "FOLL_FORCE|FOLL_COW and PMD dirty -> accept", "thp_foll_cow")
         else:
-            c.decide("can_follow_write_pte", "FOLL_FORCE|FOLL_COW and PTE dirty -> accept",
-                     "gup_foll_cow")
+            c.decide("can_follow_write_pte", "FOLL_FORCE|FOLL_COW and PTE dirty -> accept", "gup_foll_cow")
         return True
     return False
 
@@ -278,8 +317,7 @@ def _after_cow_fault(c: Ctx, m: Machine, ti: int, loc: GupLocals) -> Machine:
     if c.r.gup_foll_cow:
         c.decide("faultin_page", "COW fault on !VM_WRITE -> set FOLL_COW", "gup_foll_cow")
         return goto(m, ti, "gup.follow_page", locals=loc._replace(flags=loc.flags | FOLL_COW))
-    c.decide("faultin_page", "COW fault on !VM_WRITE -> drop FOLL_WRITE and retry as a read",
-             "gup_foll_cow")
+    c.decide("faultin_page", "COW fault on !VM_WRITE -> drop FOLL_WRITE and retry as a read", "gup_foll_cow")
     return goto(m, ti, frame.stage, locals=loc._replace(flags=loc.flags & ~FOLL_WRITE))
 
 
@@ -293,7 +331,9 @@ def unpin_user_page(c: Ctx, m: Machine, name: str) -> Machine:
         if kind == S.REF_PIN:
             S.folio_pincount_add(m, folio_pfn(m, pfn), -1)
         m = put_page(c, m, pfn, refs)
-    c.note("unpin_user_page" if kind == S.REF_PIN else "put_page",
-           f"{name}: released pfn {pfn} (-{refs} refcount)")
+    c.note(
+        "unpin_user_page" if kind == S.REF_PIN else "put_page",
+        f"{name}: released pfn {pfn} (-{refs} refcount)",
+    )
     c.emit(RefDropped(name))
     return m

@@ -88,8 +88,10 @@ def pmd_none(m: FlatMachine, pid: int, base: int) -> bool:
 def free_pgtables(m: FlatMachine, pid: int) -> None:
     """free_pgtables(): the page tables of PTEs that no longer serve a VMA go."""
     for base in list(S.pmd_pte_tables(m, pid)):
-        if not any(S.vma_start(m, pid, slot) < base + HPAGE_NR and base < S.vma_end(m, pid, slot)
-                   for slot in range(S.nr_vmas(m, pid))):
+        if not any(
+            S.vma_start(m, pid, slot) < base + HPAGE_NR and base < S.vma_end(m, pid, slot)
+            for slot in range(S.nr_vmas(m, pid))
+        ):
             S.set_pmd_pte_table(m, pid, base, False)
 
 
@@ -97,26 +99,37 @@ def thp_suitable(proc: Process, vma: Vma, vpn: int) -> bool:
     """transhuge_vma_suitable() && pmd_none(): may a fault at ``vpn`` map a THP?  (On a
     process record, for callers not yet on the vector: see transhuge_vma_suitable.)"""
     base = pmd_base(vpn)
-    return (vma.thp_enabled and vma.start <= base and base + HPAGE_NR <= vma.end
-            and base not in proc.pte_tables
-            and not any(base <= key < base + HPAGE_NR for key, _ in proc.ptes))
+    return (
+        vma.thp_enabled
+        and vma.start <= base
+        and base + HPAGE_NR <= vma.end
+        and base not in proc.pte_tables
+        and not any(base <= key < base + HPAGE_NR for key, _ in proc.ptes)
+    )
 
 
 def transhuge_vma_suitable(m: FlatMachine, pid: int, vma: Vma, vpn: int) -> bool:
     """transhuge_vma_suitable() && pmd_none(): may a fault at ``vpn`` map a THP?"""
     base = pmd_base(vpn)
-    return (vma.thp_enabled and vma.start <= base and base + HPAGE_NR <= vma.end
-            and pmd_none(m, pid, base))
+    return vma.thp_enabled and vma.start <= base and base + HPAGE_NR <= vma.end and pmd_none(m, pid, base)
 
 
-def _new_folio(m: FlatMachine, node: int, contents: tuple[int, ...], *, anon: bool = True,
-               exclusive: bool = False, huge_zero: bool = False) -> list[int]:
+def _new_folio(
+    m: FlatMachine,
+    node: int,
+    contents: tuple[int, ...],
+    *,
+    anon: bool = True,
+    exclusive: bool = False,
+    huge_zero: bool = False,
+) -> list[int]:
     """HPAGE_NR new pages forming one THP; the head holds the PMD's reference and map
     (the huge zero page keeps no per-mapping counts)."""
     maps = 0 if huge_zero else 1
     head = S.alloc_pfn(m)
-    S.init_page(m, head, node=node, content=contents[0], refcount=maps, anon=anon, lru=anon,
-                huge_zero=huge_zero)
+    S.init_page(
+        m, head, node=node, content=contents[0], refcount=maps, anon=anon, lru=anon, huge_zero=huge_zero
+    )
     S.compound_mapcount_add(m, head, maps)
     if exclusive:
         S.SetPageAnonExclusive(m, head)
@@ -124,8 +137,7 @@ def _new_folio(m: FlatMachine, node: int, contents: tuple[int, ...], *, anon: bo
     pfns = [head]
     for content in contents[1:]:
         pfn = S.alloc_pfn(m)
-        S.init_page(m, pfn, node=node, content=content, refcount=0, anon=anon,
-                    huge_zero=huge_zero)
+        S.init_page(m, pfn, node=node, content=content, refcount=0, anon=anon, huge_zero=huge_zero)
         if exclusive:
             S.SetPageAnonExclusive(m, pfn)
         S.set_compound_head(m, pfn, head)
@@ -133,8 +145,9 @@ def _new_folio(m: FlatMachine, node: int, contents: tuple[int, ...], *, anon: bo
     return pfns
 
 
-def _map_pmd(m: FlatMachine, pid: int, base: int, pfns: list[int], *, write: bool = False,
-             dirty: bool = False) -> None:
+def _map_pmd(
+    m: FlatMachine, pid: int, base: int, pfns: list[int], *, write: bool = False, dirty: bool = False
+) -> None:
     """set_pmd_at() of a PMD mapping the THP ``pfns``: young, writable if ``write``;
     ``dirty`` marks it dirty and soft-dirty."""
     for i, pfn in enumerate(pfns):
@@ -173,8 +186,9 @@ def huge_zero_pfns(m: FlatMachine) -> list[int]:
 # --- faults -------------------------------------------------------------------------
 
 
-def do_huge_pmd_anonymous_page(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, *,
-                               write: bool) -> FlatMachine:
+def do_huge_pmd_anonymous_page(
+    c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, *, write: bool
+) -> FlatMachine:
     """First touch of a THP-suitable range: a write maps a new zeroed THP by a PMD, a
     read maps the huge zero page read-only (allocated on first use)."""
     base = pmd_base(vpn)
@@ -185,14 +199,19 @@ def do_huge_pmd_anonymous_page(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: i
         pfns = huge_zero_pfns(m)
         if not pfns:
             pfns = _new_folio(m, 0, (0,) * HPAGE_NR, anon=False, huge_zero=True)
-        c.decide("do_huge_pmd_anonymous_page", f"read fault -> map the huge zero page "
-                 f"(pfns {pfns[0]}..) read-only at vpn {base:#x}")
+        c.decide(
+            "do_huge_pmd_anonymous_page",
+            f"read fault -> map the huge zero page (pfns {pfns[0]}..) read-only at vpn {base:#x}",
+        )
         _map_pmd(m, pid, base, pfns)
         return m
     pfns = _new_folio(m, node, (0,) * HPAGE_NR, exclusive=c.r.anon_exclusive)
-    c.decide("do_huge_pmd_anonymous_page", f"write fault -> new THP pfns "
-             f"{', '.join(map(str, pfns))} on node {node}, PMD "
-             f"{'writable' if vma.writable else 'read-only'}")
+    c.decide(
+        "do_huge_pmd_anonymous_page",
+        f"write fault -> new THP pfns "
+        f"{', '.join(map(str, pfns))} on node {node}, PMD "
+        f"{'writable' if vma.writable else 'read-only'}",
+    )
     _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True)
     return m
 
@@ -208,8 +227,9 @@ def page_trans_huge_map_swapcount(m: FlatMachine, pfn: int) -> int:
     return best + S.compound_mapcount(m, head)
 
 
-def do_huge_pmd_wp_page(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, *, unshare: bool
-                        ) -> tuple[FlatMachine, str]:
+def do_huge_pmd_wp_page(
+    c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, *, unshare: bool
+) -> tuple[FlatMachine, str]:
     """Write (or unshare) fault on a read-only PMD.  Returns ``"write"``/``"done"``, or
     ``"fallback"`` after splitting the PMD: the fault then goes on at PTE level."""
     fn = "do_huge_pmd_wp_page"
@@ -230,8 +250,7 @@ def do_huge_pmd_wp_page(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, *, 
         refcount = S.page_count(m, head)
         if refcount == 1:
             return _reuse_huge(c, m, pid, base, vma, unshare, "page_count 1", "thp_wp_refcount")
-        c.decide(fn, f"page_count {refcount} != 1 -> split the PMD, fall back to PTEs",
-                 "thp_wp_refcount")
+        c.decide(fn, f"page_count {refcount} != 1 -> split the PMD, fall back to PTEs", "thp_wp_refcount")
         return split_huge_pmd(c, m, pid, base, fn), "fallback"
     if r.thp_wp_split:
         count = page_trans_huge_map_swapcount(m, head)
@@ -242,14 +261,13 @@ def do_huge_pmd_wp_page(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, *, 
         return split_huge_pmd(c, m, pid, base, fn), "fallback"
     count = page_trans_huge_map_swapcount(m, head)
     if count == 1:
-        return _reuse_huge(c, m, pid, base, vma, unshare,
-                           "page_trans_huge_mapcount 1", "thp_wp_split")
-    return _copy_huge(c, m, ti, pid, base, vma, f"page_trans_huge_mapcount {count}",
-                      "thp_wp_split")
+        return _reuse_huge(c, m, pid, base, vma, unshare, "page_trans_huge_mapcount 1", "thp_wp_split")
+    return _copy_huge(c, m, ti, pid, base, vma, f"page_trans_huge_mapcount {count}", "thp_wp_split")
 
 
-def _reuse_huge(c: Ctx, m: FlatMachine, pid: int, base: int, vma: Vma, unshare: bool, why: str,
-                rule: str) -> tuple[FlatMachine, str]:
+def _reuse_huge(
+    c: Ctx, m: FlatMachine, pid: int, base: int, vma: Vma, unshare: bool, why: str, rule: str
+) -> tuple[FlatMachine, str]:
     group = pmd_group(m, pid, base)
     c.decide("do_huge_pmd_wp_page", f"{why} -> reuse THP {pte_pfn(group[0][1])}", rule)
     if c.r.anon_exclusive:
@@ -262,8 +280,9 @@ def _reuse_huge(c: Ctx, m: FlatMachine, pid: int, base: int, vma: Vma, unshare: 
     return m, "write"
 
 
-def _copy_huge(c: Ctx, m: FlatMachine, ti: int, pid: int, base: int, vma: Vma, why: str,
-               rule: str) -> tuple[FlatMachine, str]:
+def _copy_huge(
+    c: Ctx, m: FlatMachine, ti: int, pid: int, base: int, vma: Vma, why: str, rule: str
+) -> tuple[FlatMachine, str]:
     """<= v5.7: copy the whole huge page into a new THP and map it writable (a new
     zeroed THP for the huge zero page: clear_huge_page, not a copy)."""
     group = pmd_group(m, pid, base)
@@ -271,8 +290,7 @@ def _copy_huge(c: Ctx, m: FlatMachine, ti: int, pid: int, base: int, vma: Vma, w
     huge_zero = S.is_huge_zero_page(m, old)
     contents = tuple(0 if huge_zero else S.page_content(m, pte_pfn(pte)) for _, pte in group)
     pfns = _new_folio(m, S.task_node(m, ti), contents, exclusive=c.r.anon_exclusive)
-    c.decide("do_huge_pmd_wp_page", f"{why} -> copy THP {old} to new THP "
-             f"{', '.join(map(str, pfns))}", rule)
+    c.decide("do_huge_pmd_wp_page", f"{why} -> copy THP {old} to new THP {', '.join(map(str, pfns))}", rule)
     _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True)
     if not huge_zero:
         S.compound_mapcount_add(m, old, -1)
@@ -307,8 +325,7 @@ def split_huge_pmd(c: Ctx, m: FlatMachine, pid: int, base: int, fn: str) -> Flat
     return m
 
 
-def split_huge_pmds_at(c: Ctx, m: FlatMachine, pid: int, cuts: tuple[int, ...], fn: str
-                       ) -> FlatMachine:
+def split_huge_pmds_at(c: Ctx, m: FlatMachine, pid: int, cuts: tuple[int, ...], fn: str) -> FlatMachine:
     """vma_adjust_trans_huge(): a VMA boundary (or a partial range) inside a PMD splits it."""
     for cut in cuts:
         base = pmd_base(cut)
@@ -319,8 +336,7 @@ def split_huge_pmds_at(c: Ctx, m: FlatMachine, pid: int, cuts: tuple[int, ...], 
 
 def folio_total_mapcount(m: FlatMachine, head: int) -> int:
     """total_mapcount(): PTE maps of every subpage plus the PMD maps."""
-    return (sum(S.page_mapcount_raw(m, p) for p in folio_pages(m, head))
-            + S.compound_mapcount(m, head))
+    return sum(S.page_mapcount_raw(m, p) for p in folio_pages(m, head)) + S.compound_mapcount(m, head)
 
 
 def can_split_huge_page(m: FlatMachine, head: int) -> tuple[bool, str]:
@@ -372,8 +388,9 @@ def zap_huge_pmd(c: Ctx, m: FlatMachine, pid: int, base: int) -> FlatMachine:
     return m
 
 
-def copy_huge_pmd(c: Ctx, m: FlatMachine, parent: int, vma: Vma, base: int,
-                  early: tuple[int, ...]) -> tuple[FlatMachine, list[tuple[int, pte_t]] | None]:
+def copy_huge_pmd(
+    c: Ctx, m: FlatMachine, parent: int, vma: Vma, base: int, early: tuple[int, ...]
+) -> tuple[FlatMachine, list[tuple[int, pte_t]] | None]:
     """fork: share the THP by the child's PMD (write-protecting both in a COW mapping);
     or, from d042035eaf5f, split a maybe-pinned PMD and return None so that the PTEs
     are copied one by one (and the pinned subpages copied for the child).  ``parent``
@@ -386,11 +403,13 @@ def copy_huge_pmd(c: Ctx, m: FlatMachine, parent: int, vma: Vma, base: int,
         return m, [(vpn, pte_mkold(pte)) for vpn, pte in group]
     if base in early:
         if c.r.fork_split_pinned_pmd:
-            c.decide(fn, f"vpn {base:#x}: THP {head} maybe pinned -> split the PMD, copy PTEs",
-                     "fork_split_pinned_pmd")
+            c.decide(
+                fn,
+                f"vpn {base:#x}: THP {head} maybe pinned -> split the PMD, copy PTEs",
+                "fork_split_pinned_pmd",
+            )
             return split_huge_pmd(c, m, parent, base, fn), None
-        c.decide(fn, f"vpn {base:#x}: THP {head} maybe pinned, shared anyway",
-                 "fork_split_pinned_pmd")
+        c.decide(fn, f"vpn {base:#x}: THP {head} maybe pinned, shared anyway", "fork_split_pinned_pmd")
     get_page(m, head)
     S.compound_mapcount_add(m, head, 1)
     if c.r.anon_exclusive:
@@ -422,8 +441,7 @@ def madvise_collapse(c: Ctx, m: FlatMachine, pid: int, lo: int, hi: int) -> Flat
         # stand for the one VMA vma_merge() would have made
         vmas = [vma_at(m, pid, base + i) for i in range(HPAGE_NR)]
         vma = vmas[0]
-        if (vma is None or vma.file or vma.hugetlb
-                or any(v is None or v.flags != vma.flags for v in vmas)):
+        if vma is None or vma.file or vma.hugetlb or any(v is None or v.flags != vma.flags for v in vmas):
             c.decide(fn, f"vpn {base:#x}: not a whole anonymous PMD range -> skip")
             continue
         ptes = [S.pte_at(m, pid, base + i) for i in range(HPAGE_NR)]
@@ -444,8 +462,11 @@ def madvise_collapse(c: Ctx, m: FlatMachine, pid: int, lo: int, hi: int) -> Flat
                 put_page(c, m, pte_pfn(old))
         _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True)
         S.set_pmd_pte_table(m, pid, base, False)
-        c.decide(fn, f"vpn {base:#x}: copied into new THP {', '.join(map(str, pfns))}, "
-                 "mapped by a PMD", "madv_collapse")
+        c.decide(
+            fn,
+            f"vpn {base:#x}: copied into new THP {', '.join(map(str, pfns))}, mapped by a PMD",
+            "madv_collapse",
+        )
     return m
 
 

@@ -42,8 +42,9 @@ def alloc_hugetlb_folio(c: Ctx, m: FlatMachine, node: int, content: int) -> int:
     return pfn
 
 
-def hugetlb_fault(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, *, write: bool,
-                  unshare: bool) -> tuple[FlatMachine, str]:
+def hugetlb_fault(
+    c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, *, write: bool, unshare: bool
+) -> tuple[FlatMachine, str]:
     vma = vma_at(m, pid, vpn)
     assert vma is not None
     pte = S.pte_at(m, pid, vpn)
@@ -55,15 +56,18 @@ def hugetlb_fault(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, *, write:
     return m, "done"
 
 
-def _hugetlb_no_page(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: Vma, write: bool
-                     ) -> tuple[FlatMachine, str]:
+def _hugetlb_no_page(
+    c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: Vma, write: bool
+) -> tuple[FlatMachine, str]:
     """Allocate a zeroed huge page; a private mapping maps it read-only unless the fault
     writes (then hugetlb_wp reuses it at once: it is exclusive)."""
     node = S.task_node(m, ti)
     pfn = alloc_hugetlb_folio(c, m, node, 0)
     writable = write and vma.writable
-    c.decide("hugetlb_no_page", f"new huge page pfn {pfn} on node {node}, "
-             f"{'writable' if writable else 'read-only'}")
+    c.decide(
+        "hugetlb_no_page",
+        f"new huge page pfn {pfn} on node {node}, {'writable' if writable else 'read-only'}",
+    )
     pte = pfn_pte(pfn, PAGE_READONLY)
     if write:
         pte = maybe_mkwrite(pte_mkdirty(pte), vma)
@@ -71,8 +75,9 @@ def _hugetlb_no_page(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: V
     return m, "done"
 
 
-def hugetlb_wp(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: Vma, pte: pte_t, *,
-               unshare: bool = False) -> tuple[FlatMachine, str]:
+def hugetlb_wp(
+    c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: Vma, pte: pte_t, *, unshare: bool = False
+) -> tuple[FlatMachine, str]:
     """Reuse an anon huge page that is exclusive (6c287605fd56) or mapped once, else copy."""
     fn = "hugetlb_wp"
     pfn = pte_pfn(pte)
@@ -101,8 +106,9 @@ def hugetlb_wp(c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: Vma, pt
     return m, "write"
 
 
-def copy_hugetlb_pte(c: Ctx, m: FlatMachine, parent: int, vma: Vma, vpn: int, pte: pte_t,
-                     node: int) -> tuple[FlatMachine, pte_t]:
+def copy_hugetlb_pte(
+    c: Ctx, m: FlatMachine, parent: int, vma: Vma, vpn: int, pte: pte_t, node: int
+) -> tuple[FlatMachine, pte_t]:
     """fork: share the huge page (write-protecting both in a COW mapping), or copy it for
     the child if it may be pinned (4eae4efa2c29; from 6c287605fd56 only if exclusive).
     ``parent`` is the parent's pid."""
@@ -111,18 +117,27 @@ def copy_hugetlb_pte(c: Ctx, m: FlatMachine, parent: int, vma: Vma, vpn: int, pt
     pfn = pte_pfn(pte)
     r = c.r
     pinned = page_maybe_dma_pinned(m, pfn) and (S.mm_has_pinned(m, parent) or not r.mm_has_pinned)
-    if (r.hugetlb_fork_early_cow and vma.is_cow_mapping and S.PageAnon(m, pfn) and pinned
-            and not (r.anon_exclusive and not S.PageAnonExclusive(m, pfn))):
+    if (
+        r.hugetlb_fork_early_cow
+        and vma.is_cow_mapping
+        and S.PageAnon(m, pfn)
+        and pinned
+        and not (r.anon_exclusive and not S.PageAnonExclusive(m, pfn))
+    ):
         new = alloc_hugetlb_folio(c, m, node, S.page_content(m, pfn))
-        c.decide(fn, f"pfn {pfn} maybe pinned -> copy for the child now (pfn {new})",
-                 "hugetlb_fork_early_cow")
+        c.decide(
+            fn, f"pfn {pfn} maybe pinned -> copy for the child now (pfn {new})", "hugetlb_fork_early_cow"
+        )
         return m, maybe_mkwrite(pte_mkdirty(pfn_pte(new, PAGE_READONLY)), vma)
     get_page(m, pfn)
     page_add_rmap(m, pfn, exclusive=False if r.anon_exclusive else None)
     if vma.is_cow_mapping and pte_write(pte):
         S.set_pte_at(m, parent, vpn, pte_wrprotect(pte))
-        c.decide(fn, f"vpn {vpn:#x}: share huge pfn {pfn}, write-protect parent and child",
-                 "hugetlb_fork_early_cow")
+        c.decide(
+            fn,
+            f"vpn {vpn:#x}: share huge pfn {pfn}, write-protect parent and child",
+            "hugetlb_fork_early_cow",
+        )
         return m, pte_wrprotect(pte)
     c.decide(fn, f"vpn {vpn:#x}: share huge pfn {pfn}")
     return m, pte

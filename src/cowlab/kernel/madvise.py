@@ -21,12 +21,10 @@ _FLAG_ADVICE = {
 }
 
 
-def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str, lo: int, hi: int
-               ) -> Machine:
+def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str, lo: int, hi: int) -> Machine:
     if advice == "collapse":
         if not c.r.madv_collapse:
-            c.decide("madvise", "MADV_COLLAPSE is unknown to this kernel -> -EINVAL",
-                     "madv_collapse")
+            c.decide("madvise", "MADV_COLLAPSE is unknown to this kernel -> -EINVAL", "madv_collapse")
             return m
         return madvise_collapse(c, m, pid, lo, hi)
     m, pieces = range_vmas(c, m, pid, region, lo, hi)
@@ -35,8 +33,11 @@ def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str, lo: int, 
             m = zap_pte_range(c, m, pid, vma)
             c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), False, fresh_contents(m, vma)))
         file = pieces[0].file if pieces else ""
-        c.note("madvise", f"MADV_DONTNEED {region} {vpn_range(lo, hi)}: mappings dropped, "
-               "next touch reads " + (f"{file} again" if file else "zero"))
+        c.note(
+            "madvise",
+            f"MADV_DONTNEED {region} {vpn_range(lo, hi)}: mappings dropped, "
+            "next touch reads " + (f"{file} again" if file else "zero"),
+        )
         return m
     flag, on = _FLAG_ADVICE[advice]
     for vma in pieces:

@@ -91,8 +91,9 @@ def handle_mm_fault(
             return m, "done"
         return do_anonymous_page(c, m, ti, locals_)
     if is_migration_entry(pte):
-        c.decide("handle_pte_fault",
-                 f"migration entry for pfn {pfn_swap_entry_to_pfn(pte)}: wait for migration")
+        c.decide(
+            "handle_pte_fault", f"migration entry for pfn {pfn_swap_entry_to_pfn(pte)}: wait for migration"
+        )
         return push(m, ti, Frame("fault.migration_wait", locals_)), "pending"
     if is_swap_entry(pte):
         return do_swap_page(c, m, ti, locals_, pte)
@@ -208,8 +209,11 @@ def do_fault(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, st
     pte = pfn_pte(pfn, PAGE_READONLY)
     if not loc.unshare:
         pte = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte)), vma)
-    c.decide("do_cow_fault", f"write fault -> copy page-cache pfn {cached} of {vma.file} into "
-             f"new anon pfn {pfn}, PTE {'writable' if pte_write(pte) else 'read-only'}")
+    c.decide(
+        "do_cow_fault",
+        f"write fault -> copy page-cache pfn {cached} of {vma.file} into "
+        f"new anon pfn {pfn}, PTE {'writable' if pte_write(pte) else 'read-only'}",
+    )
     S.set_pte_at(m, loc.pid, loc.vpn, pte)
     return m, "done"
 
@@ -256,9 +260,7 @@ def wp_page_copy(
     return m, "write"
 
 
-def do_wp_page(
-    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
-) -> tuple[Machine, str]:
+def do_wp_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) -> tuple[Machine, str]:
     """Write (or unshare) fault on a present read-only PTE: reuse the page or copy it.
 
     Rules by version (kernel-semantics.md §2.1):
@@ -285,9 +287,7 @@ def do_wp_page(
     if r.wp_lru_drain:
         refcount = S.page_count(m, pfn)
         if refcount > 3:
-            return wp_page_copy(
-                c, m, ti, loc, pte, why=f"refcount {refcount} > 3", rule="wp_lru_drain"
-            )
+            return wp_page_copy(c, m, ti, loc, pte, why=f"refcount {refcount} > 3", rule="wp_lru_drain")
         if not S.PageLRU(m, pfn) and S.page_lru_batch(m, pfn) != NO_CPU:
             c.decide("do_wp_page", "page not on the LRU -> lru_add_drain()", "wp_lru_drain")
             lru_add_drain(c, m, S.task_cpu(m, ti), "do_wp_page")
@@ -309,28 +309,21 @@ def do_wp_page(
             )
         refcount = S.page_count(m, pfn)
         if refcount != 1:
-            return wp_page_copy(
-                c, m, ti, loc, pte, why=f"refcount {refcount} != 1", rule="wp_swapcache_free"
-            )
+            return wp_page_copy(c, m, ti, loc, pte, why=f"refcount {refcount} != 1", rule="wp_swapcache_free")
         return wp_page_reuse(c, m, loc, pte, why="refcount 1", rule="wp_swapcache_free")
     # 09854ba94c6a: v5.9 .. v5.17
     refcount = S.page_count(m, pfn)
     if refcount != 1:
-        return wp_page_copy(
-            c, m, ti, loc, pte, why=f"refcount {refcount} != 1", rule="wp_reuse_refcount"
-        )
+        return wp_page_copy(c, m, ti, loc, pte, why=f"refcount {refcount} != 1", rule="wp_reuse_refcount")
     if c.choice == "trylock_fail" or S.PageLocked(m, pfn):
         return wp_page_copy(c, m, ti, loc, pte, why="trylock_page failed", rule="wp_reuse_refcount")
     mapcount = S.page_mapcount_raw(m, pfn)
     if mapcount != 1:
-        return wp_page_copy(
-            c, m, ti, loc, pte, why=f"mapcount {mapcount} != 1", rule="wp_reuse_refcount"
-        )
+        return wp_page_copy(c, m, ti, loc, pte, why=f"mapcount {mapcount} != 1", rule="wp_reuse_refcount")
     return wp_page_reuse(c, m, loc, pte, why="refcount 1, mapcount 1", rule="wp_reuse_refcount")
 
 
-def _do_wp_subpage(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
-                   ) -> tuple[Machine, str]:
+def _do_wp_subpage(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) -> tuple[Machine, str]:
     """do_wp_page() on a PTE-mapped THP subpage: the same rules, read off the folio (its
     refcount, lock) and the subpage (its PageAnonExclusive bit, page_mapcount())."""
     r = c.r
@@ -342,17 +335,16 @@ def _do_wp_subpage(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
         return _wp_reuse_swap_page(c, m, ti, loc, pte)
     refcount = S.page_count(m, folio)
     if r.wp_lru_drain and refcount > 3:
-        return wp_page_copy(c, m, ti, loc, pte, why=f"THP page_count {refcount} > 3",
-                            rule="wp_lru_drain")
+        return wp_page_copy(c, m, ti, loc, pte, why=f"THP page_count {refcount} > 3", rule="wp_lru_drain")
     if refcount != 1:
-        return wp_page_copy(c, m, ti, loc, pte, why=f"THP page_count {refcount} != 1",
-                            rule="wp_reuse_refcount")
+        return wp_page_copy(
+            c, m, ti, loc, pte, why=f"THP page_count {refcount} != 1", rule="wp_reuse_refcount"
+        )
     if c.choice == "trylock_fail" or S.PageLocked(m, folio):
         return wp_page_copy(c, m, ti, loc, pte, why="trylock_page failed", rule="wp_reuse_refcount")
     mapcount = page_mapcount(m, pfn)
     if not r.wp_swapcache_free and mapcount != 1:
-        return wp_page_copy(c, m, ti, loc, pte, why=f"mapcount {mapcount} != 1",
-                            rule="wp_reuse_refcount")
+        return wp_page_copy(c, m, ti, loc, pte, why=f"mapcount {mapcount} != 1", rule="wp_reuse_refcount")
     return wp_page_reuse(c, m, loc, pte, why="THP page_count 1", rule="wp_reuse_refcount")
 
 
@@ -370,9 +362,7 @@ def reuse_swap_page(c: Ctx, m: Machine, pfn: int) -> tuple[Machine, bool, int]:
     return m, count <= 1, count
 
 
-def _wp_reuse_swap_page(
-    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
-) -> tuple[Machine, str]:
+def _wp_reuse_swap_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) -> tuple[Machine, str]:
     pfn = pte_pfn(pte)
     folio = S.compound_head(m, pfn)
     if S.PageLocked(m, folio):
@@ -382,8 +372,11 @@ def _wp_reuse_swap_page(
     mapcount = S.page_mapcount_raw(m, folio)
     swaps = swapcount(m, S.page_swap_slot(m, folio)) if S.PageSwapCache(m, folio) else 0
     _, reuse, count = reuse_swap_page(c, m, pfn)
-    why = (f"reuse_swap_page: THP map+swap count {count}" if thp else
-           f"reuse_swap_page: mapcount {mapcount} + swapcount {swaps} = {count}")
+    why = (
+        f"reuse_swap_page: THP map+swap count {count}"
+        if thp
+        else f"reuse_swap_page: mapcount {mapcount} + swapcount {swaps} = {count}"
+    )
     if reuse:
         return wp_page_reuse(c, m, loc, pte, why=why, rule="wp_reuse_refcount")
     return wp_page_copy(c, m, ti, loc, pte, why=why, rule="wp_reuse_refcount")
@@ -392,9 +385,7 @@ def _wp_reuse_swap_page(
 # --- do_swap_page -------------------------------------------------------------
 
 
-def do_swap_page(
-    c: Ctx, m: Machine, ti: int, loc: FaultLocals, orig_pte: pte_t
-) -> tuple[Machine, str]:
+def do_swap_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, orig_pte: pte_t) -> tuple[Machine, str]:
     """Swap-in: find or read the page, map it, decide whether a write may map it writable.
 
     - <= v5.17: writable iff reuse_swap_page() (mapcount + swapcount, GUP refs ignored).

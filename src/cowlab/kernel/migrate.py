@@ -108,8 +108,10 @@ def try_to_migrate(c: Ctx, m: Machine, pfn: int) -> Machine:
         if exclusive:
             S.ClearPageAnonExclusive(m, pfn)
         m = put_page(c, m, pfn)
-        c.decide(fn, f"{S.mm_name(m, pid)} vpn {vpn:#x}: PTE {why} -> "
-                 f"{migration_entry_mode(entry)} migration entry")
+        c.decide(
+            fn,
+            f"{S.mm_name(m, pid)} vpn {vpn:#x}: PTE {why} -> {migration_entry_mode(entry)} migration entry",
+        )
     return m
 
 
@@ -124,8 +126,7 @@ def remove_migration_ptes(c: Ctx, m: Machine, old: int, new: int) -> Machine:
     for pid, vpn, old_pte in rmap_migration(m, old):
         entry = pte_to_swp_entry(old_pte)
         vma = S.vma_lookup(m, pid, vpn)
-        write = (is_writable_migration_entry(entry) and vma >= 0
-                 and bool(S.vma_flags(m, pid, vma) & VM_WRITE))
+        write = is_writable_migration_entry(entry) and vma >= 0 and bool(S.vma_flags(m, pid, vma) & VM_WRITE)
         pte = pfn_pte(new, PAGE_READONLY)
         if not is_migration_entry_young(entry):
             pte = pte_mkold(pte)
@@ -205,8 +206,9 @@ def _next_pass(c: Ctx, m: Machine, ti: int, loc: MigrateLocals) -> Machine:
 def _move(c: Ctx, m: Machine, ti: int, loc: MigrateLocals) -> Machine:
     old = loc.pfn
     new = S.alloc_pfn(m)
-    S.init_page(m, new, node=loc.target, content=S.page_content(m, old), refcount=1,
-                anon=S.PageAnon(m, old), lru=True)
+    S.init_page(
+        m, new, node=loc.target, content=S.page_content(m, old), refcount=1, anon=S.PageAnon(m, old), lru=True
+    )
     if S.PageSwapCache(m, old):
         slot = S.page_swap_slot(m, old)
         assert S.swap_in_use(m, slot)

@@ -29,8 +29,7 @@ MMAP_MIN_VPN = 0x100
 
 def get_unmapped_area(m: FlatMachine, pid: int) -> int:
     """Where the next mmap goes: one guard page above the highest VMA."""
-    top = max((S.vma_end(m, pid, slot) for slot in range(S.nr_vmas(m, pid))),
-              default=MMAP_MIN_VPN - 1)
+    top = max((S.vma_end(m, pid, slot) for slot in range(S.nr_vmas(m, pid))), default=MMAP_MIN_VPN - 1)
     return top + 1
 
 
@@ -44,20 +43,28 @@ def fresh_contents(m: FlatMachine, vma: Vma) -> tuple[int, ...]:
     return (0,) * vma.npages
 
 
-def do_mmap(c: Ctx, m: FlatMachine, pid: int, name: str, npages: int, flags: int, file: str = ""
-            ) -> FlatMachine:
+def do_mmap(
+    c: Ctx, m: FlatMachine, pid: int, name: str, npages: int, flags: int, file: str = ""
+) -> FlatMachine:
     """mmap(MAP_PRIVATE).  A THP-enabled region (VM_HUGEPAGE) starts on a PMD boundary,
     as cow.c arranges by over-allocating and aligning."""
     start = get_unmapped_area(m, pid)
     if flags & VM_HUGEPAGE:
         start += -start % HPAGE_NR
     slot = S.nr_vmas(m, pid)
-    S.insert_vma(m, pid, slot, start=start, npages=npages, flags=flags | VM_SOFTDIRTY, name=name,
-                 file=file)
+    S.insert_vma(m, pid, slot, start=start, npages=npages, flags=flags | VM_SOFTDIRTY, name=name, file=file)
     vma = vma_view(m, pid, slot)
-    what = f"private mapping of {file}" if file else (
-        "anonymous hugetlb" if vma.hugetlb else
-        "anonymous, MADV_HUGEPAGE" if vma.thp_enabled else "anonymous")
+    what = (
+        f"private mapping of {file}"
+        if file
+        else (
+            "anonymous hugetlb"
+            if vma.hugetlb
+            else "anonymous, MADV_HUGEPAGE"
+            if vma.thp_enabled
+            else "anonymous"
+        )
+    )
     c.note("mmap", f"{S.mm_name(m, pid)}: {name} = {vpn_range(start, start + npages)} ({what})")
     c.emit(Mapped(pid, tuple(range(start, start + npages)), fresh_contents(m, vma)))
     return m
@@ -116,8 +123,9 @@ def exit_mmap(c: Ctx, m: FlatMachine, pid: int) -> FlatMachine:
     for vma in vmas_of(m, pid):
         zap_pte_range(c, m, pid, vma)
         vpns.extend(range(vma.start, vma.end))
-    pipes = [S.ref_name(m, i) for i in S.refs_in_use(m)
-             if S.ref_pid(m, i) == pid and S.ref_holder(m, i) == "pipe"]
+    pipes = [
+        S.ref_name(m, i) for i in S.refs_in_use(m) if S.ref_pid(m, i) == pid and S.ref_holder(m, i) == "pipe"
+    ]
     for name in pipes:
         unpin_user_page(c, m, name)
     for slot in reversed(range(S.nr_vmas(m, pid))):

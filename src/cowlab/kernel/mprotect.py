@@ -78,14 +78,12 @@ def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: pte_t, target_node: int) -> st
                 return "maybe pinned or shared"
         elif r.numa_skip_refcount:
             if refcount != 1:
-                c.decide(fn, f"COW mapping, refcount {refcount} != 1 -> skip",
-                         "numa_skip_refcount")
+                c.decide(fn, f"COW mapping, refcount {refcount} != 1 -> skip", "numa_skip_refcount")
                 return "refcount != 1"
             c.decide(fn, "COW mapping, refcount 1 -> continue", "numa_skip_refcount")
         elif r.numa_skip_shared_cow:
             if mapcount != 1:
-                c.decide(fn, f"COW mapping, mapcount {mapcount} != 1 -> skip",
-                         "numa_skip_refcount")
+                c.decide(fn, f"COW mapping, mapcount {mapcount} != 1 -> skip", "numa_skip_refcount")
                 return "mapcount != 1"
             c.decide(
                 fn,
@@ -127,9 +125,11 @@ def change_pte_range(
                 if pte_swp_soft_dirty(pte):
                     new = pte_swp_mksoft_dirty(new)
                 S.set_pte_at(m, pid, vpn, new)
-                c.decide(fn, f"vpn {vpn:#x}: writable migration entry -> "
-                         f"{migration_entry_mode(entry)}",
-                         "anon_exclusive" if r.anon_exclusive else "")
+                c.decide(
+                    fn,
+                    f"vpn {vpn:#x}: writable migration entry -> {migration_entry_mode(entry)}",
+                    "anon_exclusive" if r.anon_exclusive else "",
+                )
             continue
         if prot_numa:
             why = _numa_skip(c, m, vma, pte, target_node)
@@ -161,18 +161,23 @@ def _mprotect_pte(c: Ctx, m: Machine, vma: Vma, vpn: int, pte: pte_t) -> pte_t:
     if vma.writable and c.r.mprotect_exclusive_writable and pte_pfn(pte) != ZERO_PFN:
         pfn = pte_pfn(pte)
         if vma.soft_dirty_tracking and not pte_soft_dirty(pte):
-            c.decide("change_pte_range", f"vpn {vpn:#x}: soft-dirty tracking needs the write "
-                     "fault -> stays read-only", "mprotect_exclusive_writable")
+            c.decide(
+                "change_pte_range",
+                f"vpn {vpn:#x}: soft-dirty tracking needs the write fault -> stays read-only",
+                "mprotect_exclusive_writable",
+            )
         elif S.PageAnon(m, pfn) and S.PageAnonExclusive(m, pfn):
             write = True
-            c.decide("change_pte_range", f"vpn {vpn:#x}: exclusive anon page -> writable",
-                     "mprotect_exclusive_writable")
+            c.decide(
+                "change_pte_range",
+                f"vpn {vpn:#x}: exclusive anon page -> writable",
+                "mprotect_exclusive_writable",
+            )
     new = pte_modify(pte, PAGE_READONLY)
     return pte_mkwrite(new) if write else new
 
 
-def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi: int
-             ) -> Machine:
+def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi: int) -> Machine:
     """mprotect() of pages ``lo``..``hi`` of a region, splitting its VMA at the ends."""
     _, pieces = range_vmas(c, m, pid, region, lo, hi)
     for vma in pieces:
@@ -183,8 +188,7 @@ def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi:
         slot = S.vma_lookup(m, pid, vma.start)
         S.set_vma_flags(m, pid, slot, flags | keep)
         new_vma = vma_view(m, pid, slot)
-        now = ("read-write" if new_vma.writable else "read-only" if new_vma.accessible
-               else "PROT_NONE")
+        now = "read-write" if new_vma.writable else "read-only" if new_vma.accessible else "PROT_NONE"
         c.note("mprotect", f"{region} {vpn_range(vma.start, vma.end)}: now {now}")
         change_pte_range(c, m, pid, new_vma, prot_numa=False)
     return m

@@ -16,8 +16,7 @@ from cowlab.model.events import Moved
 from cowlab.model.state import FlatMachine
 
 
-def do_mremap(c: Ctx, m: FlatMachine, pid: int, region: str, to: str, lo: int, hi: int
-              ) -> FlatMachine:
+def do_mremap(c: Ctx, m: FlatMachine, pid: int, region: str, to: str, lo: int, hi: int) -> FlatMachine:
     m, pieces = range_vmas(c, m, pid, region, lo, hi)
     start = get_unmapped_area(m, pid)
     if any(v.flags & VM_HUGEPAGE for v in pieces):
@@ -34,8 +33,18 @@ def do_mremap(c: Ctx, m: FlatMachine, pid: int, region: str, to: str, lo: int, h
     # the new place is above every VMA: the moved pieces go last, in address order
     for vma in pieces:
         new_start = start + vma.start - lo
-        S.insert_vma(m, pid, S.nr_vmas(m, pid), start=new_start, npages=vma.npages,
-                     flags=vma.flags, name=to, file=vma.file, pgoff=vma.pgoff, base=start)
+        S.insert_vma(
+            m,
+            pid,
+            S.nr_vmas(m, pid),
+            start=new_start,
+            npages=vma.npages,
+            flags=vma.flags,
+            name=to,
+            file=vma.file,
+            pgoff=vma.pgoff,
+            base=start,
+        )
         for vpn in range(vma.start, vma.end):
             pte = S.pte_at(m, pid, vpn)
             if pte:
@@ -47,7 +56,10 @@ def do_mremap(c: Ctx, m: FlatMachine, pid: int, region: str, to: str, lo: int, h
         if not pmd_trans_huge(S.pte_at(m, pid, new)):
             S.set_pmd_pte_table(m, pid, pmd_base(new), True)
     free_pgtables(m, pid)
-    c.note("mremap", f"{S.mm_name(m, pid)}: {region} {vpn_range(lo, hi)} moved to {to} = "
-           f"{vpn_range(start, start + hi - lo)}")
+    c.note(
+        "mremap",
+        f"{S.mm_name(m, pid)}: {region} {vpn_range(lo, hi)} moved to {to} = "
+        f"{vpn_range(start, start + hi - lo)}",
+    )
     c.emit(Moved(pid, tuple(moved)))
     return m

@@ -39,8 +39,9 @@ def sched_move(c: Ctx, m: Machine, ti: int, node: int) -> Machine:
     unless its affinity binds it elsewhere."""
     affinity = S.task_affinity(m, ti)
     if affinity != NO_NODE and affinity != node:
-        c.decide("sched", f"{S.task_name(m, ti)} is bound to node {affinity} -> stays on "
-                 f"node {S.task_node(m, ti)}")
+        c.decide(
+            "sched", f"{S.task_name(m, ti)} is bound to node {affinity} -> stays on node {S.task_node(m, ti)}"
+        )
         return m
     c.note("sched", f"{S.task_name(m, ti)} moves from node {S.task_node(m, ti)} to node {node}")
     S.set_task_node(m, ti, node)

@@ -66,8 +66,14 @@ def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t) -> bool:
         vma = vma_at(m, loc.pid, loc.vpn)
         pfn = pte_pfn(pte)
         page = pfn != ZERO_PFN and S.page_in_use(m, pfn)
-        ok = bool(vma and vma.writable and page and S.PageAnon(m, pfn) and S.PageAnonExclusive(m, pfn)
-                  and not (vma.soft_dirty_tracking and not pte_soft_dirty(pte)))
+        ok = bool(
+            vma
+            and vma.writable
+            and page
+            and S.PageAnon(m, pfn)
+            and S.PageAnonExclusive(m, pfn)
+            and not (vma.soft_dirty_tracking and not pte_soft_dirty(pte))
+        )
         c.decide(
             fn,
             "can_change_pte_writable: "
@@ -82,9 +88,7 @@ def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t) -> bool:
     return False
 
 
-def do_numa_page(
-    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t
-) -> tuple[Machine, str]:
+def do_numa_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) -> tuple[Machine, str]:
     """Hinting fault on a PROT_NONE PTE: pick a target node and start migration."""
     fn = "do_numa_page"
     writable = _writable(c, m, loc, pte)
@@ -135,10 +139,12 @@ def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         return pop(m, ti, "done")
     writable = loc.writable and not c.r.numa_recompute_writable
     if c.r.numa_recompute_writable and loc.writable:
-        c.decide(fn, "lock was dropped: writable forced off -> remap read-only",
-                 "numa_recompute_writable")
+        c.decide(fn, "lock was dropped: writable forced off -> remap read-only", "numa_recompute_writable")
     else:
-        c.decide(fn, f"migration failed -> restore the PTE {'writable' if writable else 'read-only'}",
-                 "numa_delay_map")
+        c.decide(
+            fn,
+            f"migration failed -> restore the PTE {'writable' if writable else 'read-only'}",
+            "numa_delay_map",
+        )
     S.set_pte_at(m, loc.pid, loc.vpn, _restored(loc.orig_pte, writable))
     return pop(m, ti, "done")

@@ -16,8 +16,11 @@ def folio_pfn(m: Machine, pfn: int) -> int:
 
 def folio_pages(m: Machine, head: int) -> list[int]:
     """Every pfn of the THP whose head is ``head`` (head first)."""
-    return [head] + [pfn for pfn in S.pfns_in_use(m)
-                     if pfn != head and S.PageTransCompound(m, pfn) and S.compound_head(m, pfn) == head]
+    return [head] + [
+        pfn
+        for pfn in S.pfns_in_use(m)
+        if pfn != head and S.PageTransCompound(m, pfn) and S.compound_head(m, pfn) == head
+    ]
 
 
 def page_mapcount(m: Machine, pfn: int) -> int:
@@ -56,8 +59,12 @@ def put_page(c: Ctx, m: Machine, pfn: int, n: int = 1) -> Machine:
     if refcount < 0:
         raise ModelBugError(f"refcount of pfn {pfn} below zero")
     if refcount == 0:
-        if (S.page_mapcount_raw(m, pfn) or S.PageSwapCache(m, pfn)
-                or S.page_lru_batch(m, pfn) != NO_CPU or S.PageIsolated(m, pfn)):
+        if (
+            S.page_mapcount_raw(m, pfn)
+            or S.PageSwapCache(m, pfn)
+            or S.page_lru_batch(m, pfn) != NO_CPU
+            or S.PageIsolated(m, pfn)
+        ):
             raise ModelBugError(f"pfn {pfn} freed while still in use: {page_view(m, pfn)}")
         if S.PageTransCompound(m, pfn):
             return _free_folio(c, m, pfn)

@@ -30,11 +30,15 @@ def page_table_walk(m: Machine) -> Iterator[tuple[int, int, pte_t]]:
 
 def rmap_present(m: Machine, pfn: int) -> list[tuple[int, int, pte_t]]:
     """Every present PTE mapping ``pfn``: (pid, vpn, pte)."""
-    return [(pid, vpn, pte) for pid, vpn, pte in page_table_walk(m)
-            if pte_present(pte) and pte_pfn(pte) == pfn]
+    return [
+        (pid, vpn, pte) for pid, vpn, pte in page_table_walk(m) if pte_present(pte) and pte_pfn(pte) == pfn
+    ]
 
 
 def rmap_migration(m: Machine, pfn: int) -> list[tuple[int, int, pte_t]]:
     """Every migration entry standing for ``pfn``."""
-    return [(pid, vpn, pte) for pid, vpn, pte in page_table_walk(m)
-            if is_migration_entry(pte) and pfn_swap_entry_to_pfn(pte) == pfn]
+    return [
+        (pid, vpn, pte)
+        for pid, vpn, pte in page_table_walk(m)
+        if is_migration_entry(pte) and pfn_swap_entry_to_pfn(pte) == pfn
+    ]

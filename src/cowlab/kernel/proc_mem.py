@@ -46,8 +46,7 @@ def mem_rw_copy(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     token = S.take_token(m)
     S.set_page_content(m, pfn, token)
     owner = S.page_cache_owner(m, pfn)
-    where = (f"page-cache pfn {pfn} of {S.file_name(m, owner[0])}" if owner
-             else f"pfn {pfn}")
+    where = f"page-cache pfn {pfn} of {S.file_name(m, owner[0])}" if owner else f"pfn {pfn}"
     c.decide("mem_rw", f"copy the data into {where}")
     c.emit(Store(op.pid, op.vpn, token, pfn))
     m = unpin_user_page(c, m, op.name)

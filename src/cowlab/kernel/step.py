@@ -80,8 +80,12 @@ def blocked(m: Machine, ti: int) -> str | None:
     stage_name = m.L.symbols.name  # type: ignore[attr-defined]
     if frame.stage not in MMAP_LOCK_FREE_STAGES and not _access_needs_no_fault(m, frame):
         for other in range(S.nr_threads(m)):
-            if (other != ti and S.task_pid(m, other) == pid and S.task_depth(m, other)
-                    and stage_name(S.frame_stage(m, other)) == "fork.copy_page_range"):
+            if (
+                other != ti
+                and S.task_pid(m, other) == pid
+                and S.task_depth(m, other)
+                and stage_name(S.frame_stage(m, other)) == "fork.copy_page_range"
+            ):
                 return f"mmap_lock is held for writing by {S.task_name(m, other)} (forking)"
     needs_write = frame.stage in MMAP_WRITE_STAGES or (
         type(frame.locals) is MadviseOp and frame.locals.advice in MMAP_WRITE_ADVICE
@@ -89,8 +93,10 @@ def blocked(m: Machine, ti: int) -> str | None:
     if needs_write:
         for other in range(S.nr_threads(m)):
             if other != ti and S.task_pid(m, other) == pid and S.task_depth(m, other):
-                return (f"mmap_lock is held for reading by {S.task_name(m, other)} "
-                        f"(at {stage_name(S.frame_stage(m, other))})")
+                return (
+                    f"mmap_lock is held for reading by {S.task_name(m, other)} "
+                    f"(at {stage_name(S.frame_stage(m, other))})"
+                )
     return None
 
 

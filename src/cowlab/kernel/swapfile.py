@@ -79,8 +79,12 @@ def free_swap_and_cache(c: Ctx, m: Machine, slot: int) -> Machine:
 
 def free_swap_cache(c: Ctx, m: Machine, pfn: int) -> Machine:
     """After unmapping (zap, COW), drop an unmapped page's swap cache if it is unused."""
-    if (not S.page_in_use(m, pfn) or not S.PageSwapCache(m, pfn) or S.page_mapcount_raw(m, pfn)
-            or S.PageLocked(m, pfn)):
+    if (
+        not S.page_in_use(m, pfn)
+        or not S.PageSwapCache(m, pfn)
+        or S.page_mapcount_raw(m, pfn)
+        or S.PageLocked(m, pfn)
+    ):
         return m
     m, _ = try_to_free_swap(c, m, pfn)
     return m

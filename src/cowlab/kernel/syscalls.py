@@ -106,10 +106,12 @@ OP_STAGES: dict[type, str] = {
 }
 
 #: stages that need mmap_lock for writing
-MMAP_WRITE_STAGES = frozenset({"sys.mmap", "sys.munmap", "sys.mprotect", "sys.mremap", "sys.fork",
-                               "sys.exit", "sys.clear_refs"})
-MMAP_WRITE_ADVICE = frozenset({"dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage",
-                               "nohugepage", "collapse"})
+MMAP_WRITE_STAGES = frozenset(
+    {"sys.mmap", "sys.munmap", "sys.mprotect", "sys.mremap", "sys.fork", "sys.exit", "sys.clear_refs"}
+)
+MMAP_WRITE_ADVICE = frozenset(
+    {"dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage", "collapse"}
+)
 
 
 @stage("sys.mmap")
@@ -139,8 +141,7 @@ def sys_madvise(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     op: MadviseOp = frame.locals  # type: ignore[assignment]
     if op.advice == "pageout":
         if not c.r.madv_pageout:
-            c.decide("madvise", "MADV_PAGEOUT is unknown to this kernel -> -EINVAL",
-                     "madv_pageout")
+            c.decide("madvise", "MADV_PAGEOUT is unknown to this kernel -> -EINVAL", "madv_pageout")
             return pop(m, ti, "einval")
         locals_ = PageoutLocals(op.pid, tuple(range(op.lo, op.hi)))
         return replace_top(m, ti, Frame("madvise.pageout", locals_))

@@ -32,8 +32,9 @@ def clear_refs_soft_dirty(c: Ctx, m: Machine, pid: int) -> Machine:
         if c.r.clear_refs_skip_pinned and pfn != ZERO_PFN and vma.is_cow_mapping:
             pinned_mm = S.mm_has_pinned(m, pid) or not c.r.mm_has_pinned
             if pinned_mm and page_maybe_dma_pinned(m, pfn):
-                c.decide(fn, f"vpn {vpn:#x}: pfn {pfn} maybe pinned -> leave the PTE",
-                         "clear_refs_skip_pinned")
+                c.decide(
+                    fn, f"vpn {vpn:#x}: pfn {pfn} maybe pinned -> leave the PTE", "clear_refs_skip_pinned"
+                )
                 continue
         S.set_pte_at(m, pid, vpn, pte_clear_soft_dirty(pte_wrprotect(pte)))
         c.decide(fn, f"vpn {vpn:#x}: write-protect, clear soft-dirty", "clear_refs_skip_pinned")

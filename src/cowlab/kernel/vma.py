@@ -18,14 +18,33 @@ def __split_vma(m: Machine, pid: int, slot: int, at: int) -> None:
     flags, name, file = S.vma_flags(m, pid, slot), S.vma_name(m, pid, slot), S.vma_file(m, pid, slot)
     pgoff, base = S.vma_pgoff(m, pid, slot), S.vma_region_base(m, pid, slot)
     S.remove_vma(m, pid, slot)
-    S.insert_vma(m, pid, slot, start=start, npages=at - start, flags=flags, name=name, file=file,
-                 pgoff=pgoff, base=base)
-    S.insert_vma(m, pid, slot + 1, start=at, npages=end - at, flags=flags, name=name, file=file,
-                 pgoff=pgoff + (at - start), base=base)
+    S.insert_vma(
+        m,
+        pid,
+        slot,
+        start=start,
+        npages=at - start,
+        flags=flags,
+        name=name,
+        file=file,
+        pgoff=pgoff,
+        base=base,
+    )
+    S.insert_vma(
+        m,
+        pid,
+        slot + 1,
+        start=at,
+        npages=end - at,
+        flags=flags,
+        name=name,
+        file=file,
+        pgoff=pgoff + (at - start),
+        base=base,
+    )
 
 
-def range_vmas(c: Ctx, m: Machine, pid: int, region: str, lo: int, hi: int
-               ) -> tuple[Machine, list[Vma]]:
+def range_vmas(c: Ctx, m: Machine, pid: int, region: str, lo: int, hi: int) -> tuple[Machine, list[Vma]]:
     """Split the pieces of ``region`` at ``lo`` and ``hi`` and return those inside.  A
     PMD-mapped THP across either end is split into PTEs first (vma_adjust_trans_huge
     for a VMA split; zap and change_protection do the same for a partial PMD)."""

@@ -82,17 +82,23 @@ def shrink_add_to_swap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         return _keep(c, m, ti, pfn, "trylock_page failed", locked=False)
     S.set_page_locked(m, pfn, True)
     if not S.PageAnon(m, pfn):
-        return _keep(c, m, ti, pfn, "page-cache page (file reclaim is not modeled)",
-                     locked=True)
+        return _keep(c, m, ti, pfn, "page-cache page (file reclaim is not modeled)", locked=True)
     if not S.PageSwapCache(m, pfn):
         pinned = page_maybe_dma_pinned(m, pfn)
         if c.r.reclaim_skip_pinned and pinned:
-            c.decide("shrink_page_list", f"pfn {pfn} maybe DMA-pinned (refcount "
-                     f"{S.page_count(m, pfn)}) -> not added to the swap cache", "reclaim_skip_pinned")
+            c.decide(
+                "shrink_page_list",
+                f"pfn {pfn} maybe DMA-pinned (refcount "
+                f"{S.page_count(m, pfn)}) -> not added to the swap cache",
+                "reclaim_skip_pinned",
+            )
             return _keep(c, m, ti, pfn, "pinned", locked=True)
         if pinned:
-            c.decide("shrink_page_list", f"pfn {pfn} maybe DMA-pinned but added to the "
-                     "swap cache anyway", "reclaim_skip_pinned")
+            c.decide(
+                "shrink_page_list",
+                f"pfn {pfn} maybe DMA-pinned but added to the swap cache anyway",
+                "reclaim_skip_pinned",
+            )
         m, _ = add_to_swap(c, m, pfn)
     return goto(m, ti, "reclaim.swapcache")
 
@@ -106,8 +112,9 @@ def shrink_unmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     for pid, vpn, pte in rmap_present(m, loc.pfn):
         exclusive = r.anon_exclusive and S.PageAnonExclusive(m, loc.pfn)
         if exclusive and page_maybe_dma_pinned(m, loc.pfn):
-            c.decide("try_to_unmap", f"pfn {loc.pfn} exclusive and maybe pinned -> "
-                     "cannot unmap", "anon_exclusive")
+            c.decide(
+                "try_to_unmap", f"pfn {loc.pfn} exclusive and maybe pinned -> cannot unmap", "anon_exclusive"
+            )
             return _keep(c, m, ti, loc.pfn, "still mapped", locked=True)
         swp_pte = swp_entry_to_pte(swp_entry(SWP_SWAPFILE, slot))
         if exclusive and r.swap_exclusive_bit:
@@ -120,8 +127,11 @@ def shrink_unmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         if exclusive:
             S.ClearPageAnonExclusive(m, loc.pfn)
         m = put_page(c, m, loc.pfn)
-        c.decide("try_to_unmap", f"{S.mm_name(m, pid)} vpn {vpn:#x} -> swap entry (slot "
-                 f"{slot}{', exclusive' if pte_swp_exclusive(swp_pte) else ''})")
+        c.decide(
+            "try_to_unmap",
+            f"{S.mm_name(m, pid)} vpn {vpn:#x} -> swap entry (slot "
+            f"{slot}{', exclusive' if pte_swp_exclusive(swp_pte) else ''})",
+        )
     return goto(m, ti, "reclaim.unmapped")
 
 
@@ -143,8 +153,14 @@ def shrink_remove_mapping(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     loc: ReclaimLocals = frame.locals  # type: ignore[assignment]
     refcount = S.page_count(m, loc.pfn)
     if S.page_mapcount_raw(m, loc.pfn) or refcount != 2:
-        return _keep(c, m, ti, loc.pfn, f"refcount {refcount} != 2 (swap cache + "
-                     "isolation): page stays in the swap cache", locked=True)
+        return _keep(
+            c,
+            m,
+            ti,
+            loc.pfn,
+            f"refcount {refcount} != 2 (swap cache + isolation): page stays in the swap cache",
+            locked=True,
+        )
     c.decide("__remove_mapping", f"pfn {loc.pfn}: refcount 2 -> free")
     S.set_page_locked(m, loc.pfn, False)
     m = delete_from_swap_cache(c, m, loc.pfn)
@@ -160,6 +176,6 @@ def madvise_pageout(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     for i, vpn in enumerate(loc.vpns):
         pte = S.pte_at(m, loc.pid, vpn)
         if pte_present(pte) and pte_pfn(pte) != ZERO_PFN:
-            m = goto(m, ti, "madvise.pageout", locals=loc._replace(vpns=loc.vpns[i + 1:]))
+            m = goto(m, ti, "madvise.pageout", locals=loc._replace(vpns=loc.vpns[i + 1 :]))
             return push(m, ti, reclaim_frame(pte_pfn(pte)))
     return pop(m, ti, "done")

@@ -129,6 +129,17 @@ class Hung(NamedTuple):
 
 
 Event = (
-    Decision | Note | Load | Store | RefTaken | RefDropped | DeviceLoad | DeviceStore | Forked
-    | Zapped | Mapped | Moved | Hung
+    Decision
+    | Note
+    | Load
+    | Store
+    | RefTaken
+    | RefDropped
+    | DeviceLoad
+    | DeviceStore
+    | Forked
+    | Zapped
+    | Mapped
+    | Moved
+    | Hung
 )

@@ -131,8 +131,10 @@ class LayoutOverflowError(ValueError):
         self.bound = bound
         self.value = value
         detail = f" ({what})" if what else ""
-        super().__init__(f"the state needs more than bounds.{bound} = {value}{detail}: "
-                         f"raise bounds.{bound} in the configuration")
+        super().__init__(
+            f"the state needs more than bounds.{bound} = {value}{detail}: "
+            f"raise bounds.{bound} in the configuration"
+        )
 
 
 @dataclass(frozen=True)

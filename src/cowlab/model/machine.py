@@ -58,21 +58,20 @@ class Machine(NamedTuple):
 
     def with_page(self, pfn: int, page: Page | None) -> Machine:
         pages = self[2]
-        return _new(Machine, (self[0], self[1], (*pages[:pfn], page, *pages[pfn + 1:]), *self[3:]))
+        return _new(Machine, (self[0], self[1], (*pages[:pfn], page, *pages[pfn + 1 :]), *self[3:]))
 
     def with_process(self, proc: Process) -> Machine:
         procs = self[3]
         pid = proc.pid
-        return _new(Machine, (*self[:3], (*procs[:pid], proc, *procs[pid + 1:]), *self[4:]))
+        return _new(Machine, (*self[:3], (*procs[:pid], proc, *procs[pid + 1 :]), *self[4:]))
 
     def with_thread(self, index: int, thread: Thread) -> Machine:
         threads = self[4]
-        return _new(Machine, (*self[:4], (*threads[:index], thread, *threads[index + 1:]),
-                              *self[5:]))
+        return _new(Machine, (*self[:4], (*threads[:index], thread, *threads[index + 1 :]), *self[5:]))
 
     def with_slot(self, slot: int, value: SwapSlot | None) -> Machine:
         swap = self[5]
-        return _new(Machine, (*self[:5], (*swap[:slot], value, *swap[slot + 1:]), *self[6:]))
+        return _new(Machine, (*self[:5], (*swap[:slot], value, *swap[slot + 1 :]), *self[6:]))
 
     def alloc_pfn(self) -> int:
         """The lowest free pfn (a new one past the end if none is free)."""

@@ -111,8 +111,7 @@ _KIND_SWAP = SWP_SWAPFILE << _SWP_TYPE_SHIFT
 _KIND_MIGRATION_READ = SWP_MIGRATION_READ << _SWP_TYPE_SHIFT
 _KIND_MIGRATION_READ_EXCLUSIVE = SWP_MIGRATION_READ_EXCLUSIVE << _SWP_TYPE_SHIFT
 _KIND_MIGRATION_WRITE = SWP_MIGRATION_WRITE << _SWP_TYPE_SHIFT
-_KINDS_MIGRATION = frozenset({_KIND_MIGRATION_READ, _KIND_MIGRATION_READ_EXCLUSIVE,
-                              _KIND_MIGRATION_WRITE})
+_KINDS_MIGRATION = frozenset({_KIND_MIGRATION_READ, _KIND_MIGRATION_READ_EXCLUSIVE, _KIND_MIGRATION_WRITE})
 
 MIGRATION_WRITABLE = "writable"
 MIGRATION_READABLE = "readable"
@@ -431,13 +430,13 @@ def _flags_valid(flags: int) -> bool:
                 return False
         elif flags & _PAGE_SAVEDWRITE:
             return False
-        return not flags & ~(_PAGE_PROT_MASK | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_PMD
-                             | _PAGE_SOFT_DIRTY)
+        return not flags & ~(_PAGE_PROT_MASK | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_PMD | _PAGE_SOFT_DIRTY)
     kind = flags & _PTE_KIND_MASK
     if kind == _KIND_SWAP:
         return not flags & ~(_PTE_KIND_MASK | _PAGE_SWP_FLAGS)
-    return kind in _KINDS_MIGRATION and not flags & ~(_PTE_KIND_MASK | _PAGE_SWP_SOFT_DIRTY
-                                                      | _SWP_MIG_YOUNG | _SWP_MIG_DIRTY)
+    return kind in _KINDS_MIGRATION and not flags & ~(
+        _PTE_KIND_MASK | _PAGE_SWP_SOFT_DIRTY | _SWP_MIG_YOUNG | _SWP_MIG_DIRTY
+    )
 
 
 _VALID_FLAGS = frozenset(f for f in range(1 << PAGE_SHIFT) if _flags_valid(f))
@@ -503,14 +502,24 @@ def pte_view(pte: pte_t) -> Pte | None:
     if not pte_is_valid(pte):
         raise ValueError(f"not a pte_t: {pte:#x}")
     if pte_present(pte):
-        return PresentPte(pte_pfn(pte), write=bool(pte & _PAGE_RW), dirty=pte_dirty(pte),
-                          young=pte_young(pte), protnone=pte_protnone(pte),
-                          savedwrite=pte_savedwrite(pte), soft_dirty=pte_soft_dirty(pte),
-                          pmd=pte_pmd_mapped(pte))
+        return PresentPte(
+            pte_pfn(pte),
+            write=bool(pte & _PAGE_RW),
+            dirty=pte_dirty(pte),
+            young=pte_young(pte),
+            protnone=pte_protnone(pte),
+            savedwrite=pte_savedwrite(pte),
+            soft_dirty=pte_soft_dirty(pte),
+            pmd=pte_pmd_mapped(pte),
+        )
     if is_migration_entry(pte):
-        return MigrationEntry(pfn_swap_entry_to_pfn(pte), migration_entry_mode(pte),
-                              pte_swp_soft_dirty(pte), is_migration_entry_young(pte),
-                              is_migration_entry_dirty(pte))
+        return MigrationEntry(
+            pfn_swap_entry_to_pfn(pte),
+            migration_entry_mode(pte),
+            pte_swp_soft_dirty(pte),
+            is_migration_entry_young(pte),
+            is_migration_entry_dirty(pte),
+        )
     return SwapEntry(swp_offset(pte), pte_swp_exclusive(pte), pte_swp_soft_dirty(pte))
 
 
@@ -520,10 +529,15 @@ def to_pte_t(record: Pte | None) -> pte_t:
         return 0
     if type(record) is PresentPte:
         pte = pfn_pte(record.pfn, _PAGE_PRESENT)
-        for on, bit in ((record.write, _PAGE_RW), (record.dirty, _PAGE_DIRTY),
-                        (record.young, _PAGE_ACCESSED), (record.protnone, _PAGE_PROTNONE),
-                        (record.savedwrite, _PAGE_SAVEDWRITE),
-                        (record.soft_dirty, _PAGE_SOFT_DIRTY), (record.pmd, _PAGE_PMD)):
+        for on, bit in (
+            (record.write, _PAGE_RW),
+            (record.dirty, _PAGE_DIRTY),
+            (record.young, _PAGE_ACCESSED),
+            (record.protnone, _PAGE_PROTNONE),
+            (record.savedwrite, _PAGE_SAVEDWRITE),
+            (record.soft_dirty, _PAGE_SOFT_DIRTY),
+            (record.pmd, _PAGE_PMD),
+        ):
             if on:
                 pte |= bit
         return pte

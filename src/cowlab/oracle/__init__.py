@@ -7,6 +7,19 @@ from cowlab.oracle.runner import Cell, run_on_kernels
 from cowlab.oracle.tap import TapResult, TapTest, TapTotals, parse_tap
 from cowlab.oracle.vm import VmResult, boot
 
-__all__ = ["Cell", "ExportError", "KernelFiles", "TapResult", "TapTest", "TapTotals", "VmResult",
-           "approximations", "boot", "ensure_kernel", "ensure_tools", "export_c", "parse_tap",
-           "run_on_kernels"]
+__all__ = [
+    "Cell",
+    "ExportError",
+    "KernelFiles",
+    "TapResult",
+    "TapTest",
+    "TapTotals",
+    "VmResult",
+    "approximations",
+    "boot",
+    "ensure_kernel",
+    "ensure_tools",
+    "export_c",
+    "parse_tap",
+    "run_on_kernels",
+]

@@ -85,8 +85,9 @@ def ensure_tools() -> None:
     _run(["apt-get", "install", "-y", "--no-install-recommends", *missing])
 
 
-def debian_mirrors(sources_dir: Path = Path("/etc/apt/sources.list.d"),
-                   sources_list: Path = Path("/etc/apt/sources.list")) -> tuple[str, str]:
+def debian_mirrors(
+    sources_dir: Path = Path("/etc/apt/sources.list.d"), sources_list: Path = Path("/etc/apt/sources.list")
+) -> tuple[str, str]:
     """(debian, debian-security) base URIs the machine's apt sources use."""
     text = "\n".join(p.read_text() for p in sorted(sources_dir.glob("*.sources")) if p.is_file())
     text += "\n" + "\n".join(p.read_text() for p in sorted(sources_dir.glob("*.list")) if p.is_file())
@@ -106,10 +107,20 @@ def bullseye_options(cache_dir: Path) -> list[str]:
         d.mkdir(parents=True, exist_ok=True)
     main, sec = debian_mirrors()
     src = apt / "sources.list"
-    src.write_text(f"deb [signed-by={KEYRING}] {main} bullseye main\n"
-                   f"deb [signed-by={KEYRING}] {sec} bullseye-security main\n")
-    return ["-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={cache}",
-            "-o", f"Dir::Etc::SourceList={src}", "-o", f"Dir::Etc::SourceParts={parts}"]
+    src.write_text(
+        f"deb [signed-by={KEYRING}] {main} bullseye main\n"
+        f"deb [signed-by={KEYRING}] {sec} bullseye-security main\n"
+    )
+    return [
+        "-o",
+        f"Dir::State::Lists={lists}",
+        "-o",
+        f"Dir::Cache={cache}",
+        "-o",
+        f"Dir::Etc::SourceList={src}",
+        "-o",
+        f"Dir::Etc::SourceParts={parts}",
+    ]
 
 
 def _depends(meta: str, opts: list[str]) -> str:

@@ -70,8 +70,14 @@ def _module(brd: Path, dest: Path) -> None:
         shutil.copyfile(brd, dest)
 
 
-def build_initramfs(programs: dict[str, Path], out: Path, *, brd: Path | None = None,
-                    timeout_s: int = PROGRAM_TIMEOUT_S, busybox: Path = BUSYBOX) -> Path:
+def build_initramfs(
+    programs: dict[str, Path],
+    out: Path,
+    *,
+    brd: Path | None = None,
+    timeout_s: int = PROGRAM_TIMEOUT_S,
+    busybox: Path = BUSYBOX,
+) -> Path:
     """Write ``out`` (a gzipped newc cpio); ``programs`` maps name -> static executable."""
     if not busybox.exists():
         raise InitramfsError(f"{busybox} missing: apt-get install busybox-static")
@@ -96,8 +102,13 @@ def build_initramfs(programs: dict[str, Path], out: Path, *, brd: Path | None = 
         init.write_text(init_script(list(programs), timeout_s))
         init.chmod(0o755)
         files = subprocess.run(["find", ".", "-print0"], cwd=root, capture_output=True, check=True).stdout
-        archive = subprocess.run(["cpio", "--null", "-o", "-H", "newc", "--quiet"], cwd=root, input=files,
-                                 capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["cpio", "--null", "-o", "-H", "newc", "--quiet"],
+            cwd=root,
+            input=files,
+            capture_output=True,
+            check=True,
+        ).stdout
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(gzip.compress(archive, compresslevel=6))
     return out

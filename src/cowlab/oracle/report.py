@@ -18,7 +18,8 @@ KNOWN: dict[tuple[str, str], str] = {
     ("rdma-fork-gup-fast", "5.10"): (
         "the race needs GUP-fast to pin inside fork's copy of the page tables; the C "
         "program runs the steps in their written order, so fork finishes first and the "
-        "pin is taken afterwards, which is safe on every kernel"),
+        "pin is taken afterwards, which is safe on every kernel"
+    ),
 }
 
 
@@ -28,8 +29,9 @@ def debian_version(vmlinuz: Path) -> str:
     return match.group(1).decode() if match else "?"
 
 
-def markdown(cells: Sequence[Cell], command: str, refused: dict[str, str],
-             versions: dict[str, str] | None = None) -> str:
+def markdown(
+    cells: Sequence[Cell], command: str, refused: dict[str, str], versions: dict[str, str] | None = None
+) -> str:
     kernels = list(dict.fromkeys(c.kernel for c in cells))
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
     lines = [
@@ -37,9 +39,14 @@ def markdown(cells: Sequence[Cell], command: str, refused: dict[str, str],
         "",
         f"Generated {today} by `{command}`.",
         "",
-        "Kernels: " + ", ".join(
-            f"{k}" + (f" = Debian {versions[k]}" if versions and k in versions else "")
-            + f" (model {MODEL_KERNEL[k]})" for k in kernels) + ".  "
+        "Kernels: "
+        + ", ".join(
+            f"{k}"
+            + (f" = Debian {versions[k]}" if versions and k in versions else "")
+            + f" (model {MODEL_KERNEL[k]})"
+            for k in kernels
+        )
+        + ".  "
         "Each scenario is exported as a C program (`cowlab export-c`), run in one QEMU boot "
         "per kernel (TCG, two NUMA nodes; `host` is this machine's own kernel), and its TAP "
         "verdict compared with the model's.  `skip` means the kernel lacks what the program "
@@ -71,7 +78,11 @@ def markdown(cells: Sequence[Cell], command: str, refused: dict[str, str],
     lines += ["", "## Not exported", ""]
     lines += [f"- {name}: {why}" for name, why in refused.items()] or ["None."]
     agree = sum(c.agree is True for c in cells)
-    lines += ["", f"Totals: {agree} agree, {len(disagree)} disagree, "
-              f"{sum(c.real == 'skip' for c in cells)} skip, "
-              f"{sum(c.real == 'error' for c in cells)} error, of {len(cells)} cells.", ""]
+    lines += [
+        "",
+        f"Totals: {agree} agree, {len(disagree)} disagree, "
+        f"{sum(c.real == 'skip' for c in cells)} skip, "
+        f"{sum(c.real == 'error' for c in cells)} error, of {len(cells)} cells.",
+        "",
+    ]
     return "\n".join(lines)

@@ -83,18 +83,34 @@ def real_verdict(text: str, status: int | None) -> tuple[str, str]:
     return tap.verdict, ""
 
 
-def make_cell(name: str, kernel: str, model: tuple[str, str | None], real: str, *,
-              log: Path | None = None, note: str = "") -> Cell:
+def make_cell(
+    name: str,
+    kernel: str,
+    model: tuple[str, str | None],
+    real: str,
+    *,
+    log: Path | None = None,
+    note: str = "",
+) -> Cell:
     verdict, invariant = model
     agree = None
     if real in ("pass", "fail") and verdict != "error":
         agree = (verdict == "broken") == (real == "fail")
-    return Cell(name, kernel, verdict, invariant, real, agree, str(log) if log and real == "error" else None,
-                note if verdict != "error" else f"model: {invariant}; {note}".strip("; "))
+    return Cell(
+        name,
+        kernel,
+        verdict,
+        invariant,
+        real,
+        agree,
+        str(log) if log and real == "error" else None,
+        note if verdict != "error" else f"model: {invariant}; {note}".strip("; "),
+    )
 
 
-def cells_from_vm(vm: VmResult, names: list[str], kernel: str,
-                  models: dict[str, tuple[str, str | None]]) -> list[Cell]:
+def cells_from_vm(
+    vm: VmResult, names: list[str], kernel: str, models: dict[str, tuple[str, str | None]]
+) -> list[Cell]:
     """A panic makes every cell an error; a timeout or missing output those it cut short."""
     cells = []
     for name in names:
@@ -111,8 +127,9 @@ def cells_from_vm(vm: VmResult, names: list[str], kernel: str,
     return cells
 
 
-def run_host(programs: dict[str, Path], models: dict[str, dict[str, tuple[str, str | None]]],
-             timeout: float) -> list[Cell]:
+def run_host(
+    programs: dict[str, Path], models: dict[str, dict[str, tuple[str, str | None]]], timeout: float
+) -> list[Cell]:
     cells = []
     for name, exe in programs.items():
         try:
@@ -124,10 +141,15 @@ def run_host(programs: dict[str, Path], models: dict[str, dict[str, tuple[str, s
     return cells
 
 
-def run_on_kernels(scenarios: Sequence[Scenario], kernels: Sequence[str] = DEFAULT_KERNELS, *,
-                   cache_dir: Path | None = None, workdir: Path | None = None,
-                   program_timeout: int = PROGRAM_TIMEOUT_S,
-                   on_refusal: Callable[[str, str], None] | None = None) -> list[Cell]:
+def run_on_kernels(
+    scenarios: Sequence[Scenario],
+    kernels: Sequence[str] = DEFAULT_KERNELS,
+    *,
+    cache_dir: Path | None = None,
+    workdir: Path | None = None,
+    program_timeout: int = PROGRAM_TIMEOUT_S,
+    on_refusal: Callable[[str, str], None] | None = None,
+) -> list[Cell]:
     """Export, compile, boot once per kernel with every program, and compare with the model."""
     for k in kernels:
         if k not in MODEL_KERNEL:
@@ -148,8 +170,9 @@ def run_on_kernels(scenarios: Sequence[Scenario], kernels: Sequence[str] = DEFAU
         models[scn.name] = {k: model_verdict(scn, k) for k in kernels}
         problem = compile_program(source, bindir / scn.name)
         if problem:
-            cells += [make_cell(scn.name, k, models[scn.name][k], "error", note=f"gcc: {problem}")
-                      for k in kernels]
+            cells += [
+                make_cell(scn.name, k, models[scn.name][k], "error", note=f"gcc: {problem}") for k in kernels
+            ]
             continue
         programs[scn.name] = bindir / scn.name
     if not programs:
@@ -162,14 +185,17 @@ def run_on_kernels(scenarios: Sequence[Scenario], kernels: Sequence[str] = DEFAU
         kdir = workdir / kernel
         try:
             files = ensure_kernel(kernel, cache_dir or cache_root())
-            initrd = build_initramfs(programs, kdir / "initramfs.cpio.gz", brd=files.brd(),
-                                     timeout_s=program_timeout)
+            initrd = build_initramfs(
+                programs, kdir / "initramfs.cpio.gz", brd=files.brd(), timeout_s=program_timeout
+            )
             say(f"booting {files.release} with {len(names)} program(s)")
             vm = boot(files.vmlinuz, initrd, BOOT_S + len(names) * (program_timeout + 5), workdir=kdir)
         except (FetchError, InitramfsError, OSError, subprocess.SubprocessError) as e:
             say(f"{kernel}: {e}")
-            cells += [make_cell(n, kernel, models[n][kernel], "error", note=f"{type(e).__name__}: {e}")
-                      for n in names]
+            cells += [
+                make_cell(n, kernel, models[n][kernel], "error", note=f"{type(e).__name__}: {e}")
+                for n in names
+            ]
             continue
         say(f"{files.release}: {vm.status} after {vm.seconds:.1f} s")
         cells += cells_from_vm(vm, names, kernel, {n: models[n][kernel] for n in names})

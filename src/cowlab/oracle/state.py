@@ -23,7 +23,6 @@ class Region:
     dontfork: bool = False
     wipeonfork: bool = False
 
-
     @property
     def size(self) -> str:
         """The region's length as a C expression."""

@@ -17,8 +17,10 @@ _VERSION = re.compile(r"TAP version (\d+)\s*$")
 _PLAN = re.compile(r"1\.\.(\d+)\s*(?:#\s*(.*))?$")
 _RESULT = re.compile(r"(not ok|ok)\b\s*(\d*)")
 _DIRECTIVE = re.compile(r"(?:^|\s)#\s*(SKIP|TODO|ERROR)\S*\s*(.*)$", re.IGNORECASE)
-_TOTALS = re.compile(r"# Totals: pass:(\d+) fail:(\d+) xfail:(\d+) xpass:(\d+) skip:(\d+) "
-                     r"error:(\d+)\s*$")
+_TOTALS = re.compile(
+    r"# Totals: pass:(\d+) fail:(\d+) xfail:(\d+) xpass:(\d+) skip:(\d+) "
+    r"error:(\d+)\s*$"
+)
 _PROMISE = re.compile(r"([a-z_]+):\s")
 
 
@@ -98,9 +100,9 @@ def _result(line: str, lineno: int, errors: list[str]) -> TapTest | None:
     if not m[2]:
         errors.append(f"line {lineno}: result without a test number: {line!r}")
         return None
-    rest = line[m.end():]
+    rest = line[m.end() :]
     d = _DIRECTIVE.search(rest)
-    desc = rest[:d.start()] if d else rest
+    desc = rest[: d.start()] if d else rest
     desc = desc.strip().removeprefix("-").strip()
     ok = m[1] == "ok"
     status = OK if ok else NOT_OK
@@ -125,8 +127,13 @@ def _check_totals(totals: TapTotals, tests: dict[int, TapTest], errors: list[str
         "skip": sum(t.status == SKIP for t in tests.values()),
         "error": sum(t.status == ERROR for t in tests.values()),
     }
-    claimed = dict(zip(counted, (totals.passed, totals.failed, totals.xfail, totals.xpass,
-                                 totals.skipped, totals.error), strict=True))
+    claimed = dict(
+        zip(
+            counted,
+            (totals.passed, totals.failed, totals.xfail, totals.xpass, totals.skipped, totals.error),
+            strict=True,
+        )
+    )
     for key, value in claimed.items():
         if value != counted[key]:
             errors.append(f"Totals say {key}:{value} but the output has {counted[key]}")
@@ -192,5 +199,4 @@ def parse_tap(text: str) -> TapResult:
         errors.append("no '# Totals' line: the output is incomplete")
     else:
         _check_totals(totals, tests, errors)
-    return TapResult(version, plan, tests, totals, tuple(errors), tuple(diagnostics),
-                     tuple(unparsed))
+    return TapResult(version, plan, tests, totals, tuple(errors), tuple(diagnostics), tuple(unparsed))

@@ -37,18 +37,39 @@ from cowlab.scenario.validate import PROC_ADDR_RE
 
 #: a stop inside these cannot be approximated: the interleaving is the scenario
 REFUSED_STAGES = ("migrate.", "do_numa_page.")
-ADVICE = {"dontneed": "MADV_DONTNEED", "dontfork": "MADV_DONTFORK", "dofork": "MADV_DOFORK",
-          "wipeonfork": "MADV_WIPEONFORK", "keeponfork": "MADV_KEEPONFORK"}
+ADVICE = {
+    "dontneed": "MADV_DONTNEED",
+    "dontfork": "MADV_DONTFORK",
+    "dofork": "MADV_DOFORK",
+    "wipeonfork": "MADV_WIPEONFORK",
+    "keeponfork": "MADV_KEEPONFORK",
+}
 #: the action fields the exporter understands: another field set away from its default
 #: (an option added to the scenario format later) is refused, not silently dropped
 HANDLED_FIELDS: dict[type, frozenset[str]] = {
-    cls: frozenset(names) for cls, names in {
-        Mmap: ("name", "pages", "prot", "file", "hugetlb"), Write: ("addr",), Read: ("addr",),
-        Munmap: ("region",), Mprotect: ("region", "prot"), Madvise: ("region", "advice"),
-        Fork: ("child", "thread"), Exit: (), Pin: ("addr", "name", "flags", "fast"),
-        ProcMemWrite: ("addr",), Unpin: ("name",), Vmsplice: ("addr", "name"), PipeRead: ("name",),
-        NumaScan: (), ClearRefs: (), Resume: (), DmaWrite: ("pin",), DmaRead: ("pin",),
-        LruDrain: ("node",), Move: ("thread", "node"), Reclaim: ("addr",),
+    cls: frozenset(names)
+    for cls, names in {
+        Mmap: ("name", "pages", "prot", "file", "hugetlb"),
+        Write: ("addr",),
+        Read: ("addr",),
+        Munmap: ("region",),
+        Mprotect: ("region", "prot"),
+        Madvise: ("region", "advice"),
+        Fork: ("child", "thread"),
+        Exit: (),
+        Pin: ("addr", "name", "flags", "fast"),
+        ProcMemWrite: ("addr",),
+        Unpin: ("name",),
+        Vmsplice: ("addr", "name"),
+        PipeRead: ("name",),
+        NumaScan: (),
+        ClearRefs: (),
+        Resume: (),
+        DmaWrite: ("pin",),
+        DmaRead: ("pin",),
+        LruDrain: ("node",),
+        Move: ("thread", "node"),
+        Reclaim: ("addr",),
     }.items()
 }
 RW_PIN = frozenset({"FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM"})
@@ -85,16 +106,18 @@ class Translator(Walk):
 
     def stop_point(self, label: str, step: Step) -> None:
         if step.choose is not None:
-            raise Refuse(f"choose: {step.choose} is a choice inside the kernel that user space "
-                         "cannot force")
+            raise Refuse(f"choose: {step.choose} is a choice inside the kernel that user space cannot force")
         if step.until is None:
             return
         if step.until.startswith(REFUSED_STAGES):
-            raise Refuse(f"until: {step.until} stops inside a NUMA migration, which user space "
-                         "cannot hold open")
+            raise Refuse(
+                f"until: {step.until} stops inside a NUMA migration, which user space cannot hold open"
+            )
         nth = f" (arrival {step.nth})" if step.nth != 1 else ""
-        text = (f"{label}: the model stops it at {step.until}{nth} for other steps to run; "
-                "here it runs to completion")
+        text = (
+            f"{label}: the model stops it at {step.until}{nth} for other steps to run; "
+            "here it runs to completion"
+        )
         self.note(text)
         self.comment = [f"/* APPROXIMATE: {text} */"]
 
@@ -108,8 +131,7 @@ class Translator(Walk):
             if f.name not in handled and getattr(a, f.name) != f.default:
                 raise Refuse(f"option {f.name}={getattr(a, f.name)!r} is not supported")
         match a:
-            case Mmap() | Write() | Read() | Munmap() | Mprotect() | Madvise() | ProcMemWrite() \
-                    | ClearRefs():
+            case Mmap() | Write() | Read() | Munmap() | Mprotect() | Madvise() | ProcMemWrite() | ClearRefs():
                 self.memory(i, a, actor, label)
             case Fork() | Exit():
                 self.process(a, actor, label)
@@ -135,8 +157,11 @@ class Translator(Walk):
                 self.huge_pages += pages if huge else 0
                 self.fresh(proc, name)
                 fd = f"file_ro[{self.file_index(file)}]" if file else "-1"
-                self.emit(actor, label, [f"region[{index}] = do_mmap({region.size}, {PROTS[prot]}, "
-                                         f"{fd}, {int(huge)});"])
+                self.emit(
+                    actor,
+                    label,
+                    [f"region[{index}] = do_mmap({region.size}, {PROTS[prot]}, {fd}, {int(huge)});"],
+                )
             case Write(addr) | ProcMemWrite(addr):
                 key, _, c = self.addr(proc, addr, "write" if type(a) is Write else "read")
                 how = "write" if type(a) is Write else "proc_mem_write"
@@ -159,8 +184,9 @@ class Translator(Walk):
             case Mprotect(name, prot):
                 region = self.region(proc, name)
                 region.prot = prot
-                self.emit(actor, label,
-                          [f"do_mprotect(region[{region.index}], {region.size}, {PROTS[prot]});"])
+                self.emit(
+                    actor, label, [f"do_mprotect(region[{region.index}], {region.size}, {PROTS[prot]});"]
+                )
             case Madvise(name, advice):
                 self.madvise(proc, name, advice, actor, label)
             case ClearRefs():
@@ -176,9 +202,11 @@ class Translator(Walk):
         if advice == "pageout":
             # pages that must go to swap: written anonymous pages nothing else holds
             self.needs_swap = True
-            must = sum(1 << p for p in range(region.pages)
-                       if proc.expected.get((name, p)) and not region.file
-                       and not self.referenced(proc, (name, p)))
+            must = sum(
+                1 << p
+                for p in range(region.pages)
+                if proc.expected.get((name, p)) and not region.file and not self.referenced(proc, (name, p))
+            )
             self.emit(actor, label, [f"do_pageout(region[{region.index}], {region.pages}, {must:#x}ULL);"])
             return
         if advice not in ADVICE:
@@ -192,8 +220,7 @@ class Translator(Walk):
             region.dontfork = advice == "dontfork"
         elif advice in ("wipeonfork", "keeponfork"):
             region.wipeonfork = advice == "wipeonfork"
-        self.emit(actor, label,
-                  [f"do_madvise(region[{region.index}], {region.size}, {ADVICE[advice]});"])
+        self.emit(actor, label, [f"do_madvise(region[{region.index}], {region.size}, {ADVICE[advice]});"])
 
     # ---- processes ----
 
@@ -214,14 +241,17 @@ class Translator(Walk):
         if not proc.first:
             self.emit(actor, label, [], exits=True)
             return
-        text = (f"{label}: {proc.name} is the test program itself, so its exit is emulated: "
-                "unmap every region, release its pins, close its pipes")
+        text = (
+            f"{label}: {proc.name} is the test program itself, so its exit is emulated: "
+            "unmap every region, release its pins, close its pipes"
+        )
         self.note(text)
         body = [f"/* APPROXIMATE: {text} */"]
         body += [f"do_munmap(region[{r.index}], {r.size});" for r in proc.regions.values()]
         body += [f"unpin(&pin[{p.index}]);" for p in held]
-        body += [f"close(pipe_fd[{self.pipes[n].index}][{end}]);" for n in sorted(proc.pipes)
-                 for end in (0, 1)]
+        body += [
+            f"close(pipe_fd[{self.pipes[n].index}][{end}]);" for n in sorted(proc.pipes) for end in (0, 1)
+        ]
         proc.regions.clear()
         self.emit(actor, label, body)
 
@@ -236,18 +266,23 @@ class Translator(Walk):
                     raise Refuse(f"pin {name} is already held")
                 write = "FOLL_WRITE" in flags
                 if write and region.prot != "rw":
-                    raise Refuse("io_uring cannot register a mapping that is not writable "
-                                 "(FOLL_FORCE has no userspace lever)")
+                    raise Refuse(
+                        "io_uring cannot register a mapping that is not writable "
+                        "(FOLL_FORCE has no userspace lever)"
+                    )
                 index = self.pin_index.setdefault(name, len(self.pin_index))
                 self.pins[name] = PinRef(name, index, proc.name, actor, key[0], key[1], write)
                 want = RW_PIN if write else RO_PIN
                 how = "io_uring fixed buffer" if write else "gup_test PIN_LONGTERM_TEST_START"
                 if set(flags) != want or (fast and write):
-                    self.note(f"{label}: {'|'.join(flags)}{' fast' if fast else ''} is taken as a "
-                              f"{how} ({'|'.join(sorted(want))})")
+                    self.note(
+                        f"{label}: {'|'.join(flags)}{' fast' if fast else ''} is taken as a "
+                        f"{how} ({'|'.join(sorted(want))})"
+                    )
                 self.needs_uring |= write
-                call = f"pin_rw(&pin[{index}], {c});" if write else \
-                    f"pin_ro(&pin[{index}], {c}, {int(fast)});"
+                call = (
+                    f"pin_rw(&pin[{index}], {c});" if write else f"pin_ro(&pin[{index}], {c}, {int(fast)});"
+                )
                 self.emit(actor, label, [call])
             case Unpin(name):
                 proc = self.actor_proc(actor)
@@ -273,14 +308,15 @@ class Translator(Walk):
                 if pin.attached:
                     expect = owner.expected.get((pin.region, pin.page), 0)
                     promise = "pin_coherence" if pin.write else "ro_pin_coherence"
-                    desc = (f"{label} reads {self.tdesc(expect)}, what {owner.name} last wrote at "
-                            f"{pin.region}[{pin.page}]")
+                    desc = (
+                        f"{label} reads {self.tdesc(expect)}, what {owner.name} last wrote at "
+                        f"{pin.region}[{pin.page}]"
+                    )
                 else:
                     expect, promise = -1, "fork_isolation"
                     desc = f"{label} sees only data {owner.name} may see"
                 n = self.check(promise, desc, label, owner.known)
-                self.emit(pin.thread, label,
-                          [f"check_dma({n}, &pin[{pin.index}], {expect}, KNOWN({n}));"])
+                self.emit(pin.thread, label, [f"check_dma({n}, &pin[{pin.index}], {expect}, KNOWN({n}));"])
 
     def held_pin(self, name: str) -> PinRef:
         pin = self.pins.get(name)
@@ -296,8 +332,11 @@ class Translator(Walk):
             return []
         proc = self.procs[pin.proc]
         region = proc.regions[pin.region]
-        n = self.check("pin_coherence", f"{subject} still holds the page {proc.name} maps at "
-                       f"{pin.region}[{pin.page}]", what)
+        n = self.check(
+            "pin_coherence",
+            f"{subject} still holds the page {proc.name} maps at {pin.region}[{pin.page}]",
+            what,
+        )
         readable = int(region.prot != "none")
         return [f"check_pfn({n}, &pin[{pin.index}], {region.at(pin.page)}, {readable});"]
 
@@ -326,8 +365,7 @@ class Translator(Walk):
         if a.name not in proc.pipes:
             raise Refuse(f"{proc.name} does not hold pipe {a.name} (another process created it)")
         owner = self.procs[pipe.owner]
-        n = self.check("fork_isolation", f"{label} sees only data {owner.name} may see", label,
-                       owner.known)
+        n = self.check("fork_isolation", f"{label} sees only data {owner.name} may see", label, owner.known)
         pipe.owner = pipe.key = None
         self.emit(actor, label, [f"check_value({n}, do_pipe_read({pipe.index}), -1, KNOWN({n}));"])
 
@@ -338,17 +376,29 @@ class Translator(Walk):
             case NumaScan():
                 self.actor_proc(actor)
                 self.numa_scans += 1
-                self.note(f"{label}: task_numa_work() cannot be forced: NUMA balancing is enabled "
-                          "with fast scanning and the thread spins 1.5 s")
-                self.emit(actor, label, ["/* task_numa_work() cannot be forced at this moment: "
-                                         "enable fast balancing and keep running */", "numa_scan();"])
+                self.note(
+                    f"{label}: task_numa_work() cannot be forced: NUMA balancing is enabled "
+                    "with fast scanning and the thread spins 1.5 s"
+                )
+                self.emit(
+                    actor,
+                    label,
+                    [
+                        "/* task_numa_work() cannot be forced at this moment: "
+                        "enable fast balancing and keep running */",
+                        "numa_scan();",
+                    ],
+                )
             case Resume():
                 thread = self.live_thread(actor if actor not in (KSWAPD, DEVICE, KERNEL) else None)
                 self.emit(thread, label, ["/* the operation already ran to completion */"])
             case LruDrain():
                 self.note(f"{label}: lru_add_drain_all() has no userspace trigger (no-op)")
-                self.emit(self.live_thread(), label,
-                          ["/* lru_add_drain_all(): no userspace trigger, nothing to do */"])
+                self.emit(
+                    self.live_thread(),
+                    label,
+                    ["/* lru_add_drain_all(): no userspace trigger, nothing to do */"],
+                )
             case Move(thread, node):
                 self.actor_proc(thread)
                 self.nodes.add(node)
@@ -363,8 +413,11 @@ class Translator(Walk):
                 _, _, c = self.addr(proc, addr.split(":", 1)[1])
                 self.needs_swap = True
                 self.note(f"{label}: reclaim is MADV_PAGEOUT from {proc.name}'s thread, not kswapd")
-                self.emit(proc.threads[0], label, [f"/* kswapd: MADV_PAGEOUT from {proc.name} */",
-                                                   f"do_pageout({c}, 1, 0);"])
+                self.emit(
+                    proc.threads[0],
+                    label,
+                    [f"/* kswapd: MADV_PAGEOUT from {proc.name} */", f"do_pageout({c}, 1, 0);"],
+                )
             case _:
                 raise Refuse(f"no userspace equivalent for {a!r}")
 
@@ -373,21 +426,33 @@ class Translator(Walk):
     def program(self) -> Program:
         files = []
         for i, (name, tokens) in enumerate(self.file_tokens.items()):
-            n = self.check("file_isolation", f"at the end, file {name} still holds its data",
-                           f"end: file {name}")
+            n = self.check(
+                "file_isolation", f"at the end, file {name} still holds its data", f"end: file {name}"
+            )
             files.append(FileInfo(name, i, tokens, n))
         ordered = sorted(self.procs.values(), key=lambda p: p.index)
         return Program(
-            name=self.scenario.name, description=self.scenario.description,
+            name=self.scenario.name,
+            description=self.scenario.description,
             numa_balancing=self.scenario.machine.numa_balancing,
             processes=[(p.name, p.index < len(self.scenario.processes)) for p in ordered],
-            threads=sorted(self.threads.values(), key=lambda t: t.index), ops=self.ops,
-            checks=self.checks, tokens=self.tokens.descs, files=files, known=self.known,
-            approximations=self.approximations, nodes=sorted(self.nodes),
+            threads=sorted(self.threads.values(), key=lambda t: t.index),
+            ops=self.ops,
+            checks=self.checks,
+            tokens=self.tokens.descs,
+            files=files,
+            known=self.known,
+            approximations=self.approximations,
+            nodes=sorted(self.nodes),
             # room for every huge page and a COW copy of it after each fork
-            needs_swap=self.needs_swap, huge_pages=self.huge_pages * (1 + self.forks),
-            needs_uring=self.needs_uring, numa_scans=self.numa_scans,
-            nregions=len(self.region_index), npins=len(self.pin_index), npipes=len(self.pipes))
+            needs_swap=self.needs_swap,
+            huge_pages=self.huge_pages * (1 + self.forks),
+            needs_uring=self.needs_uring,
+            numa_scans=self.numa_scans,
+            nregions=len(self.region_index),
+            npins=len(self.pin_index),
+            npipes=len(self.pipes),
+        )
 
 
 def translate(scenario: Scenario) -> Program:

@@ -41,18 +41,54 @@ class VmResult:
     finished: bool = False
 
 
-def qemu_command(kernel: Path, initramfs: Path, console: Path, output: Path, *, qemu: str = QEMU,
-                 memory_gb: int = 2, append: str = APPEND) -> list[str]:
+def qemu_command(
+    kernel: Path,
+    initramfs: Path,
+    console: Path,
+    output: Path,
+    *,
+    qemu: str = QEMU,
+    memory_gb: int = 2,
+    append: str = APPEND,
+) -> list[str]:
     half = memory_gb * 1024 // 2
     return [
-        qemu, "-accel", "tcg,thread=multi", "-cpu", "max", "-machine", "q35",
-        "-m", f"{memory_gb}G", "-smp", "2,sockets=2,cores=1,threads=1",
-        "-object", f"memory-backend-ram,id=mem0,size={half}M",
-        "-object", f"memory-backend-ram,id=mem1,size={half}M",
-        "-numa", "node,nodeid=0,cpus=0,memdev=mem0", "-numa", "node,nodeid=1,cpus=1,memdev=mem1",
-        "-kernel", str(kernel), "-initrd", str(initramfs), "-append", append,
-        "-serial", f"file:{console}", "-serial", f"file:{output}",
-        "-nic", "none", "-display", "none", "-monitor", "none", "-no-reboot",
+        qemu,
+        "-accel",
+        "tcg,thread=multi",
+        "-cpu",
+        "max",
+        "-machine",
+        "q35",
+        "-m",
+        f"{memory_gb}G",
+        "-smp",
+        "2,sockets=2,cores=1,threads=1",
+        "-object",
+        f"memory-backend-ram,id=mem0,size={half}M",
+        "-object",
+        f"memory-backend-ram,id=mem1,size={half}M",
+        "-numa",
+        "node,nodeid=0,cpus=0,memdev=mem0",
+        "-numa",
+        "node,nodeid=1,cpus=1,memdev=mem1",
+        "-kernel",
+        str(kernel),
+        "-initrd",
+        str(initramfs),
+        "-append",
+        append,
+        "-serial",
+        f"file:{console}",
+        "-serial",
+        f"file:{output}",
+        "-nic",
+        "none",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-no-reboot",
     ]
 
 
@@ -66,7 +102,7 @@ def split_output(text: str) -> tuple[dict[str, ProgramOutput], bool]:
         if raw.startswith(BEGIN):
             if name is not None:  # a begin without an end: cut short
                 programs[name] = ProgramOutput(name, "\n".join(body), None)
-            name, body = raw[len(BEGIN):].strip(), []
+            name, body = raw[len(BEGIN) :].strip(), []
         elif (m := _END.match(raw)) and name == m[1]:
             programs[name] = ProgramOutput(name, "\n".join(body) + "\n", int(m[2]))
             name = None
@@ -79,8 +115,15 @@ def split_output(text: str) -> tuple[dict[str, ProgramOutput], bool]:
     return programs, finished
 
 
-def boot(kernel_image: Path, initramfs: Path, timeout: float, *, workdir: Path | None = None,
-         qemu: str = QEMU, append: str = APPEND) -> VmResult:
+def boot(
+    kernel_image: Path,
+    initramfs: Path,
+    timeout: float,
+    *,
+    workdir: Path | None = None,
+    qemu: str = QEMU,
+    append: str = APPEND,
+) -> VmResult:
     """Run the VM to its poweroff (or kill it at ``timeout`` seconds)."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="cowlab-vm-"))
     workdir.mkdir(parents=True, exist_ok=True)

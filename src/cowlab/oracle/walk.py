@@ -43,7 +43,8 @@ class Walk:
         self.comment: list[str] = []
         for f in scenario.files:
             self.file_tokens[f.name] = tuple(
-                self.tokens.new(f"data of file {f.name} page {p}", None) for p in range(f.pages))
+                self.tokens.new(f"data of file {f.name} page {p}", None) for p in range(f.pages)
+            )
         for i, spec in enumerate(scenario.processes):
             self.procs[spec.name] = Proc(spec.name, i, [t.name for t in spec.threads], first=i == 0)
             for t in spec.threads:
@@ -77,8 +78,9 @@ class Walk:
 
     # ---- emitting ----
 
-    def emit(self, thread: str, label: str, body: list[str], *, fork_thread: str | None = None,
-             exits: bool = False) -> Op:
+    def emit(
+        self, thread: str, label: str, body: list[str], *, fork_thread: str | None = None, exits: bool = False
+    ) -> Op:
         op = Op(label, thread, [*self.comment, *body], fork_thread, exits)
         self.comment = []
         self.ops.append(op)
@@ -142,6 +144,6 @@ class Walk:
 
     def referenced(self, proc: Proc, key: Key) -> bool:
         """A pin or a pipe of ``proc`` holds the page at ``key``."""
-        return any(p.held and p.proc == proc.name and (p.region, p.page) == key
-                   for p in self.pins.values()) or any(
-            p.owner == proc.name and p.key == key for p in self.pipes.values())
+        return any(
+            p.held and p.proc == proc.name and (p.region, p.page) == key for p in self.pins.values()
+        ) or any(p.owner == proc.name and p.key == key for p in self.pipes.values())

@@ -40,18 +40,27 @@ def print_catalog(scenarios: list[Scenario], configs: list[str], console: Consol
             head.append("  " + "; ".join(declared), style="dim")
         console.print(head, soft_wrap=False, overflow="fold")
         console.print(Padding(Text(summary(sc.description)), (0, 0, 0, 4)), soft_wrap=False)
-    console.print(f"{len(scenarios)} scenarios; check configurations (cowlab check): "
-                  + ", ".join(configs), soft_wrap=False)
+    console.print(
+        f"{len(scenarios)} scenarios; check configurations (cowlab check): " + ", ".join(configs),
+        soft_wrap=False,
+    )
     console.print("cowlab show NAME prints one of them whole.", soft_wrap=False)
 
 
 def catalog_json(scenarios: list[Scenario], configs: list[str]) -> dict[str, object]:
     return {
-        "scenarios": [{"name": sc.name, "summary": summary(sc.description),
-                       "description": " ".join(sc.description.split()),
-                       "references": list(sc.references),
-                       "introduced_by": list(sc.introduced_by), "fixed_by": list(sc.fixed_by),
-                       "steps": len(sc.steps)} for sc in scenarios],
+        "scenarios": [
+            {
+                "name": sc.name,
+                "summary": summary(sc.description),
+                "description": " ".join(sc.description.split()),
+                "references": list(sc.references),
+                "introduced_by": list(sc.introduced_by),
+                "fixed_by": list(sc.fixed_by),
+                "steps": len(sc.steps),
+            }
+            for sc in scenarios
+        ],
         "check_configurations": configs,
     }
 
@@ -60,15 +69,16 @@ def print_show(scenario: Scenario, console: Console, *, kind: str = "scenario") 
     """One scenario (or a check configuration's scenario part) whole: what it is, where
     it comes from, the commits it declares, its steps, and the promises checked."""
     console.print(f"[bold]{escape(scenario.name)}[/] ({kind})")
-    console.print(escape(" ".join(scenario.description.split())) or "(no description)",
-                  soft_wrap=False)
+    console.print(escape(" ".join(scenario.description.split())) or "(no description)", soft_wrap=False)
     if scenario.references:
         console.print("references:")
         for ref in scenario.references:
             console.print(f"  - {escape(ref)}")
     if scenario.introduced_by or scenario.fixed_by:
-        console.print(f"broken by: {' '.join(scenario.introduced_by) or '-'}; "
-                      f"fixed by: {' '.join(scenario.fixed_by) or '-'}")
+        console.print(
+            f"broken by: {' '.join(scenario.introduced_by) or '-'}; "
+            f"fixed by: {' '.join(scenario.fixed_by) or '-'}"
+        )
     console.print("promises checked after every step: " + ", ".join(PROMISES))
     console.print("as YAML:")
     console.print(escape(dump_scenario(scenario)), soft_wrap=True)

@@ -36,32 +36,38 @@ def fingerprint_json(run: CheckRun) -> dict[str, object] | None:
     if bits is None:
         return None
     s = run.result.stats
-    return {"bits": bits,
-            "omission_probability": omission_probability(s.distinct, bits),
-            "tlc_optimistic": tlc_estimate(s.distinct, s.transitions, bits)}
+    return {
+        "bits": bits,
+        "omission_probability": omission_probability(s.distinct, bits),
+        "tlc_optimistic": tlc_estimate(s.distinct, s.transitions, bits),
+    }
 
 
 def print_check(run: CheckRun, console: Console) -> None:
     result = run.result
-    console.print(f"[bold]{escape(run.config.name)}[/] on kernel [bold]{escape(run.kernel.name)}"
-                  f"[/]: {run.strategy} search")
+    console.print(
+        f"[bold]{escape(run.config.name)}[/] on kernel [bold]{escape(run.kernel.name)}"
+        f"[/]: {run.strategy} search"
+    )
     if result.outcome == "violation":
         v = result.violations[0]
         shortest = " (a shortest trace)" if run.strategy == "bfs" else ""
-        console.print(f"[red]violation[/]: {v.invariant} after {len(result.trace)} atomic "
-                      f"steps{shortest}: {escape(v.detail)}", highlight=False)
+        console.print(
+            f"[red]violation[/]: {v.invariant} after {len(result.trace)} atomic "
+            f"steps{shortest}: {escape(v.detail)}",
+            highlight=False,
+        )
         if run.replay is not None:
             print_run(run.replay, console)
             if not run.reproduced:
-                console.print("[red]MODEL BUG[/]: the emitted scenario does not replay to the "
-                              "same violation")
+                console.print("[red]MODEL BUG[/]: the emitted scenario does not replay to the same violation")
     elif result.outcome == "complete":
         bound = f" within {result.reason}" if result.reason else ""
-        console.print(f"[green]no violation[/]{bound}: the search covered every reachable "
-                      "state")
+        console.print(f"[green]no violation[/]{bound}: the search covered every reachable state")
     else:
-        console.print(f"[yellow]stopped by {escape(result.reason)}[/] before an answer "
-                      "(partial statistics below)")
+        console.print(
+            f"[yellow]stopped by {escape(result.reason)}[/] before an answer (partial statistics below)"
+        )
     st = stats_json(run)
     console.print(
         f"states {st['states']:,}  distinct {st['distinct']:,}  max depth {st['max_depth']}  "
@@ -71,9 +77,12 @@ def print_check(run: CheckRun, console: Console) -> None:
     )
     fp = st["fingerprints"]
     if fp:
-        console.print(f"fingerprints {fp['bits']}-bit: probability that a state was wrongly taken "
-                      f"as visited {fp['omission_probability']:.1e} (n(n-1)/2^{fp['bits'] + 1}; "
-                      f"TLC's optimistic estimate {fp['tlc_optimistic']:.1e})", highlight=False)
+        console.print(
+            f"fingerprints {fp['bits']}-bit: probability that a state was wrongly taken "
+            f"as visited {fp['omission_probability']:.1e} (n(n-1)/2^{fp['bits'] + 1}; "
+            f"TLC's optimistic estimate {fp['tlc_optimistic']:.1e})",
+            highlight=False,
+        )
 
 
 def check_json(run: CheckRun) -> dict[str, object]:
@@ -90,8 +99,12 @@ def check_json(run: CheckRun) -> dict[str, object]:
     }
     if result.violations:
         v = result.violations[0]
-        data["violation"] = {"invariant": v.invariant, "detail": v.detail,
-                             "steps": len(result.trace), "reproduced": run.reproduced}
+        data["violation"] = {
+            "invariant": v.invariant,
+            "detail": v.detail,
+            "steps": len(result.trace),
+            "reproduced": run.reproduced,
+        }
     if run.replay is not None:
         data["counterexample"] = run_json(run.replay)
     return data

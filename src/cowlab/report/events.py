@@ -31,8 +31,7 @@ def describe(event: Event, m: Machine) -> str | None:
     if kind is Load:
         return f"{_pname(m, event.pid)} reads #{event.token} at vpn {event.vpn:#x}"
     if kind is Store:
-        return (f"{_pname(m, event.pid)} writes #{event.token} at vpn {event.vpn:#x} "
-                f"(pfn {event.pfn})")
+        return f"{_pname(m, event.pid)} writes #{event.token} at vpn {event.vpn:#x} (pfn {event.pfn})"
     if kind is DeviceStore:
         return f"device writes #{event.token} through {event.name}"
     if kind is DeviceLoad:
@@ -45,8 +44,13 @@ def describe(event: Event, m: Machine) -> str | None:
 def event_json(event: Event) -> dict[str, object]:
     kind = type(event)
     if kind is Decision:
-        return {"type": "decision", "fn": event.fn, "text": event.text, "rule": event.rule,
-                "commit": event.cite}
+        return {
+            "type": "decision",
+            "fn": event.fn,
+            "text": event.text,
+            "rule": event.rule,
+            "commit": event.cite,
+        }
     data: dict[str, object] = {"type": kind.__name__.lower()}
     data.update(event._asdict())
     return data

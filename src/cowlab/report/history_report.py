@@ -25,9 +25,15 @@ COW_C_WORDS: dict[str, str] = {
     NO_LOST_WRITE: "No lost write",
 }
 
-_SHORT = {PIN_COHERENCE: "pin", RO_PIN_COHERENCE: "ro-pin", FORK_ISOLATION: "leak",
-          NO_LOST_WRITE: "lost-write", FILE_ISOLATION: "file", PROGRESS: "hang",
-          "model_sanity": "MODEL-BUG"}
+_SHORT = {
+    PIN_COHERENCE: "pin",
+    RO_PIN_COHERENCE: "ro-pin",
+    FORK_ISOLATION: "leak",
+    NO_LOST_WRITE: "lost-write",
+    FILE_ISOLATION: "file",
+    PROGRESS: "hang",
+    "model_sanity": "MODEL-BUG",
+}
 
 
 def cell(verdict: str) -> str:
@@ -41,22 +47,28 @@ def cell(verdict: str) -> str:
 def print_matrix(mx: Matrix, console: Console) -> None:
     table = Table("scenario", *mx.kernels)
     for sc, verdicts in mx.rows:
-        table.add_row(sc.name, *(
-            f"[green]{cell(v)}[/]" if v == "holds" else f"[red]{escape(cell(v))}[/]"
-            for v in verdicts))
+        table.add_row(
+            sc.name,
+            *(f"[green]{cell(v)}[/]" if v == "holds" else f"[red]{escape(cell(v))}[/]" for v in verdicts),
+        )
     console.print(table)
-    console.print("ok: every promise held; pin: pin coherence, ro-pin: R/O pin coherence, "
-                  "leak: fork isolation, lost-write: no lost write, file: file isolation, "
-                  "hang: progress")
+    console.print(
+        "ok: every promise held; pin: pin coherence, ro-pin: R/O pin coherence, "
+        "leak: fork isolation, lost-write: no lost write, file: file isolation, "
+        "hang: progress"
+    )
 
 
 def matrix_json(mx: Matrix) -> dict[str, object]:
     return {
         "kernels": list(mx.kernels),
         "scenarios": [
-            {"name": sc.name,
-             "verdicts": {k: {"verdict": v,
-                              "cow_c": _cow_c(v)} for k, v in zip(mx.kernels, verdicts, strict=True)}}
+            {
+                "name": sc.name,
+                "verdicts": {
+                    k: {"verdict": v, "cow_c": _cow_c(v)} for k, v in zip(mx.kernels, verdicts, strict=True)
+                },
+            }
             for sc, verdicts in mx.rows
         ],
     }
@@ -71,17 +83,21 @@ def _cow_c(verdict: str) -> str:
 
 
 def print_bisect(result: BisectResult, console: Console) -> None:
-    console.print(f"[bold]{escape(result.scenario.name)}[/]: {result.older.name} "
-                  f"{escape(result.older_verdict)}; {result.newer.name} "
-                  f"{escape(result.newer_verdict)}")
+    console.print(
+        f"[bold]{escape(result.scenario.name)}[/]: {result.older.name} "
+        f"{escape(result.older_verdict)}; {result.newer.name} "
+        f"{escape(result.newer_verdict)}"
+    )
     if not result.changes:
         console.print("the verdict does not change between them")
         return
     for i, change in enumerate(result.changes):
         c = change.commit
         label = "first" if i == 0 else "then"
-        console.print(f"{label} change: [bold]{c.short}[/] \"{escape(c.title)}\" ({c.release}): "
-                      f"{change.direction} ({escape(change.before)} -> {escape(change.after)})")
+        console.print(
+            f'{label} change: [bold]{c.short}[/] "{escape(c.title)}" ({c.release}): '
+            f"{change.direction} ({escape(change.before)} -> {escape(change.after)})"
+        )
         rules = ", ".join(f"{r}={'on' if v else 'off'}" for r, v in change.rules) or "none"
         console.print(f"  rules switched: {rules}")
         if change.step is not None:
@@ -94,10 +110,18 @@ def print_bisect(result: BisectResult, console: Console) -> None:
 
 def bisect_json(result: BisectResult) -> dict[str, object]:
     def change(ch) -> dict[str, object]:
-        return {"commit": ch.commit.short, "title": ch.commit.title, "release": ch.commit.release,
-                "direction": ch.direction, "before": ch.before, "after": ch.after,
-                "rules": {r: v for r, v in ch.rules}, "step": ch.step,
-                "decisions_before": ch.decisions_before, "decisions_after": ch.decisions_after}
+        return {
+            "commit": ch.commit.short,
+            "title": ch.commit.title,
+            "release": ch.commit.release,
+            "direction": ch.direction,
+            "before": ch.before,
+            "after": ch.after,
+            "rules": {r: v for r, v in ch.rules},
+            "step": ch.step,
+            "decisions_before": ch.decisions_before,
+            "decisions_after": ch.decisions_after,
+        }
 
     return {
         "scenario": result.scenario.name,

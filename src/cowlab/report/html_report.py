@@ -19,8 +19,12 @@ from cowlab.report.events import describe
 from cowlab.report.run_report import action_text, collapse_passes, verdict
 from cowlab.report.state import state_changes
 
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("cowlab.report", "templates"),
-                          autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("cowlab.report", "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
 def run_html(result: RunResult) -> str:
@@ -28,13 +32,21 @@ def run_html(result: RunResult) -> str:
     from cowlab import __version__
 
     first = result.first
-    summary = "every promise held" if first is None else (
-        f"{first[1].invariant} broken at step {first[0]}: {PROMISES[first[1].invariant]}")
+    summary = (
+        "every promise held"
+        if first is None
+        else (f"{first[1].invariant} broken at step {first[0]}: {PROMISES[first[1].invariant]}")
+    )
     return _ENV.get_template("run.html.j2").render(
-        name=result.scenario.name, kernel=result.kernel.name,
+        name=result.scenario.name,
+        kernel=result.kernel.name,
         description=" ".join(result.scenario.description.split()),
-        verdict=verdict(result), summary=summary, lanes=_lanes(result), rows=_rows(result),
-        version=__version__)
+        verdict=verdict(result),
+        summary=summary,
+        lanes=_lanes(result),
+        rows=_rows(result),
+        version=__version__,
+    )
 
 
 def _lanes(result: RunResult) -> list[str]:
@@ -55,15 +67,15 @@ def _rows(result: RunResult) -> list[dict[str, Any]]:
         step = record.step
         texts = {id(e): describe(e, result.machine) for e in record.events}
         shown = collapse_passes([t for t in texts.values() if t is not None])
-        decisions = {describe(e, result.machine): e for e in record.events
-                     if type(e) is Decision}
+        decisions = {describe(e, result.machine): e for e in record.events if type(e) is Decision}
         notes = {describe(e, result.machine) for e in record.events if type(e) is Note}
         items = []
         for text in shown:
             event = decisions.get(text)
             if event is not None and event.cite and len(event.cite) == 12:
-                items.append({"kind": "decision", "text": text.removesuffix(f" ({event.cite})"),
-                              "commit": event.cite})
+                items.append(
+                    {"kind": "decision", "text": text.removesuffix(f" ({event.cite})"), "commit": event.cite}
+                )
             else:
                 kind = "decision" if event is not None else "note" if text in notes else "event"
                 items.append({"kind": kind, "text": text, "commit": ""})
@@ -82,10 +94,19 @@ def _rows(result: RunResult) -> list[dict[str, Any]]:
                 kind = {"+": "add", "~": "change", "-": "remove"}[line[0]]
                 changes.append({"kind": kind, "text": line})
             previous = record.state
-        rows.append({"index": record.index, "actor": step.actor,
-                     "action": action_text(step.action), "options": options, "lines": items,
-                     "violations": record.violations, "stopped": row_stopped,
-                     "changes": changes, "state": record.state})
+        rows.append(
+            {
+                "index": record.index,
+                "actor": step.actor,
+                "action": action_text(step.action),
+                "options": options,
+                "lines": items,
+                "violations": record.violations,
+                "stopped": row_stopped,
+                "changes": changes,
+                "state": record.state,
+            }
+        )
     return rows
 
 
@@ -98,16 +119,28 @@ def bisect_html(result: BisectResult) -> str:
     without = run_scenario(result.scenario, kernel_at(short, (short,)))
     rows = []
     for before, after in zip(without.steps, with_it.steps, strict=False):
-        rows.append({"index": before.index,
-                     "head": f"{before.step.actor} {action_text(before.step.action)}",
-                     "before": _lines(before, without, after), "after": _lines(after, with_it, before)})
+        rows.append(
+            {
+                "index": before.index,
+                "head": f"{before.step.actor} {action_text(before.step.action)}",
+                "before": _lines(before, without, after),
+                "after": _lines(after, with_it, before),
+            }
+        )
     return _ENV.get_template("bisect.html.j2").render(
-        name=result.scenario.name, direction=change.direction, commit=short,
-        title=change.commit.title, release=change.commit.release,
+        name=result.scenario.name,
+        direction=change.direction,
+        commit=short,
+        title=change.commit.title,
+        release=change.commit.release,
         rules=", ".join(f"{rule} = {value}" for rule, value in change.rules) or "none",
-        first_step=change.step, before=change.before, after=change.after,
+        first_step=change.step,
+        before=change.before,
+        after=change.after,
         before_class="holds" if change.before == "holds" else "broken",
-        after_class="holds" if change.after == "holds" else "broken", rows=rows)
+        after_class="holds" if change.after == "holds" else "broken",
+        rows=rows,
+    )
 
 
 def _lines(record: StepRecord, result: RunResult, other: StepRecord) -> list[dict[str, str]]:

@@ -62,14 +62,18 @@ def verdict(result: RunResult) -> str:
 
 
 #: what the trace's notation means, printed under its title
-LEGEND = ("#N names a value: each store (by a CPU or a device) writes a new one, and a "
-          "load shows which one it sees.  (HASH) is the commit behind a decision.")
+LEGEND = (
+    "#N names a value: each store (by a CPU or a device) writes a new one, and a "
+    "load shows which one it sees.  (HASH) is the commit behind a decision."
+)
 
 
 def print_run(result: RunResult, console: Console) -> None:
     sc = result.scenario
-    console.print(f"[bold]{escape(sc.name)}[/] on kernel [bold]{escape(result.kernel.name)}[/] "
-                  f"({len(result.kernel.commits)} modeled commits applied)")
+    console.print(
+        f"[bold]{escape(sc.name)}[/] on kernel [bold]{escape(result.kernel.name)}[/] "
+        f"({len(result.kernel.commits)} modeled commits applied)"
+    )
     console.print(f"[dim]{escape(LEGEND)}[/]")
     records = result.steps
     i = 0
@@ -77,8 +81,9 @@ def print_run(result: RunResult, console: Console) -> None:
         record = records[i]
         shown = _step_text(record, result)
         j = i  # consecutive steps that read the same are printed once
-        while (j + 1 < len(records) and not records[j].violations
-               and _step_text(records[j + 1], result) == shown):
+        while (
+            j + 1 < len(records) and not records[j].violations and _step_text(records[j + 1], result) == shown
+        ):
             j += 1
         head, lines = shown
         index = f"{record.index:>3}" if j == i else f"{record.index}-{records[j].index}"
@@ -92,8 +97,9 @@ def print_run(result: RunResult, console: Console) -> None:
             for change in state_changes(before or {}, records[j].state or {}):
                 console.print(f"         [dim]{escape(change)}[/]", highlight=False)
         for violation in records[j].violations:
-            console.print(f"       [red]BROKEN {violation.invariant}[/]: {escape(violation.detail)}",
-                          highlight=False)
+            console.print(
+                f"       [red]BROKEN {violation.invariant}[/]: {escape(violation.detail)}", highlight=False
+            )
         i = j + 1
     first = result.first
     if first is None:
@@ -101,8 +107,10 @@ def print_run(result: RunResult, console: Console) -> None:
         return
     index, violation = first
     label = "MODEL BUG" if verdict(result) == "model-bug" else "promise broken"
-    console.print(f"[red]{label}[/]: {violation.invariant} at step {index} "
-                  f"({escape(PROMISES[violation.invariant])})", highlight=False)
+    console.print(
+        f"[red]{label}[/]: {violation.invariant} at step {index} ({escape(PROMISES[violation.invariant])})",
+        highlight=False,
+    )
 
 
 def _step_text(record: StepRecord, result: RunResult) -> tuple[str, list[str]]:
@@ -114,7 +122,8 @@ def _step_text(record: StepRecord, result: RunResult) -> tuple[str, list[str]]:
     if step.choose:
         head += f"  [choose {step.choose}]"
     lines = collapse_passes(
-        [t for t in (describe(e, result.machine) for e in record.events) if t is not None])
+        [t for t in (describe(e, result.machine) for e in record.events) if t is not None]
+    )
     return head, lines
 
 
@@ -140,8 +149,6 @@ def run_json(result: RunResult) -> dict[str, object]:
             for r in result.steps
         ],
         "violations": [
-            {"invariant": v.invariant, "step": i, "detail": v.detail}
-            for i, v in result.violations
+            {"invariant": v.invariant, "step": i, "detail": v.detail} for i, v in result.violations
         ],
     }
-

@@ -28,22 +28,38 @@ def machine_state(m: Machine) -> State:
         if page is None or pfn == 0:
             continue
         pages[f"pfn {pfn}"] = _page_text(page)
-    pins = {ref.name: (f"{ref.kind} by {ref.holder} on pfn {ref.pfn}"
-                       f" ({'R/W' if ref.write else 'R/O'}{', long-term' if ref.longterm else ''})")
-            for ref in m.refs}
-    swap = {f"slot {i}": f"count {slot.count}"
-            + (f", cache pfn {slot.cache}" if slot.cache >= 0 else "")
-            + (f", holds #{slot.content}" if slot.content >= 0 else "")
-            for i, slot in enumerate(m.swap) if slot is not None}
+    pins = {
+        ref.name: (
+            f"{ref.kind} by {ref.holder} on pfn {ref.pfn}"
+            f" ({'R/W' if ref.write else 'R/O'}{', long-term' if ref.longterm else ''})"
+        )
+        for ref in m.refs
+    }
+    swap = {
+        f"slot {i}": f"count {slot.count}"
+        + (f", cache pfn {slot.cache}" if slot.cache >= 0 else "")
+        + (f", holds #{slot.content}" if slot.content >= 0 else "")
+        for i, slot in enumerate(m.swap)
+        if slot is not None
+    }
     return {"ptes": ptes, "pages": pages, "pins": pins, "swap": swap}
 
 
 def _pte_text(pte: int) -> str:
     view = pte_view(pte)
     if isinstance(view, PresentPte):
-        bits = [name for name, on in (("write", view.write), ("dirty", view.dirty),
-                                      ("young", view.young), ("protnone", view.protnone),
-                                      ("savedwrite", view.savedwrite), ("PMD", view.pmd)) if on]
+        bits = [
+            name
+            for name, on in (
+                ("write", view.write),
+                ("dirty", view.dirty),
+                ("young", view.young),
+                ("protnone", view.protnone),
+                ("savedwrite", view.savedwrite),
+                ("PMD", view.pmd),
+            )
+            if on
+        ]
         return f"pfn {view.pfn}" + (f" {' '.join(bits)}" if bits else " read-only")
     if isinstance(view, MigrationEntry):
         return f"{view.mode} migration entry for pfn {view.pfn}"
@@ -56,12 +72,21 @@ def _page_text(p: Page) -> str:
     words = [f"node {p.node}", f"refcount {p.refcount}", f"mapcount {p.mapcount}"]
     if p.pins:
         words.append(f"pins {p.pins}")
-    flags = [name for name, on in (
-        ("anon", p.anon), ("anon-exclusive", p.exclusive), ("lru", p.lru),
-        ("isolated", p.isolated), ("locked", p.locked), ("hugetlb", p.huge),
-        ("in a CPU's LRU batch", p.lru_batch != NO_CPU),
-        (f"swap cache slot {p.swapcache}", p.swapcache != NO_SLOT),
-        (f"THP of head {p.head}", p.head != NO_HEAD)) if on]
+    flags = [
+        name
+        for name, on in (
+            ("anon", p.anon),
+            ("anon-exclusive", p.exclusive),
+            ("lru", p.lru),
+            ("isolated", p.isolated),
+            ("locked", p.locked),
+            ("hugetlb", p.huge),
+            ("in a CPU's LRU batch", p.lru_batch != NO_CPU),
+            (f"swap cache slot {p.swapcache}", p.swapcache != NO_SLOT),
+            (f"THP of head {p.head}", p.head != NO_HEAD),
+        )
+        if on
+    ]
     return ", ".join(words + flags) + f", holds #{p.content}"
 
 

@@ -10,8 +10,17 @@ from dataclasses import dataclass
 
 GUP_FLAG_NAMES = ("FOLL_WRITE", "FOLL_FORCE", "FOLL_GET", "FOLL_PIN", "FOLL_LONGTERM")
 PROTS = ("rw", "r", "none")
-ADVICES = ("dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "pageout", "hugepage",
-           "nohugepage", "collapse")
+ADVICES = (
+    "dontneed",
+    "dontfork",
+    "dofork",
+    "wipeonfork",
+    "keeponfork",
+    "pageout",
+    "hugepage",
+    "nohugepage",
+    "collapse",
+)
 
 
 @dataclass(frozen=True)
@@ -254,8 +263,26 @@ ACTION_NAMES: dict[type, str] = {cls: name for name, cls in ACTIONS.items()}
 
 #: who may perform each action: a process thread, the device, the kernel, kswapd
 THREAD_ACTIONS = frozenset(
-    {Mmap, Write, Read, Munmap, Mprotect, Madvise, Mremap, Fork, Exit, Pin, Unpin, Vmsplice, PipeRead,
-     NumaScan, Resume, ProcMemWrite, ProcMemRead, ClearRefs}
+    {
+        Mmap,
+        Write,
+        Read,
+        Munmap,
+        Mprotect,
+        Madvise,
+        Mremap,
+        Fork,
+        Exit,
+        Pin,
+        Unpin,
+        Vmsplice,
+        PipeRead,
+        NumaScan,
+        Resume,
+        ProcMemWrite,
+        ProcMemRead,
+        ClearRefs,
+    }
 )
 DEVICE_ACTIONS = frozenset({DmaWrite, DmaRead})
 KERNEL_ACTIONS = frozenset({LruDrain, Move})

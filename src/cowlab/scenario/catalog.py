@@ -18,9 +18,7 @@ def _files(folder: str = "scenarios") -> dict[str, resources.abc.Traversable]:
     """The package's YAML files by name (listed once: `cowlab matrix` asks per scenario)."""
     root = resources.files("cowlab") / folder
     return {
-        entry.name.removesuffix(".yaml"): entry
-        for entry in root.iterdir()
-        if entry.name.endswith(".yaml")
+        entry.name.removesuffix(".yaml"): entry for entry in root.iterdir() if entry.name.endswith(".yaml")
     }
 
 
@@ -31,8 +29,7 @@ def builtin_names() -> list[str]:
 def load_builtin(name: str) -> Scenario:
     entry = _files().get(name)
     if entry is None:
-        raise ScenarioError(f"no built-in scenario named {name!r} (see `cowlab catalog`)",
-                            file=name)
+        raise ScenarioError(f"no built-in scenario named {name!r} (see `cowlab catalog`)", file=name)
     return load_scenario(entry.read_text(encoding="utf-8"), source=f"<builtin>/{name}.yaml")
 
 
@@ -43,8 +40,9 @@ def load_named(name_or_path: str) -> Scenario:
     if name_or_path in _files():
         return load_builtin(name_or_path)
     raise ScenarioError(
-        f"no scenario file or built-in scenario named {name_or_path!r} "
-        "(see `cowlab catalog`)", file=name_or_path)
+        f"no scenario file or built-in scenario named {name_or_path!r} (see `cowlab catalog`)",
+        file=name_or_path,
+    )
 
 
 def builtin_config_names() -> list[str]:
@@ -59,6 +57,7 @@ def load_named_config(name_or_path: str) -> CheckConfig:
     if entry is None:
         raise ScenarioError(
             f"no check configuration file or built-in named {name_or_path!r} "
-            f"(built-in: {', '.join(builtin_config_names())})", file=name_or_path)
-    return load_check_config(entry.read_text(encoding="utf-8"),
-                             source=f"<builtin>/{name_or_path}.yaml")
+            f"(built-in: {', '.join(builtin_config_names())})",
+            file=name_or_path,
+        )
+    return load_check_config(entry.read_text(encoding="utf-8"), source=f"<builtin>/{name_or_path}.yaml")

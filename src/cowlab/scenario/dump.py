@@ -25,8 +25,15 @@ def action_body(action: Action) -> str | dict[str, Any]:
 
 def step_data(step: Step) -> dict[str, Any]:
     body = action_body(step.action)
-    options = {k: v for k, v in (("until", step.until), ("nth", step.nth if step.nth != 1 else None),
-                                 ("choose", step.choose)) if v is not None}
+    options = {
+        k: v
+        for k, v in (
+            ("until", step.until),
+            ("nth", step.nth if step.nth != 1 else None),
+            ("choose", step.choose),
+        )
+        if v is not None
+    }
     if options:
         body = ({body: True} if isinstance(body, str) else body) | options
     return {step.actor: body}
@@ -44,12 +51,19 @@ def dump_scenario(scenario: Scenario) -> str:
         data["bounds"] = dict(scenario.bounds)
     if scenario.expect:
         data["expect"] = dict(scenario.expect)
-    data["machine"] = {"nodes": scenario.machine.nodes,
-                       "numa_balancing": scenario.machine.numa_balancing}
+    data["machine"] = {"nodes": scenario.machine.nodes, "numa_balancing": scenario.machine.numa_balancing}
     data["processes"] = [
-        {"name": p.name,
-         "threads": [{k: v for k, v in (("name", t.name), ("node", t.node), ("affinity", t.affinity))
-                      if v is not None} for t in p.threads]}
+        {
+            "name": p.name,
+            "threads": [
+                {
+                    k: v
+                    for k, v in (("name", t.name), ("node", t.node), ("affinity", t.affinity))
+                    if v is not None
+                }
+                for t in p.threads
+            ],
+        }
         for p in scenario.processes
     ]
     data["steps"] = [step_data(s) for s in scenario.steps]

@@ -69,18 +69,26 @@ def _read_text(path: str | os.PathLike[str], name: str) -> str:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", file=name,
-                            field=DOCUMENT) from exc
+        raise ScenarioError(
+            f"cannot read the file: {exc.strerror or exc}", file=name, field=DOCUMENT
+        ) from exc
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise ScenarioError(f"the file has {len(data):,} bytes; a scenario has at most "
-                            f"{MAX_DOCUMENT_BYTES:,}", file=name, field=DOCUMENT)
+        raise ScenarioError(
+            f"the file has {len(data):,} bytes; a scenario has at most {MAX_DOCUMENT_BYTES:,}",
+            file=name,
+            field=DOCUMENT,
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ScenarioError(f"not UTF-8: byte {data[exc.start]:#04x} at byte {column} of the line",
-                            file=name, line=line, field=DOCUMENT) from None
+        raise ScenarioError(
+            f"not UTF-8: byte {data[exc.start]:#04x} at byte {column} of the line",
+            file=name,
+            line=line,
+            field=DOCUMENT,
+        ) from None
 
 
 def _looks_like_path(text: str) -> bool:
@@ -166,8 +174,11 @@ class _Reader:
 
     def parse(self, text: str) -> dict[Any, Any]:
         if len(text) > MAX_DOCUMENT_BYTES:
-            self.fail(DOCUMENT, f"the document has {len(text):,} characters; a scenario has at "
-                      f"most {MAX_DOCUMENT_BYTES:,}", 1)
+            self.fail(
+                DOCUMENT,
+                f"the document has {len(text):,} characters; a scenario has at most {MAX_DOCUMENT_BYTES:,}",
+                1,
+            )
         try:
             root = yaml.compose(text, Loader=_LOADER)
         except RecursionError:
@@ -198,8 +209,11 @@ class _Reader:
         self.lines.setdefault(path, line)
         self.values += 1
         if self.values > MAX_VALUES:
-            self.fail(path or DOCUMENT, f"the document expands to more than {MAX_VALUES:,} "
-                      "values (aliases repeat what they name)", line)
+            self.fail(
+                path or DOCUMENT,
+                f"the document expands to more than {MAX_VALUES:,} values (aliases repeat what they name)",
+                line,
+            )
         if any(node is outer for outer in above):
             self.fail(path or DOCUMENT, "an alias names a collection that contains it", line)
         if len(above) >= MAX_DEPTH:
@@ -233,11 +247,14 @@ class _Reader:
             self.fail(path, f"malformed YAML: {exc.problem}", line)
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             tag = node.tag.rpartition(":")[2]
-            self.fail(path, f"{node.value!r} is not a valid {tag} ({type(exc).__name__}: {exc})",
-                      line)
+            self.fail(path, f"{node.value!r} is not a valid {tag} ({type(exc).__name__}: {exc})", line)
         if isinstance(value, (datetime.date, bytes, set)):  # YAML's timestamps, !!binary, !!set
-            self.fail(path, f"{node.value!r} is a {type(value).__name__}: scenarios hold names, "
-                      "numbers, booleans, lists and mappings", line)
+            self.fail(
+                path,
+                f"{node.value!r} is a {type(value).__name__}: scenarios hold names, "
+                "numbers, booleans, lists and mappings",
+                line,
+            )
         return value
 
     # --- plain data -> Scenario ----------------------------------------------
@@ -272,8 +289,13 @@ class _Reader:
             files=tuple(FileSpec(f.name, f.pages) for f in top.files),
             introduced_by=tuple(top.introduced_by),
             fixed_by=tuple(top.fixed_by),
-            bounds=tuple(sorted((k, v) for k, v in (top.bounds.model_dump() if top.bounds else {}).items()
-                                if v is not None)),
+            bounds=tuple(
+                sorted(
+                    (k, v)
+                    for k, v in (top.bounds.model_dump() if top.bounds else {}).items()
+                    if v is not None
+                )
+            ),
             expect=tuple((top.expect or {}).items()),
         )
         try:
@@ -294,8 +316,9 @@ class _Reader:
             )
             for i, step in enumerate(steps):
                 if step.until is not None or step.choose is not None:
-                    self.fail(f"{base}[{i}]", "programs have no global order: until/choose "
-                              "belong to scenario steps")
+                    self.fail(
+                        f"{base}[{i}]", "programs have no global order: until/choose belong to scenario steps"
+                    )
             programs.append((thread, steps))
         try:
             validate_programs(scenario, tuple(programs))

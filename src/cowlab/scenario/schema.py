@@ -135,7 +135,6 @@ class ProcMemReadArgs(Model):
     addr: str = Field(alias="proc_mem_read")
 
 
-
 class WriteArgs(Model):
     addr: str = Field(alias="write")
 

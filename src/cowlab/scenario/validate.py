@@ -119,8 +119,9 @@ class _Checker:
         except UnknownKernelError as exc:
             self.fail(f"expect.{kernel}", str(exc))
         if want not in ("holds", "broken", *PROMISES):
-            self.fail(f"expect.{kernel}", f"{want!r} is not holds, broken or a promise "
-                      f"({', '.join(PROMISES)})")
+            self.fail(
+                f"expect.{kernel}", f"{want!r} is not holds, broken or a promise ({', '.join(PROMISES)})"
+            )
 
     def add_process(self, name: str, field: str) -> None:
         if name in self.processes:
@@ -165,8 +166,9 @@ class _Checker:
             return f"{base}.{action_key(type(action), field)}"
 
         match action:
-            case (Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr)
-                  | ProcMemRead(addr)):
+            case (
+                Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr) | ProcMemRead(addr)
+            ):
                 if not ADDR_RE.fullmatch(addr):
                     self.fail(key("addr"), f"address {addr!r} is not REGION or REGION[i]")
             case Reclaim(addr):
@@ -226,10 +228,8 @@ def validate_programs(scenario: Scenario, programs: tuple[tuple[str, tuple[Step,
             if type(step.action) is Fork:
                 checker.line = step.line
                 checker.check_args(f"programs.{thread}[{i}]", step)
-    regions = {step.action.name for _, steps in programs for step in steps
-               if type(step.action) is Mmap}
-    regions |= {step.action.to for _, steps in programs for step in steps
-                if type(step.action) is Mremap}
+    regions = {step.action.name for _, steps in programs for step in steps if type(step.action) is Mmap}
+    regions |= {step.action.to for _, steps in programs for step in steps if type(step.action) is Mremap}
     for thread, steps in programs:
         for i, step in enumerate(steps):
             region = _region_of(step.action)
@@ -251,8 +251,7 @@ def validate_programs(scenario: Scenario, programs: tuple[tuple[str, tuple[Step,
 
 def _region_of(action: object) -> str | None:
     match action:
-        case (Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr)
-                  | ProcMemRead(addr)):
+        case Write(addr) | Read(addr) | Pin(addr) | Vmsplice(addr) | ProcMemWrite(addr) | ProcMemRead(addr):
             found = ADDR_RE.fullmatch(addr)
             return found["region"] if found else None
         case Munmap(region) | Mprotect(region) | Madvise(region) | Mremap(region):

@@ -135,7 +135,7 @@ def _decode_locals(layout: Layout, kind_sym: int, words: tuple[int, ...]) -> obj
         elif kind == OPT_INT:
             values.append(None if w == NONE else w)
         elif kind == INTS:
-            values.append(tuple(words[at:at + w]))
+            values.append(tuple(words[at : at + w]))
             at += w
         else:
             values.append(w)
@@ -193,13 +193,23 @@ def flatten(m: Machine, layout: Layout | None = None) -> FlatMachine:
 
 # --- writing records into the vector -------------------------------------------------------
 
+
 def write_page(f: FlatMachine, pfn: int, pg: Page | None) -> None:
     """Store ``pg`` at ``pfn`` (None: the pfn is free)."""
     if pg is None:
         page.free_pfn(f, pfn)
         return
-    page.init_page(f, pfn, node=pg.node, content=pg.content, refcount=pg.refcount,
-                   anon=pg.anon, lru=pg.lru, hugetlb=pg.huge, huge_zero=pg.huge_zero)
+    page.init_page(
+        f,
+        pfn,
+        node=pg.node,
+        content=pg.content,
+        refcount=pg.refcount,
+        anon=pg.anon,
+        lru=pg.lru,
+        hugetlb=pg.huge,
+        huge_zero=pg.huge_zero,
+    )
     page.page_mapcount_add(f, pfn, pg.mapcount)
     page.folio_pincount_add(f, pfn, pg.pins)
     page.compound_mapcount_add(f, pfn, pg.compound_mapcount)
@@ -215,7 +225,7 @@ def write_page(f: FlatMachine, pfn: int, pg: Page | None) -> None:
 def write_pages(f: FlatMachine, pages: tuple[Page | None, ...]) -> None:
     for pfn in range(f.L.bounds.pages):
         write_page(f, pfn, pages[pfn] if pfn < len(pages) else None)
-    if len(pages) > f.L.bounds.pages and any(pg is not None for pg in pages[f.L.bounds.pages:]):
+    if len(pages) > f.L.bounds.pages and any(pg is not None for pg in pages[f.L.bounds.pages :]):
         raise LayoutOverflowError("pages", f.L.bounds.pages, f"{len(pages)} pfns")
 
 
@@ -229,8 +239,18 @@ def write_process(f: FlatMachine, p: Process) -> None:
     mm.set_mm_has_pinned(f, pid, p.has_pinned)
     mm.set_write_protect_seq(f, pid, p.write_protect_seq)
     for slot, v in enumerate(p.vmas):
-        mm.insert_vma(f, pid, slot, start=v.start, npages=v.npages, flags=v.flags, name=v.name,
-                      file=v.file, pgoff=v.pgoff, base=v.base)
+        mm.insert_vma(
+            f,
+            pid,
+            slot,
+            start=v.start,
+            npages=v.npages,
+            flags=v.flags,
+            name=v.name,
+            file=v.file,
+            pgoff=v.pgoff,
+            base=v.base,
+        )
     for vpn, pte in p.ptes:
         mm.set_pte_at(f, pid, vpn, pte)
     for vpn in p.pte_tables:
@@ -279,7 +299,7 @@ def write_slot(f: FlatMachine, slot: int, value: SwapSlot | None) -> None:
 def write_slots(f: FlatMachine, slots: tuple[SwapSlot | None, ...]) -> None:
     for slot in range(f.L.bounds.slots):
         write_slot(f, slot, slots[slot] if slot < len(slots) else None)
-    if any(value is not None for value in slots[f.L.bounds.slots:]):
+    if any(value is not None for value in slots[f.L.bounds.slots :]):
         raise LayoutOverflowError("slots", f.L.bounds.slots, f"{len(slots)} swap slots")
 
 
@@ -288,9 +308,18 @@ def write_refs(f: FlatMachine, refs: tuple[GupRef, ...]) -> None:
     for i in range(f.L.bounds.refs):
         gup.drop_ref(f, i)
     for r in refs:
-        gup.add_ref(f, name=r.name, kind=gup.REF_PIN if r.kind == "pin" else gup.REF_GET,
-                    holder=r.holder, pid=r.pid, vpn=r.vpn, pfn=r.pfn, write=r.write,
-                    longterm=r.longterm, refs=r.refs)
+        gup.add_ref(
+            f,
+            name=r.name,
+            kind=gup.REF_PIN if r.kind == "pin" else gup.REF_GET,
+            holder=r.holder,
+            pid=r.pid,
+            vpn=r.vpn,
+            pfn=r.pfn,
+            write=r.write,
+            longterm=r.longterm,
+            refs=r.refs,
+        )
 
 
 def write_files(f: FlatMachine, files: tuple[File, ...]) -> None:
@@ -301,24 +330,42 @@ def write_files(f: FlatMachine, files: tuple[File, ...]) -> None:
 
 # --- reading records out of the vector -----------------------------------------------------
 
+
 def unflatten(f: FlatMachine) -> Machine:
     """The records of a vector state, as users and reports see them (every pfn and slot
     of the layout, free ones as None)."""
-    return Machine(nr_node_ids(f), numa_balancing_enabled(f), page_views(f), process_views(f),
-                   thread_views(f), slot_views(f), ref_views(f), next_token(f), file_views(f))
+    return Machine(
+        nr_node_ids(f),
+        numa_balancing_enabled(f),
+        page_views(f),
+        process_views(f),
+        thread_views(f),
+        slot_views(f),
+        ref_views(f),
+        next_token(f),
+        file_views(f),
+    )
 
 
 def page_view(f: FlatMachine, pfn: int) -> Page:
     return Page(
-        node=page.page_to_nid(f, pfn), content=page.page_content(f, pfn),
-        refcount=page.page_count(f, pfn), mapcount=page.page_mapcount_raw(f, pfn),
-        pins=page.folio_pincount(f, pfn), anon=page.PageAnon(f, pfn),
-        exclusive=page.PageAnonExclusive(f, pfn), swapcache=page.page_swap_slot(f, pfn),
-        lru_batch=page.page_lru_batch(f, pfn), lru=page.PageLRU(f, pfn),
-        isolated=page.PageIsolated(f, pfn), locked=page.PageLocked(f, pfn),
-        huge=page.PageHuge(f, pfn), head=_raw_head(f, pfn),
+        node=page.page_to_nid(f, pfn),
+        content=page.page_content(f, pfn),
+        refcount=page.page_count(f, pfn),
+        mapcount=page.page_mapcount_raw(f, pfn),
+        pins=page.folio_pincount(f, pfn),
+        anon=page.PageAnon(f, pfn),
+        exclusive=page.PageAnonExclusive(f, pfn),
+        swapcache=page.page_swap_slot(f, pfn),
+        lru_batch=page.page_lru_batch(f, pfn),
+        lru=page.PageLRU(f, pfn),
+        isolated=page.PageIsolated(f, pfn),
+        locked=page.PageLocked(f, pfn),
+        huge=page.PageHuge(f, pfn),
+        head=_raw_head(f, pfn),
         compound_mapcount=page.compound_mapcount(f, pfn),
-        huge_zero=page.is_huge_zero_page(f, pfn))
+        huge_zero=page.is_huge_zero_page(f, pfn),
+    )
 
 
 def page_views(f: FlatMachine) -> tuple[Page | None, ...]:
@@ -333,9 +380,15 @@ def vma_view(f: FlatMachine, pid: int, slot: int) -> Vma:
     """The VMA in ``slot`` of ``pid`` as a record (its properties read as the kernel's
     VMA tests: ``is_cow_mapping``, ``writable``, ``hugetlb``, ...)."""
     start = mm.vma_start(f, pid, slot)
-    return Vma(mm.vma_name(f, pid, slot), start, mm.vma_end(f, pid, slot) - start,
-               mm.vma_flags(f, pid, slot), mm.vma_file(f, pid, slot), mm.vma_pgoff(f, pid, slot),
-               mm.vma_base_raw(f, pid, slot))
+    return Vma(
+        mm.vma_name(f, pid, slot),
+        start,
+        mm.vma_end(f, pid, slot) - start,
+        mm.vma_flags(f, pid, slot),
+        mm.vma_file(f, pid, slot),
+        mm.vma_pgoff(f, pid, slot),
+        mm.vma_base_raw(f, pid, slot),
+    )
 
 
 def vmas_of(f: FlatMachine, pid: int) -> tuple[Vma, ...]:
@@ -364,8 +417,7 @@ def region_span(f: FlatMachine, pid: int, name: str) -> tuple[int, int] | None:
     for slot in range(mm.nr_vmas(f, pid)):
         if mm.vma_name(f, pid, slot) == name:
             end = mm.vma_end(f, pid, slot)
-            span = ((mm.vma_region_base(f, pid, slot), end) if span is None
-                    else (span[0], max(span[1], end)))
+            span = (mm.vma_region_base(f, pid, slot), end) if span is None else (span[0], max(span[1], end))
     return span
 
 
@@ -375,9 +427,17 @@ def process_view(f: FlatMachine, pid: int) -> Process:
     ptes = tuple((vpn, mm.pte_at(f, pid, vpn)) for vpn in mm.mapped_vpns(f, pid))
     first, end = L.bounds.vpn_base, L.bounds.vpn_base + L.bounds.vpns
     tables = tuple(vpn for vpn in range(first, end, HPAGE_NR) if mm.pmd_has_pte_table(f, pid, vpn))
-    return Process(pid, mm.mm_name(f, pid), vmas, ptes,
-                   mm.mm_alive(f, pid), mm.mm_has_pinned(f, pid), mm.mm_parent(f, pid),
-                   mm.write_protect_seq(f, pid), tables)
+    return Process(
+        pid,
+        mm.mm_name(f, pid),
+        vmas,
+        ptes,
+        mm.mm_alive(f, pid),
+        mm.mm_has_pinned(f, pid),
+        mm.mm_parent(f, pid),
+        mm.write_protect_seq(f, pid),
+        tables,
+    )
 
 
 def process_views(f: FlatMachine) -> tuple[Process, ...]:
@@ -392,11 +452,16 @@ def frame_view(f: FlatMachine, ti: int, depth: int = -1) -> Frame:
     if frame is None:
         L = f.L
         name = L.symbols.name
-        frame = Frame(name(task.frame_stage(f, ti, depth)),
-                      _decode_locals(L, task.frame_kind(f, ti, depth),  # type: ignore[arg-type]
-                                     task.frame_locals(f, ti, L.bounds.locals, depth)),
-                      task.frame_holds(f, ti, depth),
-                      name(task.frame_result(f, ti, depth)))
+        frame = Frame(
+            name(task.frame_stage(f, ti, depth)),
+            _decode_locals(
+                L,
+                task.frame_kind(f, ti, depth),  # type: ignore[arg-type]
+                task.frame_locals(f, ti, L.bounds.locals, depth),
+            ),
+            task.frame_holds(f, ti, depth),
+            name(task.frame_result(f, ti, depth)),
+        )
         if len(_FRAMES) >= _FRAMES_LIMIT:
             _FRAMES.clear()
         _FRAMES[words] = frame
@@ -426,8 +491,9 @@ def push_frame_record(f: FlatMachine, ti: int, frame: Frame) -> None:
 
 def thread_view(f: FlatMachine, ti: int) -> Thread:
     stack = tuple(frame_view(f, ti, depth) for depth in range(task.task_depth(f, ti)))
-    return Thread(task.task_name(f, ti), task.task_pid(f, ti), task.task_node(f, ti),
-                  task.task_affinity(f, ti), stack)
+    return Thread(
+        task.task_name(f, ti), task.task_pid(f, ti), task.task_node(f, ti), task.task_affinity(f, ti), stack
+    )
 
 
 def thread_views(f: FlatMachine) -> tuple[Thread, ...]:
@@ -437,8 +503,10 @@ def thread_views(f: FlatMachine) -> tuple[Thread, ...]:
 def slot_views(f: FlatMachine) -> tuple[SwapSlot | None, ...]:
     slots: list[SwapSlot | None] = [
         SwapSlot(swap.swap_count(f, s), swap.swap_cache_pfn(f, s), swap.swap_content(f, s))
-        if swap.swap_in_use(f, s) else None
-        for s in range(f.L.bounds.slots)]
+        if swap.swap_in_use(f, s)
+        else None
+        for s in range(f.L.bounds.slots)
+    ]
     return tuple(slots)
 
 
@@ -449,16 +517,31 @@ def ref_views(f: FlatMachine) -> tuple[GupRef, ...]:
         if not gup.ref_in_use(f, i):
             continue
         rname, kind, holder, pid, vpn, pfn, write, longterm, n = gup.ref_fields(f, i)
-        refs.append(GupRef(name(rname), "pin" if kind == gup.REF_PIN else "get", name(holder),
-                           pid, vpn, pfn, bool(write), bool(longterm), n))
+        refs.append(
+            GupRef(
+                name(rname),
+                "pin" if kind == gup.REF_PIN else "get",
+                name(holder),
+                pid,
+                vpn,
+                pfn,
+                bool(write),
+                bool(longterm),
+                n,
+            )
+        )
     return tuple(refs)
 
 
 def file_views(f: FlatMachine) -> tuple[File, ...]:
     return tuple(
-        File(file_name(f, i), tuple(file_page_pfn(f, i, j) for j in range(file_nr_pages(f, i))),
-             tuple(file_original(f, i, j) for j in range(file_nr_pages(f, i))))
-        for i in range(nr_files(f)))
+        File(
+            file_name(f, i),
+            tuple(file_page_pfn(f, i, j) for j in range(file_nr_pages(f, i))),
+            tuple(file_original(f, i, j) for j in range(file_nr_pages(f, i))),
+        )
+        for i in range(nr_files(f))
+    )
 
 
 def _raw_head(f: FlatMachine, pfn: int) -> int:
@@ -479,4 +562,3 @@ def normalized(m: Machine) -> Machine:
 
 
 __all__ = ["NO_CPU", "NO_SLOT", "fit_bounds", "flatten", "locals_kinds", "normalized", "unflatten"]
-

@@ -15,6 +15,7 @@ from cowlab.model.state.machine import FlatMachine
 
 # --- files with a page cache -------------------------------------------------------------
 
+
 def add_file(m: FlatMachine, name: str, pfns: tuple[int, ...], tokens: tuple[int, ...]) -> int:
     index = m.v[H_NFILES]
     base = m.L.file(index)

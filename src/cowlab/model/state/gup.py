@@ -41,7 +41,7 @@ def refs_in_use(m: FlatMachine) -> Iterator[int]:
 def ref_fields(m: FlatMachine, index: int) -> tuple[int, ...]:
     """(name, kind, holder, pid, vpn, pfn, write, longterm, refs) as stored."""
     base = m.L.ref(index)
-    return tuple(m.vector[base:base + REF_WORDS])
+    return tuple(m.vector[base : base + REF_WORDS])
 
 
 def ref_pfn(m: FlatMachine, index: int) -> int:
@@ -81,8 +81,19 @@ def ref_named(m: FlatMachine, name: str) -> int:
     return -1
 
 
-def add_ref(m: FlatMachine, *, name: str, kind: int, holder: str, pid: int, vpn: int, pfn: int,
-            write: bool, longterm: bool, refs: int) -> int:
+def add_ref(
+    m: FlatMachine,
+    *,
+    name: str,
+    kind: int,
+    holder: str,
+    pid: int,
+    vpn: int,
+    pfn: int,
+    write: bool,
+    longterm: bool,
+    refs: int,
+) -> int:
     """Record a reference in the first free entry; returns its index."""
     for i in range(m.L.bounds.refs):
         base = m.L.ref(i)
@@ -105,11 +116,10 @@ def remove_ref(m: FlatMachine, index: int) -> None:
     """Drop a reference and move later ones down one entry (they stay in the order taken)."""
     last = m.L.bounds.refs - 1
     for i in range(index, last):
-        m.v[m.L.ref(i):m.L.ref(i) + REF_WORDS] = m.v[m.L.ref(i + 1):m.L.ref(i + 1) + REF_WORDS]
+        m.v[m.L.ref(i) : m.L.ref(i) + REF_WORDS] = m.v[m.L.ref(i + 1) : m.L.ref(i + 1) + REF_WORDS]
     drop_ref(m, last)
 
 
 # these two constants are used only by views; the names say what the fields hold
 REF_FIELD_NAMES = ("name", "kind", "holder", "pid", "vpn", "pfn", "write", "longterm", "refs")
-assert tuple(
-    range(REF_WORDS)) == (R_NAME, R_KIND, R_HOLDER, R_PID, R_VPN, R_PFN, R_WRITE, R_LONGTERM, R_REFS)
+assert tuple(range(REF_WORDS)) == (R_NAME, R_KIND, R_HOLDER, R_PID, R_VPN, R_PFN, R_WRITE, R_LONGTERM, R_REFS)

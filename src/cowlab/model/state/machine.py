@@ -63,13 +63,14 @@ class FlatMachine:
 
 def _init_empty(L: Layout, v: array[int]) -> None:
     """Every pfn free, every slot empty, no head, no swap slot, no LRU batch."""
-    v[L.pages:L.pages + L.bounds.pages * PAGE_WORDS] = FREE_PAGE * L.bounds.pages
-    v[L.swap:L.swap + L.bounds.slots * SLOT_WORDS] = FREE_SLOT * L.bounds.slots
+    v[L.pages : L.pages + L.bounds.pages * PAGE_WORDS] = FREE_PAGE * L.bounds.pages
+    v[L.swap : L.swap + L.bounds.slots * SLOT_WORDS] = FREE_SLOT * L.bounds.slots
     for pid in range(L.bounds.processes):
         v[L.process(pid) + P_PARENT] = -1
 
 
 # --- the machine --------------------------------------------------------------------------
+
 
 def nr_node_ids(m: FlatMachine) -> int:
     return m.v[H_NODES]
@@ -111,6 +112,7 @@ def set_nr_files(m: FlatMachine, n: int) -> None:
 
 
 # --- the machine header --------------------------------------------------------------------
+
 
 def init_machine(m: FlatMachine, *, nodes: int, numa_balancing: bool, next_token: int = 1) -> None:
     m.v[H_NODES] = nodes

@@ -30,6 +30,7 @@ from cowlab.model.state.machine import FlatMachine
 
 # --- the page table -------------------------------------------------------------------------
 
+
 def pte_at(m: FlatMachine, pid: int, vpn: int) -> int:
     """The pte_t at ``vpn`` (0: pte_none).  Outside the layout's range nothing is mapped."""
     index = vpn - m.L.bounds.vpn_base
@@ -84,6 +85,7 @@ def _pte_table_bit(m: FlatMachine, pid: int, vpn: int) -> tuple[int, int]:
 
 
 # --- mm_struct ------------------------------------------------------------------------------
+
 
 def mm_alive(m: FlatMachine, pid: int) -> bool:
     return bool(m.v[m.L.process(pid) + P_FLAGS] & MMF_ALIVE)
@@ -151,6 +153,7 @@ def new_process(m: FlatMachine, name: str, parent: int = -1) -> int:
 
 # --- VMAs (slots in address order, like the maple tree) -------------------------------------
 
+
 def nr_vmas(m: FlatMachine, pid: int) -> int:
     return m.v[m.L.process(pid) + P_NVMAS]
 
@@ -211,8 +214,19 @@ def vma_lookup(m: FlatMachine, pid: int, vpn: int) -> int:
     return -1
 
 
-def insert_vma(m: FlatMachine, pid: int, slot: int, *, start: int, npages: int, flags: int,
-               name: str, file: str = "", pgoff: int = 0, base: int = -1) -> None:
+def insert_vma(
+    m: FlatMachine,
+    pid: int,
+    slot: int,
+    *,
+    start: int,
+    npages: int,
+    flags: int,
+    name: str,
+    file: str = "",
+    pgoff: int = 0,
+    base: int = -1,
+) -> None:
     """Insert a VMA record at ``slot``, shifting later slots up."""
     n = nr_vmas(m, pid)
     if n >= m.L.bounds.vmas:
@@ -221,8 +235,9 @@ def insert_vma(m: FlatMachine, pid: int, slot: int, *, start: int, npages: int, 
         raise IndexError(slot)
     first = m.L.vma(pid, 0)
     v = m.v
-    v[first + (slot + 1) * VMA_WORDS: first + (n + 1) * VMA_WORDS] = \
-        v[first + slot * VMA_WORDS: first + n * VMA_WORDS]
+    v[first + (slot + 1) * VMA_WORDS : first + (n + 1) * VMA_WORDS] = v[
+        first + slot * VMA_WORDS : first + n * VMA_WORDS
+    ]
     at = first + slot * VMA_WORDS
     v[at + V_START] = start
     v[at + V_NPAGES] = npages
@@ -240,8 +255,9 @@ def remove_vma(m: FlatMachine, pid: int, slot: int) -> None:
         raise IndexError(slot)
     first = m.L.vma(pid, 0)
     v = m.v
-    v[first + slot * VMA_WORDS: first + (n - 1) * VMA_WORDS] = \
-        v[first + (slot + 1) * VMA_WORDS: first + n * VMA_WORDS]
+    v[first + slot * VMA_WORDS : first + (n - 1) * VMA_WORDS] = v[
+        first + (slot + 1) * VMA_WORDS : first + n * VMA_WORDS
+    ]
     for i in range(VMA_WORDS):
         v[first + (n - 1) * VMA_WORDS + i] = 0
     v[m.L.process(pid) + P_NVMAS] = n - 1

@@ -32,6 +32,7 @@ from cowlab.model.state.machine import FlatMachine
 
 # --- struct page ----------------------------------------------------------------------------
 
+
 def _page_flag(m: FlatMachine, pfn: int, bit: int) -> bool:
     return bool(m.v[m.L.page(pfn) + PG_FLAGS] & bit)
 
@@ -195,14 +196,28 @@ def alloc_pfn(m: FlatMachine) -> int:
     raise LayoutOverflowError("pages", m.L.bounds.pages, "no free pfn")
 
 
-def init_page(m: FlatMachine, pfn: int, *, node: int, content: int, refcount: int,
-              anon: bool = True, lru: bool = False, hugetlb: bool = False,
-              huge_zero: bool = False) -> None:
+def init_page(
+    m: FlatMachine,
+    pfn: int,
+    *,
+    node: int,
+    content: int,
+    refcount: int,
+    anon: bool = True,
+    lru: bool = False,
+    hugetlb: bool = False,
+    huge_zero: bool = False,
+) -> None:
     """prep_new_page(): a fresh record for an allocated pfn."""
     base = m.L.page(pfn)
     v = m.v
-    v[base + PG_FLAGS] = (PF_IN_USE | (PF_ANON if anon else 0) | (PF_LRU if lru else 0)
-                          | (PF_HUGETLB if hugetlb else 0) | (PF_HUGE_ZERO if huge_zero else 0))
+    v[base + PG_FLAGS] = (
+        PF_IN_USE
+        | (PF_ANON if anon else 0)
+        | (PF_LRU if lru else 0)
+        | (PF_HUGETLB if hugetlb else 0)
+        | (PF_HUGE_ZERO if huge_zero else 0)
+    )
     v[base + PG_REFCOUNT] = refcount
     v[base + PG_MAPCOUNT] = 0
     v[base + PG_PINCOUNT] = 0

@@ -67,13 +67,21 @@ class RecordMachine(FlatMachine):
 
     def records(self) -> Machine:
         """The plain record machine (for canonical keys and reports)."""
-        return Machine(self.nodes, self.numa_balancing, self.pages, self.processes, self.threads,
-                       self.swap, self.refs, self.next_token, self.files)
+        return Machine(
+            self.nodes,
+            self.numa_balancing,
+            self.pages,
+            self.processes,
+            self.threads,
+            self.swap,
+            self.refs,
+            self.next_token,
+            self.files,
+        )
 
     # --- reads ------------------------------------------------------------------------
 
-    def _view(self, area: str, lo: int, hi: int, build: Callable[[FlatMachine], T],
-              count: int = -1) -> T:
+    def _view(self, area: str, lo: int, hi: int, build: Callable[[FlatMachine], T], count: int = -1) -> T:
         """The records of vector words ``lo:hi`` (and of header word ``count``, the
         number of records in use, where the area has one)."""
         key = (self.vector[count] if count >= 0 else 0, self.vector[lo:hi].tobytes())
@@ -110,8 +118,13 @@ class RecordMachine(FlatMachine):
     @property
     def threads(self) -> tuple[Thread, ...]:
         L = self.L
-        return self._view("threads", L.threads, L.threads + L.bounds.threads * L.thread_words,
-                          convert.thread_views, H_NTHREADS)
+        return self._view(
+            "threads",
+            L.threads,
+            L.threads + L.bounds.threads * L.thread_words,
+            convert.thread_views,
+            H_NTHREADS,
+        )
 
     @property
     def swap(self) -> tuple[SwapSlot | None, ...]:

@@ -125,16 +125,17 @@ def canonical_copy(m: FlatMachine) -> FlatMachine:
     L = m.L
     np, ns = L.nr_pages, L.nr_slots
     names = _unnamed(2 * (np + ns))
-    pfn_names, pfns = names[0:np], names[np:2 * np]
-    slot_names, slots = names[2 * np:2 * np + ns], names[2 * np + ns:2 * (np + ns)]
+    pfn_names, pfns = names[0:np], names[np : 2 * np]
+    slot_names, slots = names[2 * np : 2 * np + ns], names[2 * np + ns : 2 * (np + ns)]
     np, ns = _meet_every_name(m, pfn_names, pfns, slot_names, slots)
     if _is_identity(m, pfns[:np], slots[:ns]):
         return m
     return _renamed_by(m, pfn_names, pfns[:np], slot_names, slots[:ns])
 
 
-def _meet_every_name(m: FlatMachine, pfn_names: array[int], pfns: array[int], slot_names: array[int],
-                     slots: array[int]) -> tuple[int, int]:
+def _meet_every_name(
+    m: FlatMachine, pfn_names: array[int], pfns: array[int], slot_names: array[int], slots: array[int]
+) -> tuple[int, int]:
     """Meet every pfn and slot in order of first appearance, naming them in
     ``pfn_names`` and ``slot_names`` and listing them in ``pfns`` and ``slots``; how
     many of each were met.  Each name is met through ``_meet`` on arrays indexed by pfn
@@ -224,12 +225,12 @@ def renamed(m: FlatMachine, pfns: array[int], slots: array[int]) -> FlatMachine:
     references in name order (word by word, so that compiled it is C loops)."""
     if _is_identity(m, pfns, slots):
         return m
-    return _renamed_by(m, _names_of(pfns, m.L.nr_pages), pfns, _names_of(slots, m.L.nr_slots),
-                       slots)
+    return _renamed_by(m, _names_of(pfns, m.L.nr_pages), pfns, _names_of(slots, m.L.nr_slots), slots)
 
 
-def _renamed_by(m: FlatMachine, p: array[int], pfns: array[int], s: array[int],
-                slots: array[int]) -> FlatMachine:
+def _renamed_by(
+    m: FlatMachine, p: array[int], pfns: array[int], s: array[int], slots: array[int]
+) -> FlatMachine:
     """``renamed`` with the new name of each old pfn and slot given (``p``, ``s``)."""
     L = m.L
     c = FlatMachine(L, m.vector[:])

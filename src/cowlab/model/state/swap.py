@@ -17,6 +17,7 @@ from cowlab.model.state.machine import NO_PFN, FlatMachine
 
 # --- swap slots ----------------------------------------------------------------------------
 
+
 def swap_in_use(m: FlatMachine, slot: int) -> bool:
     return bool(m.v[m.L.slot(slot) + S_IN_USE])
 

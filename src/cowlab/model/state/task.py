@@ -22,6 +22,7 @@ from cowlab.model.state.machine import FlatMachine
 
 # --- tasks and continuation frames ----------------------------------------------------------
 
+
 def new_thread(m: FlatMachine, name: str, pid: int, node: int, affinity: int) -> int:
     ti = m.v[H_NTHREADS]
     base = m.L.thread(ti)
@@ -83,7 +84,7 @@ def remove_thread(m: FlatMachine, ti: int) -> None:
         raise IndexError(ti)
     first = m.L.thread(0)
     words = m.L.thread_words
-    m.v[first + ti * words: first + (n - 1) * words] = m.v[first + (ti + 1) * words: first + n * words]
+    m.v[first + ti * words : first + (n - 1) * words] = m.v[first + (ti + 1) * words : first + n * words]
     clear_thread(m, n - 1)
     m.v[H_NTHREADS] = n - 1
 
@@ -93,8 +94,9 @@ def task_depth(m: FlatMachine, ti: int) -> int:
     return m.v[m.L.thread(ti) + T_DEPTH]
 
 
-def push_frame(m: FlatMachine, ti: int, stage: int, kind: int, locals_: tuple[int, ...] = (),
-               holds: tuple[int, ...] = ()) -> None:
+def push_frame(
+    m: FlatMachine, ti: int, stage: int, kind: int, locals_: tuple[int, ...] = (), holds: tuple[int, ...] = ()
+) -> None:
     """Call: a new innermost frame at ``stage`` with its locals (of schema ``kind``)."""
     depth = task_depth(m, ti)
     base = m.L.frame(ti, depth)
@@ -115,8 +117,15 @@ def pop_frame(m: FlatMachine, ti: int, result: int = 0) -> None:
         m.v[m.L.frame(ti, depth - 1) + F_RESULT] = result
 
 
-def set_frame(m: FlatMachine, ti: int, stage: int, kind: int, locals_: tuple[int, ...] = (),
-              holds: tuple[int, ...] = (), depth: int = -1) -> None:
+def set_frame(
+    m: FlatMachine,
+    ti: int,
+    stage: int,
+    kind: int,
+    locals_: tuple[int, ...] = (),
+    holds: tuple[int, ...] = (),
+    depth: int = -1,
+) -> None:
     """Overwrite the frame at ``depth`` (its result is kept)."""
     base = _frame_base(m, ti, depth)
     result = m.v[base + F_RESULT]
@@ -127,7 +136,7 @@ def set_frame(m: FlatMachine, ti: int, stage: int, kind: int, locals_: tuple[int
 def frame_words(m: FlatMachine, ti: int, depth: int = -1) -> bytes:
     """The frame's words as bytes (a key for what they decode to)."""
     base = _frame_base(m, ti, depth)
-    return m.vector[base:base + m.L.frame_words].tobytes()
+    return m.vector[base : base + m.L.frame_words].tobytes()
 
 
 def frame_stage(m: FlatMachine, ti: int, depth: int = -1) -> int:
@@ -153,7 +162,7 @@ def frame_kind(m: FlatMachine, ti: int, depth: int = -1) -> int:
 
 def frame_locals(m: FlatMachine, ti: int, n: int, depth: int = -1) -> tuple[int, ...]:
     at = _frame_base(m, ti, depth) + FRAME_FIXED_WORDS + m.L.bounds.holds
-    return tuple(m.vector[at:at + n])
+    return tuple(m.vector[at : at + n])
 
 
 def set_frame_locals(m: FlatMachine, ti: int, locals_: tuple[int, ...], depth: int = -1) -> None:
@@ -167,7 +176,7 @@ def set_frame_locals(m: FlatMachine, ti: int, locals_: tuple[int, ...], depth: i
 def frame_holds(m: FlatMachine, ti: int, depth: int = -1) -> tuple[int, ...]:
     base = _frame_base(m, ti, depth)
     n = m.v[base + F_NHOLDS]
-    return tuple(m.vector[base + FRAME_FIXED_WORDS:base + FRAME_FIXED_WORDS + n])
+    return tuple(m.vector[base + FRAME_FIXED_WORDS : base + FRAME_FIXED_WORDS + n])
 
 
 def set_frame_holds(m: FlatMachine, ti: int, holds: tuple[int, ...], depth: int = -1) -> None:
@@ -181,8 +190,9 @@ def _frame_base(m: FlatMachine, ti: int, depth: int) -> int:
     return m.L.frame(ti, depth)
 
 
-def _write_frame(m: FlatMachine, base: int, stage: int, kind: int, locals_: tuple[int, ...],
-                 holds: tuple[int, ...]) -> None:
+def _write_frame(
+    m: FlatMachine, base: int, stage: int, kind: int, locals_: tuple[int, ...], holds: tuple[int, ...]
+) -> None:
     L = m.L
     n = len(locals_)
     if n > L.nr_locals:
