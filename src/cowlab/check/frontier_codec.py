@@ -30,7 +30,7 @@ Entry = tuple[Packed, int, int]
 
 
 class FrontierCodecError(ValueError):
-    """A frontier section that is not what ``encode_frontier`` wrote."""
+    """A frontier section that is not what ``FrontierWriter`` wrote."""
 
 
 class FrontierWriter:
@@ -85,12 +85,6 @@ class FrontierWriter:
         yield json.dumps(
             {"layouts": self._layout_list, "values": self._value_list}, separators=(",", ":")
         ).encode()
-
-
-def encode_frontier(entries: Iterable[Entry]) -> tuple[bytes, bytes]:
-    """(entries section, objects section) of the frontier's entries, whole."""
-    writer = FrontierWriter(entries)
-    return b"".join(writer.entries()), b"".join(writer.objects())
 
 
 def decode_frontier(

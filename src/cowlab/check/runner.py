@@ -61,16 +61,21 @@ def run_check(
 ) -> CheckRun:
     limits = limits or Limits()
     model = CheckModel(config, kernel, sanity=sanity, symmetry=reduce)
-    meta = run_identity(
-        config,
-        kernel,
-        model,
-        strategy=strategy,
-        reduce=reduce,
-        sanity=sanity,
-        seed=seed,
-        fingerprint_bits=fingerprint_bits,
-    )
+    path = checkpoint or resume
+    # what a checkpoint must match (it boots the machine for its layout and hashes the
+    # model's source): computed only by a run that reads or writes a checkpoint
+    meta: dict[str, object] = {}
+    if path:
+        meta = run_identity(
+            config,
+            kernel,
+            model,
+            strategy=strategy,
+            reduce=reduce,
+            sanity=sanity,
+            seed=seed,
+            fingerprint_bits=fingerprint_bits,
+        )
     memory: Memory | WalkMemory
     if resume is not None:
         memory = load_checkpoint(resume, meta)
@@ -78,7 +83,6 @@ def run_check(
         memory = new_walk_memory(seed)
     else:
         memory = new_memory(model, strategy, fingerprint_bits)
-    path = checkpoint or resume
     checkpointer = Checkpointer(path, meta, checkpoint_every) if path else None
     if strategy == "random":
         assert isinstance(memory, WalkMemory)

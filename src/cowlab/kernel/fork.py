@@ -43,7 +43,7 @@ from cowlab.model.pte import (
     swp_offset,
 )
 from cowlab.model.state import FlatMachine
-from cowlab.model.state.convert import vma_at, vmas_of
+from cowlab.model.state.convert import insert_vma_record, vma_at, vmas_of
 
 
 def _needs_early_cow(c: Ctx, m: FlatMachine, parent: int, vma: Vma, pfn: int) -> bool:
@@ -206,18 +206,7 @@ def do_fork(
         if vma.flags & VM_DONTCOPY:
             c.decide("dup_mmap", f"{vma.name}: VM_DONTCOPY -> not in the child")
             continue
-        S.insert_vma(
-            m,
-            child,
-            S.nr_vmas(m, child),
-            start=vma.start,
-            npages=vma.npages,
-            flags=vma.flags,
-            name=vma.name,
-            file=vma.file,
-            pgoff=vma.pgoff,
-            base=vma.base,
-        )
+        insert_vma_record(m, child, S.nr_vmas(m, child), vma)
         if vma.flags & VM_WIPEONFORK:
             c.decide("dup_mmap", f"{vma.name}: VM_WIPEONFORK -> empty in the child")
             wiped.extend(range(vma.start, vma.end))

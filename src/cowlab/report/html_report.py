@@ -65,10 +65,10 @@ def _rows(result: RunResult) -> list[dict[str, Any]]:
     previous: dict[str, dict[str, str]] = {}
     for record in result.steps:
         step = record.step
-        texts = {id(e): describe(e, result.machine) for e in record.events}
-        shown = collapse_passes([t for t in texts.values() if t is not None])
-        decisions = {describe(e, result.machine): e for e in record.events if type(e) is Decision}
-        notes = {describe(e, result.machine) for e in record.events if type(e) is Note}
+        described = [(e, describe(e, result.machine)) for e in record.events]
+        shown = collapse_passes([t for _, t in described if t is not None])
+        decisions = {t: e for e, t in described if type(e) is Decision}
+        notes = {t for e, t in described if type(e) is Note}
         items = []
         for text in shown:
             event = decisions.get(text)
@@ -123,8 +123,8 @@ def bisect_html(result: BisectResult) -> str:
             {
                 "index": before.index,
                 "head": f"{before.step.actor} {action_text(before.step.action)}",
-                "before": _lines(before, without, after),
-                "after": _lines(after, with_it, before),
+                "before": _lines(before, without, after, with_it),
+                "after": _lines(after, with_it, before, without),
             }
         )
     return _ENV.get_template("bisect.html.j2").render(
@@ -143,10 +143,17 @@ def bisect_html(result: BisectResult) -> str:
     )
 
 
-def _lines(record: StepRecord, result: RunResult, other: StepRecord) -> list[dict[str, str]]:
+def _lines(
+    record: StepRecord, result: RunResult, other: StepRecord, other_result: RunResult
+) -> list[dict[str, str]]:
     """A step's lines, marking those the other trace's same step does not have."""
-    mine = collapse_passes([t for t in (describe(e, result.machine) for e in record.events) if t])
-    theirs = set(collapse_passes([t for t in (describe(e, result.machine) for e in other.events) if t]))
+    mine = _shown(record, result)
+    theirs = set(_shown(other, other_result))
     out = [{"kind": "differs" if text not in theirs else "", "text": text} for text in mine]
     out += [{"kind": "broken", "text": f"BROKEN {v.invariant}: {v.detail}"} for v in record.violations]
     return out
+
+
+def _shown(record: StepRecord, result: RunResult) -> list[str]:
+    """The lines a step prints (as the text trace shows them)."""
+    return collapse_passes([t for t in (describe(e, result.machine) for e in record.events) if t])

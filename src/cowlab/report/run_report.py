@@ -76,14 +76,13 @@ def print_run(result: RunResult, console: Console) -> None:
     )
     console.print(f"[dim]{escape(LEGEND)}[/]")
     records = result.steps
+    texts = [_step_text(record, result) for record in records]
     i = 0
     while i < len(records):
         record = records[i]
-        shown = _step_text(record, result)
+        shown = texts[i]
         j = i  # consecutive steps that read the same are printed once
-        while (
-            j + 1 < len(records) and not records[j].violations and _step_text(records[j + 1], result) == shown
-        ):
+        while j + 1 < len(records) and not records[j].violations and texts[j + 1] == shown:
             j += 1
         head, lines = shown
         index = f"{record.index:>3}" if j == i else f"{record.index}-{records[j].index}"

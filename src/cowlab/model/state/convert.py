@@ -239,18 +239,7 @@ def write_process(f: FlatMachine, p: Process) -> None:
     mm.set_mm_has_pinned(f, pid, p.has_pinned)
     mm.set_write_protect_seq(f, pid, p.write_protect_seq)
     for slot, v in enumerate(p.vmas):
-        mm.insert_vma(
-            f,
-            pid,
-            slot,
-            start=v.start,
-            npages=v.npages,
-            flags=v.flags,
-            name=v.name,
-            file=v.file,
-            pgoff=v.pgoff,
-            base=v.base,
-        )
+        insert_vma_record(f, pid, slot, v)
     for vpn, pte in p.ptes:
         mm.set_pte_at(f, pid, vpn, pte)
     for vpn in p.pte_tables:
@@ -374,6 +363,22 @@ def page_views(f: FlatMachine) -> tuple[Page | None, ...]:
     for pfn in page.pfns_in_use(f):
         pages[pfn] = page_view(f, pfn)
     return tuple(pages)
+
+
+def insert_vma_record(f: FlatMachine, pid: int, slot: int, v: Vma) -> None:
+    """Insert the VMA record ``v`` at ``slot`` of ``pid`` (the inverse of ``vma_view``)."""
+    mm.insert_vma(
+        f,
+        pid,
+        slot,
+        start=v.start,
+        npages=v.npages,
+        flags=v.flags,
+        name=v.name,
+        file=v.file,
+        pgoff=v.pgoff,
+        base=v.base,
+    )
 
 
 def vma_view(f: FlatMachine, pid: int, slot: int) -> Vma:
