@@ -4,7 +4,7 @@ objects they share (layouts, specs, program counters, budgets) as JSON.
 
 An entry is (``Packed``, stored index, depth).  Equal ghost values are written once
 and entries refer to them by number, as the frontier itself shares them in memory
-(``CheckModel._share``).  Every vector is unpacked once on load and its length
+(``CheckModel.share``).  Every vector is unpacked once on load and its length
 checked against its layout, so a damaged or foreign entry is an error at resume, not a
 wrong state later.
 """

@@ -113,10 +113,10 @@ class CheckModel:
         m = s.machine
         assert isinstance(m, FlatMachine)
         return Packed(
-            pack_vector(m.vector), m.L, self._share(s.spec), self._share(s.pcs), self._share(s.budgets)
+            pack_vector(m.vector), m.L, self.share(s.spec), self.share(s.pcs), self.share(s.budgets)
         )
 
-    def _share(self, value: T) -> T:
+    def share(self, value: T) -> T:
         """An equal object already waiting, if any: a state's ghost spec, program counters
         and budgets take few values, and a frontier of 65,536 states would otherwise
         keep as many copies of each (a kilobyte a state)."""

@@ -1,18 +1,9 @@
-"""Parallel breadth-first search on one machine, level by level.
+"""``--workers N``: the parallel breadth-first search over processes on this machine.
 
-Every worker expands its own share of a level.  Who owns a successor's *key* is fixed
-by the key's hash.  Workers first send the owner the 64-bit hashes of successors they
-found; it answers which are new (first claim wins); only those states are then
-pickled, in one batch per owner, and shipped to the owner, which expands them in the
-next level.  So a state crosses a process boundary at most once, and duplicates
-(three out of four transitions) cost eight bytes.
-
-Deduplication and ownership are by the 64-bit fingerprint of the canonical key (the
-single-process search's, ``keyhash.fingerprint64``), the same in every process and
-every run whatever the hash seed: two distinct states with equal fingerprints would be
-merged (for a million states the chance is about 3e-8).
-Levels keep BFS order, so a violation found at level d is still a shortest one.
-Workers are forked: they share the model.
+Each worker is a forked process (it shares the model with the parent) that holds one
+``partition.Partition`` and answers the level loop (``levels``) over a pipe.  The
+parent routes each level's batches from senders to owners; a duplicate successor
+costs its sender a fingerprint lookup, and crosses a pipe at most once per level.
 """
 
 from __future__ import annotations
@@ -20,277 +11,185 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing as mp
-import pickle
 import resource
 import signal
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
 
-from cowlab.check.canon import canonical
-from cowlab.check.keyhash import fingerprint64
-from cowlab.check.model import CheckModel, CheckState, Transition
-from cowlab.check.result import Limits, SearchResult, Stats, current_rss_mb, peak_rss_mb
-from cowlab.check.search import Progress, _expand
+from cowlab.check.levels import LevelCheckpoints, WorkerLost, level_bfs
+from cowlab.check.model import CheckModel
+from cowlab.check.partition import LevelReport, Partition, restore_partition, save_partition
+from cowlab.check.result import Limits, SearchResult
+from cowlab.check.search import Progress
 
-ROOT = (-1, -1)
-
-
-class _Worker:
-    def __init__(self, model: CheckModel, wid: int, n: int, reduce: bool) -> None:
-        self.model = model
-        self.wid = wid
-        self.n = n
-        self.reduce = reduce
-        #: hashes of the keys this worker owns that some worker has claimed
-        self.claimed: set[int] = set()
-        #: per state this worker expands: (owner, index) of its parent and the transition
-        self.parent: list[tuple[int, int]] = []
-        self.via: list[Transition | None] = []
-        self.frontier: list[tuple[CheckState, int]] = []
-        #: successors owned elsewhere, waiting for the owner's answer
-        self.pending: list[tuple[int, CheckState, tuple[int, int], Transition]] = []
-        self.asked: set[int] = set()
-
-    def __contains__(self, key: object) -> bool:
-        """For the reduction's cycle proviso: is this key known?  Keys owned by another
-        worker count as known, which only makes the reduction fall back more often."""
-        h = fingerprint64(key)
-        return h % self.n != self.wid or h in self.claimed
-
-    def keep(self, state: CheckState, parent: tuple[int, int], t: Transition | None) -> int:
-        self.parent.append(parent)
-        self.via.append(t)
-        self.frontier.append((state, len(self.parent) - 1))
-        return len(self.parent) - 1
-
-    def expand(self) -> tuple[object, list[list[int]], int, int]:
-        """One level: (violation or None, hashes to ask each owner, transitions, new)."""
-        asks: list[list[int]] = [[] for _ in range(self.n)]
-        frontier, self.frontier = self.frontier, []
-        self.pending = []
-        transitions = new = 0
-        model = self.model
-        for state, index in frontier:
-            successors = _expand(model, state, self.reduce, self)
-            transitions += len(successors)
-            for t, nxt, found in successors:
-                if found:
-                    return ((self.wid, index, t, found), asks, transitions, new)
-                h = fingerprint64(canonical(nxt, model.symmetry))
-                owner = h % self.n
-                if owner == self.wid:
-                    if h in self.claimed:
-                        continue
-                    self.claimed.add(h)
-                    bug = model.sanity_of(nxt)
-                    if bug:
-                        return ((self.wid, index, t, bug), asks, transitions, new)
-                    self.keep(nxt, (self.wid, index), t)
-                    new += 1
-                elif h not in self.asked:
-                    self.asked.add(h)
-                    asks[owner].append(h)
-                    self.pending.append((h, nxt, (self.wid, index), t))
-        return (None, asks, transitions, new)
-
-    def arbitrate(self, asks: list[list[int]]) -> list[list[bool]]:
-        """Answer each worker's hashes (in worker order): True where it claimed first."""
-        answers = []
-        for hashes in asks:
-            row = []
-            for h in hashes:
-                fresh = h not in self.claimed
-                if fresh:
-                    self.claimed.add(h)
-                row.append(fresh)
-            answers.append(row)
-        return answers
-
-    def accept(self, answers: list[list[bool]]) -> tuple[object, int, list[bytes]]:
-        """The pending successors the owners granted (answers per owner, in the order
-        asked), checked and pickled in one batch per owner."""
-        cursor = [0] * self.n
-        boxes: list[list[tuple[CheckState, tuple[int, int], Transition]]] = [[] for _ in range(self.n)]
-        new = 0
-        for h, nxt, parent, t in self.pending:
-            owner = h % self.n
-            granted = answers[owner][cursor[owner]]
-            cursor[owner] += 1
-            if granted:
-                bug = self.model.sanity_of(nxt)
-                if bug:
-                    return ((self.wid, parent[1], t, bug), new, [b""] * self.n)
-                boxes[owner].append((nxt, parent, t))
-                new += 1
-        self.pending = []
-        batches = [pickle.dumps(box, protocol=pickle.HIGHEST_PROTOCOL) if box else b"" for box in boxes]
-        return (None, new, batches)
-
-    def receive(self, batches: list[bytes]) -> int:
-        for batch in batches:
-            if batch:
-                for state, parent, t in pickle.loads(batch):
-                    self.keep(state, parent, t)
-        return len(self.frontier)
+#: what a worker answers: the Partition method, or a helper taking the partition first
+_OPS = {
+    "seed": Partition.seed,
+    "expand_level": Partition.expand_level,
+    "receive": Partition.receive,
+    "link": Partition.link,
+    "memory_mb": Partition.memory_mb,
+    "save": save_partition,
+    "restore": restore_partition,
+}
 
 
-def _serve(conn: Connection, model: CheckModel, wid: int, n: int, reduce: bool) -> None:
+def _serve(conn: Connection, model: CheckModel, worker: int, workers: int, reduce: bool, bits: int) -> None:
     # the parent answers a Ctrl-C (sent to the whole process group) and stops the
     # workers by message; SIGTERM (terminate()) ends a worker at once, without a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     gc.disable()  # see search.no_cyclic_gc
-    worker = _Worker(model, wid, n, reduce)
+    partition = Partition(model, worker, workers, reduce=reduce, bits=bits)
     while True:
-        msg = conn.recv()
-        op = msg[0]
-        if op == "seed":
-            state = model.initial()
-            worker.claimed.add(fingerprint64(canonical(state, model.symmetry)))
-            worker.keep(state, ROOT, None)
-            conn.send(True)
-        elif op == "expand":
-            conn.send(worker.expand())
-        elif op == "arbitrate":
-            conn.send(worker.arbitrate(msg[1]))
-        elif op == "accept":
-            conn.send(worker.accept(msg[1]))
-        elif op == "receive":
-            conn.send(worker.receive(msg[1]))
-        elif op == "parent":
-            index = msg[1]
-            conn.send((worker.parent[index], worker.via[index]))
-        elif op == "rss":
-            conn.send(current_rss_mb())
-        elif op == "peak":
-            conn.send(peak_rss_mb())
-        elif op == "stop":
-            conn.close()
+        try:
+            op, args = conn.recv()
+        except EOFError:  # the parent is gone
             return
+        if op == "stop":
+            return
+        try:
+            reply: tuple[bool, Any] = (True, _OPS[op](partition, *args))
+        except Exception as exc:  # the parent raises it: a worker never dies of an answer
+            reply = (False, exc)
+        conn.send(reply)
 
 
-def parallel_bfs(
-    model: CheckModel, limits: Limits, workers: int, *, reduce: bool = True, progress: Progress | None = None
-) -> SearchResult:
-    ctx = mp.get_context("fork")
-    conns: list[Connection] = []
-    procs = []
-    for wid in range(workers):
-        here, there = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(there, model, wid, workers, reduce), daemon=True)
+class ProcessWorkers:
+    """``levels.Workers`` over forked processes and pipes."""
+
+    def __init__(self, model: CheckModel, size: int, *, reduce: bool, bits: int = 64) -> None:
+        self.size = size
+        self._args = (model, reduce, bits)
+        self._ctx = mp.get_context("fork")
+        self._conns: list[Connection] = []
+        self._procs: list[BaseProcess] = []
+        #: every question asked has been answered (false after an interrupt)
+        self._in_step = True
+        for worker in range(size):
+            conn, proc = self._start(worker)
+            self._conns.append(conn)
+            self._procs.append(proc)
+
+    def _start(self, worker: int) -> tuple[Connection, BaseProcess]:
+        model, reduce, bits = self._args
+        here, there = self._ctx.Pipe()
+        proc = self._ctx.Process(
+            target=_serve, args=(there, model, worker, self.size, reduce, bits), daemon=True
+        )
         proc.start()
-        conns.append(here)
-        procs.append(proc)
-    stats = Stats()
-    result = SearchResult("limit", stats, reason="interrupted")
-    interrupted = True
-    try:
-        result = _levels(model, limits, conns, stats, progress)
-        interrupted = False
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if not interrupted:  # the pipes are in step: each worker answers for itself
-            result.workers_peak_mb = _workers_peak(conns)
-        for conn in conns:
+        there.close()  # so that a dead worker's pipe reads as closed
+        return here, proc
+
+    # --- messages ---------------------------------------------------------------------
+
+    def _send(self, worker: int, op: str, *args: object) -> None:
+        try:
+            self._conns[worker].send((op, args))
+        except (BrokenPipeError, OSError):
+            raise WorkerLost(worker, self._why(worker)) from None
+
+    def _recv(self, worker: int) -> Any:
+        try:
+            ok, value = self._conns[worker].recv()
+        except (EOFError, OSError):
+            raise WorkerLost(worker, self._why(worker)) from None
+        if not ok:
+            raise value
+        return value
+
+    def _why(self, worker: int) -> str:
+        proc = self._procs[worker]
+        proc.join(timeout=1)
+        code = proc.exitcode
+        return f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+
+    def _all(self, op: str, per_worker: list[tuple[object, ...]] | None = None) -> list[Any]:
+        """Ask every worker at once, then collect the answers in worker order."""
+        self._in_step = False
+        for worker in range(self.size):
+            self._send(worker, op, *(per_worker[worker] if per_worker else ()))
+        answers = [self._recv(worker) for worker in range(self.size)]
+        self._in_step = True
+        return answers
+
+    # --- levels.Workers ---------------------------------------------------------------
+
+    def seed(self) -> int:
+        return sum(self._all("seed"))
+
+    def expand(self) -> tuple[list[LevelReport], list[list[Any]]]:
+        replies = self._all("expand_level")
+        return [r for r, _ in replies], [b for _, b in replies]
+
+    def receive(self, batches: list[list[Any]]) -> list[LevelReport]:
+        return self._all("receive", [(b,) for b in batches])
+
+    def link(self, worker: int, index: int) -> tuple[int, int]:
+        self._in_step = False
+        self._send(worker, "link", index)
+        result: tuple[int, int] = self._recv(worker)
+        self._in_step = True
+        return result
+
+    def memory(self) -> list[tuple[float, float]]:
+        return self._all("memory_mb")
+
+    def save(self, directory: Path, meta: dict[str, Any]) -> None:
+        self._all("save", [(directory, meta)] * self.size)
+
+    def restore(self, directory: Path, meta: dict[str, Any]) -> None:
+        self._all("restore", [(directory, meta)] * self.size)
+
+    def revive(self) -> list[int]:
+        started = []
+        for worker, proc in enumerate(self._procs):
+            if not proc.is_alive():
+                self._conns[worker].close()
+                self._conns[worker], self._procs[worker] = self._start(worker)
+                started.append(worker)
+        return started
+
+    def close(self) -> float:
+        """Stop every worker: the sum of their peak memory in MB (after an interrupt,
+        with questions unanswered, the largest worker's, from the kernel's accounting)."""
+        peak = None
+        if self._in_step:
+            with contextlib.suppress(WorkerLost):
+                peak = sum(p for _, p in self.memory())
+        for conn in self._conns:
             with contextlib.suppress(BrokenPipeError, OSError):
-                conn.send(("stop",))
-        for proc in procs:
+                conn.send(("stop", ()))
+        for proc in self._procs:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
-        if interrupted:  # the largest worker's peak, from the kernel's accounting
-            result.workers_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return result
+                proc.join(timeout=5)
+        if peak is None:
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        return peak
 
 
-def _workers_peak(conns: list[Connection]) -> float:
-    """The sum of the workers' peak memory (each process's own high-water mark)."""
-    total = 0.0
-    for conn in conns:
-        with contextlib.suppress(BrokenPipeError, EOFError, OSError):
-            conn.send(("peak",))
-            total += conn.recv()
-    return total
-
-
-def _levels(
-    model: CheckModel, limits: Limits, conns: list[Connection], stats: Stats, progress: Progress | None
+def parallel_bfs(
+    model: CheckModel,
+    limits: Limits,
+    workers: int,
+    *,
+    reduce: bool = True,
+    bits: int = 64,
+    progress: Progress | None = None,
+    checkpoints: LevelCheckpoints | None = None,
+    resume: bool = False,
 ) -> SearchResult:
-    workers = len(conns)
-    first = fingerprint64(canonical(model.initial(), model.symmetry)) % workers
-    conns[first].send(("seed",))
-    conns[first].recv()
-    stats.distinct = 1
-    frontier = 1
-    depth = 0
-    while frontier:
-        reason = _limit(limits, stats, depth, conns)
-        if reason:
-            return SearchResult("limit", stats, reason=reason)
-        for conn in conns:
-            conn.send(("expand",))
-        replies = [conn.recv() for conn in conns]
-        stats.transitions += sum(r[2] for r in replies)
-        stats.distinct += sum(r[3] for r in replies)
-        found = [r[0] for r in replies if r[0] is not None]
-        if found:
-            return _violation(conns, found, stats, depth)
-        # owner o answers the hashes every worker w asked of it
-        for owner, conn in enumerate(conns):
-            conn.send(("arbitrate", [r[1][owner] for r in replies]))
-        answers = [conn.recv() for conn in conns]  # answers[owner][asker]
-        for asker, conn in enumerate(conns):
-            conn.send(("accept", [answers[owner][asker] for owner in range(workers)]))
-        accepted = [conn.recv() for conn in conns]
-        stats.distinct += sum(a[1] for a in accepted)
-        found = [a[0] for a in accepted if a[0] is not None]
-        if found:
-            return _violation(conns, found, stats, depth)
-        for owner, conn in enumerate(conns):
-            conn.send(("receive", [a[2][owner] for a in accepted]))
-        frontier = sum(conn.recv() for conn in conns)
-        depth += 1
-        if frontier:
-            stats.max_depth = depth
-        if progress is not None:
-            progress(stats, frontier)
-    return SearchResult("complete", stats)
-
-
-def _violation(conns: list[Connection], found: list, stats: Stats, depth: int) -> SearchResult:
-    """The violations found in one level are equally short: report the one whose trace
-    comes first in a fixed order of transitions, not the one whose worker answered first."""
-    traces = [([*_trace(conns, wid, index), t], violations) for wid, index, t, violations in found]
-    trace, violations = min(traces, key=lambda tv: [tuple(map(repr, t)) for t in tv[0]])
-    stats.max_depth = depth + 1
-    return SearchResult("violation", stats, trace=trace, violations=violations)
-
-
-def _trace(conns: list[Connection], wid: int, index: int) -> list[Transition]:
-    out: list[Transition] = []
-    while True:
-        conns[wid].send(("parent", index))
-        (pw, pi), t = conns[wid].recv()
-        if t is None:
-            break
-        out.append(t)
-        wid, index = pw, pi
-    out.reverse()
-    return out
-
-
-def _limit(limits: Limits, stats: Stats, depth: int, conns: list[Connection]) -> str:
-    if depth >= limits.max_depth:
-        return f"max-depth {limits.max_depth}"
-    if stats.distinct >= limits.max_states:
-        return f"max-states {limits.max_states}"
-    if limits.time_limit is not None and stats.seconds >= limits.time_limit:
-        return f"time-limit {limits.time_limit:g}s"
-    if limits.memory_limit_mb is not None:
-        total = current_rss_mb()
-        for conn in conns:
-            conn.send(("rss",))
-            total += conn.recv()
-        if total >= limits.memory_limit_mb:
-            return f"memory-limit {limits.memory_limit_mb} MB"
-    return ""
+    pool = ProcessWorkers(model, workers, reduce=reduce, bits=bits)
+    result: SearchResult | None = None
+    try:
+        result = level_bfs(model, limits, pool, progress=progress, checkpoints=checkpoints, resume=resume)
+    finally:
+        peak = pool.close()
+        if result is not None:
+            result.workers_peak_mb = peak
+            result.workers = pool.size
+    return result

@@ -87,6 +87,10 @@ class SearchResult:
     reason: str = ""
     #: the parallel search's workers: the sum of their peak memory
     workers_peak_mb: float = 0.0
+    #: the parallel search: how many workers, and the bytes of the batches they sent
+    #: each other
+    workers: int = 1
+    exchanged_bytes: int = 0
 
 
 class Stopper:

@@ -3,10 +3,13 @@ a counterexample into a replayable scenario (verified by replaying it)."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from dataclasses import dataclass
 
 from cowlab.check.checkpoint import Checkpointer, load_checkpoint
 from cowlab.check.identity import run_identity
+from cowlab.check.levels import LevelCheckpoints
 from cowlab.check.model import CheckModel
 from cowlab.check.random_walk import WalkMemory, new_walk_memory, random_walks
 from cowlab.check.result import Limits, SearchResult, peak_rss_mb
@@ -17,6 +20,8 @@ from cowlab.history import Kernel
 from cowlab.scenario import CheckConfig, Scenario
 
 STRATEGIES = ("bfs", "dfs", "random")
+#: how a parallel search reaches its workers: processes on this machine, or Ray actors
+ENGINES = ("processes", "ray")
 
 
 @dataclass
@@ -28,9 +33,10 @@ class CheckRun:
     reduced: int
     peak_mb: float
     workers: int = 1
-    #: bits of the visited-set fingerprints (None: the parallel search, which keeps
-    #: canonical keys)
+    #: bits of the visited-set fingerprints (None: random walks)
     fingerprint_bits: int | None = None
+    #: "single" (one process), or the parallel search's ``ENGINES`` entry
+    engine: str = "single"
     counterexample: Scenario | None = None
     replay: RunResult | None = None
 
@@ -51,7 +57,9 @@ def run_check(
     limits: Limits | None = None,
     reduce: bool = True,
     seed: int = 0,
-    workers: int = 1,
+    workers: int | None = 1,
+    engine: str = "processes",
+    address: str | None = None,
     checkpoint: str | None = None,
     checkpoint_every: float = 30.0,
     resume: str | None = None,
@@ -76,6 +84,36 @@ def run_check(
             seed=seed,
             fingerprint_bits=fingerprint_bits,
         )
+    parallel = strategy == "bfs" and (engine == "ray" or (workers or 1) > 1)
+    if parallel:
+        result = _parallel_search(
+            model,
+            limits,
+            meta,
+            engine=engine,
+            workers=workers,
+            address=address,
+            reduce=reduce,
+            bits=fingerprint_bits,
+            progress=progress,
+            directory=path,
+            every=checkpoint_every,
+            resume=resume is not None,
+        )
+        return _finish(
+            CheckRun(
+                config,
+                kernel,
+                strategy,
+                result,
+                model.stats_reduced,
+                peak_rss_mb() + result.workers_peak_mb,
+                result.workers,
+                fingerprint_bits,
+                engine,
+            ),
+            model,
+        )
     memory: Memory | WalkMemory
     if resume is not None:
         memory = load_checkpoint(resume, meta)
@@ -87,27 +125,89 @@ def run_check(
     if strategy == "random":
         assert isinstance(memory, WalkMemory)
         result = random_walks(model, limits, memory, checkpointer=checkpointer, progress=progress)
-    elif workers > 1:
-        from cowlab.check.parallel import parallel_bfs
-
-        result = parallel_bfs(model, limits, workers, reduce=reduce, progress=progress)
     else:
         assert isinstance(memory, Memory)
         result = explore(model, limits, memory, reduce=reduce, checkpointer=checkpointer, progress=progress)
     # the whole run's peak: this process's and every worker's (an upper bound when they
     # peak at different times)
-    peak = peak_rss_mb() + result.workers_peak_mb
     run = CheckRun(
         config,
         kernel,
         strategy,
         result,
         model.stats_reduced,
-        peak,
-        workers,
-        memory.fingerprint_bits if workers == 1 else None,
+        peak_rss_mb(),
+        1,
+        memory.fingerprint_bits if isinstance(memory, Memory) else None,
     )
-    if result.outcome == "violation":
-        run.counterexample = to_scenario(model, result.trace, f"{config.name}-counterexample")
-        run.replay = run_scenario(run.counterexample, kernel, keep_state=True)
+    return _finish(run, model)
+
+
+def _finish(run: CheckRun, model: CheckModel) -> CheckRun:
+    """A counterexample becomes a scenario, replayed on the interpreted engine."""
+    if run.result.outcome == "violation":
+        run.counterexample = to_scenario(model, run.result.trace, f"{run.config.name}-counterexample")
+        run.replay = run_scenario(run.counterexample, run.kernel, keep_state=True)
     return run
+
+
+def _parallel_search(
+    model: CheckModel,
+    limits: Limits,
+    meta: dict[str, object],
+    *,
+    engine: str,
+    workers: int | None,
+    address: str | None,
+    reduce: bool,
+    bits: int,
+    progress: Progress | None,
+    directory: str | None,
+    every: float,
+    resume: bool,
+) -> SearchResult:
+    """The level-synchronous search over processes or Ray actors.  It always keeps
+    checkpoints at barriers (in a temporary directory unless asked for one), so that a
+    worker that dies costs time, never states."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
+    with contextlib.ExitStack() as stack:
+        if directory is None:
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="cowlab-check-"))
+            meta = run_identity(
+                model.config,
+                model.kernel,
+                model,
+                strategy="bfs",
+                reduce=reduce,
+                sanity=model.sanity,
+                seed=0,
+                fingerprint_bits=bits,
+            )
+        checkpoints = LevelCheckpoints(directory, meta, every)
+        if engine == "ray":
+            from cowlab.check.ray_engine import ray_bfs
+
+            return ray_bfs(
+                model,
+                limits,
+                workers,
+                reduce=reduce,
+                bits=bits,
+                address=address,
+                progress=progress,
+                checkpoints=checkpoints,
+                resume=resume,
+            )
+        from cowlab.check.parallel import parallel_bfs
+
+        return parallel_bfs(
+            model,
+            limits,
+            workers or 1,
+            reduce=reduce,
+            bits=bits,
+            progress=progress,
+            checkpoints=checkpoints,
+            resume=resume,
+        )

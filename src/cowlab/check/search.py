@@ -110,9 +110,15 @@ def fingerprint_of(state: CheckState, model: CheckModel, bits: int = 64) -> int:
 def trace_to(model: CheckModel, mem: Memory, index: int) -> list[Transition]:
     """The transitions from the initial state to stored state ``index``, found again by
     stepping forward along the numbered transitions of its trace links."""
+    return transitions_along(model, mem.links.path(index))
+
+
+def transitions_along(model: CheckModel, numbers: list[int]) -> list[Transition]:
+    """The transitions numbered ``numbers`` (each an index into ``model.transitions`` of
+    the state reached so far), taken one after another from the initial state."""
     out: list[Transition] = []
     state = model.initial()
-    for number in mem.links.path(index):
+    for number in numbers:
         t = model.transitions(state)[number]
         out.append(t)
         state = model.step(state, t)[0]

@@ -210,6 +210,13 @@ class Symbols:
     def name(self, sym: int) -> str:
         return self._names[sym]
 
+    def learn(self, other: Symbols) -> None:
+        """Intern the names ``other`` has and this table lacks: a state made in another
+        process may carry names this one has not met yet (numbers agree, being hashes)."""
+        for name in other._ids:
+            if name not in self._ids:
+                self.intern(name)
+
     def names(self) -> tuple[str, ...]:
         """Every name interned so far (``Symbols(names)`` numbers them the same again)."""
         return tuple(name for name in self._names.values() if name)

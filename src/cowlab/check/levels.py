@@ -1,0 +1,327 @@
+"""The level loop of a parallel breadth-first search, whatever carries its messages.
+
+Each level, every worker expands its partition (``partition.Partition``) and sends
+each other worker one batch of the successors that worker owns; then every worker
+receives its batches.  The loop waits for the whole level (a barrier) before the next,
+so the first violation found is at the least depth and its trace is a shortest one.
+Among the level's violations, the one whose trace comes first in a fixed order of
+transitions is reported, so the answer does not depend on which worker finished first.
+
+``Workers`` is the transport: processes on this machine (``parallel``) or Ray actors
+(``ray_engine``).  Both keep their batches out of the loop's hands where they can: the
+loop only routes them.
+
+Checkpoints (``LevelCheckpoints``) are taken at a barrier: every partition writes its
+own file, then a manifest names the level they belong to.  A worker that dies is
+started again and every partition goes back to the last checkpoint, so the run loses
+time, never states; without a checkpoint it stops with a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from cowlab.check.checkpoint import CheckpointError
+from cowlab.check.model import CheckModel, Transition
+from cowlab.check.partition import Found, LevelReport
+from cowlab.check.result import Limits, SearchResult, Stats, current_rss_mb
+from cowlab.check.search import Progress, transitions_along
+from cowlab.check.trace_links import ROOT
+
+#: how many times a run starts dead workers again before it gives up
+REVIVALS = 3
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+
+
+class WorkerLost(RuntimeError):
+    """A worker died (killed, out of memory, its node lost)."""
+
+    def __init__(self, worker: int, why: str) -> None:
+        super().__init__(f"worker {worker} died: {why}")
+        self.worker = worker
+
+
+class Workers(Protocol):
+    """The transport to ``size`` partitions.  Batches are opaque to the loop: bytes, or
+    references to bytes held elsewhere."""
+
+    size: int
+
+    def seed(self) -> int: ...
+
+    def expand(self) -> tuple[list[LevelReport], list[list[Any]]]:
+        """Every worker's level report and its batches, ``batches[sender][owner]``."""
+        ...
+
+    def receive(self, batches: list[list[Any]]) -> list[LevelReport]:
+        """Give each owner ``batches[owner]`` (one per sender, in worker order)."""
+        ...
+
+    def link(self, worker: int, index: int) -> tuple[int, int]: ...
+
+    def memory(self) -> list[tuple[float, float]]:
+        """Each worker's (resident, peak) memory in MB."""
+        ...
+
+    def save(self, directory: Path, meta: dict[str, Any]) -> None:
+        """Every partition writes ``directory/partition-W.ckpt``."""
+        ...
+
+    def restore(self, directory: Path, meta: dict[str, Any]) -> None:
+        """Every partition loads its file from ``directory``."""
+        ...
+
+    def revive(self) -> list[int]:
+        """Start the dead workers again (empty partitions); the ones started."""
+        ...
+
+
+class LevelCheckpoints:
+    """A directory of checkpoints taken at level barriers: ``level-L/partition-W.ckpt``
+    per worker, and a manifest, replaced last and atomically, naming the complete
+    level and holding the run's statistics."""
+
+    def __init__(self, directory: str | os.PathLike[str], meta: dict[str, Any], every: float) -> None:
+        self.directory = Path(directory)
+        self.meta = meta
+        self.every = every
+        self._last = time.monotonic()
+        self.saves = 0
+
+    def partition_meta(self, workers: int, level: int) -> dict[str, Any]:
+        return {**self.meta, "workers": workers, "level": level}
+
+    def due(self) -> bool:
+        return time.monotonic() - self._last >= self.every
+
+    def save(self, workers: Workers, level: int, frontier: int, stats: Stats) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        level_dir = self.directory / f"level-{level}"
+        workers.save(level_dir, self.partition_meta(workers.size, level))
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "meta": self.partition_meta(workers.size, level),
+            "level": level,
+            "frontier": frontier,
+            "stats": stats.to_plain(),
+        }
+        tmp = self.directory / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, self.directory / MANIFEST)
+        for old in self.directory.glob("level-*"):
+            if old != level_dir:
+                shutil.rmtree(old, ignore_errors=True)
+        self._last = time.monotonic()
+        self.saves += 1
+
+    def load(self, workers: Workers) -> tuple[int, int, Stats]:
+        """Every partition back at the manifest's level: (level, frontier, statistics)."""
+        path = self.directory / MANIFEST
+        try:
+            manifest = json.loads(path.read_text())
+            level = manifest["level"]
+            frontier = manifest["frontier"]
+            stats = Stats.from_plain(manifest["stats"])
+            saved = manifest["meta"]
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot read the checkpoint manifest: {exc}") from None
+        except (ValueError, KeyError, TypeError):
+            raise CheckpointError(f"{path}: damaged checkpoint manifest") from None
+        if manifest.get("format") != MANIFEST_FORMAT or not all(
+            type(v) is int and v >= 0 for v in (level, frontier)
+        ):
+            raise CheckpointError(
+                f"{path}: not a manifest of this cowlab (format {manifest.get('format')!r})"
+            )
+        for key, value in self.partition_meta(workers.size, level).items():
+            if saved.get(key) != value:
+                raise CheckpointError(
+                    f"{path}: checkpoint is for {key}={saved.get(key)!r}, this run has {value!r}"
+                )
+        workers.restore(self.directory / f"level-{level}", self.partition_meta(workers.size, level))
+        stats.resume_clock()
+        return level, frontier, stats
+
+
+@dataclass
+class StopRequest:
+    requested: bool = False
+
+
+@contextmanager
+def stop_at_barrier() -> Iterator[StopRequest]:
+    """The first SIGINT or SIGTERM asks the loop to stop at the next barrier, where the
+    partitions are in step and a checkpoint can be taken; a second one stops at once
+    (the last checkpoint stays good)."""
+    request = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        if request.requested:
+            raise KeyboardInterrupt
+        request.requested = True
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield request
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def level_bfs(
+    model: CheckModel,
+    limits: Limits,
+    workers: Workers,
+    *,
+    progress: Progress | None = None,
+    checkpoints: LevelCheckpoints | None = None,
+    resume: bool = False,
+) -> SearchResult:
+    """Breadth-first search level by level over ``workers``; with ``checkpoints``, save
+    at barriers every ``checkpoints.every`` seconds and recover from dead workers."""
+    if resume:
+        assert checkpoints is not None
+        level, frontier, stats = checkpoints.load(workers)
+    else:
+        level, frontier, stats = 0, 1, Stats()
+        stats.distinct = workers.seed()
+        if checkpoints is not None:
+            checkpoints.save(workers, level, frontier, stats)
+    revivals = 0
+    exchanged = [0]
+    lost: WorkerLost | None = None
+    with stop_at_barrier() as stop:
+        while True:
+            try:
+                if lost is not None:  # every partition back to the last barrier saved
+                    workers.revive()
+                    level, frontier, stats = checkpoints.load(workers)  # type: ignore[union-attr]
+                    lost = None
+                return _levels(
+                    model, limits, workers, stats, level, frontier, progress, checkpoints, exchanged, stop
+                )
+            except KeyboardInterrupt:
+                return _result("limit", stats, exchanged, reason="interrupted")
+            except WorkerLost as exc:
+                lost = exc
+                revivals += 1
+                if checkpoints is None:
+                    raise CheckpointError(f"{lost}; no checkpoint to go back to") from None
+                if revivals > REVIVALS:
+                    raise CheckpointError(
+                        f"{lost} ({REVIVALS} workers started again already); the last checkpoint is in "
+                        f"{checkpoints.directory}: resume with --resume {checkpoints.directory}"
+                    ) from None
+
+
+def _levels(
+    model: CheckModel,
+    limits: Limits,
+    workers: Workers,
+    stats: Stats,
+    level: int,
+    frontier: int,
+    progress: Progress | None,
+    checkpoints: LevelCheckpoints | None,
+    exchanged: list[int],
+    stop: StopRequest,
+) -> SearchResult:
+    n = workers.size
+    while frontier:
+        if stop.requested:
+            if checkpoints is not None:
+                checkpoints.save(workers, level, frontier, stats)
+            return _result("limit", stats, exchanged, reason="interrupted")
+        if level >= limits.max_depth:
+            stats.depth_cut = frontier
+            return _result("complete", stats, exchanged, reason=f"max-depth {limits.max_depth}")
+        reason = _limit(limits, stats, workers)
+        if reason:
+            return _result("limit", stats, exchanged, reason=reason)
+        reports, batches = workers.expand()
+        _count(model, stats, reports, exchanged)
+        found = [(worker, f) for worker, r in enumerate(reports) for f in r.found]
+        if found:
+            return _violation(model, workers, found, stats, level, exchanged)
+        received = workers.receive([[batches[sender][owner] for sender in range(n)] for owner in range(n)])
+        _count(model, stats, received, exchanged)
+        found = [(worker, f) for worker, r in enumerate(received) for f in r.found]
+        if found:
+            return _violation(model, workers, found, stats, level, exchanged)
+        frontier = sum(r.frontier for r in received)
+        level += 1
+        if frontier:
+            stats.max_depth = max(stats.max_depth, level)
+        if progress is not None:
+            progress(stats, frontier)
+        if checkpoints is not None and checkpoints.due():
+            checkpoints.save(workers, level, frontier, stats)
+    if checkpoints is not None:
+        checkpoints.save(workers, level, frontier, stats)
+    return _result("complete", stats, exchanged)
+
+
+def _count(model: CheckModel, stats: Stats, reports: Sequence[LevelReport], exchanged: list[int]) -> None:
+    for r in reports:
+        stats.transitions += r.transitions
+        stats.distinct += r.new
+        model.stats_reduced += r.reduced
+        exchanged[0] += r.sent
+
+
+def _result(outcome: str, stats: Stats, exchanged: list[int], **kw: Any) -> SearchResult:
+    return SearchResult(outcome, stats, exchanged_bytes=exchanged[0], **kw)
+
+
+def _violation(
+    model: CheckModel,
+    workers: Workers,
+    found: list[tuple[int, Found]],
+    stats: Stats,
+    level: int,
+    exchanged: list[int],
+) -> SearchResult:
+    """The level's violations are equally short: report the one whose trace comes first
+    in a fixed order of transitions, not the one whose worker answered first."""
+    traces = [(_trace(model, workers, f), f.violations) for _, f in found]
+    trace, violations = min(traces, key=lambda tv: [tuple(map(repr, t)) for t in tv[0]])
+    stats.max_depth = level + 1
+    return _result("violation", stats, exchanged, trace=trace, violations=violations)
+
+
+def _trace(model: CheckModel, workers: Workers, found: Found) -> list[Transition]:
+    """Walk the trace links back across partitions, then step forward again."""
+    numbers = [found.number]
+    parent = found.parent
+    while parent != ROOT:
+        parent, number = workers.link(parent % workers.size, parent // workers.size)
+        if parent != ROOT:
+            numbers.append(number)
+    numbers.reverse()
+    return transitions_along(model, numbers)
+
+
+def _limit(limits: Limits, stats: Stats, workers: Workers) -> str:
+    if stats.distinct >= limits.max_states:
+        return f"max-states {limits.max_states}"
+    if limits.time_limit is not None and stats.seconds >= limits.time_limit:
+        return f"time-limit {limits.time_limit:g}s"
+    if limits.memory_limit_mb is not None:
+        total = current_rss_mb() + sum(rss for rss, _ in workers.memory())
+        if total >= limits.memory_limit_mb:
+            return f"memory-limit {limits.memory_limit_mb} MB"
+    return ""

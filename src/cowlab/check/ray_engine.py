@@ -1,0 +1,224 @@
+"""``--engine ray``: the parallel breadth-first search over Ray actors, on this machine
+(``ray.init()``) or on an existing cluster (``--address``).
+
+Each actor holds one ``partition.Partition`` and builds its own model from the
+configuration and the kernel's name, so any node with cowlab installed can host one.
+A level's batches are returned by the sending actor as separate objects
+(``num_returns``) and handed to the owning actor as references: Ray moves them from
+node to node without passing them through the driver, which only sees the small
+level reports.  The loop itself is ``levels.level_bfs``, the same as ``--workers N``
+on processes.
+
+Ray restarts a dead actor (``max_restarts``); the loop then puts every partition back
+to the last checkpoint taken at a barrier.  On a cluster those files must be on
+storage every node reads at the same path (``--checkpoint DIR``), or a restarted
+actor finds them only on its own node.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from cowlab.check.levels import REVIVALS, LevelCheckpoints, WorkerLost, level_bfs
+from cowlab.check.model import CheckModel
+from cowlab.check.partition import LevelReport, Partition, restore_partition, save_partition
+from cowlab.check.result import Limits, SearchResult
+from cowlab.check.search import Progress
+from cowlab.history import kernel_at
+from cowlab.scenario import CheckConfig
+
+INSTALL_HINT = "--engine ray needs Ray: pip install 'cowlab[ray]'"
+
+
+class RayUnavailableError(RuntimeError):
+    """Ray is not installed, or the cluster cannot host the workers asked for."""
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ModuleNotFoundError:
+        raise RayUnavailableError(INSTALL_HINT) from None
+    return ray
+
+
+class PartitionActor:
+    """One partition in a Ray actor (wrapped by ``ray.remote`` when Ray is imported)."""
+
+    def __init__(
+        self,
+        config: CheckConfig,
+        kernel: tuple[str, tuple[str, ...]],
+        options: dict[str, bool],
+        worker: int,
+        workers: int,
+        bits: int,
+    ) -> None:
+        import gc
+
+        gc.disable()  # see search.no_cyclic_gc
+        model = CheckModel(config, kernel_at(*kernel), sanity=options["sanity"], symmetry=options["symmetry"])
+        self.partition = Partition(model, worker, workers, reduce=options["reduce"], bits=bits)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def seed(self) -> int:
+        return self.partition.seed()
+
+    def expand_level(self) -> tuple[object, ...]:
+        """The report, then one batch per worker: each its own Ray object."""
+        report, batches = self.partition.expand_level()
+        return (report, *batches)
+
+    def receive(self, *batches: bytes) -> LevelReport:
+        return self.partition.receive(list(batches))
+
+    def link(self, index: int) -> tuple[int, int]:
+        return self.partition.link(index)
+
+    def memory_mb(self) -> tuple[float, float]:
+        return self.partition.memory_mb()
+
+    def save(self, directory: Path, meta: dict[str, Any]) -> None:
+        save_partition(self.partition, directory, meta)
+
+    def restore(self, directory: Path, meta: dict[str, Any]) -> None:
+        restore_partition(self.partition, directory, meta)
+
+
+class RayWorkers:
+    """``levels.Workers`` over Ray actors."""
+
+    def __init__(
+        self, model: CheckModel, size: int | None, *, reduce: bool, bits: int, address: str | None = None
+    ) -> None:
+        """``size`` workers, or one per CPU of the cluster (of this machine) if None."""
+        ray = self.ray = _ray()
+        self.actors: list[Any] = []
+        self._started_ray = not ray.is_initialized()
+        if self._started_ray:
+            ray.init(
+                address=address,
+                num_cpus=None if address else size or os.cpu_count(),
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+                configure_logging=False,
+            )
+        cpus = ray.cluster_resources().get("CPU", 0)
+        self.size = size = size or max(1, int(cpus))
+        if cpus < size:
+            self.close()
+            raise RayUnavailableError(f"--workers {size}: the Ray cluster has {cpus:g} CPUs")
+        kernel = model.kernel
+        self._args = (
+            model.config,
+            (kernel.name, tuple(c.short for c in kernel.reverted)),
+            {"sanity": model.sanity, "symmetry": bool(model.symmetry), "reduce": reduce},
+        )
+        self._bits = bits
+        self._remote = ray.remote(num_cpus=1, max_restarts=REVIVALS, max_task_retries=0)(PartitionActor)
+        self.actors = [self._start(worker) for worker in range(size)]
+
+    def _start(self, worker: int) -> Any:
+        return self._remote.remote(*self._args, worker, self.size, self._bits)
+
+    def _get(self, refs: list[Any]) -> list[Any]:
+        """The values of one reference per worker; a dead actor is a ``WorkerLost``."""
+        out = []
+        for worker, ref in enumerate(refs):
+            try:
+                out.append(self.ray.get(ref))
+            except self.ray.exceptions.RayActorError as exc:
+                raise WorkerLost(worker, type(exc).__name__) from None
+            except self.ray.exceptions.RayTaskError as exc:
+                raise exc.as_instanceof_cause() from None
+        return out
+
+    def _all(self, method: str, *args: object) -> list[Any]:
+        return self._get([getattr(actor, method).remote(*args) for actor in self.actors])
+
+    # --- levels.Workers ---------------------------------------------------------------
+
+    def seed(self) -> int:
+        return sum(self._all("seed"))
+
+    def expand(self) -> tuple[list[LevelReport], list[list[Any]]]:
+        refs = [actor.expand_level.options(num_returns=self.size + 1).remote() for actor in self.actors]
+        reports = self._get([r[0] for r in refs])
+        return reports, [r[1:] for r in refs]  # the batches stay where they were made
+
+    def receive(self, batches: list[list[Any]]) -> list[LevelReport]:
+        return self._get([actor.receive.remote(*batches[owner]) for owner, actor in enumerate(self.actors)])
+
+    def link(self, worker: int, index: int) -> tuple[int, int]:
+        result: tuple[int, int] = self._get([self.actors[worker].link.remote(index)])[0]
+        return result
+
+    def memory(self) -> list[tuple[float, float]]:
+        return self._all("memory_mb")
+
+    def save(self, directory: Path, meta: dict[str, Any]) -> None:
+        self._all("save", directory, meta)
+
+    def restore(self, directory: Path, meta: dict[str, Any]) -> None:
+        self._all("restore", directory, meta)
+
+    def revive(self) -> list[int]:
+        """Ray restarts a dead actor by itself (an empty partition) up to ``max_restarts``
+        times; one past that is replaced by a new actor."""
+        started = []
+        for worker, actor in enumerate(self.actors):
+            try:
+                self.ray.get(actor.pid.remote())
+            except self.ray.exceptions.RayActorError:
+                self.actors[worker] = self._start(worker)
+                started.append(worker)
+        return started
+
+    def kill(self, worker: int) -> None:
+        """End a worker's process at once, as a crash would (fault-injection tests)."""
+        import signal
+
+        pid = self.ray.get(self.actors[worker].pid.remote())
+        os.kill(pid, signal.SIGKILL)
+
+    def close(self) -> float:
+        """Stop the actors (and the local Ray this run started): their peak memory."""
+        peak = 0.0
+        with contextlib.suppress(WorkerLost):
+            peak = sum(p for _, p in self.memory())
+        for actor in self.actors:
+            self.ray.kill(actor)
+        if self._started_ray:
+            self.ray.shutdown()
+        return peak
+
+
+def ray_bfs(
+    model: CheckModel,
+    limits: Limits,
+    workers: int | None,
+    *,
+    reduce: bool = True,
+    bits: int = 64,
+    address: str | None = None,
+    progress: Progress | None = None,
+    checkpoints: LevelCheckpoints | None = None,
+    resume: bool = False,
+) -> SearchResult:
+    pool = RayWorkers(model, workers, reduce=reduce, bits=bits, address=address)
+    result: SearchResult | None = None
+    try:
+        result = level_bfs(model, limits, pool, progress=progress, checkpoints=checkpoints, resume=resume)
+    finally:
+        peak = pool.close()
+        if result is not None:
+            result.workers_peak_mb = peak
+            result.workers = pool.size
+    return result
