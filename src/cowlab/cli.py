@@ -82,6 +82,13 @@ class Strategy(enum.StrEnum):
     random = "random"
 
 
+class Engine(enum.StrEnum):
+    """Where a parallel `cowlab check` runs its workers (cowlab.check.runner.ENGINES)."""
+
+    processes = "processes"
+    ray = "ray"
+
+
 class Expect(enum.StrEnum):
     """What `cowlab matrix` checks each cell against."""
 
@@ -192,13 +199,39 @@ def check(
     memory_limit: Annotated[
         int | None, typer.Option(metavar="MB", help="stop at this much resident memory (workers included)")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, metavar="N", help="parallel BFS processes")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help="parallel breadth-first search over N workers (default: 1; with --engine ray, "
+            "one per CPU of the cluster)",
+        ),
+    ] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="processes: workers on this machine; ray: Ray actors, on this machine or "
+            "on the cluster at --address (pip install 'cowlab[ray]')"
+        ),
+    ] = Engine.processes,
+    address: Annotated[
+        str | None,
+        typer.Option(metavar="ADDR", help="--engine ray: the Ray cluster to join (e.g. auto, or HOST:6379)"),
+    ] = None,
     seed: Annotated[int, typer.Option(metavar="SEED", help="random-walk seed")] = 0,
-    checkpoint: Annotated[str | None, typer.Option(metavar="FILE", help="write checkpoints to FILE")] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH", help="write checkpoints to PATH (a file; a directory for a parallel search)"
+        ),
+    ] = None,
     checkpoint_every: Annotated[
         float, typer.Option(metavar="SECONDS", help="seconds between checkpoints")
     ] = 30.0,
-    resume: Annotated[str | None, typer.Option(metavar="FILE", help="resume from a checkpoint FILE")] = None,
+    resume: Annotated[
+        str | None, typer.Option(metavar="PATH", help="resume from the checkpoint at PATH")
+    ] = None,
     emit_scenario: Annotated[
         str | None, typer.Option(metavar="FILE", help="write the counterexample as a scenario here")
     ] = None,
@@ -216,16 +249,25 @@ def check(
     from cowlab.check.checkpoint import CheckpointError
     from cowlab.check.compiled import interpreted_note
     from cowlab.check.progress import ProgressReporter
+    from cowlab.check.ray_engine import RayUnavailableError
     from cowlab.check.result import Limits
     from cowlab.check.runner import run_check
     from cowlab.report.check_report import check_json, print_check
     from cowlab.scenario.catalog import load_named_config
     from cowlab.scenario.dump import dump_scenario
 
-    if workers > 1 and strategy is not Strategy.bfs:
-        _fail("--workers: parallel search is breadth-first only")
-    if workers > 1 and (checkpoint or resume):
-        _fail("--workers: checkpoints are written by single-process searches only")
+    parallel = engine is Engine.ray or (workers or 1) > 1
+    if parallel and strategy is not Strategy.bfs:
+        _fail("--workers/--engine ray: the parallel search is breadth-first only")
+    if address and engine is not Engine.ray:
+        _fail("--address: only with --engine ray")
+    if parallel and checkpoint and resume and Path(checkpoint).resolve() != Path(resume).resolve():
+        _fail("--checkpoint/--resume: a parallel search keeps its checkpoints in one directory")
+    if engine is Engine.ray:
+        from cowlab.check.ray_engine import INSTALL_HINT, ray_installed
+
+        if not ray_installed():
+            _fail(INSTALL_HINT)
     if fingerprint_bits not in (64, 128):
         _fail(f"--fingerprint-bits: {fingerprint_bits} is not 64 or 128")
     _check_positive("--time-limit", time_limit, "seconds")
@@ -253,13 +295,15 @@ def check(
                 reduce=not no_reduce,
                 seed=seed,
                 workers=workers,
+                engine=engine.value,
+                address=address,
                 checkpoint=checkpoint,
                 checkpoint_every=checkpoint_every,
                 resume=resume,
                 progress=reporter,
                 fingerprint_bits=fingerprint_bits,
             )
-    except (ScenarioError, UnknownKernelError, CheckpointError) as exc:
+    except (ScenarioError, UnknownKernelError, CheckpointError, RayUnavailableError) as exc:
         reporter.close()
         _fail(str(exc))
     reporter.close()

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing as mp
+import os
 import resource
 import signal
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -25,7 +27,7 @@ from cowlab.check.result import Limits, SearchResult
 from cowlab.check.search import Progress
 
 #: what a worker answers: the Partition method, or a helper taking the partition first
-_OPS = {
+_OPS: dict[str, Callable[..., Any]] = {
     "seed": Partition.seed,
     "expand_level": Partition.expand_level,
     "receive": Partition.receive,
@@ -109,10 +111,27 @@ class ProcessWorkers:
     def _all(self, op: str, per_worker: list[tuple[object, ...]] | None = None) -> list[Any]:
         """Ask every worker at once, then collect the answers in worker order."""
         self._in_step = False
+        asked, lost = [], None
         for worker in range(self.size):
-            self._send(worker, op, *(per_worker[worker] if per_worker else ()))
-        answers = [self._recv(worker) for worker in range(self.size)]
+            try:
+                self._send(worker, op, *(per_worker[worker] if per_worker else ()))
+                asked.append(worker)
+            except WorkerLost as exc:
+                lost = lost or exc
+        answers: list[Any] = []
+        error: BaseException | None = None
+        for worker in asked:  # every answer is read, so the pipes stay in step
+            try:
+                answers.append(self._recv(worker))
+            except WorkerLost as exc:
+                lost = lost or exc
+            except Exception as exc:  # raised by the worker
+                error = error or exc
+        if lost is not None:
+            raise lost
         self._in_step = True
+        if error is not None:
+            raise error
         return answers
 
     # --- levels.Workers ---------------------------------------------------------------
@@ -151,6 +170,10 @@ class ProcessWorkers:
                 self._conns[worker], self._procs[worker] = self._start(worker)
                 started.append(worker)
         return started
+
+    def kill(self, worker: int) -> None:
+        """End a worker's process at once, as a crash would (fault-injection tests)."""
+        os.kill(self._procs[worker].pid, signal.SIGKILL)  # type: ignore[arg-type]
 
     def close(self) -> float:
         """Stop every worker: the sum of their peak memory in MB (after an interrupt,

@@ -118,7 +118,7 @@ class Partition:
         for _ in range(len(mem.frontier)):
             packed, index, _depth = mem.frontier.popleft()
             parent = self.global_number(index)
-            successors = numbered_successors(model, model.unpack(packed), self.reduce, self._is_new)
+            successors = numbered_successors(model, model.unpack(packed), self.reduce, self._is_new)  # type: ignore[arg-type]
             report.transitions += len(successors)
             for number, _t, nxt, found in successors:
                 if found:

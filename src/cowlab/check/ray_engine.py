@@ -38,6 +38,12 @@ class RayUnavailableError(RuntimeError):
     """Ray is not installed, or the cluster cannot host the workers asked for."""
 
 
+def ray_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
+
+
 def _ray() -> Any:
     try:
         import ray
@@ -102,14 +108,7 @@ class RayWorkers:
         self.actors: list[Any] = []
         self._started_ray = not ray.is_initialized()
         if self._started_ray:
-            ray.init(
-                address=address,
-                num_cpus=None if address else size or os.cpu_count(),
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.ERROR,
-                configure_logging=False,
-            )
+            self._init(address, size)
         cpus = ray.cluster_resources().get("CPU", 0)
         self.size = size = size or max(1, int(cpus))
         if cpus < size:
@@ -124,6 +123,21 @@ class RayWorkers:
         self._bits = bits
         self._remote = ray.remote(num_cpus=1, max_restarts=REVIVALS, max_task_retries=0)(PartitionActor)
         self.actors = [self._start(worker) for worker in range(size)]
+
+    def _init(self, address: str | None, size: int | None) -> None:
+        try:
+            self.ray.init(
+                address=address,
+                num_cpus=None if address else size or os.cpu_count(),
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+                configure_logging=False,
+            )
+        except Exception as exc:  # Ray's own errors for an unreachable or refused cluster
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RayUnavailableError(f"cannot start {where}: {first}") from None
 
     def _start(self, worker: int) -> Any:
         return self._remote.remote(*self._args, worker, self.size, self._bits)

@@ -25,6 +25,8 @@ def stats_json(run: CheckRun) -> dict[str, object]:
         "peak_memory_mb": round(run.peak_mb, 1),
         "reduced_transitions": run.reduced,
         "workers": run.workers,
+        "engine": run.engine,
+        "exchanged_bytes": run.result.exchanged_bytes,
         "fingerprints": fingerprint_json(run),
     }
 
@@ -75,6 +77,13 @@ def print_check(run: CheckRun, console: Console) -> None:
         f"peak {st['peak_memory_mb']} MB  reduced {st['reduced_transitions']:,} transitions",
         highlight=False,
     )
+    if run.engine != "single":
+        per_state = run.result.exchanged_bytes / max(st["distinct"], 1)  # type: ignore[call-overload]
+        console.print(
+            f"{run.workers} workers ({run.engine}): {run.result.exchanged_bytes / 2**20:,.1f} MB "
+            f"exchanged, {per_state:,.0f} bytes a distinct state",
+            highlight=False,
+        )
     fp = st["fingerprints"]
     if fp:
         console.print(

@@ -1,0 +1,197 @@
+"""The parallel search, over processes and over Ray actors, gives the single-process
+answer: the same verdict, a counterexample as short that replays to the same broken
+promise, and for a complete search without partial-order reduction the same
+distinct-state count.  (With the reduction, counts may differ: the cycle proviso of a
+single process sees states a partition cannot, docs/checking.md.)  A worker killed in
+the middle of a run changes nothing; checkpoints chain across limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cowlab.check.checkpoint import CheckpointError
+from cowlab.check.identity import run_identity
+from cowlab.check.levels import LevelCheckpoints, level_bfs
+from cowlab.check.model import CheckModel
+from cowlab.check.parallel import ProcessWorkers
+from cowlab.check.result import Limits
+from cowlab.check.runner import CheckRun, run_check
+from cowlab.history import kernel_at
+from cowlab.scenario.catalog import builtin_config_names, load_named_config
+
+#: either side of the commits the built-in configurations are about
+KERNELS = ("v5.8", "v5.16", "v5.17", "v6.2")
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'cowlab[ray]')")
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """One local Ray with 2 CPUs for the module (as in CI): runs join it, never stop it."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def _check(config: str, kernel: str, **kw: Any) -> CheckRun:
+    return run_check(load_named_config(config), kernel_at(kernel), **kw)
+
+
+def _same_answer(one: CheckRun, many: CheckRun, *, counts: bool) -> None:
+    assert many.result.outcome == one.result.outcome
+    if one.result.outcome == "complete":
+        if counts:
+            assert many.result.stats.distinct == one.result.stats.distinct
+            assert many.result.stats.max_depth == one.result.stats.max_depth
+    else:
+        assert len(many.result.trace) == len(one.result.trace)
+        assert {v.invariant for v in many.result.violations} == {v.invariant for v in one.result.violations}
+        assert many.reproduced
+
+
+@pytest.mark.parametrize("config", builtin_config_names())
+def test_ray_gives_the_single_process_answer_on_every_builtin_configuration(
+    local_ray: None, config: str
+) -> None:
+    for kernel in KERNELS:
+        for reduce in (False, True):
+            one = _check(config, kernel, reduce=reduce)
+            many = _check(config, kernel, engine="ray", workers=2, reduce=reduce)
+            _same_answer(one, many, counts=not reduce)
+            assert many.engine == "ray" and many.result.workers == 2
+            assert many.result.exchanged_bytes > 0  # the partitions did share the work
+
+
+@pytest.mark.parametrize("config", builtin_config_names())
+def test_processes_give_the_single_process_answer_on_every_builtin_configuration(config: str) -> None:
+    for kernel in KERNELS:
+        for reduce in (False, True):
+            _same_answer(
+                _check(config, kernel, reduce=reduce),
+                _check(config, kernel, workers=2, reduce=reduce),
+                counts=not reduce,
+            )
+
+
+def _model_and_checkpoints(config: str, kernel: str, directory: Path) -> tuple[CheckModel, LevelCheckpoints]:
+    cfg, k = load_named_config(config), kernel_at(kernel)
+    model = CheckModel(cfg, k)
+    meta = run_identity(cfg, k, model, strategy="bfs", reduce=True, sanity=True, seed=0, fingerprint_bits=64)
+    return model, LevelCheckpoints(directory, meta, every=0.0)  # a checkpoint at every barrier
+
+
+def _killing_at(workers: Any, level: int, worker: int) -> Any:
+    """A progress callback that kills ``worker`` once, after ``level`` levels."""
+    seen = {"levels": 0, "killed": False}
+
+    def progress(_stats: object, _frontier: int) -> None:
+        seen["levels"] += 1
+        if seen["levels"] == level and not seen["killed"]:
+            seen["killed"] = True
+            workers.kill(worker)
+
+    progress.seen = seen  # type: ignore[attr-defined]
+    return progress
+
+
+@pytest.mark.parametrize(("kernel", "level"), [("v5.8", 12), ("v5.16", 9)])
+def test_a_ray_worker_killed_mid_run_changes_nothing(
+    local_ray: None, tmp_path: Path, kernel: str, level: int
+) -> None:
+    from cowlab.check.ray_engine import RayWorkers
+
+    one = _check("gaudi-open", kernel)
+    model, checkpoints = _model_and_checkpoints("gaudi-open", kernel, tmp_path)
+    pool = RayWorkers(model, 2, reduce=True, bits=64)
+    try:
+        progress = _killing_at(pool, level, 1)
+        result = level_bfs(model, Limits(), pool, progress=progress, checkpoints=checkpoints)
+    finally:
+        pool.close()
+    assert progress.seen["killed"]
+    assert result.outcome == one.result.outcome
+    assert (
+        result.stats.distinct == _check("gaudi-open", kernel, engine="ray", workers=2).result.stats.distinct
+    )
+    assert len(result.trace) == len(one.result.trace)
+
+
+@pytest.mark.parametrize(("kernel", "level"), [("v5.8", 12), ("v5.16", 9)])
+def test_a_worker_process_killed_mid_run_changes_nothing(tmp_path: Path, kernel: str, level: int) -> None:
+    one = _check("gaudi-open", kernel)
+    two = _check("gaudi-open", kernel, workers=2)
+    model, checkpoints = _model_and_checkpoints("gaudi-open", kernel, tmp_path)
+    pool = ProcessWorkers(model, 2, reduce=True)
+    try:
+        progress = _killing_at(pool, level, 0)
+        result = level_bfs(model, Limits(), pool, progress=progress, checkpoints=checkpoints)
+    finally:
+        pool.close()
+    assert progress.seen["killed"]
+    assert result.outcome == one.result.outcome
+    assert result.stats.distinct == two.result.stats.distinct
+    assert result.stats.transitions == two.result.stats.transitions
+    assert len(result.trace) == len(one.result.trace)
+
+
+def test_a_worker_that_keeps_dying_stops_the_run_with_a_resumable_checkpoint(tmp_path: Path) -> None:
+    model, checkpoints = _model_and_checkpoints("gaudi-open", "v5.8", tmp_path)
+    pool = ProcessWorkers(model, 2, reduce=True)
+
+    def progress(_stats: object, _frontier: int) -> None:
+        pool.kill(1)
+
+    try:
+        with pytest.raises(
+            CheckpointError, match=f"worker 1 died: signal 9 .*resume with --resume {tmp_path}"
+        ):
+            level_bfs(model, Limits(), pool, progress=progress, checkpoints=checkpoints)
+    finally:
+        pool.close()
+    resumed = run_check(load_named_config("gaudi-open"), kernel_at("v5.8"), workers=2, resume=str(tmp_path))
+    assert resumed.result.outcome == "complete"
+    assert resumed.result.stats.distinct == _check("gaudi-open", "v5.8", workers=2).result.stats.distinct
+
+
+@pytest.mark.parametrize("engine", ["processes", "ray"])
+def test_a_chain_of_limited_parallel_runs_counts_as_one(local_ray: None, tmp_path: Path, engine: str) -> None:
+    """Stopped by --max-states at a barrier and resumed from the checkpoint directory,
+    twice: the same answer as one run (and a Ray run resumes a processes run's
+    partitions and back: the files are the same)."""
+    whole = _check("gaudi-open", "v5.8", workers=2)
+    path = str(tmp_path / "ck")
+    first = _check(
+        "gaudi-open", "v5.8", engine=engine, workers=2, limits=Limits(max_states=300), checkpoint=path
+    )
+    assert first.result.outcome == "limit"
+    other = "ray" if engine == "processes" else "processes"
+    second = _check("gaudi-open", "v5.8", engine=other, workers=2, limits=Limits(max_states=900), resume=path)
+    assert second.result.outcome == "limit" and second.result.stats.distinct > first.result.stats.distinct
+    last = _check("gaudi-open", "v5.8", engine=engine, workers=2, resume=path)
+    assert last.result.outcome == "complete"
+    assert last.result.stats.distinct == whole.result.stats.distinct
+    assert last.result.stats.transitions == whole.result.stats.transitions
+
+
+def test_a_parallel_checkpoint_of_another_worker_count_is_refused(tmp_path: Path) -> None:
+    path = str(tmp_path)
+    _check("gaudi-open", "v5.8", workers=2, limits=Limits(max_states=300), checkpoint=path)
+    with pytest.raises(CheckpointError, match="checkpoint is for workers=2, this run has 3"):
+        _check("gaudi-open", "v5.8", workers=3, resume=path)
+
+
+def test_a_damaged_manifest_is_one_error(tmp_path: Path) -> None:
+    _check("gaudi-open", "v5.8", workers=2, limits=Limits(max_states=300), checkpoint=str(tmp_path))
+    manifest = tmp_path / "manifest.json"
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "level": "x"}))
+    with pytest.raises(CheckpointError, match="manifest"):
+        _check("gaudi-open", "v5.8", workers=2, resume=str(tmp_path))
+    manifest.write_text("{")
+    with pytest.raises(CheckpointError, match="damaged checkpoint manifest"):
+        _check("gaudi-open", "v5.8", workers=2, resume=str(tmp_path))
