@@ -52,6 +52,7 @@ def test_nothing_in_a_checkpoint_is_pickled(tmp_path: Path, monkeypatch) -> None
     header, body = _sections(path)
     assert [name for name, _, _ in header["sections"]] == [
         "fingerprints",
+        "next-level",
         "links",
         "frontier",
         "frontier-objects",
@@ -126,11 +127,12 @@ def test_damage_anywhere_is_a_one_line_error(tmp_path: Path, where: str) -> None
     _stopped_run(path)
     data = bytearray(path.read_bytes())
     header, body = _sections(path)
+    names = [name for name, _, _ in header["sections"]]
     sizes = [size for _, size, _ in header["sections"]]
     offsets = {
         "start": 2,
         "fingerprints": len(_MAGIC) + 40,
-        "frontier": len(_MAGIC) + sizes[0] + sizes[1] + 60,
+        "frontier": len(_MAGIC) + sum(sizes[: names.index("frontier")]) + 60,
         "header": len(_MAGIC) + len(body) + 5,
         "trailer": len(data) - 3,
     }
@@ -152,15 +154,17 @@ def test_a_frontier_that_names_foreign_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "ck"
     _stopped_run(path)
     header, body = _sections(path)
+    names = [name for name, _, _ in header["sections"]]
     sizes = [size for _, size, _ in header["sections"]]
-    at = sum(sizes[:3])
-    objects = json.loads(body[at : at + sizes[3]])
+    which = names.index("frontier-objects")
+    at = sum(sizes[:which])
+    objects = json.loads(body[at : at + sizes[which]])
     objects["values"][0] = {"record": "os.system", "fields": ["true"]}
     forged = json.dumps(objects).encode()
     import zlib
 
-    header["sections"][3] = ["frontier-objects", len(forged), zlib.crc32(forged)]
-    _write(path, header, body[:at] + forged + body[at + sizes[3] :])
+    header["sections"][which] = ["frontier-objects", len(forged), zlib.crc32(forged)]
+    _write(path, header, body[:at] + forged + body[at + sizes[which] :])
     with pytest.raises(CheckpointError, match=r"unknown record type 'os\.system'"):
         load_checkpoint(path, {})
 

@@ -1,9 +1,11 @@
 """The level loop of a parallel breadth-first search, whatever carries its messages.
 
-Each level, every worker expands its partition (``partition.Partition``) and sends
-each other worker one batch of the successors that worker owns; then every worker
-receives its batches.  The loop waits for the whole level (a barrier) before the next,
-so the first violation found is at the least depth and its trace is a shortest one.
+Each level, every worker expands its partition (``partition.Partition``), asks the
+other workers what the reduction's level proviso needs to know about successors they
+own, settles the states that waited for the answers, and sends each other worker one
+batch of the successors that worker owns; then every worker receives its batches.
+The loop waits for the whole level (a barrier) before the next, so the first
+violation found is at the least depth and its trace is a shortest one.
 Among the level's violations, the one whose trace comes first in a fixed order of
 transitions is reported, so the answer does not depend on which worker finished first.
 
@@ -61,7 +63,17 @@ class Workers(Protocol):
     def seed(self) -> int: ...
 
     def expand(self) -> tuple[list[LevelReport], list[list[Any]]]:
-        """Every worker's level report and its batches, ``batches[sender][owner]``."""
+        """Every worker's report and its questions, ``questions[sender][owner]``."""
+        ...
+
+    def answer(self, questions: list[list[Any]]) -> list[list[Any]]:
+        """Give each owner ``questions[owner]`` (one per sender, in worker order): the
+        answers, ``answers[owner][sender]``."""
+        ...
+
+    def settle(self, answers: list[list[Any]]) -> tuple[list[LevelReport], list[list[Any]]]:
+        """Give each sender ``answers[sender]`` (one per owner): every worker's report
+        and its batches, ``batches[sender][owner]``."""
         ...
 
     def receive(self, batches: list[list[Any]]) -> list[LevelReport]:
@@ -240,7 +252,6 @@ def _levels(
     exchanged: list[int],
     stop: StopRequest,
 ) -> SearchResult:
-    n = workers.size
     while frontier:
         if stop.requested:
             if checkpoints is not None:
@@ -252,12 +263,18 @@ def _levels(
         reason = _limit(limits, stats, workers)
         if reason:
             return _result("limit", stats, exchanged, reason=reason)
-        reports, batches = workers.expand()
+        reports, questions = workers.expand()
         _count(model, stats, reports, exchanged)
         found = [(worker, f) for worker, r in enumerate(reports) for f in r.found]
         if found:
             return _violation(model, workers, found, stats, level, exchanged)
-        received = workers.receive([[batches[sender][owner] for sender in range(n)] for owner in range(n)])
+        answers = workers.answer(_transpose(questions))
+        reports, batches = workers.settle(_transpose(answers))
+        _count(model, stats, reports, exchanged)
+        found = [(worker, f) for worker, r in enumerate(reports) for f in r.found]
+        if found:
+            return _violation(model, workers, found, stats, level, exchanged)
+        received = workers.receive(_transpose(batches))
         _count(model, stats, received, exchanged)
         found = [(worker, f) for worker, r in enumerate(received) for f in r.found]
         if found:
@@ -273,6 +290,12 @@ def _levels(
     if checkpoints is not None:
         checkpoints.save(workers, level, frontier, stats)
     return _result("complete", stats, exchanged)
+
+
+def _transpose(rows: list[list[Any]]) -> list[list[Any]]:
+    """``rows[a][b]`` as ``[b][a]``: what each sender addressed to each owner, as what
+    each owner receives from each sender."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _count(model: CheckModel, stats: Stats, reports: Sequence[LevelReport], exchanged: list[int]) -> None:

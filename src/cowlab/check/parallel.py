@@ -30,6 +30,8 @@ from cowlab.check.search import Progress
 _OPS: dict[str, Callable[..., Any]] = {
     "seed": Partition.seed,
     "expand_level": Partition.expand_level,
+    "answer": Partition.answer,
+    "settle": Partition.settle,
     "receive": Partition.receive,
     "link": Partition.link,
     "memory_mb": Partition.memory_mb,
@@ -141,6 +143,13 @@ class ProcessWorkers:
 
     def expand(self) -> tuple[list[LevelReport], list[list[Any]]]:
         replies = self._all("expand_level")
+        return [r for r, _ in replies], [b for _, b in replies]
+
+    def answer(self, questions: list[list[Any]]) -> list[list[Any]]:
+        return self._all("answer", [(q,) for q in questions])
+
+    def settle(self, answers: list[list[Any]]) -> tuple[list[LevelReport], list[list[Any]]]:
+        replies = self._all("settle", [(a,) for a in answers])
         return [r for r, _ in replies], [b for _, b in replies]
 
     def receive(self, batches: list[list[Any]]) -> list[LevelReport]:

@@ -7,11 +7,15 @@ over a Ray cluster) differ only in how they carry messages; each worker holds on
 the single-process search keeps (``search.Memory``): fingerprints of the states it
 owns, their trace links and its part of the frontier as packed states.
 
-A level is two steps.  ``expand_level`` expands every state of the level, keeps the
-successors the partition owns itself, and packs the others into one batch per owner
-(each fingerprint once); ``receive`` takes the batches addressed to it, in worker
-order, and keeps those it has not seen.  So the answer depends on the number of
-workers, never on timing, and every level is complete before the next begins: the
+A level is four steps.  ``expand_level`` expands every state of the level, keeps the
+successors the partition owns itself and addresses the others to their owners; where
+the partial-order reduction's level proviso needs to know about a successor another
+worker owns (is it new or one level deeper?), the state waits and the question goes to
+the owner (``answer``); ``settle`` expands the states that waited and packs one batch
+of successors per owner (each fingerprint once); ``receive`` takes the batches
+addressed to it, in worker order, and keeps those it has not seen.  The proviso's
+answers do not depend on the order of expansion, so any number of workers stores the
+states one process stores; every level is complete before the next begins, so the
 first violation found is at the least depth, a shortest counterexample.
 
 A state's trace link names its parent by a global number, ``index * workers +
@@ -32,7 +36,7 @@ from cowlab.check.frontier import Frontier
 from cowlab.check.keyhash import fingerprint64, fingerprint128
 from cowlab.check.model import CheckModel, CheckState, Packed
 from cowlab.check.result import Stats, current_rss_mb, peak_rss_mb
-from cowlab.check.search import Memory, numbered_successors
+from cowlab.check.search import Memory, Successor, all_successors, ample_successors
 from cowlab.check.trace_links import ROOT, TraceLinks
 from cowlab.invariants import Violation
 from cowlab.model.layout import Layout
@@ -81,6 +85,9 @@ class Partition:
         self.fingerprint = fingerprint64 if bits == 64 else fingerprint128
         #: depth of the states in the frontier
         self.depth = 0
+        #: model.stats_reduced when the last report was made
+        self._reduced = 0
+        self._start_level()
 
     def global_number(self, index: int) -> int:
         return index * self.workers + self.worker
@@ -101,36 +108,131 @@ class Partition:
         self.mem.frontier.append((self.model.pack(state), self.mem.links.add(ROOT, 0), 0))
         return 1
 
-    def _is_new(self, state: CheckState) -> bool:
-        """For the reduction's cycle proviso.  A state another worker owns counts as
-        known: that only makes the reduction fall back to a full expansion more often."""
-        fp = self.fingerprint_of(state)
-        return self.owns(fp) and fp not in self.mem.visited
+    # --- one level: expand, answer, settle, receive ------------------------------------
 
     def expand_level(self) -> tuple[LevelReport, list[bytes]]:
-        """Expand every state of the current level: the report, and one pickled batch of
-        ``Incoming`` entries per worker (empty for this one).  Stops at the first
-        violation: the level's others are as short."""
+        """Expand the states of the current level whose expansion this partition can
+        decide alone: the report, and per worker the fingerprints to ask it about (the
+        level proviso's question for ample successors it owns; ``answer``).  The others
+        wait for ``settle``.  Stops at the first violation: the level's others are as
+        short."""
         model, mem = self.model, self.mem
+        self._start_level()
         report = LevelReport()
-        outboxes: list[dict[int, Incoming]] = [{} for _ in range(self.workers)]
-        reduced_before = model.stats_reduced
+        queries: list[list[int]] = [[] for _ in range(self.workers)]
         for _ in range(len(mem.frontier)):
             packed, index, _depth = mem.frontier.popleft()
-            parent = self.global_number(index)
-            successors = numbered_successors(model, model.unpack(packed), self.reduce, self._is_new)  # type: ignore[arg-type]
-            report.transitions += len(successors)
-            for number, _t, nxt, found in successors:
-                if found:
-                    report.found.append(Found(parent, number, found))
-                    return self._sealed(report, outboxes, reduced_before)
-                fp = self.fingerprint_of(nxt)
-                owner = owner_of(fp, self.workers)
+            state = model.unpack(packed)  # type: ignore[arg-type]
+            transitions = model.transitions(state)
+            successors = ample_successors(model, state, transitions) if self.reduce else None
+            if successors is not None:
+                asks = self._level_proviso(successors)
+                if asks:  # settled once the owners have answered
+                    self._waiting.append((packed, index, len(asks)))  # type: ignore[arg-type]
+                    for owner, fp in asks:
+                        queries[owner].append(fp)
+                    continue
+                if asks is None:  # no successor one level deeper: the full expansion
+                    successors = None
+                else:
+                    model.stats_reduced += len(transitions) - len(successors)
+            if successors is None:
+                successors = all_successors(model, state, transitions)
+            if self._take(index, successors, report):
+                break
+        report.sent = sum(9 * len(q) for q in queries)  # a fingerprint, and its answer
+        return self._counted(report), [pickle.dumps(q, protocol=pickle.HIGHEST_PROTOCOL) for q in queries]
+
+    def _start_level(self) -> None:
+        self.next_level = FingerprintSet(self.mem.visited.bits)
+        self._outboxes: list[dict[int, Incoming]] = [{} for _ in range(self.workers)]
+        #: states whose ample set waits for answers: (packed, index, questions asked)
+        self._waiting: list[tuple[Packed, int, int]] = []
+
+    def _level_proviso(self, successors: list[Successor]) -> list[tuple[int, int]] | None:
+        """May the ample set stand?  Yes ([]) if a successor breaks a promise or one this
+        partition owns is not among the states of the current depth or less; no (None)
+        if every successor is such a state of its own; otherwise the (owner, fingerprint)
+        questions to ask."""
+        asks = []
+        for _, _, nxt, found in successors:
+            if found:
+                return []
+            fp = self.fingerprint_of(nxt)
+            owner = owner_of(fp, self.workers)
+            if owner != self.worker:
+                asks.append((owner, fp))
+            elif self._deeper(fp):
+                return []
+        return asks or None
+
+    def _deeper(self, fp: int) -> bool:
+        """Not among the states of the current depth or less (new, or first reached one
+        level deeper while this level is expanded)."""
+        return fp not in self.mem.visited or fp in self.next_level
+
+    def answer(self, queries: list[bytes]) -> list[bytes]:
+        """For each worker's questions (in worker order), whether each fingerprint is
+        one level deeper than the current one (or new), as bytes of 0 and 1."""
+        return [bytes(self._deeper(fp) for fp in pickle.loads(q)) for q in queries]
+
+    def settle(self, answers: list[bytes]) -> tuple[LevelReport, list[bytes]]:
+        """Expand the states that waited (with their ample set if an owner said one of
+        its successors is one level deeper), then pack one batch of successors per
+        owner: ``Incoming`` entries, each fingerprint once."""
+        model = self.model
+        report = LevelReport()
+        cursor = [0] * self.workers
+        for packed, index, _asked in self._waiting:
+            state = model.unpack(packed)
+            transitions = model.transitions(state)
+            successors = ample_successors(model, state, transitions)
+            assert successors is not None  # the step is deterministic
+            deeper = False
+            for _, _, nxt, _found in successors:
+                owner = owner_of(self.fingerprint_of(nxt), self.workers)
                 if owner != self.worker:
-                    outboxes[owner].setdefault(fp, (fp, parent, number, model.pack(nxt)))
-                elif self._keep(fp, parent, number, report, state=nxt):
-                    return self._sealed(report, outboxes, reduced_before)
-        return self._sealed(report, outboxes, reduced_before)
+                    deeper = answers[owner][cursor[owner]] == 1 or deeper
+                    cursor[owner] += 1
+            if deeper:
+                model.stats_reduced += len(transitions) - len(successors)
+            else:
+                successors = all_successors(model, state, transitions)
+            if self._take(index, successors, report):
+                break
+        self._waiting = []
+        batches = [
+            pickle.dumps(list(box.values()), protocol=pickle.HIGHEST_PROTOCOL) if box else b""
+            for box in self._outboxes
+        ]
+        self._outboxes = [{} for _ in range(self.workers)]
+        report.sent = sum(map(len, batches))
+        return self._counted(report), batches
+
+    def _take(self, index: int, successors: list[Successor], report: LevelReport) -> bool:
+        """Keep the successors of stored state ``index`` this partition owns and address
+        the others to their owners; True at the first violation."""
+        model = self.model
+        parent = self.global_number(index)
+        report.transitions += len(successors)
+        for number, _t, nxt, found in successors:
+            if found:
+                report.found.append(Found(parent, number, found))
+                return True
+            fp = self.fingerprint_of(nxt)
+            owner = owner_of(fp, self.workers)
+            if owner != self.worker:
+                self._outboxes[owner].setdefault(fp, (fp, parent, number, model.pack(nxt)))
+            elif self._keep(fp, parent, number, report, state=nxt):
+                return True
+        return False
+
+    def _counted(self, report: LevelReport) -> LevelReport:
+        report.reduced = self.model.stats_reduced - self._reduced
+        self._reduced = self.model.stats_reduced
+        self.mem.stats.transitions += report.transitions
+        self.mem.stats.distinct += report.new
+        return report
 
     def _keep(
         self,
@@ -147,6 +249,7 @@ class Partition:
         mem, model = self.mem, self.model
         if not mem.visited.add(fp):
             return False
+        self.next_level.add(fp)
         stored = mem.links.add(parent, number)  # the parent's global number
         report.new += 1
         if model.sanity:
@@ -156,19 +259,6 @@ class Partition:
                 return True
         mem.frontier.append((packed if packed is not None else model.pack(state), stored, self.depth + 1))  # type: ignore[arg-type]
         return False
-
-    def _sealed(
-        self, report: LevelReport, outboxes: list[dict[int, Incoming]], reduced_before: int
-    ) -> tuple[LevelReport, list[bytes]]:
-        report.reduced = self.model.stats_reduced - reduced_before
-        batches = [
-            pickle.dumps(list(box.values()), protocol=pickle.HIGHEST_PROTOCOL) if box else b""
-            for box in outboxes
-        ]
-        report.sent = sum(map(len, batches))
-        self.mem.stats.transitions += report.transitions
-        self.mem.stats.distinct += report.new
-        return report, batches
 
     def receive(self, batches: list[bytes]) -> LevelReport:
         """Keep the new states among those other workers found, batches in worker order

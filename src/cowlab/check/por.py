@@ -5,8 +5,16 @@ memory (see ``ample`` for the conditions), T's enabled transitions (its steps, i
 scans, its moves) commute with everything else that can happen, now and later.
 Expanding only those (an ample set) then reaches every verdict
 the full search reaches (conditions C0-C2 of Peled's ample sets; C3, the cycle
-proviso, is enforced by the search: an ample set whose successors are all known is
-replaced by the full expansion).
+proviso, is enforced by the search: an ample set none of whose successors is new is
+replaced by the full expansion).  Breadth-first, "new" means not among the states of
+the current depth or less (the level proviso).  It is sound by the usual argument: a
+transition an ample set leaves out stays enabled along ample steps (C1), and following
+the ample successor one level deeper each time must reach a fully expanded state, the
+depth being bounded.  Unlike "not visited yet", it does not depend on the order in
+which a level is expanded, so one process and any number of workers reduce alike
+(provisos stated on the open and closed sets of a search: Bošnački, Leue and Lluch
+Lafuente, "Partial-order reduction for general state exploring algorithms", STTT
+11(1), 2009).
 """
 
 from __future__ import annotations

@@ -77,8 +77,19 @@ class PartitionActor:
         return self.partition.seed()
 
     def expand_level(self) -> tuple[object, ...]:
+        """The report, then the questions for each worker: each its own Ray object."""
+        report, questions = self.partition.expand_level()
+        return (report, *questions)
+
+    def answer(self, *questions: bytes) -> bytes | tuple[bytes, ...]:
+        """The answers for each worker, each its own Ray object (one return value is
+        not a tuple: ``num_returns=1``)."""
+        answers = self.partition.answer(list(questions))
+        return answers[0] if len(answers) == 1 else tuple(answers)
+
+    def settle(self, *answers: bytes) -> tuple[object, ...]:
         """The report, then one batch per worker: each its own Ray object."""
-        report, batches = self.partition.expand_level()
+        report, batches = self.partition.settle(list(answers))
         return (report, *batches)
 
     def receive(self, *batches: bytes) -> LevelReport:
@@ -166,6 +177,22 @@ class RayWorkers:
         refs = [actor.expand_level.options(num_returns=self.size + 1).remote() for actor in self.actors]
         reports = self._get([r[0] for r in refs])
         return reports, [r[1:] for r in refs]  # the batches stay where they were made
+
+    def answer(self, questions: list[list[Any]]) -> list[list[Any]]:
+        n = self.size
+        out = []
+        for owner, actor in enumerate(self.actors):
+            refs = actor.answer.options(num_returns=n).remote(*questions[owner])
+            out.append([refs] if n == 1 else list(refs))
+        return out
+
+    def settle(self, answers: list[list[Any]]) -> tuple[list[LevelReport], list[list[Any]]]:
+        refs = [
+            actor.settle.options(num_returns=self.size + 1).remote(*answers[sender])
+            for sender, actor in enumerate(self.actors)
+        ]
+        reports = self._get([r[0] for r in refs])
+        return reports, [r[1:] for r in refs]
 
     def receive(self, batches: list[list[Any]]) -> list[LevelReport]:
         return self._get([actor.receive.remote(*batches[owner]) for owner, actor in enumerate(self.actors)])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import json
 from collections import deque
-from collections.abc import Callable, Container, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -67,6 +67,10 @@ class Memory:
     #: spills to disk) for BFS, a deque (a stack) for DFS
     frontier: Frontier | deque[tuple[object, int, int]] = field(default_factory=deque)
     stats: Stats = field(default_factory=Stats)
+    #: BFS: the depth being expanded, and the fingerprints of the states first reached
+    #: one deeper while expanding it (the level proviso, ``level_proviso``)
+    level: int = 0
+    next_level: FingerprintSet = field(default_factory=FingerprintSet)
 
     @property
     def fingerprint_bits(self) -> int:
@@ -77,9 +81,10 @@ class Memory:
         binary entries streamed in chunks and the JSON of what they share, the rest as
         JSON: nothing that runs code on load, and no copy of the frontier in memory."""
         frontier = FrontierWriter(self.frontier)
-        search = json.dumps({"strategy": self.strategy, "stats": self.stats.to_plain()})
+        search = json.dumps({"strategy": self.strategy, "stats": self.stats.to_plain(), "level": self.level})
         return [
             ("fingerprints", self.visited.to_chunks()),
+            ("next-level", self.next_level.to_chunks()),
             ("links", self.links.to_chunks()),
             ("frontier", frontier.entries()),
             ("frontier-objects", frontier.objects()),
@@ -93,12 +98,16 @@ class Memory:
         if strategy not in ("bfs", "dfs"):
             raise ValueError(f"unknown strategy {strategy!r}")
         stats = Stats.from_plain(search["stats"])
+        level = search["level"]
+        if type(level) is not int or level < 0:
+            raise ValueError(f"level {level!r} is not a depth")
         visited = FingerprintSet.from_reader(sections["fingerprints"].read)
+        next_level = FingerprintSet.from_reader(sections["next-level"].read)
         links = TraceLinks.from_reader(sections["links"].read)
         # entries stream from the file into the frontier, which spills as it fills
         entries = decode_frontier(sections["frontier"].chunks(), sections["frontier-objects"].read())
         frontier = Frontier(entries) if strategy == "bfs" else deque(entries)
-        return cls(strategy, visited, links, frontier, stats)
+        return cls(strategy, visited, links, frontier, stats, level, next_level)
 
 
 def fingerprint_of(state: CheckState, model: CheckModel, bits: int = 64) -> int:
@@ -127,7 +136,12 @@ def transitions_along(model: CheckModel, numbers: list[int]) -> list[Transition]
 
 def new_memory(model: CheckModel, strategy: str, fingerprint_bits: int = 64) -> Memory:
     frontier = Frontier() if strategy == "bfs" else deque()
-    mem = Memory(strategy, FingerprintSet(fingerprint_bits), frontier=frontier)
+    mem = Memory(
+        strategy,
+        FingerprintSet(fingerprint_bits),
+        frontier=frontier,
+        next_level=FingerprintSet(fingerprint_bits),
+    )
     init = model.initial()
     mem.visited.add(fingerprint_of(init, model, fingerprint_bits))
     mem.frontier.append((model.pack(init), mem.links.add(ROOT, 0), 0))
@@ -172,8 +186,14 @@ def _loop(
     symmetry = model.symmetry
     fingerprint = fingerprint64 if bits == 64 else fingerprint128
 
+    bfs = mem.strategy == "bfs"
+
     def is_new(state: CheckState) -> bool:
-        return fingerprint(canonical(state, symmetry)) not in visited
+        """The cycle proviso's question.  BFS asks the level proviso's (not among the
+        states of the current depth or less: the same answer in whatever order the
+        level is expanded, by one process or many); DFS whether it is unvisited."""
+        fp = fingerprint(canonical(state, symmetry))
+        return fp not in visited or (bfs and fp in mem.next_level)
 
     current: tuple[CheckState, int, int] | None = None
     try:
@@ -183,6 +203,9 @@ def _loop(
                 return _stopped(mem, reason, checkpointer)
             current = take()
             packed, index, depth = current
+            if bfs and depth != mem.level:  # the first state of the next level
+                mem.level = depth
+                mem.next_level = FingerprintSet(bits)
             state = model.unpack(packed)
             if depth >= limits.max_depth:
                 stats.depth_cut += 1
@@ -194,8 +217,11 @@ def _loop(
                 if found:
                     trace = [*trace_to(model, mem, index), t]
                     return SearchResult("violation", stats, trace=trace, violations=found)
-                if not visited.add(fingerprint(canonical(nxt, symmetry))):
+                fp = fingerprint(canonical(nxt, symmetry))
+                if not visited.add(fp):
                     continue
+                if bfs:
+                    mem.next_level.add(fp)
                 stored = links.add(index, number)
                 stats.distinct += 1
                 bug = model.sanity_of(nxt)
@@ -216,42 +242,45 @@ def _loop(
     return SearchResult("complete", stats, reason=reason)
 
 
+#: (transition number, transition, successor, violations the step broke)
+Successor = tuple[int, Transition, CheckState, list]
+
+
 def numbered_successors(
     model: CheckModel, state: CheckState, reduce: bool, is_new: Callable[[CheckState], bool]
-) -> list[tuple[int, Transition, CheckState, list]]:
+) -> list[Successor]:
     """(transition number, transition, successor, violations) for the transitions the
     search expands at ``state``: all of them, or an ample set under ``reduce``.  The
     number is the transition's index in the full ``model.transitions(state)``."""
     transitions = model.transitions(state)
     if reduce:
-        chosen = ample(model, state, transitions)
-        if chosen is not None:
-            number = {id(t): i for i, t in enumerate(transitions)}
-            succ = [(number[id(t)], t, *model.step(state, t)[:2]) for t in chosen]
-            # cycle proviso: an ample set that only closes back on known states is
-            # replaced by the full expansion
-            if any(f or is_new(s) for _, _, s, f in succ):
-                model.stats_reduced += len(transitions) - len(chosen)
-                return succ
+        succ = ample_successors(model, state, transitions)
+        # cycle proviso: an ample set that only closes back on known states is
+        # replaced by the full expansion
+        if succ is not None and any(f or is_new(s) for _, _, s, f in succ):
+            model.stats_reduced += len(transitions) - len(succ)
+            return succ
+    return all_successors(model, state, transitions)
+
+
+def ample_successors(
+    model: CheckModel, state: CheckState, transitions: list[Transition]
+) -> list[Successor] | None:
+    """The numbered successors through the ample set at ``state``, if it has one (the
+    caller applies the cycle proviso)."""
+    chosen = ample(model, state, transitions)
+    if chosen is None:
+        return None
+    number = {id(t): i for i, t in enumerate(transitions)}
+    return [(number[id(t)], t, *model.step(state, t)[:2]) for t in chosen]
+
+
+def all_successors(model: CheckModel, state: CheckState, transitions: list[Transition]) -> list[Successor]:
     out = []
     for i, t in enumerate(transitions):
         nxt, found, _ = model.step(state, t)
         out.append((i, t, nxt, found))
     return out
-
-
-def _expand(
-    model: CheckModel, state: CheckState, reduce: bool, visited: Container[object]
-) -> list[tuple[Transition, CheckState, list]]:
-    """``numbered_successors`` without the numbers, for a search whose visited set holds
-    canonical keys (the parallel search's workers)."""
-    symmetry = model.symmetry
-    return [
-        (t, nxt, found)
-        for _, t, nxt, found in numbered_successors(
-            model, state, reduce, lambda s: canonical(s, symmetry) not in visited
-        )
-    ]
 
 
 def _stopped(mem: Memory, reason: str, checkpointer: Checkpointer | None) -> SearchResult:
