@@ -257,8 +257,8 @@ def check(
     from cowlab.scenario.dump import dump_scenario
 
     parallel = engine is Engine.ray or (workers or 1) > 1
-    if parallel and strategy is not Strategy.bfs:
-        _fail("--workers/--engine ray: the parallel search is breadth-first only")
+    if parallel and strategy is Strategy.dfs:
+        _fail("--workers/--engine ray: the parallel search is breadth-first (or a swarm of random walks)")
     if address and engine is not Engine.ray:
         _fail("--address: only with --engine ray")
     if parallel and checkpoint and resume and Path(checkpoint).resolve() != Path(resume).resolve():

@@ -27,7 +27,7 @@ def test_without_the_ray_extra_engine_ray_says_how_to_install_it(monkeypatch: py
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--workers", "2", "--strategy", "dfs"), "the parallel search is breadth-first only"),
+        (("--workers", "2", "--strategy", "dfs"), "the parallel search is breadth-first (or a swarm"),
         (("--address", "auto"), "--address: only with --engine ray"),
         (("--workers", "2", "--checkpoint", "a", "--resume", "b"), "keeps its checkpoints in one directory"),
     ],

@@ -205,3 +205,28 @@ def test_any_number_of_workers_stores_what_one_process_stores(workers: int) -> N
     many = run_check(config, kernel_at("v4.9"), workers=workers)
     assert one.result.outcome == many.result.outcome == "complete"
     _same_answer(one, many)
+
+
+@pytest.mark.parametrize("engine", ["processes", "ray"])
+def test_a_swarm_of_random_walks_finds_the_gaudi_race_and_replays_it(local_ray: None, engine: str) -> None:
+    run = _check("gaudi-open", "v5.16", strategy="random", engine=engine, workers=2, seed=7)
+    assert run.result.outcome == "violation"
+    assert {v.invariant for v in run.result.violations} == {"pin_coherence"}
+    assert run.reproduced
+    coverage = run.result.coverage
+    assert coverage is not None and [m["seed"] for m in coverage["members"]] == [7, 8]
+
+
+@pytest.mark.parametrize("engine", ["processes", "ray"])
+def test_a_swarm_reports_the_states_its_members_covered_together(local_ray: None, engine: str) -> None:
+    """On v5.8 there is nothing to find: the members stop at the time limit, and what
+    they saw together lies between the most one member saw and the whole space."""
+    whole = _check("gaudi-open", "v5.8", reduce=False).result.stats.distinct
+    run = _check(
+        "gaudi-open", "v5.8", strategy="random", engine=engine, workers=2, limits=Limits(time_limit=2.0)
+    )
+    assert run.result.outcome == "limit" and run.result.reason == "time-limit 2s"
+    coverage = run.result.coverage
+    assert coverage is not None
+    most = max(m["distinct"] for m in coverage["members"])
+    assert most <= coverage["union"] == run.result.stats.distinct <= min(whole, coverage["sum"])

@@ -108,6 +108,41 @@ class PartitionActor:
         restore_partition(self.partition, directory, meta)
 
 
+#: whether this process started the local Ray it is connected to (and so stops it)
+_STARTED: list[bool] = [False]
+
+
+def connect(address: str | None, cpus: int | None) -> Any:
+    """Ray, joined to the cluster at ``address`` or to a local one started with ``cpus``
+    CPUs (all of this machine's if None); a Ray already running in this process (a
+    test's, a notebook's) is used as it is."""
+    ray = _ray()
+    if ray.is_initialized():
+        return ray
+    try:
+        ray.init(
+            address=address,
+            num_cpus=None if address else cpus or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+            configure_logging=False,
+        )
+    except Exception as exc:  # Ray's own errors for an unreachable or refused cluster
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RayUnavailableError(f"cannot start {where}: {first}") from None
+    _STARTED[0] = True
+    return ray
+
+
+def disconnect(ray: Any) -> None:
+    """Stop the local Ray ``connect`` started; leave one that was running before."""
+    if _STARTED[0]:
+        ray.shutdown()
+        _STARTED[0] = False
+
+
 class RayWorkers:
     """``levels.Workers`` over Ray actors."""
 
@@ -115,15 +150,12 @@ class RayWorkers:
         self, model: CheckModel, size: int | None, *, reduce: bool, bits: int, address: str | None = None
     ) -> None:
         """``size`` workers, or one per CPU of the cluster (of this machine) if None."""
-        ray = self.ray = _ray()
         self.actors: list[Any] = []
-        self._started_ray = not ray.is_initialized()
-        if self._started_ray:
-            self._init(address, size)
+        self.ray = ray = connect(address, size)
         cpus = ray.cluster_resources().get("CPU", 0)
         self.size = size = size or max(1, int(cpus))
         if cpus < size:
-            self.close()
+            disconnect(ray)
             raise RayUnavailableError(f"--workers {size}: the Ray cluster has {cpus:g} CPUs")
         kernel = model.kernel
         self._args = (
@@ -134,21 +166,6 @@ class RayWorkers:
         self._bits = bits
         self._remote = ray.remote(num_cpus=1, max_restarts=REVIVALS, max_task_retries=0)(PartitionActor)
         self.actors = [self._start(worker) for worker in range(size)]
-
-    def _init(self, address: str | None, size: int | None) -> None:
-        try:
-            self.ray.init(
-                address=address,
-                num_cpus=None if address else size or os.cpu_count(),
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.ERROR,
-                configure_logging=False,
-            )
-        except Exception as exc:  # Ray's own errors for an unreachable or refused cluster
-            where = f"the Ray cluster at {address}" if address else "a local Ray"
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RayUnavailableError(f"cannot start {where}: {first}") from None
 
     def _start(self, worker: int) -> Any:
         return self._remote.remote(*self._args, worker, self.size, self._bits)
@@ -236,8 +253,7 @@ class RayWorkers:
             peak = sum(p for _, p in self.memory())
         for actor in self.actors:
             self.ray.kill(actor)
-        if self._started_ray:
-            self.ray.shutdown()
+        disconnect(self.ray)
         return peak
 
 

@@ -91,6 +91,9 @@ class SearchResult:
     #: each other
     workers: int = 1
     exchanged_bytes: int = 0
+    #: a swarm of random walks: each member's seed, distinct states and outcome, and
+    #: the distinct states of all together ("union") against their "sum"
+    coverage: dict[str, object] | None = None
 
 
 class Stopper:

@@ -84,7 +84,27 @@ def run_check(
             seed=seed,
             fingerprint_bits=fingerprint_bits,
         )
-    parallel = strategy == "bfs" and (engine == "ray" or (workers or 1) > 1)
+    many = engine == "ray" or (workers or 1) > 1
+    if many and strategy == "random":
+        from cowlab.check.swarm import swarm
+
+        result = swarm(
+            model,
+            limits,
+            workers if engine == "ray" else workers or 1,
+            engine=engine,
+            seed=seed,
+            address=address,
+            directory=path,
+            meta={**meta, "seed": None} if meta else {},
+            resume=resume is not None,
+        )
+        run = CheckRun(
+            config, kernel, strategy, result, 0, peak_rss_mb() + result.workers_peak_mb, result.workers
+        )
+        run.engine = engine
+        return _finish(run, model)
+    parallel = strategy == "bfs" and many
     if parallel:
         result = _parallel_search(
             model,

@@ -27,6 +27,7 @@ def stats_json(run: CheckRun) -> dict[str, object]:
         "workers": run.workers,
         "engine": run.engine,
         "exchanged_bytes": run.result.exchanged_bytes,
+        "swarm": run.result.coverage,
         "fingerprints": fingerprint_json(run),
     }
 
@@ -77,7 +78,17 @@ def print_check(run: CheckRun, console: Console) -> None:
         f"peak {st['peak_memory_mb']} MB  reduced {st['reduced_transitions']:,} transitions",
         highlight=False,
     )
-    if run.engine != "single":
+    coverage = run.result.coverage
+    if coverage is not None:
+        members = coverage["members"]
+        union, total = coverage["union"], coverage["sum"]
+        console.print(
+            f"swarm of {len(members)} random-walk searches ({run.engine}): {union:,} distinct states "
+            f"together, {total:,} counted by the members one by one "
+            f"({1 - union / max(total, 1):.0%} seen by more than one)",
+            highlight=False,
+        )
+    elif run.engine != "single":
         per_state = run.result.exchanged_bytes / max(st["distinct"], 1)  # type: ignore[call-overload]
         console.print(
             f"{run.workers} workers ({run.engine}): {run.result.exchanged_bytes / 2**20:,.1f} MB "
