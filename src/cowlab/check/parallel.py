@@ -1,9 +1,10 @@
 """``--workers N``: the parallel breadth-first search over processes on this machine.
 
 Each worker is a forked process (it shares the model with the parent) that holds one
-``partition.Partition`` and answers the level loop (``levels``) over a pipe.  The
-parent routes each level's batches from senders to owners; a duplicate successor
-costs its sender a fingerprint lookup, and crosses a pipe at most once per level.
+``partition.Partition`` and answers the level loop (``levels``) over a pipe.  A level's
+batches are spool files in a temporary directory: the parent routes their names from
+senders to owners, never their contents, and no process holds a level's traffic in
+memory.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import gc
 import multiprocessing as mp
 import os
 import resource
+import shutil
 import signal
+import tempfile
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -40,13 +43,15 @@ _OPS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _serve(conn: Connection, model: CheckModel, worker: int, workers: int, reduce: bool, bits: int) -> None:
+def _serve(
+    conn: Connection, model: CheckModel, worker: int, workers: int, reduce: bool, bits: int, spool: Path
+) -> None:
     # the parent answers a Ctrl-C (sent to the whole process group) and stops the
     # workers by message; SIGTERM (terminate()) ends a worker at once, without a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     gc.disable()  # see search.no_cyclic_gc
-    partition = Partition(model, worker, workers, reduce=reduce, bits=bits)
+    partition = Partition(model, worker, workers, reduce=reduce, bits=bits, spool=spool)
     while True:
         try:
             op, args = conn.recv()
@@ -67,6 +72,8 @@ class ProcessWorkers:
     def __init__(self, model: CheckModel, size: int, *, reduce: bool, bits: int = 64) -> None:
         self.size = size
         self._args = (model, reduce, bits)
+        #: where a level's batches wait for their owner (files, not the parent's memory)
+        self.spool = Path(tempfile.mkdtemp(prefix="cowlab-spool-"))
         self._ctx = mp.get_context("fork")
         self._conns: list[Connection] = []
         self._procs: list[BaseProcess] = []
@@ -81,7 +88,7 @@ class ProcessWorkers:
         model, reduce, bits = self._args
         here, there = self._ctx.Pipe()
         proc = self._ctx.Process(
-            target=_serve, args=(there, model, worker, self.size, reduce, bits), daemon=True
+            target=_serve, args=(there, model, worker, self.size, reduce, bits, self.spool), daemon=True
         )
         proc.start()
         there.close()  # so that a dead worker's pipe reads as closed
@@ -201,6 +208,7 @@ class ProcessWorkers:
                 proc.join(timeout=5)
         if peak is None:
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        shutil.rmtree(self.spool, ignore_errors=True)
         return peak
 
 

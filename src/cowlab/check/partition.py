@@ -24,10 +24,13 @@ worker``, so a counterexample is walked back across partitions.
 
 from __future__ import annotations
 
+import os
 import pickle
+import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cowlab.check.canon import canonical
 from cowlab.check.checkpoint import Checkpointer, CheckpointError, load_checkpoint
@@ -43,6 +46,73 @@ from cowlab.model.layout import Layout
 
 #: a batch's entry: fingerprint, parent's global number, transition number, the state
 Incoming = tuple[int, int, int, Packed]
+#: entries pickled together in one chunk of a batch
+CHUNK_ENTRIES = 4096
+_LENGTH = struct.Struct("<I")
+
+#: what travels from a sender to an owner in one level: the chunks of pickled
+#: ``Incoming`` entries, or the path of the spool file that holds them ("" if none)
+Batch = list[bytes] | str
+
+
+class Outbox:
+    """The successors one level addresses to one owner: each fingerprint once, pickled
+    in chunks as they come (bytes, not objects, wait for the owner), and written to a
+    spool file when the workers share a disk, so that a level's traffic is never held
+    whole in a process's memory."""
+
+    def __init__(self, bits: int, spool: Path | None) -> None:
+        self.sent = FingerprintSet(bits)
+        self.entries: list[Incoming] = []
+        self.chunks: list[bytes] = []
+        self.spool = spool
+        self.nbytes = 0
+        self._file: IO[bytes] | None = None
+
+    def claim(self, fp: int) -> bool:
+        """Is this the first time this level addresses ``fp`` to the owner?"""
+        return bool(self.sent.add(fp))
+
+    def put(self, entry: Incoming) -> None:
+        self.entries.append(entry)
+        if len(self.entries) >= CHUNK_ENTRIES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.entries:
+            return
+        chunk = pickle.dumps(self.entries, protocol=pickle.HIGHEST_PROTOCOL)
+        self.entries = []
+        self.nbytes += len(chunk)
+        if self.spool is None:
+            self.chunks.append(chunk)
+            return
+        if self._file is None:
+            self._file = open(self.spool, "wb")  # noqa: SIM115 (closed in finish)
+        self._file.write(_LENGTH.pack(len(chunk)) + chunk)
+
+    def finish(self) -> Batch:
+        self._flush()
+        if self.spool is None:
+            return self.chunks
+        if self._file is None:
+            return ""
+        self._file.close()
+        return str(self.spool)
+
+
+def batch_chunks(batch: Batch) -> Iterator[bytes]:
+    """The chunks of a batch, one at a time (a spool file is removed once read)."""
+    if isinstance(batch, list):
+        yield from batch
+        return
+    if not batch:
+        return
+    with open(batch, "rb") as f:
+        while header := f.read(_LENGTH.size):
+            (size,) = _LENGTH.unpack(header)
+            yield f.read(size)
+    os.unlink(batch)
 
 
 @dataclass(frozen=True)
@@ -76,11 +146,22 @@ def owner_of(fingerprint: int, workers: int) -> int:
 
 
 class Partition:
-    def __init__(self, model: CheckModel, worker: int, workers: int, *, reduce: bool, bits: int = 64) -> None:
+    def __init__(
+        self,
+        model: CheckModel,
+        worker: int,
+        workers: int,
+        *,
+        reduce: bool,
+        bits: int = 64,
+        spool: Path | None = None,
+    ) -> None:
         self.model = model
         self.worker = worker
         self.workers = workers
         self.reduce = reduce
+        #: a directory every worker reads, for batches (None: batches travel as bytes)
+        self.spool = spool
         self.mem = Memory("bfs", FingerprintSet(bits), TraceLinks(), Frontier(), Stats())
         self.fingerprint = fingerprint64 if bits == 64 else fingerprint128
         #: depth of the states in the frontier
@@ -145,7 +226,10 @@ class Partition:
 
     def _start_level(self) -> None:
         self.next_level = FingerprintSet(self.mem.visited.bits)
-        self._outboxes: list[dict[int, Incoming]] = [{} for _ in range(self.workers)]
+        self._outboxes = [
+            Outbox(self.mem.visited.bits, self._spool_file(owner)) if owner != self.worker else None
+            for owner in range(self.workers)
+        ]
         #: states whose ample set waits for answers: (packed, index, questions asked)
         self._waiting: list[tuple[Packed, int, int]] = []
 
@@ -176,7 +260,7 @@ class Partition:
         one level deeper than the current one (or new), as bytes of 0 and 1."""
         return [bytes(self._deeper(fp) for fp in pickle.loads(q)) for q in queries]
 
-    def settle(self, answers: list[bytes]) -> tuple[LevelReport, list[bytes]]:
+    def settle(self, answers: list[bytes]) -> tuple[LevelReport, list[Batch]]:
         """Expand the states that waited (with their ample set if an owner said one of
         its successors is one level deeper), then pack one batch of successors per
         owner: ``Incoming`` entries, each fingerprint once."""
@@ -201,13 +285,16 @@ class Partition:
             if self._take(index, successors, report):
                 break
         self._waiting = []
-        batches = [
-            pickle.dumps(list(box.values()), protocol=pickle.HIGHEST_PROTOCOL) if box else b""
-            for box in self._outboxes
-        ]
-        self._outboxes = [{} for _ in range(self.workers)]
-        report.sent = sum(map(len, batches))
+        boxes = self._outboxes
+        batches = [box.finish() if box is not None else [] for box in boxes]
+        report.sent = sum(box.nbytes for box in boxes if box is not None)
+        self._outboxes = [None] * self.workers
         return self._counted(report), batches
+
+    def _spool_file(self, owner: int) -> Path | None:
+        if self.spool is None:
+            return None
+        return self.spool / f"level-{self.depth}-{self.worker}-{owner}"
 
     def _take(self, index: int, successors: list[Successor], report: LevelReport) -> bool:
         """Keep the successors of stored state ``index`` this partition owns and address
@@ -222,7 +309,10 @@ class Partition:
             fp = self.fingerprint_of(nxt)
             owner = owner_of(fp, self.workers)
             if owner != self.worker:
-                self._outboxes[owner].setdefault(fp, (fp, parent, number, model.pack(nxt)))
+                box = self._outboxes[owner]
+                assert box is not None
+                if box.claim(fp):  # packed only the first time
+                    box.put((fp, parent, number, model.pack(nxt)))
             elif self._keep(fp, parent, number, report, state=nxt):
                 return True
         return False
@@ -260,19 +350,17 @@ class Partition:
         mem.frontier.append((packed if packed is not None else model.pack(state), stored, self.depth + 1))  # type: ignore[arg-type]
         return False
 
-    def receive(self, batches: list[bytes]) -> LevelReport:
+    def receive(self, batches: list[Batch]) -> LevelReport:
         """Keep the new states among those other workers found, batches in worker order
         (so the first claim in that order wins, whatever the timing)."""
         report = LevelReport()
         model = self.model
         share = model.share
-        for batch in batches:
-            if not batch:
-                continue
-            #: the sender's layouts (one object each in a batch) -> this worker's equal one
+        for chunk in (c for batch in batches for c in batch_chunks(batch)):
+            #: the sender's layouts (one object each in a chunk) -> this worker's equal one
             layouts: dict[int, Layout] = {}
             entry: Incoming
-            for entry in pickle.loads(batch):
+            for entry in pickle.loads(chunk):
                 fp, parent, number, packed = entry
                 if fp in self.mem.visited:
                     continue
