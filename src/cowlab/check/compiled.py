@@ -32,6 +32,7 @@ SEARCH_MODULES = (
     "cowlab.check.fingerprints",
     "cowlab.check.search",
     "cowlab.check.vector_pack",
+    "cowlab.check.partition",
 )
 #: the model's modules setup.py compiles: the state accessors, typed by the .pxd beside
 #: each source (its annotations are for mypy), and the code that calls them (the kernel,

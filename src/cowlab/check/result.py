@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from cowlab.check.model import Transition
 from cowlab.invariants import Violation
@@ -93,7 +94,7 @@ class SearchResult:
     exchanged_bytes: int = 0
     #: a swarm of random walks: each member's seed, distinct states and outcome, and
     #: the distinct states of all together ("union") against their "sum"
-    coverage: dict[str, object] | None = None
+    coverage: dict[str, Any] | None = None
 
 
 class Stopper:
