@@ -112,3 +112,24 @@ def test_pfns_in_frame_locals_are_renamed() -> None:
     assert pte_view(renamed.orig_pte) == PresentPte(2, write=True, dirty=True)
     assert pte_view(renamed.entry_pte) == pte_view(migration)._replace(pfn=2)
     assert renamed.swap_pte == swap and renamed.none_pte == 0
+
+
+def test_the_allocator_never_hands_out_a_pfn_a_kernel_frame_still_names() -> None:
+    """do_numa_page keeps the pfn and PTE of a page that migrated away; if that pfn were
+    allocated again, the dead name would alias the new page and two equivalent states
+    would get two keys (docs/design-notes/compact-state.md)."""
+    from cowlab.check.model import CheckModel
+    from cowlab.history import kernel_at
+    from cowlab.model import state as S
+    from cowlab.model.pte import pfn_pte
+
+    m = CheckModel(load_named_config("gaudi-open"), kernel_at("v5.8")).initial().machine
+    old = S.alloc_pfn(m)
+    S.init_page(m, old, node=0, content=1, refcount=1)
+    loc = NumaLocals(pid=0, vpn=0x100, pfn=old, target=1, orig_pte=pfn_pte(old, 0), writable=True)
+    frames.push(m, 0, Frame("do_numa_page.migrate_done", loc, holds=()))
+    S.free_pfn(m, old)  # migrated away and freed; the frame still names it
+    new = S.alloc_pfn(m)
+    assert new != old and not S.page_in_use(m, new)
+    frames.pop(m, 0, "done")
+    assert S.alloc_pfn(m) == old  # named by nobody now: the lowest free pfn again

@@ -230,3 +230,17 @@ def test_a_swarm_reports_the_states_its_members_covered_together(local_ray: None
     assert coverage is not None
     most = max(m["distinct"] for m in coverage["members"])
     assert most <= coverage["union"] == run.result.stats.distinct <= min(whole, coverage["sum"])
+
+
+@pytest.mark.slow
+def test_two_workers_store_what_one_stores_on_the_large_configuration() -> None:
+    """1.17 million states to depth 21 of gaudi-large, where a frame's stale pfn used to
+    alias a new page and make the count depend on the order of expansion."""
+    from cowlab.scenario import load_check_config
+
+    config = load_check_config(Path(__file__).parents[2] / "benchmarks" / "configs" / "gaudi-large.yaml")
+    limits = Limits(max_depth=21)
+    one = run_check(config, kernel_at("v5.8"), limits=limits)
+    two = run_check(config, kernel_at("v5.8"), limits=limits, workers=2)
+    for count in ("distinct", "transitions", "depth_cut"):
+        assert getattr(two.result.stats, count) == getattr(one.result.stats, count), count

@@ -5,6 +5,8 @@
 
 from cowlab.model.state.machine cimport FlatMachine
 
+cimport cython
+
 cpdef bint _page_flag(FlatMachine m, int pfn, int bit)
 cpdef void _set_page_flag(FlatMachine m, int pfn, int bit, bint on)
 cpdef bint page_in_use(FlatMachine m, int pfn)
@@ -39,6 +41,7 @@ cpdef void set_page_lru_batch(FlatMachine m, int pfn, int cpu)
 cpdef int compound_head(FlatMachine m, int pfn)
 cpdef bint PageTransCompound(FlatMachine m, int pfn)
 cpdef void set_compound_head(FlatMachine m, int pfn, int head)
+@cython.locals(pfn=int)
 cpdef int alloc_pfn(FlatMachine m)
 cpdef void free_pfn(FlatMachine m, int pfn)
 cpdef object pfns_in_use(FlatMachine m)

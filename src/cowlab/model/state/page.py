@@ -189,10 +189,22 @@ def set_compound_head(m: FlatMachine, pfn: int, head: int) -> None:
 
 
 def alloc_pfn(m: FlatMachine) -> int:
-    """The lowest free pfn (the buddy allocator's choice is not modeled)."""
+    """The lowest free pfn that no kernel frame still names.
+
+    The buddy allocator's choice is not modeled, so any free page will do.  A frame
+    can still name a page that was freed under it (``do_numa_page`` keeps the pfn and
+    the PTE of a page that migrated away, to compare on failure); handing that pfn out
+    again would make the dead name alias the new page, and two equivalent states would
+    then differ to the checker (docs/design-notes/compact-state.md)."""
+    named = None
     for pfn in range(1, m.L.bounds.pages):
         if not m.v[m.L.page(pfn) + PG_FLAGS] & PF_IN_USE:
-            return pfn
+            if named is None:
+                from cowlab.model.state.rename import pfns_named_by_frames
+
+                named = pfns_named_by_frames(m)
+            if pfn not in named:
+                return pfn
     raise LayoutOverflowError("pages", m.L.bounds.pages, "no free pfn")
 
 

@@ -79,6 +79,26 @@ def _frames(m: FlatMachine) -> list[int]:
     return out
 
 
+def pfns_named_by_frames(m: FlatMachine) -> set[int]:
+    """Every pfn the threads' kernel frames hold or name in their locals (a ``pfn``
+    field, or the target of a pte_t that is not a swap entry), live or stale."""
+    v = m.v
+    L = m.L
+    out: set[int] = set()
+    for base in _frames(m):
+        for i in range(v[base + F_NHOLDS]):
+            out.add(v[base + FRAME_FIXED_WORDS + i])
+        at = base + FRAME_FIXED_WORDS + L.nr_holds
+        kinds = _frame_word_kinds(m, v[base + F_LOCALS_KIND])
+        for i in range(len(kinds)):
+            word = v[at + i]
+            if kinds[i] == WORD_PFN:
+                out.add(word)
+            elif kinds[i] == WORD_PTE and word and not is_swap_entry(word):
+                out.add(pte_target(word))
+    return out
+
+
 def _refs_by_name(m: FlatMachine) -> list[int]:
     """Base offsets of the references in use, in the order of their names."""
     v, L = m.v, m.L
