@@ -98,6 +98,10 @@ class Workers(Protocol):
         """Start the dead workers again (empty partitions); the ones started."""
         ...
 
+    def close(self) -> float:
+        """Stop every worker: the sum of their peak memory in MB."""
+        ...
+
 
 class LevelCheckpoints:
     """A directory of checkpoints taken at level barriers: ``level-L/partition-W.ckpt``
@@ -164,6 +168,28 @@ class LevelCheckpoints:
         workers.restore(self.directory / f"level-{level}", self.partition_meta(workers.size, level))
         stats.resume_clock()
         return level, frontier, stats
+
+
+def search_on(
+    model: CheckModel,
+    limits: Limits,
+    workers: Workers,
+    *,
+    progress: Progress | None = None,
+    checkpoints: LevelCheckpoints | None = None,
+    resume: bool = False,
+) -> SearchResult:
+    """``level_bfs`` over ``workers``, which are closed at the end whatever happens; the
+    result says how many there were and their peak memory."""
+    result: SearchResult | None = None
+    try:
+        result = level_bfs(model, limits, workers, progress=progress, checkpoints=checkpoints, resume=resume)
+    finally:
+        peak = workers.close()
+        if result is not None:
+            result.workers_peak_mb = peak
+            result.workers = workers.size
+    return result
 
 
 @dataclass

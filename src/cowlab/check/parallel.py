@@ -23,11 +23,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from cowlab.check.levels import LevelCheckpoints, WorkerLost, level_bfs
+from cowlab.check.levels import WorkerLost
 from cowlab.check.model import CheckModel
 from cowlab.check.partition import LevelReport, Partition, restore_partition, save_partition
-from cowlab.check.result import Limits, SearchResult
-from cowlab.check.search import Progress
 
 #: what a worker answers: the Partition method, or a helper taking the partition first
 _OPS: dict[str, Callable[..., Any]] = {
@@ -210,26 +208,3 @@ class ProcessWorkers:
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         shutil.rmtree(self.spool, ignore_errors=True)
         return peak
-
-
-def parallel_bfs(
-    model: CheckModel,
-    limits: Limits,
-    workers: int,
-    *,
-    reduce: bool = True,
-    bits: int = 64,
-    progress: Progress | None = None,
-    checkpoints: LevelCheckpoints | None = None,
-    resume: bool = False,
-) -> SearchResult:
-    pool = ProcessWorkers(model, workers, reduce=reduce, bits=bits)
-    result: SearchResult | None = None
-    try:
-        result = level_bfs(model, limits, pool, progress=progress, checkpoints=checkpoints, resume=resume)
-    finally:
-        peak = pool.close()
-        if result is not None:
-            result.workers_peak_mb = peak
-            result.workers = pool.size
-    return result

@@ -23,11 +23,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cowlab.check.levels import REVIVALS, LevelCheckpoints, WorkerLost, level_bfs
+from cowlab.check.levels import REVIVALS, WorkerLost
 from cowlab.check.model import CheckModel
-from cowlab.check.partition import LevelReport, Partition, restore_partition, save_partition
-from cowlab.check.result import Limits, SearchResult
-from cowlab.check.search import Progress
+from cowlab.check.partition import Batch, LevelReport, Partition, restore_partition, save_partition
 from cowlab.history import kernel_at
 from cowlab.scenario import CheckConfig
 
@@ -92,7 +90,7 @@ class PartitionActor:
         report, batches = self.partition.settle(list(answers))
         return (report, *batches)
 
-    def receive(self, *batches: bytes) -> LevelReport:
+    def receive(self, *batches: Batch) -> LevelReport:
         return self.partition.receive(list(batches))
 
     def link(self, index: int) -> tuple[int, int]:
@@ -255,27 +253,3 @@ class RayWorkers:
             self.ray.kill(actor)
         disconnect(self.ray)
         return peak
-
-
-def ray_bfs(
-    model: CheckModel,
-    limits: Limits,
-    workers: int | None,
-    *,
-    reduce: bool = True,
-    bits: int = 64,
-    address: str | None = None,
-    progress: Progress | None = None,
-    checkpoints: LevelCheckpoints | None = None,
-    resume: bool = False,
-) -> SearchResult:
-    pool = RayWorkers(model, workers, reduce=reduce, bits=bits, address=address)
-    result: SearchResult | None = None
-    try:
-        result = level_bfs(model, limits, pool, progress=progress, checkpoints=checkpoints, resume=resume)
-    finally:
-        peak = pool.close()
-        if result is not None:
-            result.workers_peak_mb = peak
-            result.workers = pool.size
-    return result

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from cowlab.check.checkpoint import Checkpointer, load_checkpoint
 from cowlab.check.identity import run_identity
-from cowlab.check.levels import LevelCheckpoints
+from cowlab.check.levels import LevelCheckpoints, Workers, search_on
 from cowlab.check.model import CheckModel
 from cowlab.check.random_walk import WalkMemory, new_walk_memory, random_walks
 from cowlab.check.result import Limits, SearchResult, peak_rss_mb
@@ -205,29 +205,13 @@ def _parallel_search(
                 fingerprint_bits=bits,
             )
         checkpoints = LevelCheckpoints(directory, meta, every)
+        pool: Workers
         if engine == "ray":
-            from cowlab.check.ray_engine import ray_bfs
+            from cowlab.check.ray_engine import RayWorkers
 
-            return ray_bfs(
-                model,
-                limits,
-                workers,
-                reduce=reduce,
-                bits=bits,
-                address=address,
-                progress=progress,
-                checkpoints=checkpoints,
-                resume=resume,
-            )
-        from cowlab.check.parallel import parallel_bfs
+            pool = RayWorkers(model, workers, reduce=reduce, bits=bits, address=address)
+        else:
+            from cowlab.check.parallel import ProcessWorkers
 
-        return parallel_bfs(
-            model,
-            limits,
-            workers or 1,
-            reduce=reduce,
-            bits=bits,
-            progress=progress,
-            checkpoints=checkpoints,
-            resume=resume,
-        )
+            pool = ProcessWorkers(model, workers or 1, reduce=reduce, bits=bits)
+        return search_on(model, limits, pool, progress=progress, checkpoints=checkpoints, resume=resume)
