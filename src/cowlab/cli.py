@@ -186,7 +186,7 @@ def check(
         Strategy,
         typer.Option(
             help="bfs: breadth-first, the first violation is a shortest trace; dfs: depth-first; "
-            "random: seeded random walks (--seed)"
+            "random: seeded random walks (--seed; with --workers or --engine ray, a swarm of them)"
         ),
     ] = Strategy.bfs,
     max_depth: Annotated[
@@ -212,7 +212,7 @@ def check(
         Engine,
         typer.Option(
             help="processes: workers on this machine; ray: Ray actors, on this machine or "
-            "on the cluster at --address (pip install 'cowlab[ray]')"
+            "on the cluster at --address (pip install 'cowlab\\[ray]')"
         ),
     ] = Engine.processes,
     address: Annotated[
