@@ -42,3 +42,17 @@ def test_two_worker_processes_report_their_exchange() -> None:
     code, out = _check("--workers", "2")
     assert code == 0
     assert "2 workers (processes):" in out and "bytes a distinct state" in out
+
+
+def test_an_address_where_no_ray_cluster_answers_is_one_line_at_once() -> None:
+    """Ray itself would retry for minutes; the run says so at once (exit 2)."""
+    import socket
+
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, out = _check("--engine", "ray", "--address", f"127.0.0.1:{port}")
+    assert code == EXIT_BAD_INPUT
+    assert f"--address 127.0.0.1:{port}: no Ray cluster answers there" in out
+    assert len(out.strip().splitlines()) == 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,8 @@ def connect(address: str | None, cpus: int | None) -> Any:
     ray = _ray()
     if ray.is_initialized():
         return ray
+    if address:
+        _reachable(address)
     try:
         ray.init(
             address=address,
@@ -132,6 +135,18 @@ def connect(address: str | None, cpus: int | None) -> Any:
         raise RayUnavailableError(f"cannot start {where}: {first}") from None
     _STARTED[0] = True
     return ray
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """A HOST:PORT that does not answer is said at once: Ray itself retries for
+    minutes, printing warnings (``auto`` and ``ray://`` addresses are left to Ray)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayUnavailableError(f"--address {address}: no Ray cluster answers there ({exc})") from None
 
 
 def disconnect(ray: Any) -> None:
