@@ -264,10 +264,15 @@ def check(
     if parallel and checkpoint and resume and Path(checkpoint).resolve() != Path(resume).resolve():
         _fail("--checkpoint/--resume: a parallel search keeps its checkpoints in one directory")
     if engine is Engine.ray:
-        from cowlab.check.ray_engine import INSTALL_HINT, ray_installed
+        from cowlab.check.ray_engine import INSTALL_HINT, RayUnavailableError, check_address, ray_installed
 
         if not ray_installed():
             _fail(INSTALL_HINT)
+        if address:
+            try:
+                check_address(address)
+            except RayUnavailableError as exc:
+                _fail(str(exc))
     if fingerprint_bits not in (64, 128):
         _fail(f"--fingerprint-bits: {fingerprint_bits} is not 64 or 128")
     _check_positive("--time-limit", time_limit, "seconds")

@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -211,6 +212,7 @@ def stop_at_barrier() -> Iterator[StopRequest]:
         if request.requested:
             raise KeyboardInterrupt
         request.requested = True
+        sys.stderr.write("cowlab check: stopping at the end of this level (again to stop at once)\n")
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

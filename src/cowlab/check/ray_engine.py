@@ -119,7 +119,7 @@ def connect(address: str | None, cpus: int | None) -> Any:
     if ray.is_initialized():
         return ray
     if address:
-        _reachable(address)
+        check_address(address)
     try:
         ray.init(
             address=address,
@@ -137,7 +137,7 @@ def connect(address: str | None, cpus: int | None) -> Any:
     return ray
 
 
-def _reachable(address: str, timeout: float = 5.0) -> None:
+def check_address(address: str, timeout: float = 5.0) -> None:
     """A HOST:PORT that does not answer is said at once: Ray itself retries for
     minutes, printing warnings (``auto`` and ``ray://`` addresses are left to Ray)."""
     host, sep, port = address.rpartition(":")
