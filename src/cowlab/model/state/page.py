@@ -200,9 +200,9 @@ def alloc_pfn(m: FlatMachine) -> int:
     for pfn in range(1, m.L.bounds.pages):
         if not m.v[m.L.page(pfn) + PG_FLAGS] & PF_IN_USE:
             if named is None:
-                from cowlab.model.state.rename import pfns_named_by_frames
+                from cowlab.model.state.rename import frame_pfns
 
-                named = pfns_named_by_frames(m)
+                named = set(frame_pfns(m))
             if pfn not in named:
                 return pfn
     raise LayoutOverflowError("pages", m.L.bounds.pages, "no free pfn")

@@ -19,6 +19,9 @@ cdef list _refs_by_name(FlatMachine m)
 
 cpdef bytes _frame_word_kinds(FlatMachine m, int kind_sym)
 
+@cython.locals(v="int[::1]", base=int, at=int, i=int, word="long long", kinds=bytes)
+cpdef list frame_pfns(FlatMachine m)
+
 cdef inline int _meet(int[::1] names, int[::1] order, int count, int x) except -1
 
 cpdef tuple first_appearance(FlatMachine m)

@@ -79,23 +79,24 @@ def _frames(m: FlatMachine) -> list[int]:
     return out
 
 
-def pfns_named_by_frames(m: FlatMachine) -> set[int]:
-    """Every pfn the threads' kernel frames hold or name in their locals (a ``pfn``
-    field, or the target of a pte_t that is not a swap entry), live or stale."""
+def frame_pfns(m: FlatMachine) -> list[int]:
+    """The pfns the threads' kernel frames hold or name in their locals (a ``pfn``
+    field, or the target of a pte_t that is not a swap entry), live or stale, frame by
+    frame in order: the canonical form meets them in this order."""
     v = m.v
     L = m.L
-    out: set[int] = set()
+    out: list[int] = []
     for base in _frames(m):
         for i in range(v[base + F_NHOLDS]):
-            out.add(v[base + FRAME_FIXED_WORDS + i])
+            out.append(v[base + FRAME_FIXED_WORDS + i])
         at = base + FRAME_FIXED_WORDS + L.nr_holds
         kinds = _frame_word_kinds(m, v[base + F_LOCALS_KIND])
         for i in range(len(kinds)):
             word = v[at + i]
             if kinds[i] == WORD_PFN:
-                out.add(word)
+                out.append(word)
             elif kinds[i] == WORD_PTE and word and not is_swap_entry(word):
-                out.add(pte_target(word))
+                out.append(pte_target(word))
     return out
 
 
@@ -183,17 +184,8 @@ def _meet_every_name(
             np = _meet(pfn_names, pfns, np, v[base + FILE_FIXED_WORDS + j])
     for base in _refs_by_name(m):
         np = _meet(pfn_names, pfns, np, v[base + R_PFN])
-    for base in _frames(m):
-        for i in range(v[base + F_NHOLDS]):
-            np = _meet(pfn_names, pfns, np, v[base + FRAME_FIXED_WORDS + i])
-        at = base + FRAME_FIXED_WORDS + L.nr_holds
-        kinds = _frame_word_kinds(m, v[base + F_LOCALS_KIND])
-        for i in range(len(kinds)):
-            word = v[at + i]
-            if kinds[i] == WORD_PFN:
-                np = _meet(pfn_names, pfns, np, word)
-            elif kinds[i] == WORD_PTE and word and not is_swap_entry(word):
-                np = _meet(pfn_names, pfns, np, pte_target(word))
+    for pfn in frame_pfns(m):
+        np = _meet(pfn_names, pfns, np, pfn)
     for pfn in range(L.nr_pages):
         if page_in_use(m, pfn):
             np = _meet(pfn_names, pfns, np, pfn)
