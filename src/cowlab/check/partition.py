@@ -40,7 +40,7 @@ from cowlab.check.keyhash import fingerprint64, fingerprint128
 from cowlab.check.model import CheckModel, CheckState, Packed
 from cowlab.check.result import Stats, current_rss_mb, peak_rss_mb
 from cowlab.check.search import Memory, Successor, all_successors, ample_successors
-from cowlab.check.trace_links import ROOT, TraceLinks
+from cowlab.check.trace_links import TraceLinks
 from cowlab.invariants import Violation
 from cowlab.model.layout import Layout
 
@@ -162,10 +162,10 @@ class Partition:
         self.reduce = reduce
         #: a directory every worker reads, for batches (None: batches travel as bytes)
         self.spool = spool
+        #: the search memory of this share (``mem.level``: the depth of its frontier)
         self.mem = Memory("bfs", FingerprintSet(bits), TraceLinks(), Frontier(), Stats())
+        self.mem.start_level(0)
         self.fingerprint = fingerprint64 if bits == 64 else fingerprint128
-        #: depth of the states in the frontier
-        self.depth = 0
         #: model.stats_reduced when the last report was made
         self._reduced = 0
         self._start_level()
@@ -185,8 +185,7 @@ class Partition:
         fp = self.fingerprint_of(state)
         if not self.owns(fp):
             return 0
-        self.mem.visited.add(fp)
-        self.mem.frontier.append((self.model.pack(state), self.mem.links.add(ROOT, 0), 0))
+        self.mem.frontier.append((self.model.pack(state), self.mem.store_root(fp), 0))
         return 1
 
     # --- one level: expand, answer, settle, receive ------------------------------------
@@ -209,7 +208,7 @@ class Partition:
             if successors is not None:
                 asks = self._level_proviso(successors)
                 if asks:  # settled once the owners have answered
-                    self._waiting.append((packed, index, len(asks)))  # type: ignore[arg-type]
+                    self._waiting.append((packed, index))  # type: ignore[arg-type]
                     for owner, fp in asks:
                         queries[owner].append(fp)
                     continue
@@ -225,13 +224,12 @@ class Partition:
         return self._counted(report), [pickle.dumps(q, protocol=pickle.HIGHEST_PROTOCOL) for q in queries]
 
     def _start_level(self) -> None:
-        self.next_level = FingerprintSet(self.mem.visited.bits)
         self._outboxes = [
             Outbox(self.mem.visited.bits, self._spool_file(owner)) if owner != self.worker else None
             for owner in range(self.workers)
         ]
-        #: states whose ample set waits for answers: (packed, index, questions asked)
-        self._waiting: list[tuple[Packed, int, int]] = []
+        #: states whose ample set waits for answers: (packed, index)
+        self._waiting: list[tuple[Packed, int]] = []
 
     def _level_proviso(self, successors: list[Successor]) -> list[tuple[int, int]] | None:
         """May the ample set stand?  Yes ([]) if a successor breaks a promise or one this
@@ -246,19 +244,14 @@ class Partition:
             owner = owner_of(fp, self.workers)
             if owner != self.worker:
                 asks.append((owner, fp))
-            elif self._deeper(fp):
+            elif self.mem.deeper(fp):
                 return []
         return asks or None
-
-    def _deeper(self, fp: int) -> bool:
-        """Not among the states of the current depth or less (new, or first reached one
-        level deeper while this level is expanded)."""
-        return fp not in self.mem.visited or fp in self.next_level
 
     def answer(self, queries: list[bytes]) -> list[bytes]:
         """For each worker's questions (in worker order), whether each fingerprint is
         one level deeper than the current one (or new), as bytes of 0 and 1."""
-        return [bytes(self._deeper(fp) for fp in pickle.loads(q)) for q in queries]
+        return [bytes(self.mem.deeper(fp) for fp in pickle.loads(q)) for q in queries]
 
     def settle(self, answers: list[bytes]) -> tuple[LevelReport, list[Batch]]:
         """Expand the states that waited (with their ample set if an owner said one of
@@ -267,7 +260,7 @@ class Partition:
         model = self.model
         report = LevelReport()
         cursor = [0] * self.workers
-        for packed, index, _asked in self._waiting:
+        for packed, index in self._waiting:
             state = model.unpack(packed)
             transitions = model.transitions(state)
             successors = ample_successors(model, state, transitions)
@@ -294,7 +287,7 @@ class Partition:
     def _spool_file(self, owner: int) -> Path | None:
         if self.spool is None:
             return None
-        return self.spool / f"level-{self.depth}-{self.worker}-{owner}"
+        return self.spool / f"level-{self.mem.level}-{self.worker}-{owner}"
 
     def _take(self, index: int, successors: list[Successor], report: LevelReport) -> bool:
         """Keep the successors of stored state ``index`` this partition owns and address
@@ -321,7 +314,6 @@ class Partition:
         report.reduced = self.model.stats_reduced - self._reduced
         self._reduced = self.model.stats_reduced
         self.mem.stats.transitions += report.transitions
-        self.mem.stats.distinct += report.new
         return report
 
     def _keep(
@@ -337,17 +329,16 @@ class Partition:
         """Store a successor this partition owns (given as a state or packed) if it is
         new; True if it fails the sanity checks.  Packs or unpacks only a new one."""
         mem, model = self.mem, self.model
-        if not mem.visited.add(fp):
+        stored = mem.store(fp, parent, number)  # the parent's global number
+        if stored < 0:
             return False
-        self.next_level.add(fp)
-        stored = mem.links.add(parent, number)  # the parent's global number
         report.new += 1
         if model.sanity:
             bug = model.sanity_of(state if state is not None else model.unpack(packed))  # type: ignore[arg-type]
             if bug:
                 report.found.append(Found(parent, number, bug))
                 return True
-        mem.frontier.append((packed if packed is not None else model.pack(state), stored, self.depth + 1))  # type: ignore[arg-type]
+        mem.frontier.append((packed if packed is not None else model.pack(state), stored, mem.level + 1))  # type: ignore[arg-type]
         return False
 
     def receive(self, batches: list[Batch]) -> LevelReport:
@@ -372,10 +363,8 @@ class Partition:
                     packed.vector, layout, share(packed.spec), share(packed.pcs), share(packed.budgets)
                 )
                 if self._keep(fp, parent, number, report, packed=packed):
-                    self.mem.stats.distinct += report.new
                     return report
-        self.mem.stats.distinct += report.new
-        self.depth += 1
+        self.mem.start_level(self.mem.level + 1)
         report.frontier = len(self.mem.frontier)
         return report
 
@@ -409,4 +398,3 @@ def restore_partition(partition: Partition, directory: Path, meta: dict[str, Any
     if not isinstance(mem, Memory) or mem.strategy != "bfs" or not isinstance(mem.frontier, Frontier):
         raise CheckpointError(f"{directory}: partition {partition.worker} is not a breadth-first search")
     partition.mem = mem
-    partition.depth = meta["level"]

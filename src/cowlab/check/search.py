@@ -68,13 +68,40 @@ class Memory:
     frontier: Frontier | deque[tuple[object, int, int]] = field(default_factory=deque)
     stats: Stats = field(default_factory=Stats)
     #: BFS: the depth being expanded, and the fingerprints of the states first reached
-    #: one deeper while expanding it (the level proviso, ``level_proviso``)
+    #: one deeper while expanding it (the level proviso: cowlab/check/por.py)
     level: int = 0
     next_level: FingerprintSet = field(default_factory=FingerprintSet)
 
     @property
     def fingerprint_bits(self) -> int:
         return self.visited.bits
+
+    def store_root(self, fp: int) -> int:
+        """Remember the initial state (depth 0, no parent): its index."""
+        self.visited.add(fp)
+        self.stats.distinct += 1
+        return self.links.add(ROOT, 0)
+
+    def store(self, fp: int, parent: int, number: int) -> int:
+        """Remember a state first reached from ``parent`` by transition ``number`` (one
+        level deeper, breadth-first): its index, or -1 if it is known already."""
+        if not self.visited.add(fp):
+            return -1
+        if self.strategy == "bfs":
+            self.next_level.add(fp)
+        self.stats.distinct += 1
+        return self.links.add(parent, number)
+
+    def start_level(self, depth: int) -> None:
+        """Breadth-first, the expansion of ``depth`` begins: nothing is one level deeper
+        yet."""
+        self.level = depth
+        self.next_level = FingerprintSet(self.visited.bits)
+
+    def deeper(self, fp: int) -> bool:
+        """The level proviso's question: not among the states of the current depth or
+        less (new, or first reached one level deeper while this level is expanded)."""
+        return fp not in self.visited or fp in self.next_level
 
     def checkpoint_sections(self) -> list[Section]:
         """The fingerprint table and the trace links as raw arrays, the frontier as
@@ -136,16 +163,10 @@ def transitions_along(model: CheckModel, numbers: list[int]) -> list[Transition]
 
 def new_memory(model: CheckModel, strategy: str, fingerprint_bits: int = 64) -> Memory:
     frontier = Frontier() if strategy == "bfs" else deque()
-    mem = Memory(
-        strategy,
-        FingerprintSet(fingerprint_bits),
-        frontier=frontier,
-        next_level=FingerprintSet(fingerprint_bits),
-    )
+    mem = Memory(strategy, FingerprintSet(fingerprint_bits), frontier=frontier)
+    mem.start_level(0)
     init = model.initial()
-    mem.visited.add(fingerprint_of(init, model, fingerprint_bits))
-    mem.frontier.append((model.pack(init), mem.links.add(ROOT, 0), 0))
-    mem.stats.distinct = 1
+    mem.frontier.append((model.pack(init), mem.store_root(fingerprint_of(init, model, fingerprint_bits)), 0))
     return mem
 
 
@@ -181,10 +202,8 @@ def _loop(
     stats = mem.stats
     frontier = mem.frontier
     visited = mem.visited
-    links = mem.links
-    bits = visited.bits
     symmetry = model.symmetry
-    fingerprint = fingerprint64 if bits == 64 else fingerprint128
+    fingerprint = fingerprint64 if visited.bits == 64 else fingerprint128
 
     bfs = mem.strategy == "bfs"
 
@@ -193,7 +212,7 @@ def _loop(
         states of the current depth or less: the same answer in whatever order the
         level is expanded, by one process or many); DFS whether it is unvisited."""
         fp = fingerprint(canonical(state, symmetry))
-        return fp not in visited or (bfs and fp in mem.next_level)
+        return mem.deeper(fp) if bfs else fp not in visited
 
     current: tuple[CheckState, int, int] | None = None
     try:
@@ -204,8 +223,7 @@ def _loop(
             current = take()
             packed, index, depth = current
             if bfs and depth != mem.level:  # the first state of the next level
-                mem.level = depth
-                mem.next_level = FingerprintSet(bits)
+                mem.start_level(depth)
             state = model.unpack(packed)
             if depth >= limits.max_depth:
                 stats.depth_cut += 1
@@ -217,13 +235,9 @@ def _loop(
                 if found:
                     trace = [*trace_to(model, mem, index), t]
                     return SearchResult("violation", stats, trace=trace, violations=found)
-                fp = fingerprint(canonical(nxt, symmetry))
-                if not visited.add(fp):
+                stored = mem.store(fingerprint(canonical(nxt, symmetry)), index, number)
+                if stored < 0:
                     continue
-                if bfs:
-                    mem.next_level.add(fp)
-                stored = links.add(index, number)
-                stats.distinct += 1
                 bug = model.sanity_of(nxt)
                 if bug:
                     trace = [*trace_to(model, mem, index), t]
