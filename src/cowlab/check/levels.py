@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from cowlab.check.checkpoint import CheckpointError
 from cowlab.check.model import CheckModel, Transition
 from cowlab.check.partition import Found, LevelReport
-from cowlab.check.result import Limits, SearchResult, Stats, current_rss_mb
+from cowlab.check.result import Limits, SearchResult, Stats, current_rss_mb, trace_order
 from cowlab.check.search import Progress, transitions_along
 from cowlab.check.trace_links import ROOT
 
@@ -292,21 +292,14 @@ def _levels(
         if reason:
             return _result("limit", stats, exchanged, reason=reason)
         reports, questions = workers.expand()
-        _count(model, stats, reports, exchanged)
-        found = [(worker, f) for worker, r in enumerate(reports) for f in r.found]
-        if found:
-            return _violation(model, workers, found, stats, level, exchanged)
-        answers = workers.answer(_transpose(questions))
-        reports, batches = workers.settle(_transpose(answers))
-        _count(model, stats, reports, exchanged)
-        found = [(worker, f) for worker, r in enumerate(reports) for f in r.found]
-        if found:
-            return _violation(model, workers, found, stats, level, exchanged)
+        if found := _tally(model, workers, reports, stats, level, exchanged):
+            return found
+        reports, batches = workers.settle(_transpose(workers.answer(_transpose(questions))))
+        if found := _tally(model, workers, reports, stats, level, exchanged):
+            return found
         received = workers.receive(_transpose(batches))
-        _count(model, stats, received, exchanged)
-        found = [(worker, f) for worker, r in enumerate(received) for f in r.found]
-        if found:
-            return _violation(model, workers, found, stats, level, exchanged)
+        if found := _tally(model, workers, received, stats, level, exchanged):
+            return found
         frontier = sum(r.frontier for r in received)
         level += 1
         if frontier:
@@ -326,12 +319,22 @@ def _transpose(rows: list[list[Any]]) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)]
 
 
-def _count(model: CheckModel, stats: Stats, reports: Sequence[LevelReport], exchanged: list[int]) -> None:
+def _tally(
+    model: CheckModel,
+    workers: Workers,
+    reports: Sequence[LevelReport],
+    stats: Stats,
+    level: int,
+    exchanged: list[int],
+) -> SearchResult | None:
+    """Add one step's reports to the run's counts: the violation to report, if any."""
     for r in reports:
         stats.transitions += r.transitions
         stats.distinct += r.new
         model.stats_reduced += r.reduced
         exchanged[0] += r.sent
+    found = [f for r in reports for f in r.found]
+    return _violation(model, workers, found, stats, level, exchanged) if found else None
 
 
 def _result(outcome: str, stats: Stats, exchanged: list[int], **kw: Any) -> SearchResult:
@@ -341,15 +344,15 @@ def _result(outcome: str, stats: Stats, exchanged: list[int], **kw: Any) -> Sear
 def _violation(
     model: CheckModel,
     workers: Workers,
-    found: list[tuple[int, Found]],
+    found: list[Found],
     stats: Stats,
     level: int,
     exchanged: list[int],
 ) -> SearchResult:
     """The level's violations are equally short: report the one whose trace comes first
     in a fixed order of transitions, not the one whose worker answered first."""
-    traces = [(_trace(model, workers, f), f.violations) for _, f in found]
-    trace, violations = min(traces, key=lambda tv: [tuple(map(repr, t)) for t in tv[0]])
+    traces = [(_trace(model, workers, f), f.violations) for f in found]
+    trace, violations = min(traces, key=lambda tv: trace_order(tv[0]))
     stats.max_depth = level + 1
     return _result("violation", stats, exchanged, trace=trace, violations=violations)
 
@@ -367,12 +370,8 @@ def _trace(model: CheckModel, workers: Workers, found: Found) -> list[Transition
 
 
 def _limit(limits: Limits, stats: Stats, workers: Workers) -> str:
-    if stats.distinct >= limits.max_states:
-        return f"max-states {limits.max_states}"
-    if limits.time_limit is not None and stats.seconds >= limits.time_limit:
-        return f"time-limit {limits.time_limit:g}s"
-    if limits.memory_limit_mb is not None:
-        total = current_rss_mb() + sum(rss for rss, _ in workers.memory())
-        if total >= limits.memory_limit_mb:
-            return f"memory-limit {limits.memory_limit_mb} MB"
-    return ""
+    """At a barrier: the state, time or memory limit (this process's memory and every
+    worker's), or ""."""
+    return limits.states_reached(stats) or limits.clock_or_memory_reached(
+        stats, lambda: current_rss_mb() + sum(rss for rss, _ in workers.memory())
+    )

@@ -51,23 +51,30 @@ def _ray() -> Any:
     return ray
 
 
+#: what another process needs to build the same model: the configuration, the kernel's
+#: name and reverted commits (a Kernel is rebuilt, not sent), sanity checks, symmetry
+ModelRecipe = tuple[CheckConfig, str, tuple[str, ...], bool, bool]
+
+
+def model_recipe(model: CheckModel) -> ModelRecipe:
+    kernel = model.kernel
+    reverted = tuple(c.short for c in kernel.reverted)
+    return (model.config, kernel.name, reverted, model.sanity, bool(model.symmetry))
+
+
+def model_from(recipe: ModelRecipe) -> CheckModel:
+    config, kernel, reverted, sanity, symmetry = recipe
+    return CheckModel(config, kernel_at(kernel, reverted), sanity=sanity, symmetry=symmetry)
+
+
 class PartitionActor:
     """One partition in a Ray actor (wrapped by ``ray.remote`` when Ray is imported)."""
 
-    def __init__(
-        self,
-        config: CheckConfig,
-        kernel: tuple[str, tuple[str, ...]],
-        options: dict[str, bool],
-        worker: int,
-        workers: int,
-        bits: int,
-    ) -> None:
+    def __init__(self, recipe: ModelRecipe, worker: int, workers: int, reduce: bool, bits: int) -> None:
         import gc
 
         gc.disable()  # see search.no_cyclic_gc
-        model = CheckModel(config, kernel_at(*kernel), sanity=options["sanity"], symmetry=options["symmetry"])
-        self.partition = Partition(model, worker, workers, reduce=options["reduce"], bits=bits)
+        self.partition = Partition(model_from(recipe), worker, workers, reduce=reduce, bits=bits)
 
     def pid(self) -> int:
         return os.getpid()
@@ -170,18 +177,13 @@ class RayWorkers:
         if cpus < size:
             disconnect(ray)
             raise RayUnavailableError(f"--workers {size}: the Ray cluster has {cpus:g} CPUs")
-        kernel = model.kernel
-        self._args = (
-            model.config,
-            (kernel.name, tuple(c.short for c in kernel.reverted)),
-            {"sanity": model.sanity, "symmetry": bool(model.symmetry), "reduce": reduce},
-        )
-        self._bits = bits
+        self._recipe = model_recipe(model)
+        self._reduce, self._bits = reduce, bits
         self._remote = ray.remote(num_cpus=1, max_restarts=REVIVALS, max_task_retries=0)(PartitionActor)
         self.actors = [self._start(worker) for worker in range(size)]
 
     def _start(self, worker: int) -> Any:
-        return self._remote.remote(*self._args, worker, self.size, self._bits)
+        return self._remote.remote(self._recipe, worker, self.size, self._reduce, self._bits)
 
     def _get(self, refs: list[Any]) -> list[Any]:
         """The values of one reference per worker; a dead actor is a ``WorkerLost``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,19 @@ class Limits:
     max_states: int = 50_000_000
     time_limit: float | None = None
     memory_limit_mb: int | None = None
+
+    def states_reached(self, stats: Stats) -> str:
+        """The reason to stop for the state limit, or ""."""
+        return f"max-states {self.max_states}" if stats.distinct >= self.max_states else ""
+
+    def clock_or_memory_reached(self, stats: Stats, resident_mb: Callable[[], float]) -> str:
+        """The reason to stop for the time or memory limit, or "" (``resident_mb`` is
+        asked only when there is a memory limit)."""
+        if self.time_limit is not None and stats.seconds >= self.time_limit:
+            return f"time-limit {self.time_limit:g}s"
+        if self.memory_limit_mb is not None and resident_mb() >= self.memory_limit_mb:
+            return f"memory-limit {self.memory_limit_mb} MB"
+        return ""
 
 
 @dataclass
@@ -78,6 +92,12 @@ def current_rss_mb() -> float:
         return peak_rss_mb()
 
 
+def trace_order(trace: list[Transition]) -> list[tuple[str, ...]]:
+    """A fixed order of traces, to choose among equally short counterexamples
+    whatever order the workers found them in."""
+    return [tuple(map(repr, t)) for t in trace]
+
+
 @dataclass
 class SearchResult:
     #: "violation", "complete" (no violation within the bounds) or "limit"
@@ -125,9 +145,9 @@ class Stopper:
         stops at the same state however often it was killed and resumed on the way; the
         clock and the memory only every ``every`` expansions."""
         self.tick = False
-        lim = self.limits
-        if self.stats.distinct >= lim.max_states:
-            return f"max-states {lim.max_states}"
+        reason = self.limits.states_reached(self.stats)
+        if reason:
+            return reason
         self._count += 1
         if self._count % self.every:
             return ""
@@ -135,8 +155,4 @@ class Stopper:
         if now - self._last_tick >= 0.5:
             self.tick = True
             self._last_tick = now
-        if lim.time_limit is not None and self.stats.seconds >= lim.time_limit:
-            return f"time-limit {lim.time_limit:g}s"
-        if lim.memory_limit_mb is not None and current_rss_mb() >= lim.memory_limit_mb:
-            return f"memory-limit {lim.memory_limit_mb} MB"
-        return ""
+        return self.limits.clock_or_memory_reached(self.stats, current_rss_mb)

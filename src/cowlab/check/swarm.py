@@ -22,9 +22,8 @@ from cowlab.check.checkpoint import Checkpointer, load_checkpoint
 from cowlab.check.fingerprints import FingerprintSet
 from cowlab.check.model import CheckModel
 from cowlab.check.random_walk import WalkMemory, new_walk_memory, random_walks
-from cowlab.check.result import Limits, SearchResult, Stats, peak_rss_mb
-from cowlab.history import kernel_at
-from cowlab.scenario import CheckConfig
+from cowlab.check.ray_engine import ModelRecipe, connect, disconnect, model_from, model_recipe
+from cowlab.check.result import Limits, SearchResult, Stats, peak_rss_mb, trace_order
 
 
 @dataclass
@@ -61,17 +60,9 @@ def run_member(
 
 
 def _ray_member(
-    config: CheckConfig,
-    kernel: tuple[str, tuple[str, ...]],
-    options: dict[str, bool],
-    limits: Limits,
-    seed: int,
-    directory: Path | None,
-    meta: dict[str, Any],
-    resume: bool,
+    recipe: ModelRecipe, limits: Limits, seed: int, directory: Path | None, meta: dict[str, Any], resume: bool
 ) -> Member:
-    model = CheckModel(config, kernel_at(*kernel), sanity=options["sanity"], symmetry=options["symmetry"])
-    return run_member(model, limits, seed, directory, meta, resume)
+    return run_member(model_from(recipe), limits, seed, directory, meta, resume)
 
 
 def swarm(
@@ -92,19 +83,12 @@ def swarm(
     where = Path(directory) if directory is not None else None
     meta = meta or {}
     if engine == "ray":
-        from cowlab.check.ray_engine import connect, disconnect
-
         ray_ = connect(address, members)
         try:
             count = members or int(ray_.cluster_resources().get("CPU", 1))
             task = ray_.remote(num_cpus=1)(_ray_member)
-            kernel = model.kernel
-            args = (
-                model.config,
-                (kernel.name, tuple(c.short for c in kernel.reverted)),
-                {"sanity": model.sanity, "symmetry": bool(model.symmetry)},
-            )
-            refs = [task.remote(*args, limits, seed + i, where, meta, resume) for i in range(count)]
+            recipe = model_recipe(model)
+            refs = [task.remote(recipe, limits, seed + i, where, meta, resume) for i in range(count)]
             found = ray_.get(refs)
         finally:
             disconnect(ray_)
@@ -136,7 +120,7 @@ def _gathered(members: list[Member], stats: Stats) -> SearchResult:
     }
     peak = sum(m.peak_mb for m in members)
     if violations:
-        best = min(violations, key=lambda r: (len(r.trace), [tuple(map(repr, t)) for t in r.trace]))
+        best = min(violations, key=lambda r: (len(r.trace), trace_order(r.trace)))
         return SearchResult(
             "violation",
             stats,
