@@ -85,6 +85,7 @@ def run_check(
             fingerprint_bits=fingerprint_bits,
         )
     many = engine == "ray" or (workers or 1) > 1
+    bits: int | None = fingerprint_bits
     if many and strategy == "random":
         from cowlab.check.swarm import swarm
 
@@ -99,13 +100,8 @@ def run_check(
             meta={**meta, "seed": None} if meta else {},
             resume=resume is not None,
         )
-        run = CheckRun(
-            config, kernel, strategy, result, 0, peak_rss_mb() + result.workers_peak_mb, result.workers
-        )
-        run.engine = engine
-        return _finish(run, model)
-    parallel = strategy == "bfs" and many
-    if parallel:
+        bits = None
+    elif many and strategy == "bfs":
         result = _parallel_search(
             model,
             limits,
@@ -120,46 +116,28 @@ def run_check(
             every=checkpoint_every,
             resume=resume is not None,
         )
-        return _finish(
-            CheckRun(
-                config,
-                kernel,
-                strategy,
-                result,
-                model.stats_reduced,
-                peak_rss_mb() + result.workers_peak_mb,
-                result.workers,
-                fingerprint_bits,
-                engine,
-            ),
-            model,
-        )
-    memory: Memory | WalkMemory
-    if resume is not None:
-        memory = load_checkpoint(resume, meta)
-    elif strategy == "random":
-        memory = new_walk_memory(seed)
     else:
-        memory = new_memory(model, strategy, fingerprint_bits)
-    checkpointer = Checkpointer(path, meta, checkpoint_every) if path else None
-    if strategy == "random":
-        assert isinstance(memory, WalkMemory)
-        result = random_walks(model, limits, memory, checkpointer=checkpointer, progress=progress)
-    else:
-        assert isinstance(memory, Memory)
-        result = explore(model, limits, memory, reduce=reduce, checkpointer=checkpointer, progress=progress)
+        engine = "single"
+        memory: Memory | WalkMemory
+        if resume is not None:
+            memory = load_checkpoint(resume, meta)
+        elif strategy == "random":
+            memory = new_walk_memory(seed)
+        else:
+            memory = new_memory(model, strategy, fingerprint_bits)
+        checkpointer = Checkpointer(path, meta, checkpoint_every) if path else None
+        if isinstance(memory, WalkMemory):
+            result = random_walks(model, limits, memory, checkpointer=checkpointer, progress=progress)
+            bits = None
+        else:
+            result = explore(
+                model, limits, memory, reduce=reduce, checkpointer=checkpointer, progress=progress
+            )
+            bits = memory.fingerprint_bits
     # the whole run's peak: this process's and every worker's (an upper bound when they
     # peak at different times)
-    run = CheckRun(
-        config,
-        kernel,
-        strategy,
-        result,
-        model.stats_reduced,
-        peak_rss_mb(),
-        1,
-        memory.fingerprint_bits if isinstance(memory, Memory) else None,
-    )
+    peak = peak_rss_mb() + result.workers_peak_mb
+    run = CheckRun(config, kernel, strategy, result, model.stats_reduced, peak, result.workers, bits, engine)
     return _finish(run, model)
 
 
