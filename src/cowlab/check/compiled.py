@@ -69,6 +69,7 @@ MODEL_MODULES = (
     "cowlab.kernel.mremap",
     "cowlab.kernel.numa",
     "cowlab.kernel.numa_fault",
+    "cowlab.kernel.numa_fault_huge",
     "cowlab.kernel.pages",
     "cowlab.kernel.pgtable",
     "cowlab.kernel.proc_mem",

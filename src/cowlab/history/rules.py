@@ -48,6 +48,10 @@ class Rules(NamedTuple):
     fork_split_pinned_pmd: bool = False
     thp_wp_refcount: bool = False
     madv_collapse: bool = False
+    thp_numa_migrate_pages: bool = False
+    thp_numa_skip_shared: bool = False
+    fork_early_cow_anon_only: bool = False
+    numa_isolate_under_ptl: bool = False
 
 
 RULE_SUMMARIES: dict[str, str] = {
@@ -88,6 +92,12 @@ RULE_SUMMARIES: dict[str, str] = {
     "fork_split_pinned_pmd": "fork splits a maybe-pinned PMD so the PTE early COW applies",
     "thp_wp_refcount": "PMD write fault reuses the THP only if its refcount is 1",
     "madv_collapse": "madvise(MADV_COLLAPSE) exists: synchronous THP collapse",
+    "thp_numa_migrate_pages": "a THP's NUMA fault migrates it by migrate_pages() and PMD migration "
+    "entries (before: its own copy, only at page_count 3, and R/O on failure)",
+    "thp_numa_skip_shared": "a THP mapped more than once is not isolated for NUMA migration",
+    "fork_early_cow_anon_only": "fork copies early only anon pages (a pinned page-cache page is shared)",
+    "numa_isolate_under_ptl": "the NUMA hinting fault isolates under the PTL: a refused isolation "
+    "keeps the write bit it computed",
 }
 
 RULE_NAMES: tuple[str, ...] = Rules._fields

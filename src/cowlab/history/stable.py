@@ -30,6 +30,12 @@ STABLE_BRANCHES: dict[str, tuple[Backport, ...]] = {
         Backport(
             "80d47f5de5e3", 102, "Linux 5.10.102 announcement 164561802556115@kroah.com; osv CVE-2022-48797"
         ),
+        Backport(
+            "fb3d824d1a46",
+            153,
+            "its rule only, by the stable-only patch 'mm/memory: add non-anonymous page check in "
+            "the copy_present_page()' in the Linux 5.10.153 announcement (docs/research/thp-numa.md §6)",
+        ),
     ),
     # 6a56ccbcf6c6, d74943a2f3cd (failed to apply) and d2136d749d76 did not reach 6.1.y
     "v6.1": (),

@@ -178,6 +178,23 @@ TIMELINE: tuple[Commit, ...] = (
         (("numa_delay_map", True),),
     ),
     Commit(
+        "c5b5a3dd2c1f",
+        "mm: thp: refactor NUMA fault handling",
+        "v5.14",
+        "docs/research/thp-numa.md §2, §4: do_huge_pmd_numa_page() calls "
+        "migrate_misplaced_page() and restores the PMD on failure as do_numa_page does; "
+        "migrate_misplaced_transhuge_page() is gone (read in 5.12.9 and 5.14-rc5)",
+        (("thp_numa_migrate_pages", True),),
+    ),
+    Commit(
+        "662aeea7536d",
+        "mm: migrate: check mapcount for THP instead of refcount",
+        "v5.14",
+        "docs/research/thp-numa.md §3: numamigrate_isolate_page() drops the page_count 3 "
+        "test and refuses a THP whose total mapcount is above 1",
+        (("thp_numa_skip_shared", True),),
+    ),
+    Commit(
         "80d47f5de5e3",
         "mm: don't try to NUMA-migrate COW pages that have other uses",
         "v5.17",
@@ -211,6 +228,15 @@ TIMELINE: tuple[Commit, ...] = (
         "v5.18",
         f"{KS} §1, §2.1 (THP instance of CVE-2020-29374)",
         (("thp_wp_refcount", True),),
+    ),
+    Commit(
+        "fb3d824d1a46",
+        "mm/rmap: split page_dup_rmap() into page_dup_file_rmap() and page_try_dup_anon_rmap()",
+        "v5.19",
+        "docs/research/thp-numa.md §6: copy_present_pte() copies early only PageAnon pages "
+        "(v5.9-v5.18 copy_present_page() had no PageAnon test); 5.10.y and 5.15.y took the "
+        "test as a stable-only patch",
+        (("fork_early_cow_anon_only", True),),
     ),
     Commit(
         "6c287605fd56",
@@ -300,10 +326,28 @@ TIMELINE: tuple[Commit, ...] = (
         "M",
     ),
     Commit(
+        "728be28fae8c",
+        "mm: migrate: remove THP mapcount check in numamigrate_isolate_page()",
+        "v6.8",
+        "docs/research/thp-numa.md §3: present in v6.6, absent in v6.10 (v6.8 inferred from "
+        "the mm-stable order, not checked against a tag)",
+        (("thp_numa_skip_shared", False),),
+        "M",
+    ),
+    Commit(
         "d2136d749d76",
         "mm: support multi-size THP numa balancing",
         "v6.10",
         f"{KS} §2.4",
         (("numa_skip_pinned_or_shared", True),),
+    ),
+    Commit(
+        "ee86814b0562",
+        "mm/migrate: move NUMA hinting fault folio isolation + checks under PTL",
+        "v6.11",
+        "docs/research/thp-numa.md §2: migrate_misplaced_folio_prepare() isolates under the "
+        "page-table lock, so a refused isolation maps the entry again with the writability "
+        "just computed; only a failure after the lock is dropped gives read-only",
+        (("numa_isolate_under_ptl", True),),
     ),
 )

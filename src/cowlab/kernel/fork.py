@@ -13,7 +13,7 @@ from cowlab.kernel.pages import (
     page_add_rmap,
     page_maybe_dma_pinned,
 )
-from cowlab.kernel.pgtable import maybe_mkwrite
+from cowlab.kernel.pgtable import maybe_mkwrite, readable_migration_pte
 from cowlab.kernel.swapfile import swap_duplicate
 from cowlab.model import HPAGE_NR, VM_DONTCOPY, VM_WIPEONFORK, ZERO_PFN, Vma
 from cowlab.model import state as S
@@ -22,8 +22,6 @@ from cowlab.model.pte import (
     PAGE_READONLY,
     is_readable_migration_entry,
     is_swap_entry,
-    make_readable_migration_entry,
-    migration_entry_keep_ad,
     pfn_pte,
     pte_mkdirty,
     pte_mkold,
@@ -33,13 +31,10 @@ from cowlab.model.pte import (
     pte_soft_dirty,
     pte_swp_clear_exclusive,
     pte_swp_exclusive,
-    pte_swp_mksoft_dirty,
-    pte_swp_soft_dirty,
     pte_t,
     pte_to_swp_entry,
     pte_write,
     pte_wrprotect,
-    swp_entry_to_pte,
     swp_offset,
 )
 from cowlab.model.state import FlatMachine
@@ -48,10 +43,18 @@ from cowlab.model.state.convert import insert_vma_record, vma_at, vmas_of
 
 def _needs_early_cow(c: Ctx, m: FlatMachine, parent: int, vma: Vma, pfn: int) -> bool:
     """70e806e4e645 "mm: Do early cow for pinned pages during fork() for ptes" (v5.9),
-    gated by 008cfe4418b3 mm->has_pinned; from 6c287605fd56 the page must also be
-    PageAnonExclusive (page_try_dup_anon_rmap fails only then).  ``parent`` is a pid."""
+    gated by 008cfe4418b3 mm->has_pinned.  Up to v5.18 copy_present_page() did not test
+    PageAnon, so a pinned page-cache page of a private file mapping was copied too;
+    fb3d824d1a46 (v5.19; 5.10.153 by a stable-only patch) copies only anon pages.  From
+    6c287605fd56 the page must also be PageAnonExclusive (page_try_dup_anon_rmap fails
+    only then).  ``parent`` is a pid."""
     r = c.r
-    if not (r.fork_early_cow and vma.is_cow_mapping and S.PageAnon(m, pfn) and page_maybe_dma_pinned(m, pfn)):
+    if not (r.fork_early_cow and vma.is_cow_mapping and page_maybe_dma_pinned(m, pfn)):
+        return False
+    if r.fork_early_cow_anon_only and not S.PageAnon(m, pfn):
+        c.decide(
+            "copy_present_pte", f"pfn {pfn} maybe pinned but not anon -> share", "fork_early_cow_anon_only"
+        )
         return False
     if r.mm_has_pinned and not S.mm_has_pinned(m, parent):
         c.decide("copy_present_pte", "page maybe pinned but mm has never pinned -> share", "mm_has_pinned")
@@ -140,11 +143,7 @@ def copy_nonpresent_pte(
         c.note("copy_nonpresent_pte", f"vpn {vpn:#x}: swap slot {swp_offset(entry)} shared")
         return m, pte
     if not is_readable_migration_entry(entry) and vma.is_cow_mapping:
-        new = swp_entry_to_pte(
-            migration_entry_keep_ad(make_readable_migration_entry(swp_offset(entry)), entry)
-        )
-        if pte_swp_soft_dirty(pte):
-            new = pte_swp_mksoft_dirty(new)
+        new = readable_migration_pte(pte, exclusive=False)
         S.set_pte_at(m, parent, vpn, new)
         c.note("copy_nonpresent_pte", f"vpn {vpn:#x}: migration entry -> readable")
         return m, new

@@ -29,7 +29,7 @@ scanner skips THPs, reclaim splits them first).
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, ModelBugError
-from cowlab.kernel.pages import folio_pages, get_page, page_remove_rmap, put_page
+from cowlab.kernel.pages import folio_pages, folio_total_mapcount, get_page, page_remove_rmap, put_page
 from cowlab.kernel.pgtable import maybe_mkwrite, rmap_present
 from cowlab.model import HPAGE_NR, NO_HEAD, ZERO_PFN, Process, Vma
 from cowlab.model import state as S
@@ -114,7 +114,7 @@ def transhuge_vma_suitable(m: FlatMachine, pid: int, vma: Vma, vpn: int) -> bool
     return vma.thp_enabled and vma.start <= base and base + HPAGE_NR <= vma.end and pmd_none(m, pid, base)
 
 
-def _new_folio(
+def new_folio(
     m: FlatMachine,
     node: int,
     contents: tuple[int, ...],
@@ -122,15 +122,24 @@ def _new_folio(
     anon: bool = True,
     exclusive: bool = False,
     huge_zero: bool = False,
+    pmd_mapped: bool = True,
 ) -> list[int]:
-    """HPAGE_NR new pages forming one THP; the head holds the PMD's reference and map
-    (the huge zero page keeps no per-mapping counts)."""
-    maps = 0 if huge_zero else 1
+    """HPAGE_NR new pages forming one THP, head first.  The head holds one reference,
+    and with ``pmd_mapped`` it is the PMD's, with its map (the huge zero page keeps no
+    per-mapping counts)."""
     head = S.alloc_pfn(m)
     S.init_page(
-        m, head, node=node, content=contents[0], refcount=maps, anon=anon, lru=anon, huge_zero=huge_zero
+        m,
+        head,
+        node=node,
+        content=contents[0],
+        refcount=0 if huge_zero else 1,
+        anon=anon,
+        lru=anon,
+        huge_zero=huge_zero,
     )
-    S.compound_mapcount_add(m, head, maps)
+    if pmd_mapped and not huge_zero:
+        S.compound_mapcount_add(m, head, 1)
     if exclusive:
         S.SetPageAnonExclusive(m, head)
     S.set_compound_head(m, head, head)
@@ -198,14 +207,14 @@ def do_huge_pmd_anonymous_page(
     if not write:
         pfns = huge_zero_pfns(m)
         if not pfns:
-            pfns = _new_folio(m, 0, (0,) * HPAGE_NR, anon=False, huge_zero=True)
+            pfns = new_folio(m, 0, (0,) * HPAGE_NR, anon=False, huge_zero=True)
         c.decide(
             "do_huge_pmd_anonymous_page",
             f"read fault -> map the huge zero page (pfns {pfns[0]}..) read-only at vpn {base:#x}",
         )
         _map_pmd(m, pid, base, pfns)
         return m
-    pfns = _new_folio(m, node, (0,) * HPAGE_NR, exclusive=c.r.anon_exclusive)
+    pfns = new_folio(m, node, (0,) * HPAGE_NR, exclusive=c.r.anon_exclusive)
     c.decide(
         "do_huge_pmd_anonymous_page",
         f"write fault -> new THP pfns "
@@ -289,7 +298,7 @@ def _copy_huge(
     old = pte_pfn(group[0][1])
     huge_zero = S.is_huge_zero_page(m, old)
     contents = tuple(0 if huge_zero else S.page_content(m, pte_pfn(pte)) for _, pte in group)
-    pfns = _new_folio(m, S.task_node(m, ti), contents, exclusive=c.r.anon_exclusive)
+    pfns = new_folio(m, S.task_node(m, ti), contents, exclusive=c.r.anon_exclusive)
     c.decide("do_huge_pmd_wp_page", f"{why} -> copy THP {old} to new THP {', '.join(map(str, pfns))}", rule)
     _map_pmd(m, pid, base, pfns, write=vma.writable, dirty=True)
     if not huge_zero:
@@ -307,7 +316,7 @@ def split_huge_pmd(c: Ctx, m: FlatMachine, pid: int, base: int, fn: str) -> Flat
     PMD becomes PTEs of the small zero page."""
     group = pmd_group(m, pid, base)
     if not group:
-        return m
+        return _split_huge_pmd_migration(c, m, pid, base, fn)
     head = pte_pfn(group[0][1])
     if S.is_huge_zero_page(m, head):
         for vpn, pte in group:
@@ -325,6 +334,19 @@ def split_huge_pmd(c: Ctx, m: FlatMachine, pid: int, base: int, fn: str) -> Flat
     return m
 
 
+def _split_huge_pmd_migration(c: Ctx, m: FlatMachine, pid: int, base: int, fn: str) -> FlatMachine:
+    """__split_huge_pmd_locked() of a PMD migration entry: one PTE migration entry per
+    subpage, with the same mode and bits (entries hold no references or maps)."""
+    first = S.pte_at(m, pid, base)
+    if pte_present(first) or not pte_pmd_mapped(first):
+        return m
+    for vpn in range(base, base + HPAGE_NR):
+        S.set_pte_at(m, pid, vpn, pte_clear_pmd_mapped(S.pte_at(m, pid, vpn)))
+    S.set_pmd_pte_table(m, pid, base, True)
+    c.note(fn, f"{S.mm_name(m, pid)}: PMD migration entry at vpn {base:#x} split into PTE migration entries")
+    return m
+
+
 def split_huge_pmds_at(c: Ctx, m: FlatMachine, pid: int, cuts: tuple[int, ...], fn: str) -> FlatMachine:
     """vma_adjust_trans_huge(): a VMA boundary (or a partial range) inside a PMD splits it."""
     for cut in cuts:
@@ -332,11 +354,6 @@ def split_huge_pmds_at(c: Ctx, m: FlatMachine, pid: int, cuts: tuple[int, ...], 
         if cut != base:
             split_huge_pmd(c, m, pid, base, fn)
     return m
-
-
-def folio_total_mapcount(m: FlatMachine, head: int) -> int:
-    """total_mapcount(): PTE maps of every subpage plus the PMD maps."""
-    return sum(S.page_mapcount_raw(m, p) for p in folio_pages(m, head)) + S.compound_mapcount(m, head)
 
 
 def can_split_huge_page(m: FlatMachine, head: int) -> tuple[bool, str]:
@@ -454,7 +471,7 @@ def madvise_collapse(c: Ctx, m: FlatMachine, pid: int, lo: int, hi: int) -> Flat
             continue
         contents = tuple(0 if pte_none(p) else S.page_content(m, pte_pfn(p)) for p in ptes)
         node = 0 if pte_none(ptes[0]) else S.page_to_nid(m, pte_pfn(ptes[0]))
-        pfns = _new_folio(m, node, contents, exclusive=c.r.anon_exclusive)
+        pfns = new_folio(m, node, contents, exclusive=c.r.anon_exclusive)
         for vpn, old in zip(range(base, base + HPAGE_NR), ptes, strict=True):
             S.pte_clear(m, pid, vpn)
             if not pte_none(old) and pte_pfn(old) != ZERO_PFN:

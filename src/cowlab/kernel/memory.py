@@ -102,6 +102,10 @@ def handle_mm_fault(
         # VMA it is the VMA's own protection, and a FOLL_FORCE access (ptrace,
         # /proc/pid/mem) goes on as a normal fault (mm/memory.c handle_pte_fault and
         # __handle_mm_fault: pte_protnone()/pmd_protnone() && vma_is_accessible())
+        if pte_pmd_mapped(pte):
+            from cowlab.kernel.numa_fault_huge import do_huge_pmd_numa_page
+
+            return do_huge_pmd_numa_page(c, m, ti, locals_, pte)
         from cowlab.kernel.numa_fault import do_numa_page
 
         return do_numa_page(c, m, ti, locals_, pte)

@@ -13,16 +13,19 @@ from typing import NamedTuple
 
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import goto, pop, stage
+from cowlab.kernel.huge_memory import new_folio, pmd_base
 from cowlab.kernel.lru import putback_lru_page
 from cowlab.kernel.pages import (
+    folio_mapped,
+    folio_pages,
     get_page,
     page_add_rmap,
     page_maybe_dma_pinned,
     page_remove_rmap,
     put_page,
 )
-from cowlab.kernel.pgtable import rmap_migration, rmap_present
-from cowlab.model import NO_SLOT, VM_WRITE, Frame, Machine
+from cowlab.kernel.pgtable import rmap_folio
+from cowlab.model import HPAGE_NR, NO_SLOT, VM_WRITE, Frame, Machine
 from cowlab.model import state as S
 from cowlab.model.pte import (
     PAGE_READONLY,
@@ -37,15 +40,21 @@ from cowlab.model.pte import (
     make_writable_migration_entry,
     migration_entry_mode,
     pfn_pte,
+    pfn_swap_entry_to_pfn,
     pte_dirty,
     pte_mkdirty,
     pte_mkold,
+    pte_mkpmd_mapped,
     pte_mksoft_dirty,
     pte_mkwrite,
+    pte_pfn,
+    pte_pmd_mapped,
+    pte_present,
     pte_protnone,
     pte_soft_dirty,
     pte_swp_mksoft_dirty,
     pte_swp_soft_dirty,
+    pte_t,
     pte_to_swp_entry,
     pte_write,
     pte_young,
@@ -67,79 +76,124 @@ def migrate_frame(pfn: int, target: int) -> Frame:
     return Frame("migrate.isolated", MigrateLocals(pfn, target))
 
 
-def try_to_migrate(c: Ctx, m: Machine, pfn: int) -> Machine:
-    """Replace every present mapping of ``pfn`` by a migration entry.
+def folio_pfns(m: Machine, pfn: int) -> list[int]:
+    """The pages that migrate together: a THP's subpages (head first), or the page."""
+    return folio_pages(m, pfn) if S.PageTransCompound(m, pfn) else [pfn]
 
-    The entry is writable iff pte_write() (true for a savedwrite PROT_NONE PTE on x86);
-    from 6c287605fd56 a read-only mapping of an exclusive page gives a
-    readable_exclusive entry, and a pinned exclusive page cannot be unmapped at all
-    ("migration will fail early").
-    """
+
+def _migration_pte(c: Ctx, pte: pte_t, pfn: int, *, exclusive: bool) -> pte_t:
+    """The migration entry for ``pfn`` replacing the present ``pte``: writable iff
+    pte_write() (true for a savedwrite PROT_NONE PTE on x86), readable_exclusive for an
+    exclusive page from 6c287605fd56, young/dirty kept from 2e3468778dbe; soft-dirty
+    and a PMD's mark carry over."""
+    if pte_write(pte):
+        entry = make_writable_migration_entry(pfn)
+    elif exclusive:
+        entry = make_readable_exclusive_migration_entry(pfn)
+    else:
+        entry = make_readable_migration_entry(pfn)
+    if c.r.migration_entry_ad:  # the PTE's access and dirty state ride along
+        if pte_young(pte):
+            entry = make_migration_entry_young(entry)
+        if pte_dirty(pte):
+            entry = make_migration_entry_dirty(entry)
+    swp_pte = swp_entry_to_pte(entry)
+    if pte_soft_dirty(pte):
+        swp_pte = pte_swp_mksoft_dirty(swp_pte)
+    return pte_mkpmd_mapped(swp_pte) if pte_pmd_mapped(pte) else swp_pte
+
+
+def try_to_migrate(c: Ctx, m: Machine, pfn: int) -> Machine:
+    """Replace every present mapping of the page (of a THP: of every subpage, a PMD as a
+    PMD migration entry, set_pmd_migration_entry) by migration entries.
+
+    From 6c287605fd56 a pinned exclusive page cannot be unmapped at all
+    ("migration will fail early")."""
     fn = "try_to_migrate"
-    for pid, vpn, pte in rmap_present(m, pfn):
-        exclusive = c.r.anon_exclusive and S.PageAnonExclusive(m, pfn)
-        if exclusive and page_maybe_dma_pinned(m, pfn):
+    pages = folio_pfns(m, pfn)
+    for pid, vpn, pte in rmap_folio(m, frozenset(pages)):
+        if not pte_present(pte) or (pte_pmd_mapped(pte) and vpn != pmd_base(vpn)):
+            continue  # a migration entry already, or the rest of a PMD
+        sub = pte_pfn(pte)
+        exclusive = c.r.anon_exclusive and S.PageAnonExclusive(m, sub)
+        if exclusive and page_maybe_dma_pinned(m, sub):
             c.decide(
                 fn,
-                f"pfn {pfn} is PageAnonExclusive and maybe pinned (refcount {S.page_count(m, pfn)}): "
-                "page_try_share_anon_rmap fails -> keep the PTE",
+                f"pfn {sub} is PageAnonExclusive and maybe pinned (refcount {S.page_count(m, sub)}): "
+                "page_try_share_anon_rmap fails -> keep the mapping",
                 "anon_exclusive",
             )
             return m
-        if pte_write(pte):
-            entry = make_writable_migration_entry(pfn)
-            why = "writable (savedwrite)" if pte_protnone(pte) else "writable"
-        elif exclusive:
-            entry = make_readable_exclusive_migration_entry(pfn)
-            why = "read-only, exclusive"
+        entry = _migration_pte(c, pte, sub, exclusive=exclusive)
+        why = "writable (savedwrite)" if pte_write(pte) and pte_protnone(pte) else "writable"
+        why = why if pte_write(pte) else "read-only, exclusive" if exclusive else "read-only"
+        if pte_pmd_mapped(pte):
+            for key in range(vpn, vpn + HPAGE_NR):
+                old = S.pte_at(m, pid, key)
+                S.set_pte_at(m, pid, key, _migration_pte(c, old, pte_pfn(old), exclusive=exclusive))
+            S.compound_mapcount_add(m, sub, -1)
+            what = "PMD"
         else:
-            entry = make_readable_migration_entry(pfn)
-            why = "read-only"
-        if c.r.migration_entry_ad:  # the PTE's access and dirty state ride along
-            if pte_young(pte):
-                entry = make_migration_entry_young(entry)
-            if pte_dirty(pte):
-                entry = make_migration_entry_dirty(entry)
-        swp_pte = swp_entry_to_pte(entry)
-        if pte_soft_dirty(pte):
-            swp_pte = pte_swp_mksoft_dirty(swp_pte)
-        S.set_pte_at(m, pid, vpn, swp_pte)
-        m = page_remove_rmap(m, pfn)
+            S.set_pte_at(m, pid, vpn, entry)
+            m = page_remove_rmap(m, sub)
+            what = "PTE"
         if exclusive:
-            S.ClearPageAnonExclusive(m, pfn)
-        m = put_page(c, m, pfn)
+            for page in pages if pte_pmd_mapped(pte) else [sub]:
+                S.ClearPageAnonExclusive(m, page)
+        m = put_page(c, m, sub)
         c.decide(
             fn,
-            f"{S.mm_name(m, pid)} vpn {vpn:#x}: PTE {why} -> {migration_entry_mode(entry)} migration entry",
+            f"{S.mm_name(m, pid)} vpn {vpn:#x}: {what} {why} -> "
+            f"{migration_entry_mode(entry)} migration entry",
         )
     return m
 
 
-def remove_migration_ptes(c: Ctx, m: Machine, old: int, new: int) -> Machine:
-    """Turn the migration entries for ``old`` into present PTEs of ``new``.
+def _present_pte(entry: pte_t, pfn: int, write: bool) -> pte_t:
+    """remove_migration_pte()/remove_migration_pmd(): a present entry for ``pfn`` from
+    vm_page_prot (read-only for a private mapping), old and clean unless the migration
+    entry kept the young and dirty bits (2e3468778dbe "mm: remember young/dirty bit for
+    page migrations", v6.1); soft-dirty and a PMD's mark carry over."""
+    pte = pfn_pte(pfn, PAGE_READONLY)
+    if not is_migration_entry_young(entry):
+        pte = pte_mkold(pte)
+    if is_migration_entry_dirty(entry):
+        pte = pte_mkdirty(pte)
+    if pte_swp_soft_dirty(entry):
+        pte = pte_mksoft_dirty(pte)
+    if pte_pmd_mapped(entry):
+        pte = pte_mkpmd_mapped(pte)
+    return pte_mkwrite(pte) if write else pte
 
-    The PTE is rebuilt from vm_page_prot (read-only for a private mapping), old and
-    clean unless the entry kept the PTE's young and dirty bits (2e3468778dbe "mm:
-    remember young/dirty bit for page migrations", v6.1), and made writable only if
-    the entry was writable and the VMA is VM_WRITE.
-    """
-    for pid, vpn, old_pte in rmap_migration(m, old):
+
+def remove_migration_ptes(c: Ctx, m: Machine, old: int, new: int) -> Machine:
+    """Turn the migration entries for the page ``old`` (of a THP: for its subpages)
+    into present mappings of ``new``, subpage for subpage; an entry becomes writable
+    only if it was writable and the VMA is VM_WRITE."""
+    pages = folio_pfns(m, old)
+    counterpart = dict(zip(pages, folio_pfns(m, new), strict=True))
+    for pid, vpn, old_pte in rmap_folio(m, frozenset(pages)):
+        if pte_present(old_pte) or (pte_pmd_mapped(old_pte) and vpn != pmd_base(vpn)):
+            continue
         entry = pte_to_swp_entry(old_pte)
         vma = S.vma_lookup(m, pid, vpn)
         write = is_writable_migration_entry(entry) and vma >= 0 and bool(S.vma_flags(m, pid, vma) & VM_WRITE)
-        pte = pfn_pte(new, PAGE_READONLY)
-        if not is_migration_entry_young(entry):
-            pte = pte_mkold(pte)
-        if is_migration_entry_dirty(entry):
-            pte = pte_mkdirty(pte)
-        if pte_swp_soft_dirty(old_pte):
-            pte = pte_mksoft_dirty(pte)
-        if write:
-            pte = pte_mkwrite(pte)
-        S.set_pte_at(m, pid, vpn, pte)
-        m = get_page(m, new)
         exclusive = c.r.anon_exclusive and not is_readable_migration_entry(entry)
-        m = page_add_rmap(m, new, exclusive=True if exclusive else None)
+        target = counterpart[pfn_swap_entry_to_pfn(entry)]
+        if pte_pmd_mapped(old_pte):
+            for key in range(vpn, vpn + HPAGE_NR):
+                entry_pte = S.pte_at(m, pid, key)
+                sub = counterpart[pfn_swap_entry_to_pfn(entry_pte)]
+                S.set_pte_at(m, pid, key, _present_pte(entry_pte, sub, write))
+                if exclusive:
+                    S.SetPageAnonExclusive(m, sub)
+            S.compound_mapcount_add(m, target, 1)
+            what = "PMD"
+        else:
+            S.set_pte_at(m, pid, vpn, _present_pte(old_pte, target, write))
+            m = page_add_rmap(m, target, exclusive=True if exclusive else None)
+            what = "PTE"
+        m = get_page(m, target)
         kept = ""
         if is_migration_entry_young(entry):
             kept += ", young kept"
@@ -148,7 +202,7 @@ def remove_migration_ptes(c: Ctx, m: Machine, old: int, new: int) -> Machine:
         c.decide(
             "remove_migration_pte",
             f"{S.mm_name(m, pid)} vpn {vpn:#x}: {migration_entry_mode(entry)} entry -> "
-            f"PTE {'writable' if write else 'read-only'} to pfn {new}{kept}",
+            f"{what} {'writable' if write else 'read-only'} to pfn {target}{kept}",
             "migration_entry_ad" if kept else "",
         )
     return m
@@ -162,7 +216,7 @@ def unmap_and_move_unmap(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide("unmap_and_move", f"trylock_page(pfn {loc.pfn}) failed -> -EAGAIN")
         return _next_pass(c, m, ti, loc)
     S.set_page_locked(m, loc.pfn, True)
-    if S.page_mapcount_raw(m, loc.pfn):
+    if folio_mapped(m, loc.pfn):
         m = try_to_migrate(c, m, loc.pfn)
     return goto(m, ti, "migrate.unmapped")
 
@@ -175,7 +229,7 @@ def unmap_and_move_move(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     cached = S.page_cache_owner(m, loc.pfn) is not None
     expected = 1 + int(S.PageSwapCache(m, loc.pfn)) + int(cached)
     refcount = S.page_count(m, loc.pfn)
-    if S.page_mapcount_raw(m, loc.pfn):
+    if folio_mapped(m, loc.pfn):
         c.decide("unmap_and_move", f"pfn {loc.pfn} still mapped -> -EAGAIN")
     elif refcount != expected or c.choice == "transient_ref":
         extra = " + a transient reference" if c.choice == "transient_ref" else ""
@@ -205,10 +259,20 @@ def _next_pass(c: Ctx, m: Machine, ti: int, loc: MigrateLocals) -> Machine:
 
 def _move(c: Ctx, m: Machine, ti: int, loc: MigrateLocals) -> Machine:
     old = loc.pfn
-    new = S.alloc_pfn(m)
-    S.init_page(
-        m, new, node=loc.target, content=S.page_content(m, old), refcount=1, anon=S.PageAnon(m, old), lru=True
-    )
+    if S.PageTransCompound(m, old):
+        contents = tuple(S.page_content(m, pfn) for pfn in folio_pages(m, old))
+        new = new_folio(m, loc.target, contents, anon=S.PageAnon(m, old), pmd_mapped=False)[0]
+    else:
+        new = S.alloc_pfn(m)
+        S.init_page(
+            m,
+            new,
+            node=loc.target,
+            content=S.page_content(m, old),
+            refcount=1,
+            anon=S.PageAnon(m, old),
+            lru=True,
+        )
     if S.PageSwapCache(m, old):
         slot = S.page_swap_slot(m, old)
         assert S.swap_in_use(m, slot)

@@ -11,9 +11,12 @@ loses its write bit in the Gaudi bug (kernel-semantics.md §3.3).
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, vpn_range
+from cowlab.kernel.huge_memory import pmd_base
 from cowlab.kernel.pages import page_maybe_dma_pinned
+from cowlab.kernel.pgtable import readable_migration_pte
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import (
+    HPAGE_NR,
     NO_NODE,
     VM_DONTCOPY,
     VM_HUGEPAGE,
@@ -29,27 +32,31 @@ from cowlab.model.pte import (
     PAGE_NONE,
     PAGE_READONLY,
     is_writable_migration_entry,
-    make_readable_exclusive_migration_entry,
-    make_readable_migration_entry,
-    migration_entry_keep_ad,
     migration_entry_mode,
+    pfn_swap_entry_to_pfn,
     pte_mk_savedwrite,
     pte_mkwrite,
     pte_modify,
     pte_none,
     pte_pfn,
+    pte_pmd_mapped,
     pte_present,
     pte_protnone,
     pte_soft_dirty,
-    pte_swp_mksoft_dirty,
-    pte_swp_soft_dirty,
     pte_t,
     pte_to_swp_entry,
     pte_write,
-    swp_entry_to_pte,
-    swp_offset,
 )
 from cowlab.model.state.convert import vma_view
+
+
+def _readable_migration_pte(c: Ctx, m: Machine, pte: pte_t) -> pte_t:
+    """A writable migration entry made readable: "a protection check is difficult so
+    just be safe and disable write"; readable_exclusive for an anon page from
+    6c287605fd56."""
+    pfn = pfn_swap_entry_to_pfn(pte)
+    anon = S.page_in_use(m, pfn) and S.PageAnon(m, pfn)
+    return readable_migration_pte(pte, exclusive=c.r.anon_exclusive and anon)
 
 
 def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: pte_t, target_node: int) -> str | None:
@@ -62,7 +69,7 @@ def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: pte_t, target_node: int) -> st
         return "no struct page (zero page)"
     pfn = pte_pfn(pte)
     if S.PageTransCompound(m, pfn):
-        return "THP (NUMA balancing of THPs is not modeled)"
+        return "PTE-mapped THP (NUMA balancing of PTE-mapped THPs is not modeled)"
     if vma.is_cow_mapping:
         refcount, mapcount = S.page_count(m, pfn), S.page_mapcount_raw(m, pfn)
         if r.numa_skip_pinned_or_shared:
@@ -111,23 +118,18 @@ def change_pte_range(
         pte = S.pte_at(m, pid, vpn)
         if pte_none(pte):
             continue
+        if pte_pmd_mapped(pte) and (prot_numa or not pte_present(pte)):
+            if vpn == pmd_base(vpn):
+                change_huge_pmd(c, m, pid, vpn, prot_numa=prot_numa)
+            continue
         if not pte_present(pte):
             entry = pte_to_swp_entry(pte)
             if is_writable_migration_entry(entry):
-                pfn = swp_offset(entry)
-                anon = S.page_in_use(m, pfn) and S.PageAnon(m, pfn)
-                if r.anon_exclusive and anon:
-                    rebuilt = make_readable_exclusive_migration_entry(pfn)
-                else:
-                    rebuilt = make_readable_migration_entry(pfn)
-                entry = migration_entry_keep_ad(rebuilt, entry)
-                new = swp_entry_to_pte(entry)
-                if pte_swp_soft_dirty(pte):
-                    new = pte_swp_mksoft_dirty(new)
+                new = _readable_migration_pte(c, m, pte)
                 S.set_pte_at(m, pid, vpn, new)
                 c.decide(
                     fn,
-                    f"vpn {vpn:#x}: writable migration entry -> {migration_entry_mode(entry)}",
+                    f"vpn {vpn:#x}: writable migration entry -> {migration_entry_mode(new)}",
                     "anon_exclusive" if r.anon_exclusive else "",
                 )
             continue
@@ -147,6 +149,47 @@ def change_pte_range(
             )
             continue
         S.set_pte_at(m, pid, vpn, _mprotect_pte(c, m, vma, vpn, pte))
+    return m
+
+
+def change_huge_pmd(c: Ctx, m: Machine, pid: int, base: int, *, prot_numa: bool) -> Machine:
+    """change_huge_pmd() (mm/huge_memory.c) for the PMD at ``base``: a writable PMD
+    migration entry becomes readable, as a PTE one does; the NUMA scanner makes a
+    present PMD PROT_NONE, skipping only the huge zero page and a PMD already
+    PROT_NONE.  Unlike change_pte_range, it has no pin, refcount or sharing test in any
+    release modeled (docs/research/thp-numa.md), so a pinned THP is protected too."""
+    fn = "change_huge_pmd"
+    group = [(vpn, S.pte_at(m, pid, vpn)) for vpn in range(base, base + HPAGE_NR)]
+    first = group[0][1]
+    if not pte_present(first):
+        if is_writable_migration_entry(first):
+            for vpn, pte in group:
+                S.set_pte_at(m, pid, vpn, _readable_migration_pte(c, m, pte))
+            c.decide(
+                fn,
+                f"vpn {base:#x}: writable PMD migration entry -> "
+                f"{migration_entry_mode(S.pte_at(m, pid, base))}",
+                "anon_exclusive" if c.r.anon_exclusive else "",
+            )
+        return m
+    head = pte_pfn(first)
+    if S.is_huge_zero_page(m, head):
+        c.decide(fn, f"vpn {base:#x}: huge zero page -> skip")
+        return m
+    if pte_protnone(first):
+        c.decide(fn, f"vpn {base:#x}: PMD already PROT_NONE -> skip")
+        return m
+    saved = c.r.numa_savedwrite and pte_write(first)
+    for vpn, pte in group:
+        new = pte_modify(pte, PAGE_NONE)
+        S.set_pte_at(m, pid, vpn, pte_mk_savedwrite(new) if saved else new)
+    pinned = " (maybe pinned: no test here)" if page_maybe_dma_pinned(m, head) else ""
+    c.decide(
+        fn,
+        f"vpn {base:#x}: THP {head}{pinned} -> PROT_NONE PMD"
+        + (", write bit kept as savedwrite" if saved else ", write bit dropped"),
+        "numa_savedwrite",
+    )
     return m
 
 

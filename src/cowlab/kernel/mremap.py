@@ -7,12 +7,13 @@ two VMAs (cow.c's backing of that name)."""
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, vpn_range
-from cowlab.kernel.huge_memory import free_pgtables, pmd_base, pmd_trans_huge, split_huge_pmd
+from cowlab.kernel.huge_memory import free_pgtables, pmd_base, split_huge_pmd
 from cowlab.kernel.mmap import get_unmapped_area
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import HPAGE_NR, VM_HUGEPAGE
 from cowlab.model import state as S
 from cowlab.model.events import Moved
+from cowlab.model.pte import pte_pmd_mapped
 from cowlab.model.state import FlatMachine
 
 
@@ -24,9 +25,9 @@ def do_mremap(c: Ctx, m: FlatMachine, pid: int, region: str, to: str, lo: int, h
         start += (lo - start) % HPAGE_NR
     moved: list[tuple[int, int]] = []
     # move_page_tables() moves a PMD as it is only over a whole PMD extent at an aligned
-    # destination (move_huge_pmd); any other PMD-mapped THP is split first
+    # destination (move_huge_pmd); any other PMD (present or a migration entry) is split
     for base in range(pmd_base(lo), hi, HPAGE_NR):
-        if pmd_trans_huge(S.pte_at(m, pid, base)) and (start + base - lo) % HPAGE_NR:
+        if pte_pmd_mapped(S.pte_at(m, pid, base)) and (start + base - lo) % HPAGE_NR:
             split_huge_pmd(c, m, pid, base, "move_page_tables")
     for vma in pieces:
         S.remove_vma(m, pid, S.vma_lookup(m, pid, vma.start))
@@ -53,7 +54,7 @@ def do_mremap(c: Ctx, m: FlatMachine, pid: int, region: str, to: str, lo: int, h
                 moved.append((vpn, new_start + vpn - vma.start))
     # move_page_tables() gives moved PTEs a page table of PTEs at their new place
     for _, new in moved:
-        if not pmd_trans_huge(S.pte_at(m, pid, new)):
+        if not pte_pmd_mapped(S.pte_at(m, pid, new)):
             S.set_pmd_pte_table(m, pid, pmd_base(new), True)
     free_pgtables(m, pid)
     c.note(

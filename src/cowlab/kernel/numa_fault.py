@@ -21,17 +21,19 @@ from cowlab.kernel.lru import isolate_lru_page
 from cowlab.kernel.memory import FaultLocals
 from cowlab.kernel.mempolicy import mpol_misplaced
 from cowlab.kernel.migrate import migrate_frame
-from cowlab.kernel.pages import get_page, put_page
-from cowlab.model import NO_NODE, ZERO_PFN, Frame, Machine
+from cowlab.kernel.pages import folio_total_mapcount, get_page, put_page
+from cowlab.model import HPAGE_NR, NO_NODE, ZERO_PFN, Frame, Machine
 from cowlab.model import state as S
 from cowlab.model.pte import (
     PAGE_READONLY,
     pfn_pte,
     pte_dirty,
     pte_mkdirty,
+    pte_mkpmd_mapped,
     pte_mksoft_dirty,
     pte_mkwrite,
     pte_pfn,
+    pte_pmd_mapped,
     pte_soft_dirty,
     pte_t,
     pte_write,
@@ -49,19 +51,22 @@ class NumaLocals(NamedTuple):
     writable: bool
 
 
-def _restored(pte: pte_t, writable: bool) -> pte_t:
-    """pte_modify(old, vm_page_prot) + young (+ write): present again, dirty and
-    soft-dirty kept."""
+def numa_restored_pte(pte: pte_t, writable: bool) -> pte_t:
+    """pte_modify(old, vm_page_prot) + young (+ write): present again, dirty,
+    soft-dirty and a PMD's mark kept."""
     new = pfn_pte(pte_pfn(pte), PAGE_READONLY)
     if pte_dirty(pte):
         new = pte_mkdirty(new)
     if pte_soft_dirty(pte):
         new = pte_mksoft_dirty(new)
+    if pte_pmd_mapped(pte):
+        new = pte_mkpmd_mapped(new)
     return pte_mkwrite(new) if writable else new
 
 
-def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t) -> bool:
-    fn = "do_numa_page"
+def numa_writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t, fn: str) -> bool:
+    """Whether the hinting fault may map the entry writable again: savedwrite up to
+    v6.2, then can_change_pte_writable()/can_change_pmd_writable()."""
     if c.r.numa_recompute_writable:
         vma = vma_at(m, loc.pid, loc.vpn)
         pfn = pte_pfn(pte)
@@ -76,7 +81,7 @@ def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t) -> bool:
         )
         c.decide(
             fn,
-            "can_change_pte_writable: "
+            ("can_change_pmd_writable: " if pte_pmd_mapped(pte) else "can_change_pte_writable: ")
             + ("exclusive anon page -> writable" if ok else "not exclusive -> read-only"),
             "numa_recompute_writable",
         )
@@ -91,10 +96,10 @@ def _writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t) -> bool:
 def do_numa_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) -> tuple[Machine, str]:
     """Hinting fault on a PROT_NONE PTE: pick a target node and start migration."""
     fn = "do_numa_page"
-    writable = _writable(c, m, loc, pte)
+    writable = numa_writable(c, m, loc, pte, fn)
     if not c.r.numa_delay_map:
         c.decide(fn, "make the PTE present before migrating", "numa_delay_map")
-        S.set_pte_at(m, loc.pid, loc.vpn, _restored(pte, writable))
+        S.set_pte_at(m, loc.pid, loc.vpn, numa_restored_pte(pte, writable))
     pfn = pte_pfn(pte)
     page_node = S.page_to_nid(m, pfn)
     target = mpol_misplaced(m, ti, pfn)
@@ -102,40 +107,98 @@ def do_numa_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) -> t
     if target == NO_NODE:
         c.decide(fn, f"page on node {page_node}, task on node {task_node} -> no migration")
         if c.r.numa_delay_map:
-            S.set_pte_at(m, loc.pid, loc.vpn, _restored(pte, writable))
+            S.set_pte_at(m, loc.pid, loc.vpn, numa_restored_pte(pte, writable))
         return m, "done"
     c.decide(fn, f"page on node {page_node}, task on node {task_node} -> migrate to {target}")
-    get_page(m, pfn)  # numa_migrate_prep
     locals_ = NumaLocals(loc.pid, loc.vpn, pfn, target, pte, writable)
-    return push(m, ti, Frame("do_numa_page.target_chosen", locals_, holds=(pfn,))), "pending"
+    if not numa_migrate_prep(c, m, ti, Frame("do_numa_page.target_chosen", locals_), fn):
+        numa_remap(m, loc.pid, loc.vpn, writable)
+        return m, "done"
+    return m, "pending"
+
+
+def numamigrate_isolate_page(c: Ctx, m: Machine, pfn: int) -> bool:
+    """Take the page (a THP: its folio) off the LRU for migration; there is no pin
+    pre-filter.  From 662aeea7536d until 728be28fae8c a THP mapped more than once is
+    refused."""
+    if c.r.thp_numa_skip_shared and S.PageTransCompound(m, pfn):
+        maps = folio_total_mapcount(m, pfn)
+        if maps > 1:
+            c.decide(
+                "numamigrate_isolate_page",
+                f"THP {pfn} mapped {maps} times -> not isolated",
+                "thp_numa_skip_shared",
+            )
+            return False
+    _, isolated = isolate_lru_page(c, m, pfn, "numamigrate_isolate_page")
+    return isolated
+
+
+def numa_migrate_prep(c: Ctx, m: Machine, ti: int, frame: Frame, fn: str) -> bool:
+    """What the hinting fault does under the page-table lock before it drops it and
+    migrates (``frame``): take a reference (numa_migrate_prep), or from ee86814b0562
+    isolate the page itself.  False when that isolation refused the page: the caller
+    maps the entry again with the writability it computed."""
+    loc: NumaLocals = frame.locals  # type: ignore[assignment]
+    if not c.r.numa_isolate_under_ptl:
+        get_page(m, loc.pfn)
+        push(m, ti, frame._replace(holds=(loc.pfn,)))
+        return True
+    if not numamigrate_isolate_page(c, m, loc.pfn):
+        c.decide(
+            fn,
+            "isolation refused under the PTL -> map again " + ("writable" if loc.writable else "read-only"),
+            "numa_isolate_under_ptl",
+        )
+        return False
+    push(m, ti, frame)
+    return True
+
+
+def numa_isolate_and_migrate(c: Ctx, m: Machine, ti: int, frame: Frame, done: str) -> Machine:
+    """With the lock dropped: isolate the page (unless that was done under the lock)
+    and migrate it, continuing at the stage ``done``."""
+    loc: NumaLocals = frame.locals  # type: ignore[assignment]
+    if not c.r.numa_isolate_under_ptl:
+        isolated = numamigrate_isolate_page(c, m, loc.pfn)
+        put_page(c, m, loc.pfn)  # the numa_migrate_prep reference
+        if not isolated:
+            return goto(m, ti, done, holds=(), result="failed")
+    m = goto(m, ti, done, holds=())
+    return push(m, ti, migrate_frame(loc.pfn, loc.target))
 
 
 @stage("do_numa_page.target_chosen")
 def migrate_misplaced_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     """Isolate the page from the LRU (no pin pre-filter for small pages) and migrate."""
-    loc: NumaLocals = frame.locals  # type: ignore[assignment]
-    _, isolated = isolate_lru_page(c, m, loc.pfn, "numamigrate_isolate_page")
-    put_page(c, m, loc.pfn)  # the numa_migrate_prep reference
-    if not isolated:
-        return goto(m, ti, "do_numa_page.migrate_done", holds=(), result="failed")
-    m = goto(m, ti, "do_numa_page.migrate_done", holds=())
-    return push(m, ti, migrate_frame(loc.pfn, loc.target))
+    return numa_isolate_and_migrate(c, m, ti, frame, "do_numa_page.migrate_done")
+
+
+def numa_remap(m: Machine, pid: int, vpn: int, writable: bool) -> None:
+    """Map the PROT_NONE entry at ``vpn`` again (a PMD: all its entries): pte_modify to
+    vm_page_prot, young, and writable if ``writable``."""
+    first = S.pte_at(m, pid, vpn)
+    vpns = range(vpn, vpn + HPAGE_NR) if pte_pmd_mapped(first) else (vpn,)
+    for key in vpns:
+        S.set_pte_at(m, pid, key, numa_restored_pte(S.pte_at(m, pid, key), writable))
 
 
 @stage("do_numa_page.migrate_done")
 def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
-    """After migration: done if it moved; else restore the PTE if nobody changed it."""
+    """After migration: done if it moved; else restore the PTE (the PMD) if nobody
+    changed it."""
     loc: NumaLocals = frame.locals  # type: ignore[assignment]
-    fn = "do_numa_page"
+    huge = pte_pmd_mapped(loc.orig_pte)
+    fn, what = ("do_huge_pmd_numa_page", "PMD") if huge else ("do_numa_page", "PTE")
     if frame.result == "migrated":
-        c.note(fn, "page migrated")
+        c.note(fn, "THP migrated" if huge else "page migrated")
         return pop(m, ti, "done")
-    if not c.r.numa_delay_map:
+    if not c.r.numa_delay_map:  # a PMD never gets here so early (thp_numa_migrate_pages)
         c.decide(fn, "migration failed; the PTE was already made present", "numa_delay_map")
         return pop(m, ti, "done")
     current = S.pte_at(m, loc.pid, loc.vpn)
     if current != loc.orig_pte:
-        c.decide(fn, "migration failed and the PTE changed meanwhile -> leave it", "numa_delay_map")
+        c.decide(fn, f"migration failed and the {what} changed meanwhile -> leave it", "numa_delay_map")
         return pop(m, ti, "done")
     writable = loc.writable and not c.r.numa_recompute_writable
     if c.r.numa_recompute_writable and loc.writable:
@@ -143,8 +206,13 @@ def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     else:
         c.decide(
             fn,
-            f"migration failed -> restore the PTE {'writable' if writable else 'read-only'}",
+            f"migration failed -> restore the {what} {'writable' if writable else 'read-only'}",
             "numa_delay_map",
         )
-    S.set_pte_at(m, loc.pid, loc.vpn, _restored(loc.orig_pte, writable))
+    numa_remap(m, loc.pid, loc.vpn, writable)
     return pop(m, ti, "done")
+
+
+#: the THP path returns to the same code (mm/huge_memory.c do_huge_pmd_numa_page's
+#: out_map, from c5b5a3dd2c1f)
+stage("do_huge_pmd_numa_page.migrate_done")(numa_migrate_done)

@@ -23,6 +23,18 @@ def folio_pages(m: Machine, head: int) -> list[int]:
     ]
 
 
+def folio_total_mapcount(m: Machine, head: int) -> int:
+    """total_mapcount(): PTE maps of every subpage plus the PMD maps."""
+    return sum(S.page_mapcount_raw(m, p) for p in folio_pages(m, head)) + S.compound_mapcount(m, head)
+
+
+def folio_mapped(m: Machine, pfn: int) -> bool:
+    """folio_mapped(): any mapping of the page, or of any page of its THP."""
+    if S.PageTransCompound(m, pfn):
+        return folio_total_mapcount(m, S.compound_head(m, pfn)) > 0
+    return S.page_mapcount_raw(m, pfn) > 0
+
+
 def page_mapcount(m: Machine, pfn: int) -> int:
     """page_mapcount(): this page's PTE mappings plus the PMD mappings of its THP."""
     _check_in_use(m, pfn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from cowlab.kernel import access, migrate, numa_fault, proc_mem, syscalls, vmscan  # noqa: F401
+from cowlab.kernel import access, migrate, numa_fault, numa_fault_huge, proc_mem, syscalls, vmscan  # noqa: F401
 from cowlab.kernel.access import AccessOp
 from cowlab.kernel.context import Ctx, ModelBugError
 from cowlab.kernel.device import dma_read, dma_write

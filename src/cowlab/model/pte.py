@@ -26,6 +26,8 @@ Swap-type PTE (``is_swap_pte``: not none, _PAGE_PRESENT clear):
     bit 4     _SWP_MIG_YOUNG        a migration entry of a young PTE (2e3468778dbe;
                                     the kernel keeps it in the offset's high bits)
     bit 5     _SWP_MIG_DIRTY        a migration entry of a dirty PTE (2e3468778dbe)
+    bit 8     _SWP_PMD              model: one of the HPAGE_NR entries of a PMD
+                                    migration entry (the kernel's is_pmd_migration_entry)
     bit 7     _PAGE_SWP_EXCLUSIVE   the swap PTE's exclusive bit (1493a1913e34)
     bit 11    _PAGE_SWP_SOFT_DIRTY  soft-dirty of a swap or migration entry
     12..      offset                swp_offset(): the slot, or a migration entry's pfn
@@ -97,6 +99,9 @@ _PAGE_SWP_FLAGS = _PAGE_SWP_EXCLUSIVE | _PAGE_SWP_SOFT_DIRTY
 #: PTE it replaced, where the architecture has room for them (x86-64 has)
 _SWP_MIG_YOUNG = 1 << 4
 _SWP_MIG_DIRTY = 1 << 5
+#: model: one of the HPAGE_NR entries that stand for a PMD migration entry (a THP
+#: migrating whole, set_pmd_migration_entry)
+_SWP_PMD = 1 << 8
 
 #: the model's one swap device.  The kernel numbers swap devices from 0; here the
 #: device is 1, so that the entry for slot 0 is not pte_none.
@@ -188,8 +193,11 @@ def pte_soft_dirty(pte: pte_t) -> bool:
 
 
 def pte_pmd_mapped(pte: pte_t) -> bool:
-    """Model: one of the HPAGE_NR entries that stand for a PMD mapping a THP."""
-    return bool(pte & _PAGE_PMD)
+    """Model: one of the HPAGE_NR entries that stand for a PMD: a PMD mapping a THP,
+    or a PMD migration entry (is_pmd_migration_entry).  False for a swap entry."""
+    if pte & _PAGE_PRESENT:
+        return bool(pte & _PAGE_PMD)
+    return (pte & _PTE_KIND_MASK) in _KINDS_MIGRATION and bool(pte & _SWP_PMD)
 
 
 def pte_pgprot(pte: pte_t) -> pgprot_t:
@@ -250,13 +258,14 @@ def pte_clear_soft_dirty(pte: pte_t) -> pte_t:
 
 
 def pte_mkpmd_mapped(pte: pte_t) -> pte_t:
-    """Model: make the entry one of the HPAGE_NR entries of a PMD mapping."""
-    return pte | _PAGE_PMD
+    """Model: make the entry (present, or a migration entry) one of the HPAGE_NR
+    entries of a PMD."""
+    return pte | (_PAGE_PMD if pte & _PAGE_PRESENT else _SWP_PMD)
 
 
 def pte_clear_pmd_mapped(pte: pte_t) -> pte_t:
     """Model: the entry becomes an ordinary PTE (the PMD was split)."""
-    return pte & ~_PAGE_PMD
+    return pte & ~(_PAGE_PMD if pte & _PAGE_PRESENT else _SWP_PMD)
 
 
 # --- swap and migration entries -----------------------------------------------------
@@ -435,7 +444,7 @@ def _flags_valid(flags: int) -> bool:
     if kind == _KIND_SWAP:
         return not flags & ~(_PTE_KIND_MASK | _PAGE_SWP_FLAGS)
     return kind in _KINDS_MIGRATION and not flags & ~(
-        _PTE_KIND_MASK | _PAGE_SWP_SOFT_DIRTY | _SWP_MIG_YOUNG | _SWP_MIG_DIRTY
+        _PTE_KIND_MASK | _PAGE_SWP_SOFT_DIRTY | _SWP_MIG_YOUNG | _SWP_MIG_DIRTY | _SWP_PMD
     )
 
 
@@ -481,6 +490,8 @@ class MigrationEntry(NamedTuple):
     #: the replaced PTE was young / dirty (kept from 2e3468778dbe, v6.1)
     young: bool = False
     dirty: bool = False
+    #: one of the HPAGE_NR entries of a PMD migration entry (a THP migrating whole)
+    pmd: bool = False
 
 
 class SwapEntry(NamedTuple):
@@ -519,6 +530,7 @@ def pte_view(pte: pte_t) -> Pte | None:
             pte_swp_soft_dirty(pte),
             is_migration_entry_young(pte),
             is_migration_entry_dirty(pte),
+            pte_pmd_mapped(pte),
         )
     return SwapEntry(swp_offset(pte), pte_swp_exclusive(pte), pte_swp_soft_dirty(pte))
 
@@ -548,6 +560,8 @@ def to_pte_t(record: Pte | None) -> pte_t:
         if record.dirty:
             entry = make_migration_entry_dirty(entry)
         pte = swp_entry_to_pte(entry)
+        if record.pmd:
+            pte = pte_mkpmd_mapped(pte)
         return pte_swp_mksoft_dirty(pte) if record.soft_dirty else pte
     assert type(record) is SwapEntry
     pte = swp_entry_to_pte(swp_entry(SWP_SWAPFILE, record.slot))
