@@ -353,3 +353,62 @@ def test_two_workers_give_one_answer_whatever_the_hash_seed() -> None:
     first = run("1")
     assert first["outcome"] == "violation"
     assert run("2") == first == run("3")
+
+
+@pytest.mark.parametrize(
+    ("kernel", "outcome"),
+    [("v5.10.262", "complete"), ("v5.16", "complete"), ("v5.18", "violation"), ("v5.19", "complete")],
+)
+def test_gaudi_thp_open_breaks_only_on_v5_18(kernel: str, outcome: str) -> None:
+    """The THP Gaudi race: the PMD path protects the pinned THP in every release, but
+    only v5.18's refcount-based PMD write fault turns the read-only PMD into a copy."""
+    run = check("gaudi-thp-open", kernel)
+    assert run.result.outcome == outcome
+    if outcome == "violation":
+        assert run.reproduced
+        texts = [str(e) for r in run.replay.steps for e in r.events]
+        assert any("writable PMD migration entry -> readable" in t for t in texts)
+        assert any("do_huge_pmd_wp_page: page_count 2 != 1 -> split" in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "depth"), [("v5.10.262", 12), ("v5.13", 12), ("v5.16", 25), ("v6.12", None)]
+)
+def test_gaudi_thp_fork_open(kernel: str, depth: int | None) -> None:
+    """With a fork after the hinting fault: up to v5.13 the failed THP migration itself
+    leaves the PMD read-only (no racing scan needed, 12 steps); v5.14-v5.18 need the
+    second thread's scan (25 steps); PageAnonExclusive closes both."""
+    run = check("gaudi-thp-fork-open", kernel)
+    if depth is None:
+        assert run.result.outcome == "complete"
+        return
+    assert run.result.outcome == "violation" and run.reproduced
+    assert len(run.result.trace) == depth
+    texts = [str(e) for r in run.replay.steps for e in r.events]
+    assert any("copy_huge_pmd" in t and "split the PMD" in t for t in texts)
+
+
+def test_no_numa_scan_while_a_fork_holds_the_mmap_lock() -> None:
+    """task_numa_work() needs the mmap_lock: the checker offers no scan while another
+    thread of the process is copying its page tables (a replayed counterexample would
+    stop at that step, as it did before this was checked)."""
+    from cowlab.kernel.frames import top
+    from cowlab.model import state as S
+
+    model = CheckModel(load_named_config("gaudi-thp-fork-open"), kernel_at("v5.16"))
+    state = model.initial()
+
+    def t1_stage() -> str:
+        m = state.machine
+        ti = next(ti for ti in range(S.nr_threads(m)) if S.task_name(m, ti) == "T1")
+        return top(m, ti).stage if S.task_depth(m, ti) else ""
+
+    for _ in range(30):  # T1 alone: mmap, write, pin, read, then into fork
+        if t1_stage() == "fork.copy_page_range":
+            break
+        ts = model.transitions(state)
+        state = model.step(
+            state, next(t for t in ts if t.kind == "thread" and t.actor == "T1" and not t.choice)
+        )[0]
+    assert t1_stage() == "fork.copy_page_range"
+    assert not [t for t in model.transitions(state) if t.kind == "numa_scan"]

@@ -188,3 +188,24 @@ def test_isolation_under_the_ptl_keeps_the_write_bit_from_ee86814b0562() -> None
         assert type(view) is PresentPte and not view.protnone
     assert not pte_view(before.machine.process_named("P").pte(BASE)).write
     assert pte_view(after.machine.process_named("P").pte(BASE)).write
+
+
+@pytest.mark.parametrize(("kernel", "node"), [("v6.6", 0), ("v6.12", 1)])
+def test_a_pte_mapped_thp_migrates_from_d2136d749d76(kernel: str, node: int) -> None:
+    """A VMA split turns the PROT_NONE PMD into PROT_NONE PTEs of the THP's subpages.
+    Up to v6.9 do_numa_page left compound pages alone ("TODO: handle PTE-mapped THP")
+    and only mapped the PTE again; from d2136d749d76 the whole folio migrates."""
+    steps = joined(
+        """
+        - T1: {mmap: buf, pages: 4, thp: true}
+        - T1: {write: buf}
+        - T2: numa_scan
+        - T1: {madvise: buf, advice: dontfork, first: 2, count: 2}
+        """,
+        HINTING_FAULT,
+    )
+    result = run_thp(steps, kernel)
+    assert broken(result) == []
+    view = pte_view(result.machine.process_named("P").pte(BASE))
+    assert type(view) is PresentPte and not view.pmd and not view.protnone
+    assert node_reached(result) == node

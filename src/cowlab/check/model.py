@@ -34,6 +34,7 @@ from cowlab.kernel.step import (
     advance,
     apply,
     blocked,
+    mmap_write_holder,
     start,
 )
 from cowlab.model import KSWAPD, NO_CPU, NO_NODE, ZERO_PFN, Machine
@@ -153,7 +154,8 @@ class CheckModel:
             pc = pcs.get(name, 0)
             if pc < len(program) and self._can_start(m, ti, program[pc]):
                 out.append(Transition("thread", name))
-            if s.budgets[SCAN] and S.numa_balancing_enabled(m):
+            # task_numa_work() needs the mmap_lock for reading, as a started scan would
+            if s.budgets[SCAN] and S.numa_balancing_enabled(m) and mmap_write_holder(m, ti) is None:
                 out.append(Transition("numa_scan", name))
         if s.budgets[MOVE]:
             for ti in range(S.nr_threads(m)):

@@ -52,6 +52,7 @@ class Rules(NamedTuple):
     thp_numa_skip_shared: bool = False
     fork_early_cow_anon_only: bool = False
     numa_isolate_under_ptl: bool = False
+    numa_migrate_large_folio: bool = False
 
 
 RULE_SUMMARIES: dict[str, str] = {
@@ -98,6 +99,8 @@ RULE_SUMMARIES: dict[str, str] = {
     "fork_early_cow_anon_only": "fork copies early only anon pages (a pinned page-cache page is shared)",
     "numa_isolate_under_ptl": "the NUMA hinting fault isolates under the PTL: a refused isolation "
     "keeps the write bit it computed",
+    "numa_migrate_large_folio": "a hinting fault on a PTE-mapped THP migrates its folio "
+    "(before: do_numa_page left compound pages alone)",
 }
 
 RULE_NAMES: tuple[str, ...] = Rules._fields

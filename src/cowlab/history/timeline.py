@@ -338,8 +338,9 @@ TIMELINE: tuple[Commit, ...] = (
         "d2136d749d76",
         "mm: support multi-size THP numa balancing",
         "v6.10",
-        f"{KS} §2.4",
-        (("numa_skip_pinned_or_shared", True),),
+        f"{KS} §2.4; docs/research/thp-numa.md (do_numa_page's 'TODO: handle PTE-mapped THP' "
+        "bail-out is gone: the large folio migrates)",
+        (("numa_skip_pinned_or_shared", True), ("numa_migrate_large_folio", True)),
     ),
     Commit(
         "ee86814b0562",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, vpn_range
 from cowlab.kernel.huge_memory import pmd_base
-from cowlab.kernel.pages import page_maybe_dma_pinned
+from cowlab.kernel.pages import folio_pfn, page_mapcount, page_maybe_dma_pinned
 from cowlab.kernel.pgtable import readable_migration_pte
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import (
@@ -68,10 +68,9 @@ def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: pte_t, target_node: int) -> st
     if pte_pfn(pte) == ZERO_PFN:
         return "no struct page (zero page)"
     pfn = pte_pfn(pte)
-    if S.PageTransCompound(m, pfn):
-        return "PTE-mapped THP (NUMA balancing of PTE-mapped THPs is not modeled)"
     if vma.is_cow_mapping:
-        refcount, mapcount = S.page_count(m, pfn), S.page_mapcount_raw(m, pfn)
+        # page_count() and page_mapcount() of a THP subpage read its folio's counts
+        refcount, mapcount = S.page_count(m, folio_pfn(m, pfn)), page_mapcount(m, pfn)
         if r.numa_skip_pinned_or_shared:
             pinned = page_maybe_dma_pinned(m, pfn)
             shared = pinned or mapcount > 1

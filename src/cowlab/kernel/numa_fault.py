@@ -101,6 +101,13 @@ def do_numa_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) -> t
         c.decide(fn, "make the PTE present before migrating", "numa_delay_map")
         S.set_pte_at(m, loc.pid, loc.vpn, numa_restored_pte(pte, writable))
     pfn = pte_pfn(pte)
+    if S.PageTransCompound(m, pfn):
+        if not c.r.numa_migrate_large_folio:
+            c.decide(fn, f"pfn {pfn} is a PTE-mapped THP subpage -> not migrated", "numa_migrate_large_folio")
+            if c.r.numa_delay_map:
+                S.set_pte_at(m, loc.pid, loc.vpn, numa_restored_pte(pte, writable))
+            return m, "done"
+        pfn = S.compound_head(m, pfn)  # the whole folio migrates
     page_node = S.page_to_nid(m, pfn)
     target = mpol_misplaced(m, ti, pfn)
     task_node = S.task_node(m, ti)

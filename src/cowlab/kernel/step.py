@@ -68,6 +68,22 @@ def start(c: Ctx, m: Machine, ti: int, op: NamedTuple) -> Machine:
     return push(m, ti, frame)
 
 
+def mmap_write_holder(m: Machine, ti: int) -> str | None:
+    """The thread of ``ti``'s process that holds its mmap_lock for writing (a fork
+    between its pinned check and its copy of the page tables), or None."""
+    pid = S.task_pid(m, ti)
+    stage_name = m.L.symbols.name  # type: ignore[attr-defined]
+    for other in range(S.nr_threads(m)):
+        if (
+            other != ti
+            and S.task_pid(m, other) == pid
+            and S.task_depth(m, other)
+            and stage_name(S.frame_stage(m, other)) == "fork.copy_page_range"
+        ):
+            return S.task_name(m, other)
+    return None
+
+
 def blocked(m: Machine, ti: int) -> str | None:
     """Why the thread's next stage cannot run now, or None."""
     if not S.task_depth(m, ti):
@@ -79,14 +95,9 @@ def blocked(m: Machine, ti: int) -> str | None:
     pid = S.task_pid(m, ti)
     stage_name = m.L.symbols.name  # type: ignore[attr-defined]
     if frame.stage not in MMAP_LOCK_FREE_STAGES and not _access_needs_no_fault(m, frame):
-        for other in range(S.nr_threads(m)):
-            if (
-                other != ti
-                and S.task_pid(m, other) == pid
-                and S.task_depth(m, other)
-                and stage_name(S.frame_stage(m, other)) == "fork.copy_page_range"
-            ):
-                return f"mmap_lock is held for writing by {S.task_name(m, other)} (forking)"
+        writer = mmap_write_holder(m, ti)
+        if writer is not None:
+            return f"mmap_lock is held for writing by {writer} (forking)"
     needs_write = frame.stage in MMAP_WRITE_STAGES or (
         type(frame.locals) is MadviseOp and frame.locals.advice in MMAP_WRITE_ADVICE
     )
