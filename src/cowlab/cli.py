@@ -329,11 +329,11 @@ def check(
     raise typer.Exit(EXIT_HELD if outcome == "complete" else EXIT_LIMIT)
 
 
-@app.command(epilog=_epilog("cowlab bisect gaudi --good v4.8 --bad v6.12"))
+@app.command(epilog=_epilog("cowlab bisect gaudi --good v4.8 --bad v6.18"))
 def bisect(
     scenario: Annotated[str, typer.Argument(metavar="SCENARIO", help="scenario file or built-in name")],
     good: Annotated[str, typer.Option(metavar="KERNEL", help="one end")] = "v4.8",
-    bad: Annotated[str, typer.Option(metavar="KERNEL", help="the other end")] = "v6.12",
+    bad: Annotated[str, typer.Option(metavar="KERNEL", help="the other end")] = "v6.18",
     html: Annotated[
         str | None,
         typer.Option("--html", metavar="FILE", help="write the first change's two traces side by side"),
@@ -553,7 +553,9 @@ def kernels(
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
     console.print(
-        f"releases: {RELEASES[0]} .. {RELEASES[-1]} (a release applies every modeled commit up to its tag)"
+        f"releases: {RELEASES[0]} .. {RELEASES[-1]} (a release applies every modeled commit up to its tag; "
+        f"the newest modeled commit is of {TIMELINE[-1].release}: later changes to the modeled paths, "
+        "listed in docs/research/timeline-v6.18.md, are not modeled yet)"
     )
     table = Table("commit", "release", "title", "rules switched")
     for c in TIMELINE:

@@ -293,6 +293,24 @@ def test_swap_in_decides_on_refcount_from_c145e0b47c77() -> None:
     assert after == []
 
 
+def test_swap_in_maps_an_exclusive_page_writable_on_a_read_fault_from_c18160dba5ff() -> None:
+    """The read fault that brings the page back maps it writable and dirty, so the next
+    write takes no fault; before, only a write fault did (and the read left it R/O)."""
+    text = scenario_text("""
+        - T1: {mmap: buf}
+        - T1: {write: buf}
+        - kernel: lru_drain
+        - kswapd: {reclaim: "P:buf"}
+        - T1: {read: buf}
+    """)
+    after = run_text(text, "v6.11")
+    before = run_text(text, "v6.11", ("c18160dba5ff",))
+    views = [pte_view(r.machine.process_named("P").pte(0x100)) for r in (before, after)]
+    assert all(type(v) is PresentPte for v in views)
+    assert not views[0].write and not views[0].dirty
+    assert views[1].write and views[1].dirty
+
+
 def test_swap_pte_exclusive_bit_from_1493a1913e34() -> None:
     text = scenario_text("""
         - T1: {mmap: buf}

@@ -53,6 +53,7 @@ class Rules(NamedTuple):
     fork_early_cow_anon_only: bool = False
     numa_isolate_under_ptl: bool = False
     numa_migrate_large_folio: bool = False
+    swapin_map_writable_exclusive: bool = False
 
 
 RULE_SUMMARIES: dict[str, str] = {
@@ -101,6 +102,7 @@ RULE_SUMMARIES: dict[str, str] = {
     "keeps the write bit it computed",
     "numa_migrate_large_folio": "a hinting fault on a PTE-mapped THP migrates its folio "
     "(before: do_numa_page left compound pages alone)",
+    "swapin_map_writable_exclusive": "swap-in maps an exclusive page writable on a read fault too",
 }
 
 RULE_NAMES: tuple[str, ...] = Rules._fields

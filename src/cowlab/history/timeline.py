@@ -343,6 +343,16 @@ TIMELINE: tuple[Commit, ...] = (
         (("numa_skip_pinned_or_shared", True), ("numa_migrate_large_folio", True)),
     ),
     Commit(
+        "c18160dba5ff",
+        "mm: swap: reuse exclusive folio directly instead of wp page faults",
+        "v6.11",
+        "docs/research/timeline-v6.18.md §A (6.11 MM pull; the patch "
+        "20240531104819.140218-1-21cnbao@gmail.com): do_swap_page() maps an exclusive, "
+        "non-KSM folio in a VM_WRITE VMA writable and dirty on a read fault too (its order "
+        "against ee86814b0562 inside v6.11 not checked)",
+        (("swapin_map_writable_exclusive", True),),
+    ),
+    Commit(
         "ee86814b0562",
         "mm/migrate: move NUMA hinting fault folio isolation + checks under PTL",
         "v6.11",

@@ -396,6 +396,9 @@ def do_swap_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, orig_pte: pte_t)
     - c145e0b47c77 "mm: streamline COW logic in do_swap_page()" (v5.18): free the swap
       cache first; writable iff refcount == 1.
     - 1493a1913e34 (v5.19): the swap PTE's exclusive bit says exclusive outright.
+    - c18160dba5ff "mm: swap: reuse exclusive folio directly instead of wp page faults"
+      (v6.11): an exclusive page in a writable VMA is mapped writable (and dirty) on a
+      read fault too, unless soft-dirty tracking wants the write fault.
     The read from the swap device is modeled as synchronous (one step).
     """
     fn = "do_swap_page"
@@ -450,6 +453,20 @@ def do_swap_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, orig_pte: pte_t)
         elif matters:
             c.decide(fn, f"refcount {refcount} != 1 -> not exclusive", "swapin_refcount")
         writable = exclusive and loc.write
+        if exclusive and not loc.write and r.swapin_map_writable_exclusive and vma.writable:
+            if vma.soft_dirty_tracking and not pte_swp_soft_dirty(orig_pte):
+                c.decide(
+                    fn,
+                    "exclusive, but soft-dirty tracking needs the write fault -> read-only",
+                    "swapin_map_writable_exclusive",
+                )
+            else:
+                writable = True
+                c.decide(
+                    fn,
+                    "exclusive in a writable VMA -> map writable on a read fault",
+                    "swapin_map_writable_exclusive",
+                )
     page_add_rmap(m, pfn, exclusive=True if (exclusive and r.anon_exclusive) else None)
     pte = pfn_pte(pfn, PAGE_READONLY)
     if writable:
