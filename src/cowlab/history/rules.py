@@ -54,6 +54,9 @@ class Rules(NamedTuple):
     numa_isolate_under_ptl: bool = False
     numa_migrate_large_folio: bool = False
     swapin_map_writable_exclusive: bool = False
+    anon_mthp: bool = False
+    wp_no_reuse_large: bool = False
+    wp_reuse_large_exclusive: bool = False
 
 
 RULE_SUMMARIES: dict[str, str] = {
@@ -103,6 +106,9 @@ RULE_SUMMARIES: dict[str, str] = {
     "numa_migrate_large_folio": "a hinting fault on a PTE-mapped THP migrates its folio "
     "(before: do_numa_page left compound pages alone)",
     "swapin_map_writable_exclusive": "swap-in maps an exclusive page writable on a read fault too",
+    "anon_mthp": "anonymous write faults may allocate a multi-size THP mapped by PTEs",
+    "wp_no_reuse_large": "do_wp_page never reuses a page of a large folio (without PageAnonExclusive)",
+    "wp_reuse_large_exclusive": "do_wp_page reuses a large folio that this mm alone maps and holds",
 }
 
 RULE_NAMES: tuple[str, ...] = Rules._fields

@@ -326,6 +326,15 @@ TIMELINE: tuple[Commit, ...] = (
         "M",
     ),
     Commit(
+        "19eaf44954df",
+        "mm: thp: support allocation of anonymous multi-size THP",
+        "v6.8",
+        'docs/research/timeline-v6.18.md §A (6.8 MM pull, series "Multi-size THP for '
+        'anonymous memory"): alloc_anon_folio() maps a large folio of an enabled sub-PMD '
+        "order by several PTEs",
+        (("anon_mthp", True),),
+    ),
+    Commit(
         "728be28fae8c",
         "mm: migrate: remove THP mapcount check in numamigrate_isolate_page()",
         "v6.8",
@@ -333,6 +342,15 @@ TIMELINE: tuple[Commit, ...] = (
         "the mm-stable order, not checked against a tag)",
         (("thp_numa_skip_shared", False),),
         "M",
+    ),
+    Commit(
+        "cd197c3a2040",
+        "mm: prohibit the last subpage from reusing the entire large folio",
+        "v6.9",
+        "docs/research/timeline-v6.18.md §A (6.9 MM pull; patch "
+        "20240308092721.144735-1-21cnbao@gmail.com; the issue's 781a3ca5c345 was its "
+        "mm-unstable hash): wp_can_reuse_anon_folio() refuses any large folio",
+        (("wp_no_reuse_large", True),),
     ),
     Commit(
         "d2136d749d76",
@@ -360,5 +378,14 @@ TIMELINE: tuple[Commit, ...] = (
         "page-table lock, so a refused isolation maps the entry again with the writability "
         "just computed; only a failure after the lock is dropped gives read-only",
         (("numa_isolate_under_ptl", True),),
+    ),
+    Commit(
+        "1da190f4d0a6",
+        "mm: Copy-on-Write (COW) reuse support for PTE-mapped THP",
+        "v6.15",
+        "docs/research/timeline-v6.18.md §A (6.15 MM pull; parent 6af8cb80d3a9, MM owner "
+        "tracking): a PTE-mapped large anon folio is reused when this mm alone maps it and "
+        "every reference is a mapping of it (or the swap cache)",
+        (("wp_no_reuse_large", False), ("wp_reuse_large_exclusive", True)),
     ),
 )

@@ -15,6 +15,7 @@ from cowlab.kernel.frames import pop, push, stage
 from cowlab.kernel.huge_memory import (
     do_huge_pmd_anonymous_page,
     do_huge_pmd_wp_page,
+    new_folio,
     page_trans_huge_map_swapcount,
     pmd_mkyoung,
     thp_suitable,
@@ -22,15 +23,17 @@ from cowlab.kernel.huge_memory import (
 from cowlab.kernel.lru import lru_add_drain, lru_cache_add
 from cowlab.kernel.pages import (
     alloc_page,
+    folio_pages,
+    folio_total_mapcount,
     get_page,
     page_add_rmap,
     page_mapcount,
     page_remove_rmap,
     put_page,
 )
-from cowlab.kernel.pgtable import maybe_mkwrite
+from cowlab.kernel.pgtable import maybe_mkwrite, rmap_folio
 from cowlab.kernel.swapfile import delete_from_swap_cache, swap_free, swapcount, try_to_free_swap
-from cowlab.model import NO_CPU, NO_PFN, ZERO_PFN, Frame, Machine, Vma
+from cowlab.model import MTHP_NR, NO_CPU, NO_PFN, ZERO_PFN, Frame, Machine, Vma
 from cowlab.model import state as S
 from cowlab.model.pte import (
     PAGE_READONLY,
@@ -176,6 +179,15 @@ def do_anonymous_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Ma
         S.set_pte_at(m, loc.pid, loc.vpn, pfn_pte(ZERO_PFN, PAGE_READONLY))
         return m, "done"
     node = S.task_node(m, ti)
+    if c.r.anon_mthp and vma.mthp_enabled:
+        base = loc.vpn - loc.vpn % MTHP_NR
+        if (
+            vma.start <= base
+            and base + MTHP_NR <= vma.end
+            and all(pte_none(S.pte_at(m, loc.pid, vpn)) for vpn in range(base, base + MTHP_NR))
+        ):
+            return _do_anonymous_mthp(c, m, loc, vma, base, node)
+        c.decide("alloc_anon_folio", "the aligned range is not empty -> a small page", "anon_mthp")
     _, pfn = alloc_page(m, node, 0)
     page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
     lru_cache_add(m, pfn, S.task_cpu(m, ti))
@@ -186,6 +198,27 @@ def do_anonymous_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Ma
         f"PTE {'writable' if pte_write(pte) else 'read-only'}",
     )
     S.set_pte_at(m, loc.pid, loc.vpn, pte)
+    return m, "done"
+
+
+def _do_anonymous_mthp(
+    c: Ctx, m: Machine, loc: FaultLocals, vma: Vma, base: int, node: int
+) -> tuple[Machine, str]:
+    """alloc_anon_folio() (19eaf44954df, v6.8): a zeroed large folio for the whole
+    aligned range, every PTE mapping its subpage (set_ptes), each subpage exclusive
+    from 6c287605fd56; a large folio skips the LRU-add batch."""
+    pfns = new_folio(m, node, (0,) * MTHP_NR, exclusive=c.r.anon_exclusive, pmd_mapped=False)
+    get_page(m, pfns[0], MTHP_NR - 1)  # one reference per PTE
+    for i, pfn in enumerate(pfns):
+        S.page_mapcount_add(m, pfn, 1)
+        pte = maybe_mkwrite(pte_mksoft_dirty(pte_mkdirty(pfn_pte(pfn, PAGE_READONLY))), vma)
+        S.set_pte_at(m, loc.pid, base + i, pte)
+    c.decide(
+        "do_anonymous_page",
+        f"write fault -> new multi-size THP pfns {', '.join(map(str, pfns))} on node {node}, "
+        f"{MTHP_NR} PTEs {'writable' if vma.writable else 'read-only'}",
+        "anon_mthp",
+    )
     return m, "done"
 
 
@@ -335,6 +368,10 @@ def _do_wp_subpage(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) ->
     folio = S.compound_head(m, pfn)
     if r.anon_exclusive and S.PageAnonExclusive(m, pfn):
         return wp_page_reuse(c, m, loc, pte, why="PageAnonExclusive", rule="anon_exclusive")
+    if r.wp_reuse_large_exclusive:
+        return _wp_can_reuse_large_folio(c, m, ti, loc, pte, folio)
+    if r.wp_no_reuse_large:
+        return wp_page_copy(c, m, ti, loc, pte, why="a large folio is never reused", rule="wp_no_reuse_large")
     if not r.wp_reuse_refcount:
         return _wp_reuse_swap_page(c, m, ti, loc, pte)
     refcount = S.page_count(m, folio)
@@ -350,6 +387,29 @@ def _do_wp_subpage(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) ->
     if not r.wp_swapcache_free and mapcount != 1:
         return wp_page_copy(c, m, ti, loc, pte, why=f"mapcount {mapcount} != 1", rule="wp_reuse_refcount")
     return wp_page_reuse(c, m, loc, pte, why="THP page_count 1", rule="wp_reuse_refcount")
+
+
+def _wp_can_reuse_large_folio(
+    c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t, folio: int
+) -> tuple[Machine, str]:
+    """1da190f4d0a6 "mm: Copy-on-Write (COW) reuse support for PTE-mapped THP" (v6.15):
+    reuse the subpage if this mm alone maps the folio and every reference is one of its
+    mappings (or the swap cache); only the faulting PTE becomes writable."""
+    fn = "wp_can_reuse_anon_folio"
+    owners = {pid for pid, _, _ in rmap_folio(m, frozenset(folio_pages(m, folio)))}
+    if owners != {loc.pid}:
+        return wp_page_copy(
+            c, m, ti, loc, pte, why="large folio maybe mapped by another mm", rule="wp_reuse_large_exclusive"
+        )
+    refcount, maps = S.page_count(m, folio), folio_total_mapcount(m, folio)
+    swapcache = sum(S.PageSwapCache(m, p) for p in folio_pages(m, folio))
+    if refcount != maps + swapcache:
+        why = f"large folio refcount {refcount} != {maps} mappings + {swapcache} swap cache"
+        return wp_page_copy(c, m, ti, loc, pte, why=why, rule="wp_reuse_large_exclusive")
+    c.decide(
+        fn, f"large folio mapped only here, refcount {refcount} = its mappings", "wp_reuse_large_exclusive"
+    )
+    return wp_page_reuse(c, m, loc, pte, why="exclusive large folio", rule="wp_reuse_large_exclusive")
 
 
 def reuse_swap_page(c: Ctx, m: Machine, pfn: int) -> tuple[Machine, bool, int]:

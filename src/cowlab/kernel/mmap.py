@@ -62,6 +62,8 @@ def do_mmap(
             if vma.hugetlb
             else "anonymous, MADV_HUGEPAGE"
             if vma.thp_enabled
+            else "anonymous, MADV_HUGEPAGE, multi-size THP"
+            if vma.mthp_enabled
             else "anonymous"
         )
     )

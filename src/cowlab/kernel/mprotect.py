@@ -21,6 +21,7 @@ from cowlab.model import (
     VM_DONTCOPY,
     VM_HUGEPAGE,
     VM_HUGETLB,
+    VM_MTHP,
     VM_SOFTDIRTY,
     VM_WIPEONFORK,
     ZERO_PFN,
@@ -223,7 +224,7 @@ def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi:
     """mprotect() of pages ``lo``..``hi`` of a region, splitting its VMA at the ends."""
     _, pieces = range_vmas(c, m, pid, region, lo, hi)
     for vma in pieces:
-        keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB | VM_HUGEPAGE)
+        keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB | VM_HUGEPAGE | VM_MTHP)
         if flags | keep == vma.flags:
             c.note("mprotect", f"{vpn_range(vma.start, vma.end)}: protection unchanged")
             continue

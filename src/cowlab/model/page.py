@@ -22,6 +22,9 @@ NO_HEAD = -1
 #: depends on counts, not on the size, and four keep states small while still
 #: letting a range be "half" or "all but one" of a THP.
 HPAGE_NR = 4
+#: subpages of a multi-size THP (any size below the PMD's, 16 kB .. 1 MB on x86): the
+#: rules depend on "large folio mapped by PTEs", not on the order
+MTHP_NR = 2
 
 
 class Page(NamedTuple):

@@ -15,6 +15,10 @@ VM_SOFTDIRTY = 0x8000000
 VM_HUGETLB = 0x400000
 #: madvise(MADV_HUGEPAGE): write faults may allocate transparent huge pages
 VM_HUGEPAGE = 0x20000000
+#: model, not a kernel VMA flag: the THP size enabled for this region is a sub-PMD one
+#: (multi-size THP, sysfs hugepage-<size>kB/enabled, which cow.c sets per test), so a
+#: write fault allocates an MTHP_NR-page folio mapped by PTEs (19eaf44954df, v6.8)
+VM_MTHP = 0x40000000
 
 
 class Vma(NamedTuple):
@@ -58,8 +62,22 @@ class Vma(NamedTuple):
 
     @property
     def thp_enabled(self) -> bool:
-        """hugepage_vma_check() with THP "enabled=madvise": only MADV_HUGEPAGE VMAs."""
-        return bool(self.flags & VM_HUGEPAGE) and not self.file and not self.hugetlb
+        """hugepage_vma_check() with THP "enabled=madvise": only MADV_HUGEPAGE VMAs (and
+        the PMD size enabled)."""
+        return (
+            bool(self.flags & VM_HUGEPAGE) and not self.flags & VM_MTHP and not self.file and not self.hugetlb
+        )
+
+    @property
+    def mthp_enabled(self) -> bool:
+        """thp_vma_allowable_orders() for a sub-PMD order: MADV_HUGEPAGE and a multi-size
+        THP size enabled (VM_MTHP)."""
+        return (
+            bool(self.flags & VM_HUGEPAGE)
+            and bool(self.flags & VM_MTHP)
+            and not self.file
+            and not self.hugetlb
+        )
 
     @property
     def soft_dirty_tracking(self) -> bool:

@@ -147,6 +147,8 @@ class Translator(Walk):
     def memory(self, i: int, a: object, actor: str, label: str) -> None:
         proc = self.actor_proc(actor)
         match a:
+            case Mmap(thp=True) | Mmap(mthp=True):
+                raise Refuse("THP regions are not exported (THP scenarios are model-only)")
             case Mmap(name, pages, prot, file, huge):
                 if name in proc.regions:
                     raise Refuse(f"region {name} is already mapped")

@@ -37,6 +37,9 @@ class Mmap:
     #: MADV_HUGEPAGE at once, the region aligned to a PMD: write faults on whole
     #: HPAGE_NR-page ranges map transparent huge pages
     thp: bool = False
+    #: as ``thp``, but the enabled THP size is a sub-PMD one (multi-size THP, v6.8): a
+    #: write fault maps a large folio of MTHP_NR pages by PTEs
+    mthp: bool = False
 
 
 @dataclass(frozen=True)

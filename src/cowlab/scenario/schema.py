@@ -125,6 +125,7 @@ class MmapArgs(Model):
     file: Name | None = None
     hugetlb: bool = False
     thp: bool = False
+    mthp: bool = False
 
 
 class ProcMemWriteArgs(Model):

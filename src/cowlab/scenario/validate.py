@@ -185,6 +185,12 @@ class _Checker:
                 self.fail(key("thp"), "a region is either hugetlb or THP, not both")
             case Mmap(file=str(), thp=True):
                 self.fail(key("thp"), "THP of file mappings is not modeled")
+            case Mmap(thp=True, mthp=True):
+                self.fail(key("mthp"), "a region has one THP size: thp (PMD) or mthp (multi-size), not both")
+            case Mmap(hugetlb=True, mthp=True):
+                self.fail(key("mthp"), "a region is either hugetlb or THP, not both")
+            case Mmap(file=str(), mthp=True):
+                self.fail(key("mthp"), "THP of file mappings is not modeled")
             case Mmap(_, pages, prot, file):
                 if not 1 <= pages <= MAX_PAGES:
                     self.fail(key("pages"), f"pages must be 1..{MAX_PAGES}, got {pages}")
