@@ -318,3 +318,6 @@ def test_every_command_help_has_an_example_and_the_exit_statuses(command: list[s
     assert result.exit_code == 0
     assert "Example: cowlab " + command[0] in " ".join(result.output.split())
     assert "Exit status:" in result.output
+    # a flag takes no value and an argument's name says what it is: no type tags
+    for tag in ("<bool>", "<str>", "<int>", "<list"):
+        assert tag not in result.output, tag

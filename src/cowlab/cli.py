@@ -26,6 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cowlab import exit_codes
+from cowlab._help import hide_type_tags
 from cowlab.engine import run_scenario
 from cowlab.exit_codes import EXIT_HELP
 from cowlab.history import (
@@ -45,6 +46,7 @@ from cowlab.scenario.catalog import builtin_config_names, builtin_names, load_bu
 EXIT_HELD, EXIT_BROKEN, EXIT_BAD_INPUT = exit_codes.HELD, exit_codes.BROKEN, exit_codes.BAD_INPUT
 EXIT_LIMIT, EXIT_MODEL_BUG = exit_codes.LIMIT, exit_codes.MODEL_BUG
 
+hide_type_tags()
 app = typer.Typer(
     add_completion=True,
     no_args_is_help=True,
