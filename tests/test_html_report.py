@@ -5,6 +5,7 @@ chromium is installed, in a real headless browser."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -105,6 +106,9 @@ def test_check_writes_its_counterexample_as_html_with_the_kernel_choices(tmp_pat
     assert result.exit_code == 1
     page = out.read_text()
     assert "choose trylock_fail" in page and "BROKEN pin_coherence" in page
+    # the failed passes that read the same are one row, as in the text trace
+    assert re.search(r'id="step-\d+-\d+"', page)
+    assert re.search(r"\(\d+ identical steps\)", page)
 
 
 def test_bisect_html_puts_the_two_traces_side_by_side(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def _lanes(result: RunResult) -> list[str]:
 
 
 def _rows(result: RunResult) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     stopped: dict[str, str] = {}  # thread -> the stage it waits at
     previous: dict[str, dict[str, str]] = {}
     for record in result.steps:
@@ -89,25 +89,51 @@ def _rows(result: RunResult) -> list[dict[str, Any]]:
         if record.stopped_at:
             stopped[step.actor] = record.stopped_at
         changes = []
+        prior = previous  # the state before this step, should an identical one follow
         if record.state is not None:
             for line in state_changes(previous, record.state):
                 kind = {"+": "add", "~": "change", "-": "remove"}[line[0]]
                 changes.append({"kind": kind, "text": line})
             previous = record.state
-        rows.append(
-            {
-                "index": record.index,
-                "actor": step.actor,
-                "action": action_text(step.action),
-                "options": options,
-                "lines": items,
-                "violations": record.violations,
-                "stopped": row_stopped,
-                "changes": changes,
-                "state": record.state,
-            }
-        )
+        row = {
+            "index": str(record.index),
+            "actor": step.actor,
+            "action": action_text(step.action),
+            "options": options,
+            "lines": items,
+            "violations": record.violations,
+            "stopped": row_stopped,
+            "changes": changes,
+            "state": record.state,
+            "before": prior,
+            "repeats": 1,
+        }
+        if rows and _same_step(rows[-1], row):
+            _absorb(rows[-1], row, record.index)
+        else:
+            rows.append(row)
     return rows
+
+
+def _same_step(last: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Consecutive steps that read the same (nine ``choose trylock_fail`` passes) are
+    drawn once, as the text trace prints them; a step that breaks a promise never is."""
+    keys = ("actor", "action", "options", "lines", "stopped")
+    return not last["violations"] and not row["violations"] and all(last[k] == row[k] for k in keys)
+
+
+def _absorb(last: dict[str, Any], row: dict[str, Any], index: int) -> None:
+    """Make ``last`` stand for itself and ``row``: its index a range, its changes from
+    the state before its first step to the state ``row`` leaves."""
+    first = last["index"].split("-")[0]
+    last["index"] = f"{first}-{index}"
+    last["repeats"] += 1
+    if row["state"] is not None:
+        last["changes"] = [
+            {"kind": {"+": "add", "~": "change", "-": "remove"}[line[0]], "text": line}
+            for line in state_changes(last["before"], row["state"])
+        ]
+        last["state"] = row["state"]
 
 
 def bisect_html(result: BisectResult) -> str:
