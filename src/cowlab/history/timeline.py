@@ -344,6 +344,14 @@ TIMELINE: tuple[Commit, ...] = (
         "M",
     ),
     Commit(
+        "f8d937761d65",
+        "mm/memory: optimize fork() with PTE-mapped THP",
+        "v6.9",
+        "docs/research/timeline-v6.18.md §A (6.9 MM pull).  Recorded without a rule: fork "
+        "copies a run of PTEs of one large folio as a batch, with the end state of copying "
+        "them one by one; a maybe-pinned run still takes the per-page early COW",
+    ),
+    Commit(
         "cd197c3a2040",
         "mm: prohibit the last subpage from reusing the entire large folio",
         "v6.9",
@@ -351,6 +359,15 @@ TIMELINE: tuple[Commit, ...] = (
         "20240308092721.144735-1-21cnbao@gmail.com; the issue's 781a3ca5c345 was its "
         "mm-unstable hash): wp_can_reuse_anon_folio() refuses any large folio",
         (("wp_no_reuse_large", True),),
+    ),
+    Commit(
+        "845982eb264b",
+        "mm: swap: allow storage of all mTHP orders",
+        "v6.10",
+        "docs/research/timeline-v6.18.md §A (6.10 MM pull).  Recorded without a rule: "
+        "reclaim swaps a sub-PMD folio out whole instead of splitting it; the model "
+        "splits first, and on its swap device (not SWP_SYNCHRONOUS_IO) the pages come back "
+        "as small pages either way",
     ),
     Commit(
         "d2136d749d76",
@@ -378,6 +395,14 @@ TIMELINE: tuple[Commit, ...] = (
         "page-table lock, so a refused isolation maps the entry again with the writability "
         "just computed; only a failure after the lock is dropped gives read-only",
         (("numa_isolate_under_ptl", True),),
+    ),
+    Commit(
+        "242d12c98174",
+        "mm: support large folios swap-in for sync io devices",
+        "v6.12",
+        "docs/research/timeline-v6.18.md §A (6.12 MM pull).  Recorded without a rule: only "
+        "SWP_SYNCHRONOUS_IO devices (zram) swap large folios in; the model's swap device, "
+        "like the oracle's swap file, swaps in small pages",
     ),
     Commit(
         "1da190f4d0a6",
