@@ -209,3 +209,24 @@ def test_a_pte_mapped_thp_migrates_from_d2136d749d76(kernel: str, node: int) -> 
     view = pte_view(result.machine.process_named("P").pte(BASE))
     assert type(view) is PresentPte and not view.pmd and not view.protnone
     assert node_reached(result) == node
+
+
+@pytest.mark.parametrize(("kernel", "protected"), [("v6.12", True), ("v6.15", False)])
+def test_the_shared_estimate_of_a_partially_mapped_thp(kernel: str, protected: bool) -> None:
+    """The parent maps the THP's first subpage, the child its second: two mms, two
+    mappings.  v6.10's folio_likely_mapped_shared() reads the first subpage's mapcount
+    (1) and calls it exclusive, so the scan protects it; v6.15's MM owner slots
+    (003fde4492c8) know the child maps the folio, and the scan skips it."""
+    steps = """
+        - T1: {mmap: buf, pages: 4, thp: true}
+        - T1: {write: buf}
+        - T1: {madvise: buf, advice: dontneed, first: 2, count: 2}
+        - T1: {fork: C}
+        - C: {munmap: buf, first: 0, count: 1}
+        - T1: {munmap: buf, first: 1, count: 1}
+        - T2: numa_scan
+    """
+    result = run_thp(steps, kernel)
+    view = pte_view(result.machine.process_named("P").pte(BASE))
+    assert type(view) is PresentPte and not view.pmd
+    assert view.protnone == protected

@@ -57,6 +57,7 @@ class Rules(NamedTuple):
     anon_mthp: bool = False
     wp_no_reuse_large: bool = False
     wp_reuse_large_exclusive: bool = False
+    folio_shared_by_mm: bool = False
 
 
 RULE_SUMMARIES: dict[str, str] = {
@@ -109,6 +110,8 @@ RULE_SUMMARIES: dict[str, str] = {
     "anon_mthp": "anonymous write faults may allocate a multi-size THP mapped by PTEs",
     "wp_no_reuse_large": "do_wp_page never reuses a page of a large folio (without PageAnonExclusive)",
     "wp_reuse_large_exclusive": "do_wp_page reuses a large folio that this mm alone maps and holds",
+    "folio_shared_by_mm": "a large folio is 'maybe mapped shared' when another mm maps it (MM owner "
+    "slots), not by a mapcount estimate",
 }
 
 RULE_NAMES: tuple[str, ...] = Rules._fields

@@ -405,6 +405,16 @@ TIMELINE: tuple[Commit, ...] = (
         "like the oracle's swap file, swaps in small pages",
     ),
     Commit(
+        "003fde4492c8",
+        "mm: convert folio_likely_mapped_shared() to folio_maybe_mapped_shared()",
+        "v6.15",
+        "docs/research/timeline-v6.18.md §A (patch 20250303163014.1128035-15-david@redhat.com, "
+        "6.15 MM pull; hash [V-h]): the MM owner slots of 6af8cb80d3a9 answer whether another "
+        "mm maps a large folio; change_pte_range's NUMA skip uses it",
+        (("folio_shared_by_mm", True),),
+        "M",
+    ),
+    Commit(
         "1da190f4d0a6",
         "mm: Copy-on-Write (COW) reuse support for PTE-mapped THP",
         "v6.15",

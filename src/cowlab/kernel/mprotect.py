@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, vpn_range
 from cowlab.kernel.huge_memory import pmd_base
-from cowlab.kernel.pages import folio_pfn, page_mapcount, page_maybe_dma_pinned
+from cowlab.kernel.pages import folio_likely_mapped_shared, folio_pfn, page_mapcount, page_maybe_dma_pinned
 from cowlab.kernel.pgtable import readable_migration_pte
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import (
@@ -74,13 +74,14 @@ def _numa_skip(c: Ctx, m: Machine, vma: Vma, pte: pte_t, target_node: int) -> st
         refcount, mapcount = S.page_count(m, folio_pfn(m, pfn)), page_mapcount(m, pfn)
         if r.numa_skip_pinned_or_shared:
             pinned = page_maybe_dma_pinned(m, pfn)
-            shared = pinned or mapcount > 1
+            shared = folio_likely_mapped_shared(m, pfn, by_mm=r.folio_shared_by_mm)
             c.decide(
                 fn,
-                f"COW mapping, maybe pinned {pinned}, mapcount {mapcount}"
-                + (" -> skip" if shared else " -> continue"),
+                f"COW mapping, maybe pinned {pinned}, maybe shared {shared}"
+                + (" -> skip" if pinned or shared else " -> continue"),
                 "numa_skip_pinned_or_shared",
             )
+            shared = pinned or shared
             if shared:
                 return "maybe pinned or shared"
         elif r.numa_skip_refcount:

@@ -35,6 +35,28 @@ def folio_mapped(m: Machine, pfn: int) -> bool:
     return S.page_mapcount_raw(m, pfn) > 0
 
 
+def folio_likely_mapped_shared(m: Machine, pfn: int, *, by_mm: bool) -> bool:
+    """Is the folio of ``pfn`` (maybe) mapped by more than one mm?  A small page: its
+    mapcount is above 1.  A large folio, from 003fde4492c8 (``by_mm``, v6.15,
+    folio_maybe_mapped_shared: the MM owner slots): another mm maps it; before
+    (eefb9b2725e3, v6.10): a PMD mapping or more mappings than pages say yes, a total of
+    one says no, else the first subpage's mapcount decides (a partially mapped folio
+    shared by two mms can pass for exclusive)."""
+    head = folio_pfn(m, pfn)
+    if not S.PageTransCompound(m, head):
+        return S.page_mapcount_raw(m, head) > 1
+    if by_mm:
+        from cowlab.kernel.pgtable import rmap_folio
+
+        return len({pid for pid, _, _ in rmap_folio(m, frozenset(folio_pages(m, head)))}) > 1
+    total = folio_total_mapcount(m, head)
+    if total <= 1:
+        return False
+    if S.compound_mapcount(m, head) or total > len(folio_pages(m, head)):
+        return True
+    return page_mapcount(m, head) > 1
+
+
 def page_mapcount(m: Machine, pfn: int) -> int:
     """page_mapcount(): this page's PTE mappings plus the PMD mappings of its THP."""
     _check_in_use(m, pfn)
