@@ -22,7 +22,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-FORMAT = 3
+#: 4: a frontier entry's place (depth, or a partition's key) has a length of its own
+FORMAT = 4
 _MAGIC = b"COWLABCK"
 _END = b"COWLABND"
 _LENGTH = struct.Struct("<I")
