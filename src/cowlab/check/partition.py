@@ -36,6 +36,7 @@ import heapq
 import os
 import pickle
 import struct
+import tempfile
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -65,9 +66,10 @@ Incoming = tuple[int, int, int, int, Packed]
 CHUNK_ENTRIES = 4096
 _LENGTH = struct.Struct("<I")
 
-#: entries in key order: the chunks of pickled ``Incoming`` entries, or the path of the
-#: spool file that holds them ("" if none)
-Run = list[bytes] | str
+#: entries in key order: the chunks of pickled ``Incoming`` entries, the path of the
+#: spool file that holds them ("" if none), or (a partition's own, which never leave
+#: its process) an anonymous temporary file
+Run = list[bytes] | str | IO[bytes]
 #: what travels from a sender to an owner in one level: the run of its expansion and
 #: the run of its settling
 Batch = list[Run]
@@ -77,13 +79,15 @@ class Outbox:
     """The successors one step of a level addresses to one owner, in key order: each
     fingerprint once (its least key), pickled in chunks as they come (bytes, not
     objects, wait for the owner), and written to a spool file when the workers share a
-    disk, so that a level's traffic is never held whole in a process's memory."""
+    disk, or to an anonymous file when the owner is this partition (``private``), so
+    that a level's traffic is never held whole in a process's memory."""
 
-    def __init__(self, bits: int, spool: Path | None) -> None:
+    def __init__(self, bits: int, spool: Path | None, *, private: bool = False) -> None:
         self.sent = FingerprintSet(bits)
         self.entries: list[Incoming] = []
         self.chunks: list[bytes] = []
         self.spool = spool
+        self.private = private
         self.nbytes = 0
         self._file: IO[bytes] | None = None
 
@@ -102,35 +106,44 @@ class Outbox:
         chunk = pickle.dumps(self.entries, protocol=pickle.HIGHEST_PROTOCOL)
         self.entries = []
         self.nbytes += len(chunk)
-        if self.spool is None:
+        if self.spool is None and not self.private:
             self.chunks.append(chunk)
             return
         if self._file is None:
-            self._file = open(self.spool, "wb")  # noqa: SIM115 (closed in finish)
+            self._file = self._open()
         self._file.write(_LENGTH.pack(len(chunk)) + chunk)
+
+    def _open(self) -> IO[bytes]:
+        if self.private:
+            return tempfile.TemporaryFile(prefix="cowlab-own-")
+        assert self.spool is not None
+        return open(self.spool, "wb")
 
     def finish(self) -> Run:
         self._flush()
-        if self.spool is None:
-            return self.chunks
         if self._file is None:
-            return ""
+            return self.chunks if self.spool is None else ""
+        if self.private:
+            self._file.seek(0)
+            return self._file
         self._file.close()
         return str(self.spool)
 
 
 def run_chunks(run: Run) -> Iterator[bytes]:
-    """The chunks of a run, one at a time (a spool file is removed once read)."""
+    """The chunks of a run, one at a time (a file is closed, and a spool file removed,
+    once read)."""
     if isinstance(run, list):
         yield from run
         return
     if not run:
         return
-    with open(run, "rb") as f:
+    with open(run, "rb") if isinstance(run, str) else run as f:
         while header := f.read(_LENGTH.size):
             (size,) = _LENGTH.unpack(header)
             yield f.read(size)
-    os.unlink(run)
+    if isinstance(run, str):
+        os.unlink(run)
 
 
 def run_entries(run: Run) -> Iterator[Incoming]:
@@ -295,7 +308,8 @@ class Partition:
         one's, but of lesser keys than its own states that waited."""
         step = len(self._runs)
         self._outboxes = [
-            Outbox(self.mem.visited.bits, self._spool_file(owner, step)) for owner in range(self.workers)
+            Outbox(self.mem.visited.bits, self._spool_file(owner, step), private=owner == self.worker)
+            for owner in range(self.workers)
         ]
         self._runs.append(self._outboxes)
 
