@@ -186,6 +186,7 @@ class Expanded:
     from these (``upto``).  Eight bytes a state in memory; the states wait on disk."""
 
     def __init__(self, states: Frontier) -> None:
+        states.to_disk()  # read once to expand, and again only at a violation
         self.states = states
         self.transitions = array("I", bytes(4 * len(states)))
         self.reduced = array("I", bytes(4 * len(states)))
