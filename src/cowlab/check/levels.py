@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from cowlab.check.checkpoint import CheckpointError
+from cowlab.check.checkpoint import CheckpointError, require_format
 from cowlab.check.model import CheckModel, Transition
 from cowlab.check.partition import Found, LevelReport
 from cowlab.check.result import Limits, SearchResult, Stats, current_rss_mb
@@ -161,11 +161,7 @@ class LevelCheckpoints:
             raise CheckpointError(f"{path}: cannot read the checkpoint manifest: {exc}") from None
         except (ValueError, KeyError, TypeError):
             raise CheckpointError(f"{path}: damaged checkpoint manifest") from None
-        if manifest.get("format") != MANIFEST_FORMAT:
-            raise CheckpointError(
-                f"{path}: checkpoint manifest format {manifest.get('format')!r} "
-                f"(this cowlab reads format {MANIFEST_FORMAT}): start the run again"
-            )
+        require_format(path, "checkpoint manifest", manifest.get("format"), MANIFEST_FORMAT)
         if not all(type(v) is int and v >= 0 for v in (level, frontier)):
             raise CheckpointError(
                 f"{path}: damaged checkpoint manifest (level {level!r}, frontier {frontier!r})"
