@@ -367,7 +367,7 @@ def _violation(
     of the level; every worker counts its part below the key)."""
     first = min(found, key=lambda f: f.key)
     states, transitions, reduced = (sum(column) for column in zip(*workers.below(first.key), strict=True))
-    stats.distinct = start.distinct + states + first.stored
+    stats.distinct = start.distinct + states + int(first.stored)
     stats.transitions = start.transitions + transitions
     model.stats_reduced = start.reduced + reduced
     if states:  # one deeper than the level, as one process's first new state made it
