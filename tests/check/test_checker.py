@@ -317,7 +317,8 @@ def test_the_reported_peak_memory_counts_the_workers() -> None:
 
 def test_two_workers_give_one_answer_whatever_the_hash_seed() -> None:
     """Ownership and deduplication go by the stable fingerprint, and the counterexample
-    is chosen among a level's equally short ones in a fixed order (issue 13)."""
+    is the one one process meets first (issue 13; tests/check/test_parallel_engines.py
+    compares it with one process's)."""
     import json
     import os
     import subprocess

@@ -215,3 +215,18 @@ def test_the_frontier_streams_in_chunks_that_split_its_entries(tmp_path: Path) -
         (p.vector, p.spec, p.pcs, p.budgets, i, d) for p, i, d in entries
     ]
     assert len({id(p.spec) for p, _, _ in back}) <= len({p.spec for p, _, _ in entries})
+
+
+def test_a_frontier_entry_keeps_a_partition_key_of_any_length() -> None:
+    """A partition's entries hold a key (16 bits a level) where one process's hold a
+    depth: written and read back whole, 0 and a key of 40 levels alike."""
+    from cowlab.check.frontier_codec import FrontierWriter, decode_frontier
+    from cowlab.check.model import CheckModel
+
+    model = CheckModel(load_named_config(CONFIG), kernel_at("v5.8"))
+    packed = model.pack(model.initial())
+    places = [0, 1, 65_535, (1 << 640) - 3]
+    writer = FrontierWriter([(packed, i, place) for i, place in enumerate(places)])
+    data = b"".join(writer.entries())
+    back = list(decode_frontier(data, b"".join(writer.objects())))
+    assert [(i, place) for _, i, place in back] == list(enumerate(places))

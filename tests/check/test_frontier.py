@@ -40,3 +40,17 @@ def test_memory_stays_bounded_while_the_queue_grows() -> None:
     assert queue.spilled >= 10_000 - (1 << 10) - (1 << 8)
     assert [queue.popleft()[1] for _ in range(10_000)] == list(range(10_000))
     assert not queue and queue.spilled == 0
+
+
+def test_a_frontier_written_to_disk_reads_back_in_order() -> None:
+    """``to_disk`` moves the entries held in memory (the head before the chunks on disk,
+    the tail after them) to the file, without changing the order."""
+    queue = Frontier(in_memory=8, chunk=4)
+    for i in range(30):
+        queue.append(i)
+    for _ in range(3):
+        queue.popleft()
+    queue.to_disk()
+    assert queue.spilled == len(queue) == 27
+    assert list(queue) == list(range(3, 30))
+    assert [queue.popleft() for _ in range(27)] == list(range(3, 30))

@@ -1,13 +1,16 @@
 """The parallel search, over processes and over Ray actors, gives the single-process
-answer: the same verdict, a counterexample as short that replays to the same broken
-promise, and for a complete search the same distinct states and transitions, with
-partial-order reduction or without (the level proviso does not depend on the order of
-expansion).  A worker killed in the middle of a run changes nothing; checkpoints chain
-across limits."""
+answer: the same verdict, the same distinct states, transitions, depth and reduced
+transitions, and where there is a violation the very counterexample one process
+reports (the same steps, whatever the hash seed) with the counts it had when it met
+it, with partial-order reduction or without.  A worker killed in the middle of a run
+changes nothing; checkpoints chain across limits."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,14 +46,15 @@ def _check(config: str, kernel: str, **kw: Any) -> CheckRun:
 
 
 def _same_answer(one: CheckRun, many: CheckRun) -> None:
+    """One process's answer: at a violation, its counterexample, step for step, and
+    the counts it had when it stopped."""
     assert many.result.outcome == one.result.outcome
-    if one.result.outcome == "complete":
-        for count in ("distinct", "transitions", "max_depth"):
-            assert getattr(many.result.stats, count) == getattr(one.result.stats, count), count
-        assert many.reduced == one.reduced
-    else:
-        assert len(many.result.trace) == len(one.result.trace)
-        assert {v.invariant for v in many.result.violations} == {v.invariant for v in one.result.violations}
+    for count in ("distinct", "transitions", "max_depth"):
+        assert getattr(many.result.stats, count) == getattr(one.result.stats, count), count
+    assert many.reduced == one.reduced
+    assert many.result.trace == one.result.trace
+    assert many.result.violations == one.result.violations
+    if one.result.outcome == "violation":
         assert many.reproduced
 
 
@@ -71,9 +75,49 @@ def test_ray_gives_the_single_process_answer_on_every_builtin_configuration(
 def test_processes_give_the_single_process_answer_on_every_builtin_configuration(config: str) -> None:
     for kernel in KERNELS:
         for reduce in (False, True):
-            _same_answer(
-                _check(config, kernel, reduce=reduce), _check(config, kernel, workers=2, reduce=reduce)
-            )
+            one = _check(config, kernel, reduce=reduce)
+            for workers in (2, 3):
+                _same_answer(one, _check(config, kernel, workers=workers, reduce=reduce))
+
+
+def _cli(config: str, kernel: str, seed: str, *options: str) -> dict[str, Any]:
+    """``cowlab check --json`` in a process of its own under ``PYTHONHASHSEED=seed``
+    (and a Ray of its own): what one process's answer is made of, not the time, memory
+    or traffic."""
+    out = subprocess.run(
+        [sys.executable, "-m", "cowlab", "check", config, "-k", kernel, "--json", *options],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": seed, "RAY_ADDRESS": "local"},
+        check=False,
+    )
+    data = json.loads(out.stdout)
+    stats = data.pop("stats")
+    counts = ("distinct", "transitions", "max_depth", "reduced_transitions")
+    return {**data, "stats": {count: stats[count] for count in counts}}
+
+
+#: violations with several shortest counterexamples, where workers used to report
+#: another one than one process; under several hash seeds
+_HASH_SEEDS = [
+    *(pytest.param("gaudi-open", "v5.16", seed) for seed in ("0", "4242")),
+    *(
+        pytest.param(config, kernel, seed, marks=pytest.mark.slow)
+        for config, kernel in (("gaudi-open", "v5.17"), ("rdma-fork-gup-fast-open", "v5.8"))
+        for seed in ("0", "1", "4242")
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "kernel", "seed"), _HASH_SEEDS)
+def test_every_engine_gives_one_process_counterexample_whatever_the_hash_seed(
+    config: str, kernel: str, seed: str
+) -> None:
+    one = _cli(config, kernel, "1")
+    assert one["outcome"] == "violation" and one["counterexample"]["steps"]
+    assert _cli(config, kernel, seed) == one
+    for options in (("--workers", "2"), ("--workers", "3"), ("--engine", "ray", "--workers", "2")):
+        assert _cli(config, kernel, seed, *options) == one
 
 
 def _model_and_checkpoints(config: str, kernel: str, directory: Path) -> tuple[CheckModel, LevelCheckpoints]:
@@ -182,6 +226,17 @@ def test_a_damaged_manifest_is_one_error(tmp_path: Path) -> None:
         _check("gaudi-open", "v5.8", workers=2, resume=str(tmp_path))
     manifest.write_text("{")
     with pytest.raises(CheckpointError, match="damaged checkpoint manifest"):
+        _check("gaudi-open", "v5.8", workers=2, resume=str(tmp_path))
+
+
+def test_a_manifest_of_the_format_before_keys_is_one_error(tmp_path: Path) -> None:
+    """Partitions saved before states carried their keys cannot go on: one line says so."""
+    _check("gaudi-open", "v5.8", workers=2, limits=Limits(max_states=300), checkpoint=str(tmp_path))
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format": 1}))
+    with pytest.raises(
+        CheckpointError, match=r"manifest format 1 \(this cowlab reads format 2\): start the run again"
+    ):
         _check("gaudi-open", "v5.8", workers=2, resume=str(tmp_path))
 
 

@@ -22,7 +22,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-FORMAT = 3
+#: 4: a frontier entry's place (depth, or a partition's key) has a length of its own
+FORMAT = 4
 _MAGIC = b"COWLABCK"
 _END = b"COWLABND"
 _LENGTH = struct.Struct("<I")
@@ -105,6 +106,14 @@ class SectionReader:
             yield self.read(size)
 
 
+def require_format(path: Path, what: str, found: object, wanted: int) -> None:
+    """A file of another format cannot be read on: one line says so."""
+    if found != wanted:
+        raise CheckpointError(
+            f"{path}: {what} format {found!r} (this cowlab reads format {wanted}): start the run again"
+        )
+
+
 def load_checkpoint(path: str | os.PathLike[str], meta: dict[str, Any]) -> Any:
     """The memory saved at ``path``, after checking it belongs to this run."""
     path = Path(path)
@@ -136,11 +145,7 @@ def _load(f: IO[bytes], path: Path, meta: dict[str, Any]) -> Any:
         table = [(str(name), int(n), int(crc)) for name, n, crc in header["sections"]]
     except (ValueError, KeyError, TypeError):
         raise CheckpointError(f"{path}: damaged checkpoint header") from None
-    if saved.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path}: checkpoint format {saved.get('format')!r} "
-            f"(this cowlab reads format {FORMAT}): start the run again"
-        )
+    require_format(path, "checkpoint", saved.get("format"), FORMAT)
     for key, value in meta.items():
         if saved.get(key) != value:
             raise CheckpointError(

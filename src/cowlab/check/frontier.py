@@ -78,15 +78,29 @@ class Frontier:
         """Entries waiting on disk now."""
         return self._on_disk
 
+    def to_disk(self) -> None:
+        """Write the entries held in memory to disk as well: a frontier that is only read
+        from now on (``__iter__``) then holds one chunk in memory at a time."""
+        if self._head:
+            self._chunks.appendleft(self._write(list(self._head)))
+            self._head.clear()
+        if self._tail:
+            self._spill()
+
     def _spill(self) -> None:
+        self._chunks.append(self._write(self._tail))
+        self._tail = []
+
+    def _write(self, items: list[Any]) -> tuple[int, int, int]:
+        """Append ``items`` to the file as one chunk: (offset, size, entries)."""
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="cowlab-frontier-")  # noqa: SIM115
-        data = pickle.dumps(self._tail, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
         self._file.seek(0, 2)
-        self._chunks.append((self._file.tell(), len(data), len(self._tail)))
+        offset = self._file.tell()
         self._file.write(data)
-        self._on_disk += len(self._tail)
-        self._tail = []
+        self._on_disk += len(items)
+        return offset, len(data), len(items)
 
     def _read(self, chunk: tuple[int, int, int]) -> list[Any]:
         assert self._file is not None

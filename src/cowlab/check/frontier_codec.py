@@ -2,7 +2,9 @@
 entries as fixed binary records followed by each state's packed vector, and the
 objects they share (layouts, specs, program counters, budgets) as JSON.
 
-An entry is (``Packed``, stored index, depth).  Equal ghost values are written once
+An entry is (``Packed``, stored index, place): the place is the entry's depth in the
+single-process search, its key (an int of 16 bits a level) in a partition of the
+parallel one, written as a length and little-endian bytes.  Equal ghost values are written once
 and entries refer to them by number, as the frontier itself shares them in memory
 (``CheckModel.share``).  Every vector is unpacked once on load and its length
 checked against its layout, so a damaged or foreign entry is an error at resume, not a
@@ -22,9 +24,10 @@ from cowlab.check.plain import from_plain, to_plain
 from cowlab.check.vector_pack import VectorPackError, unpack_vector
 from cowlab.model.layout import Bounds, Layout, Symbols
 
-#: stored index, depth, then the numbers of its layout, spec, program counters and
-#: budgets in the objects section, then the length of its compressed vector
-ENTRY = struct.Struct("<QIIIIII")
+#: stored index, the numbers of its layout, spec, program counters and budgets in the
+#: objects section, the length of its compressed vector, then the length of its place
+#: (followed by the place's bytes, then the vector)
+ENTRY = struct.Struct("<QIIIIIH")
 
 Entry = tuple[Packed, int, int]
 
@@ -64,16 +67,18 @@ class FrontierWriter:
 
     def entries(self) -> Iterator[bytes]:
         out = bytearray()
-        for packed, index, depth in self._entries:
+        for packed, index, place in self._entries:
+            raw = place.to_bytes((place.bit_length() + 7) // 8, "little")
             out += ENTRY.pack(
                 index,
-                depth,
                 self._layout(packed.layout),
                 self._value(packed.spec),
                 self._value(packed.pcs),
                 self._value(packed.budgets),
                 len(packed.vector),
+                len(raw),
             )
+            out += raw
             out += packed.vector
             if len(out) >= self._chunk:
                 yield bytes(out)
@@ -105,12 +110,14 @@ def decode_frontier(
         buffer = buffer[at:] + chunk
         at = 0
         while at + ENTRY.size <= len(buffer):
-            index, depth, layout, spec, pcs, budgets, size = ENTRY.unpack_from(buffer, at)
-            if at + ENTRY.size + size > len(buffer):
+            index, layout, spec, pcs, budgets, size, width = ENTRY.unpack_from(buffer, at)
+            body = at + ENTRY.size
+            if body + width + size > len(buffer):
                 break  # the rest of this entry is in the next chunk
-            vector = bytes(buffer[at + ENTRY.size : at + ENTRY.size + size])
-            at += ENTRY.size + size
-            yield _entry(vector, index, depth, layouts, values, layout, spec, pcs, budgets)
+            place = int.from_bytes(buffer[body : body + width], "little")
+            vector = bytes(buffer[body + width : body + width + size])
+            at = body + width + size
+            yield _entry(vector, index, place, layouts, values, layout, spec, pcs, budgets)
     if at != len(buffer):
         raise FrontierCodecError("the last frontier entry is truncated")
 
@@ -118,7 +125,7 @@ def decode_frontier(
 def _entry(
     vector: bytes,
     index: int,
-    depth: int,
+    place: int,
     layouts: list[Layout],
     values: list[object],
     layout: int,
@@ -137,7 +144,7 @@ def _entry(
         unpack_vector(vector, packed.layout.size)  # it fits its layout
     except (VectorPackError, IndexError) as exc:
         raise FrontierCodecError(f"frontier entry {index}: {exc}") from None
-    return packed, index, depth
+    return packed, index, place
 
 
 def _layout(data: dict[str, Any]) -> Layout:

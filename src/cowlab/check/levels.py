@@ -5,9 +5,10 @@ other workers what the reduction's level proviso needs to know about successors 
 own, settles the states that waited for the answers, and sends each other worker one
 batch of the successors that worker owns; then every worker receives its batches.
 The loop waits for the whole level (a barrier) before the next, so the first
-violation found is at the least depth and its trace is a shortest one.
-Among the level's violations, the one whose trace comes first in a fixed order of
-transitions is reported, so the answer does not depend on which worker finished first.
+violation found is at the least depth and its trace is a shortest one.  Among the
+level's violations, the one of least key (``partition``: where one process's queue
+would have met it) is reported, with the counts one process had then, so the answer is
+one process's, whatever the number of workers and whichever finished first.
 
 ``Workers`` is the transport: processes on this machine (``parallel``) or Ray actors
 (``ray_engine``).  Both keep their batches out of the loop's hands where they can: the
@@ -34,17 +35,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from cowlab.check.checkpoint import CheckpointError
+from cowlab.check.checkpoint import CheckpointError, require_format
 from cowlab.check.model import CheckModel, Transition
 from cowlab.check.partition import Found, LevelReport
-from cowlab.check.result import Limits, SearchResult, Stats, current_rss_mb, trace_order
+from cowlab.check.result import Limits, SearchResult, Stats, current_rss_mb
 from cowlab.check.search import Progress, transitions_along
 from cowlab.check.trace_links import ROOT
 
 #: how many times a run starts dead workers again before it gives up
 REVIVALS = 3
 MANIFEST = "manifest.json"
-MANIFEST_FORMAT = 1
+#: 2: frontier entries carry their key (the order of one process's queue)
+MANIFEST_FORMAT = 2
 
 
 class WorkerLost(RuntimeError):
@@ -79,6 +81,10 @@ class Workers(Protocol):
 
     def receive(self, batches: list[list[Any]]) -> list[LevelReport]:
         """Give each owner ``batches[owner]`` (one per sender, in worker order)."""
+        ...
+
+    def below(self, key: int) -> list[tuple[int, int, int]]:
+        """Every worker's ``Partition.below(key)``."""
         ...
 
     def link(self, worker: int, index: int) -> tuple[int, int]: ...
@@ -155,11 +161,10 @@ class LevelCheckpoints:
             raise CheckpointError(f"{path}: cannot read the checkpoint manifest: {exc}") from None
         except (ValueError, KeyError, TypeError):
             raise CheckpointError(f"{path}: damaged checkpoint manifest") from None
-        if manifest.get("format") != MANIFEST_FORMAT or not all(
-            type(v) is int and v >= 0 for v in (level, frontier)
-        ):
+        require_format(path, "checkpoint manifest", manifest.get("format"), MANIFEST_FORMAT)
+        if not all(type(v) is int and v >= 0 for v in (level, frontier)):
             raise CheckpointError(
-                f"{path}: not a manifest of this cowlab (format {manifest.get('format')!r})"
+                f"{path}: damaged checkpoint manifest (level {level!r}, frontier {frontier!r})"
             )
         for key, value in self.partition_meta(workers.size, level).items():
             if saved.get(key) != value:
@@ -291,15 +296,15 @@ def _levels(
         reason = _limit(limits, stats, workers)
         if reason:
             return _result("limit", stats, exchanged, reason=reason)
+        start = Counts.of(stats, model)
         reports, questions = workers.expand()
-        if found := _tally(model, workers, reports, stats, level, exchanged):
-            return found
+        found = _tally(model, reports, stats, exchanged)
         reports, batches = workers.settle(_transpose(workers.answer(_transpose(questions))))
-        if found := _tally(model, workers, reports, stats, level, exchanged):
-            return found
+        found += _tally(model, reports, stats, exchanged)
         received = workers.receive(_transpose(batches))
-        if found := _tally(model, workers, received, stats, level, exchanged):
-            return found
+        found += _tally(model, received, stats, exchanged)
+        if found:
+            return _violation(model, workers, found, stats, start, level, exchanged)
         frontier = sum(r.frontier for r in received)
         level += 1
         if frontier:
@@ -319,22 +324,29 @@ def _transpose(rows: list[list[Any]]) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)]
 
 
+@dataclass(frozen=True)
+class Counts:
+    """The counts a violation's are made of: the run's before the level began."""
+
+    distinct: int
+    transitions: int
+    reduced: int
+
+    @classmethod
+    def of(cls, stats: Stats, model: CheckModel) -> Counts:
+        return cls(stats.distinct, stats.transitions, model.stats_reduced)
+
+
 def _tally(
-    model: CheckModel,
-    workers: Workers,
-    reports: Sequence[LevelReport],
-    stats: Stats,
-    level: int,
-    exchanged: list[int],
-) -> SearchResult | None:
-    """Add one step's reports to the run's counts: the violation to report, if any."""
+    model: CheckModel, reports: Sequence[LevelReport], stats: Stats, exchanged: list[int]
+) -> list[Found]:
+    """Add one step's reports to the run's counts: the violations they found."""
     for r in reports:
         stats.transitions += r.transitions
         stats.distinct += r.new
         model.stats_reduced += r.reduced
         exchanged[0] += r.sent
-    found = [f for r in reports for f in r.found]
-    return _violation(model, workers, found, stats, level, exchanged) if found else None
+    return [f for r in reports for f in r.found]
 
 
 def _result(outcome: str, stats: Stats, exchanged: list[int], **kw: Any) -> SearchResult:
@@ -346,15 +358,22 @@ def _violation(
     workers: Workers,
     found: list[Found],
     stats: Stats,
+    start: Counts,
     level: int,
     exchanged: list[int],
 ) -> SearchResult:
-    """The level's violations are equally short: report the one whose trace comes first
-    in a fixed order of transitions, not the one whose worker answered first."""
-    traces = [(_trace(model, workers, f), f.violations) for f in found]
-    trace, violations = min(traces, key=lambda tv: trace_order(tv[0]))
-    stats.max_depth = level + 1
-    return _result("violation", stats, exchanged, trace=trace, violations=violations)
+    """The level's violations are equally short: report the one of least key, which one
+    process meets first, with what it had counted then (its counts stop in the middle
+    of the level; every worker counts its part below the key)."""
+    first = min(found, key=lambda f: f.key)
+    states, transitions, reduced = (sum(column) for column in zip(*workers.below(first.key), strict=True))
+    stats.distinct = start.distinct + states + int(first.stored)
+    stats.transitions = start.transitions + transitions
+    model.stats_reduced = start.reduced + reduced
+    if states:  # one deeper than the level, as one process's first new state made it
+        stats.max_depth = level + 1
+    trace = _trace(model, workers, first)
+    return _result("violation", stats, exchanged, trace=trace, violations=first.violations)
 
 
 def _trace(model: CheckModel, workers: Workers, found: Found) -> list[Transition]:

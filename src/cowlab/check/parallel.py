@@ -34,6 +34,7 @@ _OPS: dict[str, Callable[..., Any]] = {
     "answer": Partition.answer,
     "settle": Partition.settle,
     "receive": Partition.receive,
+    "below": Partition.below,
     "link": Partition.link,
     "memory_mb": Partition.memory_mb,
     "save": save_partition,
@@ -159,6 +160,9 @@ class ProcessWorkers:
 
     def receive(self, batches: list[list[Any]]) -> list[LevelReport]:
         return self._all("receive", [(b,) for b in batches])
+
+    def below(self, key: int) -> list[tuple[int, int, int]]:
+        return self._all("below", [(key,)] * self.size)
 
     def link(self, worker: int, index: int) -> tuple[int, int]:
         self._in_step = False

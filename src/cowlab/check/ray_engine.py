@@ -101,6 +101,9 @@ class PartitionActor:
     def receive(self, *batches: Batch) -> LevelReport:
         return self.partition.receive(list(batches))
 
+    def below(self, key: int) -> tuple[int, int, int]:
+        return self.partition.below(key)
+
     def link(self, index: int) -> tuple[int, int]:
         return self.partition.link(index)
 
@@ -228,6 +231,9 @@ class RayWorkers:
 
     def receive(self, batches: list[list[Any]]) -> list[LevelReport]:
         return self._get([actor.receive.remote(*batches[owner]) for owner, actor in enumerate(self.actors)])
+
+    def below(self, key: int) -> list[tuple[int, int, int]]:
+        return self._all("below", key)
 
     def link(self, worker: int, index: int) -> tuple[int, int]:
         result: tuple[int, int] = self._get([self.actors[worker].link.remote(index)])[0]
