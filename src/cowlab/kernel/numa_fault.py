@@ -197,6 +197,8 @@ def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
     loc: NumaLocals = frame.locals  # type: ignore[assignment]
     huge = pte_pmd_mapped(loc.orig_pte)
     fn, what = ("do_huge_pmd_numa_page", "PMD") if huge else ("do_numa_page", "PTE")
+    # the PMD path restores this way from c5b5a3dd2c1f, the PTE path from b99a342d4f11
+    era = "thp_numa_migrate_pages" if huge else "numa_delay_map"
     if frame.result == "migrated":
         c.note(fn, "THP migrated" if huge else "page migrated")
         return pop(m, ti, "done")
@@ -205,7 +207,7 @@ def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         return pop(m, ti, "done")
     current = S.pte_at(m, loc.pid, loc.vpn)
     if current != loc.orig_pte:
-        c.decide(fn, f"migration failed and the {what} changed meanwhile -> leave it", "numa_delay_map")
+        c.decide(fn, f"migration failed and the {what} changed meanwhile -> leave it", era)
         return pop(m, ti, "done")
     writable = loc.writable and not c.r.numa_recompute_writable
     if c.r.numa_recompute_writable and loc.writable:
@@ -214,7 +216,7 @@ def numa_migrate_done(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide(
             fn,
             f"migration failed -> restore the {what} {'writable' if writable else 'read-only'}",
-            "numa_delay_map",
+            era,
         )
     numa_remap(m, loc.pid, loc.vpn, writable)
     return pop(m, ti, "done")

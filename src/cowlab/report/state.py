@@ -62,7 +62,7 @@ def _pte_text(pte: int) -> str:
         ]
         return f"pfn {view.pfn}" + (f" {' '.join(bits)}" if bits else " read-only")
     if isinstance(view, MigrationEntry):
-        return f"{view.mode} migration entry for pfn {view.pfn}"
+        return f"{view.mode} {'PMD ' if view.pmd else ''}migration entry for pfn {view.pfn}"
     if isinstance(view, SwapEntry):
         return f"swap slot {view.slot}" + (" exclusive" if view.exclusive else "")
     return "none"
