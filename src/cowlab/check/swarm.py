@@ -98,6 +98,12 @@ def swarm(
             found = pool.starmap(
                 run_member, [(model, limits, seed + i, where, meta, resume) for i in range(count)]
             )
+            # let the idle members exit on their own: the context's terminate() would
+            # SIGTERM them while holding their task queue's lock, and a member that
+            # inherited a SIGTERM handler that returns (a driver's Ray, a CLI) waits on
+            # that lock for ever (seen once in CI: the run hung in Pool.__exit__)
+            pool.close()
+            pool.join()
     return _gathered(found, stats)
 
 
