@@ -60,15 +60,6 @@ def rmap_present(m: Machine, pfn: int) -> list[tuple[int, int, pte_t]]:
     ]
 
 
-def rmap_migration(m: Machine, pfn: int) -> list[tuple[int, int, pte_t]]:
-    """Every migration entry standing for ``pfn``."""
-    return [
-        (pid, vpn, pte)
-        for pid, vpn, pte in page_table_walk(m)
-        if is_migration_entry(pte) and pfn_swap_entry_to_pfn(pte) == pfn
-    ]
-
-
 def rmap_folio(m: Machine, pfns: frozenset[int]) -> list[tuple[int, int, pte_t]]:
     """Every present PTE and migration entry that names one of ``pfns`` (the pages of a
     folio): one walk for the whole folio."""

@@ -91,9 +91,7 @@ def _rows(result: RunResult) -> list[dict[str, Any]]:
         changes = []
         prior = previous  # the state before this step, should an identical one follow
         if record.state is not None:
-            for line in state_changes(previous, record.state):
-                kind = {"+": "add", "~": "change", "-": "remove"}[line[0]]
-                changes.append({"kind": kind, "text": line})
+            changes = _changes(previous, record.state)
             previous = record.state
         row = {
             "index": str(record.index),
@@ -115,6 +113,12 @@ def _rows(result: RunResult) -> list[dict[str, Any]]:
     return rows
 
 
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, str]]:
+    """What changed from ``before`` to ``after``, each line with its kind for the page."""
+    kinds = {"+": "add", "~": "change", "-": "remove"}
+    return [{"kind": kinds[line[0]], "text": line} for line in state_changes(before, after)]
+
+
 def _same_step(last: dict[str, Any], row: dict[str, Any]) -> bool:
     """Consecutive steps that read the same (nine ``choose trylock_fail`` passes) are
     drawn once, as the text trace prints them; a step that breaks a promise never is."""
@@ -129,10 +133,7 @@ def _absorb(last: dict[str, Any], row: dict[str, Any], index: int) -> None:
     last["index"] = f"{first}-{index}"
     last["repeats"] += 1
     if row["state"] is not None:
-        last["changes"] = [
-            {"kind": {"+": "add", "~": "change", "-": "remove"}[line[0]], "text": line}
-            for line in state_changes(last["before"], row["state"])
-        ]
+        last["changes"] = _changes(last["before"], row["state"])
         last["state"] = row["state"]
 
 
