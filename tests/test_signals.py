@@ -61,3 +61,19 @@ def test_ctrl_c_to_the_process_group_of_a_parallel_search_is_one_report() -> Non
     assert "Traceback" not in err + out, err
     assert proc.returncode == 3, (proc.returncode, err)
     assert "interrupted" in out
+
+
+def test_an_interrupt_wrapped_by_a_class_body_is_still_an_interrupt() -> None:
+    """CPython 3.11 wraps an exception raised in a descriptor's ``__set_name__`` (a
+    dataclass field's) in a RuntimeError: a SIGTERM that landed there once printed a
+    traceback from the import guard."""
+    from cowlab._entry import raised_by_interrupt
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise RuntimeError("Error calling __set_name__") from interrupt
+    except RuntimeError as wrapped:
+        assert raised_by_interrupt(wrapped)
+    assert not raised_by_interrupt(RuntimeError("a crash"))

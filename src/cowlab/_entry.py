@@ -26,7 +26,9 @@ def main() -> NoReturn:
     signal.signal(signal.SIGTERM, _interrupted)
     try:
         from cowlab.cli import main as cli_main
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not raised_by_interrupt(exc):
+            raise
         sys.stderr.write("cowlab: interrupted\n")
         leave(INTERRUPTED)
     try:
@@ -35,6 +37,23 @@ def main() -> NoReturn:
         if exc.code == INTERRUPTED:
             leave(INTERRUPTED)
         raise
+
+
+def raised_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is an interrupt or was raised because of one.
+
+    An interrupt that lands while a class body is being built is not always a
+    KeyboardInterrupt by the time it leaves the import: CPython 3.11 wraps an
+    exception from a descriptor's ``__set_name__`` (a dataclass field's, for one) in a
+    RuntimeError whose cause is the interrupt (Objects/typeobject.c, type_new_set_names)."""
+    visited: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in visited:
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        visited.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False
 
 
 def leave(status: int) -> NoReturn:

@@ -26,6 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cowlab import exit_codes
+from cowlab._entry import raised_by_interrupt
 from cowlab._help import hide_type_tags
 from cowlab.engine import run_scenario
 from cowlab.exit_codes import EXIT_HELP
@@ -660,6 +661,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         )
         sys.exit(exit_codes.MODEL_BUG)
     except Exception as exc:  # a crash is never a finding: its own status, one line
+        if raised_by_interrupt(exc):  # an interrupt wrapped by a lazy import
+            err.print("cowlab: interrupted", markup=False)
+            sys.exit(exit_codes.INTERRUPTED)
         if _debug[0]:
             traceback.print_exc()
         err.print(
