@@ -282,16 +282,22 @@ def test_catalog_json_and_show() -> None:
 
 def test_shell_completion_completes_commands() -> None:
     import os
+    import shlex
     import subprocess
     import sys
 
-    script = subprocess.run(
-        [sys.executable, "-m", "cowlab", "--show-completion", "bash"],
+    # --show-completion is a flag: typer asks shellingham which shell runs the command
+    # (its parent process), so run it from bash as a user would (the "exit" keeps bash
+    # from exec-ing the command and leaving its own parent as the shell); under pytest's own
+    # parent (sh, or none) it says "Shell sh not supported"
+    shown = subprocess.run(
+        ["bash", "-c", f"{shlex.quote(sys.executable)} -m cowlab --show-completion; exit $?"],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
-    assert "_cowlab_completion" in script
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "_cowlab_completion" in shown.stdout
     env = {**os.environ, "_COWLAB_COMPLETE": "complete_bash", "COMP_WORDS": "cowlab ch", "COMP_CWORD": "1"}
     words = subprocess.run(
         [sys.executable, "-m", "cowlab"], capture_output=True, text=True, env=env, check=False
