@@ -47,7 +47,7 @@ def _boot_records(scenario: Scenario) -> Machine:
             m, pfn = m.with_new_page(Page(node=0, content=token, refcount=1, anon=False, lru=True))
             pfns.append(pfn)
             tokens.append(token)
-        files.append(File(spec.name, tuple(pfns), tuple(tokens)))
+        files.append(File(spec.name, tuple(pfns), tuple(tokens), spec.fs))
     return m._replace(files=tuple(files))
 
 

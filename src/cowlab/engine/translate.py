@@ -22,7 +22,16 @@ from cowlab.kernel.syscalls import (
     PipeReadOp,
     UnpinOp,
 )
-from cowlab.model import VM_HUGEPAGE, VM_HUGETLB, VM_MTHP, ZERO_PFN, Machine, prot_flags
+from cowlab.model import (
+    VM_HUGEPAGE,
+    VM_HUGETLB,
+    VM_MAYSHARE,
+    VM_MTHP,
+    VM_SHARED,
+    ZERO_PFN,
+    Machine,
+    prot_flags,
+)
 from cowlab.model import state as S
 from cowlab.model.pte import pte_pfn, pte_present
 from cowlab.model.state.convert import region_span, vma_named
@@ -98,13 +107,16 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
         case Write(addr=addr) | Read(addr=addr):
             _, vpn = resolve_addr(m, pid, addr)
             return AccessOp(pid, vpn, type(action) is Write)
-        case Mmap(name=name, pages=pages, prot=prot, file=file, hugetlb=hugetlb, thp=thp, mthp=mthp):
+        case Mmap(
+            name=name, pages=pages, prot=prot, file=file, hugetlb=hugetlb, thp=thp, mthp=mthp, shared=shared
+        ):
             if vma_named(m, pid, name) is not None:
                 raise ScenarioError(f"region {name!r} is already mapped")
             if hugetlb and file:
                 raise ScenarioError("hugetlbfs files are not modeled: hugetlb regions are anonymous")
             flags = prot_flags(prot) | (VM_HUGETLB if hugetlb else 0) | (VM_HUGEPAGE if thp or mthp else 0)
             flags |= VM_MTHP if mthp else 0
+            flags |= VM_SHARED | VM_MAYSHARE if shared else 0
             return MmapOp(pid, name, pages, flags, file or "")
         case Mremap(region=region, to=to, first=first, count=count):
             if vma_named(m, pid, to) is not None:

@@ -40,6 +40,8 @@ class Rules(NamedTuple):
     numa_recompute_writable: bool = False
     gup_honor_numa_fault: bool = False
     gup_numa_fault_explicit: bool = False
+    longterm_write_pin_file_refused: bool = False
+    gup_fast_longterm_write_file_fallback: bool = False
     migration_entry_ad: bool = False
     numa_skip_pinned_or_shared: bool = False
     thp_foll_cow: bool = False
@@ -91,6 +93,10 @@ RULE_SUMMARIES: dict[str, str] = {
     "migration_entry_ad": "migration entries keep the PTE's young and dirty bits",
     "gup_numa_fault_explicit": "GUP takes NUMA hinting faults only for callers that ask (KVM): "
     "pins and /proc/pid/mem follow PROT_NONE entries",
+    "longterm_write_pin_file_refused": "a long-term write pin of a shared file mapping that needs "
+    "dirty tracking (a disk filesystem) fails with -EFAULT",
+    "gup_fast_longterm_write_file_fallback": "GUP-fast takes long-term write pins only on anon, "
+    "shmem and hugetlb folios; others go to the slow path",
     "numa_skip_pinned_or_shared": "NUMA scan skips maybe-pinned or maybe-shared folios",
     "thp_foll_cow": "a forced write accepts a dirty R/O PMD after a COW fault (FOLL_COW for THP)",
     "thp_touch_dirty_write_only": "GUP's touch_pmd dirties the PMD only for write access",

@@ -308,6 +308,27 @@ TIMELINE: tuple[Commit, ...] = (
         (("ro_longterm_unshare_cow", True),),
     ),
     Commit(
+        "8ac268436e6d",
+        "mm/gup: disallow FOLL_LONGTERM GUP-nonfast writing to file-backed mappings",
+        "v6.5",
+        "docs/research/timeline-v6.18.md §B (hash from linux-next's mm-stable merge log, "
+        "order before a6e79df92e4a; 6.5 MM pull): check_vma_flags() refuses FOLL_LONGTERM|"
+        "FOLL_WRITE on a VMA for which vma_needs_dirty_tracking() (mm/mmap.c) holds: shared, "
+        "writable, on a filesystem that writes back; shmem, hugetlbfs and private mappings pass",
+        (("longterm_write_pin_file_refused", True),),
+        "M",
+    ),
+    Commit(
+        "a6e79df92e4a",
+        "mm/gup: disallow FOLL_LONGTERM GUP-fast writing to file-backed mappings",
+        "v6.5",
+        "docs/research/timeline-v6.18.md §B (commit text read): gup_fast_folio_allowed() lets "
+        "GUP-fast take a FOLL_LONGTERM|FOLL_WRITE pin only on anon, shmem or hugetlb folios; "
+        "any other falls back to the slow path, which 8ac268436e6d refuses",
+        (("gup_fast_longterm_write_file_fallback", True),),
+        "M",
+    ),
+    Commit(
         "d74943a2f3cd",
         "mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT",
         "v6.5",

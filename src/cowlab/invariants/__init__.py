@@ -12,6 +12,7 @@ from cowlab.invariants.spec import (
 )
 from cowlab.invariants.violation import (
     FILE_ISOLATION,
+    FILE_PIN_WRITEBACK,
     FORK_ISOLATION,
     MODEL_SANITY,
     NO_LOST_WRITE,
@@ -24,6 +25,7 @@ from cowlab.invariants.violation import (
 
 __all__ = [
     "FILE_ISOLATION",
+    "FILE_PIN_WRITEBACK",
     "FORK_ISOLATION",
     "MODEL_SANITY",
     "NO_LOST_WRITE",

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from cowlab.invariants.violation import (
     FILE_ISOLATION,
+    FILE_PIN_WRITEBACK,
     FORK_ISOLATION,
     NO_LOST_WRITE,
     PIN_COHERENCE,
@@ -45,6 +46,7 @@ from cowlab.model.pte import (
     pte_to_swp_entry,
     swp_offset,
 )
+from cowlab.model.swap import fs_has_writeback
 
 
 class RefSpec(NamedTuple):
@@ -65,14 +67,53 @@ class Spec(NamedTuple):
     #: (token, pid, how) of every store, in order
     writers: tuple[tuple[int, int, str], ...] = ()
     refs: tuple[RefSpec, ...] = ()
-    #: tokens every process may see: the files' data on disk
+    #: tokens every process may see: the files' data, on disk or stored through a
+    #: shared mapping
     public: frozenset[int] = frozenset()
+    #: ((pid, vpn), (file, page, shared)) for addresses that map a file page: a shared
+    #: one reads the file's current data; a private one until the process stores there
+    aliases: tuple[tuple[tuple[int, int], tuple[int, int, bool]], ...] = ()
+    #: ((file, page), token): the data of a file page a shared mapping reaches
+    file_data: tuple[tuple[tuple[int, int], int], ...] = ()
+    #: private addresses whose file page a shared mapping changed since they were
+    #: mapped: Linux shows the new data until the process copies the page, POSIX
+    #: promises neither, so a load there is checked for leaks only
+    loose: frozenset[tuple[int, int]] = frozenset()
 
     def expect(self, pid: int, vpn: int) -> int:
+        alias = self.alias(pid, vpn)
+        if alias is not None and alias[2]:
+            return self.file_token(alias[0], alias[1])
         for key, token in self.expected:
             if key == (pid, vpn):
                 return token
         return 0
+
+    def alias(self, pid: int, vpn: int) -> tuple[int, int, bool] | None:
+        """(file, page, shared) of the file page the address maps, if any."""
+        for key, alias in self.aliases:
+            if key == (pid, vpn):
+                return alias
+        return None
+
+    def with_alias(self, pid: int, vpn: int, alias: tuple[int, int, bool] | None) -> Spec:
+        rest = [(k, a) for k, a in self.aliases if k != (pid, vpn)]
+        if alias is not None:
+            rest.append(((pid, vpn), alias))
+            rest.sort()
+        return self._replace(aliases=tuple(rest), loose=self.loose - {(pid, vpn)})
+
+    def file_token(self, file: int, page: int, default: int = 0) -> int:
+        for key, token in self.file_data:
+            if key == (file, page):
+                return token
+        return default
+
+    def with_file_data(self, file: int, page: int, token: int) -> Spec:
+        rest = [(k, t) for k, t in self.file_data if k != (file, page)]
+        rest.append(((file, page), token))
+        rest.sort()
+        return self._replace(file_data=tuple(rest))
 
     def with_expect(self, pid: int, vpn: int, token: int | None) -> Spec:
         rest = [(k, t) for k, t in self.expected if k != (pid, vpn)]
@@ -144,7 +185,7 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
         kind = type(ev)
         if kind is Store:
             spec = spec._replace(writers=(*spec.writers, (ev.token, ev.pid, "")))
-            spec = spec.learn(ev.pid, ev.token).with_expect(ev.pid, ev.vpn, ev.token)
+            spec = _store(spec.learn(ev.pid, ev.token), ev.pid, ev.vpn, ev.token)
         elif kind is Load:
             spec, found = _check_load(spec, m, ev, found)
         elif kind is RefTaken:
@@ -157,7 +198,7 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
             spec = spec._replace(writers=(*spec.writers, (ev.token, ref.pid, f"via {ev.name}")))
             spec = spec.learn(ref.pid, ev.token)
             if ref.attached:
-                spec = spec.with_expect(ref.pid, ref.vpn, ev.token)
+                spec = _store(spec, ref.pid, ref.vpn, ev.token)
         elif kind is DeviceLoad:
             found.extend(_check_device_load(spec, m, ev))
         elif kind is Forked:
@@ -174,8 +215,12 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
             )
         elif kind is Zapped or kind is Mapped:
             fresh = ev.fresh or (0,) * len(ev.vpns)
-            for vpn, token in zip(ev.vpns, fresh, strict=True):
+            for i, (vpn, token) in enumerate(zip(ev.vpns, fresh, strict=True)):
                 spec = spec.with_expect(ev.pid, vpn, token or None)
+                if kind is Zapped and ev.unmapped:  # munmap, exit: nothing mapped there now
+                    spec = spec.with_alias(ev.pid, vpn, None)
+                elif ev.file >= 0:
+                    spec = _map_file_page(spec, ev, vpn, (ev.file, ev.pgoff + i, ev.shared), token)
             if kind is Mapped:
                 continue
             spec = spec._replace(
@@ -187,11 +232,38 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
     return spec, found
 
 
+def _store(spec: Spec, pid: int, vpn: int, token: int) -> Spec:
+    """A store at ``vpn`` (by the CPU, or a device through a pin there).  Through a
+    shared mapping it is the file's new data: every mapping of the page reads it, and
+    private mappings of the page that have not copied it may."""
+    alias = spec.alias(pid, vpn)
+    if alias is None or not alias[2]:
+        if alias is not None:  # a private mapping's own copy from now on
+            spec = spec.with_alias(pid, vpn, None)
+        return spec.with_expect(pid, vpn, token)
+    page = (alias[0], alias[1])
+    spec = spec.with_file_data(alias[0], alias[1], token)
+    loose = {key for key, (f, p, shared) in spec.aliases if not shared and (f, p) == page}
+    return spec._replace(public=spec.public | {token}, loose=spec.loose | loose)
+
+
+def _map_file_page(
+    spec: Spec, ev: Mapped | Zapped, vpn: int, alias: tuple[int, int, bool], fresh: int
+) -> Spec:
+    """mmap() or MADV_DONTNEED of an address that maps a file page: it reads the
+    file's current data afterwards (a private one until it stores)."""
+    file, page, shared = alias
+    data = spec.file_token(file, page, fresh)
+    if shared and data == fresh:
+        spec = spec.with_file_data(file, page, fresh)
+    return spec.with_alias(ev.pid, vpn, alias).with_expect(ev.pid, vpn, data or None)
+
+
 def _check_load(spec: Spec, m: Machine, ev: Load, found: list[Violation]) -> tuple[Spec, list[Violation]]:
     where = f"vpn {ev.vpn:#x}"
     if not spec.may_see(ev.pid, ev.token):
         found.append(_leak(spec, m, ev.pid, ev.token, f"reading {where}"))
-    elif ev.exact:
+    elif ev.exact and (ev.pid, ev.vpn) not in spec.loose:
         want = spec.expect(ev.pid, ev.vpn)
         if ev.token != want:
             found.append(
@@ -211,7 +283,7 @@ def _check_device_load(spec: Spec, m: Machine, ev: DeviceLoad) -> list[Violation
     via = f"through {ev.name}"
     if not spec.may_see(ref.pid, ev.token):
         return [_leak(spec, m, ref.pid, ev.token, via)]
-    if ref.holder != "device" or not ref.attached:
+    if ref.holder != "device" or not ref.attached or (ref.pid, ref.vpn) in spec.loose:
         return []
     want = spec.expect(ref.pid, ref.vpn)
     if ev.token == want:
@@ -235,15 +307,24 @@ def _fork(spec: Spec, ev: Forked) -> Spec:
     spec = spec._replace(known=tuple(known))
     for vpn in ev.copied:
         spec = spec.with_expect(ev.child, vpn, spec.expect(ev.parent, vpn))
+        alias = spec.alias(ev.parent, vpn)
+        if alias is not None:
+            spec = spec.with_alias(ev.child, vpn, alias)
+            if (ev.parent, vpn) in spec.loose:
+                spec = spec._replace(loose=spec.loose | {(ev.child, vpn)})
     return spec
 
 
 def _move(spec: Spec, ev: Moved) -> Spec:
     tokens = {old: spec.expect(ev.pid, old) for old, _ in ev.moves}
+    aliases = {old: spec.alias(ev.pid, old) for old, _ in ev.moves}
+    loose = {old for old, _ in ev.moves if (ev.pid, old) in spec.loose}
     for old, _ in ev.moves:
-        spec = spec.with_expect(ev.pid, old, None)
+        spec = spec.with_expect(ev.pid, old, None).with_alias(ev.pid, old, None)
     for old, new in ev.moves:
-        spec = spec.with_expect(ev.pid, new, tokens[old] or None)
+        spec = spec.with_expect(ev.pid, new, tokens[old] or None).with_alias(ev.pid, new, aliases[old])
+        if old in loose:
+            spec = spec._replace(loose=spec.loose | {(ev.pid, new)})
     where = dict(ev.moves)
     return spec._replace(
         refs=tuple(
@@ -269,14 +350,15 @@ def resolve(m: Machine, pid: int, vpn: int) -> int | None:
 
 
 def check_files(spec: Spec, m: Machine) -> list[Violation]:
-    """File isolation as a state property: every page-cache page still holds the data
-    the file has on disk (only private mappings exist in the model, so nothing may
-    write a file), and the huge zero page still reads as zero."""
+    """File isolation as a state property: every page-cache page holds the file's data
+    (what it has on disk, or what was last stored through a shared mapping: nothing
+    else may write a file), and the huge zero page still reads as zero."""
     found = []
     for f in range(S.nr_files(m)):
         name = S.file_name(m, f)
         for index in range(S.file_nr_pages(m, f)):
-            pfn, token = S.file_page_pfn(m, f, index), S.file_original(m, f, index)
+            pfn = S.file_page_pfn(m, f, index)
+            token = spec.file_token(f, index, S.file_original(m, f, index))
             now = S.page_content(m, pfn)
             if now != token:
                 found.append(
@@ -304,9 +386,24 @@ def check_files(spec: Spec, m: Machine) -> list[Violation]:
 
 def check_pins(spec: Spec, m: Machine) -> list[Violation]:
     """Pin coherence as a state property: each attached R/W device reference is on the
-    page its process reaches at the pinned address."""
+    page its process reaches at the pinned address; and no long-term write pin holds
+    a page-cache page that writeback may clean under the device (8ac268436e6d's
+    reason: lost writes, or a filesystem meeting a dirty page it did not prepare)."""
     found = []
     for ref in spec.refs:
+        held = S.ref_named(m, ref.name)
+        if held >= 0 and ref.write and S.ref_longterm(m, held):
+            owner = S.page_cache_owner(m, S.ref_pfn(m, held))
+            if owner is not None and fs_has_writeback(S.file_fs(m, owner[0])):
+                found.append(
+                    Violation(
+                        FILE_PIN_WRITEBACK,
+                        f"{ref.name} is a long-term write pin on page {owner[1]} of "
+                        f"{S.file_name(m, owner[0])}, on {S.file_fs(m, owner[0])}: writeback "
+                        "may clean the page while the device writes it",
+                        f"{ref.name}:file",
+                    )
+                )
         if not (ref.attached and ref.write and ref.holder == "device"):
             continue
         held = S.ref_named(m, ref.name)

@@ -9,6 +9,7 @@ RO_PIN_COHERENCE = "ro_pin_coherence"
 FORK_ISOLATION = "fork_isolation"
 NO_LOST_WRITE = "no_lost_write"
 FILE_ISOLATION = "file_isolation"
+FILE_PIN_WRITEBACK = "file_pin_writeback"
 PROGRESS = "progress"
 MODEL_SANITY = "model_sanity"
 
@@ -22,6 +23,8 @@ PROMISES: dict[str, str] = {
     "by a device through its pin)",
     FILE_ISOLATION: "a write through a private (MAP_PRIVATE) mapping never reaches the file, "
     "nor the (huge) zero page every process shares",
+    FILE_PIN_WRITEBACK: "no long-term write pin holds a page-cache page of a filesystem with "
+    "writeback (writeback would clean the page under the device's writes)",
     PROGRESS: "a system call that runs alone returns (the kernel does not loop forever)",
     MODEL_SANITY: "refcount and mapcount agree with mappings, pins, swap cache and batches; no "
     "freed page is mapped (a failure is a bug in cowlab)",

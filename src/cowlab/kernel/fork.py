@@ -192,7 +192,8 @@ def copy_page_range(
 def do_fork(
     c: Ctx, m: FlatMachine, ti: int, child_name: str, thread_name: str, early: tuple[int, ...]
 ) -> FlatMachine:
-    """dup_mm(): VM_DONTCOPY VMAs are not copied, VM_WIPEONFORK VMAs are copied empty."""
+    """dup_mm(): VM_DONTCOPY VMAs are not copied, VM_WIPEONFORK VMAs are copied empty,
+    shared file mappings are copied without their PTEs."""
     parent = S.task_pid(m, ti)
     node = S.task_node(m, ti)
     cpu = S.task_cpu(m, ti)
@@ -211,6 +212,11 @@ def do_fork(
             wiped.extend(range(vma.start, vma.end))
             continue
         copied.extend(range(vma.start, vma.end))
+        if vma.shared:
+            # vma_needs_copy(): a shared file mapping has no anon pages to copy; the
+            # child faults the page-cache pages in when it touches them
+            c.decide("copy_page_range", f"{vma.name}: shared file mapping -> PTEs not copied")
+            continue
         m, new = copy_page_range(c, m, parent, child, vma, node, cpu, early)
         ptes.extend(new)
     for vpn, pte in ptes:

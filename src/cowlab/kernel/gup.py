@@ -14,6 +14,7 @@ from cowlab.kernel.frames import goto, pop, stage, top
 from cowlab.kernel.huge_memory import pmd_base, pmd_mkyoung
 from cowlab.kernel.memory import handle_mm_fault
 from cowlab.kernel.pages import folio_pfn, no_struct_page, put_page
+from cowlab.kernel.vma import vma_needs_dirty_tracking
 from cowlab.model import GUP_PIN_COUNTING_BIAS, ZERO_PFN, Frame, Machine, Vma
 from cowlab.model import state as S
 from cowlab.model.events import RefDropped, RefTaken
@@ -28,6 +29,7 @@ from cowlab.model.pte import (
     pte_write,
 )
 from cowlab.model.state.convert import vma_at
+from cowlab.model.swap import fs_has_writeback
 
 FOLL_WRITE = 0x01
 FOLL_GET = 0x04
@@ -84,6 +86,16 @@ def check_vma_flags(vma: Vma | None, flags: int) -> str | None:
     elif not vma.accessible and not flags & FOLL_FORCE:
         return "read of an inaccessible VMA"
     return None
+
+
+def gup_fast_folio_allowed(m: Machine, pfn: int) -> bool:
+    """mm/gup.c gup_fast_folio_allowed() (a6e79df92e4a): GUP-fast may take a long-term
+    write pin on an anon, hugetlb or shmem folio; a page-cache folio of another
+    filesystem may need dirty tracking, which only the slow path can see."""
+    if S.PageAnon(m, pfn) or S.PageHuge(m, pfn):
+        return True
+    owner = S.page_cache_owner(m, pfn)
+    return owner is not None and not fs_has_writeback(S.file_fs(m, owner[0]))
 
 
 def _take_reference(c: Ctx, m: Machine, ti: int, loc: GupLocals, pfn: int) -> Machine:
@@ -144,17 +156,53 @@ def gup_fast(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         )
         return goto(m, ti, "gup.follow_page")
     pte = S.pte_at(m, loc.pid, loc.vpn)
-    ok = pte_present(pte) and not pte_protnone(pte) and (pte_write(pte) or not flags & FOLL_WRITE)
     pfn = pte_pfn(pte)
-    if ok and no_struct_page(m, pfn) and c.r.ro_longterm_unshare_cow and flags & FOLL_LONGTERM:
-        ok = False  # 84209e87c696: never R/O long-term pin the shared zero page
-    if ok and pfn != ZERO_PFN and c.r.ro_pin_unshare and flags & FOLL_PIN:
-        ok = not (S.PageAnon(m, pfn) and not S.PageAnonExclusive(m, pfn) and not flags & FOLL_WRITE)
-    if ok:
+    why, rule = _gup_fast_fallback(c, m, pte, flags)
+    if not why:
         c.decide("gup_fast", f"PTE allows the access -> take pfn {pfn} locklessly")
         return _take_reference(c, m, ti, loc, pfn)
-    c.decide("gup_fast", "PTE does not allow the access -> fall back to the slow path")
+    c.decide("gup_fast", f"{why} -> fall back to the slow path", rule)
     return goto(m, ti, "gup.follow_page")
+
+
+def _gup_fast_fallback(c: Ctx, m: Machine, pte: pte_t, flags: int) -> tuple[str, str]:
+    """Why GUP-fast leaves this PTE to the slow path, and the rule that says so ("" if
+    it may take the page)."""
+    if not (pte_present(pte) and not pte_protnone(pte) and (pte_write(pte) or not flags & FOLL_WRITE)):
+        return "PTE does not allow the access", ""
+    pfn = pte_pfn(pte)
+    r = c.r
+    if (
+        r.ro_longterm_unshare_cow
+        and flags & FOLL_LONGTERM
+        and not pte_write(pte)
+        and (no_struct_page(m, pfn) or not S.PageAnon(m, pfn))
+    ):
+        # 84209e87c696: gup_must_unshare() without the VMA: a R/O long-term pin of the
+        # zero page or a page-cache page may be in a COW mapping, where it must be
+        # unshared first, and only the slow path sees the VMA
+        what = "the zero page" if no_struct_page(m, pfn) else "a page-cache page"
+        return f"R/O long-term pin of {what}, which a COW mapping must unshare", "ro_longterm_unshare_cow"
+    if (
+        r.gup_fast_longterm_write_file_fallback
+        and flags & FOLL_LONGTERM
+        and flags & FOLL_WRITE
+        and not gup_fast_folio_allowed(m, pfn)
+    ):
+        return (
+            f"long-term write pin of page-cache pfn {pfn} of a file with writeback",
+            "gup_fast_longterm_write_file_fallback",
+        )
+    if (
+        pfn != ZERO_PFN
+        and r.ro_pin_unshare
+        and flags & FOLL_PIN
+        and not flags & FOLL_WRITE
+        and S.PageAnon(m, pfn)
+        and not S.PageAnonExclusive(m, pfn)
+    ):
+        return "R/O pin of a possibly shared anon page", "ro_pin_unshare"
+    return "", ""
 
 
 @stage("gup.follow_page")
@@ -170,6 +218,19 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide("check_vma_flags", f"{refused} -> -EFAULT")
         return pop(m, ti, "efault")
     assert vma is not None
+    if (
+        r.longterm_write_pin_file_refused
+        and flags & FOLL_LONGTERM
+        and flags & FOLL_WRITE
+        and vma_needs_dirty_tracking(m, vma)
+    ):
+        c.decide(
+            "check_vma_flags",
+            f"long-term write pin of {vma.name}, a shared mapping of a file on "
+            f"{S.file_fs(m, S.file_named(m, vma.file))}, which needs dirty tracking -> -EFAULT",
+            "longterm_write_pin_file_refused",
+        )
+        return pop(m, ti, "efault")
     if (
         r.gup_cow_break_on_read
         and flags & (FOLL_GET | FOLL_PIN)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, vpn_range
 from cowlab.kernel.huge_memory import madvise_collapse
-from cowlab.kernel.mmap import fresh_contents, zap_pte_range
+from cowlab.kernel.mmap import file_mapping, fresh_contents, zap_pte_range
 from cowlab.kernel.vma import range_vmas
 from cowlab.model import VM_DONTCOPY, VM_HUGEPAGE, VM_WIPEONFORK, Machine
 from cowlab.model import state as S
@@ -31,7 +31,8 @@ def do_madvise(c: Ctx, m: Machine, pid: int, region: str, advice: str, lo: int, 
     if advice == "dontneed":
         for vma in pieces:
             m = zap_pte_range(c, m, pid, vma)
-            c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), False, fresh_contents(m, vma)))
+            vpns = tuple(range(vma.start, vma.end))
+            c.emit(Zapped(pid, vpns, False, fresh_contents(m, vma), *file_mapping(m, vma)))
         file = pieces[0].file if pieces else ""
         c.note(
             "madvise",

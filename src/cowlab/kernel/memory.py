@@ -33,6 +33,7 @@ from cowlab.kernel.pages import (
 )
 from cowlab.kernel.pgtable import maybe_mkwrite, rmap_folio
 from cowlab.kernel.swapfile import delete_from_swap_cache, swap_free, swapcount, try_to_free_swap
+from cowlab.kernel.vma import shared_pte_writable
 from cowlab.model import MTHP_NR, NO_CPU, NO_PFN, ZERO_PFN, Frame, Machine, Vma
 from cowlab.model import state as S
 from cowlab.model.pte import (
@@ -43,6 +44,7 @@ from cowlab.model.pte import (
     pfn_swap_entry_to_pfn,
     pte_mkdirty,
     pte_mksoft_dirty,
+    pte_mkwrite,
     pte_mkyoung,
     pte_none,
     pte_pfn,
@@ -226,14 +228,17 @@ def _do_anonymous_mthp(
 
 
 def do_fault(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, str]:
-    """First touch of a private file mapping: a read maps the page-cache page read-only
-    (do_read_fault); a write copies it into a new anon page (do_cow_fault), writable
-    only if the VMA is VM_WRITE."""
+    """First touch of a file mapping.  Private: a read maps the page-cache page
+    read-only (do_read_fault); a write copies it into a new anon page (do_cow_fault),
+    writable only if the VMA is VM_WRITE.  Shared: both map the page-cache page
+    (do_shared_fault for a write)."""
     vma = _vma(m, loc.pid, loc.vpn)
     file = S.file_named(m, vma.file)
     if file < 0:
         raise KeyError(vma.file)
     cached = S.file_page_pfn(m, file, vma.pgoff + loc.vpn - vma.start)
+    if vma.shared:
+        return do_shared_fault(c, m, loc, vma, cached)
     if not (loc.write or loc.unshare):
         get_page(m, cached)
         page_add_rmap(m, cached)
@@ -255,7 +260,43 @@ def do_fault(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, st
     return m, "done"
 
 
+def do_shared_fault(c: Ctx, m: Machine, loc: FaultLocals, vma: Vma, cached: int) -> tuple[Machine, str]:
+    """A fault on a MAP_SHARED file mapping maps the page-cache page itself: a write
+    fault writable and dirty (page_mkwrite has let the filesystem know), a read fault
+    with the VMA's vm_page_prot, writable only when the VMA wants no write
+    notification (tmpfs; vma_wants_writenotify)."""
+    get_page(m, cached)
+    page_add_rmap(m, cached)
+    pte = pfn_pte(cached, PAGE_READONLY)
+    if loc.write:
+        pte = pte_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte)))
+        c.decide(
+            "do_shared_fault", f"write fault -> map page-cache pfn {cached} of {vma.file} writable, dirty"
+        )
+    else:
+        writable = shared_pte_writable(m, vma, dirty=False)
+        pte = pte_mkwrite(pte) if writable else pte
+        c.decide(
+            "do_read_fault",
+            f"map page-cache pfn {cached} of {vma.file} "
+            + ("writable (no write notification wanted)" if writable else "read-only"),
+        )
+    S.set_pte_at(m, loc.pid, loc.vpn, pte)
+    return m, "done"
+
+
 # --- do_wp_page ---------------------------------------------------------------
+
+
+def wp_page_shared(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t) -> tuple[Machine, str]:
+    """A write fault on a read-only PTE of a MAP_SHARED mapping: no copy, ever.  The
+    filesystem hears of the write (page_mkwrite, dirty accounting) and the PTE becomes
+    writable and dirty."""
+    pfn = pte_pfn(pte)
+    c.decide("do_wp_page", f"shared mapping -> wp_page_shared: pfn {pfn} writable, dirty")
+    new = pte_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte_mkyoung(pte))))
+    S.set_pte_at(m, loc.pid, loc.vpn, new)
+    return m, "write"
 
 
 def wp_page_reuse(
@@ -311,6 +352,8 @@ def do_wp_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) -> tup
     """
     pfn = pte_pfn(pte)
     r = c.r
+    if _vma(m, loc.pid, loc.vpn).shared:
+        return wp_page_shared(c, m, loc, pte)
     if pfn == ZERO_PFN:
         return wp_page_copy(c, m, ti, loc, pte, why="shared zero page")
     if S.PageTransCompound(m, pfn):

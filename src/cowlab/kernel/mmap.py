@@ -43,11 +43,17 @@ def fresh_contents(m: FlatMachine, vma: Vma) -> tuple[int, ...]:
     return (0,) * vma.npages
 
 
+def file_mapping(m: FlatMachine, vma: Vma) -> tuple[int, int, bool]:
+    """What a Mapped or Zapped event says of ``vma``'s file: its index (-1 for
+    anonymous memory), the file page of the VMA's first page, and MAP_SHARED."""
+    return S.file_named(m, vma.file) if vma.file else -1, vma.pgoff, vma.shared
+
+
 def do_mmap(
     c: Ctx, m: FlatMachine, pid: int, name: str, npages: int, flags: int, file: str = ""
 ) -> FlatMachine:
-    """mmap(MAP_PRIVATE).  A THP-enabled region (VM_HUGEPAGE) starts on a PMD boundary,
-    as cow.c arranges by over-allocating and aligning."""
+    """mmap(), MAP_PRIVATE or (a file) MAP_SHARED.  A THP-enabled region (VM_HUGEPAGE)
+    starts on a PMD boundary, as cow.c arranges by over-allocating and aligning."""
     start = get_unmapped_area(m, pid)
     if flags & VM_HUGEPAGE:
         start += -start % HPAGE_NR
@@ -55,7 +61,7 @@ def do_mmap(
     S.insert_vma(m, pid, slot, start=start, npages=npages, flags=flags | VM_SOFTDIRTY, name=name, file=file)
     vma = vma_view(m, pid, slot)
     what = (
-        f"private mapping of {file}"
+        f"{'shared' if vma.shared else 'private'} mapping of {file}"
         if file
         else (
             "anonymous hugetlb"
@@ -68,7 +74,7 @@ def do_mmap(
         )
     )
     c.note("mmap", f"{S.mm_name(m, pid)}: {name} = {vpn_range(start, start + npages)} ({what})")
-    c.emit(Mapped(pid, tuple(range(start, start + npages)), fresh_contents(m, vma)))
+    c.emit(Mapped(pid, tuple(range(start, start + npages)), fresh_contents(m, vma), *file_mapping(m, vma)))
     return m
 
 
@@ -111,7 +117,9 @@ def do_munmap(c: Ctx, m: FlatMachine, pid: int, region: str, lo: int, hi: int) -
         assert S.vma_start(m, pid, slot) == vma.start and S.vma_end(m, pid, slot) == vma.end
         S.remove_vma(m, pid, slot)
         free_pgtables(m, pid)
-        c.emit(Zapped(pid, tuple(range(vma.start, vma.end)), True, fresh_contents(m, vma)))
+        c.emit(
+            Zapped(pid, tuple(range(vma.start, vma.end)), True, fresh_contents(m, vma), *file_mapping(m, vma))
+        )
     c.note("munmap", f"{S.mm_name(m, pid)}: {region} {vpn_range(lo, hi)} unmapped")
     return m
 

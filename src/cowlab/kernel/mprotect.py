@@ -14,14 +14,16 @@ from cowlab.kernel.context import Ctx, vpn_range
 from cowlab.kernel.huge_memory import pmd_base
 from cowlab.kernel.pages import folio_likely_mapped_shared, folio_pfn, page_mapcount, page_maybe_dma_pinned
 from cowlab.kernel.pgtable import readable_migration_pte
-from cowlab.kernel.vma import range_vmas
+from cowlab.kernel.vma import range_vmas, shared_pte_writable
 from cowlab.model import (
     HPAGE_NR,
     NO_NODE,
     VM_DONTCOPY,
     VM_HUGEPAGE,
     VM_HUGETLB,
+    VM_MAYSHARE,
     VM_MTHP,
+    VM_SHARED,
     VM_SOFTDIRTY,
     VM_WIPEONFORK,
     ZERO_PFN,
@@ -35,6 +37,7 @@ from cowlab.model.pte import (
     is_writable_migration_entry,
     migration_entry_mode,
     pfn_swap_entry_to_pfn,
+    pte_dirty,
     pte_mk_savedwrite,
     pte_mkwrite,
     pte_modify,
@@ -199,6 +202,9 @@ def _mprotect_pte(c: Ctx, m: Machine, vma: Vma, vpn: int, pte: pte_t) -> pte_t:
     no write bit; from 64fe24a3e05e an exclusive anon page may be made writable."""
     if not vma.accessible:
         return pte_modify(pte, PAGE_NONE)
+    if vma.shared:  # vm_page_prot, or a dirty PTE where the VMA wants write notification
+        new = pte_modify(pte, PAGE_READONLY)
+        return pte_mkwrite(new) if shared_pte_writable(m, vma, dirty=pte_dirty(pte)) else new
     write = False
     if vma.hugetlb:  # hugetlb_change_protection: vm_page_prot only, no write upgrade
         return pte_modify(pte, PAGE_READONLY)
@@ -225,7 +231,16 @@ def mprotect(c: Ctx, m: Machine, pid: int, region: str, flags: int, lo: int, hi:
     """mprotect() of pages ``lo``..``hi`` of a region, splitting its VMA at the ends."""
     _, pieces = range_vmas(c, m, pid, region, lo, hi)
     for vma in pieces:
-        keep = vma.flags & (VM_DONTCOPY | VM_WIPEONFORK | VM_SOFTDIRTY | VM_HUGETLB | VM_HUGEPAGE | VM_MTHP)
+        keep = vma.flags & (
+            VM_DONTCOPY
+            | VM_WIPEONFORK
+            | VM_SOFTDIRTY
+            | VM_HUGETLB
+            | VM_HUGEPAGE
+            | VM_MTHP
+            | VM_SHARED
+            | VM_MAYSHARE
+        )
         if flags | keep == vma.flags:
             c.note("mprotect", f"{vpn_range(vma.start, vma.end)}: protection unchanged")
             continue

@@ -22,6 +22,7 @@ from cowlab.kernel.memory import FaultLocals
 from cowlab.kernel.mempolicy import mpol_misplaced
 from cowlab.kernel.migrate import migrate_frame
 from cowlab.kernel.pages import folio_total_mapcount, get_page, put_page
+from cowlab.kernel.vma import shared_pte_writable
 from cowlab.model import HPAGE_NR, NO_NODE, ZERO_PFN, Frame, Machine
 from cowlab.model import state as S
 from cowlab.model.pte import (
@@ -66,7 +67,20 @@ def numa_restored_pte(pte: pte_t, writable: bool) -> pte_t:
 
 def numa_writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t, fn: str) -> bool:
     """Whether the hinting fault may map the entry writable again: savedwrite up to
-    v6.2, then can_change_pte_writable()/can_change_pmd_writable()."""
+    v6.2, then can_change_pte_writable()/can_change_pmd_writable().  A shared
+    mapping's vm_page_prot is writable unless it wants write notification; then a
+    dirty PTE (or, up to v6.2, a saved write bit) may be writable again."""
+    shared = vma_at(m, loc.pid, loc.vpn)
+    if shared is not None and shared.shared:
+        recompute = c.r.numa_recompute_writable
+        dirty = pte_dirty(pte) if recompute else c.r.numa_savedwrite and pte_write(pte)
+        ok = shared_pte_writable(m, shared, dirty=dirty)
+        c.decide(
+            fn,
+            f"shared mapping -> {'writable' if ok else 'read-only'}",
+            "numa_recompute_writable" if recompute else "numa_savedwrite",
+        )
+        return ok
     if c.r.numa_recompute_writable:
         vma = vma_at(m, loc.pid, loc.vpn)
         pfn = pte_pfn(pte)

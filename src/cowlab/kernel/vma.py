@@ -9,6 +9,7 @@ from cowlab.kernel.huge_memory import split_huge_pmds_at
 from cowlab.model import Machine, Vma
 from cowlab.model import state as S
 from cowlab.model.state.convert import vmas_of
+from cowlab.model.swap import fs_has_writeback
 
 
 def __split_vma(m: Machine, pid: int, slot: int, at: int) -> None:
@@ -59,3 +60,29 @@ def range_vmas(c: Ctx, m: Machine, pid: int, region: str, lo: int, hi: int) -> t
         slot += 1
     inside = [v for v in vmas_of(m, pid) if v.name == region and lo <= v.start and v.end <= hi]
     return m, inside
+
+
+# --- shared file mappings: dirty tracking --------------------------------------------
+
+
+def vma_needs_dirty_tracking(m: Machine, vma: Vma) -> bool:
+    """mm/mmap.c vma_needs_dirty_tracking(): a shared writable mapping of a file on a
+    filesystem with writeback.  (The name came with 8ac268436e6d, v6.5; the condition
+    was part of vma_wants_writenotify() before.)"""
+    if not (vma.shared and vma.writable and vma.file):
+        return False
+    return fs_has_writeback(S.file_fs(m, S.file_named(m, vma.file)))
+
+
+def vma_wants_writenotify(m: Machine, vma: Vma) -> bool:
+    """mm/mmap.c vma_wants_writenotify(): a shared writable mapping whose PTEs start
+    read-only, so that the first store to each page faults (dirty tracking or
+    soft-dirty tracking); without it the VMA's vm_page_prot carries the write bit."""
+    return vma.shared and vma.writable and (vma_needs_dirty_tracking(m, vma) or vma.soft_dirty_tracking)
+
+
+def shared_pte_writable(m: Machine, vma: Vma, dirty: bool) -> bool:
+    """Whether a PTE of a shared mapping may be writable without a write fault: always
+    when the VMA wants no write notification, else only once the PTE is dirty (the
+    filesystem has heard of the write)."""
+    return vma.writable and (dirty or not vma_wants_writenotify(m, vma))

@@ -102,14 +102,24 @@ class Zapped(NamedTuple):
     vpns: tuple[int, ...]
     unmapped: bool
     fresh: tuple[int, ...] = ()
+    #: a file mapping: the file's index, the file page of the first vpn, MAP_SHARED
+    file: int = -1
+    pgoff: int = 0
+    shared: bool = False
 
 
 class Mapped(NamedTuple):
-    """mmap() created these vpns; they read as ``fresh`` (zero, or the file's data)."""
+    """mmap() created these vpns; they read as ``fresh`` (zero, or the file's data).
+    A MAP_SHARED file mapping aliases the file's pages: a store there is the file's
+    new data, which every mapping of the page sees."""
 
     pid: int
     vpns: tuple[int, ...]
     fresh: tuple[int, ...] = ()
+    #: a file mapping: the file's index, the file page of the first vpn, MAP_SHARED
+    file: int = -1
+    pgoff: int = 0
+    shared: bool = False
 
 
 class Moved(NamedTuple):

@@ -121,7 +121,9 @@ REF_WORDS = 9
 
 FILE_NAME = 0
 FILE_NPAGES = 1
-FILE_FIXED_WORDS = 2
+#: the filesystem the file lives on (its name as a symbol: tmpfs, ext4, ...)
+FILE_FS = 2
+FILE_FIXED_WORDS = 3
 
 
 class LayoutOverflowError(ValueError):

@@ -19,11 +19,20 @@ class SwapSlot(NamedTuple):
 class File(NamedTuple):
     """A file with a page cache: ``pages[i]`` is the pfn caching page ``i`` (the page
     cache holds one reference on each); ``original[i]`` the token the file holds on
-    disk, which no private mapping may ever change."""
+    disk, which no private mapping may ever change; ``fs`` the filesystem it is on
+    (tmpfs for memfd and shmem; a disk filesystem has writeback)."""
 
     name: str
     pages: tuple[int, ...]
     original: tuple[int, ...]
+    fs: str = "ext4"
+
+
+def fs_has_writeback(fs: str) -> bool:
+    """A disk filesystem writes dirty page-cache pages back and wants to hear of the
+    first write to a clean page (page_mkwrite, dirty accounting); tmpfs keeps its
+    pages in memory and swap, and wants neither."""
+    return fs != "tmpfs"
 
 
 class GupRef(NamedTuple):

@@ -1,4 +1,4 @@
-"""Private anonymous VMAs, page granular."""
+"""VMAs, page granular: anonymous or of a file, private or (a file) shared."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ VM_READ = 0x1
 VM_WRITE = 0x2
 VM_MAYWRITE = 0x20
 VM_SHARED = 0x8
+VM_MAYSHARE = 0x80
 VM_DONTCOPY = 0x20000
 VM_WIPEONFORK = 0x2000000
 #: set on new VMAs; cleared by clear_refs (soft-dirty tracking on for the VMA)
@@ -50,6 +51,11 @@ class Vma(NamedTuple):
     def is_cow_mapping(self) -> bool:
         """is_cow_mapping(): private and possibly writable."""
         return (self.flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE
+
+    @property
+    def shared(self) -> bool:
+        """MAP_SHARED: stores reach the page cache, fork shares the pages."""
+        return bool(self.flags & VM_SHARED)
 
     @property
     def writable(self) -> bool:

@@ -10,6 +10,7 @@ from cowlab.engine.bisect import BisectResult
 from cowlab.engine.matrix import Matrix
 from cowlab.invariants import (
     FILE_ISOLATION,
+    FILE_PIN_WRITEBACK,
     FORK_ISOLATION,
     NO_LOST_WRITE,
     PIN_COHERENCE,
@@ -31,6 +32,7 @@ _SHORT = {
     FORK_ISOLATION: "leak",
     NO_LOST_WRITE: "lost-write",
     FILE_ISOLATION: "file",
+    FILE_PIN_WRITEBACK: "file-pin",
     PROGRESS: "hang",
     "model_sanity": "MODEL-BUG",
 }
@@ -55,7 +57,7 @@ def print_matrix(mx: Matrix, console: Console) -> None:
     console.print(
         "ok: every promise held; pin: pin coherence, ro-pin: R/O pin coherence, "
         "leak: fork isolation, lost-write: no lost write, file: file isolation, "
-        "hang: progress"
+        "file-pin: file pin vs writeback, hang: progress"
     )
 
 

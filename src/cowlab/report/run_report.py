@@ -24,6 +24,9 @@ def action_text(action: Action) -> str:
             continue
         if isinstance(value, tuple):  # GUP flags read as the kernel writes them
             value = "|".join(map(str, value))
+        if value is True and parts:  # a switch reads as its name: thp, shared, fast
+            parts.append(f.name)
+            continue
         parts.append(f"{value}" if not parts else f"{f.name}={value}")
     return " ".join([name, *map(str, parts)])
 

@@ -25,8 +25,8 @@ ADVICES = (
 
 @dataclass(frozen=True)
 class Mmap:
-    """mmap(MAP_PRIVATE) of ``pages`` pages, named ``name``: anonymous, or of ``file``
-    (declared under the scenario's ``files``) from its first page."""
+    """mmap() of ``pages`` pages, named ``name``: anonymous, or of ``file`` (declared
+    under the scenario's ``files``) from its first page; MAP_PRIVATE unless ``shared``."""
 
     name: str
     pages: int = 1
@@ -40,6 +40,8 @@ class Mmap:
     #: as ``thp``, but the enabled THP size is a sub-PMD one (multi-size THP, v6.8): a
     #: write fault maps a large folio of MTHP_NR pages by PTEs
     mthp: bool = False
+    #: MAP_SHARED (a file only): stores reach the page cache, fork shares the pages
+    shared: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Built-in scenarios (``cowlab/scenarios``) and check configurations (``cowlab/configs``),
-shipped as YAML files."""
+shipped as YAML files; ``cowlab/scenarios/families`` holds selftests' cases times their
+backings (cowlab.scenario.family), each member a built-in scenario of its own."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from cowlab.scenario.check_config import CheckConfig
 from cowlab.scenario.errors import ScenarioError
+from cowlab.scenario.family import expand_family
 from cowlab.scenario.loader import load_check_config, load_scenario, load_scenario_file
 from cowlab.scenario.spec import Scenario
 
@@ -22,22 +24,36 @@ def _files(folder: str = "scenarios") -> dict[str, resources.abc.Traversable]:
     }
 
 
+@functools.cache
+def _family_members() -> dict[str, tuple[str, str]]:
+    """Scenario name -> (its YAML text, the family file it comes from)."""
+    members: dict[str, tuple[str, str]] = {}
+    for name, entry in sorted(_files("scenarios/families").items()):
+        source = f"<builtin>/families/{name}.yaml"
+        for member, text in expand_family(entry.read_text(encoding="utf-8"), source).items():
+            members[member] = (text, f"{source} ({member})")
+    return members
+
+
 def builtin_names() -> list[str]:
-    return sorted(_files())
+    return sorted([*_files(), *_family_members()])
 
 
 def load_builtin(name: str) -> Scenario:
     entry = _files().get(name)
-    if entry is None:
+    if entry is not None:
+        return load_scenario(entry.read_text(encoding="utf-8"), source=f"<builtin>/{name}.yaml")
+    member = _family_members().get(name)
+    if member is None:
         raise ScenarioError(f"no built-in scenario named {name!r} (see `cowlab catalog`)", file=name)
-    return load_scenario(entry.read_text(encoding="utf-8"), source=f"<builtin>/{name}.yaml")
+    return load_scenario(*member[:1], source=member[1])
 
 
 def load_named(name_or_path: str) -> Scenario:
     """A scenario file path, or the name of a built-in scenario."""
     if Path(name_or_path).is_file():
         return load_scenario_file(name_or_path)
-    if name_or_path in _files():
+    if name_or_path in _files() or name_or_path in _family_members():
         return load_builtin(name_or_path)
     raise ScenarioError(
         f"no scenario file or built-in scenario named {name_or_path!r} (see `cowlab catalog`)",

@@ -46,7 +46,10 @@ def dump_scenario(scenario: Scenario) -> str:
     if scenario.references:
         data["references"] = list(scenario.references)
     if scenario.files:
-        data["files"] = [{"name": f.name, "pages": f.pages} for f in scenario.files]
+        data["files"] = [
+            {"name": f.name, "pages": f.pages} | ({"fs": f.fs} if f.fs != "ext4" else {})
+            for f in scenario.files
+        ]
     if scenario.bounds:
         data["bounds"] = dict(scenario.bounds)
     if scenario.expect:

@@ -286,7 +286,7 @@ class _Reader:
             ),
             steps=tuple(self.step(f"steps[{i}]", raw) for i, raw in enumerate(top.steps)),
             source=self.source,
-            files=tuple(FileSpec(f.name, f.pages) for f in top.files),
+            files=tuple(FileSpec(f.name, f.pages, f.fs) for f in top.files),
             introduced_by=tuple(top.introduced_by),
             fixed_by=tuple(top.fixed_by),
             bounds=tuple(

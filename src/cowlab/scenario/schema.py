@@ -18,6 +18,9 @@ from cowlab.scenario.validate import MAX_PAGES, NAME
 Name = Annotated[str, StringConstraints(pattern=rf"^{NAME}$")]
 NodeId = Annotated[int, Field(ge=0)]
 Pages = Annotated[int, Field(ge=1, le=MAX_PAGES)]
+#: filesystem types the model tells apart: tmpfs (memfd and shmem: no writeback, no
+#: page_mkwrite) and the disk filesystems gup_longterm knows (writeback)
+FileSystem = Literal["tmpfs", "ext4", "xfs", "btrfs"]
 
 
 def _one_of(choices: tuple[str, ...]) -> Any:
@@ -64,6 +67,7 @@ class ProcessModel(Model):
 class FileModel(Model):
     name: Name
     pages: Pages = 1
+    fs: FileSystem = "ext4"
 
 
 class BackgroundModel(Model):
@@ -123,6 +127,7 @@ class MmapArgs(Model):
     pages: Pages = 1
     prot: Prot = "rw"
     file: Name | None = None
+    shared: bool = False
     hugetlb: bool = False
     thp: bool = False
     mthp: bool = False

@@ -27,10 +27,13 @@ class ProcessSpec:
 
 @dataclass(frozen=True)
 class FileSpec:
-    """A file whose pages private mappings may map (its page cache is populated)."""
+    """A file whose pages mappings may map (its page cache is populated), on a
+    filesystem of type ``fs``: tmpfs (memfd, shmem) has no writeback, a disk
+    filesystem (ext4, xfs, btrfs) has."""
 
     name: str
     pages: int = 1
+    fs: str = "ext4"
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,8 @@ class _Checker:
                 self.fail(key("mthp"), "a region is either hugetlb or THP, not both")
             case Mmap(file=str(), mthp=True):
                 self.fail(key("mthp"), "THP of file mappings is not modeled")
+            case Mmap(file=None, shared=True):
+                self.fail(key("shared"), "MAP_SHARED needs a file (shared anonymous memory is not modeled)")
             case Mmap(_, pages, prot, file):
                 if not 1 <= pages <= MAX_PAGES:
                     self.fail(key("pages"), f"pages must be 1..{MAX_PAGES}, got {pages}")

@@ -35,9 +35,9 @@ from cowlab.model.state.swap cimport (
 )
 from cowlab.model.state.gup cimport (
     ref_in_use, ref_fields, ref_pfn, set_ref_pfn, ref_name, ref_holder, ref_pid,
-    ref_write, ref_named, drop_ref, remove_ref
+    ref_write, ref_longterm, ref_named, drop_ref, remove_ref
 )
 from cowlab.model.state.file cimport (
     add_file, file_name, file_named, file_nr_pages, file_page_pfn, set_file_page_pfn,
-    page_cache_owner, file_original
+    page_cache_owner, file_original, file_fs
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from cowlab.model.state.file import (
     add_file,
+    file_fs,
     file_name,
     file_named,
     file_nr_pages,
@@ -25,6 +26,7 @@ from cowlab.model.state.gup import (
     ref_fields,
     ref_holder,
     ref_in_use,
+    ref_longterm,
     ref_name,
     ref_named,
     ref_pfn,
@@ -190,6 +192,7 @@ __all__ = [
     "compound_mapcount",
     "compound_mapcount_add",
     "drop_ref",
+    "file_fs",
     "file_name",
     "file_named",
     "file_nr_pages",
@@ -244,6 +247,7 @@ __all__ = [
     "ref_fields",
     "ref_holder",
     "ref_in_use",
+    "ref_longterm",
     "ref_name",
     "ref_named",
     "ref_pfn",

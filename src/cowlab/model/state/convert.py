@@ -22,7 +22,7 @@ from cowlab.model.layout import Bounds, Layout, LayoutOverflowError
 from cowlab.model.machine import Machine
 from cowlab.model.page import HPAGE_NR, NO_CPU, NO_HEAD, NO_SLOT, Page
 from cowlab.model.state import gup, mm, page, swap, task
-from cowlab.model.state.file import add_file, file_name, file_nr_pages, file_original, file_page_pfn
+from cowlab.model.state.file import add_file, file_fs, file_name, file_nr_pages, file_original, file_page_pfn
 from cowlab.model.state.machine import (
     FlatMachine,
     init_machine,
@@ -314,7 +314,7 @@ def write_refs(f: FlatMachine, refs: tuple[GupRef, ...]) -> None:
 def write_files(f: FlatMachine, files: tuple[File, ...]) -> None:
     set_nr_files(f, 0)
     for file in files:
-        add_file(f, file.name, file.pages, file.original)
+        add_file(f, file.name, file.pages, file.original, file.fs)
 
 
 # --- reading records out of the vector -----------------------------------------------------
@@ -544,6 +544,7 @@ def file_views(f: FlatMachine) -> tuple[File, ...]:
             file_name(f, i),
             tuple(file_page_pfn(f, i, j) for j in range(file_nr_pages(f, i))),
             tuple(file_original(f, i, j) for j in range(file_nr_pages(f, i))),
+            file_fs(f, i),
         )
         for i in range(nr_files(f))
     )

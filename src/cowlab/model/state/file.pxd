@@ -5,7 +5,8 @@
 
 from cowlab.model.state.machine cimport FlatMachine
 
-cpdef int add_file(FlatMachine m, name, pfns, tokens)
+cpdef int add_file(FlatMachine m, name, pfns, tokens, fs=*)
+cpdef object file_fs(FlatMachine m, int index)
 cpdef object file_name(FlatMachine m, int index)
 cpdef int file_named(FlatMachine m, name)
 cpdef int file_nr_pages(FlatMachine m, int index)

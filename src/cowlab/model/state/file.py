@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from cowlab.model.layout import (
     FILE_FIXED_WORDS,
+    FILE_FS,
     FILE_NAME,
     FILE_NPAGES,
     H_NFILES,
@@ -16,13 +17,16 @@ from cowlab.model.state.machine import FlatMachine
 # --- files with a page cache -------------------------------------------------------------
 
 
-def add_file(m: FlatMachine, name: str, pfns: tuple[int, ...], tokens: tuple[int, ...]) -> int:
+def add_file(
+    m: FlatMachine, name: str, pfns: tuple[int, ...], tokens: tuple[int, ...], fs: str = "ext4"
+) -> int:
     index = m.v[H_NFILES]
     base = m.L.file(index)
     if len(pfns) > m.L.bounds.file_pages:
         raise LayoutOverflowError("file_pages", m.L.bounds.file_pages, f"file {name!r}")
     m.v[base + FILE_NAME] = m.L.symbols.intern(name)
     m.v[base + FILE_NPAGES] = len(pfns)
+    m.v[base + FILE_FS] = m.L.symbols.intern(fs)
     n = m.L.bounds.file_pages
     for i, (pfn, token) in enumerate(zip(pfns, tokens, strict=True)):
         m.v[base + FILE_FIXED_WORDS + i] = pfn
@@ -33,6 +37,11 @@ def add_file(m: FlatMachine, name: str, pfns: tuple[int, ...], tokens: tuple[int
 
 def file_name(m: FlatMachine, index: int) -> str:
     return m.L.symbols.name(m.v[m.L.file(index) + FILE_NAME])
+
+
+def file_fs(m: FlatMachine, index: int) -> str:
+    """The filesystem type of the file (what fstatfs reports): tmpfs, ext4, ..."""
+    return m.L.symbols.name(m.v[m.L.file(index) + FILE_FS])
 
 
 def file_named(m: FlatMachine, name: str) -> int:

@@ -71,6 +71,11 @@ def ref_write(m: FlatMachine, index: int) -> bool:
     return bool(m.v[m.L.ref(index) + R_WRITE])
 
 
+def ref_longterm(m: FlatMachine, index: int) -> bool:
+    """FOLL_LONGTERM: the reference may be held indefinitely (a device's buffer)."""
+    return bool(m.v[m.L.ref(index) + R_LONGTERM])
+
+
 def ref_named(m: FlatMachine, name: str) -> int:
     """The index of the reference called ``name``, or -1."""
     sym = m.L.symbols.intern(name)
