@@ -4,7 +4,8 @@ cow.c (tools/testing/selftests/mm/cow.c, do_run_with_thp) runs every anon case o
 THP prepared seven ways; each backing here is the same preparation, in cowlab steps,
 in front of the case's steps.  ``introduced_by``/``fixed_by`` are left for the
 author: they are declarations, checked by tests/engine/test_bisect.py, and must be
-reviewed against kernel-semantics.md, not copied from what the model says.
+reviewed against docs/reference/kernel-behaviour.md and docs/research/thp.md, not
+copied from what the model says.
 
     python tools/gen_cow_thp.py          # writes src/cowlab/scenarios/cow-*-thp*.yaml
 """

@@ -50,7 +50,7 @@ def test_stable_kernels_carry_their_backports() -> None:
     rows = {sc.name: [v.split(":")[0] for v in verdicts] for sc, verdicts in mx.rows}
     assert rows["gaudi"] == ["broken"] * 4 + ["holds"] * 4
     assert rows["iouring-swap"] == ["broken", "broken"] + ["holds"] * 6
-    # oracle-recipe.md: 5.10.262 copies the mprotect'ed pinned page, 6.1 and 6.12 keep it
+    # docs/oracle-report.md: a real 5.10.262 copies the mprotect'ed pinned page, 6.1 and 6.12 keep it
     assert rows["iouring-mprotect"] == ["broken"] * 6 + ["holds"] * 2
 
 

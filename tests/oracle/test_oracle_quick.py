@@ -32,7 +32,7 @@ def test_quick_oracle_set_agrees_with_the_model(tmp_path) -> None:
     assert [c for c in cells if c.agree is False] == [], table
     for kernel in ("5.10", "6.1"):
         assert any(c.kernel == kernel and c.agree for c in cells), table
-    # the difference oracle-recipe.md saw on real kernels, now checked every run
+    # the difference docs/oracle-report.md records on real kernels, now checked every run
     verdict = {(c.scenario, c.kernel): c.real for c in cells}
     assert verdict[("iouring-mprotect", "5.10")] == "fail"
     assert verdict[("iouring-mprotect", "6.1")] == "pass"

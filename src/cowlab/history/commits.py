@@ -7,8 +7,9 @@ from typing import NamedTuple
 
 class Commit(NamedTuple):
     """An upstream commit: 12-hex short hash, title, first release containing it,
-    where the behaviour was confirmed, the confidence tag of kernel-semantics.md
-    (``V`` verified, ``M`` to double-check), and ``(rule, value)`` switches."""
+    where the behaviour was confirmed (a section of docs/reference/kernel-behaviour.md,
+    a research note or a mail), the confidence tag as that reference uses it (``V``
+    verified, ``M`` to double-check), and ``(rule, value)`` switches."""
 
     hash: str
     title: str

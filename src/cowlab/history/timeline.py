@@ -4,22 +4,30 @@ Order inside a release follows the order the commits reached mainline; bisect
 walks this order.  The v5.9 COW series reached mainline in two steps: 09854ba94c6a,
 1a0cf26323c8, a308c71bf1e6 in v5.9-rc4 (merge b25d1dc9474e), then 008cfe4418b3 and
 70e806e4e645 just before v5.9-rc7 (checked against the rc4 announcement and the git
-log, 2026-11).  ``source`` names where the behaviour was read (see
-kernel-semantics.md for the full citations).
+log, 2026-11).  ``source`` names where the behaviour was read: most often a section
+of the project's reference, docs/reference/kernel-behaviour.md, which gives the facts
+with their commits, kernel files and functions, and how each was checked.
 """
 
 from __future__ import annotations
 
 from cowlab.history.commits import Commit
 
-KS = "kernel-semantics.md"
+#: the project's reference for the kernel facts the timeline relies on
+REFERENCE = "docs/reference/kernel-behaviour.md"
+
+
+def ref(*anchors: str) -> str:
+    """Citations of sections of REFERENCE, by their headings' anchors."""
+    return ", ".join(f"{REFERENCE}#{anchor}" for anchor in anchors)
+
 
 TIMELINE: tuple[Commit, ...] = (
     Commit(
         "b191f9b106ea",
         "mm: numa: preserve PTE write permissions across a NUMA hinting fault",
         "v4.0",
-        f"{KS} §1, §2.4",
+        ref("numa-scan"),
         (("numa_savedwrite", True),),
         "M",
     ),
@@ -27,14 +35,15 @@ TIMELINE: tuple[Commit, ...] = (
         "19be0eaffa3a",
         "mm: remove gup_flags FOLL_WRITE games from __get_user_pages()",
         "v4.9",
-        f"{KS} §1, §2.2 (Dirty COW, CVE-2016-5195)",
+        ref("gup-forced-writes", "dirty-cow-and-huge-dirty-cow") + " (CVE-2016-5195)",
         (("gup_foll_cow", True),),
     ),
     Commit(
         "8310d48b125d",
         "mm/huge_memory.c: respect FOLL_FORCE/FOLL_COW for thp",
         "v4.10",
-        f"{KS} §1, §5.1 (the THP path of 19be0eaffa3a: a forced write to a R/O THP faulted forever)",
+        ref("gup-forced-writes", "dirty-cow-and-huge-dirty-cow")
+        + " (the THP path of 19be0eaffa3a: a forced write to a R/O THP faulted forever)",
         (("thp_foll_cow", True),),
         "M",
     ),
@@ -42,7 +51,7 @@ TIMELINE: tuple[Commit, ...] = (
         "a8f97366452e",
         "mm, thp: do not make page table dirty unconditionally in touch_p[mu]d()",
         "v4.15",
-        f"{KS} §1, §5.1 (Huge Dirty COW, CVE-2017-1000405)",
+        ref("gup-forced-writes", "dirty-cow-and-huge-dirty-cow") + " (Huge Dirty COW, CVE-2017-1000405)",
         (("thp_touch_dirty_write_only", True),),
         "M",
     ),
@@ -50,8 +59,8 @@ TIMELINE: tuple[Commit, ...] = (
         "859d4adc3415",
         "mm: numa: do not trap faults on shared data section pages",
         "v4.16",
-        f"{KS} §2.4 says v4.15; it was queued on v4.15 for the v4.16 merge window "
-        "(docs/research/history-verification.md)",
+        ref("numa-scan") + "; v4.16, not v4.15: it was queued on v4.15 for the v4.16 merge "
+        "window (docs/research/history-verification.md)",
         (("numa_skip_shared_cow", True),),
     ),
     Commit(
@@ -66,7 +75,7 @@ TIMELINE: tuple[Commit, ...] = (
         "eddb1c228f79",
         "mm/gup: introduce pin_user_pages*() and FOLL_PIN",
         "v5.6",
-        f"{KS} §1, §2.0",
+        ref("reference-counts-and-mapcounts"),
         (("foll_pin", True),),
         "M",
     ),
@@ -74,7 +83,7 @@ TIMELINE: tuple[Commit, ...] = (
         "3faa52c03f44",
         "mm/gup: track FOLL_PIN pages",
         "v5.7",
-        f"{KS} §2.0 (GUP_PIN_COUNTING_BIAS = 1024)",
+        ref("reference-counts-and-mapcounts") + " (GUP_PIN_COUNTING_BIAS = 1024)",
         (("pin_bias", True),),
         "M",
     ),
@@ -82,7 +91,7 @@ TIMELINE: tuple[Commit, ...] = (
         "3917c80280c9",
         "thp: change CoW semantics for anon-THP",
         "v5.8",
-        f"{KS} §1, §2.1 (PMD write fault: reuse_swap_page or split, no huge copy)",
+        ref("write-fault-on-a-pmd-mapped-thp") + " (reuse_swap_page or split, no huge copy)",
         (("thp_wp_split", True),),
         "M",
     ),
@@ -90,91 +99,95 @@ TIMELINE: tuple[Commit, ...] = (
         "c444eb564fb1",
         "mm: thp: make the THP mapcount atomic against __split_huge_pmd_locked()",
         "v5.8",
-        f"{KS} §1, §5.5 (CVE-2020-29368).  Recorded without a rule: the model splits a "
+        ref("thp-mapcount-race") + " (CVE-2020-29368).  Recorded without a rule: the model splits a "
         "PMD in one atomic step, so the race it closes has no window to open",
     ),
     Commit(
         "17839856fd58",
         'gup: document and work around "COW can break either way" issue',
         "v5.8",
-        f"{KS} §2.2, §5.2 (CVE-2020-29374)",
+        ref("gup-read-only-references-and-pins", "vmsplice-leak-after-fork") + " (CVE-2020-29374)",
         (("gup_cow_break_on_read", True),),
     ),
     Commit(
         "09854ba94c6a",
         "mm: do_wp_page() simplification",
         "v5.9",
-        f"{KS} §2.1; lore CAFCwf10eNmwq2wD71xjUhqkvv5+_pJMR1nPug2RqNDcFT4H86Q@mail.gmail.com",
+        ref("write-fault-on-a-read-only-pte", "the-gaudi-report")
+        + "; lore CAFCwf10eNmwq2wD71xjUhqkvv5+_pJMR1nPug2RqNDcFT4H86Q@mail.gmail.com",
         (("wp_reuse_refcount", True),),
     ),
     Commit(
         "1a0cf26323c8",
         "mm/ksm: Remove reuse_ksm_page()",
         "v5.9",
-        f"{KS} §1; KSM is not modeled: recorded so the v5.9-rc4 series keeps its order",
+        ref("write-fault-on-a-read-only-pte")
+        + "; KSM is not modeled: recorded so the v5.9-rc4 series keeps its order",
         (),
     ),
     Commit(
         "a308c71bf1e6",
         "mm/gup: Remove enfornced COW mechanism",
         "v5.9",
-        f"{KS} §1, §2.2",
+        ref("gup-read-only-references-and-pins"),
         (("gup_cow_break_on_read", False),),
     ),
     Commit(
         "008cfe4418b3",
         "mm: Introduce mm_struct.has_pinned",
         "v5.9",
-        f"{KS} §2.3",
+        ref("fork-and-pinned-pages"),
         (("mm_has_pinned", True),),
     ),
     Commit(
         "70e806e4e645",
         "mm: Do early cow for pinned pages during fork() for ptes",
         "v5.9",
-        f"{KS} §2.3, §5.3; lore 20200925222600.6832-4-peterx@redhat.com",
+        ref("fork-and-pinned-pages", "rdma-and-fork") + "; lore 20200925222600.6832-4-peterx@redhat.com",
         (("fork_early_cow", True),),
     ),
     Commit(
         "d042035eaf5f",
         "mm/thp: Split huge pmds/puds if they're pinned when fork()",
         "v5.9",
-        f"{KS} §1, §2.3",
+        ref("fork-and-pinned-pages"),
         (("fork_split_pinned_pmd", True),),
     ),
     Commit(
         "57efa1fe5957",
         "mm/gup: prevent gup_fast from racing with COW during fork",
         "v5.11",
-        f"{KS} §2.2, §2.3, §5.3; not in 5.10.y (docs/research/history-verification.md)",
+        ref("fork-and-pinned-pages", "rdma-and-fork")
+        + "; not in 5.10.y (docs/research/history-verification.md)",
         (("gup_fast_fork_seq", True),),
     ),
     Commit(
         "feb889fb40fa",
         "mm: don't put pinned pages into the swap cache",
         "v5.11",
-        f"{KS} §2.7, §5.4",
+        ref("swap-out-and-swap-in", "pinned-pages-copied-by-the-refcount-rule"),
         (("reclaim_skip_pinned", True),),
     ),
     Commit(
         "9348b73c2e1b",
         "mm: don't play games with pinned pages in clear_page_refs",
         "v5.11",
-        f"{KS} §5.4; stable 5.10.9 (20210118113358.001978134@linuxfoundation.org)",
+        ref("pinned-pages-copied-by-the-refcount-rule")
+        + "; stable 5.10.9 (20210118113358.001978134@linuxfoundation.org)",
         (("clear_refs_skip_pinned", True),),
     ),
     Commit(
         "4eae4efa2c29",
         "hugetlb: do early cow when page pinned on src mm",
         "v5.12",
-        f"{KS} §1, §2.3, §5.3",
+        ref("hugetlb-write-fault-and-fork", "rdma-and-fork"),
         (("hugetlb_fork_early_cow", True),),
     ),
     Commit(
         "b99a342d4f11",
         "NUMA balancing: reduce TLB flush via delaying mapping on hint page fault",
         "v5.13",
-        f"{KS} §2.5; lore 20210408132236.1175607-1-ying.huang@intel.com",
+        ref("numa-hinting-fault") + "; lore 20210408132236.1175607-1-ying.huang@intel.com",
         (("numa_delay_map", True),),
     ),
     Commit(
@@ -198,35 +211,36 @@ TIMELINE: tuple[Commit, ...] = (
         "80d47f5de5e3",
         "mm: don't try to NUMA-migrate COW pages that have other uses",
         "v5.17",
-        f"{KS} §3.1; CVE-2022-48797; stable 5.10.102, 5.15.25, 5.16.11",
+        ref("the-gaudi-report", "numa-scan") + "; CVE-2022-48797; stable 5.10.102, 5.15.25, 5.16.11",
         (("numa_skip_refcount", True),),
     ),
     Commit(
         "53a05ad9f21d",
         "mm: optimize do_wp_page() for exclusive pages in the swapcache",
         "v5.18",
-        f"{KS} §2.1",
+        ref("write-fault-on-a-read-only-pte"),
         (("wp_swapcache_free", True),),
     ),
     Commit(
         "d4c470970d45",
         "mm: optimize do_wp_page() for fresh pages in local LRU pagevecs",
         "v5.18",
-        f"{KS} §2.1",
+        ref("write-fault-on-a-read-only-pte"),
         (("wp_lru_drain", True),),
     ),
     Commit(
         "c145e0b47c77",
         "mm: streamline COW logic in do_swap_page()",
         "v5.18",
-        f"{KS} §2.7",
+        ref("swap-out-and-swap-in"),
         (("swapin_refcount", True),),
     ),
     Commit(
         "3bff7e3f1f16",
         "mm/huge_memory: streamline COW logic in do_huge_pmd_wp_page()",
         "v5.18",
-        f"{KS} §1, §2.1 (THP instance of CVE-2020-29374)",
+        ref("write-fault-on-a-pmd-mapped-thp", "vmsplice-leak-after-fork")
+        + " (THP instance of CVE-2020-29374)",
         (("thp_wp_refcount", True),),
     ),
     Commit(
@@ -242,35 +256,36 @@ TIMELINE: tuple[Commit, ...] = (
         "6c287605fd56",
         "mm: remember exclusively mapped anonymous pages with PG_anon_exclusive",
         "v5.19",
-        f"{KS} §2.1, §2.3, §2.6; lore 20220224122614.94921-1-david@redhat.com",
+        ref("write-fault-on-a-read-only-pte", "fork-and-pinned-pages", "page-migration")
+        + "; lore 20220224122614.94921-1-david@redhat.com",
         (("anon_exclusive", True),),
     ),
     Commit(
         "a7f226604170",
         "mm/gup: trigger FAULT_FLAG_UNSHARE when R/O-pinning a possibly shared anonymous page",
         "v5.19",
-        f"{KS} §2.2",
+        ref("gup-read-only-references-and-pins"),
         (("ro_pin_unshare", True),),
     ),
     Commit(
         "1493a1913e34",
         "mm/swap: remember PG_anon_exclusive via a swp pte bit",
         "v5.19",
-        f"{KS} §2.7",
+        ref("swap-out-and-swap-in"),
         (("swap_exclusive_bit", True),),
     ),
     Commit(
         "5535be309971",
         "mm/gup: fix FOLL_FORCE COW security issue and remove FOLL_COW",
         "v6.0",
-        f"{KS} §2.2 (CVE-2022-2590)",
+        ref("gup-forced-writes") + " (CVE-2022-2590)",
         (("no_foll_cow", True),),
     ),
     Commit(
         "64fe24a3e05e",
         "mm/mprotect: try avoiding write faults for exclusive anonymous pages when changing protection",
         "v6.0",
-        f"{KS} §1",
+        ref("mprotect"),
         (("mprotect_exclusive_writable", True),),
         "M",
     ),
@@ -278,7 +293,7 @@ TIMELINE: tuple[Commit, ...] = (
         "7d8faaf15545",
         "mm/madvise: introduce MADV_COLLAPSE sync hugepage collapse",
         "v6.1",
-        f"{KS} §4.1 (cow.c's collapse cases); madvise(2): MADV_COLLAPSE since Linux 6.1",
+        ref("cow-selftest") + " (cow.c's collapse cases); madvise(2): MADV_COLLAPSE since Linux 6.1",
         (("madv_collapse", True),),
         "M",
     ),
@@ -297,14 +312,15 @@ TIMELINE: tuple[Commit, ...] = (
         "6a56ccbcf6c6",
         "mm/autonuma: use can_change_(pte|pmd)_writable() to replace savedwrite",
         "v6.2",
-        f"{KS} §2.4, §2.5; lore 20221108174652.198904-1-david@redhat.com",
+        ref("numa-scan", "numa-hinting-fault") + "; lore 20221108174652.198904-1-david@redhat.com",
         (("numa_savedwrite", False), ("numa_recompute_writable", True)),
     ),
     Commit(
         "84209e87c696",
         "mm/gup: reliable R/O long-term pinning in COW mappings",
         "v6.2",
-        f"{KS} §1, §2.2; found missing by `cowlab check --strategy random` (R/O pin of the shared zero page)",
+        ref("gup-read-only-references-and-pins")
+        + "; found missing by `cowlab check --strategy random` (R/O pin of the shared zero page)",
         (("ro_longterm_unshare_cow", True),),
     ),
     Commit(
@@ -332,7 +348,7 @@ TIMELINE: tuple[Commit, ...] = (
         "d74943a2f3cd",
         "mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT",
         "v6.5",
-        "lore 20230803143208.383663-2-david@redhat.com; Fixes 474098edac26; "
+        ref("gup-and-numa-hinting") + "; lore 20230803143208.383663-2-david@redhat.com; Fixes 474098edac26; "
         "docs/research/history-verification.md note A1",
         (("gup_honor_numa_fault", True),),
     ),
@@ -340,8 +356,8 @@ TIMELINE: tuple[Commit, ...] = (
         "7acddcc1ae30",
         "mm/gup: don't implicitly set FOLL_HONOR_NUMA_FAULT",
         "v6.6",
-        "patch 4 of d74943a2f3cd's series (lore 20230803143208.383663-*): is_valid_gup_args() "
-        "stops adding FOLL_HONOR_NUMA_FAULT, KVM's hva_to_pfn_slow() asks for it itself; "
+        ref("gup-and-numa-hinting") + "; patch 4 of d74943a2f3cd's series (lore 20230803143208.383663-*): "
+        "is_valid_gup_args() stops adding FOLL_HONOR_NUMA_FAULT, KVM's hva_to_pfn_slow() asks for it itself; "
         "hash from mm-stable's log and the v6.6 mm merge (not checked against the v6.6 tag)",
         (("gup_numa_fault_explicit", True),),
         "M",
@@ -394,7 +410,8 @@ TIMELINE: tuple[Commit, ...] = (
         "d2136d749d76",
         "mm: support multi-size THP numa balancing",
         "v6.10",
-        f"{KS} §2.4; docs/research/thp-numa.md (do_numa_page's 'TODO: handle PTE-mapped THP' "
+        ref("numa-scan", "numa-hinting-fault")
+        + "; docs/research/thp-numa.md (do_numa_page's 'TODO: handle PTE-mapped THP' "
         "bail-out is gone: the large folio migrates)",
         (("numa_skip_pinned_or_shared", True), ("numa_migrate_large_folio", True)),
     ),

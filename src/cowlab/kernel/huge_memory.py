@@ -4,7 +4,8 @@
 A THP is ``HPAGE_NR`` subpages (``Page.head``); a PMD mapping is the aligned group of
 ``HPAGE_NR`` present PTEs marked ``pte_pmd_mapped``.  The folio's refcount holds
 one reference per PMD and one per PTE mapping a subpage; ``compound_mapcount`` on the
-head counts PMDs.  Rules by version (kernel-semantics.md §2.1, §2.3, §5.1):
+head counts PMDs.  Rules by version, each from the section of the project's reference
+named after it:
 
 - do_huge_pmd_wp_page: up to v5.7 reuse iff the THP's map+swap count is 1 (v4.9-v4.13
   page_trans_huge_mapcount(), from ba3c4ce6def4 (v4.14) reuse_swap_page() under the
@@ -13,13 +14,16 @@ head counts PMDs.  Rules by version (kernel-semantics.md §2.1, §2.3, §5.1):
   semantics for anon-THP" (v5.8) reuse iff reuse_swap_page(), else split the PMD and
   let the PTE fault (do_wp_page) decide; 3bff7e3f1f16 "mm/huge_memory: streamline COW
   logic in do_huge_pmd_wp_page()" (v5.18) reuse iff page_count() == 1; 6c287605fd56
-  (v5.19) reuse a PageAnonExclusive THP at once.
+  (v5.19) reuse a PageAnonExclusive THP at once
+  (docs/reference/kernel-behaviour.md#write-fault-on-a-pmd-mapped-thp).
 - copy_huge_pmd (fork): d042035eaf5f "mm/thp: Split huge pmds/puds if they're pinned
-  when fork()" (v5.9) splits a maybe-pinned PMD so that the PTE early COW applies.
+  when fork()" (v5.9) splits a maybe-pinned PMD so that the PTE early COW applies
+  (docs/reference/kernel-behaviour.md#fork-and-pinned-pages).
 - GUP (follow_trans_huge_pmd): 8310d48b125d "mm/huge_memory.c: respect FOLL_FORCE/
   FOLL_COW for thp" (v4.10) lets a forced write accept a dirty R/O PMD; touch_pmd()
   dirtied the PMD on any GUP until a8f97366452e "mm, thp: do not make page table dirty
-  unconditionally in touch_p[mu]d()" (v4.15, CVE-2017-1000405).
+  unconditionally in touch_p[mu]d()" (v4.15, CVE-2017-1000405)
+  (docs/reference/kernel-behaviour.md#gup-forced-writes).
 
 Only THP enabled by MADV_HUGEPAGE is modeled (sysfs "enabled=madvise"); NUMA
 balancing and migration of THPs, khugepaged and THP swap-in are not (the NUMA

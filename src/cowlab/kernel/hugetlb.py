@@ -1,12 +1,12 @@
 """hugetlb (mm/hugetlb.c): faults, the hugetlb COW (hugetlb_wp, formerly hugetlb_cow)
 and fork's copy_hugetlb_page_range.  Each page of a hugetlb region is one huge page.
 
-hugetlb keeps its own rules (kernel-semantics.md §2.1, §2.3): the write fault reuses
-an anon huge page mapped once (mapcount, never refcount: GUP references are ignored,
-which is why cow.c marks the vmsplice cases XFAIL on hugetlb), 6c287605fd56 adds the
-PageAnonExclusive shortcut, and fork copies a maybe-pinned page for the child only
-from 4eae4efa2c29 (v5.12).  Huge pages are not on the LRU, not swapped and not
-NUMA-balanced.
+hugetlb keeps its own rules (docs/reference/kernel-behaviour.md#hugetlb-write-fault-and-fork):
+the write fault reuses an anon huge page mapped once (mapcount, never refcount: GUP
+references are ignored, which is why cow.c marks the vmsplice cases XFAIL on hugetlb),
+6c287605fd56 adds the PageAnonExclusive shortcut, and fork copies a maybe-pinned page
+for the child only from 4eae4efa2c29 (v5.12).  Huge pages are not on the LRU, not
+swapped and not NUMA-balanced.
 """
 
 from __future__ import annotations

@@ -341,7 +341,7 @@ def wp_page_copy(
 def do_wp_page(c: Ctx, m: Machine, ti: int, loc: FaultLocals, pte: pte_t) -> tuple[Machine, str]:
     """Write (or unshare) fault on a present read-only PTE: reuse the page or copy it.
 
-    Rules by version (kernel-semantics.md §2.1):
+    Rules by version (docs/reference/kernel-behaviour.md#write-fault-on-a-read-only-pte):
     - <= v5.8: reuse iff reuse_swap_page(): mapcount + swapcount <= 1 (GUP refs ignored).
     - 09854ba94c6a "mm: do_wp_page() simplification" (v5.9): reuse iff refcount == 1.
     - d4c470970d45 / 53a05ad9f21d (v5.18): drain the local LRU batch and free the swap

@@ -5,7 +5,8 @@ migration entry it does the same in both: a writable entry becomes readable
 ("a protection check is difficult so just be safe and disable write"; v5.15 and
 current mm/mprotect.c), readable_exclusive for anon pages from 6c287605fd56.
 That downgrade, racing a migration that then fails, is how a pinned page's PTE
-loses its write bit in the Gaudi bug (kernel-semantics.md §3.3).
+loses its write bit in the Gaudi bug
+(docs/reference/kernel-behaviour.md#migration-entry-downgrade).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The NUMA hinting fault (mm/memory.c do_numa_page, numa_migrate_prep) and
 migrate_misplaced_page (mm/migrate.c).
 
-Versions (kernel-semantics.md §2.5):
+Versions (docs/reference/kernel-behaviour.md#numa-hinting-fault):
 - <= v5.12: make the PTE present (writable iff savedwrite) first, then migrate.
 - b99a342d4f11 "NUMA balancing: reduce TLB flush via delaying mapping on hint page
   fault" (v5.13): migrate while the PTE stays PROT_NONE; on failure re-take the lock

@@ -59,7 +59,8 @@ class Page(NamedTuple):
     #: transparent huge page: the pfn of the folio's head (the head's own pfn on the
     #: head), else NO_HEAD.  The folio's refcount, pins, LRU state, lock and
     #: ``compound_mapcount`` live on the head; a tail keeps refcount 0 and its own
-    #: PTE mapcount, content and PageAnonExclusive bit (kernel-semantics.md §2.0)
+    #: PTE mapcount, content and PageAnonExclusive bit
+    #: (docs/reference/kernel-behaviour.md#reference-counts-and-mapcounts)
     head: int = NO_HEAD
     #: on a THP head: how many PMDs map the folio (compound_mapcount)
     compound_mapcount: int = 0

@@ -1,5 +1,5 @@
 """Model-check configurations: threads with programs but no global order, and
-budgets for background activity (kernel-semantics design.md, "Background activity")."""
+budgets for background activity (docs/checking.md, "Configurations")."""
 
 from __future__ import annotations
 
