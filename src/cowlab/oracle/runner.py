@@ -228,6 +228,7 @@ def _check_kernels(kernels: Sequence[str]) -> None:
 
 
 def _stamp(cells: list[Cell], *, booted: str, release: str, model_kernel: str, note: str) -> list[Cell]:
+    """What was booted and compared with, on every cell of one kernel."""
     return [
         replace(
             c,
@@ -282,8 +283,10 @@ def run_on_kernels(
         programs[scn.name] = bindir / scn.name
     if not exported:
         return cells
+    order = {name: i for i, name in enumerate(exported)}
     for kernel in kernels:
-        cells += _run_kernel(kernel, exported, programs, failed, cache_dir, workdir, program_timeout, pins)
+        got = _run_kernel(kernel, exported, programs, failed, cache_dir, workdir, program_timeout, pins)
+        cells += sorted(got, key=lambda c: order[c.scenario])
     return cells
 
 
