@@ -47,10 +47,14 @@ class ModuleError(RuntimeError):
     """No module for this kernel; ``kind`` says which step failed: ``headers``
     (a package is missing, or no registry answered), ``compiler`` or ``build``."""
 
-    def __init__(self, kind: str, message: str, log: Path | None = None) -> None:
+    def __init__(
+        self, kind: str, message: str, log: Path | None = None, *, unreachable: bool = False
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.log = log
+        #: nothing was cached and no Debian registry answered
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,10 @@ def ensure_headers(kernel: KernelFiles, cache_dir: Path | None = None) -> Header
             _fetch([f"{p}={kernel.debian}" for p in wanted], opts, root)
             _relocate(root, kernel.release)
         config = (build_dir / ".config").read_text(errors="replace")
-    except (PackageMissing, RegistryUnreachable) as e:
+    except RegistryUnreachable as e:
+        why = f"the headers of {kernel.describe()} are not cached and no Debian registry answered: {e}"
+        raise ModuleError("headers", why, unreachable=True) from None
+    except PackageMissing as e:
         raise ModuleError("headers", f"header package missing for {kernel.describe()}: {e}") from None
     except (FetchError, OSError) as e:
         raise ModuleError("headers", f"headers of {kernel.describe()}: {e}") from None
@@ -178,24 +185,24 @@ def ensure_compiler(major: str, version: str, branch: str, cache_dir: Path) -> t
     gcc = root / "usr" / "bin" / f"x86_64-linux-gnu-gcc-{major}"
     if gcc.is_file():
         return (root / "usr" / "bin",), ""
-    opts = apt_options(branch, cache_dir)
     note = ""
     try:
-        say(f"fetching gcc-{major} {version} (the compiler of the {branch} kernel)")
-        _fetch([f"{p}={version}" for p in packages], opts, root)
-    except PackageMissing:
-        served = _candidate(f"gcc-{major}", opts)
-        if served is None:
-            raise ModuleError("compiler", f"gcc-{major} is not served any more") from None
-        note = f"gcc-{major} {version} is no longer served; built with {served}"
-        say(note)
-        root = cache_dir / "compilers" / f"gcc-{major}_{served}" / "root"
-        if not (root / "usr" / "bin" / f"x86_64-linux-gnu-gcc-{major}").is_file():
-            _fetch([f"{p}={served}" for p in packages], opts, root)
+        opts = apt_options(branch, cache_dir)
+        try:
+            say(f"fetching gcc-{major} {version} (the compiler of the {branch} kernel)")
+            _fetch([f"{p}={version}" for p in packages], opts, root)
+        except PackageMissing:
+            served = _candidate(f"gcc-{major}", opts)
+            if served is None:
+                raise ModuleError("compiler", f"gcc-{major} is not served any more") from None
+            note = f"gcc-{major} {version} is no longer served; built with {served}"
+            say(note)
+            root = cache_dir / "compilers" / f"gcc-{major}_{served}" / "root"
+            if not (root / "usr" / "bin" / f"x86_64-linux-gnu-gcc-{major}").is_file():
+                _fetch([f"{p}={served}" for p in packages], opts, root)
     except RegistryUnreachable as e:
-        raise ModuleError(
-            "compiler", f"gcc-{major} {version} is not cached and no registry answered: {e}"
-        ) from None
+        why = f"gcc-{major} {version} is not cached and no Debian registry answered: {e}"
+        raise ModuleError("compiler", why, unreachable=True) from None
     return (root / "usr" / "bin",), note
 
 
