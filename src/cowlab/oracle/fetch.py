@@ -326,7 +326,7 @@ def ensure_kernel(spec: str, cache_dir: Path | None = None) -> KernelFiles:
     cache_dir = cache_dir or cache_root()
     cached = [k for k in cached_kernels(branch, cache_dir) if k.upstream == wanted]
     if cached:
-        return max(cached, key=functools.cmp_to_key(lambda a, b: compare_versions(a.debian, b.debian)))
+        return next(k for k in cached if k.debian == newest([c.debian for c in cached]))
     opts: list[str] = []
     try:
         opts = apt_options(branch, cache_dir)

@@ -377,12 +377,12 @@ class Translator(Walk):
             proc.pipes.add(a.name)
             self.emit(actor, label, [f"do_vmsplice({pipe.index}, {c});"])
             return
-        pipe = self.pipes.get(a.name)
-        if pipe is None or pipe.owner is None:
+        held = self.pipes.get(a.name)
+        if held is None or held.owner is None:
             raise Refuse(f"no page was vmspliced into pipe {a.name}")
+        pipe, owner = held, self.procs[held.owner]
         if a.name not in proc.pipes:
             raise Refuse(f"{proc.name} does not hold pipe {a.name} (another process created it)")
-        owner = self.procs[pipe.owner]
         n = self.check("fork_isolation", f"{label} sees only data {owner.name} may see", label, owner.known)
         pipe.owner = pipe.key = None
         self.emit(actor, label, [f"check_value({n}, do_pipe_read({pipe.index}), -1, KNOWN({n}));"])

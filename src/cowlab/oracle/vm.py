@@ -141,7 +141,7 @@ def split_output(text: str) -> tuple[dict[str, ProgramOutput], bool]:
             if name is not None:  # a begin without an end: cut short
                 programs[name] = ProgramOutput(name, "\n".join(body), None)
             name, body = raw[len(BEGIN) :].strip(), []
-        elif (m := _END.match(raw)) and name == m[1]:
+        elif name is not None and (m := _END.match(raw)) and name == m[1]:
             programs[name] = ProgramOutput(name, "\n".join(body) + "\n", int(m[2]))
             name = None
         elif raw.strip() == DONE:
