@@ -475,12 +475,14 @@ def oracle_run(
     from dataclasses import asdict
 
     from cowlab.oracle import ensure_tools, run_on_kernels
+    from cowlab.oracle.runner import check_arguments
 
     _check_output("--report", report)
     chosen = _expand_names(names)
     kernel_list = [k.strip() for k in kernels_.split(",") if k.strip()]
     try:
         scenarios = [load_named(n) for n in chosen]
+        check_arguments(kernel_list, pins)
         if any(k != "host" for k in kernel_list):
             ensure_tools()
         refused: dict[str, str] = {}

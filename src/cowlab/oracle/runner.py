@@ -217,7 +217,10 @@ def run_host(
     return cells
 
 
-def _check_kernels(kernels: Sequence[str]) -> None:
+def check_arguments(kernels: Sequence[str], pins: str = "module") -> None:
+    """ValueError naming the first kernel or lever run_on_kernels does not know."""
+    if pins not in PIN_LEVERS:
+        raise ValueError(f"unknown pins={pins!r}: one of {', '.join(PIN_LEVERS)}")
     for k in kernels:
         if k == "host":
             continue
@@ -257,9 +260,7 @@ def run_on_kernels(
     ``kernels``: ``5.10``, ``6.1``, ``6.12`` (the versions the model knows as Debian's),
     exact versions (``6.1.176``) or ``host``.  ``pins``: ``module`` (every pin through
     the cowlab_pin module) or ``uring`` (R/W long-term pins through io_uring)."""
-    _check_kernels(kernels)
-    if pins not in PIN_LEVERS:
-        raise ValueError(f"unknown pins={pins!r}: one of {', '.join(PIN_LEVERS)}")
+    check_arguments(kernels, pins)
     refuse = on_refusal or (lambda name, why: say(f"{name}: refused by export_c:\n{why}"))
     cache_dir = cache_dir or cache_root()
     workdir = workdir or Path(tempfile.mkdtemp(prefix="cowlab-oracle-"))
