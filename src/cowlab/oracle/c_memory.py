@@ -340,7 +340,7 @@ HELPER void pin_step(struct pin *p, void *addr, unsigned int flags, const char *
 		pin_ro(p, addr, !!(flags & COWLAB_PIN_FAST));
 		return;
 	}
-	snprintf(p->why, sizeof(p->why), "a %s pin needs the cowlab_pin module: %s", what, pin_module_why);
+	snprintf(p->why, sizeof(p->why), "a %.60s pin needs the cowlab_pin module: %.120s", what, pin_module_why);
 	out("# %s: %s\n", op_label[sh->current_op], p->why);
 }
 

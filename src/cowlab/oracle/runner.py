@@ -181,24 +181,18 @@ def booted_as_expected(vm: VmResult, files: KernelFiles) -> str | None:
     return None
 
 
-def module_cells(
-    cells: list[Cell], vm: VmResult, need: set[str], problem: str | None, log: Path | None
-) -> list[Cell]:
-    """Cells of programs that need the module are errors when it was not loaded."""
-    if not need:
-        return cells
-    if problem is None:
-        status, text = vm.booted.modules.get(PIN_MODULE, (None, ""))
-        if status is None and vm.status in (OK, TIMEOUT) and vm.booted.release is not None:
-            problem = f"{PIN_MODULE}.ko was not loaded (no insmod line)"
-        elif status not in (None, 0):
-            problem = f"insmod {PIN_MODULE}.ko refused (status {status}): {text or 'no message'}"
-    if problem is None:
+def module_cells(cells: list[Cell], vm: VmResult, need: set[str]) -> list[Cell]:
+    """Cells of programs that need the module are errors when insmod did not load it."""
+    status, text = vm.booted.modules.get(PIN_MODULE, (None, ""))
+    problem = None
+    if status is None and vm.status in (OK, TIMEOUT) and vm.booted.release is not None:
+        problem = f"{PIN_MODULE}.ko was not loaded (no insmod line)"
+    elif status not in (None, 0):
+        problem = f"insmod {PIN_MODULE}.ko refused (status {status}): {text or 'no message'}"
+    if not need or problem is None:
         return cells
     return [
-        replace(c, real="error", agree=None, note=problem, log=str(log or vm.console))
-        if c.scenario in need
-        else c
+        replace(c, real="error", agree=None, note=problem, log=str(vm.console)) if c.scenario in need else c
         for c in cells
     ]
 
@@ -374,7 +368,7 @@ def _run_kernel(
     wrong = booted_as_expected(vm, files)
     if wrong:
         got = [replace(c, real="error", agree=None, note=wrong, log=str(vm.console)) for c in got]
-    cells += module_cells(got, vm, need & set(names), None, None)
+    cells += module_cells(got, vm, need & set(names))
     if vm.booted.release:
         stamp["release"] = vm.booted.release
     return _stamp(cells, **stamp)
