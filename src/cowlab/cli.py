@@ -471,7 +471,8 @@ def oracle_run(
     Debian's; give 6.1.176 for another).
 
     Exit status: 0 every verdict agrees, 1 a disagreement, 2 bad input, 3 errors only
-    (a VM that panicked, timed out or printed nothing gives an error, never a verdict)."""
+    (a VM that panicked, timed out or printed nothing, a module that did not load, or a
+    version the model does not know gives an error, never a verdict)."""
     from dataclasses import asdict
 
     from cowlab.oracle import ensure_tools, run_on_kernels
@@ -521,7 +522,8 @@ def oracle_run(
         console.print(table)
     if any(c.agree is False for c in cells):
         raise typer.Exit(EXIT_BROKEN)
-    if cells and all(c.agree is None for c in cells) and any(c.real == "error" for c in cells):
+    # nothing compared: a side without a verdict (a VM, a module, or a model kernel missing)
+    if cells and all(c.agree is None for c in cells) and any("error" in (c.real, c.model) for c in cells):
         raise typer.Exit(EXIT_LIMIT)
 
 
