@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,21 @@ def test_oracle_run_on_the_host_kernel() -> None:
     assert result.exit_code == 0, result.output
     cells = json.loads(result.stdout)
     assert {(c["scenario"], c["agree"]) for c in cells} == {("rdma-fork", True), ("vmsplice-child", True)}
+    # what ran and what it was compared with: this kernel, and the model's nearest to it
+    assert {(c["release"], c["booted"]) for c in cells} == {(platform.release(), "")}
+    assert all(c["model_kernel"].startswith("v") for c in cells)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kernels", "4.19"], "unknown kernel '4.19'"),
+        (["--kernels", "6.1", "--pins", "dma"], "unknown pins='dma'"),
+    ],
+)
+def test_oracle_run_bad_kernel_or_lever(args: list[str], message: str) -> None:
+    result = invoke("oracle", "run", "rdma-fork", *args)
+    assert result.exit_code == 2 and message in result.output, result.output
 
 
 def test_run_html_report(tmp_path: Path) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+import cowlab.oracle
 from cowlab.oracle import ExportError, approximations, export_c
 from cowlab.scenario import ClearRefs, MachineSpec, ProcessSpec, Scenario, Step, ThreadSpec
 from cowlab.scenario.catalog import builtin_names, load_builtin
@@ -58,7 +60,7 @@ def test_every_refused_step_is_named() -> None:
         "steps[5] T1 mmap",
         "steps[6] T1 write",
     ]
-    assert "gup_test cannot write through it" in problems[0]
+    assert "R/O pin: the device never writes through it" in problems[0]
     assert "SIGSEGV" in problems[1]
     assert "choose: trylock_fail" in problems[2]
     assert "until: migrate.isolated" in problems[3]
@@ -87,13 +89,15 @@ def test_expectations_follow_the_model_promises() -> None:
 
 def test_pins_get_a_data_check_and_a_page_identity_check() -> None:
     source = export_c(load_builtin("rdma-fork"))
-    assert "pin_rw(&pin[0], ADDR(0, 0));" in source
+    rw = '"FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM"'
+    assert f"pin_step(&pin[0], ADDR(0, 0), COWLAB_PIN_WRITE | COWLAB_PIN_LONGTERM, {rw});" in source
     assert "dma_write(&pin[0], tokval(3));" in source
     assert "check_value(1, load64(ADDR(0, 0)), 3, KNOWN(1));" in source
     assert "check_pfn(3, &pin[0], ADDR(0, 0), 1);" in source
     assert '"at the end, pin mr still holds the page P maps at buf[0]",' in source
     ro = export_c(load_builtin("ro-pin-after-fork"))
-    assert "pin_ro(&pin[0], ADDR(0, 0), 0);" in ro and "check_pfn(" not in ro.split("int main")[1]
+    assert 'pin_step(&pin[0], ADDR(0, 0), COWLAB_PIN_LONGTERM, "FOLL_PIN|FOLL_LONGTERM");' in ro
+    assert "check_pfn(" not in ro.split("int main")[1]
     assert '"ro_pin_coherence",' in ro
 
 
@@ -106,7 +110,9 @@ def test_numa_levers() -> None:
     notes = approximations(scenario)
     assert any("lru_add_drain_all" in n for n in notes)
     assert any("task_numa_work" in n for n in notes)
-    assert any("FOLL_FORCE" in n for n in notes)
+    # the module takes the pin as the scenario says: forced, long-term, GUP-fast
+    assert "COWLAB_PIN_WRITE | COWLAB_PIN_FORCE | COWLAB_PIN_LONGTERM | COWLAB_PIN_FAST" in source
+    assert not any("FOLL_FORCE" in n for n in notes)
     # the unpin compares page identity before it releases the pin
     assert source.index("check_pfn(4, &pin[0]") < source.index("unpin(&pin[0]);")
 
@@ -141,3 +147,66 @@ def test_reclaim_is_pageout_from_the_owner() -> None:
     notes = approximations(scenario)
     assert any("reclaim is MADV_PAGEOUT from P's thread" in n for n in notes)
     assert any("stops it at reclaim.unmapped" in n for n in notes)
+
+
+PIN = """
+name: pin-flags
+machine: {nodes: 1, numa_balancing: false}
+processes:
+  - name: P
+    threads:
+      - {name: T1}
+steps:
+  - T1: {mmap: buf, prot: PROT}
+  - T1: {pin: buf, as: p, flags: FLAGS, fast: FAST}
+  - device: {dma_read: p}
+  - T1: {unpin: p}
+"""
+
+
+def pin_source(flags: str, *, prot: str = "rw", fast: bool = False) -> str:
+    text = PIN.replace("PROT", prot).replace("FLAGS", flags).replace("FAST", str(fast).lower())
+    return export_c(load(text))
+
+
+@pytest.mark.parametrize(
+    ("flags", "fast", "module"),
+    [
+        ("[FOLL_PIN, FOLL_LONGTERM]", False, "COWLAB_PIN_LONGTERM"),
+        ("[FOLL_PIN, FOLL_LONGTERM]", True, "COWLAB_PIN_LONGTERM | COWLAB_PIN_FAST"),
+        ("[FOLL_PIN, FOLL_WRITE]", False, "COWLAB_PIN_WRITE"),
+        ("[FOLL_GET, FOLL_WRITE]", True, "COWLAB_PIN_WRITE | COWLAB_PIN_GET | COWLAB_PIN_FAST"),
+        ("[FOLL_GET]", False, "COWLAB_PIN_GET"),
+        ("[FOLL_PIN, FOLL_FORCE, FOLL_LONGTERM]", False, "COWLAB_PIN_FORCE | COWLAB_PIN_LONGTERM"),
+    ],
+)
+def test_pin_flags_reach_the_module(flags: str, fast: bool, module: str) -> None:
+    source = pin_source(flags, fast=fast)
+    assert f"pin_step(&pin[0], ADDR(0, 0), {module}, " in source
+    assert "pin_step(" in source and "check_dma(1, &pin[0]" in source
+
+
+def test_a_forced_write_pin_on_a_read_only_mapping() -> None:
+    flags = "[FOLL_PIN, FOLL_FORCE, FOLL_WRITE, FOLL_LONGTERM]"
+    assert "COWLAB_PIN_WRITE | COWLAB_PIN_FORCE | COWLAB_PIN_LONGTERM," in pin_source(flags, prot="r")
+    with pytest.raises(ExportError, match="without FOLL_FORCE: GUP fails"):
+        pin_source("[FOLL_PIN, FOLL_WRITE, FOLL_LONGTERM]", prot="r")
+
+
+@pytest.mark.parametrize(
+    ("flags", "why"),
+    [
+        ("[FOLL_GET, FOLL_WRITE, FOLL_LONGTERM]", "FOLL_LONGTERM needs FOLL_PIN"),
+        ("[FOLL_GET, FOLL_PIN]", "exclude each other"),
+        ("[FOLL_WRITE, FOLL_LONGTERM]", "FOLL_PIN or FOLL_GET"),
+    ],
+)
+def test_pins_no_kernel_takes_are_refused(flags: str, why: str) -> None:
+    with pytest.raises(ExportError, match=why):
+        pin_source(flags)
+
+
+def test_every_program_carries_the_module_interface_verbatim() -> None:
+    header = (Path(cowlab.oracle.__file__).parent / "module" / "cowlab_pin_abi.h").read_text()
+    assert header in export_c(load_builtin("ro-pin-after-fork"))
+    assert "#define COWLAB_PIN_ABI 1" in header

@@ -14,6 +14,7 @@ from cowlab.oracle import ExportError, export_c
 from cowlab.scenario.catalog import builtin_names, load_builtin
 from tests.oracle.cc import GCC, compile_c, run_checked, run_program
 from tests.oracle.scenarios import NUMA, PROCESSES, load
+from tests.oracle.test_export import pin_source
 
 pytestmark = pytest.mark.skipif(GCC is None, reason="needs gcc")
 
@@ -74,6 +75,27 @@ def test_without_liburing_the_pins_skip(tmp_path: Path) -> None:
     status, tap, out = run_program(exe)
     assert (status, tap.verdict, tap.errors) == (4, "skip", ()), out
     assert all("without liburing" in t.reason for t in tap.tests.values())
+
+
+@pytest.mark.parametrize(
+    ("flags", "prot", "fast", "why"),
+    [
+        ("[FOLL_GET, FOLL_WRITE]", "rw", True, "needs the cowlab_pin module: no /dev/cowlab_pin"),
+        ("[FOLL_PIN, FOLL_LONGTERM]", "rw", False, "R/O pins need the cowlab_pin module or"),
+        # io_uring instead, which cannot register a read-only mapping
+        ("[FOLL_PIN, FOLL_FORCE, FOLL_WRITE, FOLL_LONGTERM]", "r", False, "io_uring_register_buffers"),
+    ],
+)
+def test_module_pins_compile_and_skip_without_the_module(
+    tmp_path: Path, flags: str, prot: str, fast: bool, why: str
+) -> None:
+    """Pins of every kind: -Wall -Werror clean, and SKIP where the module is not loaded."""
+    exe = compile_c(pin_source(flags, prot=prot, fast=fast), tmp_path / "pin")
+    if os.path.exists("/dev/cowlab_pin"):
+        pytest.skip("the cowlab_pin module is loaded here")
+    status, tap, out = run_program(exe)
+    assert (status, tap.verdict, tap.errors) == (4, "skip", ()), out
+    assert why in tap.tests[1].reason, out
 
 
 def test_processes_threads_forks_and_exits(tmp_path: Path) -> None:

@@ -339,7 +339,7 @@ static const char *precondition(void)
 		return "needs active swap for MADV_PAGEOUT";
 	if (NEED_HUGE_PAGES && (huge = reserve_huge_pages(NEED_HUGE_PAGES)))
 		return huge;
-	if (NEED_URING) {
+	if (NEED_URING && (!pin_module || pins_by_uring)) {
 #ifdef COWLAB_HAVE_LIBURING
 		struct io_uring ring;
 		int ret = io_uring_queue_init(2, &ring, 0);
@@ -441,6 +441,8 @@ int main(void)
 	for (i = 0; approximation[i]; i++)
 		out("# approx: %s\n", approximation[i]);
 	numa_save();
+	if (NPINS)
+		pin_module_probe();
 	skip = precondition();
 	if (skip) {
 		out("# the whole scenario is skipped: %s\n", skip);

@@ -1,8 +1,15 @@
-"""The C runtime's memory levers: mappings, pagemap, pins (io_uring fixed buffers
-and gup_test), pipes, NUMA placement and balancing, files, and the checks.
+"""The C runtime's memory levers: mappings, pagemap, pins (the cowlab_pin module;
+io_uring fixed buffers and gup_test without it), pipes, NUMA placement and
+balancing, files, and the checks.
 
-Our own C; it follows ``c_base.BASE`` in the exported program.
+Our own C; it follows ``c_base.BASE`` in the exported program, and the pinning
+module's interface (``module/cowlab_pin_abi.h``, ``PIN_ABI``) goes before it.
 """
+
+from pathlib import Path
+
+#: the ioctl interface of /dev/cowlab_pin, pasted into every program as the module has it
+PIN_ABI = (Path(__file__).parent / "module" / "cowlab_pin_abi.h").read_text()
 
 MEMORY = r"""
 #define PM_PRESENT ((uint64_t)1 << 63)
@@ -142,14 +149,15 @@ HELPER uint64_t do_pipe_read(int p)
 	return v;
 }
 
-/* ---- pins: io_uring fixed buffers (R/W) and gup_test (R/O) ---- */
-enum { PIN_NONE, PIN_URING, PIN_GUP };
+/* ---- pins: the cowlab_pin module; io_uring fixed buffers and gup_test without it ---- */
+enum { PIN_NONE, PIN_URING, PIN_GUP, PIN_DEV };
 
 struct pin {
 	int kind;
 	void *addr;
-	uint64_t pfn;		/* right after pinning; 0 if pagemap hides PFNs */
-	int fd;			/* the DMA memfd (io_uring) or the gup_test file */
+	uint64_t pfn;		/* right after pinning (module or pagemap); 0 if unknown */
+	int pagemap_pfns;	/* pagemap showed a PFN right after pinning (root) */
+	int fd;			/* /dev/cowlab_pin, the DMA memfd (io_uring) or gup_test */
 	char why[200];		/* why there is no pin */
 #ifdef COWLAB_HAVE_LIBURING
 	struct io_uring ring;
@@ -157,6 +165,44 @@ struct pin {
 };
 
 HELPER struct pin pin[NPINS + 1];
+
+/* 1: /dev/cowlab_pin is there and speaks our ABI; 0: not (pin_module_why says why) */
+static int pin_module;
+static char pin_module_why[200];
+/* COWLAB_PINS=uring: R/W long-term pins through io_uring even with the module */
+static int pins_by_uring;
+
+#define PIN_URING_FLAGS (COWLAB_PIN_WRITE | COWLAB_PIN_LONGTERM)
+/* io_uring registers with FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM (FOLL_FORCE and fast noted) */
+#define URING_CAN(flags) (((flags) & (PIN_URING_FLAGS | COWLAB_PIN_GET)) == PIN_URING_FLAGS)
+
+/* Once, before the first step: is the module loaded (COWLAB_PINS picks the lever)? */
+static void pin_module_probe(void)
+{
+	struct cowlab_pin_info info;
+	const char *lever = getenv("COWLAB_PINS");
+	int fd;
+
+	pins_by_uring = lever && !strcmp(lever, "uring");
+	fd = open("/dev/" COWLAB_PIN_NAME, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(pin_module_why, sizeof(pin_module_why),
+				"no /dev/" COWLAB_PIN_NAME " (the cowlab_pin module is not loaded): %s", strerror(errno));
+		return;
+	}
+	if (ioctl(fd, COWLAB_PIN_IOC_INFO, &info))
+		snprintf(pin_module_why, sizeof(pin_module_why), "cowlab_pin INFO: %s", strerror(errno));
+	else if (info.abi != COWLAB_PIN_ABI)
+		snprintf(pin_module_why, sizeof(pin_module_why), "/dev/" COWLAB_PIN_NAME " speaks ABI %u, not %d",
+				info.abi, COWLAB_PIN_ABI);
+	else
+		pin_module = 1;
+	close(fd);
+	if (pin_module)
+		out("# pins: cowlab_pin module (built for %u.%u.%u)%s\n", info.linux_version >> 16,
+			info.linux_version >> 8 & 0xff, info.linux_version & 0xff,
+			pins_by_uring ? ", R/W long-term ones through io_uring (COWLAB_PINS=uring)" : "");
+}
 
 /* gup_test's long-term pin ABI (CONFIG_GUP_TEST), declared here under our own names */
 struct cowlab_longterm_pin {
@@ -169,6 +215,36 @@ struct cowlab_longterm_pin {
 #define LONGTERM_PIN_STOP _IO('g', 8)
 #define LONGTERM_PIN_READ _IOW('g', 9, uint64_t)
 #define LONGTERM_PIN_FAST 2
+
+static void pin_taken(struct pin *p, int kind, void *addr, int fd)
+{
+	uint64_t e = pagemap_entry(addr), pfn = e & PM_PFN_MASK;
+
+	p->kind = kind;
+	p->addr = addr;
+	p->fd = fd;
+	/* PFNs read as 0 without CAP_SYS_ADMIN */
+	p->pagemap_pfns = e & PM_PRESENT ? pfn != 0 : geteuid() == 0;
+	if (!p->pfn)
+		p->pfn = pfn;
+	else if (pfn && pfn != p->pfn)
+		out("# %s: pinned pfn 0x%" PRIx64 " but pagemap shows pfn 0x%" PRIx64 " right after\n",
+			op_label[sh->current_op], p->pfn, pfn);
+}
+
+/* The scenario's GUP flags through /dev/cowlab_pin: the pin a driver takes. */
+static void pin_dev(struct pin *p, void *addr, unsigned int flags, const char *what)
+{
+	struct cowlab_pin_req req = { (uintptr_t)addr, 1, (uintptr_t)&p->pfn, flags, 0 };
+	int fd = open("/dev/" COWLAB_PIN_NAME, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		run_abort("%s: open /dev/" COWLAB_PIN_NAME ": %s", op_label[sh->current_op], strerror(errno));
+	p->pfn = 0;
+	if (ioctl(fd, COWLAB_PIN_IOC_PIN, &req))
+		run_abort("%s: cowlab_pin %s: %s", op_label[sh->current_op], what, strerror(errno));
+	pin_taken(p, PIN_DEV, addr, fd);
+}
 
 #ifdef COWLAB_HAVE_LIBURING
 /* One 8-byte transfer between the memfd and the fixed buffer. */
@@ -195,23 +271,22 @@ static void uring_io(struct pin *p, int into_buffer)
 #endif
 
 /* FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM: register the page as an io_uring fixed buffer. */
-HELPER void pin_rw(struct pin *p, void *addr)
+static void pin_rw(struct pin *p, void *addr)
 {
 #ifdef COWLAB_HAVE_LIBURING
 	struct iovec iov = { addr, (size_t)page_size };
-	int ret = io_uring_queue_init(4, &p->ring, 0);
+	int ret = io_uring_queue_init(4, &p->ring, 0), fd;
 
 	if (ret < 0)
 		skip_rest("io_uring_queue_init: %s", strerror(-ret));
 	ret = io_uring_register_buffers(&p->ring, &iov, 1);
 	if (ret < 0)
 		skip_rest("io_uring_register_buffers: %s", strerror(-ret));
-	p->fd = memfd_create("cowlab-dma", MFD_CLOEXEC);
-	if (p->fd < 0 || ftruncate(p->fd, page_size))
+	fd = memfd_create("cowlab-dma", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, page_size))
 		run_abort("memfd for the DMA: %s", strerror(errno));
-	p->kind = PIN_URING;
-	p->addr = addr;
-	p->pfn = pagemap_entry(addr) & PM_PFN_MASK;
+	p->pfn = 0;
+	pin_taken(p, PIN_URING, addr, fd);
 #else
 	(void)p;
 	(void)addr;
@@ -219,18 +294,17 @@ HELPER void pin_rw(struct pin *p, void *addr)
 #endif
 }
 
-/* FOLL_PIN|FOLL_LONGTERM without FOLL_WRITE: only gup_test offers it. */
-HELPER void pin_ro(struct pin *p, void *addr, int fast)
+/* FOLL_PIN|FOLL_LONGTERM without FOLL_WRITE through gup_test (CONFIG_GUP_TEST). */
+static void pin_ro(struct pin *p, void *addr, int fast)
 {
 	struct cowlab_longterm_pin args = { (uintptr_t)addr, (uint64_t)page_size,
 						fast ? LONGTERM_PIN_FAST : 0 };
 	int fd = open(GUP_TEST_PATH, O_RDWR);
 
-	p->kind = PIN_NONE;
 	if (fd < 0) {
-		snprintf(p->why, sizeof(p->why), "R/O pins need %s (CONFIG_GUP_TEST): %s",
+		snprintf(p->why, sizeof(p->why), "R/O pins need the cowlab_pin module or %s (CONFIG_GUP_TEST): %s",
 				GUP_TEST_PATH, strerror(errno));
-		out("# %s: %s\n", op_label[sh->current_op], p->why);
+		out("# %s: %s; %s\n", op_label[sh->current_op], pin_module_why, p->why);
 		return;
 	}
 	if (ioctl(fd, LONGTERM_PIN_START, &args)) {
@@ -239,14 +313,44 @@ HELPER void pin_ro(struct pin *p, void *addr, int fast)
 		close(fd);
 		return;
 	}
-	p->kind = PIN_GUP;
-	p->fd = fd;
-	p->addr = addr;
-	p->pfn = pagemap_entry(addr) & PM_PFN_MASK;
+	p->pfn = 0;
+	pin_taken(p, PIN_GUP, addr, fd);
+}
+
+/*
+ * A pin step: the module with the scenario's flags when it is loaded; without it
+ * a R/W long-term FOLL_PIN goes to io_uring and a R/O one to gup_test, and any
+ * other pin has no lever (its checks SKIP).
+ */
+HELPER void pin_step(struct pin *p, void *addr, unsigned int flags, const char *what)
+{
+	p->kind = PIN_NONE;
+	if (pin_module && !(pins_by_uring && URING_CAN(flags))) {
+		pin_dev(p, addr, flags, what);
+		return;
+	}
+	if (URING_CAN(flags)) {
+		if (flags & (COWLAB_PIN_FORCE | COWLAB_PIN_FAST))
+			out("# %s: %s taken as an io_uring fixed buffer (FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM)%s%s\n",
+				op_label[sh->current_op], what, pin_module ? "" : ": ", pin_module_why);
+		pin_rw(p, addr);
+		return;
+	}
+	if ((flags & ~(COWLAB_PIN_FAST)) == COWLAB_PIN_LONGTERM) {
+		pin_ro(p, addr, !!(flags & COWLAB_PIN_FAST));
+		return;
+	}
+	snprintf(p->why, sizeof(p->why), "a %.60s pin needs the cowlab_pin module: %.120s", what, pin_module_why);
+	out("# %s: %s\n", op_label[sh->current_op], p->why);
 }
 
 HELPER void unpin(struct pin *p)
 {
+	if (p->kind == PIN_DEV) {
+		if (ioctl(p->fd, COWLAB_PIN_IOC_UNPIN))
+			run_abort("%s: cowlab_pin UNPIN: %s", op_label[sh->current_op], strerror(errno));
+		close(p->fd);
+	}
 #ifdef COWLAB_HAVE_LIBURING
 	if (p->kind == PIN_URING) {
 		io_uring_unregister_buffers(&p->ring);
@@ -262,9 +366,17 @@ HELPER void unpin(struct pin *p)
 	snprintf(p->why, sizeof(p->why), "the pin was released");
 }
 
-/* The device writes: IORING_OP_READ_FIXED from a memfd into the pinned page. */
+/* The device writes through the pin: the module's kernel mapping of the page, or
+ * IORING_OP_READ_FIXED from a memfd into the pinned buffer. */
 HELPER void dma_write(struct pin *p, uint64_t v)
 {
+	struct cowlab_pin_io io = { 0, 0, sizeof(v), (uintptr_t)&v };
+
+	if (p->kind == PIN_DEV) {
+		if (ioctl(p->fd, COWLAB_PIN_IOC_WRITE, &io))
+			run_abort("%s: cowlab_pin WRITE: %s", op_label[sh->current_op], strerror(errno));
+		return;
+	}
 #ifdef COWLAB_HAVE_LIBURING
 	if (p->kind == PIN_URING) {
 		if (pwrite(p->fd, &v, sizeof(v), 0) != sizeof(v))
@@ -273,16 +385,20 @@ HELPER void dma_write(struct pin *p, uint64_t v)
 		return;
 	}
 #endif
-	(void)p;
-	(void)v;
 }
 
-/* The device reads: WRITE_FIXED into a memfd, or gup_test's read; 0 if no pin. */
+/* The device reads: the module, WRITE_FIXED into a memfd, or gup_test; 0 if no pin. */
 static int dma_read(struct pin *p, uint64_t *v)
 {
 	static char buf[BUF_MAX];
 	uint64_t dst = (uintptr_t)buf;
+	struct cowlab_pin_io io = { 0, 0, sizeof(*v), (uintptr_t)v };
 
+	if (p->kind == PIN_DEV) {
+		if (ioctl(p->fd, COWLAB_PIN_IOC_READ, &io))
+			run_abort("%s: cowlab_pin READ: %s", op_label[sh->current_op], strerror(errno));
+		return 1;
+	}
 	if (p->kind == PIN_GUP) {
 		if (ioctl(p->fd, LONGTERM_PIN_READ, &dst))
 			run_abort("gup_test PIN_LONGTERM_TEST_READ: %s", strerror(errno));
@@ -534,11 +650,11 @@ HELPER void check_pfn(int test, struct pin *p, void *addr, int readable)
 {
 	uint64_t e;
 
-	if (p->kind != PIN_URING) {
+	if (p->kind != PIN_URING && p->kind != PIN_DEV) {
 		report(test, RES_SKIP, test_promise[test], p->why);
 		return;
 	}
-	if (!p->pfn) {
+	if (!p->pagemap_pfns) {
 		report(test, RES_SKIP, test_promise[test], "/proc/self/pagemap shows no PFNs (needs CAP_SYS_ADMIN)");
 		return;
 	}

@@ -10,10 +10,15 @@ import lzma
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 BUSYBOX = Path("/bin/busybox")
 BEGIN, END, DONE = "=== cowlab begin ", "=== cowlab end ", "=== cowlab done"
+#: what the guest says it booted: ``uname -r`` and /proc/version
+BOOT, VERSION = "=== cowlab boot ", "=== cowlab version "
+#: ``=== cowlab insmod NAME status=N`` after the module's insmod output
+INSMOD = "=== cowlab insmod "
 #: seconds a program may run in the guest before it is killed
 PROGRAM_TIMEOUT_S = 120
 #: the fast NUMA-balancing scan of docs/oracle.md
@@ -24,8 +29,16 @@ class InitramfsError(RuntimeError):
     pass
 
 
-def init_script(programs: list[str], timeout_s: int = PROGRAM_TIMEOUT_S, hugepages: int = 16) -> str:
-    """The /init shell script (busybox sh) running ``/bin/cowlab/NAME`` for each name."""
+def init_script(
+    programs: list[str],
+    timeout_s: int = PROGRAM_TIMEOUT_S,
+    hugepages: int = 16,
+    *,
+    modules: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> str:
+    """The /init shell script (busybox sh) running ``/bin/cowlab/NAME`` for each name,
+    after loading ``/lib/MODULE.ko`` for each module (its device must appear in /dev)."""
     debugfs = "/sys/kernel/debug/sched/numa_balancing"
     new = "; ".join(f"echo {v} > {debugfs}/{k}" for k, v in NUMA_SCAN.items())
     old = "; ".join(f"echo {v} > /proc/sys/kernel/numa_balancing_{k}" for k, v in NUMA_SCAN.items())
@@ -38,7 +51,8 @@ def init_script(programs: list[str], timeout_s: int = PROGRAM_TIMEOUT_S, hugepag
         "mount -t debugfs debugfs /sys/kernel/debug",
         "mount -t tmpfs tmpfs /tmp",
         "exec >/dev/ttyS1 2>&1 </dev/null",
-        'echo "=== cowlab boot $(uname -r) nodes=$(ls -d /sys/devices/system/node/node* | wc -l)"',
+        f'echo "{BOOT}$(uname -r) nodes=$(ls -d /sys/devices/system/node/node* | wc -l)"',
+        f'echo "{VERSION}$(cat /proc/version)"',
         "if [ -f /lib/brd.ko ]; then",
         "  insmod /lib/brd.ko rd_nr=1 rd_size=262144 && mkswap /dev/ram0 >/dev/null && swapon /dev/ram0",
         "fi",
@@ -48,6 +62,15 @@ def init_script(programs: list[str], timeout_s: int = PROGRAM_TIMEOUT_S, hugepag
         'echo "# swap: $(grep -c ram0 /proc/swaps) numa_balancing: $(cat /proc/sys/kernel/numa_balancing)"',
         "cd /tmp",
     ]
+    for name in modules:
+        lines += [
+            f'echo "=== cowlab loading {name}"',
+            f"insmod /lib/{name}.ko 2>&1; s=$?",
+            f'if [ $s -eq 0 ] && [ ! -c /dev/{name} ]; then echo "no /dev/{name} after insmod"; s=19; fi',
+            "if [ $s -ne 0 ]; then dmesg | tail -n 3; fi",
+            f'echo "{INSMOD}{name} status=$s"',
+        ]
+    lines += [f"export {k}={v}" for k, v in sorted((env or {}).items())]
     for name in programs:
         lines += [
             f'echo "{BEGIN}{name}"',
@@ -77,8 +100,11 @@ def build_initramfs(
     brd: Path | None = None,
     timeout_s: int = PROGRAM_TIMEOUT_S,
     busybox: Path = BUSYBOX,
+    modules: dict[str, Path] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Path:
-    """Write ``out`` (a gzipped newc cpio); ``programs`` maps name -> static executable."""
+    """Write ``out`` (a gzipped newc cpio); ``programs`` maps name -> static executable,
+    ``modules`` name -> a kernel module /init loads before the programs run."""
     if not busybox.exists():
         raise InitramfsError(f"{busybox} missing: apt-get install busybox-static")
     if shutil.which("cpio") is None:
@@ -98,8 +124,10 @@ def build_initramfs(
             (root / "bin" / "cowlab" / name).chmod(0o755)
         if brd is not None:
             _module(brd, root / "lib" / "brd.ko")
+        for name, ko in (modules or {}).items():
+            _module(ko, root / "lib" / f"{name}.ko")
         init = root / "init"
-        init.write_text(init_script(list(programs), timeout_s))
+        init.write_text(init_script(list(programs), timeout_s, modules=list(modules or {}), env=env))
         init.chmod(0o755)
         files = subprocess.run(["find", ".", "-print0"], cwd=root, capture_output=True, check=True).stdout
         archive = subprocess.run(

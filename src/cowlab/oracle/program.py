@@ -87,4 +87,11 @@ class Program:
     numa_scans: int
     nregions: int
     npins: int
+    #: pins io_uring can also take (R/W long-term FOLL_PIN): the rest need the module
+    uring_pins: int
     npipes: int
+
+    def needs_module(self, pins: str = "module") -> bool:
+        """The run needs the cowlab_pin module: for every pin (``pins="module"``, the
+        default), or only for those io_uring cannot take (``pins="uring"``)."""
+        return self.npins > (self.uring_pins if pins == "uring" else 0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 
 from cowlab.oracle.c_base import BASE, HEAD, MAIN
-from cowlab.oracle.c_memory import MEMORY
+from cowlab.oracle.c_memory import MEMORY, PIN_ABI
 from cowlab.oracle.program import Op, Program, ThreadInfo
 
 
@@ -178,4 +178,6 @@ def scaffolding(p: Program) -> str:
 
 
 def render(p: Program) -> str:
-    return "\n".join([header(p), HEAD, constants(p), BASE, MEMORY, known_tables(p), scaffolding(p), MAIN])
+    return "\n".join(
+        [header(p), HEAD, PIN_ABI, constants(p), BASE, MEMORY, known_tables(p), scaffolding(p), MAIN]
+    )

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from cowlab.oracle.runner import MODEL_KERNEL, Cell
+from cowlab.oracle.runner import Cell
 
 #: (scenario, kernel) -> why model and kernel legitimately disagree
 KNOWN: dict[tuple[str, str], str] = {
@@ -29,28 +29,35 @@ def debian_version(vmlinuz: Path) -> str:
     return match.group(1).decode() if match else "?"
 
 
+def booted_versions(cells: Sequence[Cell]) -> dict[str, str]:
+    """kernel -> what it booted and what it was compared with, from its cells:
+    ``Debian 6.1.192-3 (6.1.0-57-cloud-amd64), model v6.1.192``."""
+    out: dict[str, str] = {}
+    for c in cells:
+        if c.kernel in out or not (c.release or c.model_kernel):
+            continue
+        what = f"Debian {c.booted} ({c.release})" if c.booted else (c.release or "not booted")
+        out[c.kernel] = f"{what}, model {c.model_kernel or 'none'}"
+    return out
+
+
 def markdown(
     cells: Sequence[Cell], command: str, refused: dict[str, str], versions: dict[str, str] | None = None
 ) -> str:
+    """The report; ``versions`` (kernel -> text) overrides what the cells say was booted."""
     kernels = list(dict.fromkeys(c.kernel for c in cells))
+    versions = {**booted_versions(cells), **(versions or {})}
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
     lines = [
         "# Oracle report: the model against real kernels",
         "",
         f"Generated {today} by `{command}`.",
         "",
-        "Kernels: "
-        + ", ".join(
-            f"{k}"
-            + (f" = Debian {versions[k]}" if versions and k in versions else "")
-            + f" (model {MODEL_KERNEL[k]})"
-            for k in kernels
-        )
-        + ".  "
+        "Kernels: " + ", ".join(f"{k} = {versions[k]}" if k in versions else k for k in kernels) + ".  "
         "Each scenario is exported as a C program (`cowlab export-c`), run in one QEMU boot "
         "per kernel (TCG, two NUMA nodes; `host` is this machine's own kernel), and its TAP "
         "verdict compared with the model's.  `skip` means the kernel lacks what the program "
-        "needs (gup_test for R/O pins, swap, free huge pages); `error` means no verdict "
+        "needs (swap, free huge pages, the cowlab_pin module on the host); `error` means no verdict "
         "(panic, timeout, no output).",
         "",
         "| scenario | " + " | ".join(kernels) + " |",

@@ -1,34 +1,45 @@
 """Run scenarios on real kernels and compare with the model: one cell per
-(scenario, kernel). Intended command: ``cowlab oracle run SCENARIO...
-[--kernels 5.10,6.1,6.12,host] [--json]`` (docs/oracle.md).
+(scenario, kernel), the model taken at exactly the version booted.  Command:
+``cowlab oracle run SCENARIO... [--kernels 5.10,6.1,6.12,host] [--json]``
+(docs/oracle.md).
 """
 
 from __future__ import annotations
 
+import platform
+import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from cowlab.engine import run_scenario
 from cowlab.history import kernel_at
-from cowlab.oracle.export import export_c
-from cowlab.oracle.fetch import FetchError, cache_root, ensure_kernel, say
+from cowlab.history.kernel import UnknownKernelError
+from cowlab.oracle.fetch import FetchError, KernelFiles, cache_root, ensure_kernel, parse_kernel, say
 from cowlab.oracle.initramfs import PROGRAM_TIMEOUT_S, InitramfsError, build_initramfs
-from cowlab.oracle.program import ExportError
+from cowlab.oracle.kmod import ModuleError, build_module
+from cowlab.oracle.program import ExportError, Program
+from cowlab.oracle.render import render
 from cowlab.oracle.tap import parse_tap
+from cowlab.oracle.translate import translate
 from cowlab.oracle.vm import OK, TIMEOUT, VmResult, boot
 from cowlab.scenario import Scenario, ScenarioError
 
-#: real kernel -> the modeled kernel it is compared with
-MODEL_KERNEL = {"5.10": "v5.10.262", "6.1": "v6.1.192", "6.12": "v6.12.117", "host": "v6.12.117"}
+#: kernel asked for -> the model's kernel when the booted one is exactly the version the
+#: model knows as Debian's (``run_on_kernels`` compares with the booted version itself)
+MODEL_KERNEL = {"5.10": "v5.10.262", "6.1": "v6.1.192", "6.12": "v6.12.117"}
 DEFAULT_KERNELS = ("5.10", "6.1", "6.12")
 #: exit status of an oracle program for each TAP verdict
 EXIT_FOR = {"pass": 0, "fail": 1, "skip": 4}
 #: seconds from qemu start to /init, generously (TCG)
 BOOT_S = 60
+#: the pinning module (cowlab.oracle.kmod)
+PIN_MODULE = "cowlab_pin"
+#: pins= of run_on_kernels: every pin through the module, or R/W long-term ones through io_uring
+PIN_LEVERS = ("module", "uring")
 
 
 @dataclass(frozen=True)
@@ -46,18 +57,51 @@ class Cell:
     #: the console log, for errors from a VM
     log: str | None = None
     note: str = ""
+    #: the Debian package version booted ("" for the host, or when nothing booted)
+    booted: str = ""
+    #: ``uname -r`` of the kernel the program ran on
+    release: str = ""
+    #: the model's kernel it was compared with: the booted version, e.g. v6.1.192
+    model_kernel: str = ""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
 
 
 def model_verdict(scenario: Scenario, kernel: str) -> tuple[str, str | None]:
+    """The model's verdict on ``kernel``: a model kernel (``v6.1.192``), or for
+    compatibility a label of MODEL_KERNEL."""
+    name = MODEL_KERNEL.get(kernel, kernel)
     try:
-        result = run_scenario(scenario, kernel_at(MODEL_KERNEL[kernel]))
+        model = kernel_at(name)
+    except UnknownKernelError as e:
+        return "error", f"the model has no kernel {name}: {e}"
+    try:
+        result = run_scenario(scenario, model)
     except ScenarioError as e:  # an impossible step; a crash of the model must surface
         return "error", f"{type(e).__name__}: {e}"
     first = result.first
     return ("holds", None) if first is None else ("broken", first[1].invariant)
+
+
+def host_model_kernel(release: str | None = None) -> tuple[str, str]:
+    """(model kernel, note) for this machine's kernel: its stable release when the model
+    has it, else its mainline release, saying so."""
+    release = release or platform.release()
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", release)
+    if m is None:
+        return "", f"the model knows no kernel like {release}"
+    exact = f"v{m[1]}.{m[2]}.{m[3] or 0}"
+    mainline = f"v{m[1]}.{m[2]}"
+    for name in (exact, mainline):
+        try:
+            kernel_at(name)
+        except UnknownKernelError:
+            continue
+        if name == exact:
+            return name, ""
+        return name, f"the model has no {exact} (its stable updates are not modeled): compared with {name}"
+    return "", f"the model knows no kernel {exact} or {mainline}"
 
 
 def compile_program(source: str, exe: Path) -> str | None:
@@ -127,6 +171,32 @@ def cells_from_vm(
     return cells
 
 
+def booted_as_expected(vm: VmResult, files: KernelFiles) -> str | None:
+    """Why the guest is not the kernel asked for (None when it is, or said nothing)."""
+    seen = vm.booted
+    if seen.release is not None and seen.release != files.release:
+        return f"the guest runs {seen.release}, not {files.release}"
+    if seen.debian is not None and files.debian not in ("", "?") and seen.debian != files.debian:
+        return f"the guest runs Debian {seen.debian}, not {files.debian}"
+    return None
+
+
+def module_cells(cells: list[Cell], vm: VmResult, need: set[str]) -> list[Cell]:
+    """Cells of programs that need the module are errors when insmod did not load it."""
+    status, text = vm.booted.modules.get(PIN_MODULE, (None, ""))
+    problem = None
+    if status is None and vm.status in (OK, TIMEOUT) and vm.booted.release is not None:
+        problem = f"{PIN_MODULE}.ko was not loaded (no insmod line)"
+    elif status not in (None, 0):
+        problem = f"insmod {PIN_MODULE}.ko refused (status {status}): {text or 'no message'}"
+    if not need or problem is None:
+        return cells
+    return [
+        replace(c, real="error", agree=None, note=problem, log=str(vm.console)) if c.scenario in need else c
+        for c in cells
+    ]
+
+
 def run_host(
     programs: dict[str, Path], models: dict[str, dict[str, tuple[str, str | None]]], timeout: float
 ) -> list[Cell]:
@@ -141,6 +211,33 @@ def run_host(
     return cells
 
 
+def check_arguments(kernels: Sequence[str], pins: str = "module") -> None:
+    """ValueError naming the first kernel or lever run_on_kernels does not know."""
+    if pins not in PIN_LEVERS:
+        raise ValueError(f"unknown pins={pins!r}: one of {', '.join(PIN_LEVERS)}")
+    for k in kernels:
+        if k == "host":
+            continue
+        try:
+            parse_kernel(k)
+        except FetchError as e:
+            raise ValueError(f"{e}, or host") from None
+
+
+def _stamp(cells: list[Cell], *, booted: str, release: str, model_kernel: str, note: str) -> list[Cell]:
+    """What was booted and compared with, on every cell of one kernel."""
+    return [
+        replace(
+            c,
+            booted=booted,
+            release=release,
+            model_kernel=model_kernel,
+            note="; ".join(x for x in (note, c.note) if x),
+        )
+        for c in cells
+    ]
+
+
 def run_on_kernels(
     scenarios: Sequence[Scenario],
     kernels: Sequence[str] = DEFAULT_KERNELS,
@@ -149,57 +246,132 @@ def run_on_kernels(
     workdir: Path | None = None,
     program_timeout: int = PROGRAM_TIMEOUT_S,
     on_refusal: Callable[[str, str], None] | None = None,
+    pins: str = "module",
 ) -> list[Cell]:
-    """Export, compile, boot once per kernel with every program, and compare with the model."""
-    for k in kernels:
-        if k not in MODEL_KERNEL:
-            raise ValueError(f"unknown kernel {k!r}: one of {', '.join(MODEL_KERNEL)}")
+    """Export, compile, boot once per kernel with every program, and compare with the model
+    at exactly the version booted.
+
+    ``kernels``: ``5.10``, ``6.1``, ``6.12`` (the versions the model knows as Debian's),
+    exact versions (``6.1.176``) or ``host``.  ``pins``: ``module`` (every pin through
+    the cowlab_pin module) or ``uring`` (R/W long-term pins through io_uring)."""
+    check_arguments(kernels, pins)
     refuse = on_refusal or (lambda name, why: say(f"{name}: refused by export_c:\n{why}"))
+    cache_dir = cache_dir or cache_root()
     workdir = workdir or Path(tempfile.mkdtemp(prefix="cowlab-oracle-"))
     bindir = workdir / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
     programs: dict[str, Path] = {}
-    models: dict[str, dict[str, tuple[str, str | None]]] = {}
+    exported: dict[str, tuple[Scenario, Program]] = {}
     cells: list[Cell] = []
+    failed: dict[str, str] = {}
     for scn in scenarios:
         try:
-            source = export_c(scn)
+            program = translate(scn)
         except ExportError as e:
             refuse(scn.name, "\n".join(e.problems))
             continue
-        models[scn.name] = {k: model_verdict(scn, k) for k in kernels}
-        problem = compile_program(source, bindir / scn.name)
+        exported[scn.name] = (scn, program)
+        problem = compile_program(render(program), bindir / scn.name)
         if problem:
-            cells += [
-                make_cell(scn.name, k, models[scn.name][k], "error", note=f"gcc: {problem}") for k in kernels
-            ]
+            failed[scn.name] = f"gcc: {problem}"
             continue
         programs[scn.name] = bindir / scn.name
-    if not programs:
+    if not exported:
         return cells
-    names = list(programs)
+    order = {name: i for i, name in enumerate(exported)}
     for kernel in kernels:
-        if kernel == "host":
-            cells += run_host(programs, models, program_timeout + 10)
-            continue
-        kdir = workdir / kernel
-        try:
-            files = ensure_kernel(kernel, cache_dir or cache_root())
-            initrd = build_initramfs(
-                programs, kdir / "initramfs.cpio.gz", brd=files.brd(), timeout_s=program_timeout
-            )
-            say(f"booting {files.release} with {len(names)} program(s)")
-            vm = boot(files.vmlinuz, initrd, BOOT_S + len(names) * (program_timeout + 5), workdir=kdir)
-        except (FetchError, InitramfsError, OSError, subprocess.SubprocessError) as e:
-            say(f"{kernel}: {e}")
-            cells += [
-                make_cell(n, kernel, models[n][kernel], "error", note=f"{type(e).__name__}: {e}")
-                for n in names
-            ]
-            continue
-        say(f"{files.release}: {vm.status} after {vm.seconds:.1f} s")
-        cells += cells_from_vm(vm, names, kernel, {n: models[n][kernel] for n in names})
+        got = _run_kernel(kernel, exported, programs, failed, cache_dir, workdir, program_timeout, pins)
+        cells += sorted(got, key=lambda c: order[c.scenario])
     return cells
+
+
+def _models(
+    exported: dict[str, tuple[Scenario, Program]], model_kernel: str
+) -> dict[str, tuple[str, str | None]]:
+    if not model_kernel:
+        return {n: ("error", "no model kernel to compare with") for n in exported}
+    return {n: model_verdict(scn, model_kernel) for n, (scn, _) in exported.items()}
+
+
+def _run_kernel(
+    kernel: str,
+    exported: dict[str, tuple[Scenario, Program]],
+    programs: dict[str, Path],
+    failed: dict[str, str],
+    cache_dir: Path,
+    workdir: Path,
+    program_timeout: int,
+    pins: str,
+) -> list[Cell]:
+    """The cells of one kernel: compile failures, then what the host or one boot gave."""
+    if kernel == "host":
+        release = platform.release()
+        model_kernel, note = host_model_kernel(release)
+        models = _models(exported, model_kernel)
+        cells = [make_cell(n, kernel, models[n], "error", note=why) for n, why in failed.items()]
+        cells += run_host(programs, {n: {"host": models[n]} for n in programs}, program_timeout + 10)
+        return _stamp(cells, booted="", release=release, model_kernel=model_kernel, note=note)
+    try:
+        files = ensure_kernel(kernel, cache_dir)
+    except FetchError as e:
+        model_kernel = "v" + parse_kernel(kernel)[1]
+        models = _models(exported, model_kernel)
+        say(f"{kernel}: {e}")
+        cells = [make_cell(n, kernel, models[n], "error", note=f"{type(e).__name__}: {e}") for n in exported]
+        return _stamp(cells, booted="", release="", model_kernel=model_kernel, note="")
+    model_kernel = files.model_kernel
+    models = _models(exported, model_kernel)
+    stamp = {
+        "booted": files.debian,
+        "release": files.release,
+        "model_kernel": model_kernel,
+        "note": files.note,
+    }
+    cells = [make_cell(n, kernel, models[n], "error", note=why) for n, why in failed.items()]
+    say(
+        f"{kernel}: booting Debian {files.debian} ({files.release}), compared with the model at "
+        f"{model_kernel}" + (f" ({files.note})" if files.note else "")
+    )
+    need = {n for n in programs if exported[n][1].needs_module(pins)}
+    module_problem, module_log, modules = None, None, {}
+    if need:
+        try:
+            built = build_module(files, cache_dir)
+            modules = {PIN_MODULE: built.ko}
+        except ModuleError as e:
+            module_problem, module_log = f"{PIN_MODULE} {e.kind}: {e}", e.log
+        except (FetchError, OSError, subprocess.SubprocessError) as e:
+            module_problem = f"{PIN_MODULE}: {type(e).__name__}: {e}"
+    if module_problem:
+        say(f"{kernel}: {module_problem}")
+        cells += [make_cell(n, kernel, models[n], "error", log=module_log, note=module_problem) for n in need]
+    names = [n for n in programs if not (module_problem and n in need)]
+    if not names:
+        return _stamp(cells, **stamp)
+    kdir = workdir / kernel
+    try:
+        initrd = build_initramfs(
+            {n: programs[n] for n in names},
+            kdir / "initramfs.cpio.gz",
+            brd=files.brd(),
+            timeout_s=program_timeout,
+            modules=modules,
+            env={"COWLAB_PINS": pins},
+        )
+        vm = boot(files.vmlinuz, initrd, BOOT_S + len(names) * (program_timeout + 5), workdir=kdir)
+    except (InitramfsError, OSError, subprocess.SubprocessError) as e:
+        say(f"{kernel}: {e}")
+        cells += [make_cell(n, kernel, models[n], "error", note=f"{type(e).__name__}: {e}") for n in names]
+        return _stamp(cells, **stamp)
+    say(f"{files.release}: {vm.status} after {vm.seconds:.1f} s")
+    got = cells_from_vm(vm, names, kernel, {n: models[n] for n in names})
+    wrong = booted_as_expected(vm, files)
+    if wrong:
+        got = [replace(c, real="error", agree=None, note=wrong, log=str(vm.console)) for c in got]
+    cells += module_cells(got, vm, need & set(names))
+    if vm.booted.release:
+        stamp["release"] = vm.booted.release
+    return _stamp(cells, **stamp)
 
 
 def have_tools() -> bool:

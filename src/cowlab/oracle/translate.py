@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import fields
 
 from cowlab.oracle.program import ExportError, FileInfo, Program
+from cowlab.oracle.render import cstr
 from cowlab.oracle.state import PinRef, PipeRef, Proc, Region
 from cowlab.oracle.walk import PROTS, Refuse, Walk
 from cowlab.scenario.actions import (
     ACTION_NAMES,
+    GUP_FLAG_NAMES,
     ClearRefs,
     DmaRead,
     DmaWrite,
@@ -73,7 +75,28 @@ HANDLED_FIELDS: dict[type, frozenset[str]] = {
     }.items()
 }
 RW_PIN = frozenset({"FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM"})
-RO_PIN = frozenset({"FOLL_PIN", "FOLL_LONGTERM"})
+#: GUP flag -> the cowlab_pin module's flag (module/cowlab_pin_abi.h); FOLL_PIN is its default
+MODULE_FLAGS = {
+    "FOLL_WRITE": "COWLAB_PIN_WRITE",
+    "FOLL_FORCE": "COWLAB_PIN_FORCE",
+    "FOLL_LONGTERM": "COWLAB_PIN_LONGTERM",
+    "FOLL_GET": "COWLAB_PIN_GET",
+}
+
+
+def pin_flags(flags: tuple[str, ...], fast: bool) -> str:
+    """The module's flags for a pin step, as a C expression; Refuse what no kernel the
+    oracle boots takes (get_user_pages() refuses FOLL_LONGTERM without FOLL_PIN)."""
+    have = set(flags)
+    if {"FOLL_GET", "FOLL_PIN"} <= have:
+        raise Refuse("FOLL_GET and FOLL_PIN exclude each other")
+    if not have & {"FOLL_GET", "FOLL_PIN"}:
+        raise Refuse("a pin takes FOLL_PIN or FOLL_GET references")
+    if {"FOLL_GET", "FOLL_LONGTERM"} <= have:
+        raise Refuse("FOLL_LONGTERM needs FOLL_PIN: get_user_pages() refuses it (EINVAL) on 5.10 and later")
+    names = [MODULE_FLAGS[f] for f in GUP_FLAG_NAMES if f in have and f in MODULE_FLAGS]
+    names += ["COWLAB_PIN_FAST"] if fast else []
+    return " | ".join(names) or "0"
 
 
 def step_label(i: int, step: Step) -> str:
@@ -266,26 +289,19 @@ class Translator(Walk):
                 key, region, c = self.addr(proc, addr, "read")
                 if name in self.pins and self.pins[name].held:
                     raise Refuse(f"pin {name} is already held")
+                cflags = pin_flags(flags, fast)
                 write = "FOLL_WRITE" in flags
-                if write and region.prot != "rw":
+                if write and region.prot != "rw" and "FOLL_FORCE" not in flags:
                     raise Refuse(
-                        "io_uring cannot register a mapping that is not writable "
-                        "(FOLL_FORCE has no userspace lever)"
+                        f"FOLL_WRITE on a region mapped {region.prot} without FOLL_FORCE: GUP fails (EFAULT)"
                     )
                 index = self.pin_index.setdefault(name, len(self.pin_index))
                 self.pins[name] = PinRef(name, index, proc.name, actor, key[0], key[1], write)
-                want = RW_PIN if write else RO_PIN
-                how = "io_uring fixed buffer" if write else "gup_test PIN_LONGTERM_TEST_START"
-                if set(flags) != want or (fast and write):
-                    self.note(
-                        f"{label}: {'|'.join(flags)}{' fast' if fast else ''} is taken as a "
-                        f"{how} ({'|'.join(sorted(want))})"
-                    )
-                self.needs_uring |= write
-                call = (
-                    f"pin_rw(&pin[{index}], {c});" if write else f"pin_ro(&pin[{index}], {c}, {int(fast)});"
-                )
-                self.emit(actor, label, [call])
+                if set(flags) >= RW_PIN:
+                    self.needs_uring = True
+                    self.uring_pins.add(name)
+                what = "|".join(flags) + (" fast" if fast else "")
+                self.emit(actor, label, [f"pin_step(&pin[{index}], {c}, {cflags}, {cstr(what)});"])
             case Unpin(name):
                 proc = self.actor_proc(actor)
                 pin = self.held_pin(name)
@@ -297,7 +313,7 @@ class Translator(Walk):
             case DmaWrite(name):
                 pin = self.held_pin(name)
                 if not pin.write:
-                    raise Refuse(f"{name} is a R/O pin: gup_test cannot write through it")
+                    raise Refuse(f"{name} is a R/O pin: the device never writes through it")
                 owner = self.procs[pin.proc]
                 token = self.tokens.new(f"device dma_write through {name} at steps[{i}]", owner.name)
                 owner.known.add(token)
@@ -325,7 +341,7 @@ class Translator(Walk):
         if pin is None or not pin.held:
             raise Refuse(f"no pin {name} is held")
         if not self.procs[pin.proc].alive:
-            raise Refuse(f"the process of pin {name} has exited (its io_uring ring is gone)")
+            raise Refuse(f"the process of pin {name} has exited (its pin went with it)")
         return pin
 
     def pfn_check(self, pin: PinRef, what: str, subject: str) -> list[str]:
@@ -361,12 +377,12 @@ class Translator(Walk):
             proc.pipes.add(a.name)
             self.emit(actor, label, [f"do_vmsplice({pipe.index}, {c});"])
             return
-        pipe = self.pipes.get(a.name)
-        if pipe is None or pipe.owner is None:
+        held = self.pipes.get(a.name)
+        if held is None or held.owner is None:
             raise Refuse(f"no page was vmspliced into pipe {a.name}")
+        pipe, owner = held, self.procs[held.owner]
         if a.name not in proc.pipes:
             raise Refuse(f"{proc.name} does not hold pipe {a.name} (another process created it)")
-        owner = self.procs[pipe.owner]
         n = self.check("fork_isolation", f"{label} sees only data {owner.name} may see", label, owner.known)
         pipe.owner = pipe.key = None
         self.emit(actor, label, [f"check_value({n}, do_pipe_read({pipe.index}), -1, KNOWN({n}));"])
@@ -453,6 +469,7 @@ class Translator(Walk):
             numa_scans=self.numa_scans,
             nregions=len(self.region_index),
             npins=len(self.pin_index),
+            uring_pins=len(self.uring_pins),
             npipes=len(self.pipes),
         )
 

@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cowlab.oracle.initramfs import BEGIN, DONE, END
+from cowlab.oracle.initramfs import BEGIN, BOOT, DONE, END, INSMOD, VERSION
 
 QEMU = "qemu-system-x86_64"
 OK, TIMEOUT, PANIC, NO_OUTPUT = "ok", "timeout", "panic", "no-output"
 APPEND = "console=ttyS0 panic=-1 oops=panic loglevel=4"
 _END = re.compile(re.escape(END) + r"(\S+) status=(-?\d+)\s*$")
+_INSMOD = re.compile(re.escape(INSMOD) + r"(\S+) status=(-?\d+)\s*$")
+_DEBIAN = re.compile(r"Debian (\S+) \(")
 _PANIC = ("Kernel panic", "KVM internal error")
 
 
@@ -30,6 +32,41 @@ class ProgramOutput:
 
 
 @dataclass(frozen=True)
+class Booted:
+    """What the guest said it runs (None where it printed nothing)."""
+
+    #: ``uname -r``
+    release: str | None = None
+    #: the Debian package version in /proc/version
+    debian: str | None = None
+    #: module name -> (insmod status, what insmod and dmesg printed)
+    modules: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+def booted(text: str) -> Booted:
+    """The boot, version and insmod lines /init prints before the programs."""
+    release = debian = None
+    modules: dict[str, tuple[int, str]] = {}
+    pending: list[str] = []
+    for raw in text.replace("\r", "").split("\n"):
+        if raw.startswith(BEGIN):
+            break
+        if raw.startswith(BOOT):
+            release = raw[len(BOOT) :].split()[0] if raw[len(BOOT) :].split() else None
+        elif raw.startswith(VERSION):
+            m = _DEBIAN.search(raw)
+            debian = m[1] if m else None
+        elif m := _INSMOD.match(raw):
+            modules[m[1]] = (int(m[2]), " ".join(line.strip() for line in pending if line.strip())[-600:])
+            pending = []
+        elif raw.startswith("=== cowlab"):
+            pending = []
+        elif release is not None:
+            pending.append(raw)
+    return Booted(release, debian, modules)
+
+
+@dataclass(frozen=True)
 class VmResult:
     #: ok / timeout / panic / no-output
     status: str
@@ -39,6 +76,7 @@ class VmResult:
     programs: dict[str, ProgramOutput] = field(default_factory=dict)
     #: the end marker of the whole run was seen
     finished: bool = False
+    booted: Booted = field(default_factory=Booted)
 
 
 def qemu_command(
@@ -103,7 +141,7 @@ def split_output(text: str) -> tuple[dict[str, ProgramOutput], bool]:
             if name is not None:  # a begin without an end: cut short
                 programs[name] = ProgramOutput(name, "\n".join(body), None)
             name, body = raw[len(BEGIN) :].strip(), []
-        elif (m := _END.match(raw)) and name == m[1]:
+        elif name is not None and (m := _END.match(raw)) and name == m[1]:
             programs[name] = ProgramOutput(name, "\n".join(body) + "\n", int(m[2]))
             name = None
         elif raw.strip() == DONE:
@@ -154,4 +192,4 @@ def boot(
         status = NO_OUTPUT
     else:
         status = OK
-    return VmResult(status, console, text, seconds, programs, finished)
+    return VmResult(status, console, text, seconds, programs, finished, booted(text))

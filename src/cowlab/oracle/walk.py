@@ -36,6 +36,8 @@ class Walk:
         self.nodes: set[int] = set()
         self.needs_swap = False
         self.needs_uring = False
+        #: pins io_uring can take too (R/W long-term FOLL_PIN)
+        self.uring_pins: set[str] = set()
         self.numa_scans = 0
         self.huge_pages = 0
         self.forks = 0
