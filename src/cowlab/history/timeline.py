@@ -330,7 +330,8 @@ TIMELINE: tuple[Commit, ...] = (
         "docs/research/timeline-v6.18.md §B (hash from linux-next's mm-stable merge log, "
         "order before a6e79df92e4a; 6.5 MM pull): check_vma_flags() refuses FOLL_LONGTERM|"
         "FOLL_WRITE on a VMA for which vma_needs_dirty_tracking() (mm/mmap.c) holds: shared, "
-        "writable, on a filesystem that writes back; shmem, hugetlbfs and private mappings pass",
+        "writable, on a filesystem that writes back; shmem, hugetlbfs and private mappings pass; "
+        + ref("shared-file-mappings-and-long-term-pins"),
         (("longterm_write_pin_file_refused", True),),
         "M",
     ),
@@ -340,7 +341,8 @@ TIMELINE: tuple[Commit, ...] = (
         "v6.5",
         "docs/research/timeline-v6.18.md §B (commit text read): gup_fast_folio_allowed() lets "
         "GUP-fast take a FOLL_LONGTERM|FOLL_WRITE pin only on anon, shmem or hugetlb folios; "
-        "any other falls back to the slow path, which 8ac268436e6d refuses",
+        "any other falls back to the slow path, which 8ac268436e6d refuses; "
+        + ref("shared-file-mappings-and-long-term-pins"),
         (("gup_fast_longterm_write_file_fallback", True),),
         "M",
     ),
