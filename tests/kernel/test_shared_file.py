@@ -167,3 +167,16 @@ def test_the_exporter_refuses_a_shared_mapping_rather_than_export_a_private_one(
     with pytest.raises(ExportError) as info:
         export_c(load_builtin("gup-longterm-rw-pin-shared-memfd"))
     assert info.value.problems[0] == "steps[0] T1 mmap: option shared=True is not supported"
+
+
+@pytest.mark.parametrize("kernel", ["v5.10", "v6.18"])
+@pytest.mark.parametrize(("prot", "protnone"), [("r", False), ("rw", True)])
+def test_the_numa_scan_passes_over_read_only_file_mappings(kernel: str, prot: str, protnone: bool) -> None:
+    """task_numa_work: shared libraries take no hinting faults; a writable shared
+    mapping of the same file does."""
+    steps = f"- T1: {{mmap: a, file: f, shared: true, prot: {prot}}}\n- T1: {{read: a}}\n- T1: numa_scan"
+    text = scenario(steps).replace("numa_balancing: false", "numa_balancing: true")
+    # the page cache is on node 0; a task on node 1 would have it move
+    text = text.replace("nodes: 1", "nodes: 2").replace("node: 0", "node: 1")
+    result = run_text(text, kernel)
+    assert pte(result).protnone is protnone

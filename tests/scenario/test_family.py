@@ -56,7 +56,7 @@ def test_a_family_without_its_cases_is_an_error() -> None:
 
 def test_built_in_family_members_are_in_the_catalog_and_load() -> None:
     names = [n for n in builtin_names() if n.startswith("gup-longterm-")]
-    assert len(names) == 8 * 3
+    assert len(names) == 10 * 3
     scenario = load_builtin("gup-longterm-ro-fast-pin-shared-local-tmpfile")
     assert scenario.references[0] == (
         "gup_longterm: R/O longterm GUP-fast pin in MAP_SHARED file mapping with local tmpfile"

@@ -184,7 +184,8 @@ ERRORS = {
     "action without value": (HEAD + "  - T1: write\n", "9: steps[1].T1.write: write needs a value"),
     "unknown extra key": (
         HEAD + "  - T1: {pin: buf, as: d, colour: red}\n",
-        "9: steps[1].T1.colour: unknown key 'colour' (allowed: pin, as, flags, fast, until, nth, choose)",
+        "9: steps[1].T1.colour: unknown key 'colour' "
+        "(allowed: pin, as, flags, fast, by, expect, until, nth, choose)",
     ),
     # types and ranges
     "wrong type": (

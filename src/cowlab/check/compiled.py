@@ -59,6 +59,7 @@ MODEL_MODULES = (
     "cowlab.kernel.gup",
     "cowlab.kernel.huge_memory",
     "cowlab.kernel.hugetlb",
+    "cowlab.kernel.io_uring",
     "cowlab.kernel.lru",
     "cowlab.kernel.madvise",
     "cowlab.kernel.memory",

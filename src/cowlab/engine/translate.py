@@ -7,6 +7,7 @@ from typing import NamedTuple
 from cowlab.engine.boot import resolve_addr, thread_index
 from cowlab.kernel.access import AccessOp
 from cowlab.kernel.gup import FLAG_VALUES, FOLL_GET, FOLL_PIN
+from cowlab.kernel.io_uring import IoUringRegisterOp
 from cowlab.kernel.proc_mem import ProcMemWriteOp
 from cowlab.kernel.step import DmaReadOp, DmaWriteOp, GupOp, LruDrainOp, MoveOp, ReclaimOp
 from cowlab.kernel.syscalls import (
@@ -145,10 +146,12 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
             return ForkOp(child, thread or child)
         case Exit():
             return ExitOp(pid)
-        case Pin(addr=addr, name=name, flags=flags, fast=fast):
+        case Pin(addr=addr, name=name, flags=flags, fast=fast, by=by, expect=expect):
             if S.ref_named(m, name) >= 0:
                 raise ScenarioError(f"a reference named {name!r} is already held")
             _, vpn = resolve_addr(m, pid, addr)
+            if by == "io_uring":
+                return IoUringRegisterOp(pid, vpn, name, expect or "")
             return GupOp(pid, vpn, gup_flags(flags), name, "device", fast)
         case Vmsplice(addr=addr, name=name):
             if S.ref_named(m, name) >= 0:

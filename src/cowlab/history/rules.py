@@ -42,6 +42,10 @@ class Rules(NamedTuple):
     gup_numa_fault_explicit: bool = False
     longterm_write_pin_file_refused: bool = False
     gup_fast_longterm_write_file_fallback: bool = False
+    iouring_fixed_buffers: bool = False
+    iouring_shmem_buffers: bool = False
+    iouring_delegates_file_check: bool = False
+    iouring_pin_fast: bool = False
     migration_entry_ad: bool = False
     numa_skip_pinned_or_shared: bool = False
     thp_foll_cow: bool = False
@@ -97,6 +101,10 @@ RULE_SUMMARIES: dict[str, str] = {
     "dirty tracking (a disk filesystem) fails with -EFAULT",
     "gup_fast_longterm_write_file_fallback": "GUP-fast takes long-term write pins only on anon, "
     "shmem and hugetlb folios; others go to the slow path",
+    "iouring_fixed_buffers": "io_uring exists, with fixed buffers (IORING_REGISTER_BUFFERS)",
+    "iouring_shmem_buffers": "io_uring's fixed buffers may be shmem (memfd) memory",
+    "iouring_delegates_file_check": "io_uring no longer refuses file-backed buffers itself; GUP decides",
+    "iouring_pin_fast": "io_uring pins its fixed buffers through GUP-fast first",
     "numa_skip_pinned_or_shared": "NUMA scan skips maybe-pinned or maybe-shared folios",
     "thp_foll_cow": "a forced write accepts a dirty R/O PMD after a COW fault (FOLL_COW for THP)",
     "thp_touch_dirty_write_only": "GUP's touch_pmd dirties the PMD only for write access",

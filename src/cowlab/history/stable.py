@@ -36,6 +36,12 @@ STABLE_BRANCHES: dict[str, tuple[Backport, ...]] = {
             "its rule only, by the stable-only patch 'mm/memory: add non-anonymous page check in "
             "the copy_present_page()' in the Linux 5.10.153 announcement (docs/research/thp-numa.md §6)",
         ),
+        Backport(
+            "40dad765c045",
+            162,
+            "within 788d0824269b 'io_uring: import 5.15-stable io_uring' (5.10.162; "
+            "docs/research/iouring-file-buffers.md §4)",
+        ),
     ),
     # 6a56ccbcf6c6, d74943a2f3cd (failed to apply) and d2136d749d76 did not reach 6.1.y
     "v6.1": (),

@@ -64,6 +64,17 @@ TIMELINE: tuple[Commit, ...] = (
         (("numa_skip_shared_cow", True),),
     ),
     Commit(
+        "edafccee56ff",
+        "io_uring: add support for pre-mapped user IO buffers",
+        "v5.1",
+        "docs/research/iouring-file-buffers.md §1 (hash from the Fixes: tag of a later "
+        "io_uring fix; the series 20190211190049.7888-*@kernel.dk went into the v5.1 "
+        "merge window): "
+        "IORING_REGISTER_BUFFERS pins the buffer long-term for writing",
+        (("iouring_fixed_buffers", True),),
+        "M",
+    ),
+    Commit(
         "1a4e58cce84e",
         "mm: introduce MADV_PAGEOUT",
         "v5.4",
@@ -208,6 +219,14 @@ TIMELINE: tuple[Commit, ...] = (
         (("thp_numa_skip_shared", True),),
     ),
     Commit(
+        "40dad765c045",
+        "io_uring: enable shmem/memfd memory registration",
+        "v5.14",
+        "docs/research/iouring-file-buffers.md §2 (the 5.14-rc1 io_uring pull; liburing "
+        "issue #358): io_sqe_buffer_register() lets shmem VMAs through its file check",
+        (("iouring_shmem_buffers", True),),
+    ),
+    Commit(
         "80d47f5de5e3",
         "mm: don't try to NUMA-migrate COW pages that have other uses",
         "v5.17",
@@ -347,6 +366,15 @@ TIMELINE: tuple[Commit, ...] = (
         "M",
     ),
     Commit(
+        "34ed8d0dcd69",
+        "io_uring: rsrc: delegate VMA file-backed check to GUP",
+        "v6.5",
+        "docs/research/iouring-file-buffers.md §3 (hash and title in the mm-stable push of "
+        "2023-06-10; release from the 6.5 merge window): io_uring's own refusal of "
+        "file-backed buffers goes; 8ac268436e6d decides",
+        (("iouring_delegates_file_check", True),),
+    ),
+    Commit(
         "d74943a2f3cd",
         "mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT",
         "v6.5",
@@ -416,6 +444,15 @@ TIMELINE: tuple[Commit, ...] = (
         + "; docs/research/thp-numa.md (do_numa_page's 'TODO: handle PTE-mapped THP' "
         "bail-out is gone: the large folio migrates)",
         (("numa_skip_pinned_or_shared", True), ("numa_migrate_large_folio", True)),
+    ),
+    Commit(
+        "1943f96b3816",
+        "io_uring: unify io_pin_pages()",
+        "v6.10",
+        "docs/research/iouring-file-buffers.md §5: buffer registration pins with "
+        "pin_user_pages_fast() (slow pin_user_pages() under mmap_lock before)",
+        (("iouring_pin_fast", True),),
+        "M",
     ),
     Commit(
         "c18160dba5ff",

@@ -11,6 +11,7 @@ from cowlab.invariants.spec import (
     resolve,
 )
 from cowlab.invariants.violation import (
+    CALL_RESULT,
     FILE_ISOLATION,
     FILE_PIN_WRITEBACK,
     FORK_ISOLATION,
@@ -24,6 +25,7 @@ from cowlab.invariants.violation import (
 )
 
 __all__ = [
+    "CALL_RESULT",
     "FILE_ISOLATION",
     "FILE_PIN_WRITEBACK",
     "FORK_ISOLATION",

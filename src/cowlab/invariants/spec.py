@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from cowlab.invariants.violation import (
+    CALL_RESULT,
     FILE_ISOLATION,
     FILE_PIN_WRITEBACK,
     FORK_ISOLATION,
@@ -24,6 +25,7 @@ from cowlab.invariants.violation import (
 from cowlab.model import Machine
 from cowlab.model import state as S
 from cowlab.model.events import (
+    CallReturned,
     DeviceLoad,
     DeviceStore,
     Event,
@@ -205,6 +207,17 @@ def observe(spec: Spec, m: Machine, events: list[Event]) -> tuple[Spec, list[Vio
             spec = _fork(spec, ev)
         elif kind is Moved:
             spec = _move(spec, ev)
+        elif kind is CallReturned:
+            outcome = "ok" if ev.result == "done" else "refused"
+            if ev.expect and outcome != ev.expect:
+                found.append(
+                    Violation(
+                        CALL_RESULT,
+                        f"{ev.call} for {ev.name} returned {ev.result}: the program expects it "
+                        + ("to succeed" if ev.expect == "ok" else "to be refused"),
+                        f"{ev.name}:{ev.call}",
+                    )
+                )
         elif kind is Hung:
             found.append(
                 Violation(

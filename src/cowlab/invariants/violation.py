@@ -10,6 +10,7 @@ FORK_ISOLATION = "fork_isolation"
 NO_LOST_WRITE = "no_lost_write"
 FILE_ISOLATION = "file_isolation"
 FILE_PIN_WRITEBACK = "file_pin_writeback"
+CALL_RESULT = "call_result"
 PROGRESS = "progress"
 MODEL_SANITY = "model_sanity"
 
@@ -25,6 +26,8 @@ PROMISES: dict[str, str] = {
     "nor the (huge) zero page every process shares",
     FILE_PIN_WRITEBACK: "no long-term write pin holds a page-cache page of a filesystem with "
     "writeback (writeback would clean the page under the device's writes)",
+    CALL_RESULT: "a call whose outcome the scenario declares (`expect:` on the step: a "
+    "selftest's own assertion) has that outcome",
     PROGRESS: "a system call that runs alone returns (the kernel does not loop forever)",
     MODEL_SANITY: "refcount and mapcount agree with mappings, pins, swap cache and batches; no "
     "freed page is mapped (a failure is a bug in cowlab)",

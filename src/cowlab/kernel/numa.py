@@ -18,7 +18,9 @@ def task_numa_work(c: Ctx, m: Machine, ti: int) -> Machine:
     """One scan pass by thread ``ti`` over its process's VMAs, under mmap_lock for read.
 
     change_pte_range skips pages already on the scanning task's node only when the
-    mm has one user (v5.15 mm/mprotect.c: target_node when mm_users == 1).
+    mm has one user (v5.15 mm/mprotect.c: target_node when mm_users == 1).  Skipped
+    VMAs (kernel/sched/fair.c task_numa_work): hugetlb, inaccessible, and read-only
+    file mappings.
     """
     fn = "task_numa_work"
     if not S.numa_balancing_enabled(m):
@@ -29,6 +31,12 @@ def task_numa_work(c: Ctx, m: Machine, ti: int) -> Machine:
     for vma in vmas_of(m, pid):
         if not vma.accessible or vma.hugetlb:
             c.decide(fn, f"{vma.name}: {'hugetlb' if vma.hugetlb else 'inaccessible'} VMA -> skip")
+            continue
+        if vma.file and not vma.writable:
+            # shared libraries: their pages are expected to be cached on every node,
+            # so read-only file mappings take no hinting faults (in task_numa_work
+            # since 2013, before every modeled release)
+            c.decide(fn, f"{vma.name}: read-only file mapping -> skip")
             continue
         change_pte_range(c, m, pid, vma, prot_numa=True, target_node=target)
     return m

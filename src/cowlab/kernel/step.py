@@ -5,12 +5,22 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from cowlab.kernel import access, migrate, numa_fault, numa_fault_huge, proc_mem, syscalls, vmscan  # noqa: F401
+from cowlab.kernel import (  # noqa: F401  (each registers its stages)
+    access,
+    io_uring,
+    migrate,
+    numa_fault,
+    numa_fault_huge,
+    proc_mem,
+    syscalls,
+    vmscan,
+)
 from cowlab.kernel.access import AccessOp
 from cowlab.kernel.context import Ctx, ModelBugError
 from cowlab.kernel.device import dma_read, dma_write
 from cowlab.kernel.frames import STAGES, WAITS, push, top
 from cowlab.kernel.gup import gup_frame
+from cowlab.kernel.io_uring import IoUringRegisterOp, io_uring_register_frames
 from cowlab.kernel.lru import lru_add_drain
 from cowlab.kernel.numa import sched_move
 from cowlab.kernel.proc_mem import ProcMemWriteOp, proc_mem_frames
@@ -63,6 +73,8 @@ def start(c: Ctx, m: Machine, ti: int, op: NamedTuple) -> Machine:
         frame = Frame("access", op)
     elif type(op) is ProcMemWriteOp:
         return proc_mem_frames(c, m, ti, op)
+    elif type(op) is IoUringRegisterOp:
+        return io_uring_register_frames(c, m, ti, op)
     else:
         frame = Frame(OP_STAGES[type(op)], op)
     return push(m, ti, frame)

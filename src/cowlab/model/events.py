@@ -138,6 +138,18 @@ class Hung(NamedTuple):
     stage: str
 
 
+class CallReturned(NamedTuple):
+    """``call`` by process ``pid`` for ``name`` returned ``result`` ("done" or an error
+    such as "eopnotsupp"); ``expect`` is the outcome the program declared it expects
+    ("ok" or "refused"; "" when it declared none)."""
+
+    pid: int
+    call: str
+    name: str
+    result: str
+    expect: str = ""
+
+
 Event = (
     Decision
     | Note
@@ -152,4 +164,5 @@ Event = (
     | Mapped
     | Moved
     | Hung
+    | CallReturned
 )

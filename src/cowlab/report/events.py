@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cowlab.model import Machine
 from cowlab.model.events import (
+    CallReturned,
     Decision,
     DeviceLoad,
     DeviceStore,
@@ -36,6 +37,11 @@ def describe(event: Event, m: Machine) -> str | None:
         return f"device writes #{event.token} through {event.name}"
     if kind is DeviceLoad:
         return f"{event.name} reads #{event.token}"
+    if kind is CallReturned:
+        result = "0" if event.result == "done" else f"-{event.result.upper()}"
+        wanted = {"ok": "to succeed", "refused": "to be refused"}.get(event.expect)
+        expected = f", expected {wanted}" if wanted else ""
+        return f"{_pname(m, event.pid)}: {event.call}({event.name}) returns {result}{expected}"
     if kind in (RefTaken, RefDropped, Mapped, Forked, Zapped):
         return None  # the kernel function that caused them already said so
     return str(event)

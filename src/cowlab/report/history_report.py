@@ -9,6 +9,7 @@ from rich.table import Table
 from cowlab.engine.bisect import BisectResult
 from cowlab.engine.matrix import Matrix
 from cowlab.invariants import (
+    CALL_RESULT,
     FILE_ISOLATION,
     FILE_PIN_WRITEBACK,
     FORK_ISOLATION,
@@ -33,6 +34,7 @@ _SHORT = {
     NO_LOST_WRITE: "lost-write",
     FILE_ISOLATION: "file",
     FILE_PIN_WRITEBACK: "file-pin",
+    CALL_RESULT: "call",
     PROGRESS: "hang",
     "model_sanity": "MODEL-BUG",
 }
@@ -57,7 +59,7 @@ def print_matrix(mx: Matrix, console: Console) -> None:
     console.print(
         "ok: every promise held; pin: pin coherence, ro-pin: R/O pin coherence, "
         "leak: fork isolation, lost-write: no lost write, file: file isolation, "
-        "file-pin: file pin vs writeback, hang: progress"
+        "file-pin: file pin vs writeback, call: a call's declared outcome, hang: progress"
     )
 
 

@@ -115,12 +115,18 @@ class Exit:
 @dataclass(frozen=True)
 class Pin:
     """A driver takes GUP references on ``addr`` for its device (pin_user_pages or
-    get_user_pages with ``flags``); the references are named ``name``."""
+    get_user_pages with ``flags``); the references are named ``name``.  ``by:
+    io_uring`` registers the page as an io_uring fixed buffer instead: io_uring picks
+    the flags and the GUP path, and has its own checks."""
 
     addr: str
     name: str
     flags: tuple[str, ...] = ("FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM")
     fast: bool = False
+    by: str = "driver"
+    #: the outcome the program expects, ``ok`` or ``refused`` (a selftest's own
+    #: assertion; the promise call_result holds it to that); io_uring only, for now
+    expect: str | None = None
 
 
 @dataclass(frozen=True)

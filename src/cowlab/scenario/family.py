@@ -9,7 +9,9 @@ that prepare them), and each member of the product is a scenario named
 a selftest's output line and a catalog entry match by name.  What each member
 declares (``introduced_by``/``fixed_by``) is stated per case (for every backing) or
 per member under ``declared``: declarations are reviewed against the kernel's history,
-never derived from the model.  A family with one backing may leave its name and words
+never derived from the model.  A backing may set ``vars``; a step value written
+``$name`` in a case is that backing's value (gup_longterm's expectation of a shared
+R/W pin depends on the filesystem).  A family with one backing may leave its name and words
 empty: its members are then ``FAMILY-CASE``, named by the case's words alone (cow.c's
 anonymous THP cases).
 """
@@ -56,10 +58,23 @@ def expand_family(text: str, source: str) -> dict[str, str]:
                 "machine": data["machine"],
                 "files": backing.get("files", []),
                 "processes": data["processes"],
-                "steps": [*backing.get("steps", []), *case["steps"]],
+                "steps": [*backing.get("steps", []), *_substitute(case["steps"], backing.get("vars", {}))],
             }
             members[name] = yaml.safe_dump(scenario, sort_keys=False, width=100)
     unknown = set(declared) - set(members)
     if unknown:
         raise FamilyError(f"{source}: declared for no member: {', '.join(sorted(unknown))}")
     return members
+
+
+def _substitute(value: Any, variables: dict[str, Any]) -> Any:
+    """``value`` with every string ``$name`` replaced by the backing's variable."""
+    if isinstance(value, str) and value.startswith("$"):
+        if value[1:] not in variables:
+            raise FamilyError(f"no backing variable {value[1:]!r}")
+        return variables[value[1:]]
+    if isinstance(value, list):
+        return [_substitute(v, variables) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, variables) for k, v in value.items()}
+    return value

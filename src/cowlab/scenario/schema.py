@@ -190,6 +190,8 @@ class PinArgs(Model):
     name: Name = Field(alias="as")
     flags: list[GupFlag] = ["FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM"]
     fast: bool = False
+    by: Literal["driver", "io_uring"] = "driver"
+    expect: Literal["ok", "refused"] | None = None
 
 
 class UnpinArgs(Model):

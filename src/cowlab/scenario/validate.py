@@ -207,9 +207,19 @@ class _Checker:
                 self.check_choice(prot, PROTS, key("prot"))
             case Madvise(_, advice):
                 self.check_choice(advice, ADVICES, key("advice"))
-            case Pin(flags=flags):
+            case Pin(flags=flags, fast=fast, by=by, expect=expect):
+                if expect is not None and by != "io_uring":
+                    self.fail(
+                        key("expect"), "expect: is modeled for io_uring registrations only (by: io_uring)"
+                    )
                 for i, flag in enumerate(flags):
                     self.check_choice(flag, GUP_FLAG_NAMES, f"{key('flags')}[{i}]")
+                if by == "io_uring" and (fast or tuple(flags) != Pin.__dataclass_fields__["flags"].default):
+                    self.fail(
+                        key("by"),
+                        "io_uring chooses its own flags (FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM) and "
+                        "GUP path: drop flags and fast",
+                    )
             case LruDrain(node):
                 self.check_node(node, key("node"))
             case Move(thread, node):
