@@ -31,7 +31,7 @@ from cowlab.kernel.pages import (
     page_remove_rmap,
     put_page,
 )
-from cowlab.kernel.pgtable import maybe_mkwrite, rmap_folio
+from cowlab.kernel.pgtable import folio_mms, maybe_mkwrite
 from cowlab.kernel.swapfile import delete_from_swap_cache, swap_free, swapcount, try_to_free_swap
 from cowlab.kernel.vma import shared_pte_writable
 from cowlab.model import MTHP_NR, NO_CPU, NO_PFN, ZERO_PFN, Frame, Machine, Vma
@@ -439,13 +439,13 @@ def _wp_can_reuse_large_folio(
     reuse the subpage if this mm alone maps the folio and every reference is one of its
     mappings (or the swap cache); only the faulting PTE becomes writable."""
     fn = "wp_can_reuse_anon_folio"
-    owners = {pid for pid, _, _ in rmap_folio(m, frozenset(folio_pages(m, folio)))}
-    if owners != {loc.pid}:
+    pages = folio_pages(m, folio)
+    if folio_mms(m, frozenset(pages)) != {loc.pid}:
         return wp_page_copy(
             c, m, ti, loc, pte, why="large folio maybe mapped by another mm", rule="wp_reuse_large_exclusive"
         )
     refcount, maps = S.page_count(m, folio), folio_total_mapcount(m, folio)
-    swapcache = sum(S.PageSwapCache(m, p) for p in folio_pages(m, folio))
+    swapcache = sum(S.PageSwapCache(m, p) for p in pages)
     if refcount != maps + swapcache:
         why = f"large folio refcount {refcount} != {maps} mappings + {swapcache} swap cache"
         return wp_page_copy(c, m, ti, loc, pte, why=why, rule="wp_reuse_large_exclusive")

@@ -46,9 +46,9 @@ def folio_likely_mapped_shared(m: Machine, pfn: int, *, by_mm: bool) -> bool:
     if not S.PageTransCompound(m, head):
         return S.page_mapcount_raw(m, head) > 1
     if by_mm:
-        from cowlab.kernel.pgtable import rmap_folio
+        from cowlab.kernel.pgtable import folio_mms
 
-        return len({pid for pid, _, _ in rmap_folio(m, frozenset(folio_pages(m, head)))}) > 1
+        return len(folio_mms(m, frozenset(folio_pages(m, head)))) > 1
     total = folio_total_mapcount(m, head)
     if total <= 1:
         return False

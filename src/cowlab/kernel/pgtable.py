@@ -60,6 +60,12 @@ def rmap_present(m: Machine, pfn: int) -> list[tuple[int, int, pte_t]]:
     ]
 
 
+def folio_mms(m: Machine, pfns: frozenset[int]) -> frozenset[int]:
+    """The mms (pids) that map one of ``pfns``, the pages of a folio: what the MM owner
+    slots of 003fde4492c8 (v6.15) answer exactly."""
+    return frozenset(pid for pid, _, _ in rmap_folio(m, pfns))
+
+
 def rmap_folio(m: Machine, pfns: frozenset[int]) -> list[tuple[int, int, pte_t]]:
     """Every present PTE and migration entry that names one of ``pfns`` (the pages of a
     folio): one walk for the whole folio."""
