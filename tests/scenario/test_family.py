@@ -65,3 +65,64 @@ def test_built_in_family_members_are_in_the_catalog_and_load() -> None:
         scenario.source
         == "<builtin>/families/gup-longterm.yaml (gup-longterm-ro-fast-pin-shared-local-tmpfile)"
     )
+
+
+def test_cases_backings_and_members_add_references_and_explanations() -> None:
+    family = (
+        FAMILY.replace(
+            "{name: a, selftest: Case A, steps: [{T1: {write: mem}}]}",
+            "{name: a, selftest: Case A, references: [case ref], fixed_by: [a7f226604170], "
+            "steps: [{T1: {write: mem}}]}",
+        )
+        .replace(
+            "{name: x, selftest: backing X, steps: [{T1: {mmap: mem}}]}",
+            "{name: x, selftest: backing X, description: [on X., &shared shared words.], "
+            "references: [backing ref], steps: [{T1: {mmap: mem}}]}",
+        )
+        .replace("selftest: backing Y\n", "selftest: backing Y\n    description: [on Y., *shared]\n")
+    )
+    family += "  fam-a-y: {description: why Y differs., references: [own ref], fixed_by: []}\n"
+    members = expand_family(family, "fam.yaml")
+    a_x = load_scenario(members["fam-a-x"], source="fam.yaml (fam-a-x)")
+    assert a_x.references == ("self.c: Case A with backing X", "case ref", "backing ref")
+    assert a_x.description == "Case A with backing X: on X. shared words. the family"
+    assert a_x.fixed_by == ("a7f226604170",)
+    a_y = load_scenario(members["fam-a-y"], source="fam.yaml (fam-a-y)")
+    assert a_y.references == ("self.c: Case A with backing Y", "own ref")  # in place of the case's
+    assert a_y.description == "Case A with backing Y: on Y. shared words. why Y differs. the family"
+    assert a_y.fixed_by == ()
+
+
+def test_a_declaration_says_only_what_a_member_may_declare() -> None:
+    with pytest.raises(FamilyError, match=r"declared\.fam-a-x: steps"):
+        expand_family(FAMILY + "  fam-a-x: {steps: []}\n", "fam.yaml")
+
+
+def test_two_members_of_one_name_are_an_error() -> None:
+    clash = (  # case b-x on backing y, and case b on backing x-y
+        FAMILY.replace("{name: a, selftest: Case A,", "{name: b-x, selftest: Case A,")
+        .replace("- {name: x, selftest: backing X,", "- {name: x-y, selftest: backing X,")
+        .replace("  fam-b-y:", "  fam-b-x-x-y:")
+    )
+    with pytest.raises(FamilyError, match="two members named fam-b-x-y"):
+        expand_family(clash, "fam.yaml")
+
+
+def test_a_member_named_as_a_scenario_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cowlab.scenario import catalog
+
+    files = catalog._files
+
+    def with_a_copy(folder: str = "scenarios") -> dict[str, object]:
+        found: dict[str, object] = dict(files(folder))
+        if folder == "scenarios":
+            found["cow-basic-fork-base"] = found["gaudi"]
+        return found
+
+    monkeypatch.setattr(catalog, "_files", with_a_copy)
+    catalog._family_members.cache_clear()
+    try:
+        with pytest.raises(FamilyError, match=r"cow-basic-fork-base is also <builtin>/cow-basic-fork-base"):
+            catalog._family_members()
+    finally:
+        catalog._family_members.cache_clear()
