@@ -108,6 +108,38 @@ def test_two_members_of_one_name_are_an_error() -> None:
         expand_family(clash, "fam.yaml")
 
 
+def test_cow_c_anon_cases_are_one_family_named_as_cow_c_prints_them() -> None:
+    """cow.c's eleven anon cases on its eleven backings: families/cow-anon.yaml, each
+    member named as the catalog always named it and referring to cow.c's result line."""
+    cases = [
+        "basic-fork", "basic-fork-mprotect", "vmsplice-unmap-child", "vmsplice-unmap-child-mprotect",
+        "vmsplice-before-fork-unmap-parent", "vmsplice-unmap-parent", "iouring-ro-mapped",
+        "iouring-fork", "ro-pin-shared", "ro-pin-previously-shared", "ro-pin-exclusive",
+    ]  # fmt: skip
+    backings = [
+        "base", "swap", "thp", "thp-swap", "pte-thp", "pte-thp-swap", "single-pte-thp",
+        "single-pte-thp-swap", "mremap-thp", "shared-thp", "hugetlb",
+    ]  # fmt: skip
+    names = set(builtin_names())
+    assert {f"cow-{c}-{b}" for c in cases for b in backings} <= names
+    assert "cow-basic-fork-mthp" in names  # one scenario: the model's sub-PMD order has no size
+    pte = load_builtin("cow-basic-fork-pte-thp")
+    assert pte.references[:2] == (
+        "cow.c: Basic COW after fork() with PTE-mapped THP (2048 kB)",
+        "cow.c verdict: No leak from parent into child",
+    )
+    assert pte.source == "<builtin>/families/cow-anon.yaml (cow-basic-fork-pte-thp)"
+    assert load_builtin("cow-ro-pin-shared-swap").references[0] == (
+        "cow.c: R/O GUP pin on R/O-mapped shared page with swapped out base page"
+    )
+    hugetlb = load_builtin("cow-iouring-fork-hugetlb")
+    assert hugetlb.references[0] == "cow.c: fork() with an iouring fixed buffer with hugetlb (2048 kB)"
+    assert hugetlb.fixed_by == ("4eae4efa2c29",)  # declared for the member, not the case's 70e806e4e645
+    swap = load_builtin("cow-vmsplice-unmap-child-swap")
+    assert "c145e0b47c77 mm: streamline COW logic in do_swap_page()" in swap.references
+    assert "reuse_swap_page counts mapcount + swapcount = 1" in swap.description
+
+
 def test_a_member_named_as_a_scenario_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from cowlab.scenario import catalog
 
