@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cowlab.cli import app
+from cowlab.report.catalog_report import summary
 
 runner = CliRunner()
 
@@ -260,8 +261,9 @@ def test_check_offers_its_strategies_as_choices() -> None:
 
 
 def test_the_catalog_never_cuts_a_name_or_a_selftest_case() -> None:
-    """At 80 columns every name is whole, and cow.c's case names keep their "..." and
-    backing ("Basic COW after fork() ... with base page")."""
+    """At 80 columns every name is whole, and a summary folds over lines: cow.c's result
+    names keep their backing ("Basic COW after fork() ... with base page"), and the "..."
+    cow.c prints before it ends no sentence."""
     import os
     import subprocess
     import sys
@@ -276,10 +278,18 @@ def test_the_catalog_never_cuts_a_name_or_a_selftest_case() -> None:
     assert "…" not in result.stdout
     lines = result.stdout.splitlines()
     assert "cow-basic-fork-base" in lines
-    assert lines[lines.index("cow-basic-fork-base") + 1].strip() == (
-        "Basic COW after fork() ... with base page"
+    at = lines.index("cow-basic-fork-base") + 1
+    folded = " ".join(line.strip() for line in lines[at : at + 3])
+    assert folded == (
+        "Basic COW after fork() ... with base page: The parent forks, the child snapshots the page, "
+        "and the parent writes it; the parent's write fault must copy the still-shared page so "
+        "the child keeps reading the old data"
     )
     assert all(len(line.rstrip()) <= 80 for line in lines)
+    # a selftest's "fork() ... with" is no sentence end
+    assert summary("Basic COW after fork() ... with base page. The parent forks.") == (
+        "Basic COW after fork() ... with base page"
+    )
 
 
 def test_catalog_json_and_show() -> None:

@@ -37,8 +37,8 @@ def test_each_case_on_each_backing_is_a_scenario_named_by_the_selftest() -> None
     members = expand_family(FAMILY, "fam.yaml")
     assert list(members) == ["fam-a-x", "fam-a-y", "fam-b-x", "fam-b-y"]
     scenario = load_scenario(members["fam-b-y"], source="fam.yaml (fam-b-y)")
-    assert scenario.references[0] == "self.c: Case B with backing Y"
-    assert scenario.description == "Case B with backing Y: second the family"
+    assert scenario.references[0] == "self.c: Case B ... with backing Y"
+    assert scenario.description == "Case B ... with backing Y: second the family"
     assert scenario.fixed_by == ("84209e87c696",)
     assert [f.fs for f in scenario.files] == ["tmpfs"]
     assert [type(s.action).__name__ for s in scenario.steps] == ["Mmap", "Read"]  # backing first
@@ -59,9 +59,102 @@ def test_built_in_family_members_are_in_the_catalog_and_load() -> None:
     assert len(names) == 10 * 3
     scenario = load_builtin("gup-longterm-ro-fast-pin-shared-local-tmpfile")
     assert scenario.references[0] == (
-        "gup_longterm: R/O longterm GUP-fast pin in MAP_SHARED file mapping with local tmpfile"
+        "gup_longterm: R/O longterm GUP-fast pin in MAP_SHARED file mapping ... with local tmpfile"
     )
     assert (
         scenario.source
         == "<builtin>/families/gup-longterm.yaml (gup-longterm-ro-fast-pin-shared-local-tmpfile)"
     )
+
+
+def test_cases_backings_and_members_add_references_and_explanations() -> None:
+    family = (
+        FAMILY.replace(
+            "{name: a, selftest: Case A, steps: [{T1: {write: mem}}]}",
+            "{name: a, selftest: Case A, references: [case ref], fixed_by: [a7f226604170], "
+            "steps: [{T1: {write: mem}}]}",
+        )
+        .replace(
+            "{name: x, selftest: backing X, steps: [{T1: {mmap: mem}}]}",
+            "{name: x, selftest: backing X, description: [on X., &shared shared words.], "
+            "references: [backing ref], steps: [{T1: {mmap: mem}}]}",
+        )
+        .replace("selftest: backing Y\n", "selftest: backing Y\n    description: [on Y., *shared]\n")
+    )
+    family += "  fam-a-y: {description: why Y differs., references: [own ref], fixed_by: []}\n"
+    members = expand_family(family, "fam.yaml")
+    a_x = load_scenario(members["fam-a-x"], source="fam.yaml (fam-a-x)")
+    assert a_x.references == ("self.c: Case A ... with backing X", "case ref", "backing ref")
+    assert a_x.description == "Case A ... with backing X: on X. shared words. the family"
+    assert a_x.fixed_by == ("a7f226604170",)
+    a_y = load_scenario(members["fam-a-y"], source="fam.yaml (fam-a-y)")
+    assert a_y.references == ("self.c: Case A ... with backing Y", "own ref")  # in place of the case's
+    assert a_y.description == "Case A ... with backing Y: on Y. shared words. why Y differs. the family"
+    assert a_y.fixed_by == ()
+
+
+def test_a_declaration_says_only_what_a_member_may_declare() -> None:
+    with pytest.raises(FamilyError, match=r"declared\.fam-a-x: steps"):
+        expand_family(FAMILY + "  fam-a-x: {steps: []}\n", "fam.yaml")
+
+
+def test_two_members_of_one_name_are_an_error() -> None:
+    clash = (  # case b-x on backing y, and case b on backing x-y
+        FAMILY.replace("{name: a, selftest: Case A,", "{name: b-x, selftest: Case A,")
+        .replace("- {name: x, selftest: backing X,", "- {name: x-y, selftest: backing X,")
+        .replace("  fam-b-y:", "  fam-b-x-x-y:")
+    )
+    with pytest.raises(FamilyError, match="two members named fam-b-x-y"):
+        expand_family(clash, "fam.yaml")
+
+
+def test_cow_c_anon_cases_are_one_family_named_as_cow_c_prints_them() -> None:
+    """cow.c's eleven anon cases on its eleven backings: families/cow-anon.yaml, each
+    member named as the catalog always named it and referring to cow.c's result line."""
+    cases = [
+        "basic-fork", "basic-fork-mprotect", "vmsplice-unmap-child", "vmsplice-unmap-child-mprotect",
+        "vmsplice-before-fork-unmap-parent", "vmsplice-unmap-parent", "iouring-ro-mapped",
+        "iouring-fork", "ro-pin-shared", "ro-pin-previously-shared", "ro-pin-exclusive",
+    ]  # fmt: skip
+    backings = [
+        "base", "swap", "thp", "thp-swap", "pte-thp", "pte-thp-swap", "single-pte-thp",
+        "single-pte-thp-swap", "mremap-thp", "shared-thp", "hugetlb",
+    ]  # fmt: skip
+    names = set(builtin_names())
+    assert {f"cow-{c}-{b}" for c in cases for b in backings} <= names
+    assert "cow-basic-fork-mthp" in names  # one scenario: the model's sub-PMD order has no size
+    pte = load_builtin("cow-basic-fork-pte-thp")
+    assert pte.references[:2] == (
+        "cow.c: Basic COW after fork() ... with PTE-mapped THP (2048 kB)",
+        "cow.c verdict: No leak from parent into child",
+    )
+    assert pte.source == "<builtin>/families/cow-anon.yaml (cow-basic-fork-pte-thp)"
+    assert load_builtin("cow-ro-pin-shared-swap").references[0] == (
+        "cow.c: R/O GUP pin on R/O-mapped shared page ... with swapped out base page"
+    )
+    hugetlb = load_builtin("cow-iouring-fork-hugetlb")
+    assert hugetlb.references[0] == "cow.c: fork() with an iouring fixed buffer ... with hugetlb (2048 kB)"
+    assert hugetlb.fixed_by == ("4eae4efa2c29",)  # declared for the member, not the case's 70e806e4e645
+    swap = load_builtin("cow-vmsplice-unmap-child-swap")
+    assert "c145e0b47c77 mm: streamline COW logic in do_swap_page()" in swap.references
+    assert "reuse_swap_page counts mapcount + swapcount = 1" in swap.description
+
+
+def test_a_member_named_as_a_scenario_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cowlab.scenario import catalog
+
+    files = catalog._files
+
+    def with_a_copy(folder: str = "scenarios") -> dict[str, object]:
+        found: dict[str, object] = dict(files(folder))
+        if folder == "scenarios":
+            found["cow-basic-fork-base"] = found["gaudi"]
+        return found
+
+    monkeypatch.setattr(catalog, "_files", with_a_copy)
+    catalog._family_members.cache_clear()
+    try:
+        with pytest.raises(FamilyError, match=r"cow-basic-fork-base is also <builtin>/cow-basic-fork-base"):
+            catalog._family_members()
+    finally:
+        catalog._family_members.cache_clear()

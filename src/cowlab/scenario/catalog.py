@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cowlab.scenario.check_config import CheckConfig
 from cowlab.scenario.errors import ScenarioError
-from cowlab.scenario.family import expand_family
+from cowlab.scenario.family import FamilyError, expand_family
 from cowlab.scenario.loader import load_check_config, load_scenario, load_scenario_file
 from cowlab.scenario.spec import Scenario
 
@@ -31,6 +31,9 @@ def _family_members() -> dict[str, tuple[str, str]]:
     for name, entry in sorted(_files("scenarios/families").items()):
         source = f"<builtin>/families/{name}.yaml"
         for member, text in expand_family(entry.read_text(encoding="utf-8"), source).items():
+            if member in _files() or member in members:
+                other = f"<builtin>/{member}.yaml" if member in _files() else members[member][1]
+                raise FamilyError(f"{source}: member {member} is also {other}")
             members[member] = (text, f"{source} ({member})")
     return members
 

@@ -1,19 +1,38 @@
 """Scenario families: a selftest's cases times its backings, written once.
 
-A kernel selftest runs each test case on each backing (cow.c's THP preparations,
-gup_longterm.c's memfd, tmpfile and local tmpfile).  A family file states the cases
-(steps and the selftest's description) and the backings (the files they map, steps
-that prepare them), and each member of the product is a scenario named
-``FAMILY-CASE-BACKING`` whose first reference is the selftest's own result name
-(``gup_longterm: R/W longterm GUP pin in MAP_SHARED file mapping with memfd``), so that
-a selftest's output line and a catalog entry match by name.  What each member
-declares (``introduced_by``/``fixed_by``) is stated per case (for every backing) or
-per member under ``declared``: declarations are reviewed against the kernel's history,
-never derived from the model.  A backing may set ``vars``; a step value written
-``$name`` in a case is that backing's value (gup_longterm's expectation of a shared
-R/W pin depends on the filesystem).  A family with one backing may leave its name and words
-empty: its members are then ``FAMILY-CASE``, named by the case's words alone (cow.c's
-anonymous THP cases).
+A kernel selftest runs each test case on each backing (cow.c's base page, swapped-out
+base page, hugetlb and THP preparations; gup_longterm.c's memfd, tmpfile and local
+tmpfile).  A family file states the cases (steps and the selftest's description) and
+the backings (the files they map, steps that prepare them), and each member of the
+product is a scenario named ``FAMILY-CASE-BACKING`` whose steps are the backing's, then
+the case's, and whose first reference is the selftest's own result name
+(``gup_longterm: R/W longterm GUP pin in MAP_SHARED file mapping ... with memfd``,
+which is how both cow.c and gup_longterm.c print a case's name), so that
+a selftest's output line and a catalog entry match by name.  A family with one backing
+may leave its name and words empty: its members are then ``FAMILY-CASE``, named by the
+case's words alone (cow.c's anonymous THP cases).
+
+The keys, at the top: ``family``, ``selftest`` (the program's name, which starts every
+first reference), ``description``, ``machine``, ``processes``, ``cases``, ``backings``
+and optionally ``references`` and ``declared``.  A case has ``name``, ``selftest`` (its
+words), ``steps`` and optionally ``description``, ``references``, ``introduced_by`` and
+``fixed_by``; a backing has ``name``, ``selftest``, and optionally ``description``,
+``references``, ``files`` and ``steps``.  A member's
+
+* description is ``"<case words> ... with <backing words>: "``, then the case's, the
+  backing's, the member's own (``declared``) and the family's description;
+* references are that result name, then the case's (or the member's own list, which
+  replaces them), the backing's and the family's;
+* ``introduced_by``/``fixed_by`` are the case's (stated for every backing), each
+  replaced by the member's own under ``declared``: declarations are reviewed against
+  the kernel's history, never derived from the model.
+
+``declared`` maps a member's full name to any of ``introduced_by``, ``fixed_by``,
+``description`` and ``references``: what is particular to that member (a backing on
+which the verdicts turn on other commits, and why).  A description may be a list of
+texts, joined by spaces, so that a YAML anchor can share one sentence between backings.
+A backing may set ``vars``: a step value written ``$name`` in a case is that backing's
+value (gup_longterm expects a shared R/W pin to be refused on a disk filesystem only).
 """
 
 from __future__ import annotations
@@ -22,9 +41,19 @@ from typing import Any
 
 import yaml
 
+#: what ``declared`` may say about one member
+DECLARED_KEYS = ("introduced_by", "fixed_by", "description", "references")
+
 
 class FamilyError(ValueError):
     """A built-in family file that does not say what a family needs."""
+
+
+def _text(part: dict[str, Any]) -> str:
+    """A part's description, whitespace folded: text, or a list of texts."""
+    text = part.get("description") or ""
+    pieces = text if isinstance(text, list) else [text]
+    return " ".join(" ".join(str(piece).split()) for piece in pieces if piece)
 
 
 def expand_family(text: str, source: str) -> dict[str, str]:
@@ -36,23 +65,35 @@ def expand_family(text: str, source: str) -> dict[str, str]:
     if missing:
         raise FamilyError(f"{source}: missing {', '.join(sorted(missing))}")
     declared: dict[str, dict[str, Any]] = data.get("declared") or {}
+    for name, own in declared.items():
+        unknown_keys = set(own) - set(DECLARED_KEYS)
+        if unknown_keys:
+            raise FamilyError(
+                f"{source}: declared.{name}: {', '.join(sorted(unknown_keys))} "
+                f"(a member may declare {', '.join(DECLARED_KEYS)})"
+            )
     members: dict[str, str] = {}
     for case in data["cases"]:
         for backing in data["backings"]:
             name = "-".join(part for part in (data["family"], case["name"], backing["name"]) if part)
+            own = declared.get(name, {})
             title = (
-                f"{case['selftest']} with {backing['selftest']}" if backing["selftest"] else case["selftest"]
+                f"{case['selftest']} ... with {backing['selftest']}"
+                if backing["selftest"]
+                else case["selftest"]
             )
-            claims = {k: case[k] for k in ("introduced_by", "fixed_by") if k in case} | declared.get(name, {})
+            claims = {k: case[k] for k in ("introduced_by", "fixed_by") if k in case}
+            claims |= {k: own[k] for k in ("introduced_by", "fixed_by") if k in own}
             scenario = {
                 "name": name,
                 "description": f"{title}: "
-                + " ".join(
-                    " ".join(str(part.get("description", "")).split())
-                    for part in (case, backing, data)
-                    if part.get("description")
-                ),
-                "references": [f"{data['selftest']}: {title}", *data.get("references", [])],
+                + " ".join(t for t in map(_text, (case, backing, own, data)) if t),
+                "references": [
+                    f"{data['selftest']}: {title}",
+                    *own.get("references", case.get("references", [])),
+                    *backing.get("references", []),
+                    *data.get("references", []),
+                ],
                 "introduced_by": list(claims.get("introduced_by", [])),
                 "fixed_by": list(claims.get("fixed_by", [])),
                 "machine": data["machine"],
@@ -60,6 +101,8 @@ def expand_family(text: str, source: str) -> dict[str, str]:
                 "processes": data["processes"],
                 "steps": [*backing.get("steps", []), *_substitute(case["steps"], backing.get("vars", {}))],
             }
+            if name in members:
+                raise FamilyError(f"{source}: two members named {name}")
             members[name] = yaml.safe_dump(scenario, sort_keys=False, width=100)
     unknown = set(declared) - set(members)
     if unknown:
