@@ -5,7 +5,9 @@ THP prepared seven ways; each backing here is the same preparation, in cowlab st
 in front of the case's steps.  ``introduced_by``/``fixed_by`` are left for the
 author: they are declarations, checked by tests/engine/test_bisect.py, and must be
 reviewed against docs/reference/kernel-behaviour.md and docs/research/thp.md, not
-copied from what the model says.
+copied from what the model says.  Each file's first reference is cow.c's result line
+for the case on that backing (``cow.c: CASE ... with THP (2048 kB)``), which
+``cowlab oracle selftest`` matches with the selftest's output.
 
     python tools/gen_cow_thp.py          # writes src/cowlab/scenarios/cow-*-thp*.yaml
 """
@@ -83,7 +85,10 @@ def main() -> int:
     for base in sorted(SCENARIOS.glob("cow-*-base.yaml")):
         text = base.read_text()
         data = yaml.safe_load(text)
-        case = next(r for r in data["references"] if r.startswith("cow.c: "))[len("cow.c: ") :]
+        # the first reference is the selftest's result line: "cow.c: CASE ... with base page"
+        line = data["references"][0]
+        assert line.startswith("cow.c: ") and line.endswith(" ... with base page"), base
+        case = line[len("cow.c: ") : -len(" ... with base page")]
         head, steps = text.split("steps:\n", 1)
         assert steps.startswith(HEADER), base
         for suffix, (words, prep, what) in BACKINGS.items():
@@ -101,6 +106,7 @@ def main() -> int:
                 + "references:"
             )
             new_head = re.sub(r"(?s)^name: .*?\nreferences:", lambda _, text=intro: text, head)
+            new_head = new_head.replace(f'"{line}"', f'"cow.c: {case} ... with {words}"', 1)
             refs = '  - "3917c80280c9 thp: change CoW semantics for anon-THP"\n'
             new_head = new_head.replace("introduced_by:", refs + "introduced_by:", 1)
             steps_text = POPULATE + prep + steps[len(HEADER) :]
