@@ -621,9 +621,11 @@ def oracle_selftest(
                 f"{s['xfail']} XFAIL; {s['matched']} with a catalog entry: {s['agree']} agree, "
                 f"{s['disagree']} disagree; {s['no_entry']} with none; {s['errors']} errors"
             )
+            whole = "; ".join(f"{r.test} {r.result}: {r.reason}" for r in run.rows if not r.line)
             console.print(
                 f"{escape(run.kernel)}: {escape(booted or 'not booted')}, model {run.model_kernel or '-'}, "
                 f"source {escape(run.source or '-')}: {counts}"
+                + (f"; {escape(whole)}" if whole else "")
                 + (f" ({escape(run.note)})" if run.note else "")
             )
     if any(r.agree is False for r in rows):

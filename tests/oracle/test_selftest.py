@@ -469,7 +469,9 @@ def test_selftest_markdown() -> None:
     assert "| Basic COW after fork() ... with base page | cow-basic-fork-base | PASS / holds: agree |" in text
     assert "- 6.1, cow: SKIP: not in this kernel's source" in text
     assert "### Disagreements\n\nNone." in text
-    assert "| cow: Basic COW after fork() | 43 |" in text  # 7 mTHP sizes x 6 backings, 1 GiB hugetlb
+    assert "| cow | PTE-mapped THP (16, 32, 64, 128, 256, 512, 1024 kB) | 77 |" in text  # 11 cases x 7 sizes
+    assert "| cow | hugetlb (1048576 kB) | 11 |" in text
+    assert "cow `R/O GUP-fast pin on R/O-mapped exclusive page`" in text
 
 
 @pytest.mark.parametrize(
@@ -494,3 +496,17 @@ def test_oracle_run_keeps_the_selftests_section(tmp_path: Path) -> None:
     text = report.read_text()
     assert text.startswith("# Oracle report: the model against real kernels")
     assert text.endswith("\n## Selftests\n\nwhat `oracle selftest` wrote\n") and "# Old report" not in text
+
+
+def test_not_exported_is_grouped_by_reason() -> None:
+    from cowlab.oracle.report import not_exported
+
+    refused = {
+        "a-thp": "steps[0] T1 mmap: option thp=True is not supported\nsteps[1] T1 write: P has no region",
+        "b-thp": "steps[2] V1 mmap: option thp=True is not supported",
+        "gaudi": "steps[6] T1 read: until: migrate.unmapped stops inside a NUMA migration",
+    }
+    assert not_exported(refused) == [
+        "- option thp=True is not supported (2): a-thp, b-thp",
+        "- until: migrate.unmapped stops inside a NUMA migration (1): gaudi",
+    ]

@@ -45,6 +45,22 @@ def booted_versions(cells: Sequence[Cell]) -> dict[str, str]:
     return out
 
 
+_STEP = re.compile(r"^steps\[\d+\] \S+ \S+: ")
+
+
+def not_exported(refused: dict[str, str]) -> list[str]:
+    """The scenarios export_c refuses, grouped by the first reason each is refused for
+    (its first problem without the step: ``option thp=True is not supported``)."""
+    groups: dict[str, list[str]] = {}
+    for name, why in refused.items():
+        first = why.strip().splitlines()[0] if why.strip() else "refused"
+        groups.setdefault(_STEP.sub("", first), []).append(name)
+    return [
+        f"- {reason} ({len(names)}): {', '.join(names)}"
+        for reason, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
+
+
 def markdown(
     cells: Sequence[Cell], command: str, refused: dict[str, str], versions: dict[str, str] | None = None
 ) -> str:
@@ -87,7 +103,7 @@ def markdown(
         why = KNOWN.get((c.scenario, c.kernel), "UNEXPLAINED")
         lines.append(f"- {c.scenario} on {c.kernel}: model {c.model}, real {c.real}: {why}")
     lines += ["", "## Not exported", ""]
-    lines += [f"- {name}: {why}" for name, why in refused.items()] or ["None."]
+    lines += not_exported(refused) or ["None."]
     agree = sum(c.agree is True for c in cells)
     lines += [
         "",
@@ -225,26 +241,54 @@ def selftest_markdown(runs: Sequence[KernelRun], command: str) -> str:
         for (test, result, reason), n in sorted(counts.items()):
             out.append(f"| {run.kernel} | {test} | {result} | {reason} | {n} |")
     out += ["", "### Lines with no catalog entry", ""]
-    groups: dict[str, dict[str, int]] = {}
-    for run in runs:
-        for r in run.rows:
-            if r.line and not r.matched:
-                case = r.line.split(" ... with ", 1)[0]
-                groups.setdefault(f"{r.test}: {case}", {}).setdefault(run.kernel, 0)
-                groups[f"{r.test}: {case}"][run.kernel] += 1
-    unmatched = [k for k in kernels if any(k in g for g in groups.values())]
+    out += _unmatched(runs) or ["None."]
+    return "\n".join(out) + "\n"
+
+
+_SIZE = re.compile(r" \((\d+) kB\)$")
+
+
+def _unmatched(runs: Sequence[KernelRun]) -> list[str]:
+    """The lines without an entry: the test cases the catalog has no entry of at all,
+    then the others counted by backing (sizes gathered: ``PTE-mapped THP (16, 32 kB)``)."""
+    lines = [(run.kernel, r) for run in runs for r in run.rows if r.line]
+    case_of = {id(r): (r.test, r.line.split(" ... with ", 1)[0]) for _, r in lines}
+    covered = {case_of[id(r)] for _, r in lines if r.matched}
+    missing = list(dict.fromkeys(case_of[id(r)] for _, r in lines if case_of[id(r)] not in covered))
+    kernels = list(dict.fromkeys(k for k, r in lines if not r.matched))
+    out: list[str] = []
+    if missing:
+        counts = {k: sum(case_of[id(r)] in missing for kk, r in lines if kk == k) for k in kernels}
+        out += [
+            "Test cases with no entry on any backing ("
+            + ", ".join(f"{k}: {n} lines" for k, n in counts.items())
+            + "): "
+            + "; ".join(f"{test} `{case}`" for test, case in missing)
+            + ".",
+            "",
+        ]
+    groups: dict[tuple[str, str], dict[str, int]] = {}
+    sizes: dict[tuple[str, str], set[int]] = {}
+    for kernel, r in lines:
+        if r.matched or case_of[id(r)] in missing:
+            continue
+        backing = r.line.split(" ... with ", 1)[1] if " ... with " in r.line else "(no backing)"
+        m = _SIZE.search(backing)
+        key = (r.test, _SIZE.sub("", backing))
+        if m:
+            sizes.setdefault(key, set()).add(int(m[1]))
+        groups.setdefault(key, {}).setdefault(kernel, 0)
+        groups[key][kernel] += 1
     if groups:
         out += [
-            "Counted by test case (each case runs on several backings; the catalog models the "
-            "2048 kB THP, base page, swap and hugetlb (2048 kB) backings of the anon cases and "
-            "the families' backings).",
+            "The other cases, by the backing the catalog has no entry for:",
             "",
-            "| case | " + " | ".join(unmatched) + " |",
-            "|---|" + "---|" * len(unmatched),
+            "| test | backing | " + " | ".join(kernels) + " |",
+            "|---|---|" + "---|" * len(kernels),
         ]
-        for case, counts_by_kernel in groups.items():
-            cells = [str(counts_by_kernel.get(k, "")) for k in unmatched]
-            out.append(f"| {case.replace('|', '/')} | " + " | ".join(cells) + " |")
-    else:
-        out.append("None.")
-    return "\n".join(out) + "\n"
+        for (test, backing), counts_by_kernel in groups.items():
+            if (test, backing) in sizes:
+                backing += f" ({', '.join(map(str, sorted(sizes[(test, backing)])))} kB)"
+            cells = [str(counts_by_kernel.get(k, "")) for k in kernels]
+            out.append(f"| {test} | {backing.replace('|', '/')} | " + " | ".join(cells) + " |")
+    return out

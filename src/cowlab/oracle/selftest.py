@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from cowlab.oracle.fetch import DEFAULT_VERSION, FetchError, KernelFiles, cache_root, ensure_kernel, say
+from cowlab.oracle.fetch import FetchError, KernelFiles, cache_root, ensure_kernel, say
 from cowlab.oracle.initramfs import InitramfsError, build_initramfs
 from cowlab.oracle.runner import BOOT_S, booted_as_expected, check_arguments, host_model_kernel, model_verdict
 from cowlab.oracle.selftest_build import (
@@ -642,15 +642,8 @@ def _run_host(tests: Sequence[str], cache_dir: Path, workdir: Path, timeout: int
         run.rows = _error_rows("host", tests, f"linux-source-{branch}: {fetch_error(e)}")
         return run
     run.source = source.describe()
-    run.note = "; ".join(
-        x
-        for x in (
-            note,
-            f"Debian has no source of this machine's {release}: the selftests of "
-            f"{source.describe()} (Debian {DEFAULT_VERSION[branch]}) ran",
-        )
-        if x
-    )
+    ran = f"Debian has no source of this machine's {release}: the selftests of {source.describe()} ran"
+    run.note = "; ".join(x for x in (note, ran) if x)
     builds = build_selftests(source, list(tests), cache_dir)
     run.rows = _absent_rows("host", builds)
     cwd = workdir / "host"
