@@ -504,7 +504,13 @@ def oracle_run(
         command = "cowlab oracle run " + " ".join(repr(n) if "*" in n else n for n in names)
         command += f" --kernels {kernels_} --report {report}"
         command += f" --pins {pins}" if pins != "module" else ""
-        Path(report).write_text(markdown(cells, command, refused))
+        text = markdown(cells, command, refused)
+        if Path(report).is_file():  # the selftests' section, written by `oracle selftest`, stays
+            from cowlab.oracle.report import SELFTEST_HEADING, replace_section, section_of
+
+            kept = section_of(Path(report).read_text(), SELFTEST_HEADING)
+            text = replace_section(text, SELFTEST_HEADING, kept) if kept else text
+        Path(report).write_text(text)
     if as_json:
         sys.stdout.write(json.dumps([asdict(c) for c in cells], indent=2) + "\n")
     else:
@@ -524,6 +530,107 @@ def oracle_run(
         raise typer.Exit(EXIT_BROKEN)
     # nothing compared: a side without a verdict (a VM, a module, or a model kernel missing)
     if cells and all(c.agree is None for c in cells) and any("error" in (c.real, c.model) for c in cells):
+        raise typer.Exit(EXIT_LIMIT)
+
+
+@oracle_app.command(
+    "selftest", epilog=_epilog("cowlab oracle selftest --kernels 6.12,host --report docs/oracle-report.md")
+)
+def oracle_selftest(
+    kernels_: Annotated[
+        str, typer.Option("--kernels", metavar="K1,K2,...", help="comma-separated: 5.10,6.1,6.12,host")
+    ] = "5.10,6.1,6.12",
+    tests_: Annotated[
+        str, typer.Option("--tests", metavar="T1,T2", help="comma-separated: cow,gup_longterm")
+    ] = "cow,gup_longterm",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    report: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FILE", help="write (or replace) the '## Selftests' section of this markdown file"
+        ),
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="print every line, not only those with a catalog entry")
+    ] = False,
+    timeout: Annotated[int, typer.Option(metavar="SECONDS", help="seconds per selftest")] = 900,
+) -> None:
+    """Build the kernel's own cow.c and gup_longterm.c from the Debian source of each
+    booted kernel, run them (in the VM; directly for host), and compare each result line
+    with the catalog entry of the same name at exactly the version booted.
+
+    Exit status: 0 every compared line agrees, 1 a disagreement, 2 bad input, 3 errors only
+    (a source Debian does not serve, a test that does not build, a VM that panicked: error
+    rows, never verdicts)."""
+    from cowlab.oracle import ensure_tools
+    from cowlab.oracle.runner import check_arguments
+    from cowlab.oracle.selftest import ERROR, run_selftests, summary, to_json
+    from cowlab.oracle.selftest_build import TESTS
+
+    _check_output("--report", report)
+    kernel_list = [k.strip() for k in kernels_.split(",") if k.strip()]
+    test_list = [t.strip() for t in tests_.split(",") if t.strip()]
+    try:
+        check_arguments(kernel_list)
+        unknown = [t for t in test_list if t not in TESTS]
+        if unknown or not test_list:
+            raise ValueError(f"unknown selftest {(unknown or [''])[0]!r}: one of {', '.join(TESTS)}")
+        if any(k != "host" for k in kernel_list):
+            ensure_tools()
+        runs = run_selftests(kernel_list, test_list, timeout=timeout)
+    except ValueError as exc:
+        _fail(str(exc))
+    if report:
+        from cowlab.oracle.report import SELFTEST_HEADING, replace_section, selftest_markdown
+
+        command = f"cowlab oracle selftest --kernels {kernels_}"
+        command += f" --tests {tests_}" if tests_ != "cow,gup_longterm" else ""
+        command += f" --report {report}"
+        path = Path(report)
+        old = path.read_text() if path.is_file() else ""
+        path.write_text(replace_section(old, SELFTEST_HEADING, selftest_markdown(runs, command)))
+    rows = [r for run in runs for r in run.rows]
+    if as_json:
+        sys.stdout.write(json.dumps(to_json(runs), indent=2) + "\n")
+    else:
+        table = Table("kernel", "test", "#", "line", "result", "expected", "agree", "catalog entry", "note")
+        for r in rows:
+            if not (show_all or r.matched or not r.line or r.agree is False):
+                continue
+            expected = r.expected + (f" ({r.model})" if r.model else "")
+            agree = {True: "[green]yes[/]", False: "[red]NO[/]", None: "-"}[r.agree]
+            note = "; ".join(x for x in (r.reason, r.note, f"fs {r.fs}" if r.fs else "") if x)
+            note += f" log: {r.log}" if r.log else ""
+            table.add_row(
+                r.kernel,
+                r.test,
+                str(r.number or ""),
+                escape(r.line or "(whole program)"),
+                r.result,
+                expected or "-",
+                agree,
+                escape(", ".join(r.entries) or ("no catalog entry" if r.line else "-")),
+                escape(note),
+            )
+        console.print(table)
+        for run in runs:
+            s = summary(run)
+            booted = f"Debian {run.booted} ({run.release})" if run.booted else run.release
+            counts = (
+                f"{s['lines']} lines, {s['pass']} PASS, {s['fail']} FAIL, {s['skip']} SKIP, "
+                f"{s['xfail']} XFAIL; {s['matched']} with a catalog entry: {s['agree']} agree, "
+                f"{s['disagree']} disagree; {s['no_entry']} with none; {s['errors']} errors"
+            )
+            whole = "; ".join(f"{r.test} {r.result}: {r.reason}" for r in run.rows if not r.line)
+            console.print(
+                f"{escape(run.kernel)}: {escape(booted or 'not booted')}, model {run.model_kernel or '-'}, "
+                f"source {escape(run.source or '-')}: {counts}"
+                + (f"; {escape(whole)}" if whole else "")
+                + (f" ({escape(run.note)})" if run.note else "")
+            )
+    if any(r.agree is False for r in rows):
+        raise typer.Exit(EXIT_BROKEN)
+    if rows and all(r.agree is None for r in rows) and any(r.result == ERROR for r in rows):
         raise typer.Exit(EXIT_LIMIT)
 
 

@@ -63,3 +63,18 @@ def test_missing_tools(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     monkeypatch.setattr(fetch, "TOOLS", {"present": str(tmp_path), "absent": str(tmp_path / "nope")})
     assert fetch.missing_tools() == ["absent"]
+
+
+def test_init_script_options_of_the_selftest_boot() -> None:
+    init = init_script(
+        ["cow"],
+        timeout_s=900,
+        ram_disks=2,
+        numa_scan=False,
+        setup=["mount -t ext4 /dev/ram1 /mnt"],
+        workdir="/mnt",
+    )
+    assert "insmod /lib/brd.ko rd_nr=2 rd_size=262144" in init
+    assert "numa_balancing_scan" not in init and "echo 1 > /proc/sys/kernel/numa_balancing" not in init
+    assert init.index("mount -t ext4 /dev/ram1 /mnt") < init.index("cd /mnt 2>/dev/null || cd /tmp")
+    assert init.index("cd /mnt 2>/dev/null || cd /tmp") < init.index("=== cowlab begin cow")

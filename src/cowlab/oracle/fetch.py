@@ -51,6 +51,8 @@ TOOLS: dict[str, str] = {
     # the pinning module's build (kbuild's own tools come with the kernel's headers)
     "make": "/usr/bin/make",
     "libelf1": "/usr/lib/x86_64-linux-gnu/libelf.so.1",
+    # the kernel's selftests: unpacking linux-source-*'s tarball
+    "xz-utils": "/usr/bin/xz",
 }
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 _IMAGE = re.compile(r"Depends: (linux-image-\S+)")

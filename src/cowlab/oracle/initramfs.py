@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 BUSYBOX = Path("/bin/busybox")
 BEGIN, END, DONE = "=== cowlab begin ", "=== cowlab end ", "=== cowlab done"
@@ -36,9 +37,18 @@ def init_script(
     *,
     modules: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    ram_disks: int = 1,
+    numa_scan: bool = True,
+    setup: Sequence[str] = (),
+    workdir: str = "/tmp",
 ) -> str:
     """The /init shell script (busybox sh) running ``/bin/cowlab/NAME`` for each name,
-    after loading ``/lib/MODULE.ko`` for each module (its device must appear in /dev)."""
+    after loading ``/lib/MODULE.ko`` for each module (its device must appear in /dev).
+
+    ``ram_disks`` brd disks of 256 MiB (the first is swap); ``numa_scan`` the fast
+    NUMA-balancing scan of the numa_scan approximation (else the kernel's defaults);
+    ``setup`` shell lines run after that; the programs run in ``workdir`` (/tmp if it
+    cannot be entered)."""
     debugfs = "/sys/kernel/debug/sched/numa_balancing"
     new = "; ".join(f"echo {v} > {debugfs}/{k}" for k, v in NUMA_SCAN.items())
     old = "; ".join(f"echo {v} > /proc/sys/kernel/numa_balancing_{k}" for k, v in NUMA_SCAN.items())
@@ -54,13 +64,20 @@ def init_script(
         f'echo "{BOOT}$(uname -r) nodes=$(ls -d /sys/devices/system/node/node* | wc -l)"',
         f'echo "{VERSION}$(cat /proc/version)"',
         "if [ -f /lib/brd.ko ]; then",
-        "  insmod /lib/brd.ko rd_nr=1 rd_size=262144 && mkswap /dev/ram0 >/dev/null && swapon /dev/ram0",
+        f"  insmod /lib/brd.ko rd_nr={ram_disks} rd_size=262144"
+        " && mkswap /dev/ram0 >/dev/null && swapon /dev/ram0",
         "fi",
-        "echo 1 > /proc/sys/kernel/numa_balancing",
-        f"if [ -d {debugfs} ]; then {new}; else {old}; fi",
+    ]
+    if numa_scan:
+        lines += [
+            "echo 1 > /proc/sys/kernel/numa_balancing",
+            f"if [ -d {debugfs} ]; then {new}; else {old}; fi",
+        ]
+    lines += [
         f"echo {hugepages} > /proc/sys/vm/nr_hugepages",
         'echo "# swap: $(grep -c ram0 /proc/swaps) numa_balancing: $(cat /proc/sys/kernel/numa_balancing)"',
-        "cd /tmp",
+        *setup,
+        f"cd {workdir} 2>/dev/null || cd /tmp",
     ]
     for name in modules:
         lines += [
@@ -102,9 +119,12 @@ def build_initramfs(
     busybox: Path = BUSYBOX,
     modules: dict[str, Path] | None = None,
     env: dict[str, str] | None = None,
+    files: dict[str, Path] | None = None,
+    **init_options: Any,
 ) -> Path:
     """Write ``out`` (a gzipped newc cpio); ``programs`` maps name -> static executable,
-    ``modules`` name -> a kernel module /init loads before the programs run."""
+    ``modules`` name -> a kernel module /init loads before the programs run, ``files``
+    a path in the image -> a file to put there; ``init_options`` go to init_script."""
     if not busybox.exists():
         raise InitramfsError(f"{busybox} missing: apt-get install busybox-static")
     if shutil.which("cpio") is None:
@@ -126,8 +146,13 @@ def build_initramfs(
             _module(brd, root / "lib" / "brd.ko")
         for name, ko in (modules or {}).items():
             _module(ko, root / "lib" / f"{name}.ko")
+        for dest, src in (files or {}).items():
+            target = root / dest.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
         init = root / "init"
-        init.write_text(init_script(list(programs), timeout_s, modules=list(modules or {}), env=env))
+        script = init_script(list(programs), timeout_s, modules=list(modules or {}), env=env, **init_options)
+        init.write_text(script)
         init.chmod(0o755)
         files = subprocess.run(["find", ".", "-print0"], cwd=root, capture_output=True, check=True).stdout
         archive = subprocess.run(

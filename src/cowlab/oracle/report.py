@@ -10,8 +10,12 @@ import datetime
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cowlab.oracle.runner import Cell
+
+if TYPE_CHECKING:
+    from cowlab.oracle.selftest import KernelRun, Row
 
 #: (scenario, kernel) -> why model and kernel legitimately disagree
 KNOWN: dict[tuple[str, str], str] = {
@@ -39,6 +43,22 @@ def booted_versions(cells: Sequence[Cell]) -> dict[str, str]:
         what = f"Debian {c.booted} ({c.release})" if c.booted else (c.release or "not booted")
         out[c.kernel] = f"{what}, model {c.model_kernel or 'none'}"
     return out
+
+
+_STEP = re.compile(r"^steps\[\d+\] \S+ \S+: ")
+
+
+def not_exported(refused: dict[str, str]) -> list[str]:
+    """The scenarios export_c refuses, grouped by the first reason each is refused for
+    (its first problem without the step: ``option thp=True is not supported``)."""
+    groups: dict[str, list[str]] = {}
+    for name, why in refused.items():
+        first = why.strip().splitlines()[0] if why.strip() else "refused"
+        groups.setdefault(_STEP.sub("", first), []).append(name)
+    return [
+        f"- {reason} ({len(names)}): {', '.join(names)}"
+        for reason, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
 
 
 def markdown(
@@ -83,7 +103,7 @@ def markdown(
         why = KNOWN.get((c.scenario, c.kernel), "UNEXPLAINED")
         lines.append(f"- {c.scenario} on {c.kernel}: model {c.model}, real {c.real}: {why}")
     lines += ["", "## Not exported", ""]
-    lines += [f"- {name}: {why}" for name, why in refused.items()] or ["None."]
+    lines += not_exported(refused) or ["None."]
     agree = sum(c.agree is True for c in cells)
     lines += [
         "",
@@ -93,3 +113,182 @@ def markdown(
         "",
     ]
     return "\n".join(lines)
+
+
+# --- the kernel's selftests ------------------------------------------------------
+
+SELFTEST_HEADING = "## Selftests"
+#: (kernel, selftest line) -> why model and selftest legitimately disagree
+SELFTEST_KNOWN: dict[tuple[str, str], str] = {}
+
+
+def replace_section(text: str, heading: str, section: str) -> str:
+    """``text`` with the level-2 section ``heading`` (up to the next ``## `` heading)
+    replaced by ``section``, or ``section`` appended when there is none."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
+    body = section.rstrip("\n").splitlines()
+    if start is None:
+        return "\n".join([*lines, "", *body]).strip("\n") + "\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join([*lines[:start], *body, *(["", *lines[end:]] if end < len(lines) else [])]) + "\n"
+
+
+def section_of(text: str, heading: str) -> str:
+    """The level-2 section ``heading`` of ``text`` ("" when there is none)."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
+    if start is None:
+        return ""
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[start:end]).rstrip() + "\n"
+
+
+def _cell(row: Row) -> str:
+    if row.expected == "SKIP" and not row.entries:
+        return f"{row.result} / SKIP expected: {'agree' if row.agree else '**DISAGREE**'}"
+    if not row.model:
+        return row.result
+    model = row.model if row.model != "broken" else f"broken ({row.invariant})"
+    mark = {True: "agree", False: "**DISAGREE**", None: row.result.lower()}[row.agree]
+    return f"{row.result} / {model}: {mark}"
+
+
+def selftest_markdown(runs: Sequence[KernelRun], command: str) -> str:
+    """The "Selftests" section of docs/oracle-report.md."""
+    from cowlab.oracle.selftest import ERROR, SKIP, summary
+
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    kernels = [r.kernel for r in runs]
+    out = [
+        SELFTEST_HEADING,
+        "",
+        f"Generated {today} by `{command}`.",
+        "",
+        "The kernel's own cow.c and gup_longterm.c, built from the Debian source package of each "
+        "booted kernel (`linux-source-*` of the same Debian version; the host, whose kernel is no "
+        "Debian package, runs those of 6.12), run as root in the oracle's VM (swap on a ram disk, "
+        "32 huge pages of 2 MiB, /tmp on tmpfs, the working directory on ext4), each result line "
+        "matched with the catalog entry of the same name and compared with the model at the "
+        "version booted: holds means PASS, broken FAIL (an XFAIL counts as a failure).  Debian's "
+        "kernels have no CONFIG_GUP_TEST, so every line that pins through gup_test SKIPs "
+        '("gup_test not available"); a SKIP is never a verdict.',
+        "",
+        "| kernel | booted / model | selftest source | /tmp, working dir | lines | PASS | FAIL | SKIP "
+        "| XFAIL | with an entry | agree | disagree | no entry | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        s = summary(run)
+        booted = f"Debian {run.booted} ({run.release})" if run.booted else (run.release or "-")
+        fs = f"{run.fs.get('tmp', '?')}, {run.fs.get('cwd', '?')}" if run.fs else "-"
+        out.append(
+            f"| {run.kernel} | {booted} / {run.model_kernel or '-'} | {run.source or '-'} | {fs} "
+            f"| {s['lines']} | {s['pass']} | {s['fail']} | {s['skip']} | {s['xfail']} | {s['matched']} "
+            f"| {s['agree']} | {s['disagree']} | {s['no_entry']} | {s['errors']} |"
+        )
+    notes = [f"- {run.kernel}: {run.note}" for run in runs if run.note]
+    whole = [
+        f"- {r.kernel}, {r.test}: {r.result}: {r.reason}" + (f" (log: `{r.log}`)" if r.log else "")
+        for run in runs
+        for r in run.rows
+        if not r.line
+    ]
+    if notes or whole:
+        out += ["", *notes, *whole]
+    matched: dict[str, dict[str, Row]] = {}
+    for run in runs:
+        for r in run.rows:
+            if r.line and r.matched:
+                matched.setdefault(r.line, {})[run.kernel] = r
+    shown = [k for k in kernels if any(k in cells for cells in matched.values())]
+    out += ["", "### Lines with a catalog entry", ""]
+    if matched:
+        out += [
+            "| selftest line | catalog entry | " + " | ".join(shown) + " |",
+            "|---|---|" + "---|" * len(shown),
+        ]
+        for line, cells in matched.items():
+            first = next(iter(cells.values()))
+            entries = ", ".join(first.entries) or "-"
+            row = [_cell(cells[k]) if k in cells else "" for k in shown]
+            out.append(f"| {line.replace('|', '/')} | {entries} | " + " | ".join(row) + " |")
+    else:
+        out.append("None.")
+    out += ["", "### Disagreements", ""]
+    disagree = [r for run in runs for r in run.rows if r.agree is False]
+    for r in disagree:
+        why = SELFTEST_KNOWN.get((r.kernel, r.line), "UNEXPLAINED")
+        out.append(
+            f"- {r.kernel}, {r.test} `{r.line}`: selftest {r.result} ({r.reason}), model {r.model} "
+            f"({', '.join(r.entries)}): {why}"
+        )
+    if not disagree:
+        out.append("None.")
+    out += [
+        "",
+        "### Skips and errors by reason",
+        "",
+        "| kernel | test | result | reason | lines |",
+        "|---|---|---|---|---|",
+    ]
+    for run in runs:
+        counts: dict[tuple[str, str, str], int] = {}
+        for r in run.rows:
+            if r.line and r.result in (SKIP, ERROR):
+                key = (r.test, r.result, r.reason)
+                counts[key] = counts.get(key, 0) + 1
+        for (test, result, reason), n in sorted(counts.items()):
+            out.append(f"| {run.kernel} | {test} | {result} | {reason} | {n} |")
+    out += ["", "### Lines with no catalog entry", ""]
+    out += _unmatched(runs) or ["None."]
+    return "\n".join(out) + "\n"
+
+
+_SIZE = re.compile(r" \((\d+) kB\)$")
+
+
+def _unmatched(runs: Sequence[KernelRun]) -> list[str]:
+    """The lines without an entry: the test cases the catalog has no entry of at all,
+    then the others counted by backing (sizes gathered: ``PTE-mapped THP (16, 32 kB)``)."""
+    lines = [(run.kernel, r) for run in runs for r in run.rows if r.line]
+    case_of = {id(r): (r.test, r.line.split(" ... with ", 1)[0]) for _, r in lines}
+    covered = {case_of[id(r)] for _, r in lines if r.matched}
+    missing = list(dict.fromkeys(case_of[id(r)] for _, r in lines if case_of[id(r)] not in covered))
+    kernels = list(dict.fromkeys(k for k, r in lines if not r.matched))
+    out: list[str] = []
+    if missing:
+        counts = {k: sum(case_of[id(r)] in missing for kk, r in lines if kk == k) for k in kernels}
+        out += [
+            "Test cases with no entry on any backing ("
+            + ", ".join(f"{k}: {n} lines" for k, n in counts.items())
+            + "): "
+            + "; ".join(f"{test} `{case}`" for test, case in missing)
+            + ".",
+            "",
+        ]
+    groups: dict[tuple[str, str], dict[str, int]] = {}
+    sizes: dict[tuple[str, str], set[int]] = {}
+    for kernel, r in lines:
+        if r.matched or case_of[id(r)] in missing:
+            continue
+        backing = r.line.split(" ... with ", 1)[1] if " ... with " in r.line else "(no backing)"
+        m = _SIZE.search(backing)
+        key = (r.test, _SIZE.sub("", backing))
+        if m:
+            sizes.setdefault(key, set()).add(int(m[1]))
+        groups.setdefault(key, {}).setdefault(kernel, 0)
+        groups[key][kernel] += 1
+    if groups:
+        out += [
+            "The other cases, by the backing the catalog has no entry for:",
+            "",
+            "| test | backing | " + " | ".join(kernels) + " |",
+            "|---|---|" + "---|" * len(kernels),
+        ]
+        for (test, backing), counts_by_kernel in groups.items():
+            if (test, backing) in sizes:
+                backing += f" ({', '.join(map(str, sorted(sizes[(test, backing)])))} kB)"
+            cells = [str(counts_by_kernel.get(k, "")) for k in kernels]
+            out.append(f"| {test} | {backing.replace('|', '/')} | " + " | ".join(cells) + " |")
+    return out
