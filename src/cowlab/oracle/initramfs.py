@@ -154,11 +154,11 @@ def build_initramfs(
         script = init_script(list(programs), timeout_s, modules=list(modules or {}), env=env, **init_options)
         init.write_text(script)
         init.chmod(0o755)
-        files = subprocess.run(["find", ".", "-print0"], cwd=root, capture_output=True, check=True).stdout
+        listing = subprocess.run(["find", ".", "-print0"], cwd=root, capture_output=True, check=True).stdout
         archive = subprocess.run(
             ["cpio", "--null", "-o", "-H", "newc", "--quiet"],
             cwd=root,
-            input=files,
+            input=listing,
             capture_output=True,
             check=True,
         ).stdout

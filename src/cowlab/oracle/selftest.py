@@ -57,6 +57,7 @@ from cowlab.oracle.selftest_build import (
     ensure_source,
     fetch_error,
 )
+from cowlab.oracle.tap import TOTALS
 from cowlab.oracle.vm import OK, TIMEOUT, VmResult, boot
 
 PASS, FAIL, SKIP, XFAIL, XPASS, ERROR = "PASS", "FAIL", "SKIP", "XFAIL", "XPASS", "ERROR"
@@ -85,7 +86,6 @@ FS_MARK = "=== cowlab fs "
 _RESULT = re.compile(r"(not ok|ok)\s+(\d+)\b\s?(.*)$")
 _DIRECTIVE = re.compile(r"#\s*(SKIP|XFAIL|XPASS|TODO|error)\b\s*(.*)$", re.IGNORECASE)
 _PLAN = re.compile(r"1\.\.(\d+)\b")
-_TOTALS = re.compile(r"# Totals: pass:(\d+) fail:(\d+) xfail:(\d+) xpass:(\d+) skip:(\d+) error:(\d+)\s*$")
 _RUN = re.compile(r"#\s*\[RUN\]\s*(.*?)\s*$")
 _FS = re.compile(re.escape(FS_MARK) + r"tmp=(\w*) cwd=(\w*)")
 _WITH = re.compile(r"\s+\.\.\.\s+with\s+")
@@ -157,7 +157,7 @@ def parse_selftest(text: str) -> SelftestOutput:
             bail = line
         elif m := _RUN.match(line):
             run, messages = m[1], []
-        elif m := _TOTALS.match(line):
+        elif m := TOTALS.match(line):
             totals = tuple(int(g) for g in m.groups())
         elif line.startswith("#"):
             messages.append(line[1:].strip())

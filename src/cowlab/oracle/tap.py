@@ -17,7 +17,8 @@ _VERSION = re.compile(r"TAP version (\d+)\s*$")
 _PLAN = re.compile(r"1\.\.(\d+)\s*(?:#\s*(.*))?$")
 _RESULT = re.compile(r"(not ok|ok)\b\s*(\d*)")
 _DIRECTIVE = re.compile(r"(?:^|\s)#\s*(SKIP|TODO|ERROR)\S*\s*(.*)$", re.IGNORECASE)
-_TOTALS = re.compile(
+#: kselftest's closing "# Totals: ..." line (also read by the selftest runner)
+TOTALS = re.compile(
     r"# Totals: pass:(\d+) fail:(\d+) xfail:(\d+) xpass:(\d+) skip:(\d+) "
     r"error:(\d+)\s*$"
 )
@@ -161,7 +162,7 @@ def parse_tap(text: str) -> TapResult:
                 errors.append(f"line {lineno}: a second plan {stripped!r}")
             plan = int(m[1])
         elif stripped.startswith("# Totals"):
-            if not (m := _TOTALS.match(stripped)):
+            if not (m := TOTALS.match(stripped)):
                 errors.append(f"line {lineno}: malformed Totals line {stripped!r}")
             elif totals is not None:
                 errors.append(f"line {lineno}: a second Totals line")
