@@ -37,6 +37,13 @@ def broken(result: RunResult) -> list[str]:
     return result.broken
 
 
+def loads(result: RunResult) -> list[int]:
+    """The tokens the run's CPU loads saw, in order."""
+    from cowlab.model.events import Load
+
+    return [e.token for r in result.steps for e in r.events if type(e) is Load]
+
+
 def decisions(result: RunResult) -> list[str]:
     from cowlab.model.events import Decision
 

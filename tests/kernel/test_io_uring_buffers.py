@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from cowlab.model import state as S
-from cowlab.model.events import CallReturned, Decision
+from cowlab.model.events import CallReturned
 from cowlab.scenario import ScenarioError, load_scenario
-from tests.conftest import broken, run_builtin, run_text
+from tests.conftest import broken, decisions, run_builtin, run_text
 from tests.kernel.test_shared_file import scenario
 
 REGISTER = "- T1: {pin: mem, as: fixed, by: io_uring}"
@@ -57,8 +57,7 @@ def test_a_shared_ext4_buffer_is_refused_before_and_after_34ed8d0dcd69_by_differ
 @pytest.mark.parametrize(("kernel", "fast"), [("v6.9", False), ("v6.10", True)])
 def test_io_uring_pins_through_gup_fast_from_1943f96b3816(kernel: str, fast: bool) -> None:
     outcome = register("tmpfs", True, kernel)
-    decisions = [str(e) for r in outcome.steps for e in r.events if type(e) is Decision]
-    assert any("gup_fast" in d for d in decisions) is fast
+    assert any("gup_fast" in d for d in decisions(outcome)) is fast
 
 
 def test_before_io_uring_the_call_does_not_exist() -> None:

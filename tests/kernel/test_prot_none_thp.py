@@ -11,15 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from cowlab.model.events import Load
-from tests.conftest import broken, run_text, scenario_text
+from tests.conftest import broken, loads, run_text, scenario_text
 
 KERNELS = ["v5.8", "v5.16", "v6.2", "v6.5", "v6.12"]
-
-
-def loads(result) -> list[int]:
-    """The tokens the process's loads returned, in order."""
-    return [e.token for r in result.steps for e in r.events if type(e) is Load]
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

@@ -12,9 +12,8 @@ import pytest
 
 from cowlab.model import PresentPte, pte_view
 from cowlab.model import state as S
-from cowlab.model.events import Load
 from cowlab.scenario import ScenarioError, load_scenario
-from tests.conftest import broken, run_builtin, run_text
+from tests.conftest import broken, loads, run_builtin, run_text
 
 RW_PIN = "{pin: mem, as: dev, flags: [FOLL_PIN, FOLL_WRITE, FOLL_LONGTERM]"
 
@@ -31,10 +30,6 @@ def scenario(steps: str, *, fs: str = "ext4", processes: str = "P: [T1]") -> str
         "processes:\n" + "\n".join(procs) + "\n"
         f"steps:\n{textwrap.indent(textwrap.dedent(steps).strip(), '  ')}\n"
     )
-
-
-def loads(result) -> list[int]:
-    return [e.token for r in result.steps for e in r.events if type(e) is Load]
 
 
 def pin_held(result, name: str = "dev") -> bool:

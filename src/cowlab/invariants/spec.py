@@ -9,7 +9,7 @@ kernel's bookkeeping, so it cannot share the kernel model's mistakes.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cowlab.invariants.violation import (
     CALL_RESULT,
@@ -86,43 +86,23 @@ class Spec(NamedTuple):
         alias = self.alias(pid, vpn)
         if alias is not None and alias[2]:
             return self.file_token(alias[0], alias[1])
-        for key, token in self.expected:
-            if key == (pid, vpn):
-                return token
-        return 0
+        return _lookup(self.expected, (pid, vpn), 0)
 
     def alias(self, pid: int, vpn: int) -> tuple[int, int, bool] | None:
         """(file, page, shared) of the file page the address maps, if any."""
-        for key, alias in self.aliases:
-            if key == (pid, vpn):
-                return alias
-        return None
+        return _lookup(self.aliases, (pid, vpn), None)
 
     def with_alias(self, pid: int, vpn: int, alias: tuple[int, int, bool] | None) -> Spec:
-        rest = [(k, a) for k, a in self.aliases if k != (pid, vpn)]
-        if alias is not None:
-            rest.append(((pid, vpn), alias))
-            rest.sort()
-        return self._replace(aliases=tuple(rest), loose=self.loose - {(pid, vpn)})
+        return self._replace(aliases=_with(self.aliases, (pid, vpn), alias), loose=self.loose - {(pid, vpn)})
 
     def file_token(self, file: int, page: int, default: int = 0) -> int:
-        for key, token in self.file_data:
-            if key == (file, page):
-                return token
-        return default
+        return _lookup(self.file_data, (file, page), default)
 
     def with_file_data(self, file: int, page: int, token: int) -> Spec:
-        rest = [(k, t) for k, t in self.file_data if k != (file, page)]
-        rest.append(((file, page), token))
-        rest.sort()
-        return self._replace(file_data=tuple(rest))
+        return self._replace(file_data=_with(self.file_data, (file, page), token))
 
     def with_expect(self, pid: int, vpn: int, token: int | None) -> Spec:
-        rest = [(k, t) for k, t in self.expected if k != (pid, vpn)]
-        if token:
-            rest.append(((pid, vpn), token))
-            rest.sort()
-        return self._replace(expected=tuple(rest))
+        return self._replace(expected=_with(self.expected, (pid, vpn), token or None))
 
     def learn(self, pid: int, token: int) -> Spec:
         known = list(self.known)
@@ -146,6 +126,24 @@ class Spec(NamedTuple):
             if ref.name == name:
                 return ref
         return None
+
+
+def _lookup(pairs: tuple[tuple[Any, Any], ...], key: object, default: Any) -> Any:
+    """The value a sorted tuple of (key, value) pairs holds for ``key``."""
+    for k, value in pairs:
+        if k == key:
+            return value
+    return default
+
+
+def _with(pairs: tuple[tuple[Any, Any], ...], key: Any, value: Any) -> tuple[tuple[Any, Any], ...]:
+    """``pairs`` with ``key`` mapped to ``value`` (dropped when ``value`` is None), still
+    sorted: the spec is part of a checker state, so equal specs must be equal tuples."""
+    rest = [(k, v) for k, v in pairs if k != key]
+    if value is not None:
+        rest.append((key, value))
+        rest.sort()
+    return tuple(rest)
 
 
 def initial_spec(nprocs: int, public: frozenset[int] = frozenset()) -> Spec:
@@ -267,8 +265,8 @@ def _map_file_page(
     file's current data afterwards (a private one until it stores)."""
     file, page, shared = alias
     data = spec.file_token(file, page, fresh)
-    if shared and data == fresh:
-        spec = spec.with_file_data(file, page, fresh)
+    if shared:  # the first shared mapping of the page records its data
+        spec = spec.with_file_data(file, page, data)
     return spec.with_alias(ev.pid, vpn, alias).with_expect(ev.pid, vpn, data or None)
 
 
@@ -407,12 +405,13 @@ def check_pins(spec: Spec, m: Machine) -> list[Violation]:
         held = S.ref_named(m, ref.name)
         if held >= 0 and ref.write and S.ref_longterm(m, held):
             owner = S.page_cache_owner(m, S.ref_pfn(m, held))
-            if owner is not None and fs_has_writeback(S.file_fs(m, owner[0])):
+            fs = S.file_fs(m, owner[0]) if owner is not None else ""
+            if owner is not None and fs_has_writeback(fs):
                 found.append(
                     Violation(
                         FILE_PIN_WRITEBACK,
                         f"{ref.name} is a long-term write pin on page {owner[1]} of "
-                        f"{S.file_name(m, owner[0])}, on {S.file_fs(m, owner[0])}: writeback "
+                        f"{S.file_name(m, owner[0])}, on {fs}: writeback "
                         "may clean the page while the device writes it",
                         f"{ref.name}:file",
                     )

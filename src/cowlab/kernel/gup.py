@@ -14,7 +14,7 @@ from cowlab.kernel.frames import goto, pop, stage, top
 from cowlab.kernel.huge_memory import pmd_base, pmd_mkyoung
 from cowlab.kernel.memory import handle_mm_fault
 from cowlab.kernel.pages import folio_pfn, no_struct_page, put_page
-from cowlab.kernel.vma import vma_needs_dirty_tracking
+from cowlab.kernel.vma import vma_file_fs, vma_needs_dirty_tracking
 from cowlab.model import GUP_PIN_COUNTING_BIAS, ZERO_PFN, Frame, Machine, Vma
 from cowlab.model import state as S
 from cowlab.model.events import RefDropped, RefTaken
@@ -227,7 +227,7 @@ def follow_page(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
         c.decide(
             "check_vma_flags",
             f"long-term write pin of {vma.name}, a shared mapping of a file on "
-            f"{S.file_fs(m, S.file_named(m, vma.file))}, which needs dirty tracking -> -EFAULT",
+            f"{vma_file_fs(m, vma)}, which needs dirty tracking -> -EFAULT",
             "longterm_write_pin_file_refused",
         )
         return pop(m, ti, "efault")

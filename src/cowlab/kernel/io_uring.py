@@ -13,6 +13,7 @@ from typing import NamedTuple
 from cowlab.kernel.context import Ctx
 from cowlab.kernel.frames import pop, push, stage
 from cowlab.kernel.gup import FOLL_LONGTERM, FOLL_PIN, FOLL_WRITE, gup_frame, unpin_user_page
+from cowlab.kernel.vma import vma_file_fs
 from cowlab.model import Frame, Machine
 from cowlab.model import state as S
 from cowlab.model.events import CallReturned
@@ -81,7 +82,7 @@ def _file_backed_refusal(c: Ctx, m: Machine, op: IoUringRegisterOp) -> str:
     vma = vma_at(m, op.pid, op.vpn)
     if vma is None or not vma.file or vma.hugetlb:
         return ""
-    fs = S.file_fs(m, S.file_named(m, vma.file))
+    fs = vma_file_fs(m, vma)
     if not fs_has_writeback(fs) and c.r.iouring_shmem_buffers:
         c.decide("io_sqe_buffer_register", f"{vma.name}: a shmem file -> accepted", "iouring_shmem_buffers")
         return ""

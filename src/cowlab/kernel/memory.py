@@ -237,14 +237,8 @@ def do_fault(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, st
     if file < 0:
         raise KeyError(vma.file)
     cached = S.file_page_pfn(m, file, vma.pgoff + loc.vpn - vma.start)
-    if vma.shared:
-        return do_shared_fault(c, m, loc, vma, cached)
-    if not (loc.write or loc.unshare):
-        get_page(m, cached)
-        page_add_rmap(m, cached)
-        c.decide("do_read_fault", f"map page-cache pfn {cached} of {vma.file} read-only")
-        S.set_pte_at(m, loc.pid, loc.vpn, pfn_pte(cached, PAGE_READONLY))
-        return m, "done"
+    if vma.shared or not (loc.write or loc.unshare):
+        return finish_fault(c, m, loc, vma, cached)
     _, pfn = alloc_page(m, S.task_node(m, ti), S.page_content(m, cached))
     page_add_rmap(m, pfn, exclusive=c.r.anon_exclusive)
     lru_cache_add(m, pfn, S.task_cpu(m, ti))
@@ -260,10 +254,11 @@ def do_fault(c: Ctx, m: Machine, ti: int, loc: FaultLocals) -> tuple[Machine, st
     return m, "done"
 
 
-def do_shared_fault(c: Ctx, m: Machine, loc: FaultLocals, vma: Vma, cached: int) -> tuple[Machine, str]:
-    """A fault on a MAP_SHARED file mapping maps the page-cache page itself: a write
-    fault writable and dirty (page_mkwrite has let the filesystem know), a read fault
-    with the VMA's vm_page_prot, writable only when the VMA wants no write
+def finish_fault(c: Ctx, m: Machine, loc: FaultLocals, vma: Vma, cached: int) -> tuple[Machine, str]:
+    """do_read_fault() and do_shared_fault() end in finish_fault(): map the page-cache
+    page itself.  A write fault (a shared mapping only: a private one copies) maps it
+    writable and dirty, page_mkwrite having let the filesystem know; a read fault
+    with the VMA's vm_page_prot, writable only in a shared mapping that wants no write
     notification (tmpfs; vma_wants_writenotify)."""
     get_page(m, cached)
     page_add_rmap(m, cached)
@@ -274,7 +269,7 @@ def do_shared_fault(c: Ctx, m: Machine, loc: FaultLocals, vma: Vma, cached: int)
             "do_shared_fault", f"write fault -> map page-cache pfn {cached} of {vma.file} writable, dirty"
         )
     else:
-        writable = shared_pte_writable(m, vma, dirty=False)
+        writable = vma.shared and shared_pte_writable(m, vma, dirty=False)
         pte = pte_mkwrite(pte) if writable else pte
         c.decide(
             "do_read_fault",
@@ -290,13 +285,9 @@ def do_shared_fault(c: Ctx, m: Machine, loc: FaultLocals, vma: Vma, cached: int)
 
 def wp_page_shared(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t) -> tuple[Machine, str]:
     """A write fault on a read-only PTE of a MAP_SHARED mapping: no copy, ever.  The
-    filesystem hears of the write (page_mkwrite, dirty accounting) and the PTE becomes
-    writable and dirty."""
-    pfn = pte_pfn(pte)
-    c.decide("do_wp_page", f"shared mapping -> wp_page_shared: pfn {pfn} writable, dirty")
-    new = pte_mkwrite(pte_mksoft_dirty(pte_mkdirty(pte_mkyoung(pte))))
-    S.set_pte_at(m, loc.pid, loc.vpn, new)
-    return m, "write"
+    filesystem hears of the write (page_mkwrite, dirty accounting), then
+    wp_page_reuse() makes the PTE writable and dirty."""
+    return wp_page_reuse(c, m, loc, pte, why="shared mapping: wp_page_shared, page_mkwrite")
 
 
 def wp_page_reuse(
@@ -306,7 +297,7 @@ def wp_page_reuse(
     vma = _vma(m, loc.pid, loc.vpn)
     pfn = pte_pfn(pte)
     c.decide("do_wp_page", f"{why} -> reuse pfn {pfn}", rule)
-    if c.r.anon_exclusive:
+    if c.r.anon_exclusive and S.PageAnon(m, pfn):  # a page-cache page has no such bit
         S.SetPageAnonExclusive(m, pfn)
     if loc.unshare:
         return m, "done"

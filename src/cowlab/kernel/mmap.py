@@ -36,11 +36,11 @@ def get_unmapped_area(m: FlatMachine, pid: int) -> int:
 def fresh_contents(m: FlatMachine, vma: Vma) -> tuple[int, ...]:
     """What each page of ``vma`` reads as when first touched: zero for anonymous
     memory, the file's data (as on disk) for a private file mapping."""
-    for f in range(S.nr_files(m)):
-        if S.file_name(m, f) == vma.file:
-            end = min(vma.pgoff + vma.npages, S.file_nr_pages(m, f))
-            return tuple(S.file_original(m, f, page) for page in range(vma.pgoff, end))
-    return (0,) * vma.npages
+    f = S.file_named(m, vma.file) if vma.file else -1
+    if f < 0:
+        return (0,) * vma.npages
+    end = min(vma.pgoff + vma.npages, S.file_nr_pages(m, f))
+    return tuple(S.file_original(m, f, page) for page in range(vma.pgoff, end))
 
 
 def file_mapping(m: FlatMachine, vma: Vma) -> tuple[int, int, bool]:

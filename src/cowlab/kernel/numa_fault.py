@@ -70,11 +70,11 @@ def numa_writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t, fn: str) -> 
     v6.2, then can_change_pte_writable()/can_change_pmd_writable().  A shared
     mapping's vm_page_prot is writable unless it wants write notification; then a
     dirty PTE (or, up to v6.2, a saved write bit) may be writable again."""
-    shared = vma_at(m, loc.pid, loc.vpn)
-    if shared is not None and shared.shared:
+    vma = vma_at(m, loc.pid, loc.vpn)
+    if vma is not None and vma.shared:
         recompute = c.r.numa_recompute_writable
         dirty = pte_dirty(pte) if recompute else c.r.numa_savedwrite and pte_write(pte)
-        ok = shared_pte_writable(m, shared, dirty=dirty)
+        ok = shared_pte_writable(m, vma, dirty=dirty)
         c.decide(
             fn,
             f"shared mapping -> {'writable' if ok else 'read-only'}",
@@ -82,7 +82,6 @@ def numa_writable(c: Ctx, m: Machine, loc: FaultLocals, pte: pte_t, fn: str) -> 
         )
         return ok
     if c.r.numa_recompute_writable:
-        vma = vma_at(m, loc.pid, loc.vpn)
         pfn = pte_pfn(pte)
         page = pfn != ZERO_PFN and S.page_in_use(m, pfn)
         ok = bool(

@@ -65,13 +65,18 @@ def range_vmas(c: Ctx, m: Machine, pid: int, region: str, lo: int, hi: int) -> t
 # --- shared file mappings: dirty tracking --------------------------------------------
 
 
+def vma_file_fs(m: Machine, vma: Vma) -> str:
+    """The filesystem of the file ``vma`` maps (its superblock's type)."""
+    return S.file_fs(m, S.file_named(m, vma.file))
+
+
 def vma_needs_dirty_tracking(m: Machine, vma: Vma) -> bool:
     """mm/mmap.c vma_needs_dirty_tracking(): a shared writable mapping of a file on a
     filesystem with writeback.  (The name came with 8ac268436e6d, v6.5; the condition
     was part of vma_wants_writenotify() before.)"""
     if not (vma.shared and vma.writable and vma.file):
         return False
-    return fs_has_writeback(S.file_fs(m, S.file_named(m, vma.file)))
+    return fs_has_writeback(vma_file_fs(m, vma))
 
 
 def vma_wants_writenotify(m: Machine, vma: Vma) -> bool:

@@ -49,7 +49,8 @@ def load_builtin(name: str) -> Scenario:
     member = _family_members().get(name)
     if member is None:
         raise ScenarioError(f"no built-in scenario named {name!r} (see `cowlab catalog`)", file=name)
-    return load_scenario(*member[:1], source=member[1])
+    text, source = member
+    return load_scenario(text, source=source)
 
 
 def load_named(name_or_path: str) -> Scenario:
