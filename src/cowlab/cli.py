@@ -506,10 +506,12 @@ def oracle_run(
         command += f" --pins {pins}" if pins != "module" else ""
         text = markdown(cells, command, refused)
         if Path(report).is_file():  # the selftests' section, written by `oracle selftest`, stays
+            from cowlab.oracle.race import RACE_HEADING
             from cowlab.oracle.report import SELFTEST_HEADING, replace_section, section_of
 
-            kept = section_of(Path(report).read_text(), SELFTEST_HEADING)
-            text = replace_section(text, SELFTEST_HEADING, kept) if kept else text
+            for heading in (SELFTEST_HEADING, RACE_HEADING):
+                kept = section_of(Path(report).read_text(), heading)
+                text = replace_section(text, heading, kept) if kept else text
         Path(report).write_text(text)
     if as_json:
         sys.stdout.write(json.dumps([asdict(c) for c in cells], indent=2) + "\n")
@@ -631,6 +633,133 @@ def oracle_selftest(
     if any(r.agree is False for r in rows):
         raise typer.Exit(EXIT_BROKEN)
     if rows and all(r.agree is None for r in rows) and any(r.result == ERROR for r in rows):
+        raise typer.Exit(EXIT_LIMIT)
+
+
+@oracle_app.command("build-kernel", epilog=_epilog("cowlab oracle build-kernel --variant revert"))
+def oracle_build_kernel(
+    variant: Annotated[
+        str,
+        typer.Option(metavar="VARIANT", help="stock (the control), revert (80d47f5de5e3 reverted) or all"),
+    ] = "all",
+    jobs: Annotated[int, typer.Option(metavar="N", help="make -jN")] = 2,
+) -> None:
+    """Build a 5.10.262 kernel for the oracle's VM from Debian's linux-source-5.10 (opt-in:
+    about 7 minutes on 2 cores each; cached by source version, configuration and patch).
+    `cowlab oracle race ... --kernels built:stock,built:revert` boots them.
+
+    Exit status: 0 built (or cached), 2 bad input, 5 a step failed (its log named)."""
+    from cowlab.oracle import kbuild
+    from cowlab.oracle.fetch import FetchError
+
+    chosen = list(kbuild.VARIANTS) if variant == "all" else [variant]
+    try:
+        for v in chosen:
+            kbuild.check_variant(v)
+        if jobs < 1:
+            raise ValueError(f"--jobs {jobs}: want at least 1")
+    except ValueError as exc:
+        _fail(str(exc))
+    for v in chosen:
+        try:
+            built = kbuild.build_kernel(v, jobs=jobs)
+        except (kbuild.KbuildError, FetchError, OSError) as exc:
+            log = getattr(exc, "log", None)
+            err.print(
+                f"cowlab: error: build-kernel {v}: {exc}" + (f" (log: {log})" if log else ""), markup=False
+            )
+            raise typer.Exit(exit_codes.INTERNAL) from None
+        how = "cached" if built.cached else f"built in {built.seconds:.0f} s"
+        console.print(
+            f"{v}: {escape(built.describe())}, {how}: {escape(str(built.files.vmlinuz))}; "
+            f"model {escape(' '.join([built.model_kernel, *(f'--revert {r}' for r in built.reverts)]))}"
+        )
+
+
+@oracle_app.command(
+    "race", epilog=_epilog("cowlab oracle race gaudi-open --kernels 5.10,built:revert --seconds 60")
+)
+def oracle_race(
+    workload: Annotated[
+        str, typer.Argument(metavar="SCENARIO_OR_CONFIG", help="gaudi, gaudi-pin-after-scan or gaudi-open")
+    ],
+    kernels_: Annotated[
+        str,
+        typer.Option(
+            "--kernels", metavar="K1,K2,...", help="comma-separated: 5.10,6.1,6.12,built:stock,built:revert"
+        ),
+    ] = "5.10,6.1,6.12",
+    seconds: Annotated[int, typer.Option(metavar="S", help="seconds each variant hunts in the VM")] = 60,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(metavar="VARIANT", help="pin-before-scan or pin-after-scan (repeatable)"),
+    ] = None,
+    pages: Annotated[int, typer.Option(metavar="N", help="pages pinned per iteration")] = 32,
+    touch_ms: Annotated[int, typer.Option(metavar="MS", help="how long the other thread touches them")] = 150,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    report: Annotated[
+        str | None, typer.Option(metavar="FILE", help="write (or replace) the '## Race hunts' section here")
+    ] = None,
+) -> None:
+    """Hunt the Gaudi race in the VM: the workload pins pages as the driver does (module,
+    FOLL_FORCE|FOLL_WRITE|FOLL_LONGTERM, GUP-fast) before or after NUMA balancing's scan,
+    another thread touches them, and each divergence of pin and mapping (PFN, contents)
+    is a hit.  Compared with the model on the variant's scenario at the kernel booted.
+
+    Exit status: 0 no disagreement (hits where the model breaks, none where it holds, or
+    none where it breaks: a null result), 1 a hit where the model says the promise
+    holds, 2 bad input, 3 no kernel gave a result (errors and skips only)."""
+    from cowlab.oracle import ensure_tools
+    from cowlab.oracle.race import RaceError, check_kernels, race_markdown, run_race, variants_of
+
+    _check_output("--report", report)
+    kernel_list = [k.strip() for k in kernels_.split(",") if k.strip()]
+    try:
+        chosen = variants_of(workload, variant or ())
+        check_kernels(kernel_list)
+        if seconds < 1 or not 1 <= pages <= 256 or touch_ms < 1:
+            raise RaceError("--seconds and --touch-ms want at least 1, --pages 1..256")
+        ensure_tools()
+        cells = run_race(
+            workload, kernel_list, seconds=seconds, variants=chosen, pages=pages, touch_ms=touch_ms
+        )
+    except RaceError as exc:
+        _fail(str(exc))
+    if report:
+        from cowlab.oracle.race import RACE_HEADING
+        from cowlab.oracle.report import replace_section
+
+        command = f"cowlab oracle race {workload} --kernels {kernels_} --seconds {seconds}"
+        command += "".join(f" --variant {v}" for v in variant or ())
+        command += f" --pages {pages}" if pages != 32 else ""
+        command += f" --touch-ms {touch_ms}" if touch_ms != 150 else ""
+        path = Path(report)
+        old = path.read_text() if path.is_file() else ""
+        path.write_text(replace_section(old, RACE_HEADING, race_markdown(cells, command)))
+    if as_json:
+        sys.stdout.write(json.dumps([c.to_json() for c in cells], indent=2) + "\n")
+    else:
+        table = Table("kernel", "booted", "variant", "model", "iterations", "hits", "rate", "outcome", "note")
+        for c in cells:
+            model = c.model + (f" ({c.invariant})" if c.invariant else "") + f" at {c.model_kernel or '-'}"
+            rate = f"{c.rate:.4f}" if c.rate is not None else "-"
+            note = c.note or (f"first hit: {c.first_hit}" if c.first_hit else "")
+            note += f" log: {c.log}" if c.log else ""
+            table.add_row(
+                c.kernel,
+                escape(f"{c.booted or '-'} ({c.release or '-'})"),
+                c.variant,
+                escape(model),
+                str(c.iterations) if c.status == "ran" else "-",
+                f"{c.hits} ({c.hit_pages} pages)" if c.status == "ran" else "-",
+                rate,
+                c.outcome(),
+                escape(note),
+            )
+        console.print(table)
+    if any(c.agree is False for c in cells):
+        raise typer.Exit(EXIT_BROKEN)
+    if cells and all(c.status != "ran" for c in cells):
         raise typer.Exit(EXIT_LIMIT)
 
 

@@ -212,15 +212,18 @@ def _candidate(package: str, opts: list[str]) -> str | None:
     return m[1] if m and m[1] != "(none)" else None
 
 
-def build_module(kernel: KernelFiles, cache_dir: Path | None = None) -> ModuleBuild:
-    """cowlab_pin.ko for this kernel: from the cache, or built (kbuild, M=) and cached."""
+def build_module(
+    kernel: KernelFiles, cache_dir: Path | None = None, *, headers: Headers | None = None
+) -> ModuleBuild:
+    """cowlab_pin.ko for this kernel: from the cache, or built (kbuild, M=) and cached.
+    ``headers``: a kernel built here is its own (cowlab.oracle.kbuild); else Debian's."""
     cache_dir = cache_dir or cache_root()
     out_dir = cache_dir / "modules" / kernel.release / f"{kernel.debian}-{source_digest()}"
     ko = out_dir / f"{NAME}.ko"
     if ko.is_file():
         compiler = (out_dir / "compiler").read_text().strip() if (out_dir / "compiler").is_file() else ""
         return ModuleBuild(ko, kernel.release, 0.0, True, compiler)
-    headers = ensure_headers(kernel, cache_dir)
+    headers = headers or ensure_headers(kernel, cache_dir)
     for tool in ("make", "ld", "strip"):
         if shutil.which(tool) is None:
             raise ModuleError("build", f"no {tool} on this machine (apt-get install make binutils)")
