@@ -671,7 +671,8 @@ def oracle_build_kernel(
             raise typer.Exit(exit_codes.INTERNAL) from None
         how = "cached" if built.cached else f"built in {built.seconds:.0f} s"
         console.print(
-            f"{v}: {escape(built.describe())}, {how}: {escape(str(built.files.vmlinuz))}; "
+            f"{v}: {escape(built.describe())} ({escape(built.release)}), {how}: "
+            f"{escape(str(built.files.vmlinuz))}; "
             f"model {escape(' '.join([built.model_kernel, *(f'--revert {r}' for r in built.reverts)]))}"
         )
 

@@ -132,8 +132,8 @@ class BuiltKernel:
         return self.files.model_kernel
 
     def describe(self) -> str:
-        """``linux-source-5.10 5.10.262-1, revert (5.10.262-cowlab-revert-1a2b3c4d)``."""
-        return f"linux-source-{SOURCE_BRANCH} {self.files.debian}, {self.variant} ({self.release})"
+        """``linux-source-5.10 5.10.262-1, revert build`` (``uname -r`` says which build)."""
+        return f"linux-source-{SOURCE_BRANCH} {self.files.debian}, {self.variant} build"
 
 
 def check_variant(variant: str) -> None:
