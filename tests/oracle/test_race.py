@@ -230,6 +230,7 @@ def test_a_hunt_with_a_fake_vm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         (BOOT, OK, "was not loaded"),
         ("=== cowlab boot 6.1.0-57-cloud-amd64 nodes=2\n" + INSMOD_OK, OK, "the guest runs 6.1.0-57"),
         ("", "no-output", "VM no-output"),
+        (BOOT + "=== cowlab version Linux ... SMP Debian 5.10.261-1 (2026-01-01)\n", OK, "Debian 5.10.261-1"),
     ],
 )
 def test_what_keeps_a_hunt_from_a_result_is_an_error_cell(
