@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from cowlab.engine import run_scenario
@@ -312,20 +312,23 @@ def _cell(
     model: tuple[str, str | None],
     status: str,
     note: str,
-    **extra: object,
+    *,
+    release: str = "",
+    log: str | None = None,
 ) -> RaceCell:
+    """A cell without a hunt's counts (an error or a skip; a run adds them with replace)."""
     return RaceCell(
         workload,
         variant,
         kernel,
         target.booted if target else "",
-        str(extra.pop("release", "") or (target.files.release if target else "")),
+        release or (target.files.release if target else ""),
         model_label(target.model_kernel, target.reverts) if target else "",
         model[0],
         model[1],
         status,
         note=note,
-        **extra,  # type: ignore[arg-type]
+        log=log,
     )
 
 
@@ -383,19 +386,16 @@ def cells_from_vm(
             note = parsed.reason
             if parsed.status == ERROR and vm.status == TIMEOUT:
                 note = f"race hunter timed out (VM killed after {vm.seconds:.0f} s); {note}"
+            log = str(vm.console) if parsed.status == ERROR else None
             cells.append(
-                _cell(
-                    *common,
-                    parsed.status,
-                    note,
-                    release=release,
+                replace(
+                    _cell(*common, parsed.status, note, release=release, log=log),
                     iterations=parsed.count("iterations"),
                     hits=parsed.count("hits"),
                     hit_pages=parsed.count("hit_pages"),
                     seconds=float(parsed.summary.get("seconds", "0") or 0),
                     first_hit=parsed.hits[0] if parsed.hits else "",
                     summary=parsed.summary,
-                    log=str(vm.console) if parsed.status == ERROR else None,
                 )
             )
     return cells
