@@ -697,6 +697,13 @@ def oracle_race(
     ] = None,
     pages: Annotated[int, typer.Option(metavar="N", help="pages pinned per iteration")] = 32,
     touch_ms: Annotated[int, typer.Option(metavar="MS", help="how long the other thread touches them")] = 150,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh-process/--one-process",
+            help="each iteration in a new process (its NUMA scan period not grown yet), or all in one",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     report: Annotated[
         str | None, typer.Option(metavar="FILE", help="write (or replace) the '## Race hunts' section here")
@@ -722,7 +729,13 @@ def oracle_race(
             raise RaceError("--seconds and --touch-ms want at least 1, --pages 1..256")
         ensure_tools()
         cells = run_race(
-            workload, kernel_list, seconds=seconds, variants=chosen, pages=pages, touch_ms=touch_ms
+            workload,
+            kernel_list,
+            seconds=seconds,
+            variants=chosen,
+            pages=pages,
+            touch_ms=touch_ms,
+            fresh=fresh,
         )
     except RaceError as exc:
         _fail(str(exc))
@@ -734,6 +747,7 @@ def oracle_race(
         command += "".join(f" --variant {v}" for v in variant or ())
         command += f" --pages {pages}" if pages != 32 else ""
         command += f" --touch-ms {touch_ms}" if touch_ms != 150 else ""
+        command += " --fresh-process" if fresh else ""
         path = Path(report)
         old = path.read_text() if path.is_file() else ""
         path.write_text(replace_section(old, RACE_HEADING, race_markdown(cells, command)))

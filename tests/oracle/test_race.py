@@ -133,6 +133,9 @@ def test_the_workload_compiles_and_skips_without_a_second_node(tmp_path: Path) -
     proc = subprocess.run([str(exe)], capture_output=True, text=True, env=env, timeout=30, check=False)
     out = race.parse_race_output(proc.stdout, proc.returncode)
     assert out.status == race.SKIP and out.settings["variant"] == race.BEFORE, proc.stdout
+    fresh = dict(env, COWLAB_RACE_FRESH="1")  # the SKIP is said once, before any child
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, env=fresh, timeout=30, check=False)
+    assert race.parse_race_output(proc.stdout, proc.returncode).status == race.SKIP, proc.stdout
     bad = dict(env, COWLAB_RACE_PAGES="9999")
     proc = subprocess.run([str(exe)], capture_output=True, text=True, env=bad, timeout=30, check=False)
     assert race.parse_race_output(proc.stdout, proc.returncode).status == race.ERROR
@@ -202,6 +205,7 @@ def test_a_hunt_with_a_fake_vm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "COWLAB_RACE_SECONDS": "5",
         "COWLAB_RACE_PAGES": "16",
         "COWLAB_RACE_TOUCH_MS": "150",
+        "COWLAB_RACE_FRESH": "0",
     }
     assert vm.seen["timeout_s"] == 5 + race.SLACK_S
     assert (before.model, before.status, before.iterations, before.hits, before.outcome()) == (

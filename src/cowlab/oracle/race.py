@@ -409,10 +409,12 @@ def run_race(
     variants: Sequence[str] = (),
     pages: int = 32,
     touch_ms: int = 150,
+    fresh: bool = False,
     cache_dir: Path | None = None,
     workdir: Path | None = None,
 ) -> list[RaceCell]:
-    """Boot each kernel once and run each variant's hunt for ``seconds`` in it."""
+    """Boot each kernel once and run each variant's hunt for ``seconds`` in it; ``fresh``:
+    each iteration in a new process (whose NUMA scan period has not grown yet)."""
     chosen = variants_of(workload, variants)
     check_kernels(kernels)
     cache_dir = cache_dir or cache_root()
@@ -420,7 +422,13 @@ def run_race(
     exe = compile_workload(cache_dir)
     cells: list[RaceCell] = []
     for kernel in kernels:
-        cells += _run_kernel(workload, chosen, kernel, exe, seconds, pages, touch_ms, cache_dir, workdir)
+        env = {
+            "COWLAB_RACE_SECONDS": str(seconds),
+            "COWLAB_RACE_PAGES": str(pages),
+            "COWLAB_RACE_TOUCH_MS": str(touch_ms),
+            "COWLAB_RACE_FRESH": str(int(fresh)),
+        }
+        cells += _run_kernel(workload, chosen, kernel, exe, seconds, env, cache_dir, workdir)
     return cells
 
 
@@ -430,8 +438,7 @@ def _run_kernel(
     kernel: str,
     exe: Path,
     seconds: int,
-    pages: int,
-    touch_ms: int,
+    env: dict[str, str],
     cache_dir: Path,
     workdir: Path,
 ) -> list[RaceCell]:
@@ -483,11 +490,6 @@ def _run_kernel(
         ]
     kdir = workdir / kernel.replace(":", "-")
     program_timeout = seconds + SLACK_S
-    env = {
-        "COWLAB_RACE_SECONDS": str(seconds),
-        "COWLAB_RACE_PAGES": str(pages),
-        "COWLAB_RACE_TOUCH_MS": str(touch_ms),
-    }
     try:
         initrd = build_initramfs(
             {PROGRAMS[v]: exe for v in variants},
