@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -244,6 +245,27 @@ def test_what_keeps_a_hunt_from_a_result_is_an_error_cell(
     cells = hunt(tmp_path)
     assert [c.status for c in cells] == [race.ERROR, race.ERROR]
     assert all(said in c.note and c.agree is None and c.rate is None for c in cells), cells[0].note
+
+
+def test_a_vm_killed_from_outside_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """qemu killed by someone else (a signal, not our timeout): both cells are errors that
+    say so, with what qemu printed last."""
+    (tmp_path / "vm").mkdir()
+    (tmp_path / "vm" / "qemu.stderr").write_text("qemu-system-x86_64: terminating on signal 15 from pid 7\n")
+    out = BOOT + INSMOD_OK + marked("gaudi_race_before", SETTINGS + "# progress iterations=50\n", None)
+    vm = FakeVm(tmp_path, monkeypatch, out)
+    monkeypatch.setattr(
+        race,
+        "boot",
+        lambda *a, **kw: replace(vm.boot(*a, **kw), console=tmp_path / "vm" / "console.log"),
+    )
+    before, after = hunt(tmp_path)
+    assert before.status == after.status == race.ERROR
+    assert (
+        "the VM ended after 9 s before the hunts did (qemu-system-x86_64: terminating on signal 15"
+        in after.note
+    )
+    assert before.note.startswith("the VM ended") and "killed before its end" in before.note
 
 
 def test_a_skip_in_the_guest_is_no_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -349,6 +349,13 @@ def cells_from_vm(
     elif vm.booted.debian is not None and vm.booted.debian != target.files.debian:
         wrong = f"the guest runs Debian {vm.booted.debian}, not {target.files.debian}"
     insmod, said = vm.booted.modules.get(PIN_MODULE, (None, ""))
+    # qemu gone before /init's end marker, and not by our timeout: say what stopped it
+    ended = ""
+    if vm.status == OK and not vm.finished:
+        stderr = vm.console.with_name("qemu.stderr")
+        last = stderr.read_text(errors="replace").strip().splitlines()[-1:] if stderr.is_file() else []
+        said_last = last[0] if last else "qemu said nothing"
+        ended = f"the VM ended after {vm.seconds:.0f} s before the hunts did ({said_last})"
     cells = []
     for variant in variants:
         out = vm.programs.get(PROGRAMS[variant])
@@ -378,14 +385,15 @@ def cells_from_vm(
             )
             cells.append(_cell(*common, ERROR, why, log=str(vm.console), release=release))
         elif out is None:
-            cells.append(
-                _cell(*common, ERROR, f"no output (VM {vm.status})", log=str(vm.console), release=release)
-            )
+            why = ended or f"no output (VM {vm.status})"
+            cells.append(_cell(*common, ERROR, why, log=str(vm.console), release=release))
         else:
             parsed = parse_race_output(out.text, out.status)
             note = parsed.reason
             if parsed.status == ERROR and vm.status == TIMEOUT:
                 note = f"race hunter timed out (VM killed after {vm.seconds:.0f} s); {note}"
+            elif parsed.status == ERROR and ended and out.status is None:
+                note = f"{ended}; {note}"
             log = str(vm.console) if parsed.status == ERROR else None
             cells.append(
                 replace(
