@@ -703,7 +703,7 @@ def oracle_race(
             "--fresh-process/--one-process",
             help="each iteration in a new process (its NUMA scan period not grown yet), or all in one",
         ),
-    ] = False,
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     report: Annotated[
         str | None, typer.Option(metavar="FILE", help="write (or replace) the '## Race hunts' section here")
@@ -747,7 +747,7 @@ def oracle_race(
         command += "".join(f" --variant {v}" for v in variant or ())
         command += f" --pages {pages}" if pages != 32 else ""
         command += f" --touch-ms {touch_ms}" if touch_ms != 150 else ""
-        command += " --fresh-process" if fresh else ""
+        command += "" if fresh else " --one-process"
         path = Path(report)
         old = path.read_text() if path.is_file() else ""
         path.write_text(replace_section(old, RACE_HEADING, race_markdown(cells, command)))

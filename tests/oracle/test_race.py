@@ -206,7 +206,7 @@ def test_a_hunt_with_a_fake_vm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "COWLAB_RACE_SECONDS": "5",
         "COWLAB_RACE_PAGES": "16",
         "COWLAB_RACE_TOUCH_MS": "150",
-        "COWLAB_RACE_FRESH": "0",
+        "COWLAB_RACE_FRESH": "1",
     }
     assert vm.seen["timeout_s"] == 5 + race.SLACK_S
     assert (before.model, before.status, before.iterations, before.hits, before.outcome()) == (
@@ -245,6 +245,31 @@ def test_what_keeps_a_hunt_from_a_result_is_an_error_cell(
     cells = hunt(tmp_path)
     assert [c.status for c in cells] == [race.ERROR, race.ERROR]
     assert all(said in c.note and c.agree is None and c.rate is None for c in cells), cells[0].note
+
+
+def test_only_iterations_in_the_variants_order_count() -> None:
+    """The rate's denominator is the iterations whose scan and pin came in the variant's
+    order; the others are reported apart."""
+    text = SETTINGS + summary(40, 1, 1).replace(
+        " seconds=", " ordered=30 unordered=10 unordered_hits=3 seconds="
+    )
+    out = race.parse_race_output(
+        text.replace("RACE SUMMARY", HIT + "\nRACE UNORDERED-HIT iter=2 page=1\nRACE SUMMARY"), 0
+    )
+    assert out.status == race.RAN and len(out.hits) == 1
+    vm = VmResult(OK, Path("/x/console.log"), "", 1.0, {}, True, booted(BOOT + INSMOD_OK))
+    target = race.Target(
+        KernelFiles("5.10", "5.10.0-46-cloud-amd64", Path("/v"), Path("/m"), "5.10.262-1"), "", "v5.10.262"
+    )
+    programs, _ = split_output(
+        marked("gaudi_race_after", text.replace("RACE SUMMARY", HIT + "\nRACE SUMMARY"))
+    )
+    vm = replace(vm, programs=programs)
+    [c] = race.cells_from_vm(
+        vm, "gaudi", [race.AFTER], "5.10", target, {race.AFTER: ("broken", "pin_coherence")}
+    )
+    assert (c.iterations, c.hits, c.rate) == (30, 1, 1 / 30)
+    assert "10 unordered (3 hit pages)" in race.race_markdown([c], "x")
 
 
 def test_a_vm_killed_from_outside_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -398,7 +398,8 @@ def cells_from_vm(
             cells.append(
                 replace(
                     _cell(*common, parsed.status, note, release=release, log=log),
-                    iterations=parsed.count("iterations"),
+                    # the iterations whose scan and pin came in the variant's order
+                    iterations=parsed.count("ordered" if "ordered" in parsed.summary else "iterations"),
                     hits=parsed.count("hits"),
                     hit_pages=parsed.count("hit_pages"),
                     seconds=float(parsed.summary.get("seconds", "0") or 0),
@@ -417,7 +418,7 @@ def run_race(
     variants: Sequence[str] = (),
     pages: int = 32,
     touch_ms: int = 150,
-    fresh: bool = False,
+    fresh: bool = True,
     cache_dir: Path | None = None,
     workdir: Path | None = None,
 ) -> list[RaceCell]:
@@ -561,6 +562,8 @@ def race_markdown(cells: Sequence[RaceCell], command: str, *, heading: str = RAC
             if s
             else "-"
         )
+        if s.get("unordered", "0") != "0":
+            counters += f"; {s['unordered']} unordered ({s.get('unordered_hits', '0')} hit pages)"
         note = c.note
         lines.append(
             f"| {c.kernel} | {c.booted or '-'} ({c.release or '-'}) | {c.variant} | {model} | "
