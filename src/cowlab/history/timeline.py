@@ -500,4 +500,15 @@ TIMELINE: tuple[Commit, ...] = (
         "every reference is a mapping of it (or the swap cache)",
         (("wp_no_reuse_large", False), ("wp_reuse_large_exclusive", True)),
     ),
+    Commit(
+        "62b98015d988",
+        "mm: enable khugepaged anonymous collapse on non-writable regions",
+        "v6.18",
+        "docs/research/timeline-v6.18.md §D; hash from the torvalds/linux master push of "
+        "2025-10-03 (the v6.18 merge window's MM pull; 473b73222f3d 'mm: drop all "
+        "references of writable and SCAN_PAGE_RO' follows it): __collapse_huge_page_isolate "
+        "and hpage_collapse_scan_pmd no longer ask for a writable PTE, so cow.c's "
+        "'collapsing after fork() (fully shared)' collapses instead of skipping",
+        (("collapse_read_only", True),),
+    ),
 )
