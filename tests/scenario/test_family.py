@@ -79,7 +79,13 @@ def test_a_family_without_its_cases_is_an_error() -> None:
 
 def test_built_in_family_members_are_in_the_catalog_and_load() -> None:
     names = [n for n in builtin_names() if n.startswith("gup-longterm-")]
-    assert len(names) == 10 * 3
+    assert len(names) == 10 * 4  # memfd, tmpfile, local tmpfile, memfd hugetlb
+    hugetlb = load_builtin("gup-longterm-rw-pin-shared-memfd-hugetlb")
+    assert hugetlb.references[:2] == (
+        "gup_longterm: R/W longterm GUP pin in MAP_SHARED file mapping ... with memfd hugetlb (2048 kB)",
+        "gup_longterm: R/W longterm GUP pin in MAP_SHARED file mapping ... with memfd hugetlb (1048576 kB)",
+    )
+    assert [f.fs for f in hugetlb.files] == ["hugetlbfs"]
     scenario = load_builtin("gup-longterm-ro-fast-pin-shared-local-tmpfile")
     assert scenario.references[0] == (
         "gup_longterm: R/O longterm GUP-fast pin in MAP_SHARED file mapping ... with local tmpfile"

@@ -203,6 +203,8 @@ class _Checker:
                         self.fail(key("file"), f"no file {file!r} is declared under files")
                     elif pages > spec.pages:
                         self.fail(key("pages"), f"file {file} has {spec.pages} page(s)")
+                    elif action.hugetlb and spec.fs != "hugetlbfs":
+                        self.fail(key("hugetlb"), f"file {file} is on {spec.fs}, not hugetlbfs")
             case Mprotect(_, prot):
                 self.check_choice(prot, PROTS, key("prot"))
             case Madvise(_, advice):
