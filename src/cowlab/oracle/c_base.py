@@ -6,6 +6,7 @@ after them, ``MAIN`` after the generated thread functions.
 """
 
 HEAD = r"""#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +23,7 @@ HEAD = r"""#define _GNU_SOURCE
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -47,6 +49,15 @@ HEAD = r"""#define _GNU_SOURCE
 #endif
 #ifndef MADV_KEEPONFORK
 #define MADV_KEEPONFORK 19
+#endif
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#endif
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 15
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
 #endif
 /* how long one step may take before the run is declared stuck */
 #ifndef COWLAB_TIMEOUT_S
@@ -338,6 +349,10 @@ static const char *precondition(void)
 	if (NEED_SWAP && !swap_on())
 		return "needs active swap for MADV_PAGEOUT";
 	if (NEED_HUGE_PAGES && (huge = reserve_huge_pages(NEED_HUGE_PAGES)))
+		return huge;
+	if ((NEED_THP || NEED_MTHP) && (huge = thp_setup(NEED_THP, NEED_MTHP)))
+		return huge;
+	if (NEED_DISK_FILE && (huge = disk_file_dir()))
 		return huge;
 	if (NEED_URING && (!pin_module || pins_by_uring)) {
 #ifdef COWLAB_HAVE_LIBURING

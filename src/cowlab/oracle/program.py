@@ -62,6 +62,11 @@ class FileInfo:
     tokens: tuple[int, ...]
     #: the file_isolation check at the end
     check: int
+    #: what each page must hold at the end (stores through MAP_SHARED mappings reach it)
+    final: tuple[int, ...] = ()
+    #: on a filesystem with writeback (ext4, xfs, btrfs): a file in the working
+    #: directory, else a memfd (tmpfs)
+    disk: bool = False
 
 
 @dataclass
@@ -90,6 +95,8 @@ class Program:
     #: pins io_uring can also take (R/W long-term FOLL_PIN): the rest need the module
     uring_pins: int
     npipes: int
+    #: THP kinds the regions use: "thp" (PMD, 2048 kB), "mthp" (16 kB)
+    thp_sizes: list[str] = field(default_factory=list)
 
     def needs_module(self, pins: str = "module") -> bool:
         """The run needs the cowlab_pin module: for every pin (``pins="module"``, the
