@@ -354,7 +354,7 @@ static const char *precondition(void)
 		return huge;
 	if (NEED_DISK_FILE && (huge = disk_file_dir()))
 		return huge;
-	if (NEED_URING && (!pin_module || pins_by_uring)) {
+	if (NEED_URING_CALLS || (NEED_URING && (!pin_module || pins_by_uring))) {
 #ifdef COWLAB_HAVE_LIBURING
 		struct io_uring ring;
 		int ret = io_uring_queue_init(2, &ring, 0);

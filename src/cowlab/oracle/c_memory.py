@@ -438,6 +438,91 @@ HELPER void pin_step(struct pin *p, void *addr, unsigned int flags, const char *
 	out("# %s: %s\n", op_label[sh->current_op], p->why);
 }
 
+/*
+ * A long-term write pin of a page of a MAP_SHARED file on a filesystem with
+ * writeback: the kernel refuses it (EFAULT) from 6.5; taken, it breaks
+ * file_pin_writeback.  Only the module says what GUP itself does (io_uring had
+ * its own file check before 6.5), so without it the check SKIPs.
+ */
+HELPER void pin_step_file(struct pin *p, void *addr, unsigned int flags, const char *what, int test)
+{
+	struct cowlab_pin_req req = { (uintptr_t)addr, 1, (uintptr_t)&p->pfn, flags, 0 };
+	int fd;
+
+	p->kind = PIN_NONE;
+	if (!pin_module) {
+		snprintf(p->why, sizeof(p->why), "a %.60s pin of a file page needs the cowlab_pin module", what);
+		report(test, RES_SKIP, test_promise[test], p->why);
+		return;
+	}
+	fd = open("/dev/" COWLAB_PIN_NAME, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		run_abort("%s: open /dev/" COWLAB_PIN_NAME ": %s", op_label[sh->current_op], strerror(errno));
+	p->pfn = 0;
+	if (ioctl(fd, COWLAB_PIN_IOC_PIN, &req)) {
+		if (errno != EFAULT)
+			run_abort("%s: cowlab_pin %s: %s", op_label[sh->current_op], what, strerror(errno));
+		close(fd);
+		snprintf(p->why, sizeof(p->why), "the kernel refused the pin (EFAULT)");
+		out("# %s: %s\n", op_label[sh->current_op], p->why);
+		report(test, RES_PASS, test_promise[test], NULL);
+		return;
+	}
+	pin_taken(p, PIN_DEV, addr, fd);
+	out("# %s: the kernel pinned a page-cache page of a filesystem with writeback for long-term writes\n",
+		op_label[sh->current_op]);
+	report(test, RES_FAIL, test_promise[test], NULL);
+}
+
+enum { EXPECT_NONE, EXPECT_OK, EXPECT_REFUSED };
+
+/*
+ * io_uring_register_buffers() of one page, as the scenario's program calls it
+ * (by: io_uring): with an expectation, its return is the call_result check
+ * (refused: -EOPNOTSUPP from io_uring's own file check before 6.5, -EFAULT from
+ * GUP); without one a failure SKIPs the rest.  Registered, it is a pin like any.
+ */
+HELPER void pin_uring(struct pin *p, void *addr, int expect, int test)
+{
+#ifdef COWLAB_HAVE_LIBURING
+	struct iovec iov = { addr, (size_t)page_size };
+	int ret = io_uring_queue_init(4, &p->ring, 0), fd;
+
+	p->kind = PIN_NONE;
+	if (ret < 0)
+		skip_rest("io_uring_queue_init: %s", strerror(-ret));
+	ret = io_uring_register_buffers(&p->ring, &iov, 1);
+	if (ret == 0) {
+		fd = memfd_create("cowlab-dma", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, page_size))
+			run_abort("memfd for the DMA: %s", strerror(errno));
+		p->pfn = 0;
+		pin_taken(p, PIN_URING, addr, fd);
+	} else {
+		io_uring_queue_exit(&p->ring);
+		snprintf(p->why, sizeof(p->why), "io_uring_register_buffers: %s", strerror(-ret));
+		out("# %s: %s\n", op_label[sh->current_op], p->why);
+	}
+	if (expect == EXPECT_NONE) {
+		if (ret)
+			skip_rest("%s", p->why);
+		return;
+	}
+	if (ret && ret != -EOPNOTSUPP && ret != -EFAULT)
+		run_abort("%s: %s, neither a success nor a refusal", op_label[sh->current_op], p->why);
+	if (!ret != (expect == EXPECT_OK))
+		out("# %s: the program expects the registration %s\n", op_label[sh->current_op],
+			expect == EXPECT_OK ? "to succeed" : "to be refused");
+	report(test, !ret == (expect == EXPECT_OK) ? RES_PASS : RES_FAIL, test_promise[test], NULL);
+#else
+	(void)p;
+	(void)addr;
+	(void)expect;
+	(void)test;
+	skip_rest("built without liburing: no io_uring fixed buffers");
+#endif
+}
+
 HELPER void unpin(struct pin *p)
 {
 	if (p->kind == PIN_DEV) {

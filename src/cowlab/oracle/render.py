@@ -74,6 +74,7 @@ def constants(p: Program) -> str:
         "NEED_SWAP": int(p.needs_swap),
         "NEED_HUGE_PAGES": p.huge_pages,
         "NEED_URING": int(p.needs_uring),
+        "NEED_URING_CALLS": int(p.uring_calls > 0),
         "MACHINE_NUMA_BALANCING": int(p.numa_balancing),
         "NEED_THP": int("thp" in p.thp_sizes),
         "NEED_MTHP": int("mthp" in p.thp_sizes),

@@ -66,7 +66,7 @@ HANDLED_FIELDS: dict[type, frozenset[str]] = {
         Mremap: ("region", "to", "first", "count"),
         Fork: ("child", "thread"),
         Exit: (),
-        Pin: ("addr", "name", "flags", "fast"),
+        Pin: ("addr", "name", "flags", "fast", "by", "expect"),
         ProcMemWrite: ("addr",),
         ProcMemRead: ("addr",),
         Unpin: ("name",),
@@ -415,30 +415,8 @@ class Translator(Walk):
 
     def pinning(self, i: int, a: object, actor: str, label: str) -> None:
         match a:
-            case Pin(addr, name, flags, fast):
-                proc = self.actor_proc(actor)
-                key, region, c = self.addr(proc, addr, "read")
-                if name in self.pins and self.pins[name].held:
-                    raise Refuse(f"pin {name} is already held")
-                cflags = pin_flags(flags, fast)
-                write = "FOLL_WRITE" in flags
-                prot = region.prot_at(key[1])
-                if write and prot != "rw" and "FOLL_FORCE" not in flags:
-                    raise Refuse(
-                        f"FOLL_WRITE on a region mapped {prot} without FOLL_FORCE: GUP fails (EFAULT)"
-                    )
-                index = self.pin_index.setdefault(name, len(self.pin_index))
-                shared = (region.file, region.file_pages[key[1]]) if region.shared and region.file else None
-                self.pins[name] = PinRef(
-                    name, index, proc.name, actor, key[0], key[1], write, file_page=shared
-                )
-                if write and key not in proc.expected and not shared:
-                    proc.expected[key] = self.expect_at(proc, key)  # a write pin copies a private file page
-                if set(flags) >= RW_PIN:
-                    self.needs_uring = True
-                    self.uring_pins.add(name)
-                what = "|".join(flags) + (" fast" if fast else "")
-                self.emit(actor, label, [f"pin_step(&pin[{index}], {c}, {cflags}, {cstr(what)});"])
+            case Pin(addr, name, flags, fast, by, outcome):
+                self.pin(i, addr, name, flags, fast, by, outcome, actor, label)
             case Unpin(name):
                 proc = self.actor_proc(actor)
                 pin = self.held_pin(name)
@@ -475,6 +453,68 @@ class Translator(Walk):
                     desc = f"{label} sees only data {owner.name} may see"
                 n = self.check(promise, desc, label, owner.known)
                 self.emit(pin.thread, label, [f"check_dma({n}, &pin[{pin.index}], {expect}, KNOWN({n}));"])
+
+    def pin(
+        self,
+        i: int,
+        addr: str,
+        name: str,
+        flags: tuple[str, ...],
+        fast: bool,
+        by: str,
+        expect: str | None,
+        actor: str,
+        label: str,
+    ) -> None:
+        """A driver's pin through the module (with exactly the scenario's flags), or an
+        io_uring buffer registration; a check where the scenario says what the call
+        returns (call_result), or where a long-term write pin may hold a page-cache page
+        that writeback cleans (file_pin_writeback: the kernel refuses it from 6.5)."""
+        proc = self.actor_proc(actor)
+        key, region, c = self.addr(proc, addr, "read")
+        if name in self.pins and self.pins[name].held:
+            raise Refuse(f"pin {name} is already held")
+        if by == "io_uring":
+            flags, fast = tuple(sorted(RW_PIN)), False
+        elif expect is not None:
+            raise Refuse("expect: is only checked on io_uring registrations")
+        cflags = pin_flags(flags, fast)
+        write = "FOLL_WRITE" in flags
+        prot = region.prot_at(key[1])
+        if write and prot != "rw" and "FOLL_FORCE" not in flags:
+            raise Refuse(f"FOLL_WRITE on a region mapped {prot} without FOLL_FORCE: GUP fails (EFAULT)")
+        index = self.pin_index.setdefault(name, len(self.pin_index))
+        shared = (region.file, region.file_pages[key[1]]) if region.shared and region.file else None
+        pin = PinRef(name, index, proc.name, actor, key[0], key[1], write, file_page=shared)
+        self.pins[name] = pin
+        if write and key not in proc.expected and not shared:
+            proc.expected[key] = self.expect_at(proc, key)  # a write pin copies a private file page
+        what = "|".join(flags) + (" fast" if fast else "")
+        if by == "io_uring":
+            self.needs_uring = True
+            self.uring_calls.add(name)
+            pin.held = expect != "refused"  # a refused registration holds nothing
+            n = 0
+            if expect is not None:
+                verb = "succeeds" if expect == "ok" else "is refused"
+                n = self.check("call_result", f"{label}: io_uring_register_buffers {verb}", label)
+            outcome = {"ok": "EXPECT_OK", "refused": "EXPECT_REFUSED", None: "EXPECT_NONE"}[expect]
+            self.emit(actor, label, [f"pin_uring(&pin[{index}], {c}, {outcome}, {n});"])
+            return
+        if set(flags) >= RW_PIN:
+            self.needs_uring = True
+            self.uring_pins.add(name)
+        file = next((f for f in self.scenario.files if shared and f.name == shared[0]), None)
+        if write and "FOLL_LONGTERM" in flags and file is not None and fs_has_writeback(file.fs):
+            n = self.check(
+                "file_pin_writeback",
+                f"{label}: the kernel takes no long-term write pin on page {shared and shared[1]} of "
+                f"{file.name}, on {file.fs}",
+                label,
+            )
+            self.emit(actor, label, [f"pin_step_file(&pin[{index}], {c}, {cflags}, {cstr(what)}, {n});"])
+            return
+        self.emit(actor, label, [f"pin_step(&pin[{index}], {c}, {cflags}, {cstr(what)});"])
 
     def held_pin(self, name: str) -> PinRef:
         pin = self.pins.get(name)
@@ -612,6 +652,7 @@ class Translator(Walk):
             npins=len(self.pin_index),
             uring_pins=len(self.uring_pins),
             npipes=len(self.pipes),
+            uring_calls=len(self.uring_calls),
             thp_sizes=sorted(self.thp_sizes),
         )
 

@@ -38,6 +38,8 @@ class Walk:
         self.nodes: set[int] = set()
         self.needs_swap = False
         self.needs_uring = False
+        #: io_uring registrations the scenario asks for by name (by: io_uring)
+        self.uring_calls: set[str] = set()
         #: pins io_uring can take too (R/W long-term FOLL_PIN)
         self.uring_pins: set[str] = set()
         self.numa_scans = 0
