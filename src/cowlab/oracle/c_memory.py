@@ -72,12 +72,11 @@ HELPER void *do_mmap(size_t len, int prot, int fd, int kind)
  * (2048 kB; a 16 kB mTHP range is aligned too), the slack unmapped, and
  * MADV_HUGEPAGE on the range.  Its first fault may then map a THP.
  */
-HELPER void *do_mmap_thp(size_t len, int prot, size_t unit)
+HELPER void *do_mmap_thp(size_t len, int prot)
 {
 	size_t room = len + HPAGE_SIZE;
 	char *raw = mmap(NULL, room, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *p;
 
-	(void)unit;
 	if (raw == MAP_FAILED)
 		run_abort("%s: mmap: %s", op_label[sh->current_op], strerror(errno));
 	p = (char *)(((uintptr_t)raw + HPAGE_SIZE - 1) & ~(uintptr_t)(HPAGE_SIZE - 1));

@@ -8,7 +8,7 @@ from dataclasses import fields
 from cowlab.model.swap import fs_has_writeback
 from cowlab.oracle.program import ExportError, FileInfo, Program
 from cowlab.oracle.render import cstr
-from cowlab.oracle.state import THP_UNIT_PAGES, Key, PinRef, PipeRef, Proc, Region
+from cowlab.oracle.state import Key, PinRef, PipeRef, Proc, Region
 from cowlab.oracle.walk import PROTS, Refuse, Walk
 from cowlab.scenario.actions import (
     ACTION_NAMES,
@@ -255,8 +255,7 @@ class Translator(Walk):
         self.fresh(proc, a.name)
         if thp is not None:
             self.thp_sizes.add(thp)
-            unit = THP_UNIT_PAGES[thp]
-            call = f"do_mmap_thp({region.size}, {PROTS[a.prot]}, {unit} * page_size)"
+            call = f"do_mmap_thp({region.size}, {PROTS[a.prot]})"
         else:
             if a.file:
                 self.file_fd_kinds.setdefault(a.file, set()).add("rw" if a.shared else "ro")
