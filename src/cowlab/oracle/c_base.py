@@ -414,6 +414,8 @@ static int finish(void)
 		if (pid <= 0)
 			nanosleep(&nap, NULL);
 	}
+	if (NEED_NUMA_SCAN)
+		vmstat_note("at the end");
 	restore_knobs();
 	for (i = 1; i <= NTESTS; i++)
 		count[sh->result[i]]++;
@@ -456,6 +458,8 @@ int main(void)
 	for (i = 0; approximation[i]; i++)
 		out("# approx: %s\n", approximation[i]);
 	numa_save();
+	if (NEED_NUMA_SCAN)
+		vmstat_start();
 	if (NPINS)
 		pin_module_probe();
 	skip = precondition();

@@ -870,6 +870,54 @@ static void numa_setup(int balancing)
 }
 
 /*
+ * Whether NUMA balancing did what the model's numa_scan and hinting faults do is up
+ * to the kernel: the counters of /proc/vmstat since the start say what it did.
+ */
+static const char *const vmstat_key[] = { "numa_pte_updates", "numa_huge_pte_updates", "numa_hint_faults",
+						"numa_pages_migrated", "pgmigrate_fail", "thp_migration_fail", NULL };
+static long vmstat_base[8];
+
+static long vmstat_value(const char *key)
+{
+	char buf[16384], *p;
+	size_t len = strlen(key);
+	int fd = open("/proc/vmstat", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, len) && p[len] == ' ')
+			return strtol(p + len + 1, NULL, 10);
+	return -1;
+}
+
+static void vmstat_start(void)
+{
+	int i;
+
+	for (i = 0; vmstat_key[i]; i++)
+		vmstat_base[i] = vmstat_value(vmstat_key[i]);
+}
+
+static void vmstat_note(const char *when)
+{
+	char line[512];
+	int i, len = snprintf(line, sizeof(line), "# vmstat since the start, %s:", when);
+
+	for (i = 0; vmstat_key[i] && len < (int)sizeof(line); i++)
+		if (vmstat_base[i] >= 0)
+			len += snprintf(line + len, sizeof(line) - (size_t)len, " %s +%ld", vmstat_key[i],
+					vmstat_value(vmstat_key[i]) - vmstat_base[i]);
+	out("%.500s\n", line);
+}
+
+/*
  * task_numa_work() cannot be called: enable balancing with fast scanning and
  * keep this thread running (the scan is queued from its scheduler tick) for
  * 1.5 s.  When exactly the scan passes over the page is up to the kernel.
@@ -888,6 +936,7 @@ HELPER void numa_scan(void)
 	do
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 1500);
+	vmstat_note(op_label[sh->current_op]);
 }
 
 /* ---- files: a memfd (tmpfs) or an unlinked file in the working directory (a
