@@ -71,13 +71,29 @@ def test_a_page_mremap_moved_away_is_gone_from_the_old_region() -> None:
     assert "check_value(1, load64(ADDR(1, 128)), 1, KNOWN(1));" in body
 
 
+MTHP = """
+name: mthp
+machine: {nodes: 1, numa_balancing: false}
+processes: [{name: P, threads: [{name: T1}]}]
+steps:
+  - T1: {mmap: mem, pages: 2, mthp: true}
+  - T1: {read: mem}
+  - T1: {write: mem}
+  - T1: {madvise: mem, advice: dontneed, first: 1, count: 1}
+"""
+
+
 def test_collapse_and_mthp() -> None:
     collapse = export_c(load_builtin("cow-thp-collapse-after-fork-lower-shared"))
     assert "do_collapse(ADDR(0, 0), 512 * page_size);" in collapse
     assert "do_madvise(ADDR(0, 256), 256 * page_size, MADV_DONTFORK);" in collapse
-    mthp = export_c(load_builtin("cow-basic-fork-mthp"))
-    assert "do_mmap_thp(8 * page_size, PROT_READ | PROT_WRITE);" in mthp
-    assert 'thp_populated(ADDR(0, 0), 4, "a 16 kB mTHP");' in mthp
+    mthp = export_c(load(MTHP))
+    assert "do_mmap_thp(4 * page_size, PROT_READ | PROT_WRITE);" in mthp
+    # a read maps the small zero page (no check), the first write a whole 16 kB folio
+    assert mthp.count("thp_populated(ADDR") == 1
+    assert 'store64(ADDR(0, 0), tokval(1));\n\tthp_populated(ADDR(0, 0), 4, "a 16 kB mTHP");' in mthp
+    # "all but the first subpage" of the folio
+    assert "do_madvise(ADDR(0, 1), 3 * page_size, MADV_DONTNEED);" in mthp
     assert "#define NEED_MTHP 1" in mthp
 
 
