@@ -217,7 +217,7 @@ class Translator(Walk):
             case Munmap(name, first, count):
                 region = self.region(proc, name)
                 pages = self.page_range(region, first, count)
-                body = [f"do_munmap({a}, {n});" for a, n in self.spans(region, pages)]
+                body = [f"do_munmap({at}, {length});" for at, length in self.spans(region, pages)]
                 for page in pages:
                     proc.expected.pop((name, page), None)
                     region.mapped[page] = False
@@ -230,7 +230,9 @@ class Translator(Walk):
                 pages = self.page_range(region, first, count)
                 for page in pages:
                     region.prots[page] = prot
-                body = [f"do_mprotect({a}, {n}, {PROTS[prot]});" for a, n in self.spans(region, pages)]
+                body = [
+                    f"do_mprotect({at}, {length}, {PROTS[prot]});" for at, length in self.spans(region, pages)
+                ]
                 self.emit(actor, label, body)
             case Madvise(name, advice, first, count):
                 self.madvise(proc, name, advice, first, count, actor, label)
@@ -257,8 +259,6 @@ class Translator(Walk):
             self.thp_sizes.add(thp)
             call = f"do_mmap_thp({region.size}, {PROTS[a.prot]})"
         else:
-            if a.file:
-                self.file_fd_kinds.setdefault(a.file, set()).add("rw" if a.shared else "ro")
             fd = f"file_{'rw' if a.shared else 'ro'}[{self.file_index(a.file)}]" if a.file else "-1"
             kind = "MAP_KIND_SHARED" if a.shared else "MAP_KIND_HUGETLB" if a.hugetlb else "MAP_KIND_PRIVATE"
             call = f"do_mmap({region.size}, {PROTS[a.prot]}, {fd}, {kind})"
@@ -322,7 +322,7 @@ class Translator(Walk):
             )
         call = "do_collapse" if advice == "collapse" else "do_madvise"
         extra = "" if advice == "collapse" else f", {ADVICE[advice]}"
-        self.emit(actor, label, [f"{call}({a}, {n}{extra});" for a, n in self.spans(region, pages)])
+        self.emit(actor, label, [f"{call}({at}, {n}{extra});" for at, n in self.spans(region, pages)])
 
     def pageout(self, proc: Proc, name: str, region: Region, pages: range, actor: str, label: str) -> None:
         """MADV_PAGEOUT: pages that must go to swap are written anonymous pages
@@ -341,7 +341,7 @@ class Translator(Walk):
             mask = sum(1 << p for p in must)
             self.emit(actor, label, [f"do_pageout(region[{region.index}], {region.pages}, {mask:#x}ULL);"])
             return
-        body = [f"do_madvise({a}, {n}, MADV_PAGEOUT);" for a, n in self.spans(region, pages)]
+        body = [f"do_madvise({at}, {n}, MADV_PAGEOUT);" for at, n in self.spans(region, pages)]
         body += [f"pageout_left({region.at(p)}, {p}, {int(p in must)});" for p in pages if region.mapped[p]]
         self.emit(actor, label, body)
 
@@ -401,7 +401,7 @@ class Translator(Walk):
         self.note(text)
         body = [f"/* APPROXIMATE: {text} */"]
         body += [
-            f"do_munmap({a}, {n});" for r in proc.regions.values() for a, n in self.spans(r, range(r.pages))
+            f"do_munmap({at}, {n});" for r in proc.regions.values() for at, n in self.spans(r, range(r.pages))
         ]
         body += [f"unpin(&pin[{p.index}]);" for p in held]
         body += [
@@ -415,7 +415,7 @@ class Translator(Walk):
     def pinning(self, i: int, a: object, actor: str, label: str) -> None:
         match a:
             case Pin(addr, name, flags, fast, by, outcome):
-                self.pin(i, addr, name, flags, fast, by, outcome, actor, label)
+                self.pin(addr, name, flags, fast, by, outcome, actor, label)
             case Unpin(name):
                 proc = self.actor_proc(actor)
                 pin = self.held_pin(name)
@@ -455,7 +455,6 @@ class Translator(Walk):
 
     def pin(
         self,
-        i: int,
         addr: str,
         name: str,
         flags: tuple[str, ...],

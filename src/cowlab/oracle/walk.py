@@ -47,8 +47,6 @@ class Walk:
         self.forks = 0
         #: THP kinds of the regions ("thp", "mthp")
         self.thp_sizes: set[str] = set()
-        #: per file: the descriptors its mappings need ("ro" private, "rw" shared)
-        self.file_fd_kinds: dict[str, set[str]] = {}
         #: C comment lines the next emitted op starts with
         self.comment: list[str] = []
         for f in scenario.files:
