@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from cowlab.model.swap import fs_has_writeback
+from cowlab.model.swap import HUGETLBFS, fs_has_writeback
 from cowlab.oracle.program import ExportError, FileInfo, Program
 from cowlab.oracle.render import cstr
 from cowlab.oracle.state import Key, PinRef, PipeRef, Proc, Region
@@ -244,8 +244,9 @@ class Translator(Walk):
     def mmap(self, proc: Proc, a: Mmap, actor: str, label: str) -> None:
         if a.name in proc.regions:
             raise Refuse(f"region {a.name} is already mapped")
-        if a.hugetlb and a.file:
-            raise Refuse("a file mapping cannot be MAP_HUGETLB")
+        if a.file and next(f.fs for f in self.scenario.files if f.name == a.file) == HUGETLBFS:
+            # a memfd with MFD_HUGETLB, mapped in huge-page units: not written yet
+            raise Refuse(f"file {a.file} is on hugetlbfs: memfd hugetlb files are not exported yet")
         if a.shared and not a.file:
             raise Refuse("MAP_SHARED anonymous memory is not modeled")
         thp = "thp" if a.thp else "mthp" if a.mthp else None
