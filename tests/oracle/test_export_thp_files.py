@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cowlab.oracle import ExportError, export_c
+from cowlab.oracle.render import render
 from cowlab.oracle.state import thp_layout
 from cowlab.oracle.translate import translate
 from cowlab.scenario.catalog import builtin_names, load_builtin
@@ -141,7 +142,7 @@ def test_stores_through_a_shared_mapping_reach_the_file(fs: str, disk: int) -> N
     assert "check_value(2, load64(ADDR(0, 1)), 5, KNOWN(2));" in source
     assert "check_value(3, load64(ADDR(1, 1)), 4, KNOWN(3));" in source
     assert "HELPER const int file_0_final[] = { 1, 5 };" in source
-    assert f'make_file(0, "f", 2, file_0_tokens, {disk});' in source
+    assert f'make_file(0, "f", 2, file_0_tokens, {disk}, 0);' in source
     assert f"#define NEED_DISK_FILE {disk}" in source
 
 
@@ -170,17 +171,27 @@ def test_io_uring_registrations_check_what_the_program_expects(name: str, outcom
     assert not program.needs_module("module") and program.uring_calls == 1
 
 
-def test_only_stops_inside_migration_and_hugetlbfs_files_are_refused() -> None:
+def test_only_stops_inside_migration_are_refused() -> None:
     refused = []
     for name in builtin_names():
         try:
             translate(load_builtin(name))
         except ExportError as exc:
-            if "is on hugetlbfs" in exc.problems[0]:  # the steps after an unexported mmap follow
-                refused.append(name)
-                continue
             assert all("stops inside a NUMA migration" in p for p in exc.problems), exc.problems
             refused.append(name)
-    hugetlbfs = {n for n in refused if n.endswith("-memfd-hugetlb")}
-    assert len(hugetlbfs) == 13  # never exported as the plain memfd they are not
-    assert set(refused) - hugetlbfs <= {"gaudi", "gaudi-affinity", "gaudi-no-numa-balancing", "gaudi-thp"}
+    assert set(refused) <= {"gaudi", "gaudi-affinity", "gaudi-no-numa-balancing", "gaudi-thp"}
+
+
+def test_a_file_on_hugetlbfs_is_a_memfd_of_huge_pages_mapped_in_huge_page_units() -> None:
+    """Never the plain memfd it is not: MFD_HUGETLB, filled through a shared mapping
+    (hugetlbfs has no write()), one huge page per model page, reserved beforehand."""
+    program = translate(load_builtin("cow-non-anon-basic-cow-memfd-hugetlb"))
+    [file] = program.files
+    assert file.huge and not file.disk
+    assert program.huge_pages == 1 + 1  # the file's page and the private copy
+    text = render(program)
+    assert 'make_file(0, "f", 1, file_0_tokens, 0, 1);' in text
+    body = [line for op in program.ops for line in op.body]
+    assert (
+        "region[0] = do_mmap(1 * HPAGE_SIZE, PROT_READ | PROT_WRITE, file_ro[0], MAP_KIND_PRIVATE);" in body
+    )

@@ -939,25 +939,37 @@ HELPER void numa_scan(void)
 	vmstat_note(op_label[sh->current_op]);
 }
 
-/* ---- files: a memfd (tmpfs) or an unlinked file in the working directory (a
- * filesystem with writeback) per scenario file, its pages filled with known tokens ---- */
-HELPER void make_file(int f, const char *name, int pages, const int *tokens, int disk)
+/* ---- files: a memfd (tmpfs), an unlinked file in the working directory (a
+ * filesystem with writeback) or a memfd of huge pages (hugetlbfs) per scenario
+ * file, its pages filled with known tokens ---- */
+HELPER size_t file_unit[NFILES + 1];
+
+HELPER void make_file(int f, const char *name, int pages, const int *tokens, int disk, int huge)
 {
-	char path[64];
+	char path[64], *p;
 	uint64_t v;
 	int i;
 
+	file_unit[f] = huge ? HPAGE_SIZE : page_size;
 	if (disk) {
 		snprintf(path, sizeof(path), "./cowlab-file-XXXXXX");
 		file_rw[f] = mkstemp(path);
 		if (file_rw[f] >= 0)
 			unlink(path);
 	} else {
-		file_rw[f] = memfd_create(name, 0);
+		file_rw[f] = memfd_create(name, huge ? MFD_HUGETLB : 0);
 	}
-	if (file_rw[f] < 0 || ftruncate(file_rw[f], (off_t)pages * page_size))
+	if (file_rw[f] < 0 || ftruncate(file_rw[f], (off_t)pages * (off_t)file_unit[f]))
 		run_abort("memfd for file %s: %s", name, strerror(errno));
-	for (i = 0; i < pages; i++) {
+	if (huge) {	/* hugetlbfs has no write(): fill it through a shared mapping */
+		p = mmap(NULL, (size_t)pages * HPAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, file_rw[f], 0);
+		if (p == MAP_FAILED)
+			run_abort("filling file %s: mmap: %s", name, strerror(errno));
+		for (i = 0; i < pages; i++)
+			store64(p + (size_t)i * HPAGE_SIZE, tokval(tokens[i]));
+		munmap(p, (size_t)pages * HPAGE_SIZE);
+	}
+	for (i = 0; i < pages && !huge; i++) {
 		v = tokval(tokens[i]);
 		if (pwrite(file_rw[f], &v, sizeof(v), (off_t)i * page_size) != sizeof(v))
 			run_abort("filling file %s: %s", name, strerror(errno));
@@ -1039,7 +1051,7 @@ HELPER void check_file(int test, int f, int pages, const int *tokens)
 	int i;
 
 	for (i = 0; i < pages; i++) {
-		if (pread(file_rw[f], &v, sizeof(v), (off_t)i * page_size) != sizeof(v))
+		if (pread(file_rw[f], &v, sizeof(v), (off_t)i * (off_t)file_unit[f]) != sizeof(v))
 			v = ~0ULL;
 		if (tokidx(v) == tokens[i])
 			continue;

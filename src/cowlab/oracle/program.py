@@ -67,6 +67,8 @@ class FileInfo:
     #: on a filesystem with writeback (ext4, xfs, btrfs): a file in the working
     #: directory, else a memfd (tmpfs)
     disk: bool = False
+    #: on hugetlbfs: a memfd with MFD_HUGETLB, one huge page per model page
+    huge: bool = False
 
 
 @dataclass

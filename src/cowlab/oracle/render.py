@@ -175,7 +175,8 @@ def scaffolding(p: Program) -> str:
                 *start,
             ]
     files = [
-        f"make_file({f.index}, {cstr(f.name)}, {len(f.tokens)}, file_{f.index}_tokens, {int(f.disk)});"
+        f"make_file({f.index}, {cstr(f.name)}, {len(f.tokens)}, file_{f.index}_tokens, "
+        f"{int(f.disk)}, {int(f.huge)});"
         for f in p.files
     ]
     checks = [f"check_file({f.check}, {f.index}, {len(f.tokens)}, file_{f.index}_final);" for f in p.files]

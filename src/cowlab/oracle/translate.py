@@ -244,24 +244,27 @@ class Translator(Walk):
     def mmap(self, proc: Proc, a: Mmap, actor: str, label: str) -> None:
         if a.name in proc.regions:
             raise Refuse(f"region {a.name} is already mapped")
-        if a.file and next(f.fs for f in self.scenario.files if f.name == a.file) == HUGETLBFS:
-            # a memfd with MFD_HUGETLB, mapped in huge-page units: not written yet
-            raise Refuse(f"file {a.file} is on hugetlbfs: memfd hugetlb files are not exported yet")
+        # a file on hugetlbfs is a memfd with MFD_HUGETLB: its mappings are in huge pages
+        huge = a.hugetlb or (a.file is not None and self.file_fs(a.file) == HUGETLBFS)
         if a.shared and not a.file:
             raise Refuse("MAP_SHARED anonymous memory is not modeled")
         thp = "thp" if a.thp else "mthp" if a.mthp else None
         index = self.region_index.setdefault(a.name, len(self.region_index))
-        region = proc.regions[a.name] = Region(
-            index, a.pages, a.prot, a.file, a.hugetlb, thp=thp, shared=a.shared
-        )
-        self.huge_pages += a.pages if a.hugetlb else 0
+        region = proc.regions[a.name] = Region(index, a.pages, a.prot, a.file, huge, thp=thp, shared=a.shared)
+        self.huge_pages += a.pages if huge and not a.shared else 0  # anon pages or private copies
         self.fresh(proc, a.name)
         if thp is not None:
             self.thp_sizes.add(thp)
             call = f"do_mmap_thp({region.size}, {PROTS[a.prot]})"
         else:
             fd = f"file_{'rw' if a.shared else 'ro'}[{self.file_index(a.file)}]" if a.file else "-1"
-            kind = "MAP_KIND_SHARED" if a.shared else "MAP_KIND_HUGETLB" if a.hugetlb else "MAP_KIND_PRIVATE"
+            kind = (
+                "MAP_KIND_SHARED"
+                if a.shared
+                else "MAP_KIND_HUGETLB"
+                if a.hugetlb and not a.file
+                else "MAP_KIND_PRIVATE"
+            )
             call = f"do_mmap({region.size}, {PROTS[a.prot]}, {fd}, {kind})"
         self.emit(actor, label, [f"region[{index}] = {call};"])
 
@@ -294,6 +297,9 @@ class Translator(Walk):
 
     def file_index(self, name: str) -> int:
         return list(self.file_tokens).index(name)
+
+    def file_fs(self, name: str) -> str:
+        return next(f.fs for f in self.scenario.files if f.name == name)
 
     def madvise(
         self, proc: Proc, name: str, advice: str, first: int, count: int | None, actor: str, label: str
@@ -626,8 +632,9 @@ class Translator(Walk):
             n = self.check(
                 "file_isolation", f"at the end, file {name} still holds its data", f"end: file {name}"
             )
-            fs = next(f.fs for f in self.scenario.files if f.name == name)
-            files.append(FileInfo(name, i, tokens, n, tuple(self.file_data[name]), fs_has_writeback(fs)))
+            fs = self.file_fs(name)
+            final = tuple(self.file_data[name])
+            files.append(FileInfo(name, i, tokens, n, final, fs_has_writeback(fs), fs == HUGETLBFS))
         ordered = sorted(self.procs.values(), key=lambda p: p.index)
         return Program(
             name=self.scenario.name,
@@ -644,7 +651,7 @@ class Translator(Walk):
             nodes=sorted(self.nodes),
             # room for every huge page and a COW copy of it after each fork
             needs_swap=self.needs_swap,
-            huge_pages=self.huge_pages * (1 + self.forks),
+            huge_pages=self.huge_pages * (1 + self.forks) + sum(len(f.tokens) for f in files if f.huge),
             needs_uring=self.needs_uring,
             numa_scans=self.numa_scans,
             nregions=len(self.region_index),
