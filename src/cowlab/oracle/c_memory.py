@@ -762,11 +762,13 @@ static const char *disk_file_dir(void)
 	return why;
 }
 
-/* ---- hugetlb: free 2048 kB pages, reserved as root if missing ---- */
-static long meminfo(const char *key)
+/* The number after "KEY " at the start of a line of a /proc file such as
+ * /proc/meminfo ("HugePages_Free:") or /proc/vmstat ("pgmigrate_fail"), else -1. */
+static long proc_field(const char *path, const char *key)
 {
-	char buf[8192], *p;
-	int fd = open("/proc/meminfo", O_RDONLY);
+	char buf[16384], *p;
+	size_t len = strlen(key);
+	int fd = open(path, O_RDONLY);
 	ssize_t n;
 
 	if (fd < 0)
@@ -776,8 +778,16 @@ static long meminfo(const char *key)
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
-	p = strstr(buf, key);
-	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, len) && p[len] == ' ')
+			return strtol(p + len + 1, NULL, 10);
+	return -1;
+}
+
+/* ---- hugetlb: free 2048 kB pages, reserved as root if missing ---- */
+static long meminfo(const char *key)
+{
+	return proc_field("/proc/meminfo", key);
 }
 
 static const char *reserve_huge_pages(long need)
@@ -879,22 +889,7 @@ static long vmstat_base[8];
 
 static long vmstat_value(const char *key)
 {
-	char buf[16384], *p;
-	size_t len = strlen(key);
-	int fd = open("/proc/vmstat", O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, key, len) && p[len] == ' ')
-			return strtol(p + len + 1, NULL, 10);
-	return -1;
+	return proc_field("/proc/vmstat", key);
 }
 
 static void vmstat_start(void)
