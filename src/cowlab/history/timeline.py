@@ -478,8 +478,12 @@ TIMELINE: tuple[Commit, ...] = (
         "mm: support large folios swap-in for sync io devices",
         "v6.12",
         "docs/research/timeline-v6.18.md §A (6.12 MM pull).  Recorded without a rule: only "
-        "SWP_SYNCHRONOUS_IO devices (zram) swap large folios in; the model's swap device, "
-        "like the oracle's swap file, swaps in small pages",
+        "SWP_SYNCHRONOUS_IO devices (zram, brd) swap large folios in; the model's swap "
+        "device swaps in small pages.  The oracle's VM swaps to brd, which is synchronous "
+        "(drivers/block/brd.c: QUEUE_FLAG_SYNCHRONOUS, BLK_FEAT_SYNCHRONOUS from 6.11), so "
+        "6.12 there may bring an mTHP back whole; cow.c's swapped-out mTHP lines agree all "
+        "the same (docs/oracle-report.md): the pin and the child see the same data whether "
+        "the write fault then copies a large folio's page or reuses a small exclusive one",
     ),
     Commit(
         "003fde4492c8",
