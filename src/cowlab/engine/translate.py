@@ -153,7 +153,7 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
             _, vpn = resolve_addr(m, pid, addr)
             if by == "io_uring":
                 return IoUringRegisterOp(pid, vpn, name, expect or "")
-            return GupOp(pid, vpn, gup_flags(flags), name, "device", fast)
+            return GupOp(pid, vpn, gup_flags(flags), name, "device", fast, expect or "")
         case Vmsplice(addr=addr, name=name):
             if S.ref_named(m, name) >= 0:
                 raise ScenarioError(f"a reference named {name!r} is already held")

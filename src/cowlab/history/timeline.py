@@ -516,3 +516,18 @@ TIMELINE: tuple[Commit, ...] = (
         (("collapse_read_only", True),),
     ),
 )
+
+#: commits that exist only on a stable branch, with an effect there that no mainline
+#: commit has; stable.STABLE_BRANCHES says which releases carry them
+STABLE_ONLY: tuple[Commit, ...] = (
+    Commit(
+        "476c1dfefab8",
+        "mm: Don't pin ZERO_PAGE in pin_user_pages() [6.1.y backport of c8070b787519]",
+        "v6.1.130",
+        "docs/research/timeline-v6.18.md §C: upstream c8070b787519 (v6.5) pins the zero "
+        "page without counting it; in 6.1 try_grab_page() returns bool, and the backport's "
+        "'return 0' for the zero page means failure there, so every FOLL_PIN of the zero "
+        "page fails with -ENOMEM (vfio's VFIO_MAP_DMA of never-written memory) until 6.1.135",
+        (("zero_page_pin_fails", True),),
+    ),
+)

@@ -481,8 +481,10 @@ class Translator(Walk):
             raise Refuse(f"pin {name} is already held")
         if by == "io_uring":
             flags, fast = tuple(sorted(RW_PIN)), False
-        elif expect is not None:
-            raise Refuse("expect: is only checked on io_uring registrations")
+        elif expect == "refused":
+            raise Refuse("expect: refused is checked on io_uring registrations only")
+        # a driver's pin that expects success: the program stops (an error cell, never a
+        # verdict) if the pin call fails, as it does for any pin
         cflags = pin_flags(flags, fast)
         write = "FOLL_WRITE" in flags
         prot = region.prot_at(key[1])

@@ -209,11 +209,7 @@ class _Checker:
                 self.check_choice(prot, PROTS, key("prot"))
             case Madvise(_, advice):
                 self.check_choice(advice, ADVICES, key("advice"))
-            case Pin(flags=flags, fast=fast, by=by, expect=expect):
-                if expect is not None and by != "io_uring":
-                    self.fail(
-                        key("expect"), "expect: is modeled for io_uring registrations only (by: io_uring)"
-                    )
+            case Pin(flags=flags, fast=fast, by=by):
                 for i, flag in enumerate(flags):
                     self.check_choice(flag, GUP_FLAG_NAMES, f"{key('flags')}[{i}]")
                 if by == "io_uring" and (fast or tuple(flags) != Pin.__dataclass_fields__["flags"].default):
