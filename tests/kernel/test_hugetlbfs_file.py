@@ -12,7 +12,7 @@ import pytest
 
 from cowlab.model import state as S
 from cowlab.scenario import ScenarioError, load_scenario
-from tests.conftest import broken, loads, run_text
+from tests.conftest import broken, loads, run_builtin, run_text
 from tests.kernel.test_shared_file import pin_held, pte, scenario
 
 RO_PIN = "{pin: mem, as: dev, flags: [FOLL_PIN, FOLL_LONGTERM]}"
@@ -41,16 +41,8 @@ def test_a_shared_mapping_maps_the_files_huge_page_writable_and_its_stores_are_t
 
 
 def test_a_private_write_copies_the_huge_page_and_never_reaches_the_file() -> None:
-    """cow.c's non-anon "Basic COW" with memfd hugetlb."""
-    steps = """
-        - T1: {mmap: mem, file: f}
-        - T1: {mmap: smem, file: f, shared: true, prot: r}
-        - T1: {read: mem}
-        - T1: {read: smem}
-        - T1: {write: mem}
-        - T1: {read: smem}
-    """
-    result = run_text(scenario(steps, fs="hugetlbfs"), "v6.18")
+    """cow.c's non-anon "Basic COW" with memfd hugetlb: the copy is an anon huge page."""
+    result = run_builtin("cow-non-anon-basic-cow-memfd-hugetlb", "v6.18")
     _, before, after = loads(result)
     assert before == after and broken(result) == []
     copy = pte(result).pfn
