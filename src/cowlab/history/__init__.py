@@ -5,6 +5,7 @@ from cowlab.history.kernel import (
     Kernel,
     UnknownKernelError,
     build_kernel,
+    commit_url,
     find_commit,
     kernel_at,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "Rules",
     "UnknownKernelError",
     "build_kernel",
+    "commit_url",
     "find_commit",
     "kernel_at",
     "normalize_release",

@@ -52,6 +52,13 @@ class Kernel:
         return any(c.hash.startswith(commit_hash) for c in self.commits)
 
 
+def commit_url(short: str) -> str:
+    """Where a reader opens the commit: Linus's tree, or the stable tree for a commit
+    that exists only there."""
+    tree = "stable" if any(c.short == short for c in STABLE_ONLY) else "torvalds"
+    return f"https://git.kernel.org/{tree}/c/{short}"
+
+
 def find_commit(text: str) -> Commit:
     """The timeline commit named by a hash prefix of at least 7 hex digits."""
     prefix = text.strip().lower()
