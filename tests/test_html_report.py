@@ -127,3 +127,13 @@ def test_bisect_html_puts_the_two_traces_side_by_side(tmp_path: Path) -> None:
     assert '<tr id="step-9" class="first-difference">' in page
     step9 = next(r for r in cells.rows if r and r[0][1] == "9")
     assert "reuse" in step9[1][1] and "copy pfn 1 to new pfn 2" in step9[2][1]
+
+
+def test_a_stable_only_commit_links_to_the_stable_tree() -> None:
+    """476c1dfefab8 exists only on 6.1.y: Linus's tree has no such commit."""
+    page = Cells()
+    page.feed(run_html(run_scenario(load_builtin("vfio-zero-page-pin"), kernel_at("v6.1.130"))))
+    assert "https://git.kernel.org/stable/c/476c1dfefab8" in page.links
+    assert not [
+        link for link in page.links if link.startswith("https://git.kernel.org/torvalds/c/476c1dfefab8")
+    ]

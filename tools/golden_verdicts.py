@@ -52,6 +52,7 @@ def kernels() -> list[str]:
         subs = {0, newest.get(branch, 0)}
         for b in backports:
             subs |= {b.first - 1, b.first}
+            subs |= {b.last, b.last + 1} if b.last is not None else set()
         names += [f"{branch}.{n}" for n in sorted(subs)]
     return names
 

@@ -34,7 +34,9 @@ from cowlab.history import (
     RELEASES,
     RULE_SUMMARIES,
     STABLE_BRANCHES,
+    STABLE_ONLY,
     TIMELINE,
+    Commit,
     UnknownKernelError,
     kernel_at,
 )
@@ -506,10 +508,10 @@ def oracle_run(
         command += f" --pins {pins}" if pins != "module" else ""
         text = markdown(cells, command, refused)
         if Path(report).is_file():  # the selftests' section, written by `oracle selftest`, stays
-            from cowlab.oracle.race import RACE_HEADING
+            from cowlab.oracle.race import RACE_HEADINGS
             from cowlab.oracle.report import SELFTEST_HEADING, replace_section, section_of
 
-            for heading in (SELFTEST_HEADING, RACE_HEADING):
+            for heading in (SELFTEST_HEADING, *RACE_HEADINGS):
                 kept = section_of(Path(report).read_text(), heading)
                 text = replace_section(text, heading, kept) if kept else text
         Path(report).write_text(text)
@@ -793,6 +795,17 @@ def _expand_names(names: list[str]) -> list[str]:
     return chosen
 
 
+def _commit_json(c: Commit) -> dict[str, object]:
+    return {
+        "hash": c.short,
+        "title": c.title,
+        "release": c.release,
+        "source": c.source,
+        "confidence": c.confidence,
+        "sets": dict(c.sets),
+    }
+
+
 @app.command(epilog=_epilog("cowlab kernels --json"))
 def kernels(
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -801,20 +814,16 @@ def kernels(
     if as_json:
         data = {
             "releases": list(RELEASES),
-            "commits": [
-                {
-                    "hash": c.short,
-                    "title": c.title,
-                    "release": c.release,
-                    "source": c.source,
-                    "confidence": c.confidence,
-                    "sets": dict(c.sets),
-                }
-                for c in TIMELINE
-            ],
+            "commits": [_commit_json(c) for c in TIMELINE],
+            "stable_only": [_commit_json(c) for c in STABLE_ONLY],
             "stable": {
                 branch: [
-                    {"commit": b.commit, "first": f"{branch[1:]}.{b.first}", "source": b.source}
+                    {
+                        "commit": b.commit,
+                        "first": f"{branch[1:]}.{b.first}",
+                        "last": None if b.last is None else f"{branch[1:]}.{b.last}",
+                        "source": b.source,
+                    }
                     for b in backports
                 ]
                 for branch, backports in STABLE_BRANCHES.items()
@@ -834,8 +843,18 @@ def kernels(
     console.print(table)
     console.print("stable branches (vX.Y.N = vX.Y plus the backports first released by N):")
     for branch, backports in STABLE_BRANCHES.items():
-        carried = ", ".join(f"{b.commit} in {branch[1:]}.{b.first}" for b in backports) or "none"
+        carried = (
+            ", ".join(
+                f"{b.commit} in {branch[1:]}.{b.first}"
+                + ("" if b.last is None else f"..{branch[1:]}.{b.last}")
+                for b in backports
+            )
+            or "none"
+        )
         console.print(f"  {branch}.N: {carried}")
+    for c in STABLE_ONLY:
+        rules = ", ".join(f"{name}={'on' if on else 'off'}" for name, on in c.sets)
+        console.print(f"  stable-only {c.short} ({c.release}): {escape(c.title)}; {rules}")
     console.print("rules:")
     for name, summary in RULE_SUMMARIES.items():
         console.print(f"  {name:<28} {escape(summary)}")

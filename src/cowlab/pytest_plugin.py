@@ -56,7 +56,7 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         result = run_scenario(self.scenario, kernel_at(self.kernel))
-        if not _as_expected(result, self.want):
+        if not as_expected(result, self.want):
             raise ExpectationFailed(result, self.want)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -68,7 +68,7 @@ class ScenarioItem(pytest.Item):
         return self.path, None, f"{self.scenario.name} on {self.kernel}: expect {self.want}"
 
 
-def _as_expected(result: RunResult, want: str) -> bool:
+def as_expected(result: RunResult, want: str) -> bool:
     if want == "holds":
         return result.holds
     if want == "broken":

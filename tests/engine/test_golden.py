@@ -1,4 +1,5 @@
-"""The cow.c verdicts on the Debian kernels match the reviewed golden file."""
+"""The cow.c and gup_longterm verdicts on the Debian kernels and v6.18 match the
+reviewed golden file."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ KERNELS = ("v5.10.262", "v6.1.192", "v6.12.117", "v6.18")
 
 
 def test_cow_c_debian_verdicts_match_the_golden_file() -> None:
-    names = [n for n in builtin_names() if n.startswith("cow-")]
+    names = [n for n in builtin_names() if n.startswith(("cow-", "gup-longterm-"))]
     now = matrix_json(matrix([load_builtin(n) for n in names], KERNELS))
     golden = json.loads(GOLDEN.read_text())
     # `cowlab matrix --json` also writes what --expect found; the verdicts are compared

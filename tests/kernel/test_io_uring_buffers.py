@@ -75,6 +75,3 @@ def test_io_uring_chooses_its_own_flags() -> None:
     text = scenario("- T1: {mmap: mem}\n- T1: {pin: mem, as: x, by: io_uring, fast: true}")
     with pytest.raises(ScenarioError, match="io_uring chooses its own flags"):
         load_scenario(text, source="t.yaml")
-    text = scenario("- T1: {mmap: mem}\n- T1: {pin: mem, as: x, expect: ok}")
-    with pytest.raises(ScenarioError, match="expect: is modeled for io_uring"):
-        load_scenario(text, source="t.yaml")

@@ -155,13 +155,13 @@ def test_map_shared_needs_a_file() -> None:
         load_scenario(text, source="t.yaml")
 
 
-def test_the_exporter_refuses_a_shared_mapping_rather_than_export_a_private_one() -> None:
-    from cowlab.oracle import ExportError, export_c
+def test_the_exporter_maps_a_shared_mapping_shared_never_private() -> None:
+    from cowlab.oracle import export_c
     from cowlab.scenario.catalog import load_builtin
 
-    with pytest.raises(ExportError) as info:
-        export_c(load_builtin("gup-longterm-rw-pin-shared-memfd"))
-    assert info.value.problems[0] == "steps[0] T1 mmap: option shared=True is not supported"
+    source = export_c(load_builtin("gup-longterm-rw-pin-shared-memfd"))
+    assert "do_mmap(1 * page_size, PROT_READ | PROT_WRITE, file_rw[0], MAP_KIND_SHARED);" in source
+    assert "MAP_KIND_PRIVATE);" not in source.split("static void thread_0(void)")[1]
 
 
 @pytest.mark.parametrize("kernel", ["v5.10", "v6.18"])

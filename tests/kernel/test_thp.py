@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from cowlab.invariants import check_sanity, resolve
 from cowlab.model import PresentPte, SwapEntry, pte_view
-from tests.conftest import broken, run_builtin, run_text, scenario_text
+from tests.conftest import broken, decisions, run_builtin, run_text, scenario_text
 
 BASE = 0x100  # the first region of a process starts here (PMD-aligned)
 
@@ -187,15 +187,32 @@ COLLAPSE_SHARED = """
 """
 
 
-def test_madv_collapse_copies_a_shared_pte_mapped_thp_from_7d8faaf15545() -> None:
-    """cow.c "Basic COW after fork() when collapsing after fork() (fully shared)": the
-    parent's collapse copies into a new exclusive THP; the child keeps the old pages."""
-    before = run_text(scenario_text(COLLAPSE_SHARED), "v6.1", ("7d8faaf15545",))
-    after = run_text(scenario_text(COLLAPSE_SHARED), "v6.1")
+def test_madv_collapse_of_a_fully_shared_thp_needs_62b98015d988() -> None:
+    """cow.c "Basic COW after fork() when collapsing after fork() (fully shared)": fork
+    write-protected every PTE, so up to v6.17 the collapse is refused (SCAN_PAGE_RO,
+    EINVAL; cow.c SKIPs on 6.12); from 62b98015d988 (v6.18) the parent's collapse copies
+    into a new exclusive THP, and the child keeps the old pages either way."""
+    before = run_text(scenario_text(COLLAPSE_SHARED), "v6.18", ("62b98015d988",))
+    after = run_text(scenario_text(COLLAPSE_SHARED), "v6.18")
+    assert broken(before) == [] and broken(after) == []
+    assert not pte(before, "P", BASE).pmd
+    assert any("madvise_collapse" in d and "SCAN_PAGE_RO" in d for d in decisions(before))
+    assert pte(after, "P", BASE).pmd and not pte(after, "C", BASE).pmd
+    assert reach(after, "P", BASE + 2) != reach(after, "C", BASE + 2)
+    assert check_sanity(after.machine) == []
+
+
+def test_madv_collapse_of_a_partly_writable_thp_from_7d8faaf15545() -> None:
+    """One writable PTE is enough before 62b98015d988: the parent writes a subpage (a
+    COW copy, writable) and then collapses, copying the range into a new THP."""
+    text = scenario_text(
+        COLLAPSE_SHARED.replace("    - T1: {madvise", '    - T1: {write: "mem[3]"}\n    - T1: {madvise')
+    )
+    before = run_text(text, "v6.1", ("7d8faaf15545",))
+    after = run_text(text, "v6.1")
     assert broken(before) == [] and broken(after) == []
     assert not pte(before, "P", BASE).pmd
     assert pte(after, "P", BASE).pmd and not pte(after, "C", BASE).pmd
-    assert reach(after, "P", BASE + 2) != reach(after, "C", BASE + 2)
     assert check_sanity(after.machine) == []
 
 

@@ -124,8 +124,8 @@ def test_stops_that_are_approximated_say_so() -> None:
         "gup.follow_page (arrival 2)" in source
     )
     assert "proc_mem_write(ADDR(0, 0), tokval(2));" in source
-    assert 'make_file(0, "passwd", 1, file_0_tokens);' in source
-    assert "check_file(2, 0, 1, file_0_tokens);" in source
+    assert 'make_file(0, "passwd", 1, file_0_tokens, 1, 0);' in source
+    assert "check_file(2, 0, 1, file_0_final);" in source
 
 
 def test_processes_and_exits() -> None:

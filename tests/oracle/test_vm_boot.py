@@ -45,3 +45,36 @@ def test_ro_pins_on_debian_kernels(tmp_path: Path) -> None:
     table = "\n".join(f"{c.scenario} {c.kernel}: model {c.model}, real {c.real} {c.note}" for c in cells)
     assert len(cells) >= 30 and all(c.real in ("pass", "fail") for c in cells), table
     assert all(c.agree for c in cells), table
+
+
+#: one of each new kind of export: PMD THP (populated, PTE-mapped, mremapped, partially
+#: shared, collapsed), mTHP, MAP_SHARED files on tmpfs and ext4, file_pin_writeback,
+#: io_uring's call_result
+THP_AND_FILES = (
+    "cow-vmsplice-unmap-child-thp",
+    "cow-ro-pin-shared-pte-thp",
+    "cow-iouring-ro-mapped-mremap-thp",
+    "cow-basic-fork-shared-thp",
+    "cow-thp-collapse-after-fork-lower-shared",
+    "cow-non-anon-ro-pin-memfd",
+    "gup-longterm-rw-pin-shared-local-tmpfile",
+    "gup-longterm-iouring-shared-local-tmpfile",
+    "gup-longterm-iouring-private-memfd",
+)
+
+
+@pytest.mark.slow
+@needs_vm
+def test_thp_and_shared_files_on_debian_kernels(tmp_path: Path) -> None:
+    """THP regions and MAP_SHARED files are verdicts on every kernel that has them, all
+    agreeing with the model (about 15 s per kernel once cached); an mTHP region SKIPs
+    before 6.8 (no hugepages-16kB)."""
+    kernels = ("5.10", "6.12")
+    for k in kernels:
+        module_or_skip(kernel_or_skip(k))
+    mthp = [n for n in builtin_names() if "mthp" in n][:1]
+    cells = run_on_kernels([load_builtin(n) for n in (*THP_AND_FILES, *mthp)], kernels, workdir=tmp_path)
+    table = "\n".join(f"{c.scenario} {c.kernel}: model {c.model}, real {c.real} {c.note}" for c in cells)
+    verdicts = [c for c in cells if c.scenario not in mthp]
+    assert len(verdicts) == 2 * len(THP_AND_FILES) and all(c.agree for c in verdicts), table
+    assert {(c.kernel, c.real) for c in cells if c.scenario in mthp} <= {("5.10", "skip"), ("6.12", "pass")}

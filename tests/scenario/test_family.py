@@ -44,6 +44,29 @@ def test_each_case_on_each_backing_is_a_scenario_named_by_the_selftest() -> None
     assert [type(s.action).__name__ for s in scenario.steps] == ["Mmap", "Read"]  # backing first
 
 
+def test_a_sized_backing_is_one_member_claiming_the_line_at_every_size() -> None:
+    sized = FAMILY.replace("selftest: backing Y\n", "selftest: backing Y ({size} kB)\n    sizes: [16, 32]\n")
+    scenario = load_scenario(expand_family(sized, "fam.yaml")["fam-b-y"], source="fam.yaml (fam-b-y)")
+    assert scenario.references == (
+        "self.c: Case B ... with backing Y (16 kB)",
+        "self.c: Case B ... with backing Y (32 kB)",
+    )
+    assert scenario.description.startswith("Case B ... with backing Y (16, 32 kB): ")
+
+
+@pytest.mark.parametrize(
+    ("words", "sizes", "error"),
+    [
+        ("backing Y ({size} kB)", "", "{size} in its words but no sizes"),
+        ("backing Y", "    sizes: [16]\n", "sizes need {size} in its words"),
+        ("backing Y ({size} kB)", "    sizes: []\n", "sizes need {size} in its words, and a size"),
+    ],
+)
+def test_sizes_and_their_placeholder_come_together(words: str, sizes: str, error: str) -> None:
+    with pytest.raises(FamilyError, match=error.replace("{", r"\{").replace("}", r"\}")):
+        expand_family(FAMILY.replace("selftest: backing Y\n", f"selftest: {words}\n{sizes}"), "fam.yaml")
+
+
 def test_a_declaration_for_no_member_is_an_error() -> None:
     with pytest.raises(FamilyError, match="declared for no member: fam-c-x"):
         expand_family(FAMILY + "  fam-c-x: {fixed_by: []}\n", "fam.yaml")
@@ -56,7 +79,13 @@ def test_a_family_without_its_cases_is_an_error() -> None:
 
 def test_built_in_family_members_are_in_the_catalog_and_load() -> None:
     names = [n for n in builtin_names() if n.startswith("gup-longterm-")]
-    assert len(names) == 10 * 3
+    assert len(names) == 10 * 4  # memfd, tmpfile, local tmpfile, memfd hugetlb
+    hugetlb = load_builtin("gup-longterm-rw-pin-shared-memfd-hugetlb")
+    assert hugetlb.references[:2] == (
+        "gup_longterm: R/W longterm GUP pin in MAP_SHARED file mapping ... with memfd hugetlb (2048 kB)",
+        "gup_longterm: R/W longterm GUP pin in MAP_SHARED file mapping ... with memfd hugetlb (1048576 kB)",
+    )
+    assert [f.fs for f in hugetlb.files] == ["hugetlbfs"]
     scenario = load_builtin("gup-longterm-ro-fast-pin-shared-local-tmpfile")
     assert scenario.references[0] == (
         "gup_longterm: R/O longterm GUP-fast pin in MAP_SHARED file mapping ... with local tmpfile"
@@ -108,21 +137,31 @@ def test_two_members_of_one_name_are_an_error() -> None:
         expand_family(clash, "fam.yaml")
 
 
+SIZES = (16, 32, 64, 128, 256, 512, 1024)
+
+
 def test_cow_c_anon_cases_are_one_family_named_as_cow_c_prints_them() -> None:
-    """cow.c's eleven anon cases on its eleven backings: families/cow-anon.yaml, each
+    """cow.c's fourteen anon cases on its seventeen backings: families/cow-anon.yaml, each
     member named as the catalog always named it and referring to cow.c's result line."""
     cases = [
         "basic-fork", "basic-fork-mprotect", "vmsplice-unmap-child", "vmsplice-unmap-child-mprotect",
         "vmsplice-before-fork-unmap-parent", "vmsplice-unmap-parent", "iouring-ro-mapped",
         "iouring-fork", "ro-pin-shared", "ro-pin-previously-shared", "ro-pin-exclusive",
+        "ro-fast-pin-shared", "ro-fast-pin-previously-shared", "ro-fast-pin-exclusive",
     ]  # fmt: skip
     backings = [
         "base", "swap", "thp", "thp-swap", "pte-thp", "pte-thp-swap", "single-pte-thp",
-        "single-pte-thp-swap", "mremap-thp", "shared-thp", "hugetlb",
+        "single-pte-thp-swap", "mremap-thp", "shared-thp", "hugetlb", "mthp-pte", "mthp-pte-swap",
+        "mthp-single-pte", "mthp-single-pte-swap", "mthp-mremap", "mthp-shared",
     ]  # fmt: skip
     names = set(builtin_names())
     assert {f"cow-{c}-{b}" for c in cases for b in backings} <= names
-    assert "cow-basic-fork-mthp" in names  # one scenario: the model's sub-PMD order has no size
+    mthp = load_builtin("cow-basic-fork-mthp-single-pte-swap")  # one member for every mTHP size
+    assert mthp.references[:8] == (
+        *(f"cow.c: Basic COW after fork() ... with single PTE of swapped-out THP ({k} kB)" for k in SIZES),
+        "cow.c verdict: No leak from parent into child",
+    )
+    assert "(16, 32, 64, 128, 256, 512, 1024 kB)" in mthp.description
     pte = load_builtin("cow-basic-fork-pte-thp")
     assert pte.references[:2] == (
         "cow.c: Basic COW after fork() ... with PTE-mapped THP (2048 kB)",
@@ -133,7 +172,10 @@ def test_cow_c_anon_cases_are_one_family_named_as_cow_c_prints_them() -> None:
         "cow.c: R/O GUP pin on R/O-mapped shared page ... with swapped out base page"
     )
     hugetlb = load_builtin("cow-iouring-fork-hugetlb")
-    assert hugetlb.references[0] == "cow.c: fork() with an iouring fixed buffer ... with hugetlb (2048 kB)"
+    assert hugetlb.references[:2] == (
+        "cow.c: fork() with an iouring fixed buffer ... with hugetlb (2048 kB)",
+        "cow.c: fork() with an iouring fixed buffer ... with hugetlb (1048576 kB)",
+    )
     assert hugetlb.fixed_by == ("4eae4efa2c29",)  # declared for the member, not the case's 70e806e4e645
     swap = load_builtin("cow-vmsplice-unmap-child-swap")
     assert "c145e0b47c77 mm: streamline COW logic in do_swap_page()" in swap.references

@@ -11,6 +11,7 @@ from cowlab.model.layout import Layout
 from cowlab.model.state import mm_name, nr_processes, nr_threads, task_name, vma_lookup
 from cowlab.model.state.convert import region_span
 from cowlab.model.state.records import RecordMachine
+from cowlab.model.swap import HUGETLBFS
 from cowlab.scenario import Scenario, ScenarioError
 from cowlab.scenario.actions import Action
 
@@ -44,7 +45,9 @@ def _boot_records(scenario: Scenario) -> Machine:
         pfns, tokens = [], []
         for _ in range(spec.pages):
             m, token = m.take_token()
-            m, pfn = m.with_new_page(Page(node=0, content=token, refcount=1, anon=False, lru=True))
+            huge = spec.fs == HUGETLBFS  # a huge page is never on the LRU
+            page = Page(node=0, content=token, refcount=1, anon=False, lru=not huge, huge=huge)
+            m, pfn = m.with_new_page(page)
             pfns.append(pfn)
             tokens.append(token)
         files.append(File(spec.name, tuple(pfns), tuple(tokens), spec.fs))

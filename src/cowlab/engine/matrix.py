@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from cowlab.engine.bisect import verdict_of
 from cowlab.engine.run import run_scenario
-from cowlab.history import TIMELINE, Kernel, find_commit, kernel_at
+from cowlab.history import STABLE_ONLY, TIMELINE, Kernel, find_commit, kernel_at
 from cowlab.scenario import Scenario
 
 DEFAULT_KERNELS: tuple[str, ...] = (
@@ -59,15 +59,16 @@ def declared_verdict(scenario: Scenario, kernel: Kernel) -> str | None:
     as the kernel has them (a stable kernel has its backports, a revert undoes one).
     None if it declares nothing.  Before the first declared commit the verdict is the
     opposite of what that commit does."""
+    order = TIMELINE + STABLE_ONLY  # a stable-only commit after every mainline one
     changes = sorted(
-        [(TIMELINE.index(find_commit(c)), "broken") for c in scenario.introduced_by]
-        + [(TIMELINE.index(find_commit(c)), "holds") for c in scenario.fixed_by]
+        [(order.index(find_commit(c)), "broken") for c in scenario.introduced_by]
+        + [(order.index(find_commit(c)), "holds") for c in scenario.fixed_by]
     )
     if not changes:
         return None
     verdict = "holds" if changes[0][1] == "broken" else "broken"
     applied = set(kernel.commits)
     for position, after in changes:
-        if TIMELINE[position] in applied:
+        if order[position] in applied:
             verdict = after
     return verdict

@@ -36,6 +36,7 @@ from cowlab.model import (
 from cowlab.model import state as S
 from cowlab.model.pte import pte_pfn, pte_present
 from cowlab.model.state.convert import region_span, vma_named
+from cowlab.model.swap import HUGETLBFS
 from cowlab.scenario import (
     ClearRefs,
     DmaRead,
@@ -113,8 +114,8 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
         ):
             if vma_named(m, pid, name) is not None:
                 raise ScenarioError(f"region {name!r} is already mapped")
-            if hugetlb and file:
-                raise ScenarioError("hugetlbfs files are not modeled: hugetlb regions are anonymous")
+            if file:  # a mapping of a hugetlbfs file is a hugetlb mapping (is_file_hugepages)
+                hugetlb = S.file_fs(m, S.file_named(m, file)) == HUGETLBFS
             flags = prot_flags(prot) | (VM_HUGETLB if hugetlb else 0) | (VM_HUGEPAGE if thp or mthp else 0)
             flags |= VM_MTHP if mthp else 0
             flags |= VM_SHARED | VM_MAYSHARE if shared else 0
@@ -152,7 +153,7 @@ def thread_op(m: Machine, ti: int, action: Action) -> NamedTuple:
             _, vpn = resolve_addr(m, pid, addr)
             if by == "io_uring":
                 return IoUringRegisterOp(pid, vpn, name, expect or "")
-            return GupOp(pid, vpn, gup_flags(flags), name, "device", fast)
+            return GupOp(pid, vpn, gup_flags(flags), name, "device", fast, expect or "")
         case Vmsplice(addr=addr, name=name):
             if S.ref_named(m, name) >= 0:
                 raise ScenarioError(f"a reference named {name!r} is already held")

@@ -11,7 +11,7 @@ from cowlab.history.commits import Commit
 from cowlab.history.releases import RELEASE_INDEX, RELEASES, normalize_release
 from cowlab.history.rules import RULE_NAMES, Rules
 from cowlab.history.stable import NEWEST_STABLE, STABLE_BRANCHES, backports_in, parse_stable
-from cowlab.history.timeline import TIMELINE
+from cowlab.history.timeline import STABLE_ONLY, TIMELINE
 
 _HASH = re.compile(r"^[0-9a-f]{7,40}$")
 
@@ -52,12 +52,21 @@ class Kernel:
         return any(c.hash.startswith(commit_hash) for c in self.commits)
 
 
+def commit_url(short: str) -> str:
+    """Where a reader opens the commit: Linus's tree, or the stable tree for a commit
+    that exists only there."""
+    tree = "stable" if any(c.short == short for c in STABLE_ONLY) else "torvalds"
+    return f"https://git.kernel.org/{tree}/c/{short}"
+
+
 def find_commit(text: str) -> Commit:
     """The timeline commit named by a hash prefix of at least 7 hex digits."""
     prefix = text.strip().lower()
     if not _HASH.match(prefix):
         raise UnknownKernelError(f"not a commit hash: {text!r}")
-    matches = [c for c in TIMELINE if c.hash.startswith(prefix[:12]) or prefix.startswith(c.hash)]
+    matches = [
+        c for c in TIMELINE + STABLE_ONLY if c.hash.startswith(prefix[:12]) or prefix.startswith(c.hash)
+    ]
     if not matches:
         raise UnknownKernelError(f"unknown commit {text!r}: not in the modeled timeline")
     if len(matches) > 1:
@@ -90,6 +99,11 @@ def _commits_for(spec: str) -> tuple[str, tuple[Commit, ...]]:
             f"{RELEASES[0]}..{RELEASES[-1]}, a stable release of {', '.join(STABLE_BRANCHES)} "
             "(e.g. v5.10.262) or a modeled commit hash (see `cowlab kernels`)"
         ) from None
+    if commit in STABLE_ONLY:
+        raise UnknownKernelError(
+            f"{commit.short} exists only on a stable branch: give a stable release that "
+            f"carries it (it was first released in {commit.release})"
+        )
     index = TIMELINE.index(commit)
     return commit.short, TIMELINE[: index + 1]
 

@@ -64,6 +64,8 @@ class Rules(NamedTuple):
     wp_no_reuse_large: bool = False
     wp_reuse_large_exclusive: bool = False
     folio_shared_by_mm: bool = False
+    collapse_read_only: bool = False
+    zero_page_pin_fails: bool = False
 
 
 RULE_SUMMARIES: dict[str, str] = {
@@ -126,6 +128,10 @@ RULE_SUMMARIES: dict[str, str] = {
     "wp_reuse_large_exclusive": "do_wp_page reuses a large folio that this mm alone maps and holds",
     "folio_shared_by_mm": "a large folio is 'maybe mapped shared' when another mm maps it (MM owner "
     "slots), not by a mapcount estimate",
+    "zero_page_pin_fails": "a FOLL_PIN of the shared zero page fails with -ENOMEM (a bad 6.1.y "
+    "backport: try_grab_page() returns 0, failure in 6.1, for the zero page)",
+    "collapse_read_only": "THP collapse takes an anon range with no writable PTE "
+    "(before: refused, SCAN_PAGE_RO, and MADV_COLLAPSE fails with EINVAL)",
 }
 
 RULE_NAMES: tuple[str, ...] = Rules._fields

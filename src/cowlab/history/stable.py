@@ -1,5 +1,7 @@
 """Stable kernels: a mainline release plus the backports of modeled commits that its
-stable branch took, each with the stable version that first carried it.
+stable branch took, each with the stable version that first carried it (and the last,
+when a later stable-only patch undid it).  A backport may also be a stable-only
+commit (timeline.STABLE_ONLY) whose effect on the branch differs from its upstream's.
 
 ``v5.10.262`` is v5.10 plus every backport first released in 5.10.N with N <= 262.
 Sources: docs/research/history-verification.md (stable review mails, CVE records).
@@ -16,6 +18,11 @@ class Backport(NamedTuple):
     #: first stable release of the branch that carried it, e.g. 102 for 5.10.102
     first: int
     source: str
+    #: the last release that carried its effect, when a later stable-only patch undid it
+    last: int | None = None
+
+    def carried_in(self, sublevel: int) -> bool:
+        return self.first <= sublevel and (self.last is None or sublevel <= self.last)
 
 
 #: branch -> backports of modeled commits, in the order the branch took them
@@ -44,7 +51,18 @@ STABLE_BRANCHES: dict[str, tuple[Backport, ...]] = {
         ),
     ),
     # 6a56ccbcf6c6, d74943a2f3cd (failed to apply) and d2136d749d76 did not reach 6.1.y
-    "v6.1": (),
+    "v6.1": (
+        Backport(
+            "476c1dfefab8",
+            130,
+            "Salvatore Bonaccorso, Z_6sh7Byddqdk1Z-@eldamar.lan (Debian bugs 1102889, 1102914, "
+            "1103153); undone in 6.1.135 by the stable-only 'mm: Fix is_zero_page() usage in "
+            "try_grab_page()' (20250416202441.3911142-1-alex.williamson@redhat.com; in the "
+            "Linux 6.1.135 announcement 2025042523-ranking-polygon-326c@gregkh, its hash there "
+            "not read): docs/research/timeline-v6.18.md §C",
+            last=134,
+        ),
+    ),
     # nothing modeled after v6.12 yet
     "v6.12": (),
 }
@@ -74,4 +92,4 @@ def parse_stable(text: str) -> tuple[str, int] | None:
 
 
 def backports_in(branch: str, sublevel: int) -> tuple[Backport, ...]:
-    return tuple(b for b in STABLE_BRANCHES[branch] if b.first <= sublevel)
+    return tuple(b for b in STABLE_BRANCHES[branch] if b.carried_in(sublevel))

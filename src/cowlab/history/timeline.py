@@ -478,8 +478,12 @@ TIMELINE: tuple[Commit, ...] = (
         "mm: support large folios swap-in for sync io devices",
         "v6.12",
         "docs/research/timeline-v6.18.md §A (6.12 MM pull).  Recorded without a rule: only "
-        "SWP_SYNCHRONOUS_IO devices (zram) swap large folios in; the model's swap device, "
-        "like the oracle's swap file, swaps in small pages",
+        "SWP_SYNCHRONOUS_IO devices (zram, brd) swap large folios in; the model's swap "
+        "device swaps in small pages.  The oracle's VM swaps to brd, which is synchronous "
+        "(drivers/block/brd.c: QUEUE_FLAG_SYNCHRONOUS, BLK_FEAT_SYNCHRONOUS from 6.11), so "
+        "6.12 there may bring an mTHP back whole; cow.c's swapped-out mTHP lines agree all "
+        "the same (docs/oracle-report.md): the pin and the child see the same data whether "
+        "the write fault then copies a large folio's page or reuses a small exclusive one",
     ),
     Commit(
         "003fde4492c8",
@@ -499,5 +503,31 @@ TIMELINE: tuple[Commit, ...] = (
         "tracking): a PTE-mapped large anon folio is reused when this mm alone maps it and "
         "every reference is a mapping of it (or the swap cache)",
         (("wp_no_reuse_large", False), ("wp_reuse_large_exclusive", True)),
+    ),
+    Commit(
+        "62b98015d988",
+        "mm: enable khugepaged anonymous collapse on non-writable regions",
+        "v6.18",
+        "docs/research/timeline-v6.18.md §D; hash from the torvalds/linux master push of "
+        "2025-10-03 (the v6.18 merge window's MM pull; 473b73222f3d 'mm: drop all "
+        "references of writable and SCAN_PAGE_RO' follows it): __collapse_huge_page_isolate "
+        "and hpage_collapse_scan_pmd no longer ask for a writable PTE, so cow.c's "
+        "'collapsing after fork() (fully shared)' collapses instead of skipping",
+        (("collapse_read_only", True),),
+    ),
+)
+
+#: commits that exist only on a stable branch, with an effect there that no mainline
+#: commit has; stable.STABLE_BRANCHES says which releases carry them
+STABLE_ONLY: tuple[Commit, ...] = (
+    Commit(
+        "476c1dfefab8",
+        "mm: Don't pin ZERO_PAGE in pin_user_pages() [6.1.y backport of c8070b787519]",
+        "v6.1.130",
+        "docs/research/timeline-v6.18.md §C: upstream c8070b787519 (v6.5) pins the zero "
+        "page without counting it; in 6.1 try_grab_page() returns bool, and the backport's "
+        "'return 0' for the zero page means failure there, so every FOLL_PIN of the zero "
+        "page fails with -ENOMEM (vfio's VFIO_MAP_DMA of never-written memory) until 6.1.135",
+        (("zero_page_pin_fails", True),),
     ),
 )

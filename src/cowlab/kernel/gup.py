@@ -17,7 +17,7 @@ from cowlab.kernel.pages import folio_pfn, no_struct_page, put_page
 from cowlab.kernel.vma import vma_file_fs, vma_needs_dirty_tracking
 from cowlab.model import GUP_PIN_COUNTING_BIAS, ZERO_PFN, Frame, Machine, Vma
 from cowlab.model import state as S
-from cowlab.model.events import RefDropped, RefTaken
+from cowlab.model.events import CallReturned, RefDropped, RefTaken
 from cowlab.model.pte import (
     pte_dirty,
     pte_pfn,
@@ -100,6 +100,16 @@ def gup_fast_folio_allowed(m: Machine, pfn: int) -> bool:
 
 def _take_reference(c: Ctx, m: Machine, ti: int, loc: GupLocals, pfn: int) -> Machine:
     pin = bool(loc.flags & FOLL_PIN)
+    if pin and pfn == ZERO_PFN and c.r.zero_page_pin_fails:
+        # 6.1.130-6.1.134: the backport of c8070b787519 returns 0 from try_grab_page()
+        # for the zero page, which in 6.1 means failure (on x86 GUP-fast leaves the
+        # zero page's special PTE to the slow path, so every pin of it ends here)
+        c.decide(
+            "try_grab_page",
+            f"{loc.name}: FOLL_PIN of the shared zero page -> refused, -ENOMEM",
+            "zero_page_pin_fails",
+        )
+        return pop(m, ti, "enomem")
     special = no_struct_page(m, pfn)
     large = not special and (S.PageHuge(m, pfn) or S.PageTransCompound(m, pfn))
     # 3faa52c03f44: a small page takes the bias; a large folio (47e29d32afba) one ref
@@ -135,6 +145,16 @@ def _take_reference(c: Ctx, m: Machine, ti: int, loc: GupLocals, pfn: int) -> Ma
     )
     c.emit(RefTaken(loc.name, loc.pid, loc.vpn, pfn, write, "pin" if pin else "get", loc.holder))
     return pop(m, ti, "done")
+
+
+@stage("gup.returns")
+def gup_returns(c: Ctx, m: Machine, ti: int, frame: Frame) -> Machine:
+    """The caller of pin_user_pages() (a driver) sees what it returned."""
+    op = frame.locals
+    call = ("pin_user_pages" if op.flags & FOLL_PIN else "get_user_pages") + ("_fast" if op.fast else "")
+    result = frame.result or "efault"
+    c.emit(CallReturned(op.pid, call, op.name, result, op.expect))
+    return pop(m, ti, result)
 
 
 @stage("gup.fast")

@@ -33,6 +33,7 @@ scanner skips THPs, reclaim splits them first).
 from __future__ import annotations
 
 from cowlab.kernel.context import Ctx, ModelBugError
+from cowlab.kernel.lru import lru_add_drain
 from cowlab.kernel.pages import folio_pages, folio_total_mapcount, get_page, page_remove_rmap, put_page
 from cowlab.kernel.pgtable import maybe_mkwrite, rmap_present
 from cowlab.model import HPAGE_NR, NO_HEAD, ZERO_PFN, Process, Vma
@@ -454,9 +455,13 @@ def madvise_collapse(c: Ctx, m: FlatMachine, pid: int, lo: int, hi: int) -> Flat
     """MADV_COLLAPSE (7d8faaf15545, v6.1): each whole PMD range of [lo, hi) whose PTEs
     map anon pages (or nothing) is copied into a new THP mapped by a PMD
     (collapse_huge_page).  Unlike khugepaged, shared and unpopulated PTEs are allowed
-    (no max_ptes_* limits); a page something else holds (a GUP reference, the swap
-    cache, an LRU batch) fails the range (SCAN_PAGE_COUNT), as does a swap entry."""
+    (no max_ptes_* limits).  It drains every CPU's LRU-add batch first
+    (lru_add_drain_all), so a page something else still holds (a GUP reference, the
+    swap cache) fails the range (SCAN_PAGE_COUNT), as does a swap entry, and
+    up to 62b98015d988 (v6.18) a range with no writable PTE (SCAN_PAGE_RO): after fork
+    write-protected every PTE, the parent cannot collapse until it writes one."""
     fn = "madvise_collapse"
+    lru_add_drain(c, m, None, "lru_add_drain_all")  # before any range: every CPU's batch
     for base in range(lo + -lo % HPAGE_NR, hi - HPAGE_NR + 1, HPAGE_NR):
         # the model does not merge VMAs back after a split: pieces with equal flags
         # stand for the one VMA vma_merge() would have made
@@ -473,6 +478,14 @@ def madvise_collapse(c: Ctx, m: FlatMachine, pid: int, lo: int, hi: int) -> Flat
         if why is not None:
             c.decide(fn, f"vpn {base:#x}: {why} -> cannot collapse")
             continue
+        read_only = not any(pte_write(p) for p in ptes)
+        if read_only and not c.r.collapse_read_only:
+            c.decide(
+                fn,
+                f"vpn {base:#x}: no writable PTE in the range (SCAN_PAGE_RO) -> cannot collapse, EINVAL",
+                "collapse_read_only",
+            )
+            continue
         contents = tuple(0 if pte_none(p) else S.page_content(m, pte_pfn(p)) for p in ptes)
         node = 0 if pte_none(ptes[0]) else S.page_to_nid(m, pte_pfn(ptes[0]))
         pfns = new_folio(m, node, contents, exclusive=c.r.anon_exclusive)
@@ -485,8 +498,9 @@ def madvise_collapse(c: Ctx, m: FlatMachine, pid: int, lo: int, hi: int) -> Flat
         S.set_pmd_pte_table(m, pid, base, False)
         c.decide(
             fn,
-            f"vpn {base:#x}: copied into new THP {', '.join(map(str, pfns))}, mapped by a PMD",
-            "madv_collapse",
+            f"vpn {base:#x}: copied into new THP {', '.join(map(str, pfns))}, mapped by a PMD"
+            + (" (no PTE was writable)" if read_only else ""),
+            "collapse_read_only" if read_only else "madv_collapse",
         )
     return m
 

@@ -60,7 +60,10 @@ def _hugetlb_no_page(
     c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: Vma, write: bool
 ) -> tuple[FlatMachine, str]:
     """Allocate a zeroed huge page; a private mapping maps it read-only unless the fault
-    writes (then hugetlb_wp reuses it at once: it is exclusive)."""
+    writes (then hugetlb_wp reuses it at once: it is exclusive).  A mapping of a
+    hugetlbfs file maps the file's huge page instead."""
+    if vma.file:
+        return _hugetlb_no_page_file(c, m, ti, pid, vpn, vma, write)
     node = S.task_node(m, ti)
     pfn = alloc_hugetlb_folio(c, m, node, 0)
     writable = write and vma.writable
@@ -75,12 +78,40 @@ def _hugetlb_no_page(
     return m, "done"
 
 
+def _hugetlb_no_page_file(
+    c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: Vma, write: bool
+) -> tuple[FlatMachine, str]:
+    """hugetlb_no_page() on a hugetlbfs file: map its page-cache huge page, writable in
+    a shared writable mapping (hugetlbfs has no dirty tracking); in a private mapping
+    read-only, and a write fault goes on to hugetlb_wp at once, which copies it."""
+    cached = S.file_page_pfn(m, S.file_named(m, vma.file), vma.pgoff + vpn - vma.start)
+    get_page(m, cached)
+    page_add_rmap(m, cached)
+    writable = vma.shared and vma.writable
+    pte = pfn_pte(cached, PAGE_READONLY)
+    if writable:
+        pte = maybe_mkwrite(pte_mkdirty(pte) if write else pte, vma)
+    c.decide(
+        "hugetlb_no_page",
+        f"map huge page-cache pfn {cached} of {vma.file} {'writable' if writable else 'read-only'}",
+    )
+    S.set_pte_at(m, pid, vpn, pte)
+    if write and not vma.shared:
+        return hugetlb_wp(c, m, ti, pid, vpn, vma, pte)
+    return m, "done"
+
+
 def hugetlb_wp(
     c: Ctx, m: FlatMachine, ti: int, pid: int, vpn: int, vma: Vma, pte: pte_t, *, unshare: bool = False
 ) -> tuple[FlatMachine, str]:
-    """Reuse an anon huge page that is exclusive (6c287605fd56) or mapped once, else copy."""
+    """Reuse an anon huge page that is exclusive (6c287605fd56) or mapped once, else copy;
+    in a shared mapping make the PTE writable, never copy."""
     fn = "hugetlb_wp"
     pfn = pte_pfn(pte)
+    if vma.shared:
+        c.decide(fn, f"shared mapping -> pfn {pfn} writable in place")
+        S.set_pte_at(m, pid, vpn, maybe_mkwrite(pte_mkdirty(pte), vma))
+        return m, "write"
     if c.r.anon_exclusive and S.PageAnonExclusive(m, pfn):
         why, rule, reuse = "PageAnonExclusive", "anon_exclusive", True
     else:

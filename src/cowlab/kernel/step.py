@@ -38,6 +38,9 @@ class GupOp(NamedTuple):
     name: str
     holder: str
     fast: bool
+    #: the outcome the driver expects ("ok", "refused"; "" for none: then no caller
+    #: frame is kept, and the pin's return is not looked at)
+    expect: str = ""
 
 
 class ReclaimOp(NamedTuple):
@@ -66,6 +69,8 @@ def start(c: Ctx, m: Machine, ti: int, op: NamedTuple) -> Machine:
     if S.task_depth(m, ti):
         raise ModelBugError("start on a busy thread")
     if type(op) is GupOp:
+        if op.expect:  # the driver's call, which looks at what pin_user_pages returns
+            m = push(m, ti, Frame("gup.returns", op))
         frame = gup_frame(c, op.pid, op.vpn, op.flags, op.name, op.holder, op.fast)
     elif type(op) is ReclaimOp:
         frame = reclaim_frame(op.pfn)

@@ -28,11 +28,15 @@ class File(NamedTuple):
     fs: str = "ext4"
 
 
+#: the filesystem whose pages are huge pages: its mappings are hugetlb mappings
+HUGETLBFS = "hugetlbfs"
+
+
 def fs_has_writeback(fs: str) -> bool:
     """A disk filesystem writes dirty page-cache pages back and wants to hear of the
     first write to a clean page (page_mkwrite, dirty accounting); tmpfs keeps its
-    pages in memory and swap, and wants neither."""
-    return fs != "tmpfs"
+    pages in memory and swap, hugetlbfs in memory, and neither wants either."""
+    return fs not in ("tmpfs", HUGETLBFS)
 
 
 class GupRef(NamedTuple):

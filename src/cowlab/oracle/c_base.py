@@ -6,6 +6,7 @@ after them, ``MAIN`` after the generated thread functions.
 """
 
 HEAD = r"""#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +23,7 @@ HEAD = r"""#define _GNU_SOURCE
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -47,6 +49,15 @@ HEAD = r"""#define _GNU_SOURCE
 #endif
 #ifndef MADV_KEEPONFORK
 #define MADV_KEEPONFORK 19
+#endif
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#endif
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 15
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
 #endif
 /* how long one step may take before the run is declared stuck */
 #ifndef COWLAB_TIMEOUT_S
@@ -339,7 +350,11 @@ static const char *precondition(void)
 		return "needs active swap for MADV_PAGEOUT";
 	if (NEED_HUGE_PAGES && (huge = reserve_huge_pages(NEED_HUGE_PAGES)))
 		return huge;
-	if (NEED_URING && (!pin_module || pins_by_uring)) {
+	if ((NEED_THP || NEED_MTHP) && (huge = thp_setup(NEED_THP, NEED_MTHP)))
+		return huge;
+	if (NEED_DISK_FILE && (huge = disk_file_dir()))
+		return huge;
+	if (NEED_URING_CALLS || (NEED_URING && (!pin_module || pins_by_uring))) {
 #ifdef COWLAB_HAVE_LIBURING
 		struct io_uring ring;
 		int ret = io_uring_queue_init(2, &ring, 0);
@@ -399,6 +414,8 @@ static int finish(void)
 		if (pid <= 0)
 			nanosleep(&nap, NULL);
 	}
+	if (NEED_NUMA_SCAN)
+		vmstat_note("at the end");
 	restore_knobs();
 	for (i = 1; i <= NTESTS; i++)
 		count[sh->result[i]]++;
@@ -441,6 +458,8 @@ int main(void)
 	for (i = 0; approximation[i]; i++)
 		out("# approx: %s\n", approximation[i]);
 	numa_save();
+	if (NEED_NUMA_SCAN)
+		vmstat_start();
 	if (NPINS)
 		pin_module_probe();
 	skip = precondition();

@@ -25,6 +25,8 @@ HELPER void *region[NREGIONS + 1];
 static int pipe_fd[NPIPES + 1][2];
 HELPER int file_rw[NFILES + 1], file_ro[NFILES + 1];
 
+static int read_text(const char *path, char *buf, size_t len);
+
 HELPER uint64_t load64(const void *addr)
 {
 	return *(const volatile uint64_t *)addr;
@@ -49,15 +51,82 @@ static uint64_t pagemap_entry(const void *addr)
 	return e;
 }
 
-HELPER void *do_mmap(size_t len, int prot, int fd, int huge)
+enum { MAP_KIND_PRIVATE, MAP_KIND_HUGETLB, MAP_KIND_SHARED };
+
+HELPER void *do_mmap(size_t len, int prot, int fd, int kind)
 {
-	int flags = MAP_PRIVATE | (fd < 0 ? MAP_ANONYMOUS : 0) | (huge ? MAP_HUGETLB : 0);
+	int huge = kind == MAP_KIND_HUGETLB;
+	int flags = (kind == MAP_KIND_SHARED ? MAP_SHARED : MAP_PRIVATE) | (fd < 0 ? MAP_ANONYMOUS : 0) |
+		(huge ? MAP_HUGETLB : 0);
 	void *p = mmap(NULL, len, prot, flags, fd, 0);
 
 	if (p == MAP_FAILED && huge)
 		skip_rest("%s: mmap(MAP_HUGETLB): %s", op_label[sh->current_op], strerror(errno));
 	if (p == MAP_FAILED)
 		run_abort("%s: mmap: %s", op_label[sh->current_op], strerror(errno));
+	return p;
+}
+
+/*
+ * A THP region, as cow.c makes one: twice the room, the start aligned to a PMD
+ * (2048 kB; a 16 kB mTHP range is aligned too), the slack unmapped, and
+ * MADV_HUGEPAGE on the range.  Its first fault may then map a THP.
+ */
+HELPER void *do_mmap_thp(size_t len, int prot)
+{
+	size_t room = len + HPAGE_SIZE;
+	char *raw = mmap(NULL, room, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *p;
+
+	if (raw == MAP_FAILED)
+		run_abort("%s: mmap: %s", op_label[sh->current_op], strerror(errno));
+	p = (char *)(((uintptr_t)raw + HPAGE_SIZE - 1) & ~(uintptr_t)(HPAGE_SIZE - 1));
+	if (p > raw)
+		munmap(raw, (size_t)(p - raw));
+	if (raw + room > p + len)
+		munmap(p + len, (size_t)(raw + room - (p + len)));
+	if (madvise(p, len, MADV_HUGEPAGE))
+		skip_rest("%s: madvise(MADV_HUGEPAGE): %s", op_label[sh->current_op], strerror(errno));
+	return p;
+}
+
+/*
+ * After the first fault on a THP range (pages base pages at addr): the model maps a
+ * THP (or the huge zero page) there; without one on this machine the run is not the
+ * scenario, so the rest SKIPs.  As cow.c: the last subpage must be populated too.
+ */
+HELPER void thp_populated(void *addr, long pages, const char *what)
+{
+	char setting[128] = "?", size[128] = "-", path[128];
+	long kb = pages * page_size / 1024;
+
+	if (pagemap_entry((char *)addr + (size_t)(pages - 1) * page_size) & PM_PRESENT)
+		return;
+	read_text("/sys/kernel/mm/transparent_hugepage/enabled", setting, sizeof(setting));
+	snprintf(path, sizeof(path), "/sys/kernel/mm/transparent_hugepage/hugepages-%ldkB/enabled", kb);
+	read_text(path, size, sizeof(size));
+	skip_rest("%s: the kernel did not populate %s (%ld kB) (transparent_hugepage/enabled: %s; %ld kB: %s)",
+			op_label[sh->current_op], what, kb, setting, kb, size);
+}
+
+/* MADV_COLLAPSE: unknown before 6.1 (EINVAL), and the kernel may decline a range
+ * (cow.c skips then too): the rest SKIPs. */
+HELPER void do_collapse(void *addr, size_t len)
+{
+	if (madvise(addr, len, MADV_COLLAPSE))
+		skip_rest("%s: madvise(MADV_COLLAPSE): %s%s", op_label[sh->current_op], strerror(errno),
+				errno == EINVAL ? " (unknown before 6.1; later kernels refuse some ranges)" : "");
+}
+
+/* mremap(MREMAP_MAYMOVE|MREMAP_FIXED) to a fresh place, as cow.c moves half a THP. */
+HELPER void *do_mremap(void *addr, size_t len)
+{
+	void *to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *p;
+
+	if (to == MAP_FAILED)
+		run_abort("%s: mmap for mremap: %s", op_label[sh->current_op], strerror(errno));
+	p = mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	if (p == MAP_FAILED)
+		run_abort("%s: mremap: %s", op_label[sh->current_op], strerror(errno));
 	return p;
 }
 
@@ -97,6 +166,16 @@ HELPER void do_pageout(void *addr, int pages, uint64_t must_go)
 	}
 }
 
+/* After MADV_PAGEOUT of a range: one of its pages (model page n) still mapped. */
+HELPER void pageout_left(void *addr, int n, int must_go)
+{
+	if (!(pagemap_entry(addr) & PM_PRESENT))
+		return;
+	if (must_go)
+		skip_rest("%s: MADV_PAGEOUT left page %d mapped", op_label[sh->current_op], n);
+	out("# %s: page %d stays mapped after MADV_PAGEOUT\n", op_label[sh->current_op], n);
+}
+
 HELPER void clear_refs(void)
 {
 	int fd = open("/proc/self/clear_refs", O_WRONLY);
@@ -118,6 +197,20 @@ HELPER void proc_mem_write(void *addr, uint64_t v)
 	if (pwrite(fd, &v, sizeof(v), (off_t)(uintptr_t)addr) != sizeof(v))
 		skip_rest("cannot write /proc/self/mem: %s", strerror(errno));
 	close(fd);
+}
+
+/* A FOLL_FORCE GUP without FOLL_WRITE, then the kernel copies the data out. */
+HELPER uint64_t proc_mem_read(void *addr)
+{
+	uint64_t v = 0;
+	int fd = open("/proc/self/mem", O_RDONLY);
+
+	if (fd < 0)
+		skip_rest("cannot open /proc/self/mem: %s", strerror(errno));
+	if (pread(fd, &v, sizeof(v), (off_t)(uintptr_t)addr) != sizeof(v))
+		skip_rest("cannot read /proc/self/mem: %s", strerror(errno));
+	close(fd);
+	return v;
 }
 
 /* vmsplice() without SPLICE_F_GIFT: the pipe holds a FOLL_GET reference to the page. */
@@ -344,6 +437,91 @@ HELPER void pin_step(struct pin *p, void *addr, unsigned int flags, const char *
 	out("# %s: %s\n", op_label[sh->current_op], p->why);
 }
 
+/*
+ * A long-term write pin of a page of a MAP_SHARED file on a filesystem with
+ * writeback: the kernel refuses it (EFAULT) from 6.5; taken, it breaks
+ * file_pin_writeback.  Only the module says what GUP itself does (io_uring had
+ * its own file check before 6.5), so without it the check SKIPs.
+ */
+HELPER void pin_step_file(struct pin *p, void *addr, unsigned int flags, const char *what, int test)
+{
+	struct cowlab_pin_req req = { (uintptr_t)addr, 1, (uintptr_t)&p->pfn, flags, 0 };
+	int fd;
+
+	p->kind = PIN_NONE;
+	if (!pin_module) {
+		snprintf(p->why, sizeof(p->why), "a %.60s pin of a file page needs the cowlab_pin module", what);
+		report(test, RES_SKIP, test_promise[test], p->why);
+		return;
+	}
+	fd = open("/dev/" COWLAB_PIN_NAME, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		run_abort("%s: open /dev/" COWLAB_PIN_NAME ": %s", op_label[sh->current_op], strerror(errno));
+	p->pfn = 0;
+	if (ioctl(fd, COWLAB_PIN_IOC_PIN, &req)) {
+		if (errno != EFAULT)
+			run_abort("%s: cowlab_pin %s: %s", op_label[sh->current_op], what, strerror(errno));
+		close(fd);
+		snprintf(p->why, sizeof(p->why), "the kernel refused the pin (EFAULT)");
+		out("# %s: %s\n", op_label[sh->current_op], p->why);
+		report(test, RES_PASS, test_promise[test], NULL);
+		return;
+	}
+	pin_taken(p, PIN_DEV, addr, fd);
+	out("# %s: the kernel pinned a page-cache page of a filesystem with writeback for long-term writes\n",
+		op_label[sh->current_op]);
+	report(test, RES_FAIL, test_promise[test], NULL);
+}
+
+enum { EXPECT_NONE, EXPECT_OK, EXPECT_REFUSED };
+
+/*
+ * io_uring_register_buffers() of one page, as the scenario's program calls it
+ * (by: io_uring): with an expectation, its return is the call_result check
+ * (refused: -EOPNOTSUPP from io_uring's own file check before 6.5, -EFAULT from
+ * GUP); without one a failure SKIPs the rest.  Registered, it is a pin like any.
+ */
+HELPER void pin_uring(struct pin *p, void *addr, int expect, int test)
+{
+#ifdef COWLAB_HAVE_LIBURING
+	struct iovec iov = { addr, (size_t)page_size };
+	int ret = io_uring_queue_init(4, &p->ring, 0), fd;
+
+	p->kind = PIN_NONE;
+	if (ret < 0)
+		skip_rest("io_uring_queue_init: %s", strerror(-ret));
+	ret = io_uring_register_buffers(&p->ring, &iov, 1);
+	if (ret == 0) {
+		fd = memfd_create("cowlab-dma", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, page_size))
+			run_abort("memfd for the DMA: %s", strerror(errno));
+		p->pfn = 0;
+		pin_taken(p, PIN_URING, addr, fd);
+	} else {
+		io_uring_queue_exit(&p->ring);
+		snprintf(p->why, sizeof(p->why), "io_uring_register_buffers: %s", strerror(-ret));
+		out("# %s: %s\n", op_label[sh->current_op], p->why);
+	}
+	if (expect == EXPECT_NONE) {
+		if (ret)
+			skip_rest("%s", p->why);
+		return;
+	}
+	if (ret && ret != -EOPNOTSUPP && ret != -EFAULT)
+		run_abort("%s: %s, neither a success nor a refusal", op_label[sh->current_op], p->why);
+	if (!ret != (expect == EXPECT_OK))
+		out("# %s: the program expects the registration %s\n", op_label[sh->current_op],
+			expect == EXPECT_OK ? "to succeed" : "to be refused");
+	report(test, !ret == (expect == EXPECT_OK) ? RES_PASS : RES_FAIL, test_promise[test], NULL);
+#else
+	(void)p;
+	(void)addr;
+	(void)expect;
+	(void)test;
+	skip_rest("built without liburing: no io_uring fixed buffers");
+#endif
+}
+
 HELPER void unpin(struct pin *p)
 {
 	if (p->kind == PIN_DEV) {
@@ -423,8 +601,11 @@ static const char *const numa_knob[] = { "scan_delay_ms", "scan_period_min_ms",
 static const char *const numa_fast[] = { "0", "10", "100", "256" };
 
 /* ---- knobs: saved at the start, restored at the end ---- */
-static char knob_path[6][128], knob_saved[6][32];
+#define NKNOBS 32
+static char knob_path[NKNOBS][320], knob_saved[NKNOBS][64];
 #define HUGE_KNOB 5
+/* the first free slot for set_knob() */
+static int knobs_used = HUGE_KNOB + 1;
 
 static int read_text(const char *path, char *buf, size_t len)
 {
@@ -458,16 +639,136 @@ static void restore_knobs(void)
 {
 	int i;
 
-	for (i = 5; i >= 0; i--)
+	for (i = NKNOBS - 1; i >= 0; i--)
 		if (knob_path[i][0])
 			write_text(knob_path[i], knob_saved[i]);
 }
 
-/* ---- hugetlb: free 2048 kB pages, reserved as root if missing ---- */
-static long meminfo(const char *key)
+/* Write value to a sysfs/procfs knob, remembering what it held (the bracketed
+ * choice of a THP setting such as "always [madvise] never"); 0 on success. */
+static int set_knob(const char *path, const char *value)
 {
-	char buf[8192], *p;
-	int fd = open("/proc/meminfo", O_RDONLY);
+	char now[64], *open_br, *close_br;
+
+	if (read_text(path, now, sizeof(now)))
+		return -1;
+	open_br = strchr(now, '[');
+	close_br = open_br ? strchr(open_br, ']') : NULL;
+	if (close_br) {
+		*close_br = 0;
+		memmove(now, open_br + 1, strlen(open_br + 1) + 1);
+	}
+	if (knobs_used < NKNOBS) {
+		snprintf(knob_path[knobs_used], sizeof(knob_path[0]), "%s", path);
+		snprintf(knob_saved[knobs_used], sizeof(knob_saved[0]), "%s", now);
+		knobs_used++;
+	}
+	return write_text(path, value);
+}
+
+/* ---- THP: available, and for mTHP exactly one sub-PMD size (16 kB) enabled ---- */
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage"
+
+/* The active choice of a setting such as "always [madvise] never". */
+static int thp_setting_is(const char *path, const char *want)
+{
+	char buf[128], *open_br, *close_br;
+
+	if (read_text(path, buf, sizeof(buf)))
+		return 0;
+	open_br = strchr(buf, '[');
+	close_br = open_br ? strchr(open_br, ']') : NULL;
+	if (!close_br)
+		return 0;
+	*close_br = 0;
+	return !strcmp(open_br + 1, want);
+}
+
+/* Enable one THP size on MADV_HUGEPAGE ranges if it is off; 0 when it is on. */
+static int thp_enable(const char *size_knob)
+{
+	if (thp_setting_is(THP_DIR "/enabled", "never") && set_knob(THP_DIR "/enabled", "madvise"))
+		return -1;
+	/* before 6.8 there is no per-size knob: the top-level one decides the PMD size */
+	if (access(size_knob, F_OK) || !thp_setting_is(size_knob, "never"))
+		return 0;
+	return set_knob(size_knob, "madvise");
+}
+
+/*
+ * THP as the scenario's regions need it: the PMD size (thp) or exactly one sub-PMD
+ * size, 16 kB (mthp), enabled on MADV_HUGEPAGE ranges, the other sub-PMD anon sizes
+ * off so that no larger folio fits a range first.  Settings are restored at the end.
+ */
+static const char *thp_setup(int thp, int mthp)
+{
+	static char why[256];
+	char path[320];
+	struct dirent *d;
+	DIR *dir;
+	long kb;
+
+	if (page_size != 4096)
+		return "THP regions are laid out for 4 kB pages";
+	if (access(THP_DIR "/enabled", R_OK))
+		return "no transparent huge pages (" THP_DIR "/enabled missing)";
+	if (thp && thp_enable(THP_DIR "/hugepages-2048kB/enabled")) {
+		snprintf(why, sizeof(why), "cannot enable 2048 kB THPs: %s", strerror(errno));
+		return why;
+	}
+	if (!mthp)
+		return NULL;
+	if (access(THP_DIR "/hugepages-16kB/enabled", F_OK))
+		return "no multi-size THP of 16 kB (" THP_DIR "/hugepages-16kB/enabled: new in 6.8)";
+	dir = opendir(THP_DIR);
+	while (dir && (d = readdir(dir))) {
+		if (sscanf(d->d_name, "hugepages-%ldkB", &kb) != 1 || kb == 16 || kb * 1024 >= (long)HPAGE_SIZE)
+			continue;
+		snprintf(path, sizeof(path), THP_DIR "/%.255s/enabled", d->d_name);
+		if (access(path, F_OK) || thp_setting_is(path, "never"))
+			continue;	/* a shmem-only size, or off */
+		if (set_knob(path, "never")) {
+			snprintf(why, sizeof(why), "cannot switch off the %ld kB THP size: %s", kb, strerror(errno));
+			closedir(dir);
+			return why;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	if (thp_enable(THP_DIR "/hugepages-16kB/enabled")) {
+		snprintf(why, sizeof(why), "cannot enable the 16 kB THP size: %s", strerror(errno));
+		return why;
+	}
+	return NULL;
+}
+
+/* ---- files on a filesystem with writeback: in the working directory ---- */
+#define EXT4_MAGIC 0xEF53
+#define XFS_MAGIC 0x58465342
+#define BTRFS_MAGIC 0x9123683E
+
+static const char *disk_file_dir(void)
+{
+	static char why[160];
+	struct statfs st;
+
+	if (statfs(".", &st))
+		snprintf(why, sizeof(why), "statfs of the working directory: %s", strerror(errno));
+	else if (st.f_type == EXT4_MAGIC || st.f_type == XFS_MAGIC || st.f_type == BTRFS_MAGIC)
+		return NULL;
+	else
+		snprintf(why, sizeof(why), "a file on a filesystem with writeback (ext4, xfs, btrfs) needs such a "
+				"working directory; it is of type 0x%lx", (unsigned long)st.f_type);
+	return why;
+}
+
+/* The number after "KEY " at the start of a line of a /proc file such as
+ * /proc/meminfo ("HugePages_Free:") or /proc/vmstat ("pgmigrate_fail"), else -1. */
+static long proc_field(const char *path, const char *key)
+{
+	char buf[16384], *p;
+	size_t len = strlen(key);
+	int fd = open(path, O_RDONLY);
 	ssize_t n;
 
 	if (fd < 0)
@@ -477,8 +778,16 @@ static long meminfo(const char *key)
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
-	p = strstr(buf, key);
-	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, len) && p[len] == ' ')
+			return strtol(p + len + 1, NULL, 10);
+	return -1;
+}
+
+/* ---- hugetlb: free 2048 kB pages, reserved as root if missing ---- */
+static long meminfo(const char *key)
+{
+	return proc_field("/proc/meminfo", key);
 }
 
 static const char *reserve_huge_pages(long need)
@@ -571,6 +880,39 @@ static void numa_setup(int balancing)
 }
 
 /*
+ * Whether NUMA balancing did what the model's numa_scan and hinting faults do is up
+ * to the kernel: the counters of /proc/vmstat since the start say what it did.
+ */
+static const char *const vmstat_key[] = { "numa_pte_updates", "numa_huge_pte_updates", "numa_hint_faults",
+						"numa_pages_migrated", "pgmigrate_fail", "thp_migration_fail", NULL };
+static long vmstat_base[8];
+
+static long vmstat_value(const char *key)
+{
+	return proc_field("/proc/vmstat", key);
+}
+
+static void vmstat_start(void)
+{
+	int i;
+
+	for (i = 0; vmstat_key[i]; i++)
+		vmstat_base[i] = vmstat_value(vmstat_key[i]);
+}
+
+static void vmstat_note(const char *when)
+{
+	char line[512];
+	int i, len = snprintf(line, sizeof(line), "# vmstat since the start, %s:", when);
+
+	for (i = 0; vmstat_key[i] && len < (int)sizeof(line); i++)
+		if (vmstat_base[i] >= 0)
+			len += snprintf(line + len, sizeof(line) - (size_t)len, " %s +%ld", vmstat_key[i],
+					vmstat_value(vmstat_key[i]) - vmstat_base[i]);
+	out("%.500s\n", line);
+}
+
+/*
  * task_numa_work() cannot be called: enable balancing with fast scanning and
  * keep this thread running (the scan is queued from its scheduler tick) for
  * 1.5 s.  When exactly the scan passes over the page is up to the kernel.
@@ -589,24 +931,45 @@ HELPER void numa_scan(void)
 	do
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 1500);
+	vmstat_note(op_label[sh->current_op]);
 }
 
-/* ---- files: a memfd per scenario file, its pages filled with known tokens ---- */
-HELPER void make_file(int f, const char *name, int pages, const int *tokens)
+/* ---- files: a memfd (tmpfs), an unlinked file in the working directory (a
+ * filesystem with writeback) or a memfd of huge pages (hugetlbfs) per scenario
+ * file, its pages filled with known tokens ---- */
+HELPER size_t file_unit[NFILES + 1];
+
+HELPER void make_file(int f, const char *name, int pages, const int *tokens, int disk, int huge)
 {
-	char path[64];
+	char path[64], *p;
 	uint64_t v;
 	int i;
 
-	file_rw[f] = memfd_create(name, 0);
-	if (file_rw[f] < 0 || ftruncate(file_rw[f], (off_t)pages * page_size))
+	file_unit[f] = huge ? HPAGE_SIZE : page_size;
+	if (disk) {
+		snprintf(path, sizeof(path), "./cowlab-file-XXXXXX");
+		file_rw[f] = mkstemp(path);
+		if (file_rw[f] >= 0)
+			unlink(path);
+	} else {
+		file_rw[f] = memfd_create(name, huge ? MFD_HUGETLB : 0);
+	}
+	if (file_rw[f] < 0 || ftruncate(file_rw[f], (off_t)pages * (off_t)file_unit[f]))
 		run_abort("memfd for file %s: %s", name, strerror(errno));
-	for (i = 0; i < pages; i++) {
+	if (huge) {	/* hugetlbfs has no write(): fill it through a shared mapping */
+		p = mmap(NULL, (size_t)pages * HPAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, file_rw[f], 0);
+		if (p == MAP_FAILED)
+			run_abort("filling file %s: mmap: %s", name, strerror(errno));
+		for (i = 0; i < pages; i++)
+			store64(p + (size_t)i * HPAGE_SIZE, tokval(tokens[i]));
+		munmap(p, (size_t)pages * HPAGE_SIZE);
+	}
+	for (i = 0; i < pages && !huge; i++) {
 		v = tokval(tokens[i]);
 		if (pwrite(file_rw[f], &v, sizeof(v), (off_t)i * page_size) != sizeof(v))
 			run_abort("filling file %s: %s", name, strerror(errno));
 	}
-	/* the scenario's process may only read the file */
+	/* its private mappings only read the file (its MAP_SHARED ones use file_rw) */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", file_rw[f]);
 	file_ro[f] = open(path, O_RDONLY);
 	if (file_ro[f] < 0)
@@ -683,7 +1046,7 @@ HELPER void check_file(int test, int f, int pages, const int *tokens)
 	int i;
 
 	for (i = 0; i < pages; i++) {
-		if (pread(file_rw[f], &v, sizeof(v), (off_t)i * page_size) != sizeof(v))
+		if (pread(file_rw[f], &v, sizeof(v), (off_t)i * (off_t)file_unit[f]) != sizeof(v))
 			v = ~0ULL;
 		if (tokidx(v) == tokens[i])
 			continue;

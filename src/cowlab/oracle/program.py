@@ -62,6 +62,13 @@ class FileInfo:
     tokens: tuple[int, ...]
     #: the file_isolation check at the end
     check: int
+    #: what each page must hold at the end (stores through MAP_SHARED mappings reach it)
+    final: tuple[int, ...] = ()
+    #: on a filesystem with writeback (ext4, xfs, btrfs): a file in the working
+    #: directory, else a memfd (tmpfs)
+    disk: bool = False
+    #: on hugetlbfs: a memfd with MFD_HUGETLB, one huge page per model page
+    huge: bool = False
 
 
 @dataclass
@@ -90,8 +97,17 @@ class Program:
     #: pins io_uring can also take (R/W long-term FOLL_PIN): the rest need the module
     uring_pins: int
     npipes: int
+    #: pins the scenario takes through io_uring itself (by: io_uring), never the module
+    uring_calls: int = 0
+    #: THP kinds the regions use: "thp" (PMD, 2048 kB), "mthp" (16 kB)
+    thp_sizes: list[str] = field(default_factory=list)
+
+    @property
+    def needs_disk_file(self) -> bool:
+        """A file is on a filesystem with writeback: the run needs such a working directory."""
+        return any(f.disk for f in self.files)
 
     def needs_module(self, pins: str = "module") -> bool:
         """The run needs the cowlab_pin module: for every pin (``pins="module"``, the
         default), or only for those io_uring cannot take (``pins="uring"``)."""
-        return self.npins > (self.uring_pins if pins == "uring" else 0)
+        return self.npins - self.uring_calls > (self.uring_pins if pins == "uring" else 0)

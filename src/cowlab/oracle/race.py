@@ -523,6 +523,9 @@ def _run_kernel(
 
 
 RACE_HEADING = "## Race hunts"
+#: the report's race sections that `cowlab oracle run --report` keeps when it rewrites the
+#: file (the second written by hand from a one-process run's JSON with race_markdown)
+RACE_HEADINGS = (RACE_HEADING, "## Race hunts in one process")
 
 
 def _rate(cell: RaceCell) -> str:

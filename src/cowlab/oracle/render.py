@@ -74,7 +74,11 @@ def constants(p: Program) -> str:
         "NEED_SWAP": int(p.needs_swap),
         "NEED_HUGE_PAGES": p.huge_pages,
         "NEED_URING": int(p.needs_uring),
+        "NEED_URING_CALLS": int(p.uring_calls > 0),
         "MACHINE_NUMA_BALANCING": int(p.numa_balancing),
+        "NEED_THP": int("thp" in p.thp_sizes),
+        "NEED_MTHP": int("mthp" in p.thp_sizes),
+        "NEED_DISK_FILE": int(any(f.disk for f in p.files)),
     }
     text = "".join(f"#define {k} {v}\n" for k, v in defines.items())
     checks = sorted(p.checks, key=lambda c: c.number)
@@ -109,6 +113,9 @@ def known_tables(p: Program) -> str:
         text += f"HELPER const int known_{number}[] = {{ {items} }};\n"
     for f in p.files:
         text += f"HELPER const int file_{f.index}_tokens[] = {{ {', '.join(map(str, f.tokens))} }};\n"
+        text += (
+            f"HELPER const int file_{f.index}_final[] = {{ {', '.join(map(str, f.final or f.tokens))} }};\n"
+        )
     return text
 
 
@@ -168,9 +175,11 @@ def scaffolding(p: Program) -> str:
                 *start,
             ]
     files = [
-        f"make_file({f.index}, {cstr(f.name)}, {len(f.tokens)}, file_{f.index}_tokens);" for f in p.files
+        f"make_file({f.index}, {cstr(f.name)}, {len(f.tokens)}, file_{f.index}_tokens, "
+        f"{int(f.disk)}, {int(f.huge)});"
+        for f in p.files
     ]
-    checks = [f"check_file({f.check}, {f.index}, {len(f.tokens)}, file_{f.index}_tokens);" for f in p.files]
+    checks = [f"check_file({f.check}, {f.index}, {len(f.tokens)}, file_{f.index}_final);" for f in p.files]
     for name, lines in (("start_scenario", start), ("setup_files", files), ("final_checks", checks)):
         body = "".join(f"\t{line}\n" for line in lines)
         text += f"\nstatic void {name}(void)\n{{\n{body}}}\n"

@@ -24,6 +24,17 @@ KNOWN: dict[tuple[str, str], str] = {
         "program runs the steps in their written order, so fork finishes first and the "
         "pin is taken afterwards, which is safe on every kernel"
     ),
+    ("gaudi-thp-fork", "5.10"): (
+        "the model lets the first hinting fault from another node migrate (the two-fault "
+        "cpupid filter of should_numa_migrate_memory() is not modeled: cowlab/kernel/mempolicy.py, "
+        "docs/gaudi.md section 4); on 5.10.262 the kernel declined T1's one fault from node 1 "
+        "(the program's vmstat lines: the scan protected the THP, numa_huge_pte_updates +2, but "
+        "pgmigrate_fail +0: no migration tried, 4 runs of 4), so the PMD came back writable. "
+        "With one more numa_scan and read before the fork the kernel tries, fails on the pin "
+        "(pgmigrate_fail +512), maps the PMD read-only, and fork and write break pin_coherence "
+        "as the model says: not ok on 5.10.262 (2 runs of 2), ok on 6.1.192 and 6.12.117, "
+        "where the failed migration restores the PMD writable (c5b5a3dd2c1f)"
+    ),
 }
 
 

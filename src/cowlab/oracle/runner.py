@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from cowlab.engine import run_scenario
 from cowlab.history import kernel_at
@@ -200,10 +201,16 @@ def module_cells(cells: list[Cell], vm: VmResult, need: set[str]) -> list[Cell]:
 def run_host(
     programs: dict[str, Path], models: dict[str, dict[str, tuple[str, str | None]]], timeout: float
 ) -> list[Cell]:
+    """Each program in a directory of its own beside it (a file with writeback is made
+    in the working directory: on this machine's disk, not wherever cowlab was started)."""
     cells = []
     for name, exe in programs.items():
+        cwd = exe.parent / f"{name}.cwd"
+        cwd.mkdir(exist_ok=True)
         try:
-            proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=timeout, check=False)
+            proc = subprocess.run(
+                [str(exe)], capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd
+            )
             real, note = real_verdict(proc.stdout, proc.returncode)
         except subprocess.TimeoutExpired:
             real, note = "error", f"timeout after {timeout:.0f} s"
@@ -236,6 +243,23 @@ def _stamp(cells: list[Cell], *, booted: str, release: str, model_kernel: str, n
         )
         for c in cells
     ]
+
+
+def disk_workdir(kdir: Path, needed: bool) -> dict[str, Any]:
+    """build_initramfs options for a working directory on ext4 (a second ram disk, as the
+    selftests' boot has), where programs make their files with writeback; nothing when
+    no program needs one or mke2fs is missing (those programs then SKIP, saying why)."""
+    from cowlab.oracle.selftest import GUEST_SETUP, GUEST_WORKDIR, ext4_image  # selftest imports this module
+
+    image = ext4_image(kdir / "ext4.img") if needed else None
+    if image is None:
+        return {}
+    return {
+        "files": {"/lib/ext4.img": image},
+        "ram_disks": 2,
+        "setup": GUEST_SETUP,
+        "workdir": GUEST_WORKDIR,
+    }
 
 
 def run_on_kernels(
@@ -350,6 +374,7 @@ def _run_kernel(
         return _stamp(cells, **stamp)
     kdir = workdir / kernel
     try:
+        kdir.mkdir(parents=True, exist_ok=True)
         initrd = build_initramfs(
             {n: programs[n] for n in names},
             kdir / "initramfs.cpio.gz",
@@ -357,6 +382,7 @@ def _run_kernel(
             timeout_s=program_timeout,
             modules=modules,
             env={"COWLAB_PINS": pins},
+            **disk_workdir(kdir, any(exported[n][1].needs_disk_file for n in names)),
         )
         vm = boot(files.vmlinuz, initrd, BOOT_S + len(names) * (program_timeout + 5), workdir=kdir)
     except (InitramfsError, OSError, subprocess.SubprocessError) as e:

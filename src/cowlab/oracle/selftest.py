@@ -15,8 +15,10 @@ and log_test_result, v6.16 on) it is the name again (the SKIP and XFAIL directiv
 carry the name too, with the reason in a ``#`` message before).  Without a ``[RUN]``
 the result's own text is the name.
 
-**Matching.**  A catalog entry's selftest line is its first reference when it reads
-``cow.c: NAME`` or ``gup_longterm: NAME``.  A line and an entry match when their
+**Matching.**  A catalog entry claims the selftest lines its references start with,
+``cow.c: NAME`` or ``gup_longterm: NAME`` (one, or one per size when the selftest runs
+it at sizes the model does not tell apart: cowlab.scenario.family); a selftest line
+cited further down is a citation, not a claim.  A line and an entry match when their
 names are equal after collapsing white space and reading ``... with`` as ``with`` (the
 selftests print ``Basic COW ... with memfd``, the families' references say ``Basic
 COW with memfd``).  gup_longterm's file backings are matched by filesystem as well:
@@ -36,6 +38,7 @@ that panics, a program cut short: error rows, never verdicts.
 
 from __future__ import annotations
 
+import itertools
 import platform
 import re
 import shutil
@@ -214,7 +217,7 @@ def normalize(name: str) -> str:
 @dataclass(frozen=True)
 class Entry:
     scenario: str
-    #: the selftest line it claims, as written in its first reference
+    #: the selftest line it claims, as written in its reference
     line: str
     #: the filesystems of its files
     fs: tuple[str, ...] = ()
@@ -229,11 +232,10 @@ def catalog_index() -> dict[tuple[str, str], tuple[Entry, ...]]:
     prefixes = tuple(f"{p}: " for p in TESTS.values())
     for name in builtin_names():
         scn = load_builtin(name)
-        if not scn.references or not scn.references[0].startswith(prefixes):
-            continue
-        prefix, line = scn.references[0].split(": ", 1)
-        entry = Entry(name, line, tuple(f.fs for f in scn.files))
-        index.setdefault((prefix, normalize(line)), []).append(entry)
+        for reference in itertools.takewhile(lambda r: r.startswith(prefixes), scn.references):
+            prefix, line = reference.split(": ", 1)
+            entry = Entry(name, line, tuple(f.fs for f in scn.files))
+            index.setdefault((prefix, normalize(line)), []).append(entry)
     return {k: tuple(v) for k, v in index.items()}
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from cowlab.model.swap import HUGETLBFS, fs_has_writeback
 from cowlab.oracle.program import ExportError, FileInfo, Program
 from cowlab.oracle.render import cstr
-from cowlab.oracle.state import PinRef, PipeRef, Proc, Region
+from cowlab.oracle.state import Key, PinRef, PipeRef, Proc, Region
 from cowlab.oracle.walk import PROTS, Refuse, Walk
 from cowlab.scenario.actions import (
     ACTION_NAMES,
@@ -22,10 +23,12 @@ from cowlab.scenario.actions import (
     Mmap,
     Move,
     Mprotect,
+    Mremap,
     Munmap,
     NumaScan,
     Pin,
     PipeRead,
+    ProcMemRead,
     ProcMemWrite,
     Read,
     Reclaim,
@@ -45,22 +48,27 @@ ADVICE = {
     "dofork": "MADV_DOFORK",
     "wipeonfork": "MADV_WIPEONFORK",
     "keeponfork": "MADV_KEEPONFORK",
+    "hugepage": "MADV_HUGEPAGE",
+    "nohugepage": "MADV_NOHUGEPAGE",
+    "collapse": "MADV_COLLAPSE",
 }
 #: the action fields the exporter understands: another field set away from its default
 #: (an option added to the scenario format later) is refused, not silently dropped
 HANDLED_FIELDS: dict[type, frozenset[str]] = {
     cls: frozenset(names)
     for cls, names in {
-        Mmap: ("name", "pages", "prot", "file", "hugetlb"),
+        Mmap: ("name", "pages", "prot", "file", "hugetlb", "thp", "mthp", "shared"),
         Write: ("addr",),
         Read: ("addr",),
-        Munmap: ("region",),
-        Mprotect: ("region", "prot"),
-        Madvise: ("region", "advice"),
+        Munmap: ("region", "first", "count"),
+        Mprotect: ("region", "prot", "first", "count"),
+        Madvise: ("region", "advice", "first", "count"),
+        Mremap: ("region", "to", "first", "count"),
         Fork: ("child", "thread"),
         Exit: (),
-        Pin: ("addr", "name", "flags", "fast"),
+        Pin: ("addr", "name", "flags", "fast", "by", "expect"),
         ProcMemWrite: ("addr",),
+        ProcMemRead: ("addr",),
         Unpin: ("name",),
         Vmsplice: ("addr", "name"),
         PipeRead: ("name",),
@@ -154,7 +162,18 @@ class Translator(Walk):
             if f.name not in handled and getattr(a, f.name) != f.default:
                 raise Refuse(f"option {f.name}={getattr(a, f.name)!r} is not supported")
         match a:
-            case Mmap() | Write() | Read() | Munmap() | Mprotect() | Madvise() | ProcMemWrite() | ClearRefs():
+            case (
+                Mmap()
+                | Write()
+                | Read()
+                | Munmap()
+                | Mprotect()
+                | Madvise()
+                | Mremap()
+                | ProcMemWrite()
+                | ProcMemRead()
+                | ClearRefs()
+            ):
                 self.memory(i, a, actor, label)
             case Fork() | Exit():
                 self.process(a, actor, label)
@@ -170,82 +189,198 @@ class Translator(Walk):
     def memory(self, i: int, a: object, actor: str, label: str) -> None:
         proc = self.actor_proc(actor)
         match a:
-            case Mmap(thp=True) | Mmap(mthp=True):
-                raise Refuse("THP regions are not exported (THP scenarios are model-only)")
-            case Mmap(name, pages, prot, file, huge):
-                if name in proc.regions:
-                    raise Refuse(f"region {name} is already mapped")
-                if huge and file:
-                    raise Refuse("a file mapping cannot be MAP_HUGETLB")
-                index = self.region_index.setdefault(name, len(self.region_index))
-                region = proc.regions[name] = Region(index, pages, prot, file, huge)
-                self.huge_pages += pages if huge else 0
-                self.fresh(proc, name)
-                fd = f"file_ro[{self.file_index(file)}]" if file else "-1"
-                self.emit(
-                    actor,
-                    label,
-                    [f"region[{index}] = do_mmap({region.size}, {PROTS[prot]}, {fd}, {int(huge)});"],
-                )
+            case Mmap():
+                self.mmap(proc, a, actor, label)
             case Write(addr) | ProcMemWrite(addr):
-                key, _, c = self.addr(proc, addr, "write" if type(a) is Write else "read")
+                key, region, c = self.addr(proc, addr, "write" if type(a) is Write else "read")
                 how = "write" if type(a) is Write else "proc_mem_write"
                 token = self.tokens.new(f"{proc.name} {how} at steps[{i}]", proc.name)
                 proc.known.add(token)
-                proc.expected[key] = token
+                self.store(proc, key, token)
                 call = "store64" if type(a) is Write else "proc_mem_write"
-                self.emit(actor, label, [f"{call}({c}, tokval({token}));"])
-            case Read(addr):
-                key, _, c = self.addr(proc, addr, "read")
-                expect = proc.expected.get(key, 0)
-                n = self.check("no_lost_write", f"{label} reads {self.tdesc(expect)}", label, proc.known)
-                self.emit(actor, label, [f"check_value({n}, load64({c}), {expect}, KNOWN({n}));"])
-            case Munmap(name):
-                region = self.region(proc, name)
-                del proc.regions[name]
-                proc.expected = {k: t for k, t in proc.expected.items() if k[0] != name}
-                self.detach(proc, name)
-                self.emit(actor, label, [f"do_munmap(region[{region.index}], {region.size});"])
-            case Mprotect(name, prot):
-                region = self.region(proc, name)
-                region.prot = prot
                 self.emit(
-                    actor, label, [f"do_mprotect(region[{region.index}], {region.size}, {PROTS[prot]});"]
+                    actor, label, [f"{call}({c}, tokval({token}));", *self.populated(region, key, True)]
                 )
-            case Madvise(name, advice):
-                self.madvise(proc, name, advice, actor, label)
+            case Read(addr) | ProcMemRead(addr):
+                key, region, c = self.addr(proc, addr, "read")
+                expect = self.expect_at(proc, key)
+                n = self.check("no_lost_write", f"{label} reads {self.tdesc(expect)}", label, proc.known)
+                load = "load64" if type(a) is Read else "proc_mem_read"
+                self.emit(
+                    actor,
+                    label,
+                    [
+                        f"check_value({n}, {load}({c}), {expect}, KNOWN({n}));",
+                        *self.populated(region, key, False),
+                    ],
+                )
+            case Munmap(name, first, count):
+                region = self.region(proc, name)
+                pages = self.page_range(region, first, count)
+                body = [f"do_munmap({at}, {length});" for at, length in self.spans(region, pages)]
+                for page in pages:
+                    proc.expected.pop((name, page), None)
+                    region.mapped[page] = False
+                self.detach(proc, name, pages)
+                if not any(region.mapped):
+                    del proc.regions[name]
+                self.emit(actor, label, body)
+            case Mprotect(name, prot, first, count):
+                region = self.region(proc, name)
+                pages = self.page_range(region, first, count)
+                for page in pages:
+                    region.prots[page] = prot
+                body = [
+                    f"do_mprotect({at}, {length}, {PROTS[prot]});" for at, length in self.spans(region, pages)
+                ]
+                self.emit(actor, label, body)
+            case Madvise(name, advice, first, count):
+                self.madvise(proc, name, advice, first, count, actor, label)
+            case Mremap(name, to, first, count):
+                self.mremap(proc, name, to, first, count, actor, label)
             case ClearRefs():
                 self.emit(actor, label, ["clear_refs();"])
+
+    def mmap(self, proc: Proc, a: Mmap, actor: str, label: str) -> None:
+        if a.name in proc.regions:
+            raise Refuse(f"region {a.name} is already mapped")
+        # a file on hugetlbfs is a memfd with MFD_HUGETLB: its mappings are in huge pages
+        huge = a.hugetlb or (a.file is not None and self.file_fs(a.file) == HUGETLBFS)
+        if a.shared and not a.file:
+            raise Refuse("MAP_SHARED anonymous memory is not modeled")
+        thp = "thp" if a.thp else "mthp" if a.mthp else None
+        index = self.region_index.setdefault(a.name, len(self.region_index))
+        region = proc.regions[a.name] = Region(index, a.pages, a.prot, a.file, huge, thp=thp, shared=a.shared)
+        self.huge_pages += a.pages if huge and not a.shared else 0  # anon pages or private copies
+        self.fresh(proc, a.name)
+        if thp is not None:
+            self.thp_sizes.add(thp)
+            call = f"do_mmap_thp({region.size}, {PROTS[a.prot]})"
+        else:
+            fd = f"file_{'rw' if a.shared else 'ro'}[{self.file_index(a.file)}]" if a.file else "-1"
+            kind = (
+                "MAP_KIND_SHARED"
+                if a.shared
+                else "MAP_KIND_HUGETLB"
+                if a.hugetlb and not a.file
+                else "MAP_KIND_PRIVATE"
+            )
+            call = f"do_mmap({region.size}, {PROTS[a.prot]}, {fd}, {kind})"
+        self.emit(actor, label, [f"region[{index}] = {call};"])
+
+    def populated(self, region: Region, key: Key, write: bool) -> list[str]:
+        """After the first fault on a THP unit, the statement that checks the kernel
+        populated a THP there (else the rest SKIPs): a write maps a THP (or mTHP), a
+        read of a PMD THP range the huge zero page; a read of an mTHP range maps
+        the small zero page in the model too, so nothing is checked then."""
+        unit = region.unit_of(key[1])
+        if unit is None or unit in region.touched:
+            return []
+        assert region.thp is not None
+        if not write and region.thp == "mthp":
+            return []
+        region.touched.add(unit)
+        at, pages = region.unit_span(unit)
+        what = ("a THP" if write else "the huge zero page") if region.thp == "thp" else "a 16 kB mTHP"
+        return [f"thp_populated({at}, {pages}, {cstr(what)});"]
+
+    def page_range(self, region: Region, first: int, count: int | None) -> range:
+        """Pages first .. first + count - 1 (count None: to the end of the region)."""
+        end = region.pages if count is None else first + count
+        if not 0 <= first < end <= region.pages:
+            raise Refuse(f"pages {first}..{end - 1} are not all in the region ({region.pages} pages)")
+        return range(first, end)
+
+    def spans(self, region: Region, pages: range) -> list[tuple[str, str]]:
+        """(address, length) of each mapped stretch of ``pages``: one system call each."""
+        return [region.span(f, n) for f, n in region.runs(pages.start, len(pages))]
 
     def file_index(self, name: str) -> int:
         return list(self.file_tokens).index(name)
 
-    def madvise(self, proc: Proc, name: str, advice: str, actor: str, label: str) -> None:
+    def file_fs(self, name: str) -> str:
+        return next(f.fs for f in self.scenario.files if f.name == name)
+
+    def madvise(
+        self, proc: Proc, name: str, advice: str, first: int, count: int | None, actor: str, label: str
+    ) -> None:
         region = self.region(proc, name)
+        pages = self.page_range(region, first, count)
         if region.huge and advice in ("pageout", "wipeonfork"):
             raise Refuse(f"MADV_{advice.upper()} does not apply to hugetlb mappings")
         if advice == "pageout":
-            # pages that must go to swap: written anonymous pages nothing else holds
-            self.needs_swap = True
-            must = sum(
-                1 << p
-                for p in range(region.pages)
-                if proc.expected.get((name, p)) and not region.file and not self.referenced(proc, (name, p))
-            )
-            self.emit(actor, label, [f"do_pageout(region[{region.index}], {region.pages}, {must:#x}ULL);"])
+            self.pageout(proc, name, region, pages, actor, label)
             return
         if advice not in ADVICE:
-            raise Refuse(f"MADV_{advice.upper()} is not exported (THP scenarios are model-only)")
+            raise Refuse(f"MADV_{advice.upper()} is not exported")
         if advice == "wipeonfork" and region.file:
             raise Refuse("MADV_WIPEONFORK applies to anonymous mappings only")
         if advice == "dontneed":
-            self.fresh(proc, name)
-            self.detach(proc, name)
+            self.fresh(proc, name, pages)
+            self.detach(proc, name, pages)
         elif advice in ("dontfork", "dofork"):
-            region.dontfork = advice == "dontfork"
+            region.dontfork = (
+                (region.dontfork | set(pages)) if advice == "dontfork" else region.dontfork - set(pages)
+            )
         elif advice in ("wipeonfork", "keeponfork"):
-            region.wipeonfork = advice == "wipeonfork"
-        self.emit(actor, label, [f"do_madvise(region[{region.index}], {region.size}, {ADVICE[advice]});"])
+            change = set(pages)
+            region.wipeonfork = (
+                region.wipeonfork | change if advice == "wipeonfork" else region.wipeonfork - change
+            )
+        call = "do_collapse" if advice == "collapse" else "do_madvise"
+        extra = "" if advice == "collapse" else f", {ADVICE[advice]}"
+        self.emit(actor, label, [f"{call}({at}, {n}{extra});" for at, n in self.spans(region, pages)])
+
+    def pageout(self, proc: Proc, name: str, region: Region, pages: range, actor: str, label: str) -> None:
+        """MADV_PAGEOUT: pages that must go to swap are written anonymous pages
+        nothing else holds; the others are only noted if they stay."""
+        self.needs_swap = True
+        must = [
+            p
+            for p in pages
+            if proc.expected.get((name, p)) and not region.file and not self.referenced(proc, (name, p))
+        ]
+        if (
+            region.offsets == tuple(range(region.pages + 1))
+            and len(pages) == region.pages
+            and all(region.mapped)
+        ):
+            mask = sum(1 << p for p in must)
+            self.emit(actor, label, [f"do_pageout(region[{region.index}], {region.pages}, {mask:#x}ULL);"])
+            return
+        body = [f"do_madvise({at}, {n}, MADV_PAGEOUT);" for at, n in self.spans(region, pages)]
+        body += [f"pageout_left({region.at(p)}, {p}, {int(p in must)});" for p in pages if region.mapped[p]]
+        self.emit(actor, label, body)
+
+    def mremap(
+        self, proc: Proc, name: str, to: str, first: int, count: int | None, actor: str, label: str
+    ) -> None:
+        region = self.region(proc, name)
+        pages = self.page_range(region, first, count)
+        if to in proc.regions:
+            raise Refuse(f"region {to} is already mapped")
+        if not all(region.mapped[p] for p in pages):
+            raise Refuse("mremap of a range that is not all mapped fails (EFAULT)")
+        index = self.region_index.setdefault(to, len(self.region_index))
+        moved = proc.regions[to] = region.moved(index, first, len(pages))
+        for k, page in enumerate(pages):
+            token = proc.expected.pop((name, page), None)
+            if token:
+                proc.expected[(to, k)] = token
+            region.mapped[page] = False
+        for pin in self.pins.values():
+            if pin.proc == proc.name and pin.region == name and pin.page in pages:
+                pin.region, pin.page = to, pin.page - first
+        for pipe in self.pipes.values():
+            if (
+                pipe.owner == proc.name
+                and pipe.key is not None
+                and pipe.key[0] == name
+                and pipe.key[1] in pages
+            ):
+                pipe.key = (to, pipe.key[1] - first)
+        at, length = region.span(first, len(pages))
+        self.emit(actor, label, [f"region[{moved.index}] = do_mremap({at}, {length});"])
 
     # ---- processes ----
 
@@ -272,7 +407,9 @@ class Translator(Walk):
         )
         self.note(text)
         body = [f"/* APPROXIMATE: {text} */"]
-        body += [f"do_munmap(region[{r.index}], {r.size});" for r in proc.regions.values()]
+        body += [
+            f"do_munmap({at}, {n});" for r in proc.regions.values() for at, n in self.spans(r, range(r.pages))
+        ]
         body += [f"unpin(&pin[{p.index}]);" for p in held]
         body += [
             f"close(pipe_fd[{self.pipes[n].index}][{end}]);" for n in sorted(proc.pipes) for end in (0, 1)
@@ -284,24 +421,8 @@ class Translator(Walk):
 
     def pinning(self, i: int, a: object, actor: str, label: str) -> None:
         match a:
-            case Pin(addr, name, flags, fast):
-                proc = self.actor_proc(actor)
-                key, region, c = self.addr(proc, addr, "read")
-                if name in self.pins and self.pins[name].held:
-                    raise Refuse(f"pin {name} is already held")
-                cflags = pin_flags(flags, fast)
-                write = "FOLL_WRITE" in flags
-                if write and region.prot != "rw" and "FOLL_FORCE" not in flags:
-                    raise Refuse(
-                        f"FOLL_WRITE on a region mapped {region.prot} without FOLL_FORCE: GUP fails (EFAULT)"
-                    )
-                index = self.pin_index.setdefault(name, len(self.pin_index))
-                self.pins[name] = PinRef(name, index, proc.name, actor, key[0], key[1], write)
-                if set(flags) >= RW_PIN:
-                    self.needs_uring = True
-                    self.uring_pins.add(name)
-                what = "|".join(flags) + (" fast" if fast else "")
-                self.emit(actor, label, [f"pin_step(&pin[{index}], {c}, {cflags}, {cstr(what)});"])
+            case Pin(addr, name, flags, fast, by, outcome):
+                self.pin(addr, name, flags, fast, by, outcome, actor, label)
             case Unpin(name):
                 proc = self.actor_proc(actor)
                 pin = self.held_pin(name)
@@ -317,14 +438,17 @@ class Translator(Walk):
                 owner = self.procs[pin.proc]
                 token = self.tokens.new(f"device dma_write through {name} at steps[{i}]", owner.name)
                 owner.known.add(token)
-                if pin.attached:
+                if pin.file_page is not None:
+                    self.file_data[pin.file_page[0]][pin.file_page[1]] = token
+                    self.tokens.public.add(token)
+                elif pin.attached:
                     owner.expected[(pin.region, pin.page)] = token
                 self.emit(pin.thread, label, [f"dma_write(&pin[{pin.index}], tokval({token}));"])
             case DmaRead(name):
                 pin = self.held_pin(name)
                 owner = self.procs[pin.proc]
                 if pin.attached:
-                    expect = owner.expected.get((pin.region, pin.page), 0)
+                    expect = self.expect_at(owner, (pin.region, pin.page))
                     promise = "pin_coherence" if pin.write else "ro_pin_coherence"
                     desc = (
                         f"{label} reads {self.tdesc(expect)}, what {owner.name} last wrote at "
@@ -335,6 +459,69 @@ class Translator(Walk):
                     desc = f"{label} sees only data {owner.name} may see"
                 n = self.check(promise, desc, label, owner.known)
                 self.emit(pin.thread, label, [f"check_dma({n}, &pin[{pin.index}], {expect}, KNOWN({n}));"])
+
+    def pin(
+        self,
+        addr: str,
+        name: str,
+        flags: tuple[str, ...],
+        fast: bool,
+        by: str,
+        expect: str | None,
+        actor: str,
+        label: str,
+    ) -> None:
+        """A driver's pin through the module (with exactly the scenario's flags), or an
+        io_uring buffer registration; a check where the scenario says what the call
+        returns (call_result), or where a long-term write pin may hold a page-cache page
+        that writeback cleans (file_pin_writeback: the kernel refuses it from 6.5)."""
+        proc = self.actor_proc(actor)
+        key, region, c = self.addr(proc, addr, "read")
+        if name in self.pins and self.pins[name].held:
+            raise Refuse(f"pin {name} is already held")
+        if by == "io_uring":
+            flags, fast = tuple(sorted(RW_PIN)), False
+        elif expect == "refused":
+            raise Refuse("expect: refused is checked on io_uring registrations only")
+        # a driver's pin that expects success: the program stops (an error cell, never a
+        # verdict) if the pin call fails, as it does for any pin
+        cflags = pin_flags(flags, fast)
+        write = "FOLL_WRITE" in flags
+        prot = region.prot_at(key[1])
+        if write and prot != "rw" and "FOLL_FORCE" not in flags:
+            raise Refuse(f"FOLL_WRITE on a region mapped {prot} without FOLL_FORCE: GUP fails (EFAULT)")
+        index = self.pin_index.setdefault(name, len(self.pin_index))
+        shared = (region.file, region.file_pages[key[1]]) if region.shared and region.file else None
+        pin = PinRef(name, index, proc.name, actor, key[0], key[1], write, file_page=shared)
+        self.pins[name] = pin
+        if write and key not in proc.expected and not shared:
+            proc.expected[key] = self.expect_at(proc, key)  # a write pin copies a private file page
+        what = "|".join(flags) + (" fast" if fast else "")
+        if by == "io_uring":
+            self.needs_uring = True
+            self.uring_calls.add(name)
+            pin.held = expect != "refused"  # a refused registration holds nothing
+            n = 0
+            if expect is not None:
+                verb = "succeeds" if expect == "ok" else "is refused"
+                n = self.check("call_result", f"{label}: io_uring_register_buffers {verb}", label)
+            outcome = {"ok": "EXPECT_OK", "refused": "EXPECT_REFUSED", None: "EXPECT_NONE"}[expect]
+            self.emit(actor, label, [f"pin_uring(&pin[{index}], {c}, {outcome}, {n});"])
+            return
+        if set(flags) >= RW_PIN:
+            self.needs_uring = True
+            self.uring_pins.add(name)
+        file = next((f for f in self.scenario.files if shared and f.name == shared[0]), None)
+        if write and "FOLL_LONGTERM" in flags and file is not None and fs_has_writeback(file.fs):
+            n = self.check(
+                "file_pin_writeback",
+                f"{label}: the kernel takes no long-term write pin on page {shared and shared[1]} of "
+                f"{file.name}, on {file.fs}",
+                label,
+            )
+            self.emit(actor, label, [f"pin_step_file(&pin[{index}], {c}, {cflags}, {cstr(what)}, {n});"])
+            return
+        self.emit(actor, label, [f"pin_step(&pin[{index}], {c}, {cflags}, {cstr(what)});"])
 
     def held_pin(self, name: str) -> PinRef:
         pin = self.pins.get(name)
@@ -355,7 +542,7 @@ class Translator(Walk):
             f"{subject} still holds the page {proc.name} maps at {pin.region}[{pin.page}]",
             what,
         )
-        readable = int(region.prot != "none")
+        readable = int(region.prot_at(pin.page) != "none")
         return [f"check_pfn({n}, &pin[{pin.index}], {region.at(pin.page)}, {readable});"]
 
     def final_checks(self) -> None:
@@ -447,7 +634,9 @@ class Translator(Walk):
             n = self.check(
                 "file_isolation", f"at the end, file {name} still holds its data", f"end: file {name}"
             )
-            files.append(FileInfo(name, i, tokens, n))
+            fs = self.file_fs(name)
+            final = tuple(self.file_data[name])
+            files.append(FileInfo(name, i, tokens, n, final, fs_has_writeback(fs), fs == HUGETLBFS))
         ordered = sorted(self.procs.values(), key=lambda p: p.index)
         return Program(
             name=self.scenario.name,
@@ -464,13 +653,15 @@ class Translator(Walk):
             nodes=sorted(self.nodes),
             # room for every huge page and a COW copy of it after each fork
             needs_swap=self.needs_swap,
-            huge_pages=self.huge_pages * (1 + self.forks),
+            huge_pages=self.huge_pages * (1 + self.forks) + sum(len(f.tokens) for f in files if f.huge),
             needs_uring=self.needs_uring,
             numa_scans=self.numa_scans,
             nregions=len(self.region_index),
             npins=len(self.pin_index),
             uring_pins=len(self.uring_pins),
             npipes=len(self.pipes),
+            uring_calls=len(self.uring_calls),
+            thp_sizes=sorted(self.thp_sizes),
         )
 
 

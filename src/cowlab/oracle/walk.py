@@ -29,6 +29,8 @@ class Walk:
         self.pin_index: dict[str, int] = {}
         self.pipes: dict[str, PipeRef] = {}
         self.file_tokens: dict[str, tuple[int, ...]] = {}
+        #: what each file page holds now (stores through MAP_SHARED mappings change it)
+        self.file_data: dict[str, list[int]] = {}
         self.ops: list[Op] = []
         self.checks: list[Check] = []
         self.known: dict[int, tuple[int, ...]] = {}
@@ -36,17 +38,22 @@ class Walk:
         self.nodes: set[int] = set()
         self.needs_swap = False
         self.needs_uring = False
+        #: io_uring registrations the scenario asks for by name (by: io_uring)
+        self.uring_calls: set[str] = set()
         #: pins io_uring can take too (R/W long-term FOLL_PIN)
         self.uring_pins: set[str] = set()
         self.numa_scans = 0
         self.huge_pages = 0
         self.forks = 0
+        #: THP kinds of the regions ("thp", "mthp")
+        self.thp_sizes: set[str] = set()
         #: C comment lines the next emitted op starts with
         self.comment: list[str] = []
         for f in scenario.files:
             self.file_tokens[f.name] = tuple(
                 self.tokens.new(f"data of file {f.name} page {p}", None) for p in range(f.pages)
             )
+            self.file_data[f.name] = list(self.file_tokens[f.name])
         for i, spec in enumerate(scenario.processes):
             self.procs[spec.name] = Proc(spec.name, i, [t.name for t in spec.threads], first=i == 0)
             for t in spec.threads:
@@ -116,9 +123,14 @@ class Walk:
             raise Refuse(f"{proc.name} has no region {name} mapped: the access would fault (SIGSEGV)")
         if page >= region.pages:
             raise Refuse(f"page {page} is outside region {name} ({region.pages} pages)")
-        if access == "write" and region.prot != "rw":
-            raise Refuse(f"region {name} is mapped {region.prot}: the store would fault (SIGSEGV)")
-        if access == "read" and region.prot == "none":
+        if not region.mapped[page]:
+            raise Refuse(
+                f"page {page} of region {name} is no longer mapped: the access would fault (SIGSEGV)"
+            )
+        prot = region.prot_at(page)
+        if access == "write" and prot != "rw":
+            raise Refuse(f"region {name} is mapped {prot}: the store would fault (SIGSEGV)")
+        if access == "read" and prot == "none":
             raise Refuse(f"region {name} is mapped none: the access would fault (SIGSEGV)")
         return (name, page), region, region.at(page)
 
@@ -128,20 +140,44 @@ class Walk:
             raise Refuse(f"{proc.name} has no region {name} mapped")
         return region
 
-    def fresh(self, proc: Proc, name: str) -> None:
-        """The region's pages read as new: zero, or the file's data."""
+    def fresh(self, proc: Proc, name: str, pages: range | None = None) -> None:
+        """The region's pages (or some of them) read as new: zero, or the file's data;
+        their THP units are populated again by the next fault."""
         region = proc.regions[name]
-        for page in range(region.pages):
-            token = self.file_tokens[region.file][page] if region.file else 0
-            if token:
-                proc.expected[(name, page)] = token
-            else:
-                proc.expected.pop((name, page), None)
+        pages = pages if pages is not None else range(region.pages)
+        for page in pages:
+            proc.expected.pop((name, page), None)
+        for unit in {region.unit_of(p) for p in pages} - {None}:
+            assert unit is not None
+            if all(p in pages for p in range(region.pages) if region.unit_of(p) == unit):
+                region.touched.discard(unit)
 
-    def detach(self, proc: Proc, name: str) -> None:
-        """munmap, MADV_DONTNEED and exit leave the pins on the region detached."""
+    def expect_at(self, proc: Proc, key: Key) -> int:
+        """The token a load at ``key`` must return: the process's own (anon) data,
+        else the file page's data now (a shared mapping, or a private page never
+        copied), else zero."""
+        if key in proc.expected:
+            return proc.expected[key]
+        region = proc.regions.get(key[0])
+        if region is not None and region.file:
+            return self.file_data[region.file][region.file_pages[key[1]]]
+        return 0
+
+    def store(self, proc: Proc, key: Key, token: int) -> None:
+        """A store at ``key``: into the file through a MAP_SHARED mapping (every mapper
+        may see it), else into the process's own page (a private file page is copied)."""
+        region = proc.regions[key[0]]
+        if region.shared and region.file:
+            self.file_data[region.file][region.file_pages[key[1]]] = token
+            self.tokens.public.add(token)
+        else:
+            proc.expected[key] = token
+
+    def detach(self, proc: Proc, name: str, pages: range | None = None) -> None:
+        """munmap, MADV_DONTNEED and exit leave the pins on the region (or on those of
+        its pages) detached."""
         for pin in self.pins.values():
-            if pin.proc == proc.name and pin.region == name:
+            if pin.proc == proc.name and pin.region == name and (pages is None or pin.page in pages):
                 pin.attached = False
 
     def referenced(self, proc: Proc, key: Key) -> bool:

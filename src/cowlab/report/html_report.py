@@ -12,7 +12,7 @@ import jinja2
 
 from cowlab.engine import RunResult, StepRecord, run_scenario
 from cowlab.engine.bisect import BisectResult
-from cowlab.history import kernel_at
+from cowlab.history import commit_url, kernel_at
 from cowlab.invariants import PROMISES
 from cowlab.model.events import Decision, Note
 from cowlab.report.events import describe
@@ -73,9 +73,9 @@ def _rows(result: RunResult) -> list[dict[str, Any]]:
         for text in shown:
             event = decisions.get(text)
             if event is not None and event.cite and len(event.cite) == 12:
-                items.append(
-                    {"kind": "decision", "text": text.removesuffix(f" ({event.cite})"), "commit": event.cite}
-                )
+                text = text.removesuffix(f" ({event.cite})")
+                url = commit_url(event.cite)
+                items.append({"kind": "decision", "text": text, "commit": event.cite, "url": url})
             else:
                 kind = "decision" if event is not None else "note" if text in notes else "event"
                 items.append({"kind": kind, "text": text, "commit": ""})
@@ -158,6 +158,7 @@ def bisect_html(result: BisectResult) -> str:
         name=result.scenario.name,
         direction=change.direction,
         commit=short,
+        commit_url=commit_url(short),
         title=change.commit.title,
         release=change.commit.release,
         rules=", ".join(f"{rule} = {value}" for rule, value in change.rules) or "none",

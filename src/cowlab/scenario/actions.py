@@ -125,7 +125,7 @@ class Pin:
     fast: bool = False
     by: str = "driver"
     #: the outcome the program expects, ``ok`` or ``refused`` (a selftest's own
-    #: assertion; the promise call_result holds it to that); io_uring only, for now
+    #: assertion, or a driver's: the promise call_result holds it to what the call returned)
     expect: str | None = None
 
 

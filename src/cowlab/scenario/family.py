@@ -33,6 +33,13 @@ which the verdicts turn on other commits, and why).  A description may be a list
 texts, joined by spaces, so that a YAML anchor can share one sentence between backings.
 A backing may set ``vars``: a step value written ``$name`` in a case is that backing's
 value (gup_longterm expects a shared R/W pin to be refused on a disk filesystem only).
+
+A backing may set ``sizes``: the selftest runs it at each of these sizes (cow.c's
+PTE-level THP preparations at every multi-size THP size below the PMD's), which the
+model does not tell apart (one sub-PMD folio order; the rules depend on "a large folio
+mapped by PTEs", not on its order).  Its ``selftest`` words then hold ``{size}``, the
+member is one scenario whose references start with the result name at every size, and
+each of those lines matches it.
 """
 
 from __future__ import annotations
@@ -77,11 +84,8 @@ def expand_family(text: str, source: str) -> dict[str, str]:
         for backing in data["backings"]:
             name = "-".join(part for part in (data["family"], case["name"], backing["name"]) if part)
             own = declared.get(name, {})
-            title = (
-                f"{case['selftest']} ... with {backing['selftest']}"
-                if backing["selftest"]
-                else case["selftest"]
-            )
+            titles = _titles(case, backing)
+            title = _title(case, backing, ", ".join(map(str, backing.get("sizes", ()))))
             claims = {k: case[k] for k in ("introduced_by", "fixed_by") if k in case}
             claims |= {k: own[k] for k in ("introduced_by", "fixed_by") if k in own}
             scenario = {
@@ -89,7 +93,7 @@ def expand_family(text: str, source: str) -> dict[str, str]:
                 "description": f"{title}: "
                 + " ".join(t for t in map(_text, (case, backing, own, data)) if t),
                 "references": [
-                    f"{data['selftest']}: {title}",
+                    *(f"{data['selftest']}: {t}" for t in titles),
                     *own.get("references", case.get("references", [])),
                     *backing.get("references", []),
                     *data.get("references", []),
@@ -108,6 +112,24 @@ def expand_family(text: str, source: str) -> dict[str, str]:
     if unknown:
         raise FamilyError(f"{source}: declared for no member: {', '.join(sorted(unknown))}")
     return members
+
+
+def _title(case: dict[str, Any], backing: dict[str, Any], size: str) -> str:
+    """The selftest's name of ``case`` on ``backing`` (at ``size``, for a sized backing)."""
+    words = str(backing["selftest"]).replace("{size}", size)
+    return f"{case['selftest']} ... with {words}" if words else str(case["selftest"])
+
+
+def _titles(case: dict[str, Any], backing: dict[str, Any]) -> list[str]:
+    """Every result name the member claims: one, or one per size of a sized backing."""
+    sizes = backing.get("sizes")
+    if sizes is None:
+        if "{size}" in str(backing["selftest"]):
+            raise FamilyError(f"backing {backing['name']}: {{size}} in its words but no sizes")
+        return [_title(case, backing, "")]
+    if not sizes or "{size}" not in str(backing["selftest"]):
+        raise FamilyError(f"backing {backing['name']}: sizes need {{size}} in its words, and a size")
+    return [_title(case, backing, str(size)) for size in sizes]
 
 
 def _substitute(value: Any, variables: dict[str, Any]) -> Any:

@@ -19,8 +19,9 @@ Name = Annotated[str, StringConstraints(pattern=rf"^{NAME}$")]
 NodeId = Annotated[int, Field(ge=0)]
 Pages = Annotated[int, Field(ge=1, le=MAX_PAGES)]
 #: filesystem types the model tells apart: tmpfs (memfd and shmem: no writeback, no
-#: page_mkwrite) and the disk filesystems gup_longterm knows (writeback)
-FileSystem = Literal["tmpfs", "ext4", "xfs", "btrfs"]
+#: page_mkwrite), hugetlbfs (a memfd with MFD_HUGETLB: huge pages, no writeback) and the
+#: disk filesystems gup_longterm knows (writeback)
+FileSystem = Literal["tmpfs", "hugetlbfs", "ext4", "xfs", "btrfs"]
 
 
 def _one_of(choices: tuple[str, ...]) -> Any:

@@ -29,7 +29,8 @@ class ProcessSpec:
 class FileSpec:
     """A file whose pages mappings may map (its page cache is populated), on a
     filesystem of type ``fs``: tmpfs (memfd, shmem) has no writeback, a disk
-    filesystem (ext4, xfs, btrfs) has."""
+    filesystem (ext4, xfs, btrfs) has; on hugetlbfs each page is a huge page and every
+    mapping of the file is a hugetlb mapping."""
 
     name: str
     pages: int = 1

@@ -203,15 +203,13 @@ class _Checker:
                         self.fail(key("file"), f"no file {file!r} is declared under files")
                     elif pages > spec.pages:
                         self.fail(key("pages"), f"file {file} has {spec.pages} page(s)")
+                    elif action.hugetlb and spec.fs != "hugetlbfs":
+                        self.fail(key("hugetlb"), f"file {file} is on {spec.fs}, not hugetlbfs")
             case Mprotect(_, prot):
                 self.check_choice(prot, PROTS, key("prot"))
             case Madvise(_, advice):
                 self.check_choice(advice, ADVICES, key("advice"))
-            case Pin(flags=flags, fast=fast, by=by, expect=expect):
-                if expect is not None and by != "io_uring":
-                    self.fail(
-                        key("expect"), "expect: is modeled for io_uring registrations only (by: io_uring)"
-                    )
+            case Pin(flags=flags, fast=fast, by=by):
                 for i, flag in enumerate(flags):
                     self.check_choice(flag, GUP_FLAG_NAMES, f"{key('flags')}[{i}]")
                 if by == "io_uring" and (fast or tuple(flags) != Pin.__dataclass_fields__["flags"].default):
