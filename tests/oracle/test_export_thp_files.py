@@ -6,11 +6,17 @@ from __future__ import annotations
 import pytest
 
 from cowlab.oracle import ExportError, export_c
+from cowlab.oracle.program import Program
 from cowlab.oracle.render import render
 from cowlab.oracle.state import thp_layout
 from cowlab.oracle.translate import translate
 from cowlab.scenario.catalog import builtin_names, load_builtin
 from tests.oracle.scenarios import load
+
+
+def statements(program: Program) -> list[str]:
+    """Every C statement the program's steps run, in order."""
+    return [line for op in program.ops for line in op.body]
 
 
 def test_thp_subpages_keep_the_selftests_ranges() -> None:
@@ -42,7 +48,7 @@ def test_pte_mapping_single_pte_and_partial_sharing_use_subpage_offsets() -> Non
 
 def test_mremap_of_the_upper_half_moves_the_tokens_and_the_region() -> None:
     program = translate(load_builtin("cow-basic-fork-mremap-thp"))
-    body = [line for op in program.ops for line in op.body]
+    body = statements(program)
     assert "region[1] = do_mremap(ADDR(0, 256), 256 * page_size);" in body
     # the case still runs on the lower half, which stayed
     assert "check_value(1, load64(ADDR(0, 0)), 1, KNOWN(1));" in body
@@ -68,7 +74,7 @@ def test_a_page_mremap_moved_away_is_gone_from_the_old_region() -> None:
         "steps[4] T1 read: page 3 of region mem is no longer mapped: the access would fault (SIGSEGV)",
     )
     ok = translate(load(MOVED.rsplit('  - T1: {read: "mem[3]"}', 1)[0]))
-    body = [line for op in ok.ops for line in op.body]
+    body = statements(ok)
     assert "check_value(1, load64(ADDR(1, 128)), 1, KNOWN(1));" in body
 
 
@@ -164,7 +170,7 @@ def test_a_long_term_write_pin_of_a_file_with_writeback_is_checked() -> None:
 )
 def test_io_uring_registrations_check_what_the_program_expects(name: str, outcome: str) -> None:
     program = translate(load_builtin(name))
-    body = [line for op in program.ops for line in op.body]
+    body = statements(program)
     assert f"pin_uring(&pin[0], ADDR(0, 0), {outcome}, 1);" in body
     assert program.checks[0].promise == "call_result"
     # io_uring, never the module, whatever --pins says
@@ -191,7 +197,7 @@ def test_a_file_on_hugetlbfs_is_a_memfd_of_huge_pages_mapped_in_huge_page_units(
     assert program.huge_pages == 1 + 1  # the file's page and the private copy
     text = render(program)
     assert 'make_file(0, "f", 1, file_0_tokens, 0, 1);' in text
-    body = [line for op in program.ops for line in op.body]
+    body = statements(program)
     assert (
         "region[0] = do_mmap(1 * HPAGE_SIZE, PROT_READ | PROT_WRITE, file_ro[0], MAP_KIND_PRIVATE);" in body
     )

@@ -963,11 +963,12 @@ HELPER void make_file(int f, const char *name, int pages, const int *tokens, int
 		for (i = 0; i < pages; i++)
 			store64(p + (size_t)i * HPAGE_SIZE, tokval(tokens[i]));
 		munmap(p, (size_t)pages * HPAGE_SIZE);
-	}
-	for (i = 0; i < pages && !huge; i++) {
-		v = tokval(tokens[i]);
-		if (pwrite(file_rw[f], &v, sizeof(v), (off_t)i * page_size) != sizeof(v))
-			run_abort("filling file %s: %s", name, strerror(errno));
+	} else {
+		for (i = 0; i < pages; i++) {
+			v = tokval(tokens[i]);
+			if (pwrite(file_rw[f], &v, sizeof(v), (off_t)i * page_size) != sizeof(v))
+				run_abort("filling file %s: %s", name, strerror(errno));
+		}
 	}
 	/* its private mappings only read the file (its MAP_SHARED ones use file_rw) */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", file_rw[f]);
