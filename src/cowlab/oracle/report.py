@@ -91,9 +91,20 @@ def markdown(
         "needs (swap, free huge pages, the cowlab_pin module on the host); `error` means no verdict "
         "(panic, timeout, no output).",
         "",
-        "| scenario | " + " | ".join(kernels) + " |",
-        "|---|" + "---|" * len(kernels),
     ]
+    lines += verdict_table(cells)
+    lines += ["", "## Disagreements", ""]
+    lines += disagreements(cells)
+    lines += ["", "## Not exported", ""]
+    lines += not_exported(refused) or ["None."]
+    lines += ["", totals(cells), ""]
+    return "\n".join(lines)
+
+
+def verdict_table(cells: Sequence[Cell]) -> list[str]:
+    """One row per scenario, one column per kernel: ``model / real: agree``."""
+    kernels = list(dict.fromkeys(c.kernel for c in cells))
+    lines = ["| scenario | " + " | ".join(kernels) + " |", "|---|" + "---|" * len(kernels)]
     by = {(c.scenario, c.kernel): c for c in cells}
     for name in dict.fromkeys(c.scenario for c in cells):
         row = []
@@ -106,24 +117,59 @@ def markdown(
             mark = {True: "agree", False: "**DISAGREE**", None: c.real}[c.agree]
             row.append(f"{model} / {c.real}: {mark}")
         lines.append(f"| {name} | " + " | ".join(row) + " |")
-    lines += ["", "## Disagreements", ""]
+    return lines
+
+
+def disagreements(cells: Sequence[Cell]) -> list[str]:
+    """Each disagreement with its explanation (KNOWN), or UNEXPLAINED."""
     disagree = [c for c in cells if c.agree is False]
-    if not disagree:
-        lines.append("None.")
-    for c in disagree:
-        why = KNOWN.get((c.scenario, c.kernel), "UNEXPLAINED")
-        lines.append(f"- {c.scenario} on {c.kernel}: model {c.model}, real {c.real}: {why}")
-    lines += ["", "## Not exported", ""]
-    lines += not_exported(refused) or ["None."]
-    agree = sum(c.agree is True for c in cells)
-    lines += [
+    return [
+        f"- {c.scenario} on {c.kernel}: model {c.model}, real {c.real}: "
+        + KNOWN.get((c.scenario, c.kernel), "UNEXPLAINED")
+        for c in disagree
+    ] or ["None."]
+
+
+def totals(cells: Sequence[Cell]) -> str:
+    return (
+        f"Totals: {sum(c.agree is True for c in cells)} agree, {sum(c.agree is False for c in cells)} "
+        f"disagree, {sum(c.real == 'skip' for c in cells)} skip, "
+        f"{sum(c.real == 'error' for c in cells)} error, of {len(cells)} cells."
+    )
+
+
+INSTRUMENTED_HEADING = "## Instrumented kernels: stops"
+
+
+def instrumented_markdown(cells: Sequence[Cell], command: str) -> str:
+    """The section of programs exported for kernels built with cowlab's stops: a thread
+    held at the model's stage while the other steps run, then released."""
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    versions = booted_versions(cells)
+    kernels = list(dict.fromkeys(c.kernel for c in cells))
+    lines = [
+        INSTRUMENTED_HEADING,
         "",
-        f"Totals: {agree} agree, {len(disagree)} disagree, "
-        f"{sum(c.real == 'skip' for c in cells)} skip, "
-        f"{sum(c.real == 'error' for c in cells)} error, of {len(cells)} cells.",
+        f"Generated {today} by `{command}`.",
         "",
+        "Kernels built here from Debian's source with the stops patch (`cowlab oracle "
+        "build-kernel`, `cowlab oracle stages`): "
+        + ", ".join(f"{k} = {versions[k]}" if k in versions else k for k in kernels)
+        + ".  Each program (`cowlab export-c --instrumented`) holds the thread of an "
+        "`until:` step at the kernel's stop of that name, runs the steps in between, and "
+        "releases it at `resume`; `numa_scan` and `lru_drain` are the patch's triggers, and "
+        "NUMA balancing's own scans are held off.  The model is taken at the kernel's "
+        "version with the build's reverts.",
+        "",
+        *verdict_table(cells),
+        "",
+        "Disagreements:",
+        "",
+        *disagreements(cells),
+        "",
+        totals(cells),
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 # --- the kernel's selftests ------------------------------------------------------

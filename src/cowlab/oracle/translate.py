@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import fields
 
 from cowlab.model.swap import HUGETLBFS, fs_has_writeback
-from cowlab.oracle.program import ExportError, FileInfo, Program
+from cowlab.oracle import stops
+from cowlab.oracle.program import ExportError, FileInfo, Op, Program, Stop
 from cowlab.oracle.render import cstr
 from cowlab.oracle.state import Key, PinRef, PipeRef, Proc, Region
 from cowlab.oracle.walk import PROTS, Refuse, Walk
@@ -42,6 +43,8 @@ from cowlab.scenario.validate import PROC_ADDR_RE
 
 #: a stop inside these cannot be approximated: the interleaving is the scenario
 REFUSED_STAGES = ("migrate.", "do_numa_page.")
+#: the thread of an instrumented program that waits for held threads and releases them
+CONTROLLER = "(stops)"
 ADVICE = {
     "dontneed": "MADV_DONTNEED",
     "dontfork": "MADV_DONTFORK",
@@ -119,14 +122,30 @@ def step_label(i: int, step: Step) -> str:
 
 
 class Translator(Walk):
+    """``instrumented``: for a kernel built with cowlab's stops (kbuild, stops.py): a
+    step's ``until:`` at a stage such a kernel can hold becomes a real hold, ``resume``
+    its release, and numa_scan and lru_drain become the kernel's triggers."""
+
+    def __init__(self, scenario: Scenario, *, instrumented: bool = False) -> None:
+        super().__init__(scenario)
+        self.instrumented = instrumented
+        #: scenario thread -> the stage it is held at (its op still inside the kernel)
+        self.held: dict[str, str] = {}
+        self.stop_stages: list[str] = []
+        self.current: Step | None = None
+
     def run(self) -> Program:
         problems: list[str] = []
         for i, step in enumerate(self.scenario.steps):
             where = f"steps[{i}] {step.actor} {ACTION_NAMES[type(step.action)]}"
             label = step_label(i, step)
+            self.current = step
             try:
-                self.stop_point(label, step)
+                stop = self.stop_point(label, step)
+                before = len(self.ops)
                 self.step(i, step, label)
+                if stop is not None:
+                    self.hold(step.actor, stop, self.ops[before:], label)
             except Refuse as exc:
                 self.comment = []
                 problems.append(f"{where}: {exc}")
@@ -135,14 +154,37 @@ class Translator(Walk):
         self.final_checks()
         return self.program()
 
-    def stop_point(self, label: str, step: Step) -> None:
+    def emit(
+        self, thread: str, label: str, body: list[str], *, fork_thread: str | None = None, exits: bool = False
+    ) -> Op:
+        if thread in self.held:
+            raise Refuse(f"{thread} is held in the kernel at {self.held[thread]}: it cannot run this step")
+        return super().emit(thread, label, body, fork_thread=fork_thread, exits=exits)
+
+    def stop_point(self, label: str, step: Step) -> Stop | None:
+        """The hold a step asks for (instrumented), or None: no stop, or one the
+        program approximates by running the step to completion (said in a note)."""
         if step.choose is not None:
-            raise Refuse(f"choose: {step.choose} is a choice inside the kernel that user space cannot force")
-        if step.until is None:
-            return
+            if not self.instrumented:
+                raise Refuse(
+                    f"choose: {step.choose} is a choice inside the kernel that user space cannot force"
+                )
+            self.note(
+                f"{label}: choose: {step.choose} is the model's choice inside the kernel; "
+                "the real kernel takes its own path"
+            )
+        if step.until is None or type(step.action) is Resume:
+            return None
+        if self.instrumented and step.until in stops.HOLDABLE:
+            return Stop(step.until, step.nth)
         if step.until.startswith(REFUSED_STAGES):
+            if self.instrumented:
+                raise Refuse(
+                    f"until: {step.until} stops inside a NUMA migration, where no kernel stop is placed"
+                )
             raise Refuse(
-                f"until: {step.until} stops inside a NUMA migration, which user space cannot hold open"
+                f"until: {step.until} stops inside a NUMA migration, where only a kernel built "
+                "with cowlab's stops can hold a thread (export it instrumented)"
             )
         nth = f" (arrival {step.nth})" if step.nth != 1 else ""
         text = (
@@ -151,6 +193,38 @@ class Translator(Walk):
         )
         self.note(text)
         self.comment = [f"/* APPROXIMATE: {text} */"]
+        return None
+
+    def hold(self, actor: str, stop: Stop, ops: list[Op], label: str) -> None:
+        """The step's op parks its thread at ``stop``; the controller waits for that
+        (or for the call to return without reaching it, as the model may say too)."""
+        if len(ops) != 1 or ops[0].thread != actor or ops[0].exits:
+            raise Refuse(f"until: {stop.stage} on a step the exporter writes as several operations")
+        ops[0].stop = stop
+        if stop.stage not in self.stop_stages:
+            self.stop_stages.append(stop.stage)
+        index = self.threads[actor].index
+        self.controller_op(
+            f"{label}: {actor} held at {stop.stage}",
+            [f"stop_await({index}, {cstr(stop.stage)});"],
+        )
+        self.held[actor] = stop.stage
+
+    def controller_op(self, label: str, body: list[str]) -> None:
+        if CONTROLLER not in self.threads:
+            if not self.procs[self.thread_proc[next(iter(self.threads))]].alive:
+                raise Refuse("the first process has exited: no thread is left to release a held one")
+            self.add_thread(CONTROLLER, 0, None, initial=True)
+        self.emit(CONTROLLER, label, body)
+
+    def resume(self, actor: str, step_until: str | None, label: str) -> None:
+        """``resume``: the controller releases the held thread and waits until its call
+        returns; a resume that stops again runs to completion instead (said)."""
+        index = self.threads[actor].index
+        if step_until is not None:
+            self.note(f"{label}: the model stops {actor} again at {step_until}; here it runs to completion")
+        del self.held[actor]
+        self.controller_op(label, [f"stop_resume({index});"])
 
     def step(self, i: int, step: Step, label: str) -> None:
         a = step.action
@@ -578,6 +652,12 @@ class Translator(Walk):
 
     def background(self, a: object, actor: str, label: str) -> None:
         match a:
+            case NumaScan() if self.instrumented:
+                self.numa_scan_now(actor, label)
+            case Resume() if actor in self.held:
+                self.resume(actor, self.current.until if self.current else None, label)
+            case LruDrain() if self.instrumented:
+                self.emit(self.live_thread(), label, ['stops_trigger("lru_drain");'])
             case NumaScan():
                 self.actor_proc(actor)
                 self.numa_scans += 1
@@ -626,6 +706,22 @@ class Translator(Walk):
             case _:
                 raise Refuse(f"no userspace equivalent for {a!r}")
 
+    def numa_scan_now(self, actor: str, label: str) -> None:
+        """task_numa_work() now, over each region of the actor's process (the model's
+        address space), through the stops patch's trigger; nothing when the machine
+        runs without NUMA balancing, as in the model."""
+        proc = self.actor_proc(actor)
+        if not self.scenario.machine.numa_balancing:
+            self.emit(actor, label, ["/* NUMA balancing is off: task_numa_work() does not run */"])
+            return
+        self.numa_scans += 1
+        body = [
+            f"numa_scan_now(region[{r.index}], {r.size});\t/* {name} */"
+            for name, r in sorted(proc.regions.items(), key=lambda kv: kv[1].index)
+            if any(r.mapped)
+        ]
+        self.emit(actor, label, body or ["/* no region is mapped */"])
+
     # ---- the result ----
 
     def program(self) -> Program:
@@ -662,8 +758,10 @@ class Translator(Walk):
             npipes=len(self.pipes),
             uring_calls=len(self.uring_calls),
             thp_sizes=sorted(self.thp_sizes),
+            stop_stages=self.stop_stages,
         )
 
 
-def translate(scenario: Scenario) -> Program:
-    return Translator(scenario).run()
+def translate(scenario: Scenario, *, instrumented: bool = False) -> Program:
+    """The scenario as a Program; ``instrumented``: for a kernel with cowlab's stops."""
+    return Translator(scenario, instrumented=instrumented).run()
