@@ -133,6 +133,8 @@ class Translator(Walk):
         self.held: dict[str, str] = {}
         self.stop_stages: list[str] = []
         self.current: Step | None = None
+        #: choose: values the instrumented program cannot force -> the steps that ask
+        self.choices: dict[str, list[str]] = {}
 
     def run(self) -> Program:
         problems: list[str] = []
@@ -151,6 +153,11 @@ class Translator(Walk):
                 problems.append(f"{where}: {exc}")
         if problems:
             raise ExportError(self.scenario.name, problems)
+        for choice, where in self.choices.items():
+            self.note(
+                f"{', '.join(where)}: choose: {choice} is the model's choice inside the kernel; "
+                "the real kernel takes its own path"
+            )
         self.final_checks()
         return self.program()
 
@@ -169,10 +176,7 @@ class Translator(Walk):
                 raise Refuse(
                     f"choose: {step.choose} is a choice inside the kernel that user space cannot force"
                 )
-            self.note(
-                f"{label}: choose: {step.choose} is the model's choice inside the kernel; "
-                "the real kernel takes its own path"
-            )
+            self.choices.setdefault(step.choose, []).append(label.split(" ", 1)[0])
         if step.until is None or type(step.action) is Resume:
             return None
         if self.instrumented and step.until in stops.HOLDABLE:
