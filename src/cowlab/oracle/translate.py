@@ -153,9 +153,9 @@ class Translator(Walk):
                 problems.append(f"{where}: {exc}")
         if problems:
             raise ExportError(self.scenario.name, problems)
-        for choice, where in self.choices.items():
+        for choice, steps in self.choices.items():
             self.note(
-                f"{', '.join(where)}: choose: {choice} is the model's choice inside the kernel; "
+                f"{', '.join(steps)}: choose: {choice} is the model's choice inside the kernel; "
                 "the real kernel takes its own path"
             )
         self.final_checks()
