@@ -746,7 +746,9 @@ def oracle_race(
     kernels_: Annotated[
         str,
         typer.Option(
-            "--kernels", metavar="K1,K2,...", help="comma-separated: 5.10,6.1,6.12,built:stock,built:revert,built:5.10-stops,..."
+            "--kernels",
+            metavar="K1,K2,...",
+            help="comma-separated: 5.10,6.1,6.12,built:stock,built:revert,built:5.10-stops,...",
         ),
     ] = "5.10,6.1,6.12",
     seconds: Annotated[int, typer.Option(metavar="S", help="seconds each variant hunts in the VM")] = 60,

@@ -36,7 +36,9 @@ def test_the_patch_compiles_in_the_tables_stages(branch: str) -> None:
         call = f"cowlab_stop{'_atomic' if atomic else ''}(COWLAB_STOP_{key});"
         assert text.count(call) == 1, (name, call)
     # the new files carry their own SPDX lines
-    assert "+// SPDX-License-Identifier: GPL-2.0" in text and "+/* SPDX-License-Identifier: GPL-2.0 */" in text
+    assert (
+        "+// SPDX-License-Identifier: GPL-2.0" in text and "+/* SPDX-License-Identifier: GPL-2.0 */" in text
+    )
 
 
 @pytest.mark.parametrize("branch", stops.BRANCHES)

@@ -356,9 +356,7 @@ def _built(variant: str, base: Path, data: dict[str, object], *, cached: bool) -
         f"linux-source-{branch} ({v} build)",
     )
     seconds = float(str(data.get("seconds", 0.0)))
-    return BuiltKernel(
-        v, base / "tree", files, str(data["digest"]), VARIANTS[v][1], seconds, cached, branch
-    )
+    return BuiltKernel(v, base / "tree", files, str(data["digest"]), VARIANTS[v][1], seconds, cached, branch)
 
 
 def _make(tree: Path, args: list[str], log: Path, jobs: int) -> None:

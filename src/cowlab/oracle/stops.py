@@ -57,10 +57,8 @@ STOPS: tuple[Stop, ...] = (
     Stop(
         "do_numa_page.target_chosen",
         {
-            "5.10": "mm/memory.c do_numa_page(), after pte_unmap_unlock(), before "
-            "migrate_misplaced_page()",
-            "6.1": "mm/memory.c do_numa_page(), after pte_unmap_unlock(), before "
-            "migrate_misplaced_page()",
+            "5.10": "mm/memory.c do_numa_page(), after pte_unmap_unlock(), before migrate_misplaced_page()",
+            "6.1": "mm/memory.c do_numa_page(), after pte_unmap_unlock(), before migrate_misplaced_page()",
             "6.12": "mm/memory.c do_numa_page(), after pte_unmap_unlock() (the folio "
             "isolated), before migrate_misplaced_folio()",
         },
@@ -105,9 +103,11 @@ STOPS: tuple[Stop, ...] = (
     Stop(
         "fork.copy_page_range",
         {
-            "5.10": "mm/memory.c " + _FORK.format(check="copy_present_page()")
+            "5.10": "mm/memory.c "
+            + _FORK.format(check="copy_present_page()")
             + ", a writable COW PTE; per PTE, both PTLs held (busy-waits)",
-            "6.1": "mm/memory.c " + _FORK.format(check="page_try_dup_anon_rmap()")
+            "6.1": "mm/memory.c "
+            + _FORK.format(check="page_try_dup_anon_rmap()")
             + ", a writable COW PTE; per PTE, both PTLs held (busy-waits)",
             "6.12": "mm/memory.c __copy_present_ptes(), between the pin check "
             "(folio_try_dup_anon_rmap_pte[s]()) and wrprotect_ptes(), a writable COW PTE; "
