@@ -126,3 +126,30 @@ def test_a_built_stops_kernel_from_the_cache(tmp_path: Path) -> None:
     assert built.name == "6.12-stops" and built.model_kernel == "v6.12.117" and built.reverts == ()
     assert built.release == f"6.12.117-cowlab-stops-{digest}"
     assert built.describe() == "linux-source-6.12 6.12.117-1~deb12u1, stops build"
+
+
+def test_the_stages_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from cowlab.cli import app
+
+    monkeypatch.setenv("COWLAB_CACHE", str(tmp_path))
+    runner = CliRunner()
+    result = runner.invoke(app, ["oracle", "stages", "--kernel", "built:6.1-stops", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["branch"] == "6.1" and data["built"] is False
+    placed = tuple(s["stage"] for s in data["stages"] if s["supported"])
+    assert placed == stops.supported("6.1")
+    result = runner.invoke(app, ["oracle", "stages", "--kernel", "5.10"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "not built: cowlab oracle build-kernel --variant 5.10-stops" in text and "__unmap_and_move" in text
+    for bad in (
+        ["oracle", "stages", "--kernel", "built:revert"],
+        ["oracle", "build-kernel", "--variant", "stops"],
+    ):
+        result = runner.invoke(app, bad)
+        assert result.exit_code == 2, (bad, result.output)
