@@ -677,23 +677,29 @@ def oracle_selftest(
         raise typer.Exit(EXIT_LIMIT)
 
 
-@oracle_app.command("build-kernel", epilog=_epilog("cowlab oracle build-kernel --variant revert"))
+@oracle_app.command("build-kernel", epilog=_epilog("cowlab oracle build-kernel --variant 6.1-stops"))
 def oracle_build_kernel(
     variant: Annotated[
         str,
-        typer.Option(metavar="VARIANT", help="stock (the control), revert (80d47f5de5e3 reverted) or all"),
+        typer.Option(
+            metavar="VARIANT",
+            help="stock (5.10, the control), revert (5.10, 80d47f5de5e3 reverted), 5.10-stops, "
+            "5.10-stops-revert, 6.1-stops, 6.12-stops (the test-only stops), or all",
+        ),
     ] = "all",
     jobs: Annotated[int, typer.Option(metavar="N", help="make -jN")] = 2,
 ) -> None:
-    """Build a 5.10.262 kernel for the oracle's VM from Debian's linux-source-5.10 (opt-in:
-    about 7 minutes on 2 cores each; cached by source version, configuration and patch).
+    """Build a kernel for the oracle's VM from Debian's linux-source-5.10 (5.10.262-1),
+    -6.1 (6.1.192-3) or -6.12 (6.12.117-1~deb12u1), the versions the oracle boots (opt-in:
+    7 to 15 minutes on 2 cores each; cached by source version, configuration and patches).
+    The stops builds carry the holds at the model's stages (`cowlab oracle stages`).
     `cowlab oracle race ... --kernels built:stock,built:revert` boots them.
 
     Exit status: 0 built (or cached), 2 bad input, 5 a step failed (its log named)."""
     from cowlab.oracle import kbuild
     from cowlab.oracle.fetch import FetchError
 
-    chosen = list(kbuild.VARIANTS) if variant == "all" else [variant]
+    chosen = list(kbuild.BUILD_NAMES) if variant == "all" else [variant]
     try:
         for v in chosen:
             kbuild.check_variant(v)
@@ -712,10 +718,61 @@ def oracle_build_kernel(
             raise typer.Exit(exit_codes.INTERNAL) from None
         how = "cached" if built.cached else f"built in {built.seconds:.0f} s"
         console.print(
-            f"{v}: {escape(built.describe())} ({escape(built.release)}), {how}: "
+            f"{built.name}: {escape(built.describe())} ({escape(built.release)}), {how}: "
             f"{escape(str(built.files.vmlinuz))}; "
             f"model {escape(' '.join([built.model_kernel, *(f'--revert {r}' for r in built.reverts)]))}"
         )
+
+
+@oracle_app.command("stages", epilog=_epilog("cowlab oracle stages --kernel built:6.1-stops"))
+def oracle_stages(
+    kernel: Annotated[
+        str,
+        typer.Option(
+            metavar="K",
+            help="a built kernel (built:5.10-stops, built:6.12-stops, ...) or a branch (5.10, 6.1, 6.12)",
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The stops of a kernel's branch: each model stage, where its stops patch holds the
+    task (file, function, where) or why it has no stop, and whether the kernel is built.
+
+    Exit status: 0, 2 bad input."""
+    from cowlab.oracle import kbuild, stops
+    from cowlab.oracle.fetch import cache_root
+
+    names = [n for n in kbuild.BUILT_NAMES if "stops" in n]
+    if kernel in stops.BRANCHES:
+        branch = kernel
+        name = f"built:{kbuild.build_name(branch, 'stops')}"
+    elif kernel in names:
+        name = kernel
+        branch = kbuild.split_name(kernel.removeprefix("built:"))[0]
+    else:
+        _fail(f"unknown kernel {kernel!r}: one of {', '.join(stops.BRANCHES)}, {', '.join(names)}")
+    built = kbuild.resolve_built(name, cache_root())
+    rows = stops.table(branch)
+    if as_json:
+        data = {
+            "kernel": name,
+            "branch": branch,
+            "built": built is not None,
+            "release": built.release if built else None,
+            "stages": [{"stage": s, "supported": ok, "where": w} for s, ok, w in rows],
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    table = Table("stage", "stop", "injection point, or why not")
+    for stage, ok, where in rows:
+        table.add_row(stage, "[green]yes[/]" if ok else "no", escape(where))
+    console.print(table)
+    how = (
+        f"built ({escape(built.release)}: {escape(str(built.files.vmlinuz))})"
+        if built
+        else f"not built: cowlab oracle build-kernel --variant {name.removeprefix('built:')}"
+    )
+    console.print(f"{name} (linux-source-{branch} {kbuild.SOURCES[branch]}): {how}")
 
 
 @oracle_app.command(
@@ -728,7 +785,9 @@ def oracle_race(
     kernels_: Annotated[
         str,
         typer.Option(
-            "--kernels", metavar="K1,K2,...", help="comma-separated: 5.10,6.1,6.12,built:stock,built:revert"
+            "--kernels",
+            metavar="K1,K2,...",
+            help="comma-separated: 5.10,6.1,6.12,built:stock,built:revert,built:5.10-stops,...",
         ),
     ] = "5.10,6.1,6.12",
     seconds: Annotated[int, typer.Option(metavar="S", help="seconds each variant hunts in the VM")] = 60,

@@ -53,8 +53,8 @@ WORKLOADS: dict[str, tuple[str, ...]] = {
 }
 #: variant -> the program's name in the guest (the workload reads its variant from it)
 PROGRAMS = {BEFORE: "gaudi_race_before", AFTER: "gaudi_race_after"}
-#: kernels built by `cowlab oracle build-kernel`: label -> variant
-BUILT = {f"built:{v}": v for v in kbuild.VARIANTS}
+#: kernels built by `cowlab oracle build-kernel`: label -> build name
+BUILT = {n: n.removeprefix("built:") for n in kbuild.BUILT_NAMES}
 #: the kernels built with cowlab's stops, in report order (oracle run --instrumented)
 STOPS_KERNELS = ("built:5.10-stops", "built:5.10-stops-revert", "built:6.1-stops", "built:6.12-stops")
 #: the pinning module's name (runner.PIN_MODULE)
@@ -294,7 +294,7 @@ def resolve(kernel: str, cache_dir: Path) -> Target:
     built here: an error names the command that builds it)."""
     if kernel in BUILT:
         variant = BUILT[kernel]
-        built = kbuild.cached_build(variant, cache_dir)
+        built = kbuild.resolve_built(kernel, cache_dir)
         if built is None:
             raise FileNotFoundError(
                 f"{kernel} is not built (or its configuration or patch changed): "

@@ -45,6 +45,9 @@ from cowlab.scenario.validate import PROC_ADDR_RE
 REFUSED_STAGES = ("migrate.", "do_numa_page.")
 #: the thread of an instrumented program that waits for held threads and releases them
 CONTROLLER = "(stops)"
+#: the stages a kernel built with the stops can hold a thread at (on some branch; the
+#: program SKIPs on a kernel without one it needs)
+HOLDABLE = frozenset(s.stage for s in stops.STOPS if s.points)
 ADVICE = {
     "dontneed": "MADV_DONTNEED",
     "dontfork": "MADV_DONTFORK",
@@ -179,7 +182,7 @@ class Translator(Walk):
             self.choices.setdefault(step.choose, []).append(label.split(" ", 1)[0])
         if step.until is None or type(step.action) is Resume:
             return None
-        if self.instrumented and step.until in stops.HOLDABLE:
+        if self.instrumented and step.until in HOLDABLE:
             return Stop(step.until, step.nth)
         if step.until.startswith(REFUSED_STAGES):
             if self.instrumented:
