@@ -109,3 +109,12 @@ def test_on_a_kernel_without_stops_the_program_skips(tmp_path: Path) -> None:
     assert status == 4, out
     assert tap.verdict == "skip"
     assert "needs a kernel built with cowlab's stops" in out
+
+
+def test_the_scheduler_does_not_move_a_thread_its_affinity_binds() -> None:
+    """gaudi-affinity: the move of T1 to node 1 does nothing (sched_move), so its read
+    finds the page local and nothing migrates."""
+    program = translate(load_builtin("gaudi-affinity"), instrumented=True)
+    [move] = [op for op in program.ops if op.label == "steps[5] kernel move T1"]
+    assert move.body == ["/* T1 is bound to node 0: it stays there */"]
+    assert program.nodes == [0]

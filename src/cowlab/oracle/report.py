@@ -46,12 +46,16 @@ def debian_version(vmlinuz: Path) -> str:
 
 def booted_versions(cells: Sequence[Cell]) -> dict[str, str]:
     """kernel -> what it booted and what it was compared with, from its cells:
-    ``Debian 6.1.192-3 (6.1.0-57-cloud-amd64), model v6.1.192``."""
+    ``Debian 6.1.192-3 (6.1.0-57-cloud-amd64), model v6.1.192``, or for a kernel built
+    here ``linux-source-5.10 5.10.262-1, stops build (5.10.262-cowlab-stops-...), model
+    v5.10.262``."""
     out: dict[str, str] = {}
     for c in cells:
         if c.kernel in out or not (c.release or c.model_kernel):
             continue
-        what = f"Debian {c.booted} ({c.release})" if c.booted else (c.release or "not booted")
+        # a Debian package version, or what a build here says it is (linux-source-5.10 ...)
+        debian = "Debian " if c.booted[:1].isdigit() else ""
+        what = f"{debian}{c.booted} ({c.release})" if c.booted else (c.release or "not booted")
         out[c.kernel] = f"{what}, model {c.model_kernel or 'none'}"
     return out
 

@@ -473,6 +473,7 @@ class Translator(Walk):
             child = proc.forked(a.child, len(self.procs), thread)
             self.procs[a.child] = child
             self.add_thread(thread, child.index, None, initial=False)
+            self.affinity[thread] = self.affinity.get(actor)
             self.emit(actor, label, [], fork_thread=thread)
             return
         proc.alive = False
@@ -693,6 +694,11 @@ class Translator(Walk):
                 )
             case Move(thread, node):
                 self.actor_proc(thread)
+                bound = self.affinity.get(thread)
+                if bound is not None and bound != node:
+                    # the scheduler cannot move a task its affinity binds (sched_move)
+                    self.emit(thread, label, [f"/* {thread} is bound to node {bound}: it stays there */"])
+                    return
                 self.nodes.add(node)
                 self.emit(thread, label, [f"place_self({node});"])
             case Reclaim(addr):
