@@ -118,3 +118,20 @@ def test_the_scheduler_does_not_move_a_thread_its_affinity_binds() -> None:
     [move] = [op for op in program.ops if op.label == "steps[5] kernel move T1"]
     assert move.body == ["/* T1 is bound to node 0: it stays there */"]
     assert program.nodes == [0]
+
+
+def test_a_held_call_takes_effect_when_it_returns() -> None:
+    """dirty-cow: T1's /proc/self/mem write is held at its second lookup while T2's
+    MADV_DONTNEED drops the private copy; the write lands after the resume, in a new
+    copy, so T1's read expects that write (the model reads #2 too), not the file."""
+    program = translate(load_builtin("dirty-cow"), instrumented=True)
+    labels = [op.label for op in program.ops]
+    assert labels[:4] == [
+        "steps[0] T1 mmap map",
+        "steps[1] T1 proc_mem_write map",
+        "steps[1] T1 proc_mem_write map: T1 held at gup.follow_page",
+        "steps[2] T2 madvise map",
+    ]
+    assert program.ops[1].stop == Stop("gup.follow_page", 2)
+    [read] = [c for c in program.checks if c.what == "steps[4] T1 read map"]
+    assert read.desc == "steps[4] T1 read map reads token 2 (P proc_mem_write at steps[1])"

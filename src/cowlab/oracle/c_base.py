@@ -480,6 +480,8 @@ int main(void)
 		stops_numa_setup(MACHINE_NUMA_BALANCING);
 	setup_files();
 	start_scenario();
+	if (NEED_STOPS)
+		stops_prefault();
 	send_baton(NOPS ? op_thread[0] : COORDINATOR, NOPS ? MSG_STEP : MSG_DONE, 0, 0);
 	wait_for_end();
 	return finish();

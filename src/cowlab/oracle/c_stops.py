@@ -13,9 +13,10 @@ arms its own hold, hands the baton on and makes its call; the controller thread
 STOPS = r"""
 /* ---- stops: threads held inside an instrumented kernel ---- */
 #define STOPS_DIR "/sys/kernel/debug/cowlab"
-/* how long the controller waits for a thread to reach its stop (TCG is slow) */
+/* how long the controller waits for a thread to reach its stop: well inside the
+ * kernel's 30 s patience with a hold nobody releases */
 #ifndef COWLAB_STOP_WAIT_MS
-#define COWLAB_STOP_WAIT_MS 5000
+#define COWLAB_STOP_WAIT_MS 3000
 #endif
 /* NUMA balancing's own scans, slowed so that only the triggers scan */
 static const char *const numa_still[] = { "3600000", "3600000", "3600000", "256" };
@@ -104,6 +105,20 @@ static void stops_numa_setup(int balancing)
 			out("# cannot set %s\n", knob_path[i]);
 }
 
+/*
+ * Every page the program maps now (code, data, the threads' stacks), made present:
+ * while a held fork has the process's mmap_lock for writing, a page fault of any of
+ * its threads waits for the fork, so the steps in the fork's window must not fault.
+ * The scenario's regions are mapped later, by its steps.
+ */
+static void stops_prefault(void)
+{
+	if (mlockall(MCL_CURRENT) == 0)
+		munlockall();
+	else
+		out("# mlockall to make the program's pages present: %s\n", strerror(errno));
+}
+
 /* Each scenario thread says who it is, so that its holds name it. */
 HELPER void stop_self(int thread)
 {
@@ -155,14 +170,26 @@ static void task_where(int thread, char *buf, size_t len)
 	snprintf(buf, len, "state %c, wchan %s", p && p[1] && p[2] ? p[2] : '?', wchan);
 }
 
+/* Milliseconds since t0 (CLOCK_MONOTONIC): TCG makes usleep() far longer than asked. */
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 /* The controller: until the thread is held at stage, or its call returned without
- * getting there (the model says so too when the kernel takes another path). */
+ * getting there (the model says so too when the kernel takes another path).  A thread
+ * that waits elsewhere (on a lock a held thread holds) is said, and the run goes on:
+ * a busy-waiting hold must not outlast its patience. */
 HELPER void stop_await(int thread, const char *stage)
 {
+	struct timespec t0;
 	char where[128];
-	int i;
 
-	for (i = 0; i < COWLAB_STOP_WAIT_MS; i++) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < COWLAB_STOP_WAIT_MS) {
 		if (stop_parked(thread, stage)) {
 			out("# %s is held at %s\n", thread_name[thread], stage);
 			return;
@@ -182,11 +209,13 @@ HELPER void stop_await(int thread, const char *stage)
 /* The controller: release the thread and wait until its call has returned. */
 HELPER void stop_resume(int thread)
 {
-	int err = stops_command("hold", "release %d\n", (int)sh->tid[thread]), i;
+	int err = stops_command("hold", "release %d\n", (int)sh->tid[thread]);
+	struct timespec t0;
 
 	if (err && err != ESRCH)
 		run_abort("release of %s: %s", thread_name[thread], strerror(err));
-	for (i = 0; i < (COWLAB_TIMEOUT_S - 5) * 1000; i++) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < (COWLAB_TIMEOUT_S - 5) * 1000L) {
 		if (stop_returned(thread))
 			return;
 		usleep(1000);

@@ -19,11 +19,6 @@ if TYPE_CHECKING:
 
 #: (scenario, kernel) -> why model and kernel legitimately disagree
 KNOWN: dict[tuple[str, str], str] = {
-    ("rdma-fork-gup-fast", "5.10"): (
-        "the race needs GUP-fast to pin inside fork's copy of the page tables; the C "
-        "program runs the steps in their written order, so fork finishes first and the "
-        "pin is taken afterwards, which is safe on every kernel"
-    ),
     ("gaudi-thp-fork", "5.10"): (
         "the model lets the first hinting fault from another node migrate (the two-fault "
         "cpupid filter of should_numa_migrate_memory() is not modeled: cowlab/kernel/mempolicy.py, "

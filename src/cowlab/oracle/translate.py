@@ -4,6 +4,7 @@ docs/oracle.md for the mapping and what is approximate or refused)."""
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import NamedTuple
 
 from cowlab.model.swap import HUGETLBFS, fs_has_writeback
 from cowlab.oracle import stops
@@ -124,6 +125,16 @@ def step_label(i: int, step: Step) -> str:
     return label if value is None or value == first.default else f"{label} {value}"
 
 
+class Held(NamedTuple):
+    """A step whose thread is held in the kernel: its op goes at ``at`` in the op list."""
+
+    number: int
+    step: Step
+    label: str
+    stop: Stop
+    at: int
+
+
 class Translator(Walk):
     """``instrumented``: for a kernel built with cowlab's stops (kbuild, stops.py): a
     step's ``until:`` at a stage such a kernel can hold becomes a real hold, ``resume``
@@ -134,6 +145,8 @@ class Translator(Walk):
         self.instrumented = instrumented
         #: scenario thread -> the stage it is held at (its op still inside the kernel)
         self.held: dict[str, str] = {}
+        #: scenario thread -> its held step, written when it is resumed
+        self.pending: dict[str, Held] = {}
         self.stop_stages: list[str] = []
         self.current: Step | None = None
         #: choose: values the instrumented program cannot force -> the steps that ask
@@ -147,13 +160,18 @@ class Translator(Walk):
             self.current = step
             try:
                 stop = self.stop_point(label, step)
-                before = len(self.ops)
-                self.step(i, step, label)
                 if stop is not None:
-                    self.hold(step.actor, stop, self.ops[before:], label)
+                    self.hold(Held(i, step, label, stop, len(self.ops)))
+                else:
+                    self.step(i, step, label)
             except Refuse as exc:
                 self.comment = []
                 problems.append(f"{where}: {exc}")
+        for actor in list(self.pending):  # held to the end: what its call did comes last
+            try:
+                self.complete(actor)
+            except Refuse as exc:
+                problems.append(str(exc))
         if problems:
             raise ExportError(self.scenario.name, problems)
         for choice, steps in self.choices.items():
@@ -202,27 +220,55 @@ class Translator(Walk):
         self.comment = [f"/* APPROXIMATE: {text} */"]
         return None
 
-    def hold(self, actor: str, stop: Stop, ops: list[Op], label: str) -> None:
-        """The step's op parks its thread at ``stop``; the controller waits for that
-        (or for the call to return without reaching it, as the model may say too)."""
-        if len(ops) != 1 or ops[0].thread != actor or ops[0].exits:
-            raise Refuse(f"until: {stop.stage} on a step the exporter writes as several operations")
-        ops[0].stop = stop
-        if stop.stage not in self.stop_stages:
-            self.stop_stages.append(stop.stage)
+    def hold(self, held: Held) -> None:
+        """The step's thread parks at its stop; the controller waits for that (or for
+        the call to return without reaching it, as the model may say too).  What the
+        call does to memory happens when it returns, after the steps in between: its op
+        is written then (``complete``) and put back in its place."""
+        actor, stage = held.step.actor, held.stop.stage
+        if stage not in self.stop_stages:
+            self.stop_stages.append(stage)
         index = self.threads[actor].index
-        self.controller_op(
-            f"{label}: {actor} held at {stop.stage}",
-            [f"stop_await({index}, {cstr(stop.stage)});"],
-        )
-        self.held[actor] = stop.stage
+        self.controller_op(f"{held.label}: {actor} held at {stage}", [f"stop_await({index}, {cstr(stage)});"])
+        self.held[actor] = stage
+        self.pending[actor] = held
+
+    def complete(self, actor: str) -> None:
+        """The held step's op, written with what the steps in between did, at its place."""
+        held = self.pending.pop(actor)
+        del self.held[actor]
+        before = len(self.ops)
+        where = f"steps[{held.number}] {actor} {ACTION_NAMES[type(held.step.action)]}"
+        try:
+            self.step(held.number, held.step, held.label)
+        except Refuse as exc:
+            raise Refuse(f"{where}: {exc}") from None
+        ops = self.ops[before:]
+        if len(ops) != 1 or ops[0].thread != actor or ops[0].exits:
+            raise Refuse(
+                f"{where}: until: {held.stop.stage} on a step the exporter writes as several operations"
+            )
+        del self.ops[before:]
+        ops[0].stop = held.stop
+        self.ops.insert(held.at, ops[0])
 
     def controller_op(self, label: str, body: list[str]) -> None:
+        """An op of the controller, a process of its own forked at the start: a thread
+        of the scenario's process would fault on memory a held fork has write-protected
+        and wait for that fork's mmap_lock, so it could never release it."""
         if CONTROLLER not in self.threads:
-            if not self.procs[self.thread_proc[next(iter(self.threads))]].alive:
-                raise Refuse("the first process has exited: no thread is left to release a held one")
-            self.add_thread(CONTROLLER, 0, None, initial=True)
+            proc = Proc(CONTROLLER, len(self.procs), [CONTROLLER])
+            self.procs[CONTROLLER] = proc
+            self.add_thread(CONTROLLER, proc.index, None, initial=True)
         self.emit(CONTROLLER, label, body)
+
+    def live_thread(self, prefer: str | None = None) -> str:
+        """As Walk's, but never the controller: its process maps none of the scenario's memory."""
+        if prefer is None and self.ops and self.ops[-1].thread == CONTROLLER:
+            prefer = next(
+                (t for t, p in self.thread_proc.items() if t != CONTROLLER and self.procs[p].alive), None
+            )
+        return super().live_thread(prefer)
 
     def resume(self, actor: str, step_until: str | None, label: str) -> None:
         """``resume``: the controller releases the held thread and waits until its call
@@ -230,7 +276,7 @@ class Translator(Walk):
         index = self.threads[actor].index
         if step_until is not None:
             self.note(f"{label}: the model stops {actor} again at {step_until}; here it runs to completion")
-        del self.held[actor]
+        self.complete(actor)
         self.controller_op(label, [f"stop_resume({index});"])
 
     def step(self, i: int, step: Step, label: str) -> None:
@@ -751,7 +797,10 @@ class Translator(Walk):
             name=self.scenario.name,
             description=self.scenario.description,
             numa_balancing=self.scenario.machine.numa_balancing,
-            processes=[(p.name, p.index < len(self.scenario.processes)) for p in ordered],
+            # (name, forked at the start): the scenario's own processes and the controller
+            processes=[
+                (p.name, p.index < len(self.scenario.processes) or p.name == CONTROLLER) for p in ordered
+            ],
             threads=sorted(self.threads.values(), key=lambda t: t.index),
             ops=self.ops,
             checks=self.checks,
