@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Proof of the cowlab stops in the VM: migrate.unmapped holds a NUMA hinting fault's
  * migration, gup.follow_page holds a /proc/self/mem write (nth 1 and the retry, nth 2),
- * the hold file's errors.  Prints "STOPS ..." lines; exit 0 when every check held. */
+ * and every other stage of the table holds a task (fork busy-waits: another process
+ * releases it); the hold file's errors.  Prints "STOPS ..." lines; exit 0 when every
+ * check held. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -297,9 +299,20 @@ static void numa_touch(void)
 	nread = npage[0];
 }
 
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	sleep(3600);
+	return NULL;
+}
+
 static void test_numa_target(void)
 {
 	char buf[96];
+	pthread_t th;
+	/* a second thread before the scan: change_prot_numa() skips the pages of a
+	 * single-threaded process that are on the caller's node */
+	pthread_create(&th, NULL, sleeper, NULL);
 	on_cpu(0);
 	npage = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	madvise((void *)npage, 4096, MADV_NOHUGEPAGE);
@@ -372,17 +385,51 @@ static void test_fork(void)
 	      forked, cst);
 }
 
+/* each test in a new process: its NUMA state fresh (no preferred node, no group) */
+static void in_child(void (*test)(void))
+{
+	int st;
+	pid_t pid = fork();
+	if (pid == 0) {
+		failures = 0;
+		test();
+		exit(failures);
+	}
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		failures += WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	if (!WIFEXITED(st))
+		printf("STOPS FAIL a test process died (status %#x)\n", st);
+}
+
+static void test_gup_present(void) { test_gup(1, PROT_READ | PROT_WRITE); }
+static void test_gup_retry(void) { test_gup(2, PROT_READ); }
+
+#define SCAN_DELAY_NEW "/sys/kernel/debug/sched/numa_balancing/scan_delay_ms"
+#define SCAN_DELAY_OLD "/proc/sys/kernel/numa_balancing_scan_delay_ms"
+
 int main(void)
 {
-	printf("STOPS start\n");
+	char delay[32];
+	const char *knob = access(SCAN_DELAY_NEW, F_OK) == 0 ? SCAN_DELAY_NEW : SCAN_DELAY_OLD;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* the numa_scan trigger scans; the kernel's own scanner must not start in the test
+	 * processes (it would make the pages PROT_NONE again: 6.1+ move_pages reports
+	 * -ENOENT for those): a new process's first scan waits scan_delay_ms.  Balancing
+	 * stays on: from 5.18 change_prot_numa() skips every page while it is off. */
+	slurp(knob, delay, sizeof(delay));
+	delay[strcspn(delay, "\n")] = 0;
+	cmd(knob, "3600000");
+	printf("STOPS start (%s was %s, 3600000 while the tests run)\n", knob, delay);
 	test_hold_file();
-	test_migrate();
-	test_gup(1, PROT_READ | PROT_WRITE);
-	test_gup(2, PROT_READ);
-	test_faultin();
-	test_numa_target();
-	test_reclaim();
-	test_fork();
+	in_child(test_migrate);
+	in_child(test_gup_present);
+	in_child(test_gup_retry);
+	in_child(test_faultin);
+	in_child(test_numa_target);
+	in_child(test_reclaim);
+	in_child(test_fork);
+	cmd(knob, delay);
 	printf("STOPS done failures=%d\n", failures);
 	return failures != 0;
 }
