@@ -204,6 +204,8 @@ static void test_hold_file(void)
 	printf("\n");
 	CHECK(cmd(D "hold", "arm no.such.stage 1 1") == -EINVAL, "unknown stage -> EINVAL");
 	CHECK(cmd(D "hold", "arm gup.faultin 1 0") == -EINVAL, "nth 0 -> EINVAL");
+	CHECK(cmd(D "hold", "arm gup.faultin 1 -1") == -EINVAL, "nth -1 -> EINVAL");
+	CHECK(cmd(D "hold", "arm gup.faultin 1 1 x") == -EINVAL, "trailing words -> EINVAL");
 	CHECK(cmd(D "hold", "frobnicate") == -EINVAL, "bad command -> EINVAL");
 	CHECK(cmd(D "hold", "release 99999") == -ESRCH, "release of no hold -> ESRCH");
 	CHECK(cmd(D "trigger", "numa_scan 0x2000 0x1000") == -EINVAL, "numa_scan START >= END -> EINVAL");
