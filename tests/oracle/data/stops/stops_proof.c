@@ -387,6 +387,51 @@ static void test_fork(void)
 	      forked, cst);
 }
 
+
+/* STOPS_TIMEOUT=1: a hold nobody releases ends by itself after 30 s (sleeping, and
+ * busy-waiting in fork), and its TID has no hold any more */
+static void test_timeout(void)
+{
+	pthread_t th;
+	char buf[96], seen[256];
+	wtid = 0;
+	gstep = 0;
+	gpage = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	gpage[0] = 'x';
+	pthread_create(&th, NULL, gup_worker, NULL);
+	while (!wtid) ;
+	snprintf(buf, sizeof(buf), "arm gup.follow_page %d 1", (int)wtid);
+	cmd(D "hold", buf);
+	double t = now();
+	gstep = 1;
+	int parked = wait_parked(wtid, "gup.follow_page", 10, seen, sizeof(seen));
+	pthread_join(th, NULL);
+	double held_for = now() - t;
+	slurp(D "parked", seen, sizeof(seen));
+	snprintf(buf, sizeof(buf), "release %d", (int)wtid);
+	CHECK(parked && gret == 4 && held_for > 29 && held_for < 40 && !seen[0] &&
+	      cmd(D "hold", buf) == -ESRCH,
+	      "an unreleased sleeping park ended by itself after %.1f s (pwrite %zd), no hold left", held_for, gret);
+}
+
+static void test_timeout_fork(void)
+{
+	char buf[96];
+	int tid = syscall(SYS_gettid);
+	on_cpu(1);
+	snprintf(buf, sizeof(buf), "arm fork.copy_page_range %d 1", tid);
+	cmd(D "hold", buf);
+	double t = now();
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	double held_for = now() - t;
+	waitpid(child, NULL, 0);
+	snprintf(buf, sizeof(buf), "release %d", tid);
+	CHECK(held_for > 29 && held_for < 40 && cmd(D "hold", buf) == -ESRCH,
+	      "an unreleased busy-waiting park in fork ended by itself after %.1f s", held_for);
+}
+
 /* each test in a new process: its NUMA state fresh (no preferred node, no group) */
 static void in_child(void (*test)(void))
 {
@@ -431,6 +476,10 @@ int main(void)
 	in_child(test_numa_target);
 	in_child(test_reclaim);
 	in_child(test_fork);
+	if (getenv("STOPS_TIMEOUT")) {
+		in_child(test_timeout);
+		in_child(test_timeout_fork);
+	}
 	cmd(knob, delay);
 	printf("STOPS done failures=%d\n", failures);
 	return failures != 0;
