@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 SRC = Path.home() / ".cache/cowlab/kbuild/src"
@@ -37,8 +38,7 @@ def main(branch):
     sys.path.insert(0, str(HERE))
     mod = __import__(f"edits_{branch.replace('.', '_')}")
     tree = TREES[branch]
-    work = HERE / "gen" / branch
-    shutil.rmtree(work, ignore_errors=True)
+    work = Path(tempfile.mkdtemp(prefix=f"cowlab-stops-{branch}-"))
     a, b = work / "a", work / "b"
     for rel, edits in mod.EDITS.items():
         text = (tree / rel).read_text()
@@ -64,6 +64,7 @@ def main(branch):
     out_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else HERE.parents[1] / "src/cowlab/oracle/kpatch"
     out = out_dir / f"stops-{branch}.patch"
     out.write_text(mod.PREAMBLE + "\n" + diff)
+    shutil.rmtree(work)
     print(out, len(diff.splitlines()))
 
 
