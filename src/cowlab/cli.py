@@ -427,6 +427,14 @@ def matrix(
 def export_c_command(
     scenario: Annotated[str, typer.Argument(metavar="SCENARIO", help="scenario file or built-in name")],
     output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="the C file to write")],
+    instrumented: Annotated[
+        bool,
+        typer.Option(
+            "--instrumented",
+            help="for a kernel built with cowlab's stops: until: holds the thread in the kernel "
+            "at that stage, resume releases it (cowlab oracle stages)",
+        ),
+    ] = False,
 ) -> None:
     """Write a scenario as a self-contained C program (kselftest TAP output)."""
     from cowlab.oracle import ExportError, approximations, export_c
@@ -434,13 +442,13 @@ def export_c_command(
     _check_output("--output", output)
     try:
         sc = load_named(scenario)
-        text = export_c(sc)
+        text = export_c(sc, instrumented=instrumented)
     except ScenarioError as exc:
         _fail(str(exc))
     except ExportError as exc:
         _fail(f"{scenario}: cannot export: " + "; ".join(exc.problems))
     Path(output).write_text(text)
-    for note in approximations(sc):
+    for note in approximations(sc, instrumented=instrumented):
         err.print(f"cowlab: approximate: {escape(note)}")
     console.print(f"wrote {escape(output)}: build with gcc -O2 -static {escape(output)} -luring -lpthread")
 
@@ -453,10 +461,23 @@ app.add_typer(oracle_app, name="oracle")
 def oracle_run(
     names: Annotated[list[str], typer.Argument(metavar="NAME...", help="built-in names, globs or files")],
     kernels_: Annotated[
-        str, typer.Option("--kernels", metavar="K1,K2,...", help="comma-separated: 5.10,6.1,6.12,host")
+        str,
+        typer.Option(
+            "--kernels",
+            metavar="K1,K2,...",
+            help="comma-separated: 5.10,6.1,6.12,host, or kernels built here (built:5.10-stops,...)",
+        ),
     ] = "5.10,6.1,6.12",
     as_json: Annotated[bool, typer.Option("--json")] = False,
     timeout: Annotated[int, typer.Option(metavar="SECONDS", help="seconds per program inside the VM")] = 30,
+    instrumented: Annotated[
+        bool,
+        typer.Option(
+            "--instrumented",
+            help="export for kernels with cowlab's stops (until: holds a thread there); "
+            "default kernels: every stops build; the report gets its own section",
+        ),
+    ] = False,
     report: Annotated[
         str | None, typer.Option(metavar="FILE", help="also write the markdown report here")
     ] = None,
@@ -482,6 +503,10 @@ def oracle_run(
 
     _check_output("--report", report)
     chosen = _expand_names(names)
+    if instrumented and kernels_ == "5.10,6.1,6.12":
+        from cowlab.oracle.race import STOPS_KERNELS
+
+        kernels_ = ",".join(STOPS_KERNELS)
     kernel_list = [k.strip() for k in kernels_.split(",") if k.strip()]
     try:
         scenarios = [load_named(n) for n in chosen]
@@ -495,12 +520,21 @@ def oracle_run(
             program_timeout=timeout,
             on_refusal=lambda name, why: refused.__setitem__(name, why),
             pins=pins,
+            instrumented=instrumented,
         )
     except (ScenarioError, UnknownKernelError, ValueError) as exc:
         _fail(str(exc))
     for name, why in refused.items():
         err.print(f"cowlab: {name}: not exported: {escape(why)}")
-    if report:
+    if report and instrumented:
+        from cowlab.oracle.report import INSTRUMENTED_HEADING, instrumented_markdown, replace_section
+
+        command = "cowlab oracle run " + " ".join(repr(n) if "*" in n else n for n in names)
+        command += f" --instrumented --kernels {kernels_} --report {report}"
+        old = Path(report).read_text() if Path(report).is_file() else ""
+        section = instrumented_markdown(cells, command)
+        Path(report).write_text(replace_section(old, INSTRUMENTED_HEADING, section))
+    elif report:
         from cowlab.oracle.report import markdown
 
         command = "cowlab oracle run " + " ".join(repr(n) if "*" in n else n for n in names)
@@ -509,9 +543,14 @@ def oracle_run(
         text = markdown(cells, command, refused)
         if Path(report).is_file():  # the selftests' section, written by `oracle selftest`, stays
             from cowlab.oracle.race import RACE_HEADINGS
-            from cowlab.oracle.report import SELFTEST_HEADING, replace_section, section_of
+            from cowlab.oracle.report import (
+                INSTRUMENTED_HEADING,
+                SELFTEST_HEADING,
+                replace_section,
+                section_of,
+            )
 
-            for heading in (SELFTEST_HEADING, *RACE_HEADINGS):
+            for heading in (SELFTEST_HEADING, *RACE_HEADINGS, INSTRUMENTED_HEADING):
                 kept = section_of(Path(report).read_text(), heading)
                 text = replace_section(text, heading, kept) if kept else text
         Path(report).write_text(text)

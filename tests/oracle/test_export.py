@@ -44,8 +44,8 @@ def test_gaudi_is_refused_at_the_stop_inside_migration() -> None:
     with pytest.raises(ExportError) as info:
         export_c(load_builtin("gaudi"))
     assert info.value.problems == (
-        "steps[6] T1 read: until: migrate.unmapped stops inside a NUMA migration, which user "
-        "space cannot hold open",
+        "steps[6] T1 read: until: migrate.unmapped stops inside a NUMA migration, where only a "
+        "kernel built with cowlab's stops can hold a thread (export it instrumented)",
     )
     assert "gaudi cannot be exported" in str(info.value)
 

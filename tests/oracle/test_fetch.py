@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cowlab.oracle import fetch, runner
+from cowlab.oracle import fetch, race, runner
 from cowlab.oracle.fetch import FetchError, RegistryUnreachable, ensure_kernel, parse_kernel
 from cowlab.scenario.catalog import load_builtin
 
@@ -79,7 +79,7 @@ def test_a_substitute_is_said_on_every_cell(tmp_path: Path, monkeypatch: pytest.
         "",
         "Debian no longer serves",
     )
-    monkeypatch.setattr(runner, "ensure_kernel", lambda version, cache: files)
+    monkeypatch.setattr(race, "ensure_kernel", lambda version, cache: files)
     monkeypatch.setattr(runner, "build_initramfs", lambda *a, **k: (_ for _ in ()).throw(OSError("no VM")))
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")

@@ -153,6 +153,10 @@ class Replay:
                 ctx.note(
                     "resume", f"{step.actor} never stopped at {missed} on this kernel: nothing to resume"
                 )
+                if step.until is not None:
+                    # nor does it reach the stop this resume asks for: a checker's trace
+                    # (resume after resume) replays on a kernel that takes another path
+                    self._missed_stop[step.actor] = step.until
                 return
         else:
             if busy:

@@ -29,6 +29,14 @@ class Backport(NamedTuple):
 STABLE_BRANCHES: dict[str, tuple[Backport, ...]] = {
     "v5.10": (
         Backport(
+            "57efa1fe5957",
+            4,
+            "Linux 5.10.4 announcement 1609328133185251@kroah.com (shortlog); 5.10.y hash "
+            "537946556cc9, just before 'Linux 5.10.4' b1313fe517ca in the linux-stable-rc "
+            "queue/5.10 push of 2020-12-30; Debian's linux-source-5.10 5.10.262 has its "
+            "lockless_pages_from_mm() and write_protect_seq (found by the oracle's stops, issue 15)",
+        ),
+        Backport(
             "feb889fb40fa",
             9,
             "[PATCH 5.10 000/152] 5.10.9-rc1 review, 20210118113352.764293297@linuxfoundation.org",

@@ -24,6 +24,7 @@ HEAD = r"""#define _GNU_SOURCE
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -89,6 +90,9 @@ struct shared {
 	int32_t current_op;
 	pid_t pid[NPROCS];
 	char reason[256];
+	/* instrumented kernels: each thread's tid, and whether a held op has returned */
+	pid_t tid[NTHREADS + 1];
+	int32_t stop_done[NTHREADS + 1];
 };
 
 static struct shared *sh;
@@ -354,6 +358,8 @@ static const char *precondition(void)
 		return huge;
 	if (NEED_DISK_FILE && (huge = disk_file_dir()))
 		return huge;
+	if (NEED_STOPS && (huge = stops_missing()))
+		return huge;
 	if (NEED_URING_CALLS || (NEED_URING && (!pin_module || pins_by_uring))) {
 #ifdef COWLAB_HAVE_LIBURING
 		struct io_uring ring;
@@ -470,8 +476,12 @@ int main(void)
 		return finish();
 	}
 	numa_setup(MACHINE_NUMA_BALANCING);
+	if (NEED_STOPS)
+		stops_numa_setup(MACHINE_NUMA_BALANCING);
 	setup_files();
 	start_scenario();
+	if (NEED_STOPS)
+		stops_prefault();
 	send_baton(NOPS ? op_thread[0] : COORDINATOR, NOPS ? MSG_STEP : MSG_DONE, 0, 0);
 	wait_for_end();
 	return finish();

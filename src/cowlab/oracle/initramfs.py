@@ -24,6 +24,15 @@ INSMOD = "=== cowlab insmod "
 PROGRAM_TIMEOUT_S = 120
 #: the fast NUMA-balancing scan of docs/oracle.md
 NUMA_SCAN = {"scan_delay_ms": 0, "scan_period_min_ms": 10, "scan_period_max_ms": 100, "scan_size_mb": 256}
+#: balancing's own scans held off for an hour: on an instrumented kernel only the stops
+#: patch's trigger scans, when the program says (c_stops.py)
+HOUR_MS = 3600000
+NUMA_STILL = {
+    "scan_delay_ms": HOUR_MS,
+    "scan_period_min_ms": HOUR_MS,
+    "scan_period_max_ms": HOUR_MS,
+    "scan_size_mb": 256,
+}
 
 
 class InitramfsError(RuntimeError):
@@ -39,6 +48,7 @@ def init_script(
     env: dict[str, str] | None = None,
     ram_disks: int = 1,
     numa_scan: bool = True,
+    numa_still: bool = False,
     setup: Sequence[str] = (),
     workdir: str = "/tmp",
 ) -> str:
@@ -47,11 +57,14 @@ def init_script(
 
     ``ram_disks`` brd disks of 256 MiB (the first is swap); ``numa_scan`` the fast
     NUMA-balancing scan of the numa_scan approximation (else the kernel's defaults);
+    ``numa_still`` instead balancing on with its own scans held off (NUMA_STILL), so that
+    only an instrumented program's triggers scan: set before any program's mm exists;
     ``setup`` shell lines run after that; the programs run in ``workdir`` (/tmp if it
     cannot be entered)."""
     debugfs = "/sys/kernel/debug/sched/numa_balancing"
-    new = "; ".join(f"echo {v} > {debugfs}/{k}" for k, v in NUMA_SCAN.items())
-    old = "; ".join(f"echo {v} > /proc/sys/kernel/numa_balancing_{k}" for k, v in NUMA_SCAN.items())
+    knobs = NUMA_STILL if numa_still else NUMA_SCAN
+    new = "; ".join(f"echo {v} > {debugfs}/{k}" for k, v in knobs.items())
+    old = "; ".join(f"echo {v} > /proc/sys/kernel/numa_balancing_{k}" for k, v in knobs.items())
     lines = [
         "#!/bin/sh",
         "export PATH=/bin",
@@ -68,7 +81,7 @@ def init_script(
         " && mkswap /dev/ram0 >/dev/null && swapon /dev/ram0",
         "fi",
     ]
-    if numa_scan:
+    if numa_scan or numa_still:
         lines += [
             "echo 1 > /proc/sys/kernel/numa_balancing",
             f"if [ -d {debugfs} ]; then {new}; else {old}; fi",

@@ -31,9 +31,20 @@ class Check:
     what: str
 
 
+@dataclass(frozen=True)
+class Stop:
+    """Where an op's thread is held in the kernel (an instrumented kernel's stop named
+    after the model's stage), at its ``nth`` arrival there."""
+
+    stage: str
+    nth: int = 1
+
+
 @dataclass
 class Op:
-    """One step of the C program, run by ``thread`` when it holds the baton."""
+    """One step of the C program, run by ``thread`` when it holds the baton.  An op
+    with a ``stop`` arms the hold, hands the baton on at once and then makes its call,
+    which parks in the kernel until a later op releases it."""
 
     label: str
     thread: str
@@ -42,6 +53,7 @@ class Op:
     fork_thread: str | None = None
     #: the process really exits (_exit) after handing the baton on
     exits: bool = False
+    stop: Stop | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,9 @@ class Program:
     uring_calls: int = 0
     #: THP kinds the regions use: "thp" (PMD, 2048 kB), "mthp" (16 kB)
     thp_sizes: list[str] = field(default_factory=list)
+    #: the kernel stops the program holds threads at: it needs a kernel built with
+    #: cowlab's stops patch (``cowlab oracle build-kernel``) that has each of them
+    stop_stages: list[str] = field(default_factory=list)
 
     @property
     def needs_disk_file(self) -> bool:

@@ -55,6 +55,8 @@ WORKLOADS: dict[str, tuple[str, ...]] = {
 PROGRAMS = {BEFORE: "gaudi_race_before", AFTER: "gaudi_race_after"}
 #: kernels built by `cowlab oracle build-kernel`: label -> build name
 BUILT = {n: n.removeprefix("built:") for n in kbuild.BUILT_NAMES}
+#: the kernels built with cowlab's stops, in report order (oracle run --instrumented)
+STOPS_KERNELS = ("built:5.10-stops", "built:5.10-stops-revert", "built:6.1-stops", "built:6.12-stops")
 #: the pinning module's name (runner.PIN_MODULE)
 PIN_MODULE = "cowlab_pin"
 #: seconds from qemu start to /init, generously (TCG), and after a program's own time

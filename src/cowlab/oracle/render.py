@@ -7,6 +7,7 @@ import textwrap
 
 from cowlab.oracle.c_base import BASE, HEAD, MAIN
 from cowlab.oracle.c_memory import MEMORY, PIN_ABI
+from cowlab.oracle.c_stops import STOPS
 from cowlab.oracle.program import Op, Program, ThreadInfo
 
 
@@ -79,6 +80,7 @@ def constants(p: Program) -> str:
         "NEED_THP": int("thp" in p.thp_sizes),
         "NEED_MTHP": int("mthp" in p.thp_sizes),
         "NEED_DISK_FILE": int(any(f.disk for f in p.files)),
+        "NEED_STOPS": int(bool(p.stop_stages)),
     }
     text = "".join(f"#define {k} {v}\n" for k, v in defines.items())
     checks = sorted(p.checks, key=lambda c: c.number)
@@ -103,6 +105,7 @@ def constants(p: Program) -> str:
     )
     text += table("const char *const", "approximation", "", [*(cstr(a) for a in p.approximations), "NULL"])
     text += table("const int", "needed_nodes", "", [*(str(n) for n in p.nodes), "-1"])
+    text += table("const char *const", "stop_stage", "", [*(cstr(s) for s in p.stop_stages), "NULL"])
     return text
 
 
@@ -122,7 +125,11 @@ def known_tables(p: Program) -> str:
 def op_code(p: Program, k: int, op: Op, index: dict[str, int]) -> list[str]:
     me = index[op.thread]
     nxt = index[p.ops[k + 1].thread] if k + 1 < len(p.ops) else "NTHREADS"
-    lines = ["", f"/* {comment(op.label)} */", f"step_begin({me}, {k});", *op.body]
+    lines = ["", f"/* {comment(op.label)} */", f"step_begin({me}, {k});"]
+    if op.stop is not None:
+        # armed, the baton goes on at once: the call below parks until released
+        lines += [f"stop_arm({me}, {cstr(op.stop.stage)}, {op.stop.nth});", f"step_end({k}, {nxt});"]
+    lines += op.body
     if op.fork_thread is not None:
         child = p.threads[index[op.fork_thread]]
         lines += [
@@ -132,13 +139,16 @@ def op_code(p: Program, k: int, op: Op, index: dict[str, int]) -> list[str]:
             "\tchild_idle();",
             "}",
         ]
-    lines.append(f"step_{'end_exit' if op.exits else 'end'}({k}, {nxt});")
+    if op.stop is not None:
+        lines.append(f"stop_done({me});")
+    else:
+        lines.append(f"step_{'end_exit' if op.exits else 'end'}({k}, {nxt});")
     return lines
 
 
 def thread_function(p: Program, t: ThreadInfo, index: dict[str, int]) -> str:
     proc = p.processes[t.process][0]
-    lines: list[str] = []
+    lines: list[str] = [f"stop_self({t.index});"] if p.stop_stages else []
     if t.node is not None:
         lines.append(f"place_self({t.node});\t/* the thread's node */")
     for k, op in enumerate(p.ops):
@@ -188,5 +198,5 @@ def scaffolding(p: Program) -> str:
 
 def render(p: Program) -> str:
     return "\n".join(
-        [header(p), HEAD, PIN_ABI, constants(p), BASE, MEMORY, known_tables(p), scaffolding(p), MAIN]
+        [header(p), HEAD, PIN_ABI, constants(p), BASE, MEMORY, STOPS, known_tables(p), scaffolding(p), MAIN]
     )

@@ -19,11 +19,6 @@ if TYPE_CHECKING:
 
 #: (scenario, kernel) -> why model and kernel legitimately disagree
 KNOWN: dict[tuple[str, str], str] = {
-    ("rdma-fork-gup-fast", "5.10"): (
-        "the race needs GUP-fast to pin inside fork's copy of the page tables; the C "
-        "program runs the steps in their written order, so fork finishes first and the "
-        "pin is taken afterwards, which is safe on every kernel"
-    ),
     ("gaudi-thp-fork", "5.10"): (
         "the model lets the first hinting fault from another node migrate (the two-fault "
         "cpupid filter of should_numa_migrate_memory() is not modeled: cowlab/kernel/mempolicy.py, "
@@ -46,12 +41,16 @@ def debian_version(vmlinuz: Path) -> str:
 
 def booted_versions(cells: Sequence[Cell]) -> dict[str, str]:
     """kernel -> what it booted and what it was compared with, from its cells:
-    ``Debian 6.1.192-3 (6.1.0-57-cloud-amd64), model v6.1.192``."""
+    ``Debian 6.1.192-3 (6.1.0-57-cloud-amd64), model v6.1.192``, or for a kernel built
+    here ``linux-source-5.10 5.10.262-1, stops build (5.10.262-cowlab-stops-...), model
+    v5.10.262``."""
     out: dict[str, str] = {}
     for c in cells:
         if c.kernel in out or not (c.release or c.model_kernel):
             continue
-        what = f"Debian {c.booted} ({c.release})" if c.booted else (c.release or "not booted")
+        # a Debian package version, or what a build here says it is (linux-source-5.10 ...)
+        debian = "Debian " if c.booted[:1].isdigit() else ""
+        what = f"{debian}{c.booted} ({c.release})" if c.booted else (c.release or "not booted")
         out[c.kernel] = f"{what}, model {c.model_kernel or 'none'}"
     return out
 
@@ -91,9 +90,20 @@ def markdown(
         "needs (swap, free huge pages, the cowlab_pin module on the host); `error` means no verdict "
         "(panic, timeout, no output).",
         "",
-        "| scenario | " + " | ".join(kernels) + " |",
-        "|---|" + "---|" * len(kernels),
     ]
+    lines += verdict_table(cells)
+    lines += ["", "## Disagreements", ""]
+    lines += disagreements(cells)
+    lines += ["", "## Not exported", ""]
+    lines += not_exported(refused) or ["None."]
+    lines += ["", totals(cells), ""]
+    return "\n".join(lines)
+
+
+def verdict_table(cells: Sequence[Cell]) -> list[str]:
+    """One row per scenario, one column per kernel: ``model / real: agree``."""
+    kernels = list(dict.fromkeys(c.kernel for c in cells))
+    lines = ["| scenario | " + " | ".join(kernels) + " |", "|---|" + "---|" * len(kernels)]
     by = {(c.scenario, c.kernel): c for c in cells}
     for name in dict.fromkeys(c.scenario for c in cells):
         row = []
@@ -106,24 +116,59 @@ def markdown(
             mark = {True: "agree", False: "**DISAGREE**", None: c.real}[c.agree]
             row.append(f"{model} / {c.real}: {mark}")
         lines.append(f"| {name} | " + " | ".join(row) + " |")
-    lines += ["", "## Disagreements", ""]
+    return lines
+
+
+def disagreements(cells: Sequence[Cell]) -> list[str]:
+    """Each disagreement with its explanation (KNOWN), or UNEXPLAINED."""
     disagree = [c for c in cells if c.agree is False]
-    if not disagree:
-        lines.append("None.")
-    for c in disagree:
-        why = KNOWN.get((c.scenario, c.kernel), "UNEXPLAINED")
-        lines.append(f"- {c.scenario} on {c.kernel}: model {c.model}, real {c.real}: {why}")
-    lines += ["", "## Not exported", ""]
-    lines += not_exported(refused) or ["None."]
-    agree = sum(c.agree is True for c in cells)
-    lines += [
+    return [
+        f"- {c.scenario} on {c.kernel}: model {c.model}, real {c.real}: "
+        + KNOWN.get((c.scenario, c.kernel), "UNEXPLAINED")
+        for c in disagree
+    ] or ["None."]
+
+
+def totals(cells: Sequence[Cell]) -> str:
+    return (
+        f"Totals: {sum(c.agree is True for c in cells)} agree, {sum(c.agree is False for c in cells)} "
+        f"disagree, {sum(c.real == 'skip' for c in cells)} skip, "
+        f"{sum(c.real == 'error' for c in cells)} error, of {len(cells)} cells."
+    )
+
+
+INSTRUMENTED_HEADING = "## Instrumented kernels: stops"
+
+
+def instrumented_markdown(cells: Sequence[Cell], command: str) -> str:
+    """The section of programs exported for kernels built with cowlab's stops: a thread
+    held at the model's stage while the other steps run, then released."""
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    versions = booted_versions(cells)
+    kernels = list(dict.fromkeys(c.kernel for c in cells))
+    lines = [
+        INSTRUMENTED_HEADING,
         "",
-        f"Totals: {agree} agree, {len(disagree)} disagree, "
-        f"{sum(c.real == 'skip' for c in cells)} skip, "
-        f"{sum(c.real == 'error' for c in cells)} error, of {len(cells)} cells.",
+        f"Generated {today} by `{command}`.",
         "",
+        "Kernels built here from Debian's source with the stops patch (`cowlab oracle "
+        "build-kernel`, `cowlab oracle stages`): "
+        + ", ".join(f"{k} = {versions[k]}" if k in versions else k for k in kernels)
+        + ".  Each program (`cowlab export-c --instrumented`) holds the thread of an "
+        "`until:` step at the kernel's stop of that name, runs the steps in between, and "
+        "releases it at `resume`; `numa_scan` and `lru_drain` are the patch's triggers, and "
+        "NUMA balancing's own scans are held off.  The model is taken at the kernel's "
+        "version with the build's reverts.",
+        "",
+        *verdict_table(cells),
+        "",
+        "Disagreements:",
+        "",
+        *disagreements(cells),
+        "",
+        totals(cells),
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 # --- the kernel's selftests ------------------------------------------------------

@@ -19,10 +19,11 @@ from typing import Any
 from cowlab.engine import run_scenario
 from cowlab.history import kernel_at
 from cowlab.history.kernel import UnknownKernelError
-from cowlab.oracle.fetch import FetchError, KernelFiles, cache_root, ensure_kernel, parse_kernel, say
+from cowlab.oracle.fetch import FetchError, KernelFiles, cache_root, parse_kernel, say
 from cowlab.oracle.initramfs import PROGRAM_TIMEOUT_S, InitramfsError, build_initramfs
 from cowlab.oracle.kmod import ModuleError, build_module
 from cowlab.oracle.program import ExportError, Program
+from cowlab.oracle.race import BUILT, model_label, resolve
 from cowlab.oracle.render import render
 from cowlab.oracle.tap import parse_tap
 from cowlab.oracle.translate import translate
@@ -69,12 +70,12 @@ class Cell:
         return asdict(self)
 
 
-def model_verdict(scenario: Scenario, kernel: str) -> tuple[str, str | None]:
+def model_verdict(scenario: Scenario, kernel: str, reverts: Sequence[str] = ()) -> tuple[str, str | None]:
     """The model's verdict on ``kernel``: a model kernel (``v6.1.192``), or for
-    compatibility a label of MODEL_KERNEL."""
+    compatibility a label of MODEL_KERNEL; with a build's reverts."""
     name = MODEL_KERNEL.get(kernel, kernel)
     try:
-        model = kernel_at(name)
+        model = kernel_at(name, tuple(reverts))
     except UnknownKernelError as e:
         return "error", f"the model has no kernel {name}: {e}"
     try:
@@ -223,7 +224,7 @@ def check_arguments(kernels: Sequence[str], pins: str = "module") -> None:
     if pins not in PIN_LEVERS:
         raise ValueError(f"unknown pins={pins!r}: one of {', '.join(PIN_LEVERS)}")
     for k in kernels:
-        if k == "host":
+        if k == "host" or k in BUILT:
             continue
         try:
             parse_kernel(k)
@@ -271,13 +272,17 @@ def run_on_kernels(
     program_timeout: int = PROGRAM_TIMEOUT_S,
     on_refusal: Callable[[str, str], None] | None = None,
     pins: str = "module",
+    instrumented: bool = False,
 ) -> list[Cell]:
     """Export, compile, boot once per kernel with every program, and compare with the model
     at exactly the version booted.
 
     ``kernels``: ``5.10``, ``6.1``, ``6.12`` (the versions the model knows as Debian's),
-    exact versions (``6.1.176``) or ``host``.  ``pins``: ``module`` (every pin through
-    the cowlab_pin module) or ``uring`` (R/W long-term pins through io_uring)."""
+    exact versions (``6.1.176``), ``host``, or kernels built here (``built:...``, compared
+    with the model at their version with their reverts).  ``pins``: ``module`` (every pin
+    through the cowlab_pin module) or ``uring`` (R/W long-term pins through io_uring).
+    ``instrumented``: the programs hold threads at the kernel's stops (``until:``) and
+    trigger its NUMA scans; they need a kernel built with the stops patch."""
     check_arguments(kernels, pins)
     refuse = on_refusal or (lambda name, why: say(f"{name}: refused by export_c:\n{why}"))
     cache_dir = cache_dir or cache_root()
@@ -290,7 +295,7 @@ def run_on_kernels(
     failed: dict[str, str] = {}
     for scn in scenarios:
         try:
-            program = translate(scn)
+            program = translate(scn, instrumented=instrumented)
         except ExportError as e:
             refuse(scn.name, "\n".join(e.problems))
             continue
@@ -304,17 +309,19 @@ def run_on_kernels(
         return cells
     order = {name: i for i, name in enumerate(exported)}
     for kernel in kernels:
-        got = _run_kernel(kernel, exported, programs, failed, cache_dir, workdir, program_timeout, pins)
+        got = _run_kernel(
+            kernel, exported, programs, failed, cache_dir, workdir, program_timeout, pins, instrumented
+        )
         cells += sorted(got, key=lambda c: order[c.scenario])
     return cells
 
 
 def _models(
-    exported: dict[str, tuple[Scenario, Program]], model_kernel: str
+    exported: dict[str, tuple[Scenario, Program]], model_kernel: str, reverts: Sequence[str] = ()
 ) -> dict[str, tuple[str, str | None]]:
     if not model_kernel:
         return {n: ("error", "no model kernel to compare with") for n in exported}
-    return {n: model_verdict(scn, model_kernel) for n, (scn, _) in exported.items()}
+    return {n: model_verdict(scn, model_kernel, reverts) for n, (scn, _) in exported.items()}
 
 
 def _run_kernel(
@@ -326,6 +333,7 @@ def _run_kernel(
     workdir: Path,
     program_timeout: int,
     pins: str,
+    instrumented: bool,
 ) -> list[Cell]:
     """The cells of one kernel: compile failures, then what the host or one boot gave."""
     if kernel == "host":
@@ -336,31 +344,31 @@ def _run_kernel(
         cells += run_host(programs, {n: {"host": models[n]} for n in programs}, program_timeout + 10)
         return _stamp(cells, booted="", release=release, model_kernel=model_kernel, note=note)
     try:
-        files = ensure_kernel(kernel, cache_dir)
-    except FetchError as e:
-        model_kernel = "v" + parse_kernel(kernel)[1]
+        target = resolve(kernel, cache_dir)
+    except (FetchError, FileNotFoundError) as e:
+        model_kernel = "" if kernel in BUILT else "v" + parse_kernel(kernel)[1]
         models = _models(exported, model_kernel)
         say(f"{kernel}: {e}")
         cells = [make_cell(n, kernel, models[n], "error", note=f"{type(e).__name__}: {e}") for n in exported]
         return _stamp(cells, booted="", release="", model_kernel=model_kernel, note="")
-    model_kernel = files.model_kernel
-    models = _models(exported, model_kernel)
+    files, model_kernel = target.files, target.model_kernel
+    models = _models(exported, model_kernel, target.reverts)
     stamp = {
-        "booted": files.debian,
+        "booted": target.booted if kernel in BUILT else files.debian,
         "release": files.release,
-        "model_kernel": model_kernel,
-        "note": files.note,
+        "model_kernel": model_label(model_kernel, target.reverts),
+        "note": files.note if kernel not in BUILT else "",
     }
     cells = [make_cell(n, kernel, models[n], "error", note=why) for n, why in failed.items()]
     say(
-        f"{kernel}: booting Debian {files.debian} ({files.release}), compared with the model at "
-        f"{model_kernel}" + (f" ({files.note})" if files.note else "")
+        f"{kernel}: booting {target.booted} ({files.release}), compared with the model at "
+        f"{model_label(model_kernel, target.reverts)}"
     )
     need = {n for n in programs if exported[n][1].needs_module(pins)}
     module_problem, module_log, modules = None, None, {}
     if need:
         try:
-            built = build_module(files, cache_dir)
+            built = build_module(files, cache_dir, headers=target.headers)
             modules = {PIN_MODULE: built.ko}
         except ModuleError as e:
             module_problem, module_log = f"{PIN_MODULE} {e.kind}: {e}", e.log
@@ -382,6 +390,7 @@ def _run_kernel(
             timeout_s=program_timeout,
             modules=modules,
             env={"COWLAB_PINS": pins},
+            numa_still=instrumented,
             **disk_workdir(kdir, any(exported[n][1].needs_disk_file for n in names)),
         )
         vm = boot(files.vmlinuz, initrd, BOOT_S + len(names) * (program_timeout + 5), workdir=kdir)

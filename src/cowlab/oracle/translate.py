@@ -4,9 +4,11 @@ docs/oracle.md for the mapping and what is approximate or refused)."""
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import NamedTuple
 
 from cowlab.model.swap import HUGETLBFS, fs_has_writeback
-from cowlab.oracle.program import ExportError, FileInfo, Program
+from cowlab.oracle import stops
+from cowlab.oracle.program import ExportError, FileInfo, Op, Program, Stop
 from cowlab.oracle.render import cstr
 from cowlab.oracle.state import Key, PinRef, PipeRef, Proc, Region
 from cowlab.oracle.walk import PROTS, Refuse, Walk
@@ -42,6 +44,11 @@ from cowlab.scenario.validate import PROC_ADDR_RE
 
 #: a stop inside these cannot be approximated: the interleaving is the scenario
 REFUSED_STAGES = ("migrate.", "do_numa_page.")
+#: the thread of an instrumented program that waits for held threads and releases them
+CONTROLLER = "(stops)"
+#: the stages a kernel built with the stops can hold a thread at (on some branch; the
+#: program SKIPs on a kernel without one it needs)
+HOLDABLE = frozenset(s.stage for s in stops.STOPS if s.points)
 ADVICE = {
     "dontneed": "MADV_DONTNEED",
     "dontfork": "MADV_DONTFORK",
@@ -118,31 +125,91 @@ def step_label(i: int, step: Step) -> str:
     return label if value is None or value == first.default else f"{label} {value}"
 
 
+class Held(NamedTuple):
+    """A step whose thread is held in the kernel: its op goes at ``at`` in the op list."""
+
+    number: int
+    step: Step
+    label: str
+    stop: Stop
+    at: int
+
+
 class Translator(Walk):
+    """``instrumented``: for a kernel built with cowlab's stops (kbuild, stops.py): a
+    step's ``until:`` at a stage such a kernel can hold becomes a real hold, ``resume``
+    its release, and numa_scan and lru_drain become the kernel's triggers."""
+
+    def __init__(self, scenario: Scenario, *, instrumented: bool = False) -> None:
+        super().__init__(scenario)
+        self.instrumented = instrumented
+        #: scenario thread -> the stage it is held at (its op still inside the kernel)
+        self.held: dict[str, str] = {}
+        #: scenario thread -> its held step, written when it is resumed
+        self.pending: dict[str, Held] = {}
+        self.stop_stages: list[str] = []
+        self.current: Step | None = None
+        #: choose: values the instrumented program cannot force -> the steps that ask
+        self.choices: dict[str, list[str]] = {}
+
     def run(self) -> Program:
         problems: list[str] = []
         for i, step in enumerate(self.scenario.steps):
             where = f"steps[{i}] {step.actor} {ACTION_NAMES[type(step.action)]}"
             label = step_label(i, step)
+            self.current = step
             try:
-                self.stop_point(label, step)
-                self.step(i, step, label)
+                stop = self.stop_point(label, step)
+                if stop is not None:
+                    self.hold(Held(i, step, label, stop, len(self.ops)))
+                else:
+                    self.step(i, step, label)
             except Refuse as exc:
                 self.comment = []
                 problems.append(f"{where}: {exc}")
+        for actor in list(self.pending):  # held to the end: what its call did comes last
+            try:
+                self.complete(actor)
+            except Refuse as exc:
+                problems.append(str(exc))
         if problems:
             raise ExportError(self.scenario.name, problems)
+        for choice, steps in self.choices.items():
+            self.note(
+                f"{', '.join(steps)}: choose: {choice} is the model's choice inside the kernel; "
+                "the real kernel takes its own path"
+            )
         self.final_checks()
         return self.program()
 
-    def stop_point(self, label: str, step: Step) -> None:
+    def emit(
+        self, thread: str, label: str, body: list[str], *, fork_thread: str | None = None, exits: bool = False
+    ) -> Op:
+        if thread in self.held:
+            raise Refuse(f"{thread} is held in the kernel at {self.held[thread]}: it cannot run this step")
+        return super().emit(thread, label, body, fork_thread=fork_thread, exits=exits)
+
+    def stop_point(self, label: str, step: Step) -> Stop | None:
+        """The hold a step asks for (instrumented), or None: no stop, or one the
+        program approximates by running the step to completion (said in a note)."""
         if step.choose is not None:
-            raise Refuse(f"choose: {step.choose} is a choice inside the kernel that user space cannot force")
-        if step.until is None:
-            return
+            if not self.instrumented:
+                raise Refuse(
+                    f"choose: {step.choose} is a choice inside the kernel that user space cannot force"
+                )
+            self.choices.setdefault(step.choose, []).append(label.split(" ", 1)[0])
+        if step.until is None or type(step.action) is Resume:
+            return None
+        if self.instrumented and step.until in HOLDABLE:
+            return Stop(step.until, step.nth)
         if step.until.startswith(REFUSED_STAGES):
+            if self.instrumented:
+                raise Refuse(
+                    f"until: {step.until} stops inside a NUMA migration, where no kernel stop is placed"
+                )
             raise Refuse(
-                f"until: {step.until} stops inside a NUMA migration, which user space cannot hold open"
+                f"until: {step.until} stops inside a NUMA migration, where only a kernel built "
+                "with cowlab's stops can hold a thread (export it instrumented)"
             )
         nth = f" (arrival {step.nth})" if step.nth != 1 else ""
         text = (
@@ -151,6 +218,66 @@ class Translator(Walk):
         )
         self.note(text)
         self.comment = [f"/* APPROXIMATE: {text} */"]
+        return None
+
+    def hold(self, held: Held) -> None:
+        """The step's thread parks at its stop; the controller waits for that (or for
+        the call to return without reaching it, as the model may say too).  What the
+        call does to memory happens when it returns, after the steps in between: its op
+        is written then (``complete``) and put back in its place."""
+        actor, stage = held.step.actor, held.stop.stage
+        if stage not in self.stop_stages:
+            self.stop_stages.append(stage)
+        index = self.threads[actor].index
+        self.controller_op(f"{held.label}: {actor} held at {stage}", [f"stop_await({index}, {cstr(stage)});"])
+        self.held[actor] = stage
+        self.pending[actor] = held
+
+    def complete(self, actor: str) -> None:
+        """The held step's op, written with what the steps in between did, at its place."""
+        held = self.pending.pop(actor)
+        del self.held[actor]
+        before = len(self.ops)
+        where = f"steps[{held.number}] {actor} {ACTION_NAMES[type(held.step.action)]}"
+        try:
+            self.step(held.number, held.step, held.label)
+        except Refuse as exc:
+            raise Refuse(f"{where}: {exc}") from None
+        ops = self.ops[before:]
+        if len(ops) != 1 or ops[0].thread != actor or ops[0].exits:
+            raise Refuse(
+                f"{where}: until: {held.stop.stage} on a step the exporter writes as several operations"
+            )
+        del self.ops[before:]
+        ops[0].stop = held.stop
+        self.ops.insert(held.at, ops[0])
+
+    def controller_op(self, label: str, body: list[str]) -> None:
+        """An op of the controller, a process of its own forked at the start: a thread
+        of the scenario's process would fault on memory a held fork has write-protected
+        and wait for that fork's mmap_lock, so it could never release it."""
+        if CONTROLLER not in self.threads:
+            proc = Proc(CONTROLLER, len(self.procs), [CONTROLLER])
+            self.procs[CONTROLLER] = proc
+            self.add_thread(CONTROLLER, proc.index, None, initial=True)
+        self.emit(CONTROLLER, label, body)
+
+    def live_thread(self, prefer: str | None = None) -> str:
+        """As Walk's, but never the controller: its process maps none of the scenario's memory."""
+        if prefer is None and self.ops and self.ops[-1].thread == CONTROLLER:
+            prefer = next(
+                (t for t, p in self.thread_proc.items() if t != CONTROLLER and self.procs[p].alive), None
+            )
+        return super().live_thread(prefer)
+
+    def resume(self, actor: str, step_until: str | None, label: str) -> None:
+        """``resume``: the controller releases the held thread and waits until its call
+        returns; a resume that stops again runs to completion instead (said)."""
+        index = self.threads[actor].index
+        if step_until is not None:
+            self.note(f"{label}: the model stops {actor} again at {step_until}; here it runs to completion")
+        self.complete(actor)
+        self.controller_op(label, [f"stop_resume({index});"])
 
     def step(self, i: int, step: Step, label: str) -> None:
         a = step.action
@@ -392,6 +519,7 @@ class Translator(Walk):
             child = proc.forked(a.child, len(self.procs), thread)
             self.procs[a.child] = child
             self.add_thread(thread, child.index, None, initial=False)
+            self.affinity[thread] = self.affinity.get(actor)
             self.emit(actor, label, [], fork_thread=thread)
             return
         proc.alive = False
@@ -578,6 +706,12 @@ class Translator(Walk):
 
     def background(self, a: object, actor: str, label: str) -> None:
         match a:
+            case NumaScan() if self.instrumented:
+                self.numa_scan_now(actor, label)
+            case Resume() if actor in self.held:
+                self.resume(actor, self.current.until if self.current else None, label)
+            case LruDrain() if self.instrumented:
+                self.emit(self.live_thread(), label, ['stops_trigger("lru_drain");'])
             case NumaScan():
                 self.actor_proc(actor)
                 self.numa_scans += 1
@@ -606,6 +740,11 @@ class Translator(Walk):
                 )
             case Move(thread, node):
                 self.actor_proc(thread)
+                bound = self.affinity.get(thread)
+                if bound is not None and bound != node:
+                    # the scheduler cannot move a task its affinity binds (sched_move)
+                    self.emit(thread, label, [f"/* {thread} is bound to node {bound}: it stays there */"])
+                    return
                 self.nodes.add(node)
                 self.emit(thread, label, [f"place_self({node});"])
             case Reclaim(addr):
@@ -626,6 +765,22 @@ class Translator(Walk):
             case _:
                 raise Refuse(f"no userspace equivalent for {a!r}")
 
+    def numa_scan_now(self, actor: str, label: str) -> None:
+        """task_numa_work() now, over each region of the actor's process (the model's
+        address space), through the stops patch's trigger; nothing when the machine
+        runs without NUMA balancing, as in the model."""
+        proc = self.actor_proc(actor)
+        if not self.scenario.machine.numa_balancing:
+            self.emit(actor, label, ["/* NUMA balancing is off: task_numa_work() does not run */"])
+            return
+        self.numa_scans += 1
+        body = [
+            f"numa_scan_now(region[{r.index}], {r.size});\t/* {name} */"
+            for name, r in sorted(proc.regions.items(), key=lambda kv: kv[1].index)
+            if any(r.mapped)
+        ]
+        self.emit(actor, label, body or ["/* no region is mapped */"])
+
     # ---- the result ----
 
     def program(self) -> Program:
@@ -642,7 +797,10 @@ class Translator(Walk):
             name=self.scenario.name,
             description=self.scenario.description,
             numa_balancing=self.scenario.machine.numa_balancing,
-            processes=[(p.name, p.index < len(self.scenario.processes)) for p in ordered],
+            # (name, forked at the start): the scenario's own processes and the controller
+            processes=[
+                (p.name, p.index < len(self.scenario.processes) or p.name == CONTROLLER) for p in ordered
+            ],
             threads=sorted(self.threads.values(), key=lambda t: t.index),
             ops=self.ops,
             checks=self.checks,
@@ -662,8 +820,10 @@ class Translator(Walk):
             npipes=len(self.pipes),
             uring_calls=len(self.uring_calls),
             thp_sizes=sorted(self.thp_sizes),
+            stop_stages=self.stop_stages,
         )
 
 
-def translate(scenario: Scenario) -> Program:
-    return Translator(scenario).run()
+def translate(scenario: Scenario, *, instrumented: bool = False) -> Program:
+    """The scenario as a Program; ``instrumented``: for a kernel with cowlab's stops."""
+    return Translator(scenario, instrumented=instrumented).run()

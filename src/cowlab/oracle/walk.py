@@ -54,9 +54,12 @@ class Walk:
                 self.tokens.new(f"data of file {f.name} page {p}", None) for p in range(f.pages)
             )
             self.file_data[f.name] = list(self.file_tokens[f.name])
+        #: thread -> the node its affinity binds it to (a fork's thread inherits it)
+        self.affinity: dict[str, int | None] = {}
         for i, spec in enumerate(scenario.processes):
             self.procs[spec.name] = Proc(spec.name, i, [t.name for t in spec.threads], first=i == 0)
             for t in spec.threads:
+                self.affinity[t.name] = t.affinity
                 node = (t.affinity if t.affinity is not None else t.node) if self.multi_node else None
                 if node is not None:
                     self.nodes.add(node)
