@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Proof of the cowlab stops in the VM: migrate.unmapped holds a NUMA hinting fault's
  * migration, gup.follow_page holds a /proc/self/mem write (nth 1 and the retry, nth 2),
- * the hold file's errors.  Prints "STOPS ..." lines; exit 0 when every check held. */
+ * and every other stage of the table holds a task (fork busy-waits: another process
+ * releases it); the hold file's errors.  Prints "STOPS ..." lines; exit 0 when every
+ * check held. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -202,6 +204,8 @@ static void test_hold_file(void)
 	printf("\n");
 	CHECK(cmd(D "hold", "arm no.such.stage 1 1") == -EINVAL, "unknown stage -> EINVAL");
 	CHECK(cmd(D "hold", "arm gup.faultin 1 0") == -EINVAL, "nth 0 -> EINVAL");
+	CHECK(cmd(D "hold", "arm gup.faultin 1 -1") == -EINVAL, "nth -1 -> EINVAL");
+	CHECK(cmd(D "hold", "arm gup.faultin 1 1 x") == -EINVAL, "trailing words -> EINVAL");
 	CHECK(cmd(D "hold", "frobnicate") == -EINVAL, "bad command -> EINVAL");
 	CHECK(cmd(D "hold", "release 99999") == -ESRCH, "release of no hold -> ESRCH");
 	CHECK(cmd(D "trigger", "numa_scan 0x2000 0x1000") == -EINVAL, "numa_scan START >= END -> EINVAL");
@@ -297,9 +301,20 @@ static void numa_touch(void)
 	nread = npage[0];
 }
 
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	sleep(3600);
+	return NULL;
+}
+
 static void test_numa_target(void)
 {
 	char buf[96];
+	pthread_t th;
+	/* a second thread before the scan: change_prot_numa() skips the pages of a
+	 * single-threaded process that are on the caller's node */
+	pthread_create(&th, NULL, sleeper, NULL);
 	on_cpu(0);
 	npage = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	madvise((void *)npage, 4096, MADV_NOHUGEPAGE);
@@ -372,17 +387,100 @@ static void test_fork(void)
 	      forked, cst);
 }
 
+
+/* STOPS_TIMEOUT=1: a hold nobody releases ends by itself after 30 s (sleeping, and
+ * busy-waiting in fork), and its TID has no hold any more */
+static void test_timeout(void)
+{
+	pthread_t th;
+	char buf[96], seen[256];
+	wtid = 0;
+	gstep = 0;
+	gpage = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	gpage[0] = 'x';
+	pthread_create(&th, NULL, gup_worker, NULL);
+	while (!wtid) ;
+	snprintf(buf, sizeof(buf), "arm gup.follow_page %d 1", (int)wtid);
+	cmd(D "hold", buf);
+	double t = now();
+	gstep = 1;
+	int parked = wait_parked(wtid, "gup.follow_page", 10, seen, sizeof(seen));
+	pthread_join(th, NULL);
+	double held_for = now() - t;
+	slurp(D "parked", seen, sizeof(seen));
+	snprintf(buf, sizeof(buf), "release %d", (int)wtid);
+	CHECK(parked && gret == 4 && held_for > 29 && held_for < 40 && !seen[0] &&
+	      cmd(D "hold", buf) == -ESRCH,
+	      "an unreleased sleeping park ended by itself after %.1f s (pwrite %zd), no hold left", held_for, gret);
+}
+
+static void test_timeout_fork(void)
+{
+	char buf[96];
+	int tid = syscall(SYS_gettid);
+	on_cpu(1);
+	snprintf(buf, sizeof(buf), "arm fork.copy_page_range %d 1", tid);
+	cmd(D "hold", buf);
+	double t = now();
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	double held_for = now() - t;
+	waitpid(child, NULL, 0);
+	snprintf(buf, sizeof(buf), "release %d", tid);
+	CHECK(held_for > 29 && held_for < 40 && cmd(D "hold", buf) == -ESRCH,
+	      "an unreleased busy-waiting park in fork ended by itself after %.1f s", held_for);
+}
+
+/* each test in a new process: its NUMA state fresh (no preferred node, no group) */
+static void in_child(void (*test)(void))
+{
+	int st;
+	pid_t pid = fork();
+	if (pid == 0) {
+		failures = 0;
+		test();
+		exit(failures);
+	}
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		failures += WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	if (!WIFEXITED(st))
+		printf("STOPS FAIL a test process died (status %#x)\n", st);
+}
+
+static void test_gup_present(void) { test_gup(1, PROT_READ | PROT_WRITE); }
+static void test_gup_retry(void) { test_gup(2, PROT_READ); }
+
+#define SCAN_DELAY_NEW "/sys/kernel/debug/sched/numa_balancing/scan_delay_ms"
+#define SCAN_DELAY_OLD "/proc/sys/kernel/numa_balancing_scan_delay_ms"
+
 int main(void)
 {
-	printf("STOPS start\n");
+	char delay[32];
+	const char *knob = access(SCAN_DELAY_NEW, F_OK) == 0 ? SCAN_DELAY_NEW : SCAN_DELAY_OLD;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* the numa_scan trigger scans; the kernel's own scanner must not start in the test
+	 * processes (it would make the pages PROT_NONE again: 6.1+ move_pages reports
+	 * -ENOENT for those): a new process's first scan waits scan_delay_ms.  Balancing
+	 * stays on: from 5.18 change_prot_numa() skips every page while it is off. */
+	slurp(knob, delay, sizeof(delay));
+	delay[strcspn(delay, "\n")] = 0;
+	cmd(knob, "3600000");
+	printf("STOPS start (%s was %s, 3600000 while the tests run)\n", knob, delay);
 	test_hold_file();
-	test_migrate();
-	test_gup(1, PROT_READ | PROT_WRITE);
-	test_gup(2, PROT_READ);
-	test_faultin();
-	test_numa_target();
-	test_reclaim();
-	test_fork();
+	in_child(test_migrate);
+	in_child(test_gup_present);
+	in_child(test_gup_retry);
+	in_child(test_faultin);
+	in_child(test_numa_target);
+	in_child(test_reclaim);
+	in_child(test_fork);
+	if (getenv("STOPS_TIMEOUT")) {
+		in_child(test_timeout);
+		in_child(test_timeout_fork);
+	}
+	cmd(knob, delay);
 	printf("STOPS done failures=%d\n", failures);
 	return failures != 0;
 }
