@@ -167,8 +167,51 @@ def instrumented_markdown(cells: Sequence[Cell], command: str) -> str:
         *disagreements(cells),
         "",
         totals(cells),
+        "",
+        *stops_table(cells),
     ]
     return "\n".join(lines) + "\n"
+
+
+def stops_table(cells: Sequence[Cell]) -> list[str]:
+    """Where each held thread stopped, model / kernel, per scenario and kernel: the
+    interleaving behind the verdict (stop_outcomes)."""
+    held = [c for c in cells if c.model_stops or c.real_stops]
+    if not held:
+        return []
+    kernels = list(dict.fromkeys(c.kernel for c in cells))
+    by = {(c.scenario, c.kernel): c for c in held}
+    lines = [
+        "Where each held thread stopped, model / kernel (`held` at the stage, `ran on` "
+        "without reaching it, `waited elsewhere`: neither within 3 s, on a lock a held "
+        "thread holds):",
+        "",
+        "| scenario | " + " | ".join(kernels) + " |",
+        "|---|" + "---|" * len(kernels),
+    ]
+    same = differ = 0
+    for name in dict.fromkeys(c.scenario for c in held):
+        row = []
+        for k in kernels:
+            c = by.get((name, k))
+            if c is None:
+                row.append("")
+                continue
+            pairs = []
+            for i in range(max(len(c.model_stops), len(c.real_stops))):
+                model = c.model_stops[i] if i < len(c.model_stops) else "-"
+                real = c.real_stops[i] if i < len(c.real_stops) else "-"
+                where, _, how = model.partition(": ")
+                if model == real:
+                    same += 1
+                    pairs.append(f"{where}: {how}")
+                else:
+                    differ += 1
+                    pairs.append(f"**{model} / {real.rpartition(': ')[2]}**")
+            row.append("; ".join(pairs))
+        lines.append(f"| {name} | " + " | ".join(row) + " |")
+    lines += ["", f"Stops: {same} alike, {differ} different (in bold: model / kernel)."]
+    return lines
 
 
 # --- the kernel's selftests ------------------------------------------------------

@@ -25,6 +25,7 @@ from cowlab.oracle.kmod import ModuleError, build_module
 from cowlab.oracle.program import ExportError, Program
 from cowlab.oracle.race import BUILT, model_label, resolve
 from cowlab.oracle.render import render
+from cowlab.oracle.stop_outcomes import kernel_stops, model_stops
 from cowlab.oracle.tap import parse_tap
 from cowlab.oracle.translate import translate
 from cowlab.oracle.vm import OK, TIMEOUT, VmResult, boot
@@ -65,6 +66,9 @@ class Cell:
     release: str = ""
     #: the model's kernel it was compared with: the booted version, e.g. v6.1.192
     model_kernel: str = ""
+    #: instrumented runs: where each held thread stopped (stop_outcomes), model and kernel
+    model_stops: tuple[str, ...] = ()
+    real_stops: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -73,17 +77,26 @@ class Cell:
 def model_verdict(scenario: Scenario, kernel: str, reverts: Sequence[str] = ()) -> tuple[str, str | None]:
     """The model's verdict on ``kernel``: a model kernel (``v6.1.192``), or for
     compatibility a label of MODEL_KERNEL; with a build's reverts."""
+    verdict, invariant, _ = model_outcome(scenario, kernel, reverts)
+    return verdict, invariant
+
+
+def model_outcome(
+    scenario: Scenario, kernel: str, reverts: Sequence[str] = ()
+) -> tuple[str, str | None, tuple[str, ...]]:
+    """The verdict, the first promise broken, and where its held threads stopped."""
     name = MODEL_KERNEL.get(kernel, kernel)
     try:
         model = kernel_at(name, tuple(reverts))
     except UnknownKernelError as e:
-        return "error", f"the model has no kernel {name}: {e}"
+        return "error", f"the model has no kernel {name}: {e}", ()
     try:
         result = run_scenario(scenario, model)
     except ScenarioError as e:  # an impossible step; a crash of the model must surface
-        return "error", f"{type(e).__name__}: {e}"
+        return "error", f"{type(e).__name__}: {e}", ()
     first = result.first
-    return ("holds", None) if first is None else ("broken", first[1].invariant)
+    stops = model_stops(result)
+    return ("holds", None, stops) if first is None else ("broken", first[1].invariant, stops)
 
 
 def host_model_kernel(release: str | None = None) -> tuple[str, str]:
@@ -400,6 +413,8 @@ def _run_kernel(
         return _stamp(cells, **stamp)
     say(f"{files.release}: {vm.status} after {vm.seconds:.1f} s")
     got = cells_from_vm(vm, names, kernel, {n: models[n] for n in names})
+    if instrumented:
+        got = [_with_stops(c, exported[c.scenario][0], model_kernel, target.reverts, vm) for c in got]
     wrong = booted_as_expected(vm, files)
     if wrong:
         got = [replace(c, real="error", agree=None, note=wrong, log=str(vm.console)) for c in got]
@@ -407,6 +422,14 @@ def _run_kernel(
     if vm.booted.release:
         stamp["release"] = vm.booted.release
     return _stamp(cells, **stamp)
+
+
+def _with_stops(
+    cell: Cell, scenario: Scenario, model_kernel: str, reverts: Sequence[str], vm: VmResult
+) -> Cell:
+    out = vm.programs.get(cell.scenario)
+    real = kernel_stops(out.text) if out is not None else ()
+    return replace(cell, model_stops=model_outcome(scenario, model_kernel, reverts)[2], real_stops=real)
 
 
 def have_tools() -> bool:
