@@ -131,3 +131,17 @@ def test_a_held_call_takes_effect_when_it_returns() -> None:
     assert program.ops[1].stop == Stop("gup.follow_page", 2)
     [read] = [c for c in program.checks if c.what == "steps[4] T1 read map"]
     assert read.desc == "steps[4] T1 read map reads token 2 (P proc_mem_write at steps[1])"
+
+
+def test_two_held_steps_keep_their_order() -> None:
+    """rdma-fork-gup-fast holds T1's fork, then T2's pin: each op keeps its place (the
+    op of a held step is written at its resume), and the controller waits for each."""
+    program = translate(load_builtin("rdma-fork-gup-fast"), instrumented=True)
+    assert [(op.thread, op.label, op.stop) for op in program.ops[2:8]] == [
+        ("T1", "steps[2] T1 fork C", Stop("fork.copy_page_range")),
+        (CONTROLLER, "steps[2] T1 fork C: T1 held at fork.copy_page_range", None),
+        ("T2", "steps[3] T2 pin buf", Stop("gup.follow_page")),
+        (CONTROLLER, "steps[3] T2 pin buf: T2 held at gup.follow_page", None),
+        (CONTROLLER, "steps[4] T1 resume", None),
+        (CONTROLLER, "steps[5] T2 resume", None),
+    ]

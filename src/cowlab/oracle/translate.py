@@ -126,13 +126,14 @@ def step_label(i: int, step: Step) -> str:
 
 
 class Held(NamedTuple):
-    """A step whose thread is held in the kernel: its op goes at ``at`` in the op list."""
+    """A step whose thread is held in the kernel: ``place`` keeps its op's place in the
+    op list until the op is written."""
 
     number: int
     step: Step
     label: str
     stop: Stop
-    at: int
+    place: Op
 
 
 class Translator(Walk):
@@ -161,7 +162,9 @@ class Translator(Walk):
             try:
                 stop = self.stop_point(label, step)
                 if stop is not None:
-                    self.hold(Held(i, step, label, stop, len(self.ops)))
+                    place = Op(label, step.actor)
+                    self.ops.append(place)
+                    self.hold(Held(i, step, label, stop, place))
                 else:
                     self.step(i, step, label)
             except Refuse as exc:
@@ -250,7 +253,7 @@ class Translator(Walk):
             )
         del self.ops[before:]
         ops[0].stop = held.stop
-        self.ops.insert(held.at, ops[0])
+        self.ops[self.ops.index(held.place)] = ops[0]
 
     def controller_op(self, label: str, body: list[str]) -> None:
         """An op of the controller, a process of its own forked at the start: a thread
