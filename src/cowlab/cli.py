@@ -435,6 +435,16 @@ def export_c_command(
             "at that stage, resume releases it (cowlab oracle stages)",
         ),
     ] = False,
+    kernel: Annotated[
+        str | None,
+        typer.Option(
+            "--kernel",
+            "-k",
+            metavar="KERNEL",
+            help="with --instrumented: the kernel the program is for (v5.10.262); a held call's "
+            "effects come at its resume only where the model holds the thread on that kernel",
+        ),
+    ] = None,
 ) -> None:
     """Write a scenario as a self-contained C program (kselftest TAP output)."""
     from cowlab.oracle import ExportError, approximations, export_c
@@ -442,13 +452,19 @@ def export_c_command(
     _check_output("--output", output)
     try:
         sc = load_named(scenario)
-        text = export_c(sc, instrumented=instrumented)
-    except ScenarioError as exc:
+        reached = None
+        if kernel is not None:
+            from cowlab.engine import run_scenario
+            from cowlab.oracle.stop_outcomes import reached_steps
+
+            reached = reached_steps(run_scenario(sc, kernel_at(kernel)))
+        text = export_c(sc, instrumented=instrumented, reached=reached)
+    except (ScenarioError, UnknownKernelError) as exc:
         _fail(str(exc))
     except ExportError as exc:
         _fail(f"{scenario}: cannot export: " + "; ".join(exc.problems))
     Path(output).write_text(text)
-    for note in approximations(sc, instrumented=instrumented):
+    for note in approximations(sc, instrumented=instrumented, reached=reached):
         err.print(f"cowlab: approximate: {escape(note)}")
     console.print(f"wrote {escape(output)}: build with gcc -O2 -static {escape(output)} -luring -lpthread")
 

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from cowlab.engine import run_scenario
+from cowlab.history import kernel_at
 from cowlab.oracle import ExportError, export_c
 from cowlab.oracle.program import Stop
+from cowlab.oracle.stop_outcomes import reached_steps
 from cowlab.oracle.translate import CONTROLLER, translate
 from cowlab.scenario.catalog import load_builtin
 from cowlab.scenario.loader import load_scenario, load_scenario_file
@@ -128,7 +131,9 @@ def test_a_held_call_takes_effect_when_it_returns() -> None:
         "steps[1] T1 proc_mem_write map: T1 held at gup.follow_page",
         "steps[2] T2 madvise map",
     ]
-    assert program.ops[1].stop == Stop("gup.follow_page", 2)
+    # the model's second arrival at follow_page is its third call: the model runs the
+    # first lookup with the write's start and counts from the retry
+    assert program.ops[1].stop == Stop("gup.follow_page", 3)
     [read] = [c for c in program.checks if c.what == "steps[4] T1 read map"]
     assert read.desc == "steps[4] T1 read map reads token 2 (P proc_mem_write at steps[1])"
 
@@ -145,3 +150,22 @@ def test_two_held_steps_keep_their_order() -> None:
         (CONTROLLER, "steps[4] T1 resume", None),
         (CONTROLLER, "steps[5] T2 resume", None),
     ]
+
+
+def test_where_the_model_runs_on_the_call_lands_at_its_step() -> None:
+    """On v6.1.192 the model's Dirty COW write never reaches its second lookup (an
+    exclusive anon page passes can_follow_write_pte, 5535be309971): the program for that
+    kernel writes the call at its step, before MADV_DONTNEED, so the read expects the
+    file's data again; it still arms the stop, to see whether the kernel stops there."""
+    scenario = load_builtin("dirty-cow")
+    reached = reached_steps(run_scenario(scenario, kernel_at("v6.1.192")))
+    assert reached == frozenset()
+    program = translate(scenario, instrumented=True, reached=reached)
+    assert [op.label for op in program.ops[1:4]] == [
+        "steps[1] T1 proc_mem_write map",
+        "steps[1] T1 proc_mem_write map: T1 held at gup.follow_page",
+        "steps[2] T2 madvise map",
+    ]
+    [read] = [c for c in program.checks if c.what == "steps[4] T1 read map"]
+    assert read.desc == "steps[4] T1 read map reads token 1 (data of file passwd page 0)"
+    assert reached_steps(run_scenario(scenario, kernel_at("v5.10.262"))) == {1}

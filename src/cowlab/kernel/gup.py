@@ -73,7 +73,14 @@ def gup_frame(c: Ctx, pid: int, vpn: int, flags: int, name: str, holder: str, fa
         c.decide("pin_user_pages", "no FOLL_PIN in this kernel -> get_user_pages (FOLL_GET)", "foll_pin")
         flags = (flags & ~FOLL_PIN) | FOLL_GET
     loc = GupLocals(pid, vpn, flags, name, holder, requested=flags)
-    return Frame("gup.fast" if fast else "gup.follow_page", loc)
+    return Frame(gup_entry_stage(fast), loc)
+
+
+def gup_entry_stage(fast: bool) -> str:
+    """The stage a GUP call starts at.  Its body runs in the same atomic step as the
+    call's start, so a thread's arrivals there count from the second (a retry); a
+    kernel's stop there counts the first call too (oracle.translate)."""
+    return "gup.fast" if fast else "gup.follow_page"
 
 
 def check_vma_flags(vma: Vma | None, flags: int) -> str | None:

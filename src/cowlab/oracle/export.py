@@ -11,7 +11,7 @@ from cowlab.scenario.spec import Scenario
 __all__ = ["ExportError", "approximations", "export_c"]
 
 
-def export_c(scenario: Scenario, *, instrumented: bool = False) -> str:
+def export_c(scenario: Scenario, *, instrumented: bool = False, reached: frozenset[int] | None = None) -> str:
     """The C source of the scenario's oracle program (see docs/oracle.md);
     ``instrumented``: for a kernel built with cowlab's stops, where ``until:`` holds a
     thread in the kernel and ``resume`` releases it.
@@ -19,10 +19,12 @@ def export_c(scenario: Scenario, *, instrumented: bool = False) -> str:
     Raises ExportError naming every step that has no userspace equivalent, one
     ``steps[i] ACTOR ACTION: reason`` line each.
     """
-    return render(translate(scenario, instrumented=instrumented))
+    return render(translate(scenario, instrumented=instrumented, reached=reached))
 
 
-def approximations(scenario: Scenario, *, instrumented: bool = False) -> tuple[str, ...]:
+def approximations(
+    scenario: Scenario, *, instrumented: bool = False, reached: frozenset[int] | None = None
+) -> tuple[str, ...]:
     """Where the exported program only approximates the scenario (also in the C
     header and printed as ``# approx:`` lines before the tests)."""
-    return tuple(translate(scenario, instrumented=instrumented).approximations)
+    return tuple(translate(scenario, instrumented=instrumented, reached=reached).approximations)

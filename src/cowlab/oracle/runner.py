@@ -25,7 +25,7 @@ from cowlab.oracle.kmod import ModuleError, build_module
 from cowlab.oracle.program import ExportError, Program
 from cowlab.oracle.race import BUILT, model_label, resolve
 from cowlab.oracle.render import render
-from cowlab.oracle.stop_outcomes import kernel_stops, model_stops
+from cowlab.oracle.stop_outcomes import kernel_stops, model_stops, reached_steps
 from cowlab.oracle.tap import parse_tap
 from cowlab.oracle.translate import translate
 from cowlab.oracle.vm import OK, TIMEOUT, VmResult, boot
@@ -97,6 +97,34 @@ def model_outcome(
     first = result.first
     stops = model_stops(result)
     return ("holds", None, stops) if first is None else ("broken", first[1].invariant, stops)
+
+
+def reached_on(scenario: Scenario, kernel: str, reverts: Sequence[str] = ()) -> frozenset[int] | None:
+    """The steps whose stop the model reaches on ``kernel`` (None when it cannot say)."""
+    try:
+        return reached_steps(
+            run_scenario(scenario, kernel_at(MODEL_KERNEL.get(kernel, kernel), tuple(reverts)))
+        )
+    except (UnknownKernelError, ScenarioError):
+        return None
+
+
+def instrumented_programs(
+    exported: dict[str, tuple[Scenario, Program]], kernel: str, reverts: Sequence[str], bindir: Path
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """The programs for one instrumented kernel: each defers what a held call does only
+    where the model holds the thread on that kernel (translate's ``reached``)."""
+    bindir.mkdir(parents=True, exist_ok=True)
+    programs: dict[str, Path] = {}
+    failed: dict[str, str] = {}
+    for name, (scn, _) in exported.items():
+        program = translate(scn, instrumented=True, reached=reached_on(scn, kernel, reverts))
+        problem = compile_program(render(program), bindir / name)
+        if problem:
+            failed[name] = f"gcc: {problem}"
+        else:
+            programs[name] = bindir / name
+    return programs, failed
 
 
 def host_model_kernel(release: str | None = None) -> tuple[str, str]:
@@ -372,6 +400,10 @@ def _run_kernel(
         "model_kernel": model_label(model_kernel, target.reverts),
         "note": files.note if kernel not in BUILT else "",
     }
+    if instrumented:
+        programs, failed = instrumented_programs(
+            exported, model_kernel, target.reverts, workdir / "bin" / kernel
+        )
     cells = [make_cell(n, kernel, models[n], "error", note=why) for n, why in failed.items()]
     say(
         f"{kernel}: booting {target.booted} ({files.release}), compared with the model at "

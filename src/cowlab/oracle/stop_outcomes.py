@@ -61,3 +61,15 @@ def model_stops(result: RunResult) -> tuple[str, ...]:
                     out.append(_outcome(m[1], m[2], how))
                     break
     return tuple(out)
+
+
+def reached_steps(result: RunResult) -> frozenset[int]:
+    """The steps whose thread the model stopped at its ``until:`` stage (not resumes):
+    an instrumented program for that kernel defers what their calls do to the resume."""
+    return frozenset(
+        i
+        for i, record in enumerate(result.steps)
+        if type(record.step.action) is not Resume
+        and record.step.until is not None
+        and record.stopped_at == record.step.until
+    )

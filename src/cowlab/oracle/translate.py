@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import NamedTuple
 
+from cowlab.kernel.gup import gup_entry_stage
 from cowlab.model.swap import HUGETLBFS, fs_has_writeback
 from cowlab.oracle import stops
 from cowlab.oracle.program import ExportError, FileInfo, Op, Program, Stop
@@ -114,6 +115,18 @@ def pin_flags(flags: tuple[str, ...], fast: bool) -> str:
     return " | ".join(names) or "0"
 
 
+def entry_arrivals(action: object, stage: str) -> int:
+    """1 when the action's kernel call starts at ``stage``: the model runs that first
+    stage with the call's start and counts arrivals from the second, the kernel's stop
+    counts every one (a /proc/self/mem write's first lookup is follow_page's first call)."""
+    match action:
+        case ProcMemWrite() | ProcMemRead():
+            return int(stage == gup_entry_stage(False))
+        case Pin(by=by, fast=fast) if by != "io_uring":
+            return int(stage == gup_entry_stage(fast))
+    return 0
+
+
 def step_label(i: int, step: Step) -> str:
     """``steps[3] C vmsplice mem``: the step as the scenario writes it."""
     action = step.action
@@ -141,9 +154,17 @@ class Translator(Walk):
     step's ``until:`` at a stage such a kernel can hold becomes a real hold, ``resume``
     its release, and numa_scan and lru_drain become the kernel's triggers."""
 
-    def __init__(self, scenario: Scenario, *, instrumented: bool = False) -> None:
+    def __init__(
+        self, scenario: Scenario, *, instrumented: bool = False, reached: frozenset[int] | None = None
+    ) -> None:
         super().__init__(scenario)
         self.instrumented = instrumented
+        #: the steps whose stop the model reaches on the kernel the program is for (None:
+        #: every one); a step that runs on past its stage is written in place (what its
+        #: call does comes at its step), its stop only observed
+        self.reached = reached
+        #: threads whose stop is only observed: their resume still releases them
+        self.observed: set[str] = set()
         #: scenario thread -> the stage it is held at (its op still inside the kernel)
         self.held: dict[str, str] = {}
         #: scenario thread -> its held step, written when it is resumed
@@ -161,10 +182,12 @@ class Translator(Walk):
             self.current = step
             try:
                 stop = self.stop_point(label, step)
-                if stop is not None:
+                if stop is not None and (self.reached is None or i in self.reached):
                     place = Op(label, step.actor)
                     self.ops.append(place)
                     self.hold(Held(i, step, label, stop, place))
+                elif stop is not None:
+                    self.observe(i, step, label, stop)
                 else:
                     self.step(i, step, label)
             except Refuse as exc:
@@ -204,7 +227,7 @@ class Translator(Walk):
         if step.until is None or type(step.action) is Resume:
             return None
         if self.instrumented and step.until in HOLDABLE:
-            return Stop(step.until, step.nth)
+            return Stop(step.until, step.nth + entry_arrivals(step.action, step.until))
         if step.until.startswith(REFUSED_STAGES):
             if self.instrumented:
                 raise Refuse(
@@ -235,6 +258,23 @@ class Translator(Walk):
         self.controller_op(f"{held.label}: {actor} held at {stage}", [f"stop_await({index}, {cstr(stage)});"])
         self.held[actor] = stage
         self.pending[actor] = held
+
+    def observe(self, i: int, step: Step, label: str, stop: Stop) -> None:
+        """A stop the model does not reach on this kernel: the op is written at its
+        step, armed all the same so that the program sees whether the kernel stops."""
+        before = len(self.ops)
+        self.step(i, step, label)
+        ops = self.ops[before:]
+        if len(ops) != 1 or ops[0].thread != step.actor or ops[0].exits:
+            raise Refuse(f"until: {stop.stage} on a step written as several operations")
+        ops[0].stop = stop
+        if stop.stage not in self.stop_stages:
+            self.stop_stages.append(stop.stage)
+        index = self.threads[step.actor].index
+        self.controller_op(
+            f"{label}: {step.actor} held at {stop.stage}", [f"stop_await({index}, {cstr(stop.stage)});"]
+        )
+        self.observed.add(step.actor)
 
     def complete(self, actor: str) -> None:
         """The held step's op, written with what the steps in between did, at its place."""
@@ -713,6 +753,10 @@ class Translator(Walk):
                 self.numa_scan_now(actor, label)
             case Resume() if actor in self.held:
                 self.resume(actor, self.current.until if self.current else None, label)
+            case Resume() if actor in self.observed:
+                # the model ran it on; should the kernel have held it, let it go
+                self.observed.discard(actor)
+                self.controller_op(label, [f"stop_resume({self.threads[actor].index});"])
             case LruDrain() if self.instrumented:
                 self.emit(self.live_thread(), label, ['stops_trigger("lru_drain");'])
             case NumaScan():
@@ -827,6 +871,9 @@ class Translator(Walk):
         )
 
 
-def translate(scenario: Scenario, *, instrumented: bool = False) -> Program:
-    """The scenario as a Program; ``instrumented``: for a kernel with cowlab's stops."""
-    return Translator(scenario, instrumented=instrumented).run()
+def translate(
+    scenario: Scenario, *, instrumented: bool = False, reached: frozenset[int] | None = None
+) -> Program:
+    """The scenario as a Program; ``instrumented``: for a kernel with cowlab's stops,
+    ``reached`` the steps whose stop the model reaches on that kernel (None: all)."""
+    return Translator(scenario, instrumented=instrumented, reached=reached).run()
