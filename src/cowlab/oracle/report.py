@@ -211,7 +211,37 @@ def stops_table(cells: Sequence[Cell]) -> list[str]:
             row.append("; ".join(pairs))
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     lines += ["", f"Stops: {same} alike, {differ} different (in bold: model / kernel)."]
+    seen = {
+        (c.scenario, m.partition(": ")[0], m.rpartition(": ")[2], r.rpartition(": ")[2])
+        for c in held
+        for m, r in zip(c.model_stops, c.real_stops, strict=False)
+        if m != r
+    }
+    kinds = sorted({(model, real) for _, _, model, real in seen})
+    if kinds:
+        lines += ["", "Why they differ:", ""]
+    for model, real in kinds:
+        places = sorted({f"{name} ({stop})" for name, stop, m, r in seen if (m, r) == (model, real)})
+        why = STOP_DIFFERENCES.get((model, real), "UNEXPLAINED")
+        lines.append(f"- model {model}, kernel {real}: {why} ({'; '.join(places)})")
     return lines
+
+
+#: (model, kernel) outcome of a stop -> why they legitimately differ
+STOP_DIFFERENCES: dict[tuple[str, str], str] = {
+    ("held", "ran on"): (
+        "from 6c287605fd56 (v5.19) try_to_migrate() leaves a pinned exclusive page mapped; "
+        "the model enters migrate.unmapped all the same and fails the migration there, the "
+        "patch holds only a page that was unmapped (docs/oracle.md, 'Where the stop and the "
+        "model's stage differ'); what runs in the model's window sees a present, pinned PTE "
+        "either way"
+    ),
+    ("held", "waited elsewhere"): (
+        "the model has no mmap_lock: while fork is held it lets GUP fall back to the slow path "
+        "and stop at follow_page, the kernel's slow path waits for the mmap_lock fork holds "
+        "for writing, and reaches follow_page (and its hold) once fork is released"
+    ),
+}
 
 
 # --- the kernel's selftests ------------------------------------------------------
