@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cowlab.oracle import kmod, runner
+from cowlab.oracle import kmod, race, runner
 from cowlab.oracle.fetch import FetchError, KernelFiles, PackageMissing
 from cowlab.oracle.kmod import ModuleBuild, ModuleError
 from cowlab.oracle.vm import NO_OUTPUT, OK, PANIC, TIMEOUT, VmResult, boot, booted, split_output
@@ -157,13 +157,13 @@ class FakeVm:
             "linux-image-5.10.0-46-cloud-amd64-unsigned",
         )
         self.ko = tmp_path / "cowlab_pin.ko"
-        monkeypatch.setattr(runner, "ensure_kernel", lambda version, cache: self.files)
+        monkeypatch.setattr(race, "ensure_kernel", lambda version, cache: self.files)
         monkeypatch.setattr(runner, "build_module", self.build_module)
         monkeypatch.setattr(runner, "build_initramfs", self.build_initramfs)
         monkeypatch.setattr(runner, "boot", self.boot)
         self.module_error: ModuleError | None = None
 
-    def build_module(self, files: KernelFiles, cache: Path) -> ModuleBuild:
+    def build_module(self, files: KernelFiles, cache: Path, headers: object = None) -> ModuleBuild:
         if self.module_error is not None:
             raise self.module_error
         return ModuleBuild(self.ko, files.release, 1.0, False, "gcc-10 10.2.1-6")
@@ -301,7 +301,7 @@ def test_fetch_failure_is_error_cells(tmp_path: Path, monkeypatch: pytest.Monkey
     def no_kernel(version: str, cache: Path) -> KernelFiles:
         raise FetchError("apt-get download failed")
 
-    monkeypatch.setattr(runner, "ensure_kernel", no_kernel)
+    monkeypatch.setattr(race, "ensure_kernel", no_kernel)
     [cell] = runner.run_on_kernels([load_builtin("iouring-mprotect")], ["6.12"], workdir=tmp_path)
     assert (cell.real, cell.agree, cell.model) == ("error", None, "holds") and "apt-get" in cell.note
     assert (cell.booted, cell.model_kernel) == ("", "v6.12.117")
