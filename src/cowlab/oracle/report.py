@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,23 +100,25 @@ def markdown(
     return "\n".join(lines)
 
 
-def verdict_table(cells: Sequence[Cell]) -> list[str]:
-    """One row per scenario, one column per kernel: ``model / real: agree``."""
-    kernels = list(dict.fromkeys(c.kernel for c in cells))
+def grid(cells: Sequence[Cell], kernels: Sequence[str], text: Callable[[Cell], str]) -> list[str]:
+    """A markdown table: one row per scenario of ``cells``, one column per kernel."""
     lines = ["| scenario | " + " | ".join(kernels) + " |", "|---|" + "---|" * len(kernels)]
     by = {(c.scenario, c.kernel): c for c in cells}
     for name in dict.fromkeys(c.scenario for c in cells):
-        row = []
-        for k in kernels:
-            c = by.get((name, k))
-            if c is None:
-                row.append("")
-                continue
-            model = "holds" if c.model == "holds" else f"broken ({c.invariant})"
-            mark = {True: "agree", False: "**DISAGREE**", None: c.real}[c.agree]
-            row.append(f"{model} / {c.real}: {mark}")
+        row = [text(by[(name, k)]) if (name, k) in by else "" for k in kernels]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     return lines
+
+
+def verdict_table(cells: Sequence[Cell]) -> list[str]:
+    """One row per scenario, one column per kernel: ``model / real: agree``."""
+
+    def text(c: Cell) -> str:
+        model = "holds" if c.model == "holds" else f"broken ({c.invariant})"
+        mark = {True: "agree", False: "**DISAGREE**", None: c.real}[c.agree]
+        return f"{model} / {c.real}: {mark}"
+
+    return grid(cells, list(dict.fromkeys(c.kernel for c in cells)), text)
 
 
 def disagreements(cells: Sequence[Cell]) -> list[str]:
@@ -179,37 +181,32 @@ def stops_table(cells: Sequence[Cell]) -> list[str]:
     held = [c for c in cells if c.model_stops or c.real_stops]
     if not held:
         return []
-    kernels = list(dict.fromkeys(c.kernel for c in cells))
-    by = {(c.scenario, c.kernel): c for c in held}
+
+    def pairs(c: Cell) -> list[tuple[str, str]]:
+        n = max(len(c.model_stops), len(c.real_stops))
+        return [
+            (
+                c.model_stops[i] if i < len(c.model_stops) else "-",
+                c.real_stops[i] if i < len(c.real_stops) else "-",
+            )
+            for i in range(n)
+        ]
+
+    def text(c: Cell) -> str:
+        return "; ".join(
+            model if model == real else f"**{model} / {real.rpartition(': ')[2]}**"
+            for model, real in pairs(c)
+        )
+
     lines = [
         "Where each held thread stopped, model / kernel (`held` at the stage, `ran on` "
         "without reaching it, `waited elsewhere`: neither within 3 s, on a lock a held "
         "thread holds):",
         "",
-        "| scenario | " + " | ".join(kernels) + " |",
-        "|---|" + "---|" * len(kernels),
+        *grid(held, list(dict.fromkeys(c.kernel for c in cells)), text),
     ]
-    same = differ = 0
-    for name in dict.fromkeys(c.scenario for c in held):
-        row = []
-        for k in kernels:
-            c = by.get((name, k))
-            if c is None:
-                row.append("")
-                continue
-            pairs = []
-            for i in range(max(len(c.model_stops), len(c.real_stops))):
-                model = c.model_stops[i] if i < len(c.model_stops) else "-"
-                real = c.real_stops[i] if i < len(c.real_stops) else "-"
-                where, _, how = model.partition(": ")
-                if model == real:
-                    same += 1
-                    pairs.append(f"{where}: {how}")
-                else:
-                    differ += 1
-                    pairs.append(f"**{model} / {real.rpartition(': ')[2]}**")
-            row.append("; ".join(pairs))
-        lines.append(f"| {name} | " + " | ".join(row) + " |")
+    same = sum(model == real for c in held for model, real in pairs(c))
+    differ = sum(model != real for c in held for model, real in pairs(c))
     lines += ["", f"Stops: {same} alike, {differ} different (in bold: model / kernel)."]
     seen = {
         (c.scenario, m.partition(": ")[0], m.rpartition(": ")[2], r.rpartition(": ")[2])
