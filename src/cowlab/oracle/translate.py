@@ -165,9 +165,8 @@ class Translator(Walk):
         self.reached = reached
         #: threads whose stop is only observed: their resume still releases them
         self.observed: set[str] = set()
-        #: scenario thread -> the stage it is held at (its op still inside the kernel)
-        self.held: dict[str, str] = {}
-        #: scenario thread -> its held step, written when it is resumed
+        #: scenario thread -> its held step (its call still inside the kernel), written
+        #: when it is resumed
         self.pending: dict[str, Held] = {}
         self.stop_stages: list[str] = []
         self.current: Step | None = None
@@ -211,8 +210,9 @@ class Translator(Walk):
     def emit(
         self, thread: str, label: str, body: list[str], *, fork_thread: str | None = None, exits: bool = False
     ) -> Op:
-        if thread in self.held:
-            raise Refuse(f"{thread} is held in the kernel at {self.held[thread]}: it cannot run this step")
+        if thread in self.pending:
+            stage = self.pending[thread].stop.stage
+            raise Refuse(f"{thread} is held in the kernel at {stage}: it cannot run this step")
         return super().emit(thread, label, body, fork_thread=fork_thread, exits=exits)
 
     def stop_point(self, label: str, step: Step) -> Stop | None:
@@ -251,49 +251,47 @@ class Translator(Walk):
         the call to return without reaching it, as the model may say too).  What the
         call does to memory happens when it returns, after the steps in between: its op
         is written then (``complete``) and put back in its place."""
-        actor, stage = held.step.actor, held.stop.stage
-        if stage not in self.stop_stages:
-            self.stop_stages.append(stage)
-        index = self.threads[actor].index
-        self.controller_op(f"{held.label}: {actor} held at {stage}", [f"stop_await({index}, {cstr(stage)});"])
-        self.held[actor] = stage
-        self.pending[actor] = held
+        self.await_stop(held.label, held.step.actor, held.stop.stage)
+        self.pending[held.step.actor] = held
 
     def observe(self, i: int, step: Step, label: str, stop: Stop) -> None:
         """A stop the model does not reach on this kernel: the op is written at its
         step, armed all the same so that the program sees whether the kernel stops."""
         before = len(self.ops)
         self.step(i, step, label)
-        ops = self.ops[before:]
-        if len(ops) != 1 or ops[0].thread != step.actor or ops[0].exits:
-            raise Refuse(f"until: {stop.stage} on a step written as several operations")
-        ops[0].stop = stop
-        if stop.stage not in self.stop_stages:
-            self.stop_stages.append(stop.stage)
-        index = self.threads[step.actor].index
-        self.controller_op(
-            f"{label}: {step.actor} held at {stop.stage}", [f"stop_await({index}, {cstr(stop.stage)});"]
-        )
+        self.stopping_op(before, step.actor, stop)
+        self.await_stop(label, step.actor, stop.stage)
         self.observed.add(step.actor)
 
     def complete(self, actor: str) -> None:
         """The held step's op, written with what the steps in between did, at its place."""
         held = self.pending.pop(actor)
-        del self.held[actor]
         before = len(self.ops)
-        where = f"steps[{held.number}] {actor} {ACTION_NAMES[type(held.step.action)]}"
         try:
             self.step(held.number, held.step, held.label)
+            op = self.stopping_op(before, actor, held.stop)
         except Refuse as exc:
-            raise Refuse(f"{where}: {exc}") from None
+            raise Refuse(
+                f"steps[{held.number}] {actor} {ACTION_NAMES[type(held.step.action)]}: {exc}"
+            ) from None
+        del self.ops[before:]
+        self.ops[self.ops.index(held.place)] = op
+
+    def stopping_op(self, before: int, actor: str, stop: Stop) -> Op:
+        """The one op a stopping step wrote (from ``before`` on), with its stop."""
         ops = self.ops[before:]
         if len(ops) != 1 or ops[0].thread != actor or ops[0].exits:
-            raise Refuse(
-                f"{where}: until: {held.stop.stage} on a step the exporter writes as several operations"
-            )
-        del self.ops[before:]
-        ops[0].stop = held.stop
-        self.ops[self.ops.index(held.place)] = ops[0]
+            raise Refuse(f"until: {stop.stage} on a step the exporter writes as several operations")
+        ops[0].stop = stop
+        return ops[0]
+
+    def await_stop(self, label: str, actor: str, stage: str) -> None:
+        """The controller's op after a stopping step: until the thread is held there
+        (the program needs a kernel with that stage)."""
+        if stage not in self.stop_stages:
+            self.stop_stages.append(stage)
+        index = self.threads[actor].index
+        self.controller_op(f"{label}: {actor} held at {stage}", [f"stop_await({index}, {cstr(stage)});"])
 
     def controller_op(self, label: str, body: list[str]) -> None:
         """An op of the controller, a process of its own forked at the start: a thread
@@ -751,7 +749,7 @@ class Translator(Walk):
         match a:
             case NumaScan() if self.instrumented:
                 self.numa_scan_now(actor, label)
-            case Resume() if actor in self.held:
+            case Resume() if actor in self.pending:
                 self.resume(actor, self.current.until if self.current else None, label)
             case Resume() if actor in self.observed:
                 # the model ran it on; should the kernel have held it, let it go
