@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cowlab.engine import run_scenario
 from cowlab.history import kernel_at
@@ -74,43 +74,45 @@ class Cell:
         return asdict(self)
 
 
+class ModelOutcome(NamedTuple):
+    """What one replay of the model says about a scenario on one kernel."""
+
+    #: holds / broken / error
+    verdict: str
+    #: the first promise broken, or what went wrong (error)
+    invariant: str | None
+    #: where its held threads stopped (stop_outcomes.model_stops)
+    stops: tuple[str, ...] = ()
+    #: the steps whose stop it reaches (None: no answer), translate's ``reached``
+    reached: frozenset[int] | None = None
+
+
 def model_verdict(scenario: Scenario, kernel: str, reverts: Sequence[str] = ()) -> tuple[str, str | None]:
     """The model's verdict on ``kernel``: a model kernel (``v6.1.192``), or for
     compatibility a label of MODEL_KERNEL; with a build's reverts."""
-    verdict, invariant, _ = model_outcome(scenario, kernel, reverts)
-    return verdict, invariant
+    outcome = model_outcome(scenario, kernel, reverts)
+    return outcome.verdict, outcome.invariant
 
 
-def model_outcome(
-    scenario: Scenario, kernel: str, reverts: Sequence[str] = ()
-) -> tuple[str, str | None, tuple[str, ...]]:
-    """The verdict, the first promise broken, and where its held threads stopped."""
+def model_outcome(scenario: Scenario, kernel: str, reverts: Sequence[str] = ()) -> ModelOutcome:
+    """The verdict, the first promise broken, where its held threads stopped and which
+    stops it reaches: one replay."""
     name = MODEL_KERNEL.get(kernel, kernel)
     try:
         model = kernel_at(name, tuple(reverts))
     except UnknownKernelError as e:
-        return "error", f"the model has no kernel {name}: {e}", ()
+        return ModelOutcome("error", f"the model has no kernel {name}: {e}")
     try:
         result = run_scenario(scenario, model)
     except ScenarioError as e:  # an impossible step; a crash of the model must surface
-        return "error", f"{type(e).__name__}: {e}", ()
+        return ModelOutcome("error", f"{type(e).__name__}: {e}")
     first = result.first
-    stops = model_stops(result)
-    return ("holds", None, stops) if first is None else ("broken", first[1].invariant, stops)
-
-
-def reached_on(scenario: Scenario, kernel: str, reverts: Sequence[str] = ()) -> frozenset[int] | None:
-    """The steps whose stop the model reaches on ``kernel`` (None when it cannot say)."""
-    try:
-        return reached_steps(
-            run_scenario(scenario, kernel_at(MODEL_KERNEL.get(kernel, kernel), tuple(reverts)))
-        )
-    except (UnknownKernelError, ScenarioError):
-        return None
+    verdict, invariant = ("holds", None) if first is None else ("broken", first[1].invariant)
+    return ModelOutcome(verdict, invariant, model_stops(result), reached_steps(result))
 
 
 def instrumented_programs(
-    exported: dict[str, tuple[Scenario, Program]], kernel: str, reverts: Sequence[str], bindir: Path
+    exported: dict[str, tuple[Scenario, Program]], outcomes: dict[str, ModelOutcome], bindir: Path
 ) -> tuple[dict[str, Path], dict[str, str]]:
     """The programs for one instrumented kernel: each defers what a held call does only
     where the model holds the thread on that kernel (translate's ``reached``)."""
@@ -118,7 +120,7 @@ def instrumented_programs(
     programs: dict[str, Path] = {}
     failed: dict[str, str] = {}
     for name, (scn, _) in exported.items():
-        program = translate(scn, instrumented=True, reached=reached_on(scn, kernel, reverts))
+        program = translate(scn, instrumented=True, reached=outcomes[name].reached)
         problem = compile_program(render(program), bindir / name)
         if problem:
             failed[name] = f"gcc: {problem}"
@@ -357,12 +359,18 @@ def run_on_kernels(
     return cells
 
 
+def _outcomes(
+    exported: dict[str, tuple[Scenario, Program]], model_kernel: str, reverts: Sequence[str] = ()
+) -> dict[str, ModelOutcome]:
+    if not model_kernel:
+        return {n: ModelOutcome("error", "no model kernel to compare with") for n in exported}
+    return {n: model_outcome(scn, model_kernel, reverts) for n, (scn, _) in exported.items()}
+
+
 def _models(
     exported: dict[str, tuple[Scenario, Program]], model_kernel: str, reverts: Sequence[str] = ()
 ) -> dict[str, tuple[str, str | None]]:
-    if not model_kernel:
-        return {n: ("error", "no model kernel to compare with") for n in exported}
-    return {n: model_verdict(scn, model_kernel, reverts) for n, (scn, _) in exported.items()}
+    return {n: (o.verdict, o.invariant) for n, o in _outcomes(exported, model_kernel, reverts).items()}
 
 
 def _run_kernel(
@@ -393,7 +401,8 @@ def _run_kernel(
         cells = [make_cell(n, kernel, models[n], "error", note=f"{type(e).__name__}: {e}") for n in exported]
         return _stamp(cells, booted="", release="", model_kernel=model_kernel, note="")
     files, model_kernel = target.files, target.model_kernel
-    models = _models(exported, model_kernel, target.reverts)
+    outcomes = _outcomes(exported, model_kernel, target.reverts)
+    models = {n: (o.verdict, o.invariant) for n, o in outcomes.items()}
     stamp = {
         "booted": target.booted if kernel in BUILT else files.debian,
         "release": files.release,
@@ -401,9 +410,7 @@ def _run_kernel(
         "note": files.note if kernel not in BUILT else "",
     }
     if instrumented:
-        programs, failed = instrumented_programs(
-            exported, model_kernel, target.reverts, workdir / "bin" / kernel
-        )
+        programs, failed = instrumented_programs(exported, outcomes, workdir / "bin" / kernel)
     cells = [make_cell(n, kernel, models[n], "error", note=why) for n, why in failed.items()]
     say(
         f"{kernel}: booting {target.booted} ({files.release}), compared with the model at "
@@ -446,7 +453,7 @@ def _run_kernel(
     say(f"{files.release}: {vm.status} after {vm.seconds:.1f} s")
     got = cells_from_vm(vm, names, kernel, {n: models[n] for n in names})
     if instrumented:
-        got = [_with_stops(c, exported[c.scenario][0], model_kernel, target.reverts, vm) for c in got]
+        got = [_with_stops(c, outcomes[c.scenario], vm) for c in got]
     wrong = booted_as_expected(vm, files)
     if wrong:
         got = [replace(c, real="error", agree=None, note=wrong, log=str(vm.console)) for c in got]
@@ -456,12 +463,11 @@ def _run_kernel(
     return _stamp(cells, **stamp)
 
 
-def _with_stops(
-    cell: Cell, scenario: Scenario, model_kernel: str, reverts: Sequence[str], vm: VmResult
-) -> Cell:
+def _with_stops(cell: Cell, outcome: ModelOutcome, vm: VmResult) -> Cell:
+    """The cell with where its held threads stopped, in the model and in the kernel."""
     out = vm.programs.get(cell.scenario)
     real = kernel_stops(out.text) if out is not None else ()
-    return replace(cell, model_stops=model_outcome(scenario, model_kernel, reverts)[2], real_stops=real)
+    return replace(cell, model_stops=outcome.stops, real_stops=real)
 
 
 def have_tools() -> bool:
