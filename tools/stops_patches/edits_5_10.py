@@ -2,14 +2,6 @@
 # ruff: noqa: E501
 from common import preamble
 
-STAGES = [
-    ("MIGRATE_UNMAPPED", "migrate.unmapped"),
-    ("DO_NUMA_PAGE_TARGET_CHOSEN", "do_numa_page.target_chosen"),
-    ("GUP_FOLLOW_PAGE", "gup.follow_page"),
-    ("GUP_FAULTIN", "gup.faultin"),
-    ("RECLAIM_SWAPCACHE", "reclaim.swapcache"),
-    ("FORK_COPY_PAGE_RANGE", "fork.copy_page_range"),
-]
 POINTS = """  migrate.unmapped            mm/migrate.c __unmap_and_move(), after try_to_unmap()
   do_numa_page.target_chosen  mm/memory.c do_numa_page(), before migrate_misplaced_page()
   gup.follow_page             mm/gup.c __get_user_pages(), before follow_page_mask()

@@ -1,15 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 from common import preamble
 
-STAGES = [
-    ("MIGRATE_UNMAPPED", "migrate.unmapped"),
-    ("DO_NUMA_PAGE_TARGET_CHOSEN", "do_numa_page.target_chosen"),
-    ("DO_HUGE_PMD_NUMA_PAGE_TARGET_CHOSEN", "do_huge_pmd_numa_page.target_chosen"),
-    ("GUP_FOLLOW_PAGE", "gup.follow_page"),
-    ("GUP_FAULTIN", "gup.faultin"),
-    ("RECLAIM_SWAPCACHE", "reclaim.swapcache"),
-    ("FORK_COPY_PAGE_RANGE", "fork.copy_page_range"),
-]
 POINTS = """  migrate.unmapped            mm/migrate.c __migrate_folio_unmap(), after try_to_migrate()
   do_numa_page.target_chosen  mm/memory.c do_numa_page(), before migrate_misplaced_page()
   do_huge_pmd_numa_page.target_chosen

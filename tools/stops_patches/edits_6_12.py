@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # ruff: noqa: E501
 from common import preamble
-from edits_6_1 import RECLAIM, STAGES, VMA_ITER_DECL, VMA_LOOP  # noqa: F401 (as on 6.1)
+from edits_6_1 import RECLAIM, VMA_ITER_DECL, VMA_LOOP  # noqa: F401 (as on 6.1)
 
 POINTS = """  migrate.unmapped            mm/migrate.c migrate_folio_move(), when the folio was
                               unmapped (after migrate_pages_batch's batched TLB

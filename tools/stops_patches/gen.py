@@ -6,10 +6,12 @@ with the branch's stage list and VMA walk filled in, and the branch's edits
 
     python3 tools/stops_patches/gen.py 6.1 [OUT_DIR]
 
-Keep the stage names equal to cowlab.oracle.stops.supported(branch): the test
+The stage list comes from cowlab.oracle.stops (the table, read by path: no package
+imports), so the names compiled in are supported(branch); the test
 tests/oracle/test_stops_patch.py checks the patches against the table.  A changed
 patch is a new build (its digest changes)."""
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -25,6 +27,15 @@ TREES = {
 }
 HERE = Path(__file__).parent
 INCLUDE = "#include <linux/cowlab_stops.h>\n"
+
+
+def stages(branch):
+    """(ENUM_NAME, stage) for each stage the table places on the branch, in its order."""
+    spec = importlib.util.spec_from_file_location("stops", HERE.parents[1] / "src/cowlab/oracle/stops.py")
+    table = importlib.util.module_from_spec(spec)
+    sys.modules["stops"] = table  # dataclasses looks the module up while building the table
+    spec.loader.exec_module(table)
+    return [(name.upper().replace(".", "_"), name) for name in table.supported(branch)]
 
 
 def edit(text, old, new, path):
@@ -50,8 +61,9 @@ def main(branch):
             text = edit(text, old, new, rel)
         (b / rel).parent.mkdir(parents=True, exist_ok=True)
         (b / rel).write_text(text)
-    enum = "".join(f"\tCOWLAB_STOP_{k},\n" for k, _ in mod.STAGES)
-    names = "".join(f'\t[COWLAB_STOP_{k}] = "{n}",\n' for k, n in mod.STAGES)
+    listed = stages(branch)
+    enum = "".join(f"\tCOWLAB_STOP_{k},\n" for k, _ in listed)
+    names = "".join(f'\t[COWLAB_STOP_{k}] = "{n}",\n' for k, n in listed)
     header = (HERE / "header.h").read_text().replace("@ENUM@\n", enum)
     core = (HERE / "core.c").read_text().replace("@NAMES@\n", names)
     core = core.replace("\t@VMA_ITER_DECL@\n", mod.VMA_ITER_DECL).replace("@VMA_LOOP@", mod.VMA_LOOP)
