@@ -169,7 +169,6 @@ class Translator(Walk):
         #: when it is resumed
         self.pending: dict[str, Held] = {}
         self.stop_stages: list[str] = []
-        self.current: Step | None = None
         #: choose: values the instrumented program cannot force -> the steps that ask
         self.choices: dict[str, list[str]] = {}
 
@@ -178,7 +177,6 @@ class Translator(Walk):
         for i, step in enumerate(self.scenario.steps):
             where = f"steps[{i}] {step.actor} {ACTION_NAMES[type(step.action)]}"
             label = step_label(i, step)
-            self.current = step
             try:
                 stop = self.stop_point(label, step)
                 if stop is not None and (self.reached is None or i in self.reached):
@@ -350,7 +348,7 @@ class Translator(Walk):
             case Vmsplice() | PipeRead():
                 self.piping(a, actor, label)
             case _:
-                self.background(a, actor, label)
+                self.background(a, actor, label, step.until)
 
     # ---- memory ----
 
@@ -745,12 +743,12 @@ class Translator(Walk):
 
     # ---- the kernel, kswapd and the scheduler ----
 
-    def background(self, a: object, actor: str, label: str) -> None:
+    def background(self, a: object, actor: str, label: str, until: str | None = None) -> None:
         match a:
             case NumaScan() if self.instrumented:
                 self.numa_scan_now(actor, label)
             case Resume() if actor in self.pending:
-                self.resume(actor, self.current.until if self.current else None, label)
+                self.resume(actor, until, label)
             case Resume() if actor in self.observed:
                 # the model ran it on; should the kernel have held it, let it go
                 self.observed.discard(actor)
