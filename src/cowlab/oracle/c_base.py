@@ -222,25 +222,35 @@ static void run_abort(const char *fmt, ...)
 	stop_run(MSG_ABORT, fmt, ap);
 }
 
-/* Until a process that called _exit() is a zombie or gone (its mm torn down). */
-static void wait_gone(pid_t pid)
+/* A task's state letter from /proc/PID/stat (R, S, D, Z...); 0 when it is gone. */
+static char proc_state(pid_t pid)
 {
 	char path[64], buf[512], *p;
 	ssize_t n;
-	int fd, i;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : 0;
+}
+
+/* Until a process that called _exit() is a zombie or gone (its mm torn down). */
+static void wait_gone(pid_t pid)
+{
+	char state;
+	int i;
 
 	for (i = 0; i < COWLAB_TIMEOUT_S * 1000; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		fd = open(path, O_RDONLY);
-		if (fd < 0)
-			return;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			return;
-		buf[n] = 0;
-		p = strrchr(buf, ')');
-		if (!p || !p[1] || p[2] == 'Z' || p[2] == 'X')
+		state = proc_state(pid);
+		if (!state || state == 'Z' || state == 'X')
 			return;
 		usleep(1000);
 	}

@@ -160,14 +160,11 @@ static int stop_parked(int thread, const char *stage)
 /* Where a thread is when it is neither held nor back: its state and wait channel. */
 static void task_where(int thread, char *buf, size_t len)
 {
-	char path[64], stat[512] = "", wchan[64] = "?", *p;
+	char path[64], wchan[64] = "?", state = proc_state(sh->tid[thread]);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)sh->tid[thread]);
-	read_text(path, stat, sizeof(stat));
 	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)sh->tid[thread]);
 	read_text(path, wchan, sizeof(wchan));
-	p = strrchr(stat, ')');
-	snprintf(buf, len, "state %c, wchan %s", p && p[1] && p[2] ? p[2] : '?', wchan);
+	snprintf(buf, len, "state %c, wchan %s", state ? state : '?', wchan);
 }
 
 /* Milliseconds since t0 (CLOCK_MONOTONIC): TCG makes usleep() far longer than asked. */
