@@ -31,6 +31,7 @@ STABLE_BRANCHES: dict[str, tuple[Backport, ...]] = {
         Backport(
             "57efa1fe5957",
             4,
+            "'mm/gup: prevent gup_fast from racing with COW during fork': "
             "Linux 5.10.4 announcement 1609328133185251@kroah.com (shortlog); 5.10.y hash "
             "537946556cc9, just before 'Linux 5.10.4' b1313fe517ca in the linux-stable-rc "
             "queue/5.10 push of 2020-12-30; Debian's linux-source-5.10 5.10.262 has its "
